@@ -1,0 +1,46 @@
+using System.CommandLine;
+
+namespace FaceForge.Cli;
+
+/// <summary>
+/// Runs the command tree and turns user mistakes (bad files, bad values) into one line on standard error and exit
+/// code 2, never a stack trace. Anything else is a bug: one line plus "internal error", exit code 70, and the
+/// stack trace only when FACEFORGE_DEBUG is set.
+/// </summary>
+internal static class CliRunner
+{
+    public const int UserErrorExitCode = 2;
+    public const int InternalErrorExitCode = 70;
+
+    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error)
+    {
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(configuration);
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            error.WriteLine($"error: {e.Message}");
+            return UserErrorExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("cancelled");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("FACEFORGE_DEBUG") is { Length: > 0 }) error.WriteLine(e);
+            return InternalErrorExitCode;
+        }
+    }
+
+    private static bool IsUserError(Exception e) =>
+        e is UserErrorException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or UnauthorizedAccessException
+        || (e is AggregateException a && a.InnerExceptions.Count > 0 && a.InnerExceptions.All(IsUserError));
+}
+
+/// <summary>A mistake of the person running the command, reported as one line.</summary>
+internal sealed class UserErrorException(string message) : Exception(message);

@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge bench`: measurements recorded in docs/benchmarks.md.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks (results go to docs/benchmarks.md).");
+        bench.Subcommands.Add(BenchPipelineCommand.Create());
+        return bench;
+    }
+}

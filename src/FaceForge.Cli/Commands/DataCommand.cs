@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge data`: dataset tools.</summary>
+internal static class DataCommand
+{
+    public static Command Create()
+    {
+        var data = new Command("data", "Create, pack and inspect face datasets.");
+        data.Subcommands.Add(DataSynthCommand.Create());
+        data.Subcommands.Add(DataPackCommand.Create());
+        data.Subcommands.Add(DataInfoCommand.Create());
+        return data;
+    }
+}

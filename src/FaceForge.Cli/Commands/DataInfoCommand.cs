@@ -1,0 +1,36 @@
+using System.CommandLine;
+using FaceForge.Data;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge data info`: counts identities and images and decodes every image to find bad ones.</summary>
+internal static class DataInfoCommand
+{
+    public static Command Create()
+    {
+        var path = new Argument<string>("PATH") { Description = "A folder of identity folders, or a RecordIO .rec (with its .idx beside it)." };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Count unreadable images and empty folders instead of failing on the first." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, format, bad." };
+        var command = new Command("info", "Summarise a dataset and check that every image decodes.") { path, skipBad, json };
+        command.SetAction(parse =>
+        {
+            string target = parse.GetValue(path)!;
+            bool skip = parse.GetValue(skipBad);
+            using var dataset = FaceDataset.Open(target, skipEmpty: skip);
+            var report = ProgressReporter.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
+            int emptyFolders = dataset is ImageFolderDataset folder ? folder.SkippedFolders.Count : 0;
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad });
+            }
+            else
+            {
+                output.WriteLine($"{target}: {report.Format}, {report.Identities} identities, {report.Images} images, {report.Bad.Count + emptyFolders} bad");
+                foreach (string bad in report.Bad.Take(20)) output.WriteLine($"  bad: {bad}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using FaceForge.Data;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge data pack`: folder of identity folders to InsightFace RecordIO.</summary>
+internal static class DataPackCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<string>("--images") { Description = "Folder with one sub-folder per identity.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output prefix: writes PREFIX.rec and PREFIX.idx.", Required = true };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable images and empty identity folders instead of failing." };
+        var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
+        var command = new Command("pack", "Pack an image folder into an InsightFace RecordIO pair (.rec + .idx).") { images, output, skipBad, json };
+        command.SetAction(parse =>
+        {
+            string folder = parse.GetValue(images)!;
+            if (!Directory.Exists(folder)) throw new UserErrorException($"--images: folder '{folder}' does not exist.");
+            bool skip = parse.GetValue(skipBad);
+            using var dataset = ImageFolderDataset.Open(folder, skipEmpty: skip);
+            string prefix = parse.GetValue(output)!;
+            var (written, skipped) = ProgressReporter.Run("packing", dataset.Count, "img", p => DatasetPacker.Pack(dataset, prefix, validate: true, skipBad: skip, progress: p));
+            var summary = new { Rec = Path.GetFullPath(prefix + ".rec"), Idx = Path.GetFullPath(prefix + ".idx"), Identities = dataset.IdentityCount, Images = written, Bad = skipped + dataset.SkippedFolders.Count };
+            if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);
+            else parse.InvocationConfiguration.Output.WriteLine($"packed {written} images of {dataset.IdentityCount} identities into {summary.Rec} ({summary.Bad} skipped)");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,39 @@
+using System.CommandLine;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>Validators attached to options, so bad values fail at parse time with the option's name.</summary>
+internal static class OptionChecks
+{
+    public static Option<int> AtLeast(this Option<int> option, int minimum)
+    {
+        option.Validators.Add(result =>
+        {
+            int value = result.GetValueOrDefault<int>();
+            if (value < minimum) result.AddError($"{option.Name} must be at least {minimum} (got {value}).");
+        });
+        return option;
+    }
+
+    public static Option<int> Between(this Option<int> option, int minimum, int maximum)
+    {
+        option.Validators.Add(result =>
+        {
+            int value = result.GetValueOrDefault<int>();
+            if (value < minimum || value > maximum) result.AddError($"{option.Name} must be between {minimum} and {maximum} (got {value}).");
+        });
+        return option;
+    }
+
+    public static Option<string> ExistingPath(this Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            string? value = result.GetValueOrDefault<string>();
+            if (value is not null && !File.Exists(value) && !Directory.Exists(value)
+                && !File.Exists(value + ".rec") && !File.Exists(value + ".idx"))
+                result.AddError($"{option.Name}: '{value}' does not exist.");
+        });
+        return option;
+    }
+}

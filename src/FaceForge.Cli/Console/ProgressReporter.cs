@@ -1,0 +1,53 @@
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace FaceForge.Cli;
+
+/// <summary>Progress bars with rate and ETA on standard error, so standard output stays clean for results and JSON.</summary>
+internal static class ProgressReporter
+{
+    private static readonly IAnsiConsole Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+
+    /// <summary>Runs <paramref name="work"/> with a bar counting to <paramref name="total"/> items.</summary>
+    public static T Run<T>(string description, int total, string unit, Func<IProgress<int>, T> work)
+    {
+        T result = default!;
+        Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(description, maxValue: Math.Max(1, total));
+                var progress = new SynchronousProgress(done => task.Value = done);
+                result = work(progress);
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
+    public static void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
+        Run<object?>(description, total, unit, p => { work(p); return null; });
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a thread pool and lag).</summary>
+    private sealed class SynchronousProgress(Action<int> report) : IProgress<int>
+    {
+        private int _max;
+
+        public void Report(int value)
+        {
+            // Workers finish out of order; the bar only moves forward.
+            int seen;
+            while (value > (seen = Volatile.Read(ref _max)))
+            {
+                if (Interlocked.CompareExchange(ref _max, value, seen) == seen) { report(value); break; }
+            }
+        }
+    }
+
+    private sealed class RateColumn(string unit) : ProgressColumn
+    {
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            new Markup(task.Speed is double speed ? $"[grey]{speed:0.0} {unit}/s[/]" : "[grey]–[/]");
+    }
+}

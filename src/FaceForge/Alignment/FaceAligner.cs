@@ -1,0 +1,54 @@
+using FaceForge.Imaging;
+
+namespace FaceForge.Alignment;
+
+/// <summary>
+/// Crops faces into a template's frame by a 5-point similarity transform and a bilinear warp, as InsightFace's
+/// norm_crop does (pixel-index coordinates, black outside the source). Never modifies its input.
+/// </summary>
+/// <remarks>Stateless and thread-safe.</remarks>
+public static class FaceAligner
+{
+    /// <summary>Returns a new aligned crop of <paramref name="image"/>.</summary>
+    public static RgbImage Align(RgbImage image, FaceLandmarks landmarks, AlignmentTemplate template)
+    {
+        var crop = new RgbImage(template.Width, template.Height);
+        Warp(image, SimilarityTransform.Estimate(landmarks, template), crop.Pixels, template.Width, template.Height);
+        return crop;
+    }
+
+    /// <summary>
+    /// Writes the <paramref name="width"/> x <paramref name="height"/> RGB result of mapping <paramref name="image"/>
+    /// through <paramref name="sourceToTarget"/> into <paramref name="destination"/>.
+    /// </summary>
+    public static void Warp(RgbImage image, SimilarityTransform sourceToTarget, Span<byte> destination, int width, int height)
+    {
+        if (destination.Length < width * height * 3)
+            throw new ArgumentException($"Destination holds {destination.Length} bytes; {width}x{height} RGB needs {width * height * 3}.", nameof(destination));
+        var back = sourceToTarget.Inverse();
+        var source = image.Buffer;
+        int w = image.Width, h = image.Height;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                float sx = back.A * x - back.B * y + back.Tx;
+                float sy = back.B * x + back.A * y + back.Ty;
+                int x0 = (int)MathF.Floor(sx), y0 = (int)MathF.Floor(sy);
+                float fx = sx - x0, fy = sy - y0;
+                int o = (y * width + x) * 3;
+                for (int c = 0; c < 3; c++)
+                {
+                    float v = (1 - fx) * (1 - fy) * Sample(source, w, h, x0, y0, c)
+                            + fx * (1 - fy) * Sample(source, w, h, x0 + 1, y0, c)
+                            + (1 - fx) * fy * Sample(source, w, h, x0, y0 + 1, c)
+                            + fx * fy * Sample(source, w, h, x0 + 1, y0 + 1, c);
+                    destination[o + c] = (byte)Math.Clamp((int)(v + 0.5f), 0, 255);
+                }
+            }
+        }
+    }
+
+    private static float Sample(byte[] source, int w, int h, int x, int y, int c) =>
+        (uint)x < (uint)w && (uint)y < (uint)h ? source[(y * w + x) * 3 + c] : 0f;
+}

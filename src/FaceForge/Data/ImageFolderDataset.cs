@@ -1,0 +1,182 @@
+using System.Text.Json;
+
+namespace FaceForge.Data;
+
+/// <summary>
+/// Images in one sub-folder per identity (any supported format). Identities are the sub-folders in ordinal name
+/// order. The file list is cached (see <see cref="ImageFolderIndex"/>) so a large folder is not re-scanned each run.
+/// </summary>
+/// <remarks>Thread-safe for reading.</remarks>
+public sealed class ImageFolderDataset : IFaceDataset
+{
+    /// <summary>File extensions treated as images (lower case, with the dot).</summary>
+    public static IReadOnlySet<string> ImageExtensions { get; } =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".pgm", ".ppm", ".pnm" };
+
+    private readonly ImageFolderIndex _index;
+
+    private ImageFolderDataset(string root, ImageFolderIndex index)
+    {
+        Root = root;
+        _index = index;
+    }
+
+    /// <summary>The dataset folder.</summary>
+    public string Root { get; }
+
+    /// <inheritdoc/>
+    public int Count => _index.Files.Count;
+
+    /// <inheritdoc/>
+    public int IdentityCount => _index.Identities.Count;
+
+    /// <inheritdoc/>
+    public string Format => "folder";
+
+    /// <summary>Identity names (the sub-folder names), by label.</summary>
+    public IReadOnlyList<string> IdentityNames => _index.Identities;
+
+    /// <summary>Empty identity folders that were skipped (only with skipEmpty).</summary>
+    public IReadOnlyList<string> SkippedFolders => _index.Skipped;
+
+    /// <summary>Opens <paramref name="root"/>, using or refreshing the cached index.</summary>
+    /// <param name="root">The folder holding one sub-folder per identity.</param>
+    /// <param name="skipEmpty">Skip identity folders without images instead of failing.</param>
+    /// <param name="cacheDirectory">Where the index cache lives; the default is <see cref="ImageFolderIndex.DefaultCacheDirectory"/>.</param>
+    /// <exception cref="InvalidDataException">The folder has no identities, or an identity folder is empty (unless skipped).</exception>
+    public static ImageFolderDataset Open(string root, bool skipEmpty = false, string? cacheDirectory = null)
+    {
+        if (!Directory.Exists(root))
+            throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
+        return new ImageFolderDataset(root, ImageFolderIndex.Load(Path.GetFullPath(root), skipEmpty, cacheDirectory));
+    }
+
+    /// <inheritdoc/>
+    public int GetLabel(int index) => _index.Labels[index];
+
+    /// <inheritdoc/>
+    public byte[] ReadEncoded(int index) => File.ReadAllBytes(Path.Combine(Root, _index.Files[index]));
+
+    /// <inheritdoc/>
+    public string Describe(int index) => Path.Combine(Root, _index.Files[index]);
+
+    /// <summary>Path of image <paramref name="index"/> relative to the root, with '/' separators.</summary>
+    public string RelativePath(int index) => _index.Files[index];
+
+    /// <inheritdoc/>
+    public void Dispose() { }
+}
+
+/// <summary>
+/// The cached file list of an <see cref="ImageFolderDataset"/>. It is valid while the modification times of the
+/// root and of every identity folder are unchanged (adding, removing or renaming a file changes its folder's time),
+/// which costs one stat per identity instead of listing every file.
+/// </summary>
+public sealed class ImageFolderIndex
+{
+    /// <summary>Identity folder names, by label.</summary>
+    public required List<string> Identities { get; init; }
+
+    /// <summary>Relative file paths ('/' separators).</summary>
+    public required List<string> Files { get; init; }
+
+    /// <summary>Label of each file.</summary>
+    public required List<int> Labels { get; init; }
+
+    /// <summary>Folders skipped for having no images.</summary>
+    public required List<string> Skipped { get; init; }
+
+    /// <summary>Modification time (UTC ticks) of the root and each identity folder, root first.</summary>
+    public required List<long> FolderTimes { get; init; }
+
+    /// <summary>Whether empty folders were skipped when this index was built.</summary>
+    public bool SkipEmpty { get; init; }
+
+    /// <summary>$XDG_CACHE_HOME/faceforge/index, or ~/.cache/faceforge/index.</summary>
+    public static string DefaultCacheDirectory
+    {
+        get
+        {
+            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            string baseDir = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+            return Path.Combine(baseDir, "faceforge", "index");
+        }
+    }
+
+    internal static ImageFolderIndex Load(string root, bool skipEmpty, string? cacheDirectory)
+    {
+        string cacheFile = Path.Combine(cacheDirectory ?? DefaultCacheDirectory, CacheKey(root) + ".json");
+        if (TryReadCache(cacheFile) is { } cached && cached.SkipEmpty == skipEmpty && IsCurrent(root, cached))
+            return cached;
+        var index = Scan(root, skipEmpty);
+        try
+        {
+            AtomicFile.WriteAllText(cacheFile, JsonSerializer.Serialize(index));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only home only costs a re-scan next time.
+        }
+        return index;
+    }
+
+    private static ImageFolderIndex? TryReadCache(string cacheFile)
+    {
+        try
+        {
+            return File.Exists(cacheFile) ? JsonSerializer.Deserialize<ImageFolderIndex>(File.ReadAllText(cacheFile)) : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsCurrent(string root, ImageFolderIndex index)
+    {
+        var folders = Directory.GetDirectories(root);
+        if (folders.Length != index.Identities.Count + index.Skipped.Count) return false;
+        if (index.FolderTimes.Count != index.Identities.Count + 1) return false;
+        if (Directory.GetLastWriteTimeUtc(root).Ticks != index.FolderTimes[0]) return false;
+        for (int i = 0; i < index.Identities.Count; i++)
+        {
+            string folder = Path.Combine(root, index.Identities[i]);
+            if (!Directory.Exists(folder) || Directory.GetLastWriteTimeUtc(folder).Ticks != index.FolderTimes[i + 1]) return false;
+        }
+        return true;
+    }
+
+    private static ImageFolderIndex Scan(string root, bool skipEmpty)
+    {
+        var index = new ImageFolderIndex { Identities = [], Files = [], Labels = [], Skipped = [], FolderTimes = [Directory.GetLastWriteTimeUtc(root).Ticks], SkipEmpty = skipEmpty };
+        var folders = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        foreach (string name in folders)
+        {
+            string folder = Path.Combine(root, name);
+            var files = Directory.EnumerateFiles(folder)
+                .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
+                .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0)
+            {
+                if (!skipEmpty)
+                    throw new InvalidDataException($"{folder}: identity folder has no images (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)}); remove it or use --skip-bad.");
+                index.Skipped.Add(name);
+                continue;
+            }
+            int label = index.Identities.Count;
+            index.Identities.Add(name);
+            index.FolderTimes.Add(Directory.GetLastWriteTimeUtc(folder).Ticks);
+            foreach (string file in files)
+            {
+                index.Files.Add(name + "/" + file);
+                index.Labels.Add(label);
+            }
+        }
+        if (index.Identities.Count == 0)
+            throw new InvalidDataException($"{root}: no identity sub-folders with images found.");
+        return index;
+    }
+
+    private static string CacheKey(string root) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(root)))[..24].ToLowerInvariant();
+}

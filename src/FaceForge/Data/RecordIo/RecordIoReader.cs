@@ -1,0 +1,77 @@
+using System.Globalization;
+using Microsoft.Win32.SafeHandles;
+
+namespace FaceForge.Data.RecordIo;
+
+/// <summary>
+/// Random access to an indexed RecordIO file pair (PREFIX.rec and PREFIX.idx, the idx holding "key\toffset" lines).
+/// </summary>
+/// <remarks>Reads are positional, so <see cref="Read"/> may be called from several threads at once.</remarks>
+public sealed class RecordIoReader : IDisposable
+{
+    private readonly SafeFileHandle _file;
+    private readonly long _length;
+    private readonly Dictionary<long, long> _offsets;
+
+    /// <summary>Opens PREFIX.rec with its PREFIX.idx (<paramref name="path"/> may name either or the prefix).</summary>
+    /// <exception cref="FileNotFoundException">The .rec or .idx file is missing.</exception>
+    /// <exception cref="InvalidDataException">A line of the .idx is malformed.</exception>
+    public RecordIoReader(string path)
+    {
+        string prefix = StripExtension(path);
+        RecPath = prefix + ".rec";
+        IdxPath = prefix + ".idx";
+        if (!File.Exists(RecPath)) throw new FileNotFoundException($"RecordIO file '{RecPath}' does not exist.", RecPath);
+        if (!File.Exists(IdxPath)) throw new FileNotFoundException($"RecordIO index '{IdxPath}' is missing; it must sit beside '{RecPath}'.", IdxPath);
+        _offsets = ReadIndex(IdxPath);
+        Keys = [.. _offsets.Keys.Order()];
+        _file = File.OpenHandle(RecPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _length = RandomAccess.GetLength(_file);
+    }
+
+    /// <summary>The .rec path.</summary>
+    public string RecPath { get; }
+
+    /// <summary>The .idx path.</summary>
+    public string IdxPath { get; }
+
+    /// <summary>All keys in the index, ascending.</summary>
+    public IReadOnlyList<long> Keys { get; }
+
+    /// <summary>Whether the index holds <paramref name="key"/>.</summary>
+    public bool Contains(long key) => _offsets.ContainsKey(key);
+
+    /// <summary>The raw bytes of record <paramref name="key"/>.</summary>
+    public byte[] Read(long key)
+    {
+        if (!_offsets.TryGetValue(key, out long offset))
+            throw new KeyNotFoundException($"{RecPath}: no record with key {key} in '{IdxPath}'.");
+        return RecordIoFraming.ReadRecord(_file, _length, offset, $"{RecPath} record {key}");
+    }
+
+    /// <summary>Record <paramref name="key"/> parsed as an image record.</summary>
+    public ImageRecord ReadImageRecord(long key) => ImageRecord.Parse(Read(key), $"{RecPath} record {key}");
+
+    /// <inheritdoc/>
+    public void Dispose() => _file.Dispose();
+
+    internal static string StripExtension(string path) =>
+        path.EndsWith(".rec", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".idx", StringComparison.OrdinalIgnoreCase) ? path[..^4] : path;
+
+    private static Dictionary<long, long> ReadIndex(string idxPath)
+    {
+        var offsets = new Dictionary<long, long>();
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(idxPath))
+        {
+            lineNumber++;
+            if (line.Length == 0) continue;
+            string[] parts = line.Split('\t', ' ');
+            if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long key)
+                || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long offset) || offset < 0)
+                throw new InvalidDataException($"{idxPath}:{lineNumber}: expected 'key<TAB>offset', found '{line}'.");
+            offsets[key] = offset;
+        }
+        return offsets;
+    }
+}

@@ -1,0 +1,114 @@
+using SkiaSharp;
+
+namespace FaceForge.Imaging;
+
+/// <summary>
+/// Decodes JPEG, PNG, BMP, GIF (first frame), WebP and Netpbm (P2, P3, P5, P6) into <see cref="RgbImage"/>.
+/// Grey images become three equal channels, alpha is dropped, and the EXIF orientation is applied.
+/// </summary>
+/// <remarks>Stateless and safe to call from several threads at once. Errors are <see cref="InvalidDataException"/>
+/// naming the file.</remarks>
+public static class ImageDecoder
+{
+    /// <summary>Largest image accepted, in pixels (a guard against decompression bombs).</summary>
+    public const long MaxPixels = 100_000_000;
+
+    /// <summary>Decodes the file at <paramref name="path"/>.</summary>
+    public static RgbImage Decode(string path)
+    {
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{path}: cannot read: {e.Message}", e);
+        }
+        return Decode(data, path);
+    }
+
+    /// <summary>Decodes an encoded image read from <paramref name="stream"/>.</summary>
+    public static RgbImage Decode(Stream stream, string name = "stream")
+    {
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Decode(copy.ToArray(), name);
+    }
+
+    /// <summary>Decodes an encoded image held in memory; <paramref name="name"/> is used in error messages.</summary>
+    public static RgbImage Decode(ReadOnlySpan<byte> data, string name)
+    {
+        var format = ImageFormatSniffer.Detect(data);
+        return format switch
+        {
+            ImageFormat.Unknown when data.Length == 0 => throw new InvalidDataException($"{name}: empty file."),
+            ImageFormat.Unknown => throw new InvalidDataException($"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}."),
+            ImageFormat.Pnm => PnmReader.Read(data, name),
+            _ => DecodeWithSkia(data, name, format),
+        };
+    }
+
+    private static unsafe RgbImage DecodeWithSkia(ReadOnlySpan<byte> data, string name, ImageFormat format)
+    {
+        using var skData = SKData.CreateCopy(data);
+        using var stream = new SKMemoryStream(skData);
+        using var codec = SKCodec.Create(stream, out var createResult)
+            ?? throw new InvalidDataException($"{name}: corrupt {format} ({createResult}).");
+        var info = codec.Info;
+        if ((long)info.Width * info.Height > MaxPixels)
+            throw new InvalidDataException($"{name}: {info.Width}x{info.Height} exceeds the {MaxPixels}-pixel limit.");
+        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[target.BytesSize];
+        SKCodecResult result;
+        fixed (byte* pointer = rgba)
+            result = codec.GetPixels(target, (IntPtr)pointer);
+        if (result != SKCodecResult.Success)
+        {
+            string why = result == SKCodecResult.IncompleteInput ? "truncated" : result.ToString();
+            throw new InvalidDataException($"{name}: corrupt {format}: {why}.");
+        }
+        var rgb = new byte[info.Width * info.Height * 3];
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            rgb[i] = rgba[j];
+            rgb[i + 1] = rgba[j + 1];
+            rgb[i + 2] = rgba[j + 2];
+        }
+        return Orient(new RgbImage(info.Width, info.Height, rgb), (int)codec.EncodedOrigin);
+    }
+
+    /// <summary>Applies an EXIF orientation (1 to 8) so the result is upright.</summary>
+    internal static RgbImage Orient(RgbImage image, int orientation)
+    {
+        if (orientation is <= 1 or > 8)
+            return image;
+        bool swap = orientation >= 5;
+        int w = image.Width, h = image.Height;
+        int outW = swap ? h : w, outH = swap ? w : h;
+        var source = image.Buffer;
+        var result = new byte[source.Length];
+        for (int y = 0; y < outH; y++)
+        {
+            for (int x = 0; x < outW; x++)
+            {
+                // Source coordinate that lands on (x, y) for each EXIF orientation.
+                (int sx, int sy) = orientation switch
+                {
+                    2 => (w - 1 - x, y),
+                    3 => (w - 1 - x, h - 1 - y),
+                    4 => (x, h - 1 - y),
+                    5 => (y, x),
+                    6 => (y, h - 1 - x),
+                    7 => (w - 1 - y, h - 1 - x),
+                    _ => (w - 1 - y, x),
+                };
+                int from = (sy * w + sx) * 3, to = (y * outW + x) * 3;
+                result[to] = source[from];
+                result[to + 1] = source[from + 1];
+                result[to + 2] = source[from + 2];
+            }
+        }
+        return new RgbImage(outW, outH, result);
+    }
+}

@@ -1,0 +1,38 @@
+namespace FaceForge.Imaging;
+
+/// <summary>Encoded image formats FaceForge reads.</summary>
+public enum ImageFormat
+{
+    /// <summary>Not recognised.</summary>
+    Unknown,
+    /// <summary>JPEG.</summary>
+    Jpeg,
+    /// <summary>PNG.</summary>
+    Png,
+    /// <summary>Windows bitmap.</summary>
+    Bmp,
+    /// <summary>GIF (first frame).</summary>
+    Gif,
+    /// <summary>WebP.</summary>
+    WebP,
+    /// <summary>Netpbm grey map or pixel map (P2, P3, P5, P6).</summary>
+    Pnm,
+}
+
+/// <summary>Recognises an encoded image by its first bytes, never by its file name.</summary>
+public static class ImageFormatSniffer
+{
+    /// <summary>The format whose signature starts <paramref name="data"/>.</summary>
+    public static ImageFormat Detect(ReadOnlySpan<byte> data)
+    {
+        if (data.Length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return ImageFormat.Jpeg;
+        if (data.Length >= 8 && data[..8].SequenceEqual(PngSignature)) return ImageFormat.Png;
+        if (data.Length >= 2 && data[0] == (byte)'B' && data[1] == (byte)'M') return ImageFormat.Bmp;
+        if (data.Length >= 6 && (data[..6].SequenceEqual("GIF87a"u8) || data[..6].SequenceEqual("GIF89a"u8))) return ImageFormat.Gif;
+        if (data.Length >= 12 && data[..4].SequenceEqual("RIFF"u8) && data[8..12].SequenceEqual("WEBP"u8)) return ImageFormat.WebP;
+        if (data.Length >= 2 && data[0] == (byte)'P' && data[1] is (byte)'2' or (byte)'3' or (byte)'5' or (byte)'6') return ImageFormat.Pnm;
+        return ImageFormat.Unknown;
+    }
+
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+}

@@ -1,0 +1,34 @@
+namespace FaceForge.Input;
+
+/// <summary>
+/// Training augmentations, after arcface_torch: a horizontal flip, and optionally (all off by default) a
+/// down-and-up rescale, a small blur, colour jitter and conversion to grey. Probabilities are in [0, 1].
+/// </summary>
+public sealed record AugmentationOptions
+{
+    /// <summary>Probability of a horizontal flip. <value>The default is 0.5.</value></summary>
+    public double FlipProbability { get; init; } = 0.5;
+
+    /// <summary>Probability of shrinking by a factor in [0.25, 1) and enlarging back. <value>The default is 0.</value></summary>
+    public double DownscaleProbability { get; init; }
+
+    /// <summary>Probability of a 3x3 box blur. <value>The default is 0.</value></summary>
+    public double BlurProbability { get; init; }
+
+    /// <summary>Probability of brightness, contrast and saturation jitter of ±20%. <value>The default is 0.</value></summary>
+    public double ColorJitterProbability { get; init; }
+
+    /// <summary>Probability of converting to grey. <value>The default is 0.</value></summary>
+    public double GrayProbability { get; init; }
+
+    /// <summary>No augmentation at all (evaluation).</summary>
+    public static AugmentationOptions None { get; } = new() { FlipProbability = 0 };
+
+    internal void Validate()
+    {
+        foreach (var (name, p) in new[] { (nameof(FlipProbability), FlipProbability), (nameof(DownscaleProbability), DownscaleProbability), (nameof(BlurProbability), BlurProbability), (nameof(ColorJitterProbability), ColorJitterProbability), (nameof(GrayProbability), GrayProbability) })
+        {
+            if (p is < 0 or > 1 || double.IsNaN(p)) throw new ArgumentException($"{name} must be in [0, 1] (got {p}).", name);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Buffers;
+using System.Threading.Channels;
+using FaceForge.Data;
+using FaceForge.Imaging;
+
+namespace FaceForge.Input;
+
+/// <summary>
+/// The training input pipeline: worker threads decode and augment images into pooled buffers and hand finished
+/// batches to the training thread through bounded channels. Worker w builds batches w, w + W, w + 2W, … into its
+/// own channel, and the consumer reads the channels round-robin, so batches arrive in order and the result is the
+/// same for any number of workers: the order comes from (seed, epoch) and each image's augmentation from (seed,
+/// epoch, position).
+/// </summary>
+/// <remarks>Enumerate one epoch at a time from one thread. Disposing the enumerator stops the workers.</remarks>
+public sealed class BatchLoader
+{
+    private readonly IFaceDataset _dataset;
+    private readonly BatchLoaderOptions _options;
+    private int _badCount;
+
+    /// <summary>Creates a loader over <paramref name="dataset"/>.</summary>
+    public BatchLoader(IFaceDataset dataset, BatchLoaderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        options.Validate();
+        if (dataset.Count == 0) throw new ArgumentException("The dataset has no images.", nameof(dataset));
+        _dataset = dataset;
+        _options = options;
+    }
+
+    /// <summary>Unreadable images replaced so far (only with <see cref="BatchLoaderOptions.SkipBad"/>).</summary>
+    public int BadCount => Volatile.Read(ref _badCount);
+
+    /// <summary>Batches per epoch.</summary>
+    public int BatchesPerEpoch => _options.DropLast ? _dataset.Count / _options.BatchSize : (_dataset.Count + _options.BatchSize - 1) / _options.BatchSize;
+
+    /// <summary>The dataset order of epoch <paramref name="epoch"/>.</summary>
+    public int[] Order(int epoch)
+    {
+        var order = Enumerable.Range(0, _dataset.Count).ToArray();
+        if (_options.Shuffle) new Random(HashCode.Combine(_options.Seed, epoch, 0x5eed)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>The batches of epoch <paramref name="epoch"/>, in order.</summary>
+    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancellation = default)
+    {
+        int[] order = Order(epoch);
+        int batchCount = BatchesPerEpoch;
+        int workers = Math.Min(_options.Workers, Math.Max(1, batchCount));
+        var channels = new Channel<Batch>[workers];
+        for (int w = 0; w < workers; w++)
+            channels[w] = Channel.CreateBounded<Batch>(new BoundedChannelOptions(_options.PrefetchPerWorker) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var threads = new Task[workers];
+        for (int w = 0; w < workers; w++)
+        {
+            int worker = w;
+            threads[w] = Task.Factory.StartNew(() => Produce(worker, workers, batchCount, order, epoch, channels[worker].Writer, stop.Token),
+                stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        try
+        {
+            for (int b = 0; b < batchCount; b++)
+            {
+                var reader = channels[b % workers].Reader;
+                Batch batch;
+                try
+                {
+                    batch = reader.ReadAsync(stop.Token).AsTask().GetAwaiter().GetResult();
+                }
+                catch (ChannelClosedException e) when (e.InnerException is not null)
+                {
+                    throw e.InnerException; // the worker's error, e.g. a corrupt image named by the decoder
+                }
+                yield return batch;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (var channel in channels)
+                while (channel.Reader.TryRead(out var left)) left.Dispose();
+            try { Task.WaitAll(threads); } catch (AggregateException) { /* cancellation or an error already reported */ }
+            foreach (var channel in channels)
+                while (channel.Reader.TryRead(out var left)) left.Dispose();
+        }
+    }
+
+    private void Produce(int worker, int workers, int batchCount, int[] order, int epoch, ChannelWriter<Batch> writer, CancellationToken stop)
+    {
+        try
+        {
+            for (int b = worker; b < batchCount && !stop.IsCancellationRequested; b += workers)
+            {
+                var batch = Build(b, order, epoch);
+                try
+                {
+                    writer.WriteAsync(batch, stop).AsTask().GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    batch.Dispose();
+                    return;
+                }
+            }
+            writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            writer.TryComplete(e);
+        }
+    }
+
+    private Batch Build(int batchIndex, int[] order, int epoch)
+    {
+        int start = batchIndex * _options.BatchSize;
+        int count = Math.Min(_options.BatchSize, order.Length - start);
+        int h = _options.Height, w = _options.Width, plane = h * w;
+        var pixels = ArrayPool<float>.Shared.Rent(count * 3 * plane);
+        var labels = new int[count];
+        var indices = new int[count];
+        var norm = _options.Normalization;
+        float scale = 1f / norm.Std;
+        for (int i = 0; i < count; i++)
+        {
+            int position = start + i;
+            int index = order[position];
+            var image = Load(ref index);
+            if (image.Width != w || image.Height != h) image = ImageResizer.Resize(image, w, h);
+            image = Augmenter.Apply(image, _options.Augmentation, new Random(HashCode.Combine(_options.Seed, epoch, position)));
+            labels[i] = _dataset.GetLabel(index);
+            indices[i] = index;
+            var rgb = image.Buffer;
+            var target = pixels.AsSpan(i * 3 * plane, 3 * plane);
+            for (int p = 0; p < plane; p++)
+            {
+                target[p] = (rgb[3 * p] - norm.Mean) * scale;
+                target[plane + p] = (rgb[3 * p + 1] - norm.Mean) * scale;
+                target[2 * plane + p] = (rgb[3 * p + 2] - norm.Mean) * scale;
+            }
+        }
+        return new Batch(batchIndex, count, h, w, pixels, labels, indices);
+    }
+
+    private RgbImage Load(ref int index)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return ImageDecoder.Decode(_dataset.ReadEncoded(index), _dataset.Describe(index));
+            }
+            catch (InvalidDataException) when (_options.SkipBad && attempt < _dataset.Count)
+            {
+                Interlocked.Increment(ref _badCount);
+                index = (index + 1) % _dataset.Count;
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+namespace FaceForge.Input;
+
+/// <summary>Settings of <see cref="BatchLoader"/>.</summary>
+public sealed record BatchLoaderOptions
+{
+    /// <summary>Images per batch. <value>The default is 64.</value></summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Output width; images of another size are resized. <value>The default is 112.</value></summary>
+    public int Width { get; init; } = 112;
+
+    /// <summary>Output height. <value>The default is 112.</value></summary>
+    public int Height { get; init; } = 112;
+
+    /// <summary>Decode-and-augment worker threads. <value>The default is the processor count.</value></summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Batches each worker may have ready ahead of the consumer. <value>The default is 2.</value></summary>
+    public int PrefetchPerWorker { get; init; } = 2;
+
+    /// <summary>Shuffle each epoch (seeded by <see cref="Seed"/> and the epoch). <value>The default is true.</value></summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>Drop the last incomplete batch. <value>The default is true.</value></summary>
+    public bool DropLast { get; init; } = true;
+
+    /// <summary>Seed of the order and of the augmentations. <value>The default is 0.</value></summary>
+    public int Seed { get; init; }
+
+    /// <summary>Replace unreadable images by the next readable one (and count them) instead of failing. <value>The default is false.</value></summary>
+    public bool SkipBad { get; init; }
+
+    /// <summary>Augmentations. <value>The default is a random horizontal flip only.</value></summary>
+    public AugmentationOptions Augmentation { get; init; } = new();
+
+    /// <summary>Pixel normalisation. <value>The default is <see cref="PixelNormalization.ArcFace"/>.</value></summary>
+    public PixelNormalization Normalization { get; init; } = PixelNormalization.ArcFace;
+
+    internal void Validate()
+    {
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1 (got {BatchSize}).", nameof(BatchSize));
+        if (Width < 1 || Height < 1) throw new ArgumentException($"Width and Height must be positive (got {Width}x{Height}).", nameof(Width));
+        if (Workers < 1) throw new ArgumentException($"Workers must be at least 1 (got {Workers}).", nameof(Workers));
+        if (PrefetchPerWorker < 1) throw new ArgumentException($"PrefetchPerWorker must be at least 1 (got {PrefetchPerWorker}).", nameof(PrefetchPerWorker));
+        if (Normalization.Std == 0) throw new ArgumentException("Normalization.Std must not be zero.", nameof(Normalization));
+        Augmentation.Validate();
+    }
+}
