@@ -7,7 +7,7 @@ using System.Text;
 
 namespace FaceForge.Build
 {
-    /// <summary>Result of <see cref="ElfVersionNeedPatcher.MarkWeak"/>.</summary>
+    /// <summary>Result of marking a version-need entry weak.</summary>
     public enum ElfPatchOutcome
     {
         /// <summary>The entry was strong and is now weak.</summary>

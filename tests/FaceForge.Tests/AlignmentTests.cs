@@ -1,0 +1,103 @@
+using System.Numerics;
+using FaceForge.Alignment;
+using FaceForge.Imaging;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+public class AlignmentTests
+{
+    [Fact]
+    public void TemplateAlignsToItself()
+    {
+        var t = SimilarityTransform.Estimate(AlignmentTemplate.ArcFace112.Points, AlignmentTemplate.ArcFace112);
+        Assert.Equal(1, t.A, 5);
+        Assert.Equal(0, t.B, 5);
+        Assert.Equal(0, t.Tx, 3);
+        Assert.Equal(0, t.Ty, 3);
+    }
+
+    [Fact]
+    public void EstimateRecoversAKnownSimilarity()
+    {
+        var truth = new SimilarityTransform(1.3f * MathF.Cos(0.4f), 1.3f * MathF.Sin(0.4f), 12, -7);
+        var from = AlignmentTemplate.ArcFace112.Points.ToArray();
+        var to = from.Select(truth.Apply).ToArray();
+        var estimate = SimilarityTransform.Estimate(from, to);
+        Assert.Equal(truth.A, estimate.A, 4);
+        Assert.Equal(truth.B, estimate.B, 4);
+        Assert.Equal(truth.Tx, estimate.Tx, 3);
+        Assert.Equal(truth.Ty, estimate.Ty, 3);
+        var back = estimate.Inverse().Apply(estimate.Apply(new Vector2(3, 4)));
+        Assert.Equal(3, back.X, 3);
+        Assert.Equal(4, back.Y, 3);
+    }
+
+    [Fact]
+    public void SphereFaceTemplateIsArcFaceShifted()
+    {
+        Assert.Equal((96, 112), (AlignmentTemplate.SphereFace112x96.Width, AlignmentTemplate.SphereFace112x96.Height));
+        Assert.Equal(AlignmentTemplate.ArcFace112.Points.Nose.X - 8, AlignmentTemplate.SphereFace112x96.Points.Nose.X, 4);
+    }
+
+    [Fact]
+    public void AlignUndoesAKnownWarp()
+    {
+        // Draw a pattern, move it by a similarity into a bigger image, then align it back with the moved landmarks.
+        var crop = new RgbImage(112, 112);
+        var p = crop.Pixels;
+        for (int y = 0; y < 112; y++) for (int x = 0; x < 112; x++) { int o = (y * 112 + x) * 3; p[o] = (byte)(x * 2); p[o + 1] = (byte)(y * 2); p[o + 2] = 100; }
+        var move = new SimilarityTransform(1.5f * MathF.Cos(0.2f), 1.5f * MathF.Sin(0.2f), 40, 20);
+        var big = new RgbImage(250, 250);
+        FaceAligner.Warp(crop, move, big.Pixels, 250, 250);
+        var landmarks = AlignmentTemplate.ArcFace112.Points.Select(move.Apply);
+        var aligned = FaceAligner.Align(big, landmarks, AlignmentTemplate.ArcFace112);
+        double error = 0; int n = 0;
+        for (int y = 10; y < 102; y++) for (int x = 10; x < 102; x++) for (int c = 0; c < 3; c++) { error += Math.Abs(aligned.Pixels[(y * 112 + x) * 3 + c] - p[(y * 112 + x) * 3 + c]); n++; }
+        // Two bilinear resamplings of a linear ramp: a fraction of a grey level on average.
+        Assert.True(error / n < 1.0, $"mean abs error {error / n}");
+    }
+
+    [Fact]
+    public void FlippedLandmarksSwapSides()
+    {
+        var l = AlignmentTemplate.ArcFace112.Points.FlipHorizontal(112);
+        Assert.Equal(111 - 73.5318f, l.LeftEye.X, 3);
+        Assert.Equal(111 - 38.2946f, l.RightEye.X, 3);
+    }
+
+    [Fact]
+    public void LandmarksFileReadsLines()
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("lm"), "landmarks.txt");
+        File.WriteAllText(path, "A/A_0001.jpg\t1 2 3 4 5 6 7 8 9 10\n\n# comment\nB/B_0001.jpg 10 20 30 40 50 60 70 80 90 100\n");
+        var map = LandmarksFile.Read(path);
+        Assert.Equal(2, map.Count);
+        Assert.Equal(new Vector2(9, 10), map["A/A_0001.jpg"].RightMouth);
+    }
+
+    [Fact]
+    public void LandmarksLineWithNineNumbersNamesFileAndLine()
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("lm"), "landmarks.txt");
+        File.WriteAllText(path, "A/A_0001.jpg 1 2 3 4 5 6 7 8 9 10\nB/B_0001.jpg 1 2 3 4 5 6 7 8 9\n");
+        var e = Assert.Throws<InvalidDataException>(() => LandmarksFile.Read(path));
+        Assert.Contains("landmarks.txt:2", e.Message);
+        Assert.Contains("9 numbers", e.Message);
+    }
+
+    [SharedFact("data/lfw/landmarks.txt")]
+    public void SharedLfwLandmarksAlignToTheTemplateGeometry()
+    {
+        TestPaths.SharedOrSkipMessage("data/lfw/landmarks.txt", out var path);
+        var map = LandmarksFile.Read(path!);
+        Assert.Equal(13233, map.Count);
+        var image = ImageDecoder.Decode(Path.Combine(Path.GetDirectoryName(path)!, "images", "AJ_Cook/AJ_Cook_0001.jpg"));
+        var transform = SimilarityTransform.Estimate(map["AJ_Cook/AJ_Cook_0001.jpg"], AlignmentTemplate.SphereFace112x96);
+        var aligned = FaceAligner.Align(image, map["AJ_Cook/AJ_Cook_0001.jpg"], AlignmentTemplate.SphereFace112x96);
+        Assert.Equal((96, 112), (aligned.Width, aligned.Height));
+        // After alignment the eyes land within a couple of pixels of the template (a real face is not the template).
+        var eye = transform.Apply(map["AJ_Cook/AJ_Cook_0001.jpg"].LeftEye);
+        Assert.InRange(Vector2.Distance(eye, AlignmentTemplate.SphereFace112x96.Points.LeftEye), 0, 3);
+    }
+}
