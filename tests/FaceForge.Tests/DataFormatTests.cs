@@ -1,0 +1,224 @@
+using FaceForge.Data;
+using FaceForge.Data.RecordIo;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+public class DataFormatTests
+{
+    internal static string MakeFolder(string name, int identities, int images)
+    {
+        string root = TestPaths.NewTempDirectory(name);
+        for (int i = 0; i < identities; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(root, $"person{i}"));
+            for (int k = 0; k < images; k++)
+            {
+                var image = new RgbImage(8, 8);
+                image.Pixels.Fill((byte)(i * 40 + k));
+                File.WriteAllBytes(Path.Combine(root, $"person{i}", $"{k}.png"), ImageEncoder.EncodePng(image));
+            }
+        }
+        return root;
+    }
+
+    [Fact]
+    public void FolderDatasetLabelsByOrdinalFolderOrder()
+    {
+        string root = MakeFolder("folder", 3, 2);
+        using var dataset = ImageFolderDataset.Open(root, cacheDirectory: Path.Combine(root, "..", Path.GetFileName(root) + "-cache"));
+        Assert.Equal((3, 6), (dataset.IdentityCount, dataset.Count));
+        Assert.Equal(["person0", "person1", "person2"], dataset.IdentityNames);
+        Assert.Equal(2, dataset.GetLabel(5));
+        Assert.Equal(81, ImageDecoder.Decode(dataset.ReadEncoded(5), "x").Pixels[0]);
+    }
+
+    [Fact]
+    public void FolderIndexIsCachedAndRefreshedWhenAFolderChanges()
+    {
+        string root = MakeFolder("cache", 2, 2);
+        string cache = root + "-cache";
+        using (var first = ImageFolderDataset.Open(root, cacheDirectory: cache)) Assert.Equal(4, first.Count);
+        string cacheFile = Assert.Single(Directory.GetFiles(cache));
+        var written = File.GetLastWriteTimeUtc(cacheFile);
+        using (var second = ImageFolderDataset.Open(root, cacheDirectory: cache)) Assert.Equal(4, second.Count);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(cacheFile)); // reused, not rewritten
+        Thread.Sleep(20);
+        File.Copy(Path.Combine(root, "person1", "0.png"), Path.Combine(root, "person1", "9.png"));
+        using var third = ImageFolderDataset.Open(root, cacheDirectory: cache);
+        Assert.Equal(5, third.Count);
+    }
+
+    [Fact]
+    public void EmptyIdentityFolderIsAnErrorUnlessSkipped()
+    {
+        string root = MakeFolder("empty", 2, 1);
+        Directory.CreateDirectory(Path.Combine(root, "nobody"));
+        var e = Assert.Throws<InvalidDataException>(() => ImageFolderDataset.Open(root, cacheDirectory: root + "-cache"));
+        Assert.Contains("nobody", e.Message);
+        using var skipped = ImageFolderDataset.Open(root, skipEmpty: true, cacheDirectory: root + "-cache");
+        Assert.Equal(2, skipped.IdentityCount);
+        Assert.Equal(["nobody"], skipped.SkippedFolders);
+    }
+
+    [Fact]
+    public void RecordIoRoundTripsRecordsThatContainTheMagic()
+    {
+        string dir = TestPaths.NewTempDirectory("rec");
+        string prefix = Path.Combine(dir, "train");
+        var magic = BitConverter.GetBytes(RecordIoFraming.Magic);
+        byte[][] records = [[1, 2, 3], [.. magic, 9, 9, 9, 9, .. magic, 7], [], [.. Enumerable.Range(0, 1001).Select(i => (byte)i)]];
+        using (var writer = new RecordIoWriter(prefix))
+        {
+            for (int i = 0; i < records.Length; i++) writer.Write(i + 10, records[i]);
+            writer.Commit();
+        }
+        using var reader = new RecordIoReader(prefix + ".rec");
+        Assert.Equal([10L, 11, 12, 13], reader.Keys);
+        for (int i = 0; i < records.Length; i++) Assert.Equal(records[i], reader.Read(i + 10));
+    }
+
+    [Fact]
+    public void PackedFolderReadsBackAsInsightFaceRecordIo()
+    {
+        string root = MakeFolder("pack", 3, 2);
+        using var folder = ImageFolderDataset.Open(root, cacheDirectory: root + "-cache");
+        string prefix = Path.Combine(root + "-out", "train");
+        var (written, skipped) = DatasetPacker.Pack(folder, prefix);
+        Assert.Equal((6, 0), (written, skipped));
+        using var rec = RecordIoDataset.Open(prefix + ".rec");
+        Assert.Equal((3, 6, "recordio"), (rec.IdentityCount, rec.Count, rec.Format));
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.Equal(folder.GetLabel(i), rec.GetLabel(i));
+            Assert.Equal(folder.ReadEncoded(i), rec.ReadEncoded(i));
+        }
+        using var raw = new RecordIoReader(prefix);
+        var header = raw.ReadImageRecord(0);
+        Assert.Equal([7f, 10f], header.Labels); // images 1..6, identity records 7..9
+        Assert.Equal([3f, 5f], raw.ReadImageRecord(8).Labels);
+    }
+
+    [Fact]
+    public void MissingIdxIsNamed()
+    {
+        string dir = TestPaths.NewTempDirectory("noidx");
+        File.WriteAllBytes(Path.Combine(dir, "train.rec"), [1, 2, 3]);
+        var e = Assert.Throws<FileNotFoundException>(() => RecordIoDataset.Open(Path.Combine(dir, "train.rec")));
+        Assert.Contains("train.idx", e.Message);
+    }
+
+    [Fact]
+    public void TruncatedRecIsNamed()
+    {
+        string root = MakeFolder("trunc", 2, 2);
+        using var folder = ImageFolderDataset.Open(root, cacheDirectory: root + "-cache");
+        string prefix = Path.Combine(root + "-out", "train");
+        DatasetPacker.Pack(folder, prefix);
+        byte[] rec = File.ReadAllBytes(prefix + ".rec");
+        File.WriteAllBytes(prefix + ".rec", rec[..(rec.Length / 3)]);
+        var e = Assert.ThrowsAny<InvalidDataException>(() => { using var d = RecordIoDataset.Open(prefix); for (int i = 0; i < d.Count; i++) d.ReadEncoded(i); });
+        Assert.Contains("train.rec record", e.Message);
+        Assert.Contains("truncated", e.Message);
+    }
+
+    [Fact]
+    public void BadMagicIsNamedWithRecordAndOffset()
+    {
+        string dir = TestPaths.NewTempDirectory("magic");
+        string prefix = Path.Combine(dir, "train");
+        using (var writer = new RecordIoWriter(prefix)) { writer.Write(1, new byte[40]); writer.Write(2, new byte[40]); writer.Commit(); }
+        byte[] rec = File.ReadAllBytes(prefix + ".rec");
+        rec[48] ^= 0xFF; // first byte of record 2's magic
+        File.WriteAllBytes(prefix + ".rec", rec);
+        using var reader = new RecordIoReader(prefix);
+        Assert.Equal(new byte[40], reader.Read(1));
+        var e = Assert.Throws<InvalidDataException>(() => reader.Read(2));
+        Assert.Contains("record 2", e.Message);
+        Assert.Contains("magic", e.Message);
+        Assert.Contains("byte 48", e.Message);
+    }
+
+    [Fact]
+    public void PairsFileWithBadHeaderIsRejected()
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("pairs"), "pairs.txt");
+        File.WriteAllText(path, "ten folds\nA 1 2\n");
+        var e = Assert.Throws<InvalidDataException>(() => LfwPairs.Read(path));
+        Assert.Contains("pairs.txt:1", e.Message);
+    }
+
+    [Fact]
+    public void PairsNamingAMissingImageAreReported()
+    {
+        string dir = TestPaths.NewTempDirectory("pairs");
+        Directory.CreateDirectory(Path.Combine(dir, "images", "A"));
+        File.WriteAllBytes(Path.Combine(dir, "images", "A", "A_0001.jpg"), [0]);
+        File.WriteAllBytes(Path.Combine(dir, "images", "A", "A_0002.jpg"), [0]);
+        string path = Path.Combine(dir, "pairs.txt");
+        File.WriteAllText(path, "1 1\nA 1 2\nA 1 B 3\n");
+        var pairs = LfwPairs.Read(path);
+        Assert.Equal(new VerificationPair("A/A_0001.jpg", "A/A_0002.jpg", true, 0), pairs[0]);
+        Assert.False(pairs[1].IsSame);
+        var e = Assert.Throws<FileNotFoundException>(() => LfwPairs.CheckImagesExist(pairs, Path.Combine(dir, "images"), path));
+        Assert.Contains("B/B_0003.jpg", e.Message);
+        Assert.Contains("pair 2", e.Message);
+    }
+
+    [Fact]
+    public void FoldListsParse()
+    {
+        Assert.Equal([5, 6, 7, 8, 9], LfwPairs.ParseFolds("6-10"));
+        Assert.Equal([0, 2], LfwPairs.ParseFolds("1,3"));
+        Assert.Throws<ArgumentException>(() => LfwPairs.ParseFolds("0-3"));
+    }
+
+    [SharedFact("data/lfw/pairs.txt")]
+    public void OfficialLfwPairsHaveTenIdentityDisjointFolds()
+    {
+        TestPaths.SharedOrSkipMessage("data/lfw/pairs.txt", out var path);
+        var pairs = LfwPairs.Read(path!);
+        Assert.Equal(6000, pairs.Count);
+        Assert.Equal(3000, pairs.Count(p => p.IsSame));
+        Assert.All(Enumerable.Range(0, 10), f => Assert.Equal(600, pairs.Count(p => p.Fold == f)));
+        var people = pairs.GroupBy(p => p.Fold).Select(g => g.SelectMany(p => new[] { p.First, p.Second }).Select(s => s.Split('/')[0]).ToHashSet()).ToList();
+        for (int a = 0; a < 10; a++) for (int b = a + 1; b < 10; b++) Assert.Empty(people[a].Intersect(people[b]));
+        LfwPairs.CheckImagesExist(pairs, Path.Combine(Path.GetDirectoryName(path)!, "images"), path!);
+    }
+
+    [Fact]
+    public void VerificationBinReadsPythonTwoAndThreePickles()
+    {
+        byte[] jpegA = ImageEncoder.EncodeJpeg(new RgbImage(4, 4)), jpegB = ImageEncoder.EncodePng(new RgbImage(4, 4));
+        foreach (bool python3 in new[] { false, true })
+        {
+            // As pickle.dumps((images, issame), protocol=2) lays it out.
+            var p = new List<byte> { 0x80, 2, (byte)']', (byte)'q', 0, (byte)'(' };
+            foreach (var image in new[] { jpegA, jpegB, jpegA, jpegB })
+            {
+                if (python3) { p.Add((byte)'B'); } else { p.Add((byte)'T'); }
+                p.AddRange(BitConverter.GetBytes(image.Length)); p.AddRange(image);
+            }
+            p.AddRange([(byte)'e', (byte)']', (byte)'q', 1, (byte)'(', 0x88, 0x89, (byte)'e', 0x86, (byte)'q', 2, (byte)'.']);
+            string path = Path.Combine(TestPaths.NewTempDirectory("bin"), "lfw.bin");
+            File.WriteAllBytes(path, [.. p]);
+            var bin = VerificationBin.Read(path);
+            Assert.Equal(4, bin.Images.Count);
+            Assert.Equal(jpegB, bin.Images[3]);
+            Assert.Equal([true, false], bin.Pairs.Select(x => x.IsSame));
+            Assert.Equal(("2", "3"), (bin.Pairs[1].First, bin.Pairs[1].Second));
+        }
+    }
+
+    [Fact]
+    public void UnknownPickleOpcodeNamesOffset()
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("bin"), "bad.bin");
+        File.WriteAllBytes(path, [0x80, 2, 0xFE]);
+        var e = Assert.Throws<InvalidDataException>(() => VerificationBin.Read(path));
+        Assert.Contains("bad.bin", e.Message);
+        Assert.Contains("0xfe at byte 2", e.Message);
+    }
+}
