@@ -8,12 +8,12 @@ internal static class DataSynthCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder: the recognition set goes to OUT/faces (one folder per identity, landmarks.txt), scenes to OUT/scenes.", Required = true };
         var identities = new Option<int>("--identities") { Description = "Number of identities.", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var images = new Option<int>("--images") { Description = "Images per identity.", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var size = new Option<int>("--size") { Description = "Side of the aligned crops in pixels.", DefaultValueFactory = _ => 112 }.Between(32, 1024);
         var seed = new Option<int>("--seed") { Description = "Seed; the same seed gives the same data.", DefaultValueFactory = _ => 0 };
-        var scenes = new Option<int>("--scenes") { Description = "Detection scenes to write under OUT/scenes (0: none).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var scenes = new Option<int>("--scenes") { Description = "Detection scenes to write to OUT/scenes (0: none).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var command = new Command("synth", "Generate synthetic face identities (aligned 112x112 crops with landmarks) and detection scenes.")
         {
@@ -42,13 +42,14 @@ internal static class DataSynthCommand
         var generator = new SyntheticFaces(options);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int total = options.Identities * options.ImagesPerIdentity;
-        ProgressReporter.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(dir, p));
+        string facesDir = Path.Combine(dir, "faces");
+        ProgressReporter.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(facesDir, p));
         string? scenesDir = null;
         if (sceneCount > 0)
         {
             scenesDir = Path.Combine(dir, "scenes");
             ProgressReporter.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenesDir, sceneCount, p));
         }
-        return new Summary(Path.GetFullPath(dir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
+        return new Summary(Path.GetFullPath(facesDir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
     }
 }

@@ -23,7 +23,7 @@ internal static class DemoCommand
             var options = new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = parse.GetValue(seed) };
             string dir = parse.GetValue(output)!;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var synth = DataSynthCommand.Generate(options, Path.Combine(dir, "faces"), sceneCount: 20);
+            var synth = DataSynthCommand.Generate(options, dir, sceneCount: 20);
             using var dataset = ImageFolderDataset.Open(synth.Path);
             var check = ProgressReporter.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skipBad: false, p));
             string prefix = Path.Combine(dir, "faces-packed");
