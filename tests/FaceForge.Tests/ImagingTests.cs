@@ -116,6 +116,19 @@ public class ImagingTests
     }
 
     [Fact]
+    public void JpegExifOrientationIsApplied()
+    {
+        byte[] jpeg = ImageEncoder.EncodeJpeg(Gradient(40, 20));
+        // APP1 Exif segment: little-endian TIFF, one IFD entry, Orientation (0x0112) = 6, i.e. rotate 90° clockwise.
+        byte[] tiff = [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0];
+        byte[] payload = [.. "Exif\0\0"u8.ToArray(), .. tiff];
+        int length = payload.Length + 2;
+        byte[] withExif = [0xFF, 0xD8, 0xFF, 0xE1, (byte)(length >> 8), (byte)length, .. payload, .. jpeg[2..]];
+        var image = ImageDecoder.Decode(withExif, "exif.jpg");
+        Assert.Equal((20, 40), (image.Width, image.Height));
+    }
+
+    [Fact]
     public void TruncatedJpegIsNamed()
     {
         byte[] jpeg = ImageEncoder.EncodeJpeg(Gradient(64, 64));
