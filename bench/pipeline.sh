@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/faceforge-bench}
-dotnet build src/FaceForge.Cli -c Release -v q -nologo
+dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
 $ff data synth --out "$out" --identities 200 --images 8 --seed 0 >/dev/null
 $ff data pack --images "$out/faces" --out "$out/faces" >/dev/null
