@@ -68,14 +68,7 @@ public static class ImageDecoder
             string why = result == SKCodecResult.IncompleteInput ? "truncated" : result.ToString();
             throw new InvalidDataException($"{name}: corrupt {format}: {why}.");
         }
-        var rgb = new byte[info.Width * info.Height * 3];
-        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
-        {
-            rgb[i] = rgba[j];
-            rgb[i + 1] = rgba[j + 1];
-            rgb[i + 2] = rgba[j + 2];
-        }
-        return Orient(new RgbImage(info.Width, info.Height, rgb), (int)codec.EncodedOrigin);
+        return Orient(ImageEncoder.FromRgba(info.Width, info.Height, rgba), (int)codec.EncodedOrigin);
     }
 
     /// <summary>Applies an EXIF orientation (1 to 8) so the result is upright.</summary>

@@ -60,13 +60,19 @@ public static class ImageEncoder
             throw new ArgumentException("Expected an RGBA8888 bitmap.", nameof(bitmap));
         var rgba = new byte[bitmap.Width * bitmap.Height * 4];
         System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), rgba, 0, rgba.Length);
-        var rgb = new byte[bitmap.Width * bitmap.Height * 3];
+        return FromRgba(bitmap.Width, bitmap.Height, rgba);
+    }
+
+    /// <summary>Drops the alpha channel of tightly packed RGBA bytes.</summary>
+    internal static RgbImage FromRgba(int width, int height, byte[] rgba)
+    {
+        var rgb = new byte[width * height * 3];
         for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
         {
             rgb[i] = rgba[j];
             rgb[i + 1] = rgba[j + 1];
             rgb[i + 2] = rgba[j + 2];
         }
-        return new RgbImage(bitmap.Width, bitmap.Height, rgb);
+        return new RgbImage(width, height, rgb);
     }
 }
