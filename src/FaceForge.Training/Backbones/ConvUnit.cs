@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Backbones;
+
+/// <summary>Convolution without bias, batch norm, and an optional PReLU (fields conv, bn, prelu: PyTorch's names).</summary>
+internal sealed class ConvUnit : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv;
+    private readonly BatchNorm2d bn;
+    private readonly PReLU? prelu;
+
+    public ConvUnit(long input, long output, (long, long) kernel, long stride = 1, (long, long) padding = default, long groups = 1, bool activation = true)
+        : base(nameof(ConvUnit))
+    {
+        conv = nn.Conv2d(input, output, kernel, stride: (stride, stride), padding: padding, groups: groups, bias: false);
+        bn = nn.BatchNorm2d(output);
+        prelu = activation ? nn.PReLU(output) : null;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = bn.call(conv.call(x));
+        return prelu is null ? y : prelu.call(y);
+    }
+}

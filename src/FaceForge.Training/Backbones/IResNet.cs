@@ -1,0 +1,89 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Backbones;
+
+/// <summary>
+/// IResNet (Deng et al., ArcFace) with arcface_torch's parameter names. Depths differ only in block counts.
+/// 112x112 input; The width multiplier scales the four stage widths (1 keeps arcface_torch's shapes).
+/// </summary>
+internal sealed class IResNet : nn.Module<Tensor, Tensor>
+{
+    private static readonly Dictionary<int, int[]> BlockCounts = new()
+    {
+        [18] = [2, 2, 2, 2], [34] = [3, 4, 6, 3], [50] = [3, 4, 14, 3], [100] = [3, 13, 30, 3],
+    };
+
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly PReLU prelu;
+    private readonly Sequential layer1, layer2, layer3, layer4;
+    private readonly BatchNorm2d bn2;
+    private readonly Linear fc;
+    private readonly BatchNorm1d features;
+
+    public IResNet(int depth, int embeddingSize = 512, double width = 1) : base($"IResNet{depth}")
+    {
+        if (!BlockCounts.TryGetValue(depth, out var counts))
+            throw new ArgumentException($"Unsupported IResNet depth {depth}; known: {string.Join(", ", BlockCounts.Keys)}.", nameof(depth));
+        long W(long c) => Math.Max(8, (long)Math.Round(c * width / 8) * 8);
+        long inplanes = W(64);
+        conv1 = nn.Conv2d(3, inplanes, 3, stride: 1, padding: 1, bias: false);
+        bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+        prelu = nn.PReLU(inplanes);
+        Sequential Layer(long planes, int blocks)
+        {
+            var list = new List<nn.Module<Tensor, Tensor>> { new Block(inplanes, planes, 2) };
+            inplanes = planes;
+            for (int i = 1; i < blocks; i++) list.Add(new Block(planes, planes, 1));
+            return nn.Sequential(list);
+        }
+        layer1 = Layer(W(64), counts[0]);
+        layer2 = Layer(W(128), counts[1]);
+        layer3 = Layer(W(256), counts[2]);
+        layer4 = Layer(W(512), counts[3]);
+        bn2 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+        fc = nn.Linear(inplanes * 7 * 7, embeddingSize);
+        features = nn.BatchNorm1d(embeddingSize, eps: 1e-5);
+        RegisterComponents();
+        BackboneInit.Kaiming(this);
+        features.weight!.requires_grad = false; // arcface_torch fixes the embedding BN scale at 1
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = prelu.call(bn1.call(conv1.call(x)));
+        y = layer4.call(layer3.call(layer2.call(layer1.call(y))));
+        y = bn2.call(y).flatten(1);
+        return features.call(fc.call(y)).MoveToOuterDisposeScope();
+    }
+
+    private sealed class Block : nn.Module<Tensor, Tensor>
+    {
+        private readonly BatchNorm2d bn1, bn2, bn3;
+        private readonly Conv2d conv1, conv2;
+        private readonly PReLU prelu;
+        private readonly Sequential? downsample;
+
+        public Block(long inplanes, long planes, long stride) : base("IBasicBlock")
+        {
+            bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+            conv1 = nn.Conv2d(inplanes, planes, 3, padding: 1, bias: false);
+            bn2 = nn.BatchNorm2d(planes, eps: 1e-5);
+            prelu = nn.PReLU(planes);
+            conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
+            bn3 = nn.BatchNorm2d(planes, eps: 1e-5);
+            if (stride != 1 || inplanes != planes)
+                downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride: stride, bias: false), nn.BatchNorm2d(planes, eps: 1e-5));
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            var y = bn3.call(conv2.call(prelu.call(bn2.call(conv1.call(bn1.call(x))))));
+            return y + (downsample is null ? x : downsample.call(x));
+        }
+    }
+}
