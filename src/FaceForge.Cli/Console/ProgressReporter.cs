@@ -25,6 +25,26 @@ internal static class ProgressReporter
         return result;
     }
 
+    /// <summary>Runs <paramref name="work"/> with a bar whose value, total and caption the work sets through its callback.</summary>
+    public static T RunWithCaption<T>(string description, string unit, Func<Action<int, int, string>, T> work)
+    {
+        T result = default!;
+        Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(description);
+                result = work((done, total, caption) =>
+                {
+                    task.MaxValue = Math.Max(1, total);
+                    task.Value = done;
+                    task.Description = $"{description} {Markup.Escape(caption)}";
+                });
+            });
+        return result;
+    }
+
     /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
     public static void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
         Run<object?>(description, total, unit, p => { work(p); return null; });

@@ -43,12 +43,13 @@ public sealed class BatchLoader
         return order;
     }
 
-    /// <summary>The batches of epoch <paramref name="epoch"/>, in order.</summary>
-    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancellation = default)
+    /// <summary>The batches of epoch <paramref name="epoch"/>, in order, starting at batch <paramref name="firstBatch"/> (to resume mid-epoch).</summary>
+    public IEnumerable<Batch> Epoch(int epoch, int firstBatch = 0, CancellationToken cancellation = default)
     {
         int[] order = Order(epoch);
         int batchCount = BatchesPerEpoch;
-        int workers = Math.Min(_options.Workers, Math.Max(1, batchCount));
+        ArgumentOutOfRangeException.ThrowIfNegative(firstBatch);
+        int workers = Math.Min(_options.Workers, Math.Max(1, batchCount - firstBatch));
         var channels = new Channel<Batch>[workers];
         for (int w = 0; w < workers; w++)
             channels[w] = Channel.CreateBounded<Batch>(new BoundedChannelOptions(_options.PrefetchPerWorker) { SingleReader = true, SingleWriter = true });
@@ -57,14 +58,14 @@ public sealed class BatchLoader
         for (int w = 0; w < workers; w++)
         {
             int worker = w;
-            threads[w] = Task.Factory.StartNew(() => Produce(worker, workers, batchCount, order, epoch, channels[worker].Writer, stop.Token),
+            threads[w] = Task.Factory.StartNew(() => Produce(firstBatch + worker, workers, batchCount, order, epoch, channels[worker].Writer, stop.Token),
                 stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
         try
         {
-            for (int b = 0; b < batchCount; b++)
+            for (int b = firstBatch; b < batchCount; b++)
             {
-                var reader = channels[b % workers].Reader;
+                var reader = channels[(b - firstBatch) % workers].Reader;
                 Batch batch;
                 try
                 {
@@ -88,11 +89,11 @@ public sealed class BatchLoader
         }
     }
 
-    private void Produce(int worker, int workers, int batchCount, int[] order, int epoch, ChannelWriter<Batch> writer, CancellationToken stop)
+    private void Produce(int first, int workers, int batchCount, int[] order, int epoch, ChannelWriter<Batch> writer, CancellationToken stop)
     {
         try
         {
-            for (int b = worker; b < batchCount && !stop.IsCancellationRequested; b += workers)
+            for (int b = first; b < batchCount && !stop.IsCancellationRequested; b += workers)
             {
                 var batch = Build(b, order, epoch);
                 try

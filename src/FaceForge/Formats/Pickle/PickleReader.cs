@@ -127,13 +127,8 @@ public static class PickleReader
                     case (byte)'b':
                         {
                             var state = Pop(stack, name, offset);
-                            switch (Peek(stack, name, offset))
-                            {
-                                case Dictionary<object, object?> d when state is Dictionary<object, object?> s:
-                                    foreach (var (k, v) in s) d[k] = v;
-                                    break;
-                                case PickleCall call: call.State = state; break;
-                            }
+                            // BUILD sets attributes (e.g. a state dict's _metadata), never dictionary items.
+                            if (Peek(stack, name, offset) is PickleCall call) call.State = state;
                             break;
                         }
                     default:

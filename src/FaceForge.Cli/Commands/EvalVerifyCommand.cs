@@ -1,0 +1,106 @@
+using System.CommandLine;
+using FaceForge.Alignment;
+using FaceForge.Embedding;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+using FaceForge.Training.Embedding;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge eval verify`: the LFW protocol (pairs.txt or an InsightFace .bin) with flip test and k folds.</summary>
+internal static class EvalVerifyCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
+        var images = new Option<string?>("--images") { Description = "Image root the pairs refer to (Name/Name_0001.jpg)." };
+        var pairs = new Option<string?>("--pairs") { Description = "LFW-style pairs.txt." };
+        var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file (path x1 y1 … x5 y5); without it images are taken as aligned." };
+        var bin = new Option<string?>("--bin") { Description = "InsightFace .bin verification set (instead of --images/--pairs; images already aligned)." };
+        var folds = new Option<string?>("--folds") { Description = "Score only these folds, e.g. 6-10 (1-based); thresholds come from the other scored folds." };
+        var flip = new Option<FlipMode>("--flip") { Description = "Flip test: Add (default), Concatenate or None.", DefaultValueFactory = _ => FlipMode.Add };
+        var batch = new Option<int>("--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: accuracy_mean, accuracy_std, threshold, tar_at_far, pairs." };
+        var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold in the model file (used by faceforge verify)." };
+        var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
+        {
+            model, images, pairs, landmarks, bin, folds, flip, batch, report, json, calibrate,
+        };
+        command.SetAction(parse =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var embedder = TorchFaceEmbedder.Load(Existing(parse.GetValue(model)!, "--model"));
+            var selected = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null;
+            var (scores, same, foldOf) = parse.GetValue(bin) is { } binPath
+                ? ScoreBin(embedder, Existing(binPath, "--bin"), parse.GetValue(flip), parse.GetValue(batch))
+                : ScorePairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
+                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), selected, parse.GetValue(flip), parse.GetValue(batch));
+            var result = VerificationMetrics.Compute(scores, same, foldOf, selected);
+            if (parse.GetValue(report) is { } dir)
+                VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, scores, same);
+            if (parse.GetValue(calibrate))
+            {
+                string path = parse.GetValue(model)!;
+                var (info, weights) = FaceForge.Models.ModelFile.Read(path);
+                FaceForge.Models.ModelFile.Save(path, info with { Threshold = result.Threshold }, weights);
+            }
+            Print(parse, result, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+
+    internal static void Print(ParseResult parse, VerificationReport result, double seconds, object? extra = null)
+    {
+        var writer = parse.InvocationConfiguration.Output;
+        if (parse.GetValue<bool>("--json"))
+        {
+            JsonOutput.Write(writer, new
+            {
+                result.AccuracyMean, result.AccuracyStd, result.Threshold, result.TarAtFar, result.Pairs, result.BestThreshold, result.BestAccuracy,
+                result.FoldAccuracies, Seconds = Math.Round(seconds, 1), Extra = extra,
+            });
+            return;
+        }
+        writer.WriteLine($"accuracy {100 * result.AccuracyMean:0.00} ± {100 * result.AccuracyStd:0.00} % over {result.Pairs} pairs ({result.FoldAccuracies.Count} folds)");
+        writer.WriteLine($"threshold {result.Threshold:0.0000} (best single {result.BestThreshold:0.0000}: {100 * result.BestAccuracy:0.00} %)");
+        foreach (var (far, tar) in result.TarAtFar) writer.WriteLine($"TAR at FAR {far}: {100 * tar:0.00} %");
+        writer.WriteLine($"{seconds:0.0} s");
+    }
+
+    private static string Existing(string path, string option) =>
+        File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
+
+    private static (double[] Scores, bool[] Same, int[] Folds) ScorePairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath,
+        IReadOnlySet<int>? folds, FlipMode flip, int batch)
+    {
+        if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
+        var pairs = LfwPairs.Read(Existing(pairsPath, "--pairs")).Where(p => folds is null || folds.Contains(p.Fold)).ToList();
+        LfwPairs.CheckImagesExist(pairs, images, pairsPath);
+        var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
+        var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate);
+        var unique = pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
+        var embeddings = ProgressReporter.Run("embedding", unique.Count, "img",
+            p => EmbeddingBatcher.EmbedAll(embedder, unique, source.Load, flip, batch, p));
+        var index = unique.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i);
+        return (pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray(),
+            pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+    }
+
+    private static (double[] Scores, bool[] Same, int[] Folds) ScoreBin(IFaceEmbedder embedder, string path, FlipMode flip, int batch)
+    {
+        var set = VerificationBin.Read(path);
+        var info = embedder.Info;
+        var keys = Enumerable.Range(0, set.Images.Count).ToList();
+        RgbImage Load(int i)
+        {
+            var image = ImageDecoder.Decode(set.Images[i], $"{path} image {i}");
+            return image.Width == info.InputWidth && image.Height == info.InputHeight ? image : ImageResizer.Resize(image, info.InputWidth, info.InputHeight);
+        }
+        var embeddings = ProgressReporter.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, Load, flip, batch, p));
+        var pairs = set.Pairs;
+        return (pairs.Select(p => Similarity.Cosine(embeddings[int.Parse(p.First)], embeddings[int.Parse(p.Second)])).ToArray(),
+            pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+    }
+}

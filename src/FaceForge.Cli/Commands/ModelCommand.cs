@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge model`: model files.</summary>
+internal static class ModelCommand
+{
+    public static Command Create()
+    {
+        var model = new Command("model", "Import and inspect FaceForge model files.");
+        model.Subcommands.Add(ModelImportCommand.Create());
+        return model;
+    }
+}

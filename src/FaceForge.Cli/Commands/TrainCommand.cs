@@ -1,0 +1,108 @@
+using System.CommandLine;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Training;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge train`: trains a recognition model; config file, then command-line overrides.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string?>("--data") { Description = "Dataset: image folder or RecordIO prefix." };
+        var arch = new Option<string?>("--arch") { Description = $"Backbone: {string.Join(", ", BackboneCatalog.Names)}." };
+        var head = new Option<HeadKind?>("--head") { Description = "Margin head: ArcFace, CosFace, MagFace, CurricularFace." };
+        var output = new Option<string?>("--out") { Description = "Run folder (config.json, metrics.jsonl, checkpoints/, model.ffm)." };
+        var config = new Option<string?>("--config") { Description = "JSON config (snake_case keys, e.g. {\"epochs\": 10}); options given here override it." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint (uses its config.json)." };
+        var force = new Option<bool>("--force") { Description = "Overwrite a finished or started run in --out." };
+        var init = new Option<string?>("--init") { Description = "Initialise the backbone from this model file (fine-tuning)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs." };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many steps." };
+        var maxSeconds = new Option<double?>("--max-seconds") { Description = "Stop after this many seconds." };
+        var batch = new Option<int?>("--batch-size") { Description = "Batch size." };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate." };
+        var optimizer = new Option<OptimizerKind?>("--optimizer") { Description = "Sgd or AdamW." };
+        var width = new Option<double?>("--width") { Description = "Backbone width multiplier." };
+        var embedding = new Option<int?>("--embedding-size") { Description = "Embedding length." };
+        var warmup = new Option<double?>("--warmup-epochs") { Description = "Linear warmup length in epochs." };
+        var workers = new Option<int?>("--workers") { Description = "Input-pipeline workers." };
+        var seed = new Option<int?>("--seed") { Description = "Seed." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Checkpoint every N steps." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var command = new Command("train", "Train a face recognition model.")
+        {
+            data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery, json,
+        };
+        command.SetAction(parse =>
+        {
+            string? resumeDir = parse.GetValue(resume);
+            string runDir = resumeDir ?? parse.GetValue(output) ?? throw new UserErrorException("--out is required (or --resume RUN_DIR).");
+            TrainingConfig effective;
+            if (resumeDir is not null)
+            {
+                string saved = Path.Combine(resumeDir, "config.json");
+                if (!File.Exists(saved)) throw new UserErrorException($"--resume: '{resumeDir}' holds no config.json: not a FaceForge run folder.");
+                effective = TrainingConfig.Load(saved);
+            }
+            else
+            {
+                effective = parse.GetValue(config) is { } file
+                    ? TrainingConfig.Load(File.Exists(file) ? file : throw new UserErrorException($"--config: '{file}' does not exist."))
+                    : new TrainingConfig();
+                effective = effective with
+                {
+                    Data = parse.GetValue(data) ?? effective.Data,
+                    Arch = parse.GetValue(arch) ?? effective.Arch,
+                    Head = parse.GetValue(head) ?? effective.Head,
+                    Init = parse.GetValue(init) ?? effective.Init,
+                    Epochs = parse.GetValue(epochs) ?? effective.Epochs,
+                    MaxSteps = parse.GetValue(maxSteps) ?? effective.MaxSteps,
+                    MaxSeconds = parse.GetValue(maxSeconds) ?? effective.MaxSeconds,
+                    BatchSize = parse.GetValue(batch) ?? effective.BatchSize,
+                    LearningRate = parse.GetValue(lr) ?? effective.LearningRate,
+                    Optimizer = parse.GetValue(optimizer) ?? effective.Optimizer,
+                    Width = parse.GetValue(width) ?? effective.Width,
+                    EmbeddingSize = parse.GetValue(embedding) ?? effective.EmbeddingSize,
+                    WarmupEpochs = parse.GetValue(warmup) ?? effective.WarmupEpochs,
+                    Workers = parse.GetValue(workers) ?? effective.Workers,
+                    Seed = parse.GetValue(seed) ?? effective.Seed,
+                    CheckpointEvery = parse.GetValue(checkpointEvery) ?? effective.CheckpointEvery,
+                };
+                BackboneCatalog.Defaults(effective.Arch); // unknown names fail here, listing the known ones
+                if (!Directory.Exists(effective.Data) && !File.Exists(effective.Data) && !File.Exists(effective.Data + ".rec"))
+                    throw new UserErrorException($"--data: '{effective.Data}' does not exist.");
+            }
+            var result = Train(effective, runDir, resumeDir is not null, parse.GetValue(force));
+            var writer = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json)) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
+            else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force)
+    {
+        var trainer = new Trainer(config, runDir);
+        try
+        {
+            return ProgressReporter.RunWithCaption("training", "step", update =>
+                trainer.Run(resume, force, new InlineProgress(s => update(s.Step, s.TotalSteps, $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s"))));
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("--force", StringComparison.Ordinal))
+        {
+            throw new UserErrorException(e.Message);
+        }
+        catch (TrainingDivergedException e)
+        {
+            throw new UserErrorException(e.Message);
+        }
+    }
+
+    /// <summary>Forwards training reports on the training thread (Progress&lt;T&gt; would post them to the thread pool).</summary>
+    private sealed class InlineProgress(Action<TrainingStatus> report) : IProgress<TrainingStatus>
+    {
+        public void Report(TrainingStatus value) => report(value);
+    }
+}

@@ -1,0 +1,39 @@
+using System.CommandLine;
+using FaceForge.Embedding;
+using FaceForge.Training.Embedding;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge verify`: are two faces the same person?</summary>
+internal static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
+        var first = new Argument<string>("A") { Description = "First image." };
+        var second = new Argument<string>("B") { Description = "Second image." };
+        var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file used to align the images." };
+        var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold (default: the model's calibrated one)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same)." };
+        var command = new Command("verify", "Compare two faces: cosine similarity and a decision.") { model, first, second, landmarks, threshold, json };
+        command.SetAction(parse =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
+            using var embedder = TorchFaceEmbedder.Load(modelPath);
+            var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
+            var crops = new[] { parse.GetValue(first)!, parse.GetValue(second)! }.Select(p => ImageInputs.Load(p, points, embedder)).ToArray();
+            var vectors = embedder.Embed(crops, FlipMode.Add);
+            double score = Similarity.Cosine(vectors[0], vectors[1]);
+            double? t = parse.GetValue(threshold) ?? embedder.Info.Threshold;
+            bool? same = t is double value ? score > value : null;
+            var writer = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json)) JsonOutput.Write(writer, new { Score = score, Threshold = t, Same = same });
+            else writer.WriteLine(same is null
+                ? $"score {score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
+                : $"score {score:0.0000} threshold {t:0.0000}: {(same.Value ? "same person" : "different people")}");
+            return 0;
+        });
+        return command;
+    }
+}

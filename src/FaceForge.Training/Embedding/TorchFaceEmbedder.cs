@@ -1,0 +1,90 @@
+using FaceForge.Embedding;
+using FaceForge.Formats.PyTorch;
+using FaceForge.Imaging;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Runtime;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Embedding;
+
+/// <summary>Runs a FaceForge model with libtorch on the CPU.</summary>
+/// <remarks>Not thread-safe: call <see cref="Embed"/> from one thread at a time.</remarks>
+public sealed class TorchFaceEmbedder : IFaceEmbedder
+{
+    private readonly nn.Module<Tensor, Tensor> _network;
+
+    /// <summary>Wraps a built network (the embedder takes ownership and puts it in evaluation mode).</summary>
+    public TorchFaceEmbedder(ModelInfo info, nn.Module<Tensor, Tensor> network)
+    {
+        Info = info;
+        _network = network;
+        _network.eval();
+    }
+
+    /// <inheritdoc/>
+    public ModelInfo Info { get; }
+
+    /// <summary>Loads a FaceForge model file.</summary>
+    public static TorchFaceEmbedder Load(string path)
+    {
+        TorchRuntime.EnsureLoaded();
+        var (info, weights) = ModelFile.Read(path);
+        return FromWeights(info, weights, path);
+    }
+
+    /// <summary>Builds the architecture of <paramref name="info"/> and loads <paramref name="weights"/> strictly.</summary>
+    public static TorchFaceEmbedder FromWeights(ModelInfo info, IReadOnlyDictionary<string, TensorData> weights, string source)
+    {
+        var network = BackboneCatalog.Create(info);
+        StateDict.Load(network, weights, strict: true, source);
+        return new TorchFaceEmbedder(info, network);
+    }
+
+    /// <inheritdoc/>
+    public float[][] Embed(IReadOnlyList<RgbImage> crops, FlipMode flip)
+    {
+        if (crops.Count == 0) return [];
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var input = ToInput(crops, Info);
+        var features = _network.call(input);
+        if (flip != FlipMode.None)
+        {
+            var flipped = _network.call(input.flip(3));
+            features = flip == FlipMode.Add ? features + flipped : torch.cat([features, flipped], 1);
+        }
+        features = nn.functional.normalize(features, p: 2, dim: 1).contiguous();
+        var flat = features.data<float>().ToArray();
+        int d = (int)features.shape[1];
+        return Enumerable.Range(0, crops.Count).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();
+    }
+
+    /// <summary>Crops as a normalised N x 3 x H x W float tensor.</summary>
+    internal static Tensor ToInput(IReadOnlyList<RgbImage> crops, ModelInfo info)
+    {
+        int h = info.InputHeight, w = info.InputWidth, plane = h * w;
+        var data = new float[crops.Count * 3 * plane];
+        float mean = info.NormalizationMean, scale = 1f / info.NormalizationStd;
+        for (int n = 0; n < crops.Count; n++)
+        {
+            var crop = crops[n];
+            if (crop.Width != w || crop.Height != h)
+                throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
+            var rgb = crop.Pixels;
+            int o = n * 3 * plane;
+            for (int p = 0; p < plane; p++)
+            {
+                data[o + p] = (rgb[3 * p] - mean) * scale;
+                data[o + plane + p] = (rgb[3 * p + 1] - mean) * scale;
+                data[o + 2 * plane + p] = (rgb[3 * p + 2] - mean) * scale;
+            }
+        }
+        return torch.tensor(data, [crops.Count, 3, h, w]);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _network.Dispose();
+}

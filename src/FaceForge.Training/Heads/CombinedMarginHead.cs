@@ -1,0 +1,64 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Heads;
+
+/// <summary>
+/// The combined margin cos(m1 theta + m2) - m3 (ArcFace: m2 = 0.5; CosFace: m3 = 0.35; SphereFace-like: m1 &gt; 1),
+/// scale s = 64 by default. With <see cref="StraightThrough"/> the margin changes the forward value only and the
+/// gradient flows as if through the plain cosine, as arcface_torch does; otherwise the exact gradient is used.
+/// </summary>
+public sealed class CombinedMarginHead : MarginHead
+{
+    /// <summary>Creates the head.</summary>
+    public CombinedMarginHead(double scale = 64, double m1 = 1, double m2 = 0.5, double m3 = 0, bool straightThrough = false)
+        : base(nameof(CombinedMarginHead), scale)
+    {
+        if (m1 < 1 || m2 < 0 || m3 < 0) throw new ArgumentException($"Margins must satisfy m1 >= 1, m2 >= 0, m3 >= 0 (got {m1}, {m2}, {m3}).");
+        M1 = m1; M2 = m2; M3 = m3;
+        StraightThrough = straightThrough;
+    }
+
+    /// <summary>ArcFace (m2 = 0.5, s = 64).</summary>
+    public static CombinedMarginHead ArcFace(double margin = 0.5, double scale = 64, bool straightThrough = false) => new(scale, 1, margin, 0, straightThrough);
+
+    /// <summary>CosFace (m3 = 0.35, s = 64).</summary>
+    public static CombinedMarginHead CosFace(double margin = 0.35, double scale = 64) => new(scale, 1, 0, margin);
+
+    /// <summary>Multiplicative angular margin.</summary>
+    public double M1 { get; }
+
+    /// <summary>Additive angular margin (radians).</summary>
+    public double M2 { get; }
+
+    /// <summary>Additive cosine margin.</summary>
+    public double M3 { get; }
+
+    /// <summary>Whether the margin is applied without gradient.</summary>
+    public bool StraightThrough { get; }
+
+    /// <inheritdoc/>
+    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms)
+    {
+        using var scope = torch.NewDisposeScope();
+        var cosY = TargetCosine(cosine, labels);
+        Tensor target;
+        if (M1 == 1)
+        {
+            target = M2 > 0 ? AdditiveAngularMargin(cosY, torch.tensor(M2, dtype: cosY.dtype)) : cosY;
+        }
+        else
+        {
+            // Clamp away from +-1: acos has an infinite derivative there.
+            var theta = cosY.clamp(-1 + 1e-7, 1 - 1e-7).acos();
+            var angle = theta * M1 + M2;
+            // SphereFace's monotonic extension past pi: (-1)^k cos(angle) - 2k, k = floor(angle / pi).
+            var k = (angle / Math.PI).floor().detach();
+            var sign = 1 - 2 * k.remainder(2);
+            target = sign * angle.cos() - 2 * k;
+        }
+        if (M3 > 0) target = target - M3;
+        if (StraightThrough) target = cosY + (target - cosY).detach();
+        return (WithTarget(cosine, labels, target) * Scale).MoveToOuterDisposeScope();
+    }
+}

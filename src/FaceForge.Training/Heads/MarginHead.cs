@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Heads;
+
+/// <summary>
+/// Turns cosines between normalised features and class centres into scaled logits, with a margin on each sample's
+/// own class. Labels may be -1 for a sample whose class is not among the columns (Partial FC shards).
+/// </summary>
+public abstract class MarginHead : nn.Module
+{
+    /// <summary>Creates the head.</summary>
+    protected MarginHead(string name, double scale) : base(name)
+    {
+        if (!(scale > 0)) throw new ArgumentException($"Scale must be positive (got {scale}).", nameof(scale));
+        Scale = scale;
+    }
+
+    /// <summary>The logit scale s.</summary>
+    public double Scale { get; }
+
+    /// <summary>Logits for <paramref name="cosine"/> (N x C) given column labels (N, -1 for none) and feature norms (N).</summary>
+    public abstract Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms);
+
+    /// <summary>An extra loss term on the feature norms (MagFace's regulariser), or null.</summary>
+    public virtual Tensor? Regularizer(Tensor featureNorms) => null;
+
+    /// <summary>Replaces each labelled row's target column by <paramref name="target"/> (N x 1).</summary>
+    protected static Tensor WithTarget(Tensor cosine, Tensor labels, Tensor target)
+    {
+        var index = labels.clamp_min(0).unsqueeze(1);
+        var isTarget = torch.zeros_like(cosine, dtype: ScalarType.Bool).scatter_(1, index, torch.ones_like(index, dtype: ScalarType.Bool))
+            .logical_and_(labels.ge(0).unsqueeze(1));
+        return torch.where(isTarget, target.expand_as(cosine), cosine);
+    }
+
+    /// <summary>Each labelled row's target cosine (N x 1; unlabelled rows read column 0 and must be masked by the caller).</summary>
+    protected static Tensor TargetCosine(Tensor cosine, Tensor labels) => cosine.gather(1, labels.clamp_min(0).unsqueeze(1));
+
+    /// <summary>
+    /// cos(theta + m) by the angle-addition formula, with ArcFace's fallback cos(theta) - m sin(m) where theta + m
+    /// would pass pi (so the target stays monotonic in theta). <paramref name="margin"/> may be a scalar or N x 1.
+    /// </summary>
+    protected static Tensor AdditiveAngularMargin(Tensor cosY, Tensor margin)
+    {
+        var sinY = (1 - cosY * cosY).clamp_min(1e-12).sqrt();
+        var shifted = cosY * margin.cos() - sinY * margin.sin();
+        var threshold = (Math.PI - margin).cos();
+        return torch.where(cosY > threshold, shifted, cosY - margin * margin.sin());
+    }
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FaceForge.Data;
+using FaceForge.Input;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Classifiers;
+using FaceForge.Training.Heads;
+using FaceForge.Training.Input;
+using FaceForge.Training.Runtime;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Training;
+
+/// <summary>
+/// Trains a backbone with a margin-softmax classifier. The run folder holds config.json (the effective config),
+/// metrics.jsonl (one JSON line per report), checkpoints/ (resumable, atomic), model.ffm and finished.json at the end.
+/// Reads top to bottom in the order things happen: data, backbone, head, classifier, optimizer, schedule, resume, loop.
+/// </summary>
+/// <remarks>One run per instance, on the calling thread.</remarks>
+public sealed class Trainer
+{
+    private const string FinishedFile = "finished.json";
+    private readonly TrainingConfig _config;
+    private readonly string _runDirectory;
+
+    /// <summary>Prepares a run of <paramref name="config"/> in <paramref name="runDirectory"/>.</summary>
+    public Trainer(TrainingConfig config, string runDirectory)
+    {
+        config.Validate();
+        _config = config;
+        _runDirectory = Path.GetFullPath(runDirectory);
+    }
+
+    /// <summary>The checkpoint folder.</summary>
+    public string CheckpointDirectory => Path.Combine(_runDirectory, "checkpoints");
+
+    /// <summary>Runs (or, with <paramref name="resume"/>, continues) training.</summary>
+    /// <exception cref="InvalidOperationException">The folder holds a finished or started run and neither resume nor force was asked.</exception>
+    public TrainingResult Run(bool resume = false, bool force = false, IProgress<TrainingStatus>? progress = null, CancellationToken cancellation = default)
+    {
+        TorchRuntime.EnsureLoaded();
+        PrepareFolder(resume, force);
+        var clock = Stopwatch.StartNew();
+        torch.manual_seed(_config.Seed);
+
+        using var dataset = FaceDataset.Open(_config.Data, skipEmpty: _config.SkipBad);
+        var info = ModelInfoFor(_config);
+        var loader = new BatchLoader(dataset, new BatchLoaderOptions
+        {
+            BatchSize = _config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = _config.Workers,
+            Seed = _config.Seed, SkipBad = _config.SkipBad, Normalization = info.Normalization,
+        });
+        int perEpoch = loader.BatchesPerEpoch;
+        if (perEpoch == 0) throw new ArgumentException($"'{_config.Data}' holds {dataset.Count} images: fewer than one batch of {_config.BatchSize}.");
+        int totalSteps = _config.Epochs * perEpoch;
+        if (_config.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _config.MaxSteps);
+
+        using var backbone = BackboneCatalog.Create(info);
+        if (_config.Init is { } init)
+        {
+            var (initInfo, weights) = ModelFile.Read(init);
+            if (!initInfo.Architecture.Equals(info.Architecture, StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--init '{init}' is a {initInfo.Architecture}; this run trains a {info.Architecture}.");
+            StateDict.Load(backbone, weights, strict: true, init);
+        }
+        using var classifier = new MarginSoftmaxClassifier(dataset.IdentityCount, info.EmbeddingSize, CreateHead(_config));
+        using var optimizer = CreateOptimizer(_config, backbone, classifier);
+        var schedule = new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * perEpoch), totalSteps, _config.Schedule, _config.Power,
+            _config.Milestones.Select(m => m * perEpoch).ToArray());
+
+        int step = 0, badSteps = 0, skipped = 0;
+        if (resume && LatestCheckpoint() is { } checkpoint)
+        {
+            var state = TrainingCheckpoint.Load(checkpoint, backbone, classifier, optimizer);
+            if (state.Seed != _config.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {_config.Seed}.");
+            (step, badSteps) = (state.Step, state.BadSteps);
+        }
+        AtomicFile.WriteAllText(Path.Combine(_runDirectory, "config.json"), _config.ToJson());
+
+        var losses = new List<(double, double)>();
+        double windowLoss = 0, firstLoss = double.NaN;
+        int windowSteps = 0, windowImages = 0;
+        var windowClock = Stopwatch.StartNew();
+        using var metrics = new StreamWriter(Path.Combine(_runDirectory, "metrics.jsonl"), append: true);
+        backbone.train();
+        classifier.train();
+        while (step < totalSteps && !cancellation.IsCancellationRequested && !(_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds))
+        {
+            int epoch = step / perEpoch;
+            foreach (var batch in loader.Epoch(epoch, step % perEpoch, cancellation))
+            {
+                double lr = schedule.At(step);
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                double loss;
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var (images, labels) = TensorBatch.ToTensors(batch);
+                    batch.Dispose();
+                    optimizer.zero_grad();
+                    var lossTensor = classifier.call(backbone.call(images), labels);
+                    loss = lossTensor.item<float>();
+                    if (double.IsFinite(loss))
+                    {
+                        lossTensor.backward();
+                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(Trainable(backbone, classifier), _config.GradientClip) : 0;
+                        if (!double.IsFinite(norm)) loss = double.NaN;
+                        else optimizer.step();
+                    }
+                }
+                if (!double.IsFinite(loss))
+                {
+                    // A non-finite loss or gradient: skip the update, and give up after repeated failures.
+                    skipped++;
+                    if (++badSteps >= _config.MaxBadSteps)
+                        throw new TrainingDivergedException($"Training diverged: {badSteps} consecutive steps with a non-finite loss or gradient (last at step {step}, learning rate {lr:g3}); lower learning_rate or raise warmup_epochs, then --resume.");
+                }
+                else
+                {
+                    badSteps = 0;
+                    if (double.IsNaN(firstLoss)) firstLoss = loss;
+                    windowLoss += loss;
+                    windowSteps++;
+                }
+                windowImages += _config.BatchSize;
+                step++;
+
+                if (step % _config.LogEvery == 0 || step == totalSteps)
+                {
+                    double rate = windowImages / Math.Max(1e-9, windowClock.Elapsed.TotalSeconds);
+                    double mean = windowSteps > 0 ? windowLoss / windowSteps : double.NaN;
+                    var status = new TrainingStatus(step, totalSteps, epoch, mean, lr, rate, TimeSpan.FromSeconds((totalSteps - step) * _config.BatchSize / Math.Max(rate, 1e-9)), skipped);
+                    metrics.WriteLine(JsonSerializer.Serialize(new { step, epoch, loss = double.IsFinite(mean) ? mean : (double?)null, lr, images_per_second = Math.Round(rate, 1), skipped }));
+                    metrics.Flush();
+                    if (double.IsFinite(mean)) losses.Add((step, mean));
+                    progress?.Report(status);
+                    (windowLoss, windowSteps, windowImages) = (0, 0, 0);
+                    windowClock.Restart();
+                }
+                if (_config.CheckpointEvery > 0 && step % _config.CheckpointEvery == 0) SaveCheckpoint(step, badSteps, backbone, classifier, optimizer);
+                if (step >= totalSteps || cancellation.IsCancellationRequested || (_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds)) break;
+            }
+        }
+        SaveCheckpoint(step, badSteps, backbone, classifier, optimizer);
+        string modelPath = Path.Combine(_runDirectory, "model.ffm");
+        ModelFile.Save(modelPath, info with { Source = $"faceforge train ({_config.Head}, {step} steps)" }, StateDict.Export(backbone));
+        var result = new TrainingResult(step, modelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds);
+        if (step >= totalSteps)
+            AtomicFile.WriteAllText(Path.Combine(_runDirectory, FinishedFile), JsonSerializer.Serialize(new { steps = step, seconds = result.Seconds }));
+        return result;
+    }
+
+    /// <summary>The model description a config trains.</summary>
+    public static ModelInfo ModelInfoFor(TrainingConfig config)
+    {
+        var info = BackboneCatalog.Defaults(config.Arch);
+        if (config.EmbeddingSize > 0) info = info with { EmbeddingSize = config.EmbeddingSize };
+        return config.Width == 1 ? info : info with { Options = new() { ["width"] = config.Width } };
+    }
+
+    /// <summary>The margin head a config asks for.</summary>
+    public static MarginHead CreateHead(TrainingConfig config) => config.Head switch
+    {
+        HeadKind.ArcFace => CombinedMarginHead.ArcFace(config.Margin > 0 ? config.Margin : 0.5, config.Scale, config.StraightThrough),
+        HeadKind.CosFace => CombinedMarginHead.CosFace(config.Margin > 0 ? config.Margin : 0.35, config.Scale),
+        HeadKind.MagFace => new MagFaceHead(config.Scale, lambda: config.MagFaceLambda),
+        HeadKind.CurricularFace => new CurricularFaceHead(config.Margin > 0 ? config.Margin : 0.5, config.Scale),
+        _ => throw new ArgumentException($"Unknown head {config.Head}; known: {string.Join(", ", Enum.GetNames<HeadKind>())}."),
+    };
+
+    private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(params nn.Module[] modules) =>
+        modules.SelectMany(m => m.parameters()).Where(p => p.requires_grad);
+
+    private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, nn.Module classifier)
+    {
+        // No weight decay on BN parameters, PReLU slopes and biases (all 1-d); decay on conv/linear weights and class centres.
+        var parameters = Trainable(backbone, classifier).ToList();
+        var decay = parameters.Where(p => p.dim() > 1).ToList();
+        var plain = parameters.Where(p => p.dim() <= 1).ToList();
+        return config.Optimizer switch
+        {
+            OptimizerKind.Sgd => optim.SGD(
+                [new TorchSharp.Modules.SGD.ParamGroup(decay, new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
+                 new TorchSharp.Modules.SGD.ParamGroup(plain, new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
+                config.LearningRate, config.Momentum, nesterov: config.Nesterov),
+            _ => optim.AdamW(
+                [new TorchSharp.Modules.AdamW.ParamGroup(decay, new TorchSharp.Modules.AdamW.Options { weight_decay = config.WeightDecay }),
+                 new TorchSharp.Modules.AdamW.ParamGroup(plain, new TorchSharp.Modules.AdamW.Options { weight_decay = 0 })],
+                config.LearningRate),
+        };
+    }
+
+    private void PrepareFolder(bool resume, bool force)
+    {
+        Directory.CreateDirectory(CheckpointDirectory);
+        if (force || resume) return;
+        if (File.Exists(Path.Combine(_runDirectory, FinishedFile)))
+            throw new InvalidOperationException($"'{_runDirectory}' holds a finished run; choose another --out, or pass --force to overwrite it.");
+        if (LatestCheckpoint() is { } existing)
+            throw new InvalidOperationException($"'{_runDirectory}' holds a started run ({Path.GetFileName(existing)}); pass --resume to continue it or --force to start over.");
+    }
+
+    private string? LatestCheckpoint() =>
+        Directory.Exists(CheckpointDirectory) ? Directory.GetFiles(CheckpointDirectory, "step_*.ckpt").Order(StringComparer.Ordinal).LastOrDefault() : null;
+
+    private void SaveCheckpoint(int step, int badSteps, nn.Module backbone, nn.Module classifier, optim.Optimizer optimizer)
+    {
+        string path = Path.Combine(CheckpointDirectory, $"step_{step:D8}.ckpt");
+        TrainingCheckpoint.Save(path, new CheckpointState(step, badSteps, _config.Seed), backbone, classifier, optimizer);
+        // Keep the newest two: the last one may be the only copy if the disk fills while writing the next.
+        foreach (string old in Directory.GetFiles(CheckpointDirectory, "step_*.ckpt").Order(StringComparer.Ordinal).SkipLast(2))
+            File.Delete(old);
+    }
+}

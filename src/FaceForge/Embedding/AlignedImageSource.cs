@@ -1,0 +1,26 @@
+using FaceForge.Alignment;
+using FaceForge.Imaging;
+
+namespace FaceForge.Embedding;
+
+/// <summary>
+/// Produces model-ready crops from image files: aligned by a landmarks file when one is given, else assumed aligned
+/// already and only resized to the model's input.
+/// </summary>
+/// <param name="Root">Folder the relative image paths are under.</param>
+/// <param name="Landmarks">Landmarks by relative path, or null for pre-aligned images.</param>
+/// <param name="Template">The model's template (its size is the crop size).</param>
+public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string, FaceLandmarks>? Landmarks, AlignmentTemplate Template)
+{
+    /// <summary>The crop for <paramref name="relativePath"/>.</summary>
+    /// <exception cref="InvalidDataException">The image is unreadable or has no landmarks in the file.</exception>
+    public RgbImage Load(string relativePath)
+    {
+        var image = ImageDecoder.Decode(Path.Combine(Root, relativePath));
+        if (Landmarks is null)
+            return image.Width == Template.Width && image.Height == Template.Height ? image : ImageResizer.Resize(image, Template.Width, Template.Height);
+        if (!Landmarks.TryGetValue(relativePath.Replace('\\', '/'), out var points))
+            throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
+        return FaceAligner.Align(image, points, Template);
+    }
+}

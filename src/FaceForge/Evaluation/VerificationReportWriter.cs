@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace FaceForge.Evaluation;
+
+/// <summary>Writes a verification report folder: roc.png, histogram.png, optional loss.png, report.html and report.json.</summary>
+public static class VerificationReportWriter
+{
+    /// <summary>Writes the report; <paramref name="loss"/> is an optional (step, loss) training curve.</summary>
+    public static void Write(string directory, string title, VerificationReport report, IReadOnlyList<double> scores, IReadOnlyList<bool> isSame,
+        IReadOnlyList<(double Step, double Loss)>? loss = null, IReadOnlyDictionary<string, string>? details = null)
+    {
+        Directory.CreateDirectory(directory);
+        var roc = new ScottPlot.Plot();
+        roc.Add.ScatterLine(report.Roc.Select(p => Math.Max(p.Far, 1e-5)).Select(Math.Log10).ToArray(), report.Roc.Select(p => p.Tar).ToArray());
+        roc.Title("ROC");
+        roc.XLabel("log10 false accept rate");
+        roc.YLabel("true accept rate");
+        Save(roc, Path.Combine(directory, "roc.png"));
+
+        var histogram = new ScottPlot.Plot();
+        const int bins = 80;
+        foreach (var (same, label) in new[] { (true, "same identity"), (false, "different identities") })
+        {
+            var counts = new double[bins];
+            foreach (double score in scores.Where((_, i) => isSame[i] == same))
+                counts[Math.Clamp((int)((score + 1) / 2 * bins), 0, bins - 1)]++;
+            var line = histogram.Add.ScatterLine(Enumerable.Range(0, bins).Select(b => -1 + (b + 0.5) * 2.0 / bins).ToArray(), counts);
+            line.LegendText = label;
+            line.LineWidth = 2;
+        }
+        histogram.XLabel("cosine similarity");
+        histogram.YLabel("pairs");
+        histogram.Add.VerticalLine(report.Threshold);
+        histogram.ShowLegend();
+        histogram.Title("Cosine similarity of pairs");
+        Save(histogram, Path.Combine(directory, "histogram.png"));
+
+        if (loss is { Count: > 0 })
+        {
+            var plot = new ScottPlot.Plot();
+            plot.Add.ScatterLine(loss.Select(p => p.Step).ToArray(), loss.Select(p => p.Loss).ToArray());
+            plot.Title("Training loss");
+            plot.XLabel("step");
+            plot.YLabel("loss");
+            Save(plot, Path.Combine(directory, "loss.png"));
+        }
+
+        var html = new StringBuilder();
+        html.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").Append(WebUtility.HtmlEncode(title)).Append("</title>")
+            .Append("<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}td,th{padding:4px 12px;text-align:left}</style></head><body>")
+            .Append("<h1>").Append(WebUtility.HtmlEncode(title)).Append("</h1><table>");
+        void Row(string k, string v) => html.Append("<tr><th>").Append(WebUtility.HtmlEncode(k)).Append("</th><td>").Append(WebUtility.HtmlEncode(v)).Append("</td></tr>");
+        Row("pairs", report.Pairs.ToString(CultureInfo.InvariantCulture));
+        Row("accuracy (k-fold)", $"{100 * report.AccuracyMean:0.00} ± {100 * report.AccuracyStd:0.00} %");
+        Row("mean fold threshold", report.Threshold.ToString("0.0000", CultureInfo.InvariantCulture));
+        Row("best single threshold", $"{report.BestThreshold:0.0000} ({100 * report.BestAccuracy:0.00} %)");
+        foreach (var (far, tar) in report.TarAtFar) Row($"TAR at FAR {far}", $"{100 * tar:0.00} %");
+        Row("fold accuracies", string.Join(" ", report.FoldAccuracies.Select(a => (100 * a).ToString("0.00", CultureInfo.InvariantCulture))));
+        foreach (var (k, v) in details ?? new Dictionary<string, string>()) Row(k, v);
+        html.Append("</table>");
+        if (loss is { Count: > 0 }) html.Append("<h2>Training loss</h2><img src=\"loss.png\">");
+        html.Append("<h2>ROC</h2><img src=\"roc.png\"><h2>Scores</h2><img src=\"histogram.png\"></body></html>");
+        AtomicFile.WriteAllText(Path.Combine(directory, "report.html"), html.ToString());
+    }
+
+    private static void Save(ScottPlot.Plot plot, string path)
+    {
+        byte[] png = plot.GetImageBytes(800, 500, ScottPlot.ImageFormat.Png);
+        AtomicFile.WriteAllBytes(path, png);
+    }
+}

@@ -1,0 +1,94 @@
+using FaceForge.Models;
+using FaceForge.Training.Training;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
+{
+    // The fixture's images are 56x56; the loader resizes them to the backbone's 112x112.
+    private TrainingConfig Config(int steps) => new()
+    {
+        Data = data.Root, Arch = "mobilefacenet", Width = 0.125, EmbeddingSize = 32, BatchSize = 8, Epochs = 10, MaxSteps = steps,
+        LearningRate = 0.05, Workers = 2, Seed = 3, LogEvery = 1, CheckpointEvery = 2, Head = HeadKind.CurricularFace, Scale = 16,
+    };
+
+    [Fact]
+    public void ResumedRunTakesTheSameNextStepAsAnUninterruptedOne()
+    {
+        string straight = TestPaths.NewTempDirectory("run-straight"), split = TestPaths.NewTempDirectory("run-split");
+        var full = new Trainer(Config(5), straight).Run();
+        Assert.Equal(5, full.Steps);
+
+        // Interrupt after step 3, as Ctrl+C would: same config, so the same schedule.
+        using var stop = new CancellationTokenSource();
+        var first = new Trainer(Config(5), split).Run(progress: new CancelAt(3, stop), cancellation: stop.Token);
+        Assert.Equal(3, first.Steps);
+        Assert.False(File.Exists(Path.Combine(split, "finished.json")));
+        var resumed = new Trainer(Config(5), split).Run(resume: true);
+        Assert.Equal(5, resumed.Steps);
+        // Step 4's loss (index 3) after resuming equals the uninterrupted run's step 4 loss, to float rounding.
+        Assert.Equal(full.Losses[3].Loss, resumed.FirstLoss, 4);
+        Assert.Equal(full.Losses[4].Loss, resumed.Losses[^1].Loss, 4);
+        Assert.True(File.Exists(Path.Combine(split, "model.ffm")));
+        Assert.Equal("mobilefacenet", ModelFile.ReadInfo(resumed.ModelPath).Architecture);
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(split, "metrics.jsonl")).Length);
+    }
+
+    [Fact]
+    public void FinishedRunIsNotOverwrittenWithoutForce()
+    {
+        string dir = TestPaths.NewTempDirectory("run-finished");
+        new Trainer(Config(1), dir).Run();
+        var e = Assert.Throws<InvalidOperationException>(() => new Trainer(Config(1), dir).Run());
+        Assert.Contains("--force", e.Message);
+        Assert.Equal(1, new Trainer(Config(1), dir).Run(force: true).Steps);
+    }
+
+    [Fact]
+    public void LossFallsOnAFewSteps()
+    {
+        var result = new Trainer(Config(12) with { Head = HeadKind.ArcFace, Scale = 16, Margin = 0.2, CheckpointEvery = 0 }, TestPaths.NewTempDirectory("run-learn")).Run();
+        double early = result.Losses.Take(3).Average(l => l.Loss), late = result.Losses.TakeLast(3).Average(l => l.Loss);
+        Assert.True(late < early, $"loss went from {early:0.000} to {late:0.000}");
+    }
+
+    [Fact]
+    public void RepeatedNonFiniteLossStopsWithAClearMessage()
+    {
+        var e = Assert.Throws<TrainingDivergedException>(() =>
+            new Trainer(Config(20) with { LearningRate = 1e30, GradientClip = 0, MaxBadSteps = 2, CheckpointEvery = 0, Optimizer = OptimizerKind.Sgd }, TestPaths.NewTempDirectory("run-nan")).Run());
+        Assert.Contains("non-finite", e.Message);
+    }
+
+    [Fact]
+    public void ConfigRejectsUnknownKeysAndNegativeLearningRate()
+    {
+        string dir = TestPaths.NewTempDirectory("cfg");
+        File.WriteAllText(Path.Combine(dir, "bad.json"), "{\"epochs\": 3, \"learning_rat\": 0.1}");
+        var e = Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(Path.Combine(dir, "bad.json")));
+        Assert.Contains("learning_rat", e.Message);
+        Assert.Contains("bad.json", e.Message);
+        var lr = Assert.Throws<ArgumentException>(() => new Trainer(new TrainingConfig { Data = "x", LearningRate = -1 }, dir));
+        Assert.Contains("learning_rate", lr.Message);
+    }
+
+    [Fact]
+    public void ScheduleWarmsUpThenDecays()
+    {
+        var poly = new LearningRateSchedule(1, 10, 110, ScheduleKind.Polynomial, 2, []);
+        Assert.Equal(0.1, poly.At(0), 9);
+        Assert.Equal(1, poly.At(9), 9);
+        Assert.Equal(0.25, poly.At(60), 9);
+        var steps = new LearningRateSchedule(1, 0, 100, ScheduleKind.MultiStep, 1, [30, 60]);
+        Assert.Equal([1, 0.1, 0.01], new[] { steps.At(29), steps.At(30), steps.At(60) }.Select(v => Math.Round(v, 9)));
+    }
+
+    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
+    {
+        public void Report(TrainingStatus value)
+        {
+            if (value.Step >= step) source.Cancel();
+        }
+    }
+}
