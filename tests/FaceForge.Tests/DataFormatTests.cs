@@ -221,4 +221,17 @@ public class DataFormatTests
         Assert.Contains("bad.bin", e.Message);
         Assert.Contains("0xfe at byte 2", e.Message);
     }
+
+    [SharedFact("data/lfw/pairs.txt")]
+    public void LfwTrainingSplitHoldsOutEveryTestFoldPerson()
+    {
+        TestPaths.SharedOrSkipMessage("data/lfw/pairs.txt", out var path);
+        string images = Path.Combine(Path.GetDirectoryName(path)!, "images");
+        var pairs = LfwPairs.Read(path!);
+        var train = LfwSplit.TrainingIdentities(images, pairs, LfwPairs.ParseFolds("6-10"));
+        Assert.Equal(3554, train.Count);
+        Assert.Equal(6922, train.Sum(p => Directory.GetFiles(Path.Combine(images, p)).Length));
+        var test = pairs.Where(p => p.Fold >= 5).SelectMany(p => new[] { p.First, p.Second }).Select(s => s.Split('/')[0]).ToHashSet();
+        Assert.Empty(test.Intersect(train));
+    }
 }

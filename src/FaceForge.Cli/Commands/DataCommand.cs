@@ -11,6 +11,7 @@ internal static class DataCommand
         data.Subcommands.Add(DataSynthCommand.Create());
         data.Subcommands.Add(DataPackCommand.Create());
         data.Subcommands.Add(DataInfoCommand.Create());
+        data.Subcommands.Add(DataSplitLfwCommand.Create());
         return data;
     }
 }

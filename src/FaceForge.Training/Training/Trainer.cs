@@ -144,12 +144,33 @@ public sealed class Trainer
             }
         }
         SaveCheckpoint(step, badSteps, backbone, classifier, optimizer);
+        metrics.Dispose();
         string modelPath = Path.Combine(_runDirectory, "model.ffm");
         ModelFile.Save(modelPath, info with { Source = $"faceforge train ({_config.Head}, {step} steps)" }, StateDict.Export(backbone));
         var result = new TrainingResult(step, modelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds);
+        Evaluation.TrainingReportWriter.Write(_runDirectory, $"Training: {info.Architecture} + {_config.Head}", ReadLossCurve(), new Dictionary<string, string>
+        {
+            ["data"] = $"{_config.Data} ({dataset.IdentityCount} identities, {dataset.Count} images)",
+            ["steps"] = $"{step} of {totalSteps} (batch {_config.BatchSize}, {perEpoch} per epoch)",
+            ["skipped steps"] = skipped.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["model"] = modelPath,
+        });
         if (step >= totalSteps)
             AtomicFile.WriteAllText(Path.Combine(_runDirectory, FinishedFile), JsonSerializer.Serialize(new { steps = step, seconds = result.Seconds }));
         return result;
+    }
+
+    /// <summary>The (step, loss) curve of the whole run, earlier sessions included, from metrics.jsonl.</summary>
+    private List<(double, double)> ReadLossCurve()
+    {
+        var curve = new List<(double, double)>();
+        foreach (string line in File.ReadLines(Path.Combine(_runDirectory, "metrics.jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("loss", out var loss) && loss.ValueKind == JsonValueKind.Number)
+                curve.Add((doc.RootElement.GetProperty("step").GetInt32(), loss.GetDouble()));
+        }
+        return curve;
     }
 
     /// <summary>The model description a config trains.</summary>

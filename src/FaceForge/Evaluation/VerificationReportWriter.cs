@@ -37,15 +37,7 @@ public static class VerificationReportWriter
         histogram.Title("Cosine similarity of pairs");
         Save(histogram, Path.Combine(directory, "histogram.png"));
 
-        if (loss is { Count: > 0 })
-        {
-            var plot = new ScottPlot.Plot();
-            plot.Add.ScatterLine(loss.Select(p => p.Step).ToArray(), loss.Select(p => p.Loss).ToArray());
-            plot.Title("Training loss");
-            plot.XLabel("step");
-            plot.YLabel("loss");
-            Save(plot, Path.Combine(directory, "loss.png"));
-        }
+        if (loss is { Count: > 0 }) TrainingReportWriter.WriteLossPlot(Path.Combine(directory, "loss.png"), loss);
 
         var html = new StringBuilder();
         html.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").Append(WebUtility.HtmlEncode(title)).Append("</title>")

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using FaceForge.Alignment;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge data split-lfw`: the training folder of the LFW protocol (people outside the test folds).</summary>
+internal static class DataSplitLfwCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<string>("--images") { Description = "LFW image root (Name/Name_0001.jpg).", Required = true };
+        var pairs = new Option<string>("--pairs") { Description = "pairs.txt.", Required = true };
+        var testFolds = new Option<string>("--test-folds") { Description = "Held-out folds, e.g. 6-10 (1-based).", DefaultValueFactory = _ => "6-10" };
+        var output = new Option<string>("--out") { Description = "Output folder: one sub-folder per training identity.", Required = true };
+        var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file: write aligned crops instead of copies." };
+        var template = new Option<string>("--template") { Description = $"Crop template with --landmarks: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.", DefaultValueFactory = _ => AlignmentTemplate.ArcFace112.Name };
+        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, out." };
+        var command = new Command("split-lfw", "Write LFW's training split: everyone not in a pair of the test folds.") { images, pairs, testFolds, output, landmarks, template, json };
+        command.SetAction(parse =>
+        {
+            string root = parse.GetValue(images)!;
+            if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
+            string pairsPath = parse.GetValue(pairs)!;
+            if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
+            var folds = LfwPairs.ParseFolds(parse.GetValue(testFolds)!);
+            var people = LfwSplit.TrainingIdentities(root, LfwPairs.Read(pairsPath), folds);
+            var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
+            var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
+            string outDir = parse.GetValue(output)!;
+            var files = people.SelectMany(p => Directory.GetFiles(Path.Combine(root, p)).Order(StringComparer.Ordinal).Select(f => (Person: p, File: f))).ToList();
+            ProgressReporter.Run("writing split", files.Count, "img", progress =>
+            {
+                int done = 0;
+                Parallel.ForEach(files, item =>
+                {
+                    string folder = Path.Combine(outDir, item.Person);
+                    Directory.CreateDirectory(folder);
+                    string name = Path.GetFileName(item.File);
+                    if (points is null)
+                        File.Copy(item.File, Path.Combine(folder, name), overwrite: true);
+                    else if (points.TryGetValue($"{item.Person}/{name}", out var face))
+                        ImageEncoder.Save(FaceAligner.Align(ImageDecoder.Decode(item.File), face, crop), Path.Combine(folder, Path.ChangeExtension(name, ".png")));
+                    else
+                        throw new UserErrorException($"The landmarks file has no entry for '{item.Person}/{name}'.");
+                    progress.Report(Interlocked.Increment(ref done));
+                });
+            });
+            var result = new { Identities = people.Count, Images = files.Count, Out = Path.GetFullPath(outDir), TestFolds = folds.Select(f => f + 1).ToArray() };
+            if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
+            else parse.InvocationConfiguration.Output.WriteLine($"wrote {result.Images} images of {result.Identities} identities to {result.Out}");
+            return 0;
+        });
+        return command;
+    }
+}
