@@ -6,36 +6,25 @@ namespace FaceForge.Tests;
 
 public class CliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var root = new System.CommandLine.RootCommand();
-        root.Subcommands.Add(FaceForge.Cli.Commands.DataCommand.Create());
-        root.Subcommands.Add(FaceForge.Cli.Commands.DemoCommand.Create());
-        root.Subcommands.Add(FaceForge.Cli.Commands.BenchCommand.Create());
-        int code = CliRunner.Run(root, args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void SynthThenInfoThenPackThenInfo()
     {
         string dir = TestPaths.NewTempDirectory("cli");
-        var synth = Run("data", "synth", "--out", dir, "--identities", "4", "--images", "3", "--seed", "2", "--scenes", "2", "--json");
+        var synth = CliHarness.Run("data", "synth", "--out", dir, "--identities", "4", "--images", "3", "--seed", "2", "--scenes", "2", "--json");
         Assert.Equal(0, synth.Code);
         Assert.Equal(12, JsonDocument.Parse(synth.Output).RootElement.GetProperty("images").GetInt32());
         Assert.Equal(Path.Combine(dir, "faces"), JsonDocument.Parse(synth.Output).RootElement.GetProperty("path").GetString());
         Assert.True(File.Exists(Path.Combine(dir, "scenes", "label.txt")));
 
-        var info = Run("data", "info", Path.Combine(dir, "faces"), "--json");
+        var info = CliHarness.Run("data", "info", Path.Combine(dir, "faces"), "--json");
         Assert.Equal(0, info.Code);
         var json = JsonDocument.Parse(info.Output).RootElement;
         Assert.Equal((4, 12, "folder", 0), (json.GetProperty("identities").GetInt32(), json.GetProperty("images").GetInt32(), json.GetProperty("format").GetString(), json.GetProperty("bad").GetInt32()));
 
-        var pack = Run("data", "pack", "--images", Path.Combine(dir, "faces"), "--out", Path.Combine(dir, "packed"));
+        var pack = CliHarness.Run("data", "pack", "--images", Path.Combine(dir, "faces"), "--out", Path.Combine(dir, "packed"));
         Assert.Equal(0, pack.Code);
-        var recInfo = Run("data", "info", Path.Combine(dir, "packed.rec"), "--json");
+        var recInfo = CliHarness.Run("data", "info", Path.Combine(dir, "packed.rec"), "--json");
         Assert.Equal(0, recInfo.Code);
         var rec = JsonDocument.Parse(recInfo.Output).RootElement;
         Assert.Equal((4, 12, "recordio"), (rec.GetProperty("identities").GetInt32(), rec.GetProperty("images").GetInt32(), rec.GetProperty("format").GetString()));
@@ -46,11 +35,11 @@ public class CliTests
     {
         string root = DataFormatTests.MakeFolder("clibad", 2, 2);
         File.WriteAllText(Path.Combine(root, "person0", "1.png"), "text");
-        var failed = Run("data", "info", root, "--json");
+        var failed = CliHarness.Run("data", "info", root, "--json");
         Assert.Equal(CliRunner.UserErrorExitCode, failed.Code);
         Assert.Contains("1.png", failed.Error);
         Assert.Single(failed.Error.Trim().Split('\n'));
-        var skipped = Run("data", "info", root, "--skip-bad", "--json");
+        var skipped = CliHarness.Run("data", "info", root, "--skip-bad", "--json");
         Assert.Equal(0, skipped.Code);
         Assert.Equal(1, JsonDocument.Parse(skipped.Output).RootElement.GetProperty("bad").GetInt32());
     }
@@ -58,14 +47,14 @@ public class CliTests
     [Fact]
     public void UserMistakesGiveOneLineAndExitTwo()
     {
-        var missing = Run("data", "info", "/no/such/dataset");
+        var missing = CliHarness.Run("data", "info", "/no/such/dataset");
         Assert.Equal(CliRunner.UserErrorExitCode, missing.Code);
         Assert.Contains("/no/such/dataset", missing.Error);
         Assert.DoesNotContain("   at ", missing.Error);
 
         string dir = TestPaths.NewTempDirectory("clinoidx");
         File.WriteAllBytes(Path.Combine(dir, "x.rec"), [1]);
-        var noIdx = Run("data", "info", Path.Combine(dir, "x.rec"));
+        var noIdx = CliHarness.Run("data", "info", Path.Combine(dir, "x.rec"));
         Assert.Equal(CliRunner.UserErrorExitCode, noIdx.Code);
         Assert.Contains("x.idx", noIdx.Error);
     }
@@ -73,7 +62,7 @@ public class CliTests
     [Fact]
     public void BadOptionValuesFailAtParseTime()
     {
-        var result = Run("data", "synth", "--out", TestPaths.NewTempDirectory("x"), "--identities", "0");
+        var result = CliHarness.Run("data", "synth", "--out", TestPaths.NewTempDirectory("x"), "--identities", "0");
         Assert.NotEqual(0, result.Code);
         Assert.Contains("--identities", result.Error);
     }
@@ -81,7 +70,7 @@ public class CliTests
     [Fact]
     public void HelpListsTheDataCommands()
     {
-        var help = Run("data", "--help");
+        var help = CliHarness.Run("data", "--help");
         Assert.Equal(0, help.Code);
         Assert.Contains("synth", help.Output);
         Assert.Contains("pack", help.Output);

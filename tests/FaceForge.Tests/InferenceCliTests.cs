@@ -11,16 +11,6 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
 {
     private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
 
-    private static (int Code, string Output, string Error) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var root = new System.CommandLine.RootCommand();
-        foreach (var command in new[] { FaceForge.Cli.Commands.EvalCommand.Create(), FaceForge.Cli.Commands.TrainCommand.Create(), FaceForge.Cli.Commands.EmbedCommand.Create(), FaceForge.Cli.Commands.VerifyCommand.Create() })
-            root.Subcommands.Add(command);
-        int code = CliRunner.Run(root, args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     private static string RandomModel()
     {
@@ -36,7 +26,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void EmbedGivesUnitVectors()
     {
-        var result = Cli("embed", "--model", RandomModel(), Image(0), Image(7), "--json");
+        var result = CliHarness.Run("embed", "--model", RandomModel(), Image(0), Image(7), "--json");
         Assert.Equal(0, result.Code);
         var items = JsonDocument.Parse(result.Output).RootElement.EnumerateArray().ToList();
         Assert.Equal(2, items.Count);
@@ -51,7 +41,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void VerifyScoresAnImageAgainstItselfAsOne()
     {
-        var result = Cli("verify", "--model", RandomModel(), Image(3), Image(3), "--threshold", "0.5", "--json");
+        var result = CliHarness.Run("verify", "--model", RandomModel(), Image(3), Image(3), "--threshold", "0.5", "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(1.0, json.GetProperty("score").GetDouble(), 4);
@@ -61,7 +51,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void IdentifyReportsRanks()
     {
-        var result = Cli("eval", "identify", "--model", RandomModel(), "--gallery", data.Root, "--probes", data.Root, "--json");
+        var result = CliHarness.Run("eval", "identify", "--model", RandomModel(), "--gallery", data.Root, "--probes", data.Root, "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(30, json.GetProperty("probes").GetInt32());
@@ -92,7 +82,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
         string bin = Path.Combine(TestPaths.NewTempDirectory("bin"), "synthetic.bin");
         File.WriteAllBytes(bin, [.. p]);
         string report = Path.Combine(Path.GetDirectoryName(bin)!, "report");
-        var result = Cli("eval", "verify", "--model", RandomModel(), "--bin", bin, "--report", report, "--json");
+        var result = CliHarness.Run("eval", "verify", "--model", RandomModel(), "--bin", bin, "--report", report, "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(20, json.GetProperty("pairs").GetInt32());
@@ -106,12 +96,12 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     public void TrainAcceptsLowerCaseHeadNamesAndWritesARunFolder()
     {
         string run = TestPaths.NewTempDirectory("run-cli");
-        var result = Cli("train", "--data", data.Root, "--arch", "mobilefacenet", "--head", "arcface", "--out", run, "--width", "0.125",
+        var result = CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--head", "arcface", "--out", run, "--width", "0.125",
             "--embedding-size", "32", "--max-steps", "2", "--batch-size", "8", "--json");
         Assert.Equal(0, result.Code);
         foreach (string file in new[] { "config.json", "metrics.jsonl", "model.ffm", "report.html", "finished.json" })
             Assert.True(File.Exists(Path.Combine(run, file)), file);
-        var again = Cli("train", "--data", data.Root, "--arch", "mobilefacenet", "--out", run, "--max-steps", "2");
+        var again = CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--out", run, "--max-steps", "2");
         Assert.Equal(CliRunner.UserErrorExitCode, again.Code);
         Assert.Contains("--force", again.Error);
     }

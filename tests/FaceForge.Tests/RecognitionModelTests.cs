@@ -11,16 +11,6 @@ namespace FaceForge.Tests;
 
 public class RecognitionModelTests
 {
-    private static (int Code, string Output, string Error) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var root = new System.CommandLine.RootCommand();
-        foreach (var command in new[] { FaceForge.Cli.Commands.ModelCommand.Create(), FaceForge.Cli.Commands.EvalCommand.Create(), FaceForge.Cli.Commands.TrainCommand.Create(), FaceForge.Cli.Commands.EmbedCommand.Create(), FaceForge.Cli.Commands.VerifyCommand.Create() })
-            root.Subcommands.Add(command);
-        int code = CliRunner.Run(root, args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Theory]
     [InlineData("mobilefacenet-casia", 112, 96, 128)]
@@ -98,14 +88,14 @@ public class RecognitionModelTests
     public void TrainCommandRejectsBadInputInOneLine()
     {
         string dir = TestPaths.NewTempDirectory("train-cli");
-        var unknown = Cli("train", "--data", dir, "--arch", "resnet9000", "--out", Path.Combine(dir, "run"));
+        var unknown = CliHarness.Run("train", "--data", dir, "--arch", "resnet9000", "--out", Path.Combine(dir, "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, unknown.Code);
         Assert.Contains("vargfacenet", unknown.Error);
         File.WriteAllText(Path.Combine(dir, "c.json"), "{\"batchsize\": 3}");
-        var config = Cli("train", "--data", dir, "--config", Path.Combine(dir, "c.json"), "--out", Path.Combine(dir, "run"));
+        var config = CliHarness.Run("train", "--data", dir, "--config", Path.Combine(dir, "c.json"), "--out", Path.Combine(dir, "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, config.Code);
         Assert.Contains("batchsize", config.Error);
-        var lr = Cli("train", "--data", dir, "--lr", "-0.1", "--out", Path.Combine(dir, "run"));
+        var lr = CliHarness.Run("train", "--data", dir, "--lr", "-0.1", "--out", Path.Combine(dir, "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, lr.Code);
         Assert.Contains("learning_rate", lr.Error);
         Assert.All(new[] { unknown, config, lr }, r => Assert.Single(r.Error.Trim().Split('\n')));
@@ -118,7 +108,7 @@ public class RecognitionModelTests
         using (var network = BackboneCatalog.Create(BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 } }))
             ModelFile.Save(Path.Combine(dir, "m.ffm"), BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 } }, StateDict.Export(network));
         File.WriteAllText(Path.Combine(dir, "pairs.txt"), "folds ten\n");
-        var result = Cli("eval", "verify", "--model", Path.Combine(dir, "m.ffm"), "--images", dir, "--pairs", Path.Combine(dir, "pairs.txt"));
+        var result = CliHarness.Run("eval", "verify", "--model", Path.Combine(dir, "m.ffm"), "--images", dir, "--pairs", Path.Combine(dir, "pairs.txt"));
         Assert.Equal(CliRunner.UserErrorExitCode, result.Code);
         Assert.Contains("bad header", result.Error);
     }
@@ -140,7 +130,7 @@ public class RecognitionModelTests
     public void ImportIntoTheWrongArchitectureNamesTheMismatch()
     {
         TestPaths.SharedOrSkipMessage("models/mobilefacenet-casia/068.ckpt", out var path);
-        var result = Cli("model", "import", "--from", path!, "--arch", "iresnet18", "--out", Path.Combine(TestPaths.NewTempDirectory("imp"), "x.ffm"));
+        var result = CliHarness.Run("model", "import", "--from", path!, "--arch", "iresnet18", "--out", Path.Combine(TestPaths.NewTempDirectory("imp"), "x.ffm"));
         Assert.Equal(CliRunner.UserErrorExitCode, result.Code);
         Assert.Contains("missing", result.Error);
         Assert.Contains("iresnet18", result.Error);
@@ -153,7 +143,7 @@ public class RecognitionModelTests
         string shared = TestPaths.Shared!;
         string dir = TestPaths.NewTempDirectory("lfw");
         string model = Path.Combine(dir, "mfn.ffm");
-        var import = Cli("model", "import", "--from", Path.Combine(shared, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model, "--json");
+        var import = CliHarness.Run("model", "import", "--from", Path.Combine(shared, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model, "--json");
         Assert.Equal(0, import.Code);
         Assert.Empty(JsonDocument.Parse(import.Output).RootElement.GetProperty("unexpected").EnumerateArray());
         // Two folds of 25 + 25 pairs from the official file: a small, fixed, real sample.
@@ -161,7 +151,7 @@ public class RecognitionModelTests
         var subset = new List<string> { "2\t25" };
         foreach (int start in new[] { 1, 301, 601, 901 }) subset.AddRange(lines.Skip(start).Take(25));
         File.WriteAllLines(Path.Combine(dir, "pairs.txt"), subset);
-        var eval = Cli("eval", "verify", "--model", model, "--images", Path.Combine(shared, "data/lfw/images"), "--pairs", Path.Combine(dir, "pairs.txt"),
+        var eval = CliHarness.Run("eval", "verify", "--model", model, "--images", Path.Combine(shared, "data/lfw/images"), "--pairs", Path.Combine(dir, "pairs.txt"),
             "--landmarks", Path.Combine(shared, "data/lfw/landmarks.txt"), "--flip", "Concatenate", "--json");
         Assert.Equal(0, eval.Code);
         var json = JsonDocument.Parse(eval.Output).RootElement;
