@@ -14,10 +14,11 @@ internal static class DataInfoCommand
         var command = new Command("info", "Summarise a dataset and check that every image decodes.") { path, skipBad, json };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string target = parse.GetValue(path)!;
             bool skip = parse.GetValue(skipBad);
             using var dataset = FaceDataset.Open(target, skipEmpty: skip);
-            var report = ProgressReporter.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
+            var report = progress.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
             int emptyFolders = dataset is ImageFolderDataset folder ? folder.SkippedFolders.Count : 0;
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))

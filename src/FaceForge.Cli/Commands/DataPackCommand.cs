@@ -15,12 +15,13 @@ internal static class DataPackCommand
         var command = new Command("pack", "Pack an image folder into an InsightFace RecordIO pair (.rec + .idx).") { images, output, skipBad, json };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string folder = parse.GetValue(images)!;
             if (!Directory.Exists(folder)) throw new UserErrorException($"--images: folder '{folder}' does not exist.");
             bool skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(folder, skipEmpty: skip);
             string prefix = parse.GetValue(output)!;
-            var (written, skipped) = ProgressReporter.Run("packing", dataset.Count, "img", p => DatasetPacker.Pack(dataset, prefix, validate: true, skipBad: skip, progress: p));
+            var (written, skipped) = progress.Run("packing", dataset.Count, "img", p => DatasetPacker.Pack(dataset, prefix, validate: true, skipBad: skip, progress: p));
             var summary = new { Rec = Path.GetFullPath(prefix + ".rec"), Idx = Path.GetFullPath(prefix + ".idx"), Identities = dataset.IdentityCount, Images = written, Bad = skipped + dataset.SkippedFolders.Count };
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);
             else parse.InvocationConfiguration.Output.WriteLine($"packed {written} images of {dataset.IdentityCount} identities into {summary.Rec} ({summary.Bad} skipped)");

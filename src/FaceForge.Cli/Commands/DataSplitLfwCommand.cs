@@ -20,6 +20,7 @@ internal static class DataSplitLfwCommand
         var command = new Command("split-lfw", "Write LFW's training split: everyone not in a pair of the test folds.") { images, pairs, testFolds, output, landmarks, template, json };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string root = parse.GetValue(images)!;
             if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
             string pairsPath = parse.GetValue(pairs)!;
@@ -30,7 +31,7 @@ internal static class DataSplitLfwCommand
             var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
             string outDir = parse.GetValue(output)!;
             var files = people.SelectMany(p => Directory.GetFiles(Path.Combine(root, p)).Order(StringComparer.Ordinal).Select(f => (Person: p, File: f))).ToList();
-            ProgressReporter.Run("writing split", files.Count, "img", progress =>
+            progress.Run("writing split", files.Count, "img", progress =>
             {
                 int done = 0;
                 Parallel.ForEach(files, item =>

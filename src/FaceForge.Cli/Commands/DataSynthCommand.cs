@@ -21,13 +21,14 @@ internal static class DataSynthCommand
         };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var options = new SyntheticFaceOptions
             {
                 Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Size = parse.GetValue(size), Seed = parse.GetValue(seed),
             };
             string dir = parse.GetValue(output)!;
             int sceneCount = parse.GetValue(scenes);
-            var summary = Generate(options, dir, sceneCount);
+            var summary = Generate(options, dir, sceneCount, progress);
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);
             else parse.InvocationConfiguration.Output.WriteLine($"wrote {summary.Images} images of {summary.Identities} identities to {summary.Path}" + (sceneCount > 0 ? $" and {sceneCount} scenes to {summary.ScenesPath}" : ""));
             return 0;
@@ -37,18 +38,18 @@ internal static class DataSynthCommand
 
     internal sealed record Summary(string Path, int Identities, int Images, int Size, int Seed, string? ScenesPath, int Scenes, double Seconds);
 
-    internal static Summary Generate(SyntheticFaceOptions options, string dir, int sceneCount)
+    internal static Summary Generate(SyntheticFaceOptions options, string dir, int sceneCount, ProgressReporter progress)
     {
         var generator = new SyntheticFaces(options);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int total = options.Identities * options.ImagesPerIdentity;
         string facesDir = Path.Combine(dir, "faces");
-        ProgressReporter.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(facesDir, p));
+        progress.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(facesDir, p));
         string? scenesDir = null;
         if (sceneCount > 0)
         {
             scenesDir = Path.Combine(dir, "scenes");
-            ProgressReporter.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenesDir, sceneCount, p));
+            progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenesDir, sceneCount, p));
         }
         return new Summary(Path.GetFullPath(facesDir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
     }

@@ -33,12 +33,13 @@ internal static class DemoCommand
         };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string dir = parse.GetValue(output)!;
             int s = parse.GetValue(seed);
-            var train = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), sceneCount: 0);
+            var train = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), sceneCount: 0, progress);
             // A different seed gives different identities: the test people are never seen in training.
-            var test = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), sceneCount: 0);
+            var test = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), sceneCount: 0, progress);
 
             var config = new TrainingConfig
             {
@@ -46,7 +47,7 @@ internal static class DemoCommand
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
                 MaxSeconds = parse.GetValue(seconds), BatchSize = 64, LearningRate = 0.1, Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
-            var result = TrainCommand.Train(config, Path.Combine(dir, "run"), resume: false, force: true);
+            var result = TrainCommand.Train(config, Path.Combine(dir, "run"), resume: false, force: true, progress);
 
             using var testSet = ImageFolderDataset.Open(test.Path);
             var items = Enumerable.Range(0, testSet.Count).Select(i => (testSet.RelativePath(i), testSet.GetLabel(i))).ToList();
@@ -54,7 +55,7 @@ internal static class DemoCommand
             using var embedder = TorchFaceEmbedder.Load(result.ModelPath);
             var source = new AlignedImageSource(test.Path, null, embedder.Info.AlignmentTemplate);
             var keys = items.Select(i => i.Item1).ToList();
-            var embeddings = ProgressReporter.Run("embedding test faces", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, source.Load, FlipMode.Add, 64, p));
+            var embeddings = progress.Run("embedding test faces", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, source.Load, FlipMode.Add, 64, p));
             var index = keys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => x.i);
             var scores = pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
             var same = pairs.Select(p => p.IsSame).ToArray();

@@ -17,13 +17,14 @@ internal static class EvalIdentifyCommand
         var command = new Command("identify", "1:N identification accuracy against a gallery (one mean template per identity).") { model, gallery, probes, json };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
             using var embedder = TorchFaceEmbedder.Load(modelPath);
             using var gallerySet = ImageFolderDataset.Open(parse.GetValue(gallery)!);
             using var probeSet = ImageFolderDataset.Open(parse.GetValue(probes)!);
             var source = (ImageFolderDataset set) => new AlignedImageSource(set.Root, null, embedder.Info.AlignmentTemplate);
-            float[][] Embed(ImageFolderDataset set, string what) => ProgressReporter.Run($"embedding {what}", set.Count, "img",
+            float[][] Embed(ImageFolderDataset set, string what) => progress.Run($"embedding {what}", set.Count, "img",
                 p => EmbeddingBatcher.EmbedAll(embedder, Enumerable.Range(0, set.Count).Select(set.RelativePath).ToList(), source(set).Load, FlipMode.Add, 64, p));
             var galleryVectors = Embed(gallerySet, "gallery");
             var templates = Enumerable.Range(0, gallerySet.IdentityCount).Select(id =>

@@ -29,13 +29,14 @@ internal static class EvalVerifyCommand
         };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = TorchFaceEmbedder.Load(Existing(parse.GetValue(model)!, "--model"));
             var selected = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null;
             var (scores, same, foldOf) = parse.GetValue(bin) is { } binPath
-                ? ScoreBin(embedder, Existing(binPath, "--bin"), parse.GetValue(flip), parse.GetValue(batch))
+                ? ScoreBin(embedder, Existing(binPath, "--bin"), parse.GetValue(flip), parse.GetValue(batch), progress)
                 : ScorePairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
-                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), selected, parse.GetValue(flip), parse.GetValue(batch));
+                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), selected, parse.GetValue(flip), parse.GetValue(batch), progress);
             var result = VerificationMetrics.Compute(scores, same, foldOf, selected);
             if (parse.GetValue(report) is { } dir)
                 VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, scores, same);
@@ -73,7 +74,7 @@ internal static class EvalVerifyCommand
         File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
 
     private static (double[] Scores, bool[] Same, int[] Folds) ScorePairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath,
-        IReadOnlySet<int>? folds, FlipMode flip, int batch)
+        IReadOnlySet<int>? folds, FlipMode flip, int batch, ProgressReporter progress)
     {
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
         var pairs = LfwPairs.Read(Existing(pairsPath, "--pairs")).Where(p => folds is null || folds.Contains(p.Fold)).ToList();
@@ -81,14 +82,14 @@ internal static class EvalVerifyCommand
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
         var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate);
         var unique = pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
-        var embeddings = ProgressReporter.Run("embedding", unique.Count, "img",
+        var embeddings = progress.Run("embedding", unique.Count, "img",
             p => EmbeddingBatcher.EmbedAll(embedder, unique, source.Load, flip, batch, p));
         var index = unique.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i);
         return (pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray(),
             pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
     }
 
-    private static (double[] Scores, bool[] Same, int[] Folds) ScoreBin(IFaceEmbedder embedder, string path, FlipMode flip, int batch)
+    private static (double[] Scores, bool[] Same, int[] Folds) ScoreBin(IFaceEmbedder embedder, string path, FlipMode flip, int batch, ProgressReporter progress)
     {
         var set = VerificationBin.Read(path);
         var info = embedder.Info;
@@ -98,7 +99,7 @@ internal static class EvalVerifyCommand
             var image = ImageDecoder.Decode(set.Images[i], $"{path} image {i}");
             return image.Width == info.InputWidth && image.Height == info.InputHeight ? image : ImageResizer.Resize(image, info.InputWidth, info.InputHeight);
         }
-        var embeddings = ProgressReporter.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, Load, flip, batch, p));
+        var embeddings = progress.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, Load, flip, batch, p));
         var pairs = set.Pairs;
         return (pairs.Select(p => Similarity.Cosine(embeddings[int.Parse(p.First)], embeddings[int.Parse(p.Second)])).ToArray(),
             pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());

@@ -36,6 +36,7 @@ internal static class TrainCommand
         };
         command.SetAction(parse =>
         {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string? resumeDir = parse.GetValue(resume);
             string runDir = resumeDir ?? parse.GetValue(output) ?? throw new UserErrorException("--out is required (or --resume RUN_DIR).");
             TrainingConfig effective;
@@ -73,7 +74,7 @@ internal static class TrainCommand
                 if (!Directory.Exists(effective.Data) && !File.Exists(effective.Data) && !File.Exists(effective.Data + ".rec"))
                     throw new UserErrorException($"--data: '{effective.Data}' does not exist.");
             }
-            var result = Train(effective, runDir, resumeDir is not null, parse.GetValue(force));
+            var result = Train(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
             else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
@@ -82,12 +83,12 @@ internal static class TrainCommand
         return command;
     }
 
-    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force)
+    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress)
     {
         var trainer = new Trainer(config, runDir);
         try
         {
-            return ProgressReporter.RunWithCaption("training", "step", update =>
+            return progress.RunWithCaption("training", "step", update =>
                 trainer.Run(resume, force, new InlineProgress(s => update(s.Step, s.TotalSteps, $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s"))));
         }
         catch (InvalidOperationException e) when (e.Message.Contains("--force", StringComparison.Ordinal))

@@ -3,16 +3,19 @@ using Spectre.Console.Rendering;
 
 namespace FaceForge.Cli;
 
-/// <summary>Progress bars with rate and ETA on standard error, so standard output stays clean for results and JSON.</summary>
-internal static class ProgressReporter
+/// <summary>
+/// Progress bars with rate and ETA on the invocation's error writer (standard error), so standard output stays clean
+/// for results and JSON. One reporter per command invocation; bars of one reporter run one at a time.
+/// </summary>
+internal sealed class ProgressReporter(TextWriter error)
 {
-    private static readonly IAnsiConsole Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) });
 
     /// <summary>Runs <paramref name="work"/> with a bar counting to <paramref name="total"/> items.</summary>
-    public static T Run<T>(string description, int total, string unit, Func<IProgress<int>, T> work)
+    public T Run<T>(string description, int total, string unit, Func<IProgress<int>, T> work)
     {
         T result = default!;
-        Console.Progress()
+        _console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(context =>
@@ -26,10 +29,10 @@ internal static class ProgressReporter
     }
 
     /// <summary>Runs <paramref name="work"/> with a bar whose value, total and caption the work sets through its callback.</summary>
-    public static T RunWithCaption<T>(string description, string unit, Func<Action<int, int, string>, T> work)
+    public T RunWithCaption<T>(string description, string unit, Func<Action<int, int, string>, T> work)
     {
         T result = default!;
-        Console.Progress()
+        _console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(context =>
@@ -46,7 +49,7 @@ internal static class ProgressReporter
     }
 
     /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
-    public static void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
+    public void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
         Run<object?>(description, total, unit, p => { work(p); return null; });
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a thread pool and lag).</summary>
