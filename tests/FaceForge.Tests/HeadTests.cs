@@ -118,6 +118,7 @@ public class HeadTests
         var head = new CurricularFaceHead(0.5, 1);
         head.train();
         Assert.Equal(0, head.T);
+        head.Observe(torch.tensor((0.6 - 0.95 + 0.75) / 3));
         var logits = head.Logits(Cos(Cosines).to_type(ScalarType.Float32), torch.tensor(Labels), torch.ones(3));
         double t = 0.01 * (0.6 - 0.95 + 0.75) / 3;
         Assert.Equal(t, head.T, 6);
@@ -127,7 +128,7 @@ public class HeadTests
         Assert.Equal(Math.Cos(Math.Acos(0.75) + 0.5), logits[2, 2].item<float>(), 5);
         Assert.Contains("t", head.state_dict().Keys);
         head.eval();
-        head.Logits(Cos(Cosines).to_type(ScalarType.Float32), torch.tensor(Labels), torch.ones(3));
+        head.Observe(torch.tensor(0.9));
         Assert.Equal(t, head.T, 6); // evaluation leaves t alone
     }
 

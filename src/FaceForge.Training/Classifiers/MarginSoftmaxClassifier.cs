@@ -35,6 +35,7 @@ public sealed class MarginSoftmaxClassifier : nn.Module<Tensor, Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var norms = embeddings.norm(1);
         var cosine = nn.functional.linear(nn.functional.normalize(embeddings, dim: 1), nn.functional.normalize(weight, dim: 1)).clamp(-1, 1);
+        head.Observe(cosine.gather(1, labels.unsqueeze(1)).mean().detach());
         var loss = nn.functional.cross_entropy(head.Logits(cosine, labels, norms), labels);
         if (head.Regularizer(norms) is { } extra) loss = loss + extra;
         return loss.MoveToOuterDisposeScope();

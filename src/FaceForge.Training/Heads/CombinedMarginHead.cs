@@ -38,7 +38,7 @@ public sealed class CombinedMarginHead : MarginHead
     public bool StraightThrough { get; }
 
     /// <inheritdoc/>
-    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms)
+    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms, Tensor? targetCosine = null)
     {
         using var scope = torch.NewDisposeScope();
         var cosY = TargetCosine(cosine, labels);

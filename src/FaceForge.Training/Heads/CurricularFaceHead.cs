@@ -7,7 +7,7 @@ namespace FaceForge.Training.Heads;
 /// <summary>
 /// CurricularFace (Huang et al., arXiv 2004.00288): ArcFace's target cos(theta_y + m), and each hard negative
 /// (cos_j &gt; cos(theta_y + m)) becomes cos_j (t + cos_j), where t is a running mean of the target cosine
-/// (t &lt;- 0.01 mean cos_y + 0.99 t, no gradient). Early, t is near 0 and hard negatives count less; later more.
+/// (t &lt;- 0.01 mean cos_y + 0.99 t, no gradient, in <see cref="Observe"/>). Early, t is near 0 and hard negatives count less; later more.
 /// t is a registered buffer, so checkpoints keep it.
 /// </summary>
 public sealed class CurricularFaceHead : MarginHead
@@ -27,25 +27,22 @@ public sealed class CurricularFaceHead : MarginHead
     /// <summary>The current t.</summary>
     public double T => t.item<float>();
 
-    /// <summary>
-    /// The target-cosine mean that updates t. Partial FC passes the mean over all shards' samples here; by default it
-    /// is this batch's own.
-    /// </summary>
-    public Func<Tensor, Tensor> BatchMean { get; set; } = cosY => cosY.mean();
+    /// <inheritdoc/>
+    /// <remarks>Updates t from the mean target cosine of the whole (global) batch, once per training step.</remarks>
+    public override void Observe(Tensor targetCosineMean)
+    {
+        if (!training) return;
+        using var noGrad = torch.no_grad();
+        t.mul_(0.99).add_(targetCosineMean.to_type(t.dtype) * 0.01);
+    }
 
     /// <inheritdoc/>
-    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms)
+    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms, Tensor? targetCosine = null)
     {
         using var scope = torch.NewDisposeScope();
-        var cosY = TargetCosine(cosine, labels);
+        // Unlabelled rows (their class in another shard) still need their own target to find hard negatives.
+        var cosY = targetCosine is null ? TargetCosine(cosine, labels) : torch.where(labels.ge(0).unsqueeze(1), TargetCosine(cosine, labels), targetCosine.unsqueeze(1).to_type(cosine.dtype));
         var target = AdditiveAngularMargin(cosY, torch.tensor(_margin, dtype: cosY.dtype));
-        if (training)
-        {
-            using var noGrad = torch.no_grad();
-            var labelled = labels.ge(0);
-            var mean = labelled.any().item<bool>() ? BatchMean(cosY.squeeze(1).masked_select(labelled)) : t.squeeze();
-            t.mul_(0.99).add_(mean * 0.01);
-        }
         var hard = cosine > target.detach();
         var modulated = torch.where(hard, cosine * (t + cosine), cosine);
         return (WithTarget(modulated, labels, target) * Scale).MoveToOuterDisposeScope();

@@ -43,7 +43,7 @@ public sealed class MagFaceHead : MarginHead
     public Tensor Margin(Tensor featureNorms) => (featureNorms.clamp(La, Ua) - La) * ((Um - Lm) / (Ua - La)) + Lm;
 
     /// <inheritdoc/>
-    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms)
+    public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms, Tensor? targetCosine = null)
     {
         using var scope = torch.NewDisposeScope();
         var cosY = TargetCosine(cosine, labels);

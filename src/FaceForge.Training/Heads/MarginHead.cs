@@ -19,8 +19,18 @@ public abstract class MarginHead : nn.Module
     /// <summary>The logit scale s.</summary>
     public double Scale { get; }
 
-    /// <summary>Logits for <paramref name="cosine"/> (N x C) given column labels (N, -1 for none) and feature norms (N).</summary>
-    public abstract Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms);
+    /// <summary>
+    /// Logits for <paramref name="cosine"/> (N x C) given column labels (N, -1 for none) and feature norms (N).
+    /// <paramref name="targetCosine"/> (N), when given, is each row's own-class cosine wherever that class lives;
+    /// sharded classifiers pass it because a row's target may sit in another shard.
+    /// </summary>
+    public abstract Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms, Tensor? targetCosine = null);
+
+    /// <summary>
+    /// Receives the mean target cosine of the whole batch once per training step, before <see cref="Logits"/>
+    /// (CurricularFace's running statistic). Classifiers call it; with sharded classes they reduce across shards first.
+    /// </summary>
+    public virtual void Observe(Tensor targetCosineMean) { }
 
     /// <summary>An extra loss term on the feature norms (MagFace's regulariser), or null.</summary>
     public virtual Tensor? Regularizer(Tensor featureNorms) => null;

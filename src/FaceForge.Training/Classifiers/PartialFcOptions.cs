@@ -1,0 +1,33 @@
+namespace FaceForge.Training.Classifiers;
+
+/// <summary>Storage type of the class centres; the arithmetic is always float32.</summary>
+public enum CentreStorage
+{
+    /// <summary>32-bit floats.</summary>
+    Float32,
+    /// <summary>16-bit floats: half the memory for the centres.</summary>
+    Float16,
+}
+
+/// <summary>Settings of <see cref="PartialFc"/>.</summary>
+public sealed record PartialFcOptions
+{
+    /// <summary>Fraction of each shard's classes scored per step, in (0, 1]; positives are always kept. <value>The default is 0.1.</value></summary>
+    public double SampleRate { get; init; } = 0.1;
+
+    /// <summary>Shards held by this process. <value>The default is 1.</value></summary>
+    public int Shards { get; init; } = 1;
+
+    /// <summary>Storage of the centres. <value>The default is Float32.</value></summary>
+    public CentreStorage Storage { get; init; } = CentreStorage.Float32;
+
+    /// <summary>Seed of the initial centres and of negative sampling. <value>The default is 0.</value></summary>
+    public int Seed { get; init; }
+
+    internal void Validate(long classes)
+    {
+        if (!(SampleRate > 0 && SampleRate <= 1)) throw new ArgumentException($"Sample rate must be in (0, 1] (got {SampleRate}).", nameof(SampleRate));
+        if (Shards < 1) throw new ArgumentException($"Shards must be at least 1 (got {Shards}).", nameof(Shards));
+        if (Shards > classes) throw new ArgumentException($"More shards ({Shards}) than classes ({classes}): every shard needs a class.", nameof(Shards));
+    }
+}
