@@ -36,6 +36,28 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
     }
 
     [Fact]
+    public void PartialFcRunResumesExactlyAndNeedsReshardingForAnotherShardCount()
+    {
+        var config = Config(5) with { SampleRate = 0.5, Shards = 2, Head = HeadKind.ArcFace };
+        var full = new Trainer(config, TestPaths.NewTempDirectory("pfc-straight")).Run();
+        string split = TestPaths.NewTempDirectory("pfc-split");
+        TrainingResult first;
+        using (var stop = new CancellationTokenSource())
+            first = new Trainer(config, split).Run(progress: new CancelAt(3, stop), cancellation: stop.Token);
+        Assert.Equal(3, first.Steps);
+        var resumed = new Trainer(config, split).Run(resume: true);
+        // Sampling is seeded by step, so the resumed run scores the same negatives: same loss at step 4.
+        Assert.Equal(full.Losses[3].Loss, resumed.FirstLoss, 4);
+
+        var other = Assert.Throws<InvalidDataException>(() => new Trainer(config with { Shards = 3 }, split).Run(resume: true));
+        Assert.Contains("reshard", other.Message);
+        string checkpoint = new Trainer(config, split).LatestCheckpoint()!;
+        Assert.Equal(2, TrainingCheckpoint.Reshard(checkpoint, 3));
+        var continued = new Trainer(config with { Shards = 3, MaxSteps = 6 }, split).Run(resume: true);
+        Assert.Equal(6, continued.Steps);
+    }
+
+    [Fact]
     public void FinishedRunIsNotOverwrittenWithoutForce()
     {
         string dir = TestPaths.NewTempDirectory("run-finished");

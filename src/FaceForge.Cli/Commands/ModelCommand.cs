@@ -9,6 +9,7 @@ internal static class ModelCommand
     {
         var model = new Command("model", "Import and inspect FaceForge model files.");
         model.Subcommands.Add(ModelImportCommand.Create());
+        model.Subcommands.Add(ModelReshardCommand.Create());
         return model;
     }
 }

@@ -29,10 +29,14 @@ internal static class TrainCommand
         var workers = new Option<int?>("--workers") { Description = "Input-pipeline workers." };
         var seed = new Option<int?>("--seed") { Description = "Seed." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Checkpoint every N steps." };
+        var sampleRate = new Option<double?>("--sample-rate") { Description = "Partial FC: fraction of class centres scored per step, in (0, 1]." };
+        var shards = new Option<int?>("--shards") { Description = "Partial FC: class-centre shards in this process." };
+        var fcDtype = FcDtypeOption();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("train", "Train a face recognition model.")
         {
-            data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery, json,
+            data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery,
+            sampleRate, shards, fcDtype, json,
         };
         command.SetAction(parse =>
         {
@@ -69,6 +73,9 @@ internal static class TrainCommand
                     Workers = parse.GetValue(workers) ?? effective.Workers,
                     Seed = parse.GetValue(seed) ?? effective.Seed,
                     CheckpointEvery = parse.GetValue(checkpointEvery) ?? effective.CheckpointEvery,
+                    SampleRate = parse.GetValue(sampleRate) ?? effective.SampleRate,
+                    Shards = parse.GetValue(shards) ?? effective.Shards,
+                    FcDtype = parse.GetValue(fcDtype) is { } dtype ? ParseFcDtype(dtype) : effective.FcDtype,
                 };
                 BackboneCatalog.Defaults(effective.Arch); // unknown names fail here, listing the known ones
                 if (!Directory.Exists(effective.Data) && !File.Exists(effective.Data) && !File.Exists(effective.Data + ".rec"))
@@ -82,6 +89,17 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>--fc-dtype fp32|fp16, shared with bench partial-fc.</summary>
+    internal static Option<string?> FcDtypeOption()
+    {
+        var option = new Option<string?>("--fc-dtype") { Description = "Class-centre storage: fp32 or fp16 (math stays fp32)." };
+        option.AcceptOnlyFromAmong("fp32", "fp16");
+        return option;
+    }
+
+    internal static FaceForge.Training.Classifiers.CentreStorage ParseFcDtype(string value) =>
+        value == "fp16" ? FaceForge.Training.Classifiers.CentreStorage.Float16 : FaceForge.Training.Classifiers.CentreStorage.Float32;
 
     internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress)
     {

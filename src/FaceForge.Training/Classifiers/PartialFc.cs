@@ -44,7 +44,7 @@ public sealed class PartialFc : IDisposable
             var centres = torch.normal(0, 0.01, [count, embeddingSize], generator: init).to_type(type);
             _shards[i] = new ClassShard(start, count, centres, torch.zeros([count, embeddingSize], type));
         }
-        _generator = new Generator((ulong)(options.Seed * 104729 + _communicator.Rank + 1));
+        _generator = new Generator(0);
         _pending = new (Tensor, Tensor)?[_shards.Length];
     }
 
@@ -57,15 +57,22 @@ public sealed class PartialFc : IDisposable
     /// <summary>The settings.</summary>
     public PartialFcOptions Options { get; }
 
+    /// <summary>
+    /// Steps taken. Negative sampling for a step is seeded from (seed, rank, shard, step), so a resumed run that
+    /// restores this count samples exactly what an uninterrupted run would.
+    /// </summary>
+    public long SamplerStep { get; set; }
+
     /// <summary>This process's shards.</summary>
     public IReadOnlyList<ClassShard> Shards => _shards;
 
     /// <summary>Sorted indices (into <paramref name="shard"/>) of the rows to score: all positives, then random negatives up to the rate.</summary>
-    internal Tensor Sample(ClassShard shard, Tensor positives)
+    internal Tensor Sample(ClassShard shard, int shardIndex, Tensor positives)
     {
         long wanted = Math.Clamp((long)(Options.SampleRate * shard.Count), 1, shard.Count);
         if (Options.SampleRate >= 1) return torch.arange(shard.Count, dtype: ScalarType.Int64);
         if (positives.numel() >= wanted) return positives;
+        _generator.manual_seed(Randomness.SeedMixer.Mix(Options.Seed, _communicator.Rank, shardIndex, SamplerStep));
         var scores = torch.rand([shard.Count], generator: _generator);
         scores.index_fill_(0, positives, 2.0); // positives outrank every random score
         return scores.topk((int)wanted).indexes.sort().Values;
@@ -92,11 +99,12 @@ public sealed class PartialFc : IDisposable
         // head (CurricularFace's running mean and hard-negative test).
         var parts = new List<(Tensor Cosine, Tensor Mapped, Tensor Here, Tensor Rows, Tensor Weights)>();
         var targetCosine = torch.zeros(n);
-        foreach (var shard in _shards)
+        for (int s = 0; s < _shards.Length; s++)
         {
+            var shard = _shards[s];
             var local = y - shard.Start;
             var here = local.ge(0).logical_and(local.lt(shard.Count));
-            var rows = Sample(shard, local.masked_select(here).unique(sorted: true).output);
+            var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
             var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
             var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32).requires_grad_(true);
             var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
@@ -143,6 +151,7 @@ public sealed class PartialFc : IDisposable
         }
         long localRows = features.shape[0];
         featureGradient = gradient.narrow(0, _communicator.Rank * localRows, localRows).to_type(features.dtype).MoveToOuterDisposeScope();
+        SamplerStep++;
         return loss;
     }
 

@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 namespace FaceForge.Training.Training;
 
 /// <summary>
-/// Trains a backbone with a margin-softmax classifier. The run folder holds config.json (the effective config),
+/// Trains a backbone with a margin-softmax classifier (full, or Partial FC when sampling, sharding or fp16 centres are asked for). The run folder holds config.json (the effective config),
 /// metrics.jsonl (one JSON line per report), checkpoints/ (resumable, atomic), model.ffm and finished.json at the end.
 /// Reads top to bottom in the order things happen: data, backbone, head, classifier, optimizer, schedule, resume, loop.
 /// </summary>
@@ -66,8 +66,8 @@ public sealed class Trainer
                 throw new ArgumentException($"--init '{init}' is a {initInfo.Architecture}; this run trains a {info.Architecture}.");
             StateDict.Load(backbone, weights, strict: true, init);
         }
-        using var classifier = new MarginSoftmaxClassifier(dataset.IdentityCount, info.EmbeddingSize, CreateHead(_config));
-        using var optimizer = CreateOptimizer(_config, backbone, classifier);
+        using var classifier = CreateClassifier(_config, dataset.IdentityCount, info.EmbeddingSize);
+        using var optimizer = CreateOptimizer(_config, backbone, classifier.Parameters);
         var schedule = new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * perEpoch), totalSteps, _config.Schedule, _config.Power,
             _config.Milestones.Select(m => m * perEpoch).ToArray());
 
@@ -86,7 +86,6 @@ public sealed class Trainer
         var windowClock = Stopwatch.StartNew();
         using var metrics = new StreamWriter(Path.Combine(_runDirectory, "metrics.jsonl"), append: true);
         backbone.train();
-        classifier.train();
         while (step < totalSteps && !cancellation.IsCancellationRequested && !(_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds))
         {
             int epoch = step / perEpoch;
@@ -100,14 +99,16 @@ public sealed class Trainer
                     var (images, labels) = TensorBatch.ToTensors(batch);
                     batch.Dispose();
                     optimizer.zero_grad();
-                    var lossTensor = classifier.call(backbone.call(images), labels);
-                    loss = lossTensor.item<float>();
+                    loss = classifier.LossAndBackward(backbone.call(images), labels);
                     if (double.IsFinite(loss))
                     {
-                        lossTensor.backward();
-                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(Trainable(backbone, classifier), _config.GradientClip) : 0;
+                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(Trainable(backbone).Concat(classifier.Parameters), _config.GradientClip) : 0;
                         if (!double.IsFinite(norm)) loss = double.NaN;
-                        else optimizer.step();
+                        else
+                        {
+                            optimizer.step();
+                            classifier.AfterStep(lr);
+                        }
                     }
                 }
                 if (!double.IsFinite(loss))
@@ -191,13 +192,22 @@ public sealed class Trainer
         _ => throw new ArgumentException($"Unknown head {config.Head}; known: {string.Join(", ", Enum.GetNames<HeadKind>())}."),
     };
 
-    private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(params nn.Module[] modules) =>
-        modules.SelectMany(m => m.parameters()).Where(p => p.requires_grad);
+    private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
 
-    private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, nn.Module classifier)
+    private static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize)
+    {
+        var head = CreateHead(config);
+        head.train();
+        if (config.SampleRate >= 1 && config.Shards == 1 && config.FcDtype == Classifiers.CentreStorage.Float32)
+            return new FullSoftmaxTraining(new MarginSoftmaxClassifier(classes, embeddingSize, head));
+        var options = new PartialFcOptions { SampleRate = config.SampleRate, Shards = config.Shards, Storage = config.FcDtype, Seed = config.Seed };
+        return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options), config.Momentum, config.WeightDecay);
+    }
+
+    private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, IEnumerable<TorchSharp.Modules.Parameter> classifier)
     {
         // No weight decay on BN parameters, PReLU slopes and biases (all 1-d); decay on conv/linear weights and class centres.
-        var parameters = Trainable(backbone, classifier).ToList();
+        var parameters = Trainable(backbone).Concat(classifier.Where(p => p.requires_grad)).ToList();
         var decay = parameters.Where(p => p.dim() > 1).ToList();
         var plain = parameters.Where(p => p.dim() <= 1).ToList();
         return config.Optimizer switch
@@ -223,13 +233,14 @@ public sealed class Trainer
             throw new InvalidOperationException($"'{_runDirectory}' holds a started run ({Path.GetFileName(existing)}); pass --resume to continue it or --force to start over.");
     }
 
-    private string? LatestCheckpoint() =>
+    /// <summary>The newest checkpoint of the run folder, or null.</summary>
+    public string? LatestCheckpoint() =>
         Directory.Exists(CheckpointDirectory) ? Directory.GetFiles(CheckpointDirectory, "step_*.ckpt").Order(StringComparer.Ordinal).LastOrDefault() : null;
 
-    private void SaveCheckpoint(int step, int badSteps, nn.Module backbone, nn.Module classifier, optim.Optimizer optimizer)
+    private void SaveCheckpoint(int step, int badSteps, nn.Module backbone, ITrainingClassifier classifier, optim.Optimizer optimizer)
     {
         string path = Path.Combine(CheckpointDirectory, $"step_{step:D8}.ckpt");
-        TrainingCheckpoint.Save(path, new CheckpointState(step, badSteps, _config.Seed), backbone, classifier, optimizer);
+        TrainingCheckpoint.Save(path, new CheckpointState(step, badSteps, _config.Seed), backbone, classifier.Export(), optimizer);
         // Keep the newest two: the last one may be the only copy if the disk fills while writing the next.
         foreach (string old in Directory.GetFiles(CheckpointDirectory, "step_*.ckpt").Order(StringComparer.Ordinal).SkipLast(2))
             File.Delete(old);

@@ -68,6 +68,16 @@ public sealed record TrainingConfig
     /// <summary>MagFace lambda_g. <value>The default is 35.</value></summary>
     public double MagFaceLambda { get; init; } = 35;
 
+    /// <summary>Partial FC sample rate in (0, 1]; below 1 only that fraction of centres is scored per step. <value>The default is 1.</value></summary>
+    public double SampleRate { get; init; } = 1;
+
+    /// <summary>Class-centre shards in this process (Partial FC). <value>The default is 1.</value></summary>
+    public int Shards { get; init; } = 1;
+
+    /// <summary>Storage of the class centres; Float16 uses Partial FC with half-size centres. <value>The default is Float32.</value></summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreStorage>))]
+    public Classifiers.CentreStorage FcDtype { get; init; } = Classifiers.CentreStorage.Float32;
+
     /// <summary>Optimizer. <value>The default is Sgd.</value></summary>
     [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
@@ -175,5 +185,7 @@ public sealed record TrainingConfig
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(Power > 0, "power", $"must be positive (got {Power})");
         Require(!Nesterov || Momentum > 0, "nesterov", "needs a positive momentum");
+        Require(SampleRate > 0 && SampleRate <= 1, "sample_rate", $"must be in (0, 1] (got {SampleRate})");
+        Require(Shards >= 1, "shards", $"must be at least 1 (got {Shards})");
     }
 }

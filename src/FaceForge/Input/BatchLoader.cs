@@ -39,7 +39,7 @@ public sealed class BatchLoader
     public int[] Order(int epoch)
     {
         var order = Enumerable.Range(0, _dataset.Count).ToArray();
-        if (_options.Shuffle) new Random(HashCode.Combine(_options.Seed, epoch, 0x5eed)).Shuffle(order);
+        if (_options.Shuffle) new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, 0x5eed)).Shuffle(order);
         return order;
     }
 
@@ -130,7 +130,7 @@ public sealed class BatchLoader
             int index = order[position];
             var image = Load(ref index);
             if (image.Width != w || image.Height != h) image = ImageResizer.Resize(image, w, h);
-            image = Augmenter.Apply(image, _options.Augmentation, new Random(HashCode.Combine(_options.Seed, epoch, position)));
+            image = Augmenter.Apply(image, _options.Augmentation, new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, position)));
             labels[i] = _dataset.GetLabel(index);
             indices[i] = index;
             var rgb = image.Buffer;

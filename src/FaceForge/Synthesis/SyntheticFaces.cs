@@ -29,13 +29,13 @@ public sealed class SyntheticFaces
     /// <summary>The template the aligned crops follow (ArcFace, scaled to <see cref="SyntheticFaceOptions.Size"/>).</summary>
     public AlignmentTemplate Template => _options.Size == AlignmentTemplate.ArcFace112.Width ? AlignmentTemplate.ArcFace112 : AlignmentTemplate.ArcFace112.Scale(_options.Size / 112f);
 
-    internal IdentityTraits Traits(int identity) => IdentityTraits.Sample(new Random(Mix(_options.Seed, identity, -1)));
+    internal IdentityTraits Traits(int identity) => IdentityTraits.Sample(new Random(Randomness.SeedMixer.Mix(_options.Seed, identity, -1)));
 
     /// <summary>Renders image <paramref name="image"/> of identity <paramref name="identity"/> as an aligned crop.</summary>
     public (RgbImage Image, FaceLandmarks Landmarks) RenderAligned(int identity, int image)
     {
         var traits = Traits(identity);
-        var random = new Random(Mix(_options.Seed, identity, image));
+        var random = new Random(Randomness.SeedMixer.Mix(_options.Seed, identity, image));
         var conditions = ImageConditions.Sample(random, (float)_options.OcclusionRate);
         int size = _options.Size;
         // Fit the identity's frontal landmarks to the template (as alignment would), then perturb: alignment never
@@ -62,7 +62,7 @@ public sealed class SyntheticFaces
     /// <summary>Renders detection scene <paramref name="index"/>: 1 to 4 faces of random identities on a textured background.</summary>
     public DetectionScene RenderScene(int index)
     {
-        var random = new Random(Mix(_options.Seed, -2, index));
+        var random = new Random(Randomness.SeedMixer.Mix(_options.Seed, -2, index));
         int w = _options.SceneWidth, h = _options.SceneHeight;
         int faceCount = 1 + random.Next(4);
         var sceneConditions = ImageConditions.Sample(random, 0);
@@ -238,13 +238,4 @@ public sealed class SyntheticFaces
 
     private static SKMatrix ToMatrix(SimilarityTransform t) => new(t.A, -t.B, t.Tx, t.B, t.A, t.Ty, 0, 0, 1);
 
-    private static int Mix(int seed, int a, int b)
-    {
-        unchecked
-        {
-            uint h = (uint)seed * 0x9E3779B1u ^ (uint)a * 0x85EBCA77u ^ (uint)b * 0xC2B2AE3Du;
-            h ^= h >> 15; h *= 0x2C1B3C6Du; h ^= h >> 12; h *= 0x297A2D39u; h ^= h >> 15;
-            return (int)(h & 0x7FFFFFFF);
-        }
-    }
 }
