@@ -42,8 +42,7 @@ public sealed class SyntheticFaces
         // removes all pose, and the identity's own proportions must survive it.
         var frontal = SyntheticFaceRenderer.Landmarks(traits, conditions with { Yaw = 0, Smile = 0 });
         var fit = SimilarityTransform.Estimate(frontal, Template);
-        var placement = SKMatrix.CreateScaleTranslation(1, 1, 0, 0)
-            .PostConcat(ToMatrix(fit))
+        var placement = ToMatrix(fit)
             .PostConcat(SKMatrix.CreateRotationDegrees(conditions.Roll, size / 2f, size / 2f))
             .PostConcat(SKMatrix.CreateScale(conditions.Scale, conditions.Scale, size / 2f, size / 2f))
             .PostConcat(SKMatrix.CreateTranslation(conditions.ShiftX * size / 112f, conditions.ShiftY * size / 112f));
@@ -237,5 +236,4 @@ public sealed class SyntheticFaces
     }
 
     private static SKMatrix ToMatrix(SimilarityTransform t) => new(t.A, -t.B, t.Tx, t.B, t.A, t.Ty, 0, 0, 1);
-
 }
