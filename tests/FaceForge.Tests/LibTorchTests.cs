@@ -20,6 +20,8 @@ public class LibTorchTests
             Assert.Equal(File.ReadAllBytes(library), copy);
         }
         TorchRuntime.EnsureLoaded();
+        // glibc on this machine: loading libtorch also tunes malloc (unless FACEFORGE_MALLOC_TUNING=0).
+        Assert.Equal(Environment.GetEnvironmentVariable("FACEFORGE_MALLOC_TUNING") != "0", AllocatorTuning.Applied);
     }
 
     [Fact]

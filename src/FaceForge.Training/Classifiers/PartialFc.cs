@@ -19,6 +19,7 @@ namespace FaceForge.Training.Classifiers;
 /// </remarks>
 public sealed class PartialFc : IDisposable
 {
+    private const long InitBlockRows = 1 << 16;
     private readonly ClassShard[] _shards;
     private readonly ICommunicator _communicator;
     private readonly Generator _generator;
@@ -41,7 +42,14 @@ public sealed class PartialFc : IDisposable
         {
             var (start, count) = ranges[_communicator.Rank * options.Shards + i];
             using var init = new Generator((ulong)(options.Seed * 7919 + (int)start));
-            var centres = torch.normal(0, 0.01, [count, embeddingSize], generator: init).to_type(type);
+            // Drawn in blocks so fp16 centres never need a full fp32 copy (4M x 512 would be 8 GB).
+            var centres = torch.empty([count, embeddingSize], type);
+            for (long row = 0; row < count; row += InitBlockRows)
+            {
+                using var scope = torch.NewDisposeScope();
+                long rows = Math.Min(InitBlockRows, count - row);
+                centres.narrow(0, row, rows).copy_(torch.normal(0, 0.01, [rows, embeddingSize], generator: init).to_type(type));
+            }
             _shards[i] = new ClassShard(start, count, centres, torch.zeros([count, embeddingSize], type));
         }
         _generator = new Generator(0);
@@ -106,7 +114,8 @@ public sealed class PartialFc : IDisposable
             var here = local.ge(0).logical_and(local.lt(shard.Count));
             var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
             var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
-            var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32).requires_grad_(true);
+            // At rate 1 every row is scored: use the centres themselves rather than a gathered copy.
+            var weights = (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows)).to_type(ScalarType.Float32).requires_grad_(true);
             var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
             targetCosine += torch.where(here, cosine.detach().gather(1, mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
             parts.Add((cosine, mapped, here, rows, weights));
@@ -164,6 +173,13 @@ public sealed class PartialFc : IDisposable
         {
             if (_pending[i] is not { } pending) continue;
             var shard = _shards[i];
+            if (pending.Rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32)
+            {
+                // Every row sampled, float32 storage: update in place, no gathered copies.
+                shard.Momentum.mul_(momentum).add_(pending.Gradient).add_(shard.Centres, alpha: weightDecay);
+                shard.Centres.add_(shard.Momentum, alpha: -learningRate);
+                continue;
+            }
             var weights = shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
             var velocity = shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32) * momentum + pending.Gradient + weights * weightDecay;
             shard.Momentum.index_copy_(0, pending.Rows, velocity.to_type(shard.Momentum.dtype));
