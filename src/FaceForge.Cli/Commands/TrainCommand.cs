@@ -29,6 +29,8 @@ internal static class TrainCommand
         var workers = new Option<int?>("--workers") { Description = "Input-pipeline workers." };
         var seed = new Option<int?>("--seed") { Description = "Seed." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Checkpoint every N steps." };
+        var scale = new Option<double?>("--scale") { Description = "Logit scale s (default 64)." };
+        var margin = new Option<double?>("--margin") { Description = "Margin: radians for ArcFace/CurricularFace (0.5), cosine for CosFace (0.35)." };
         var sampleRate = new Option<double?>("--sample-rate") { Description = "Partial FC: fraction of class centres scored per step, in (0, 1]." };
         var shards = new Option<int?>("--shards") { Description = "Partial FC: class-centre shards in this process." };
         var fcDtype = FcDtypeOption();
@@ -36,7 +38,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a face recognition model.")
         {
             data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery,
-            sampleRate, shards, fcDtype, json,
+            scale, margin, sampleRate, shards, fcDtype, json,
         };
         command.SetAction(parse =>
         {
@@ -73,6 +75,8 @@ internal static class TrainCommand
                     Workers = parse.GetValue(workers) ?? effective.Workers,
                     Seed = parse.GetValue(seed) ?? effective.Seed,
                     CheckpointEvery = parse.GetValue(checkpointEvery) ?? effective.CheckpointEvery,
+                    Scale = parse.GetValue(scale) ?? effective.Scale,
+                    Margin = parse.GetValue(margin) ?? effective.Margin,
                     SampleRate = parse.GetValue(sampleRate) ?? effective.SampleRate,
                     Shards = parse.GetValue(shards) ?? effective.Shards,
                     FcDtype = parse.GetValue(fcDtype) is { } dtype ? ParseFcDtype(dtype) : effective.FcDtype,
