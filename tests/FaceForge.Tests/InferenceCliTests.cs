@@ -97,8 +97,10 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     {
         string run = TestPaths.NewTempDirectory("run-cli");
         var result = CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--head", "arcface", "--out", run, "--width", "0.125",
-            "--embedding-size", "32", "--max-steps", "2", "--batch-size", "8", "--json");
+            "--embedding-size", "32", "--max-steps", "2", "--batch-size", "8", "--scale", "16", "--margin", "0.2", "--json");
         Assert.Equal(0, result.Code);
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))).RootElement;
+        Assert.Equal((16.0, 0.2, "ArcFace"), (config.GetProperty("scale").GetDouble(), config.GetProperty("margin").GetDouble(), config.GetProperty("head").GetString()));
         foreach (string file in new[] { "config.json", "metrics.jsonl", "model.ffm", "report.html", "finished.json" })
             Assert.True(File.Exists(Path.Combine(run, file)), file);
         var again = CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--out", run, "--max-steps", "2");
