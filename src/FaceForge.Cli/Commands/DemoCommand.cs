@@ -56,8 +56,7 @@ internal static class DemoCommand
             var source = new AlignedImageSource(test.Path, null, embedder.Info.AlignmentTemplate);
             var keys = items.Select(i => i.Item1).ToList();
             var embeddings = progress.Run("embedding test faces", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, source.Load, FlipMode.Add, 64, p));
-            var index = keys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => x.i);
-            var scores = pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
+            var scores = EvalVerifyCommand.Scores(pairs, keys, embeddings);
             var same = pairs.Select(p => p.IsSame).ToArray();
             var report = VerificationMetrics.Compute(scores, same, pairs.Select(p => p.Fold).ToArray());
             string reportDir = Path.Combine(dir, "report");

@@ -84,9 +84,14 @@ internal static class EvalVerifyCommand
         var unique = pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
         var embeddings = progress.Run("embedding", unique.Count, "img",
             p => EmbeddingBatcher.EmbedAll(embedder, unique, source.Load, flip, batch, p));
-        var index = unique.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i);
-        return (pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray(),
-            pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+        return (Scores(pairs, unique, embeddings), pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+    }
+
+    /// <summary>Cosine similarity of each pair, given the embeddings of <paramref name="keys"/> in order.</summary>
+    internal static double[] Scores(IReadOnlyList<VerificationPair> pairs, IReadOnlyList<string> keys, float[][] embeddings)
+    {
+        var index = keys.Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
+        return pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
     }
 
     private static (double[] Scores, bool[] Same, int[] Folds) ScoreBin(IFaceEmbedder embedder, string path, FlipMode flip, int batch, ProgressReporter progress)
@@ -94,14 +99,11 @@ internal static class EvalVerifyCommand
         var set = VerificationBin.Read(path);
         var info = embedder.Info;
         var keys = Enumerable.Range(0, set.Images.Count).ToList();
-        RgbImage Load(int i)
-        {
-            var image = ImageDecoder.Decode(set.Images[i], $"{path} image {i}");
-            return image.Width == info.InputWidth && image.Height == info.InputHeight ? image : ImageResizer.Resize(image, info.InputWidth, info.InputHeight);
-        }
+        RgbImage Load(int i) => AlignedImageSource.Prepare(ImageDecoder.Decode(set.Images[i], $"{path} image {i}"), null, info.AlignmentTemplate);
         var embeddings = progress.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, Load, flip, batch, p));
         var pairs = set.Pairs;
-        return (pairs.Select(p => Similarity.Cosine(embeddings[int.Parse(p.First)], embeddings[int.Parse(p.Second)])).ToArray(),
-            pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+        // .bin pairs name their images by index.
+        var names = keys.Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return (Scores(pairs, names, embeddings), pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
     }
 }

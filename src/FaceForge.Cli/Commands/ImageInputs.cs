@@ -16,13 +16,12 @@ internal static class ImageInputs
         if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
         var image = ImageDecoder.Decode(path);
         var template = embedder.Info.AlignmentTemplate;
-        if (landmarks is null)
-            return image.Width == template.Width && image.Height == template.Height ? image : ImageResizer.Resize(image, template.Width, template.Height);
+        if (landmarks is null) return AlignedImageSource.Prepare(image, null, template);
         string normal = path.Replace('\\', '/');
         string[] parts = normal.Split('/');
         string[] candidates = [normal, parts.Length >= 2 ? $"{parts[^2]}/{parts[^1]}" : normal, parts[^1]];
         foreach (string key in candidates)
-            if (landmarks.TryGetValue(key, out var points)) return FaceAligner.Align(image, points, template);
+            if (landmarks.TryGetValue(key, out var points)) return AlignedImageSource.Prepare(image, points, template);
         throw new UserErrorException($"The landmarks file has no entry for '{path}' (tried {string.Join(", ", candidates.Distinct())}).");
     }
 

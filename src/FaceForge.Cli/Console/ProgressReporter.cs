@@ -15,10 +15,7 @@ internal sealed class ProgressReporter(TextWriter error)
     public T Run<T>(string description, int total, string unit, Func<IProgress<int>, T> work)
     {
         T result = default!;
-        _console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(context =>
+        Bars(unit).Start(context =>
             {
                 var task = context.AddTask(description, maxValue: Math.Max(1, total));
                 var progress = new SynchronousProgress(done => task.Value = done);
@@ -32,10 +29,7 @@ internal sealed class ProgressReporter(TextWriter error)
     public T RunWithCaption<T>(string description, string unit, Func<Action<int, int, string>, T> work)
     {
         T result = default!;
-        _console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(context =>
+        Bars(unit).Start(context =>
             {
                 var task = context.AddTask(description);
                 result = work((done, total, caption) =>
@@ -51,6 +45,10 @@ internal sealed class ProgressReporter(TextWriter error)
     /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
     public void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
         Run<object?>(description, total, unit, p => { work(p); return null; });
+
+    private Progress Bars(string unit) => _console.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(unit), new RemainingTimeColumn(), new SpinnerColumn());
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a thread pool and lag).</summary>
     private sealed class SynchronousProgress(Action<int> report) : IProgress<int>

@@ -67,20 +67,12 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     {
         int h = info.InputHeight, w = info.InputWidth, plane = h * w;
         var data = new float[crops.Count * 3 * plane];
-        float mean = info.NormalizationMean, scale = 1f / info.NormalizationStd;
         for (int n = 0; n < crops.Count; n++)
         {
             var crop = crops[n];
             if (crop.Width != w || crop.Height != h)
                 throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
-            var rgb = crop.Pixels;
-            int o = n * 3 * plane;
-            for (int p = 0; p < plane; p++)
-            {
-                data[o + p] = (rgb[3 * p] - mean) * scale;
-                data[o + plane + p] = (rgb[3 * p + 1] - mean) * scale;
-                data[o + 2 * plane + p] = (rgb[3 * p + 2] - mean) * scale;
-            }
+            info.Normalization.WriteChannelsFirst(crop, data.AsSpan(n * 3 * plane, 3 * plane));
         }
         return torch.tensor(data, [crops.Count, 3, h, w]);
     }

@@ -17,10 +17,19 @@ public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string,
     public RgbImage Load(string relativePath)
     {
         var image = ImageDecoder.Decode(Path.Combine(Root, relativePath));
-        if (Landmarks is null)
-            return image.Width == Template.Width && image.Height == Template.Height ? image : ImageResizer.Resize(image, Template.Width, Template.Height);
+        if (Landmarks is null) return Prepare(image, null, Template);
         if (!Landmarks.TryGetValue(relativePath.Replace('\\', '/'), out var points))
             throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
-        return FaceAligner.Align(image, points, Template);
+        return Prepare(image, points, Template);
+    }
+
+    /// <summary>
+    /// The crop for <paramref name="template"/>: aligned by <paramref name="landmarks"/> when given, else the image
+    /// itself (taken as aligned), resized only if its size differs.
+    /// </summary>
+    public static RgbImage Prepare(RgbImage image, FaceLandmarks? landmarks, AlignmentTemplate template)
+    {
+        if (landmarks is { } points) return FaceAligner.Align(image, points, template);
+        return image.Width == template.Width && image.Height == template.Height ? image : ImageResizer.Resize(image, template.Width, template.Height);
     }
 }

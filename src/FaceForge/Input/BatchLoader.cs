@@ -122,8 +122,6 @@ public sealed class BatchLoader
         var pixels = ArrayPool<float>.Shared.Rent(count * 3 * plane);
         var labels = new int[count];
         var indices = new int[count];
-        var norm = _options.Normalization;
-        float scale = 1f / norm.Std;
         for (int i = 0; i < count; i++)
         {
             int position = start + i;
@@ -133,14 +131,7 @@ public sealed class BatchLoader
             image = Augmenter.Apply(image, _options.Augmentation, new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, position)));
             labels[i] = _dataset.GetLabel(index);
             indices[i] = index;
-            var rgb = image.Buffer;
-            var target = pixels.AsSpan(i * 3 * plane, 3 * plane);
-            for (int p = 0; p < plane; p++)
-            {
-                target[p] = (rgb[3 * p] - norm.Mean) * scale;
-                target[plane + p] = (rgb[3 * p + 1] - norm.Mean) * scale;
-                target[2 * plane + p] = (rgb[3 * p + 2] - norm.Mean) * scale;
-            }
+            _options.Normalization.WriteChannelsFirst(image, pixels.AsSpan(i * 3 * plane, 3 * plane));
         }
         return new Batch(batchIndex, count, h, w, pixels, labels, indices);
     }
