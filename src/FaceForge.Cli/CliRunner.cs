@@ -19,26 +19,25 @@ internal static class CliRunner
         {
             return root.Parse(args).Invoke(configuration);
         }
-        catch (Exception e) when (IsUserError(e))
-        {
-            error.WriteLine($"error: {e.Message}");
-            return UserErrorExitCode;
-        }
-        catch (OperationCanceledException)
-        {
-            error.WriteLine("cancelled");
-            return 130;
-        }
         catch (Exception e)
         {
-            error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
-            if (Environment.GetEnvironmentVariable("FACEFORGE_DEBUG") is { Length: > 0 }) error.WriteLine(e);
-            return InternalErrorExitCode;
+            var (line, code) = Describe(e);
+            error.WriteLine(line);
+            if (code == InternalErrorExitCode && Environment.GetEnvironmentVariable("FACEFORGE_DEBUG") is { Length: > 0 }) error.WriteLine(e);
+            return code;
         }
     }
 
+    /// <summary>The one line and exit code reporting <paramref name="e"/>.</summary>
+    public static (string Line, int Code) Describe(Exception e) => e switch
+    {
+        _ when IsUserError(e) => ($"error: {e.Message}", UserErrorExitCode),
+        OperationCanceledException => ("cancelled", 130),
+        _ => ($"internal error: {e.GetType().Name}: {e.Message}", InternalErrorExitCode),
+    };
+
     private static bool IsUserError(Exception e) =>
-        e is UserErrorException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or UnauthorizedAccessException
+        e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or UnauthorizedAccessException
         || (e is AggregateException a && a.InnerExceptions.Count > 0 && a.InnerExceptions.All(IsUserError));
 }
 

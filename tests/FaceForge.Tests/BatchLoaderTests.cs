@@ -50,6 +50,22 @@ public class BatchLoaderTests(SyntheticFolderFixture data) : IClassFixture<Synth
     }
 
     [Fact]
+    public void ProcessSlicesTogetherMakeTheWholeBatch()
+    {
+        var options = new BatchLoaderOptions { BatchSize = 6, Width = 56, Height = 56, Seed = 5, Workers = 1, Augmentation = new AugmentationOptions { ColorJitterProbability = 0.5 } };
+        var whole = Collect(new BatchLoader(data.Dataset, options), 1);
+        var first = Collect(new BatchLoader(data.Dataset, options with { SliceIndex = 0, SliceCount = 2 }), 1);
+        var second = Collect(new BatchLoader(data.Dataset, options with { SliceIndex = 1, SliceCount = 2 }), 1);
+        Assert.Equal(whole.Count, first.Count);
+        for (int b = 0; b < whole.Count; b++)
+        {
+            Assert.Equal(whole[b].Labels, first[b].Labels.Concat(second[b].Labels));
+            Assert.Equal(whole[b].Pixels, first[b].Pixels.Concat(second[b].Pixels)); // same augmentation: positions are global
+        }
+        Assert.Throws<ArgumentException>(() => new BatchLoader(data.Dataset, options with { SliceIndex = 0, SliceCount = 4 }));
+    }
+
+    [Fact]
     public void EpochsShuffleDifferentlyAndLabelsMatchTheDataset()
     {
         var loader = new BatchLoader(data.Dataset, new BatchLoaderOptions { BatchSize = 5, Width = 56, Height = 56, Seed = 1, Workers = 2 });

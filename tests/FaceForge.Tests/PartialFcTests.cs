@@ -18,6 +18,19 @@ public class PartialFcTests
         _ => new CurricularFaceHead(0.5, 16),
     };
 
+    [Fact]
+    public void InitialCentresDoNotDependOnTheSplit()
+    {
+        // 70,000 classes cross a 65,536-row init block, so shards start mid-block.
+        const int classes = 70_000;
+        var full = new MarginSoftmaxClassifier(classes, 4, CombinedMarginHead.ArcFace(), seed: 9);
+        using var threeShards = new PartialFc(classes, 4, CombinedMarginHead.ArcFace(), new PartialFcOptions { Shards = 3, Seed = 9 });
+        using var joined = torch.cat(threeShards.Shards.Select(s => s.Centres).ToArray(), 0);
+        Assert.True(joined.equal(full.parameters().Single()).item<bool>(), "centres differ between 1 and 3 shards");
+        using var other = new MarginSoftmaxClassifier(classes, 4, CombinedMarginHead.ArcFace(), seed: 10);
+        Assert.False(other.parameters().Single().equal(full.parameters().Single()).item<bool>());
+    }
+
     [Theory]
     [InlineData(1, "arcface")]
     [InlineData(2, "cosface")]

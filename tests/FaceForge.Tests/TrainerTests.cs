@@ -52,7 +52,7 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
         var other = Assert.Throws<InvalidDataException>(() => new Trainer(config with { Shards = 3 }, split).Run(resume: true));
         Assert.Contains("reshard", other.Message);
         string checkpoint = new Trainer(config, split).LatestCheckpoint()!;
-        Assert.Equal(2, TrainingCheckpoint.Reshard(checkpoint, 3));
+        Assert.Equal((2, 1), TrainingCheckpoint.Reshard(checkpoint, 3));
         var continued = new Trainer(config with { Shards = 3, MaxSteps = 6 }, split).Run(resume: true);
         Assert.Equal(6, continued.Steps);
     }

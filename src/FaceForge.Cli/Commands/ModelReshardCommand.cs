@@ -9,8 +9,9 @@ internal static class ModelReshardCommand
     public static Command Create()
     {
         var run = new Option<string>("--run") { Description = "Run folder (its newest checkpoint and config.json are rewritten).", Required = true };
-        var shards = new Option<int>("--shards") { Description = "New shard count.", Required = true }.AtLeast(1);
-        var command = new Command("reshard", "Rewrite a Partial FC checkpoint's class centres for a different shard count.") { run, shards };
+        var shards = new Option<int>("--shards") { Description = "New shard count per process.", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var processes = new Option<int>("--processes") { Description = "New process count (MPI ranks); each gets --shards shards.", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var command = new Command("reshard", "Rewrite a Partial FC checkpoint's class centres for a different shard or process count.") { run, shards, processes };
         command.SetAction(parse =>
         {
             string dir = parse.GetValue(run)!;
@@ -18,10 +19,13 @@ internal static class ModelReshardCommand
             if (!File.Exists(configPath)) throw new UserErrorException($"--run: '{dir}' holds no config.json: not a FaceForge run folder.");
             var config = TrainingConfig.Load(configPath);
             string checkpoint = new Trainer(config, dir).LatestCheckpoint() ?? throw new UserErrorException($"--run: '{dir}' holds no checkpoint.");
-            int count = parse.GetValue(shards);
-            int old = TrainingCheckpoint.Reshard(checkpoint, count);
-            AtomicFile.WriteAllText(configPath, (config with { Shards = count }).ToJson());
-            parse.InvocationConfiguration.Output.WriteLine($"resharded {Path.GetFileName(checkpoint)} from {old} to {count} shards");
+            int count = parse.GetValue(shards), ranks = parse.GetValue(processes);
+            var (oldShards, oldProcesses) = TrainingCheckpoint.Reshard(checkpoint, count, ranks);
+            // Keep BatchNorm's groups: P processes of M micro-batches normalise P x M pieces of each batch.
+            int groups = oldProcesses * config.MicroBatches;
+            int micro = groups % ranks == 0 ? groups / ranks : config.MicroBatches;
+            AtomicFile.WriteAllText(configPath, (config with { Shards = count, MicroBatches = micro }).ToJson());
+            parse.InvocationConfiguration.Output.WriteLine($"resharded {Path.GetFileName(checkpoint)} from {oldProcesses} process(es) x {oldShards} shard(s) to {ranks} x {count}");
             return 0;
         });
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FaceForge.Training.Backbones;
+using FaceForge.Training.Distributed;
 using FaceForge.Training.Training;
 
 namespace FaceForge.Cli.Commands;
@@ -34,11 +35,14 @@ internal static class TrainCommand
         var sampleRate = new Option<double?>("--sample-rate") { Description = "Partial FC: fraction of class centres scored per step, in (0, 1]." };
         var shards = new Option<int?>("--shards") { Description = "Partial FC: class-centre shards in this process." };
         var fcDtype = FcDtypeOption();
+        var microBatches = new Option<int?>("--micro-batches") { Description = "Run the backbone on the batch in N pieces, each with its own BatchNorm statistics (as N data-parallel processes would)." };
+        var distributed = new Option<string>("--distributed") { Description = "none, or mpi: one process per rank under mpirun; --batch-size is the global batch.", DefaultValueFactory = _ => "none" };
+        distributed.AcceptOnlyFromAmong("none", "mpi");
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("train", "Train a face recognition model.")
         {
             data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery,
-            scale, margin, sampleRate, shards, fcDtype, json,
+            scale, margin, sampleRate, shards, fcDtype, microBatches, distributed, json,
         };
         command.SetAction(parse =>
         {
@@ -80,18 +84,49 @@ internal static class TrainCommand
                     SampleRate = parse.GetValue(sampleRate) ?? effective.SampleRate,
                     Shards = parse.GetValue(shards) ?? effective.Shards,
                     FcDtype = parse.GetValue(fcDtype) is { } dtype ? ParseFcDtype(dtype) : effective.FcDtype,
+                    MicroBatches = parse.GetValue(microBatches) ?? effective.MicroBatches,
                 };
                 BackboneCatalog.Defaults(effective.Arch); // unknown names fail here, listing the known ones
                 if (!Directory.Exists(effective.Data) && !File.Exists(effective.Data) && !File.Exists(effective.Data + ".rec"))
                     throw new UserErrorException($"--data: '{effective.Data}' does not exist.");
             }
+            if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resumeDir is not null, parse.GetValue(force), parse.GetValue(json), parse);
             var result = Train(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
-            var writer = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json)) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
-            else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
+            Report(result, parse.GetValue(json), parse.InvocationConfiguration.Output);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// One rank of an mpirun launch. Process 0 reports progress and the result; an error on any process is printed
+    /// with its rank and ends the whole job through MPI_Abort, since the others would otherwise wait for it forever.
+    /// </summary>
+    private static int TrainMpi(TrainingConfig config, string runDir, bool resume, bool force, bool json, ParseResult parse)
+    {
+        using var world = new MpiCommunicator();
+        var error = parse.InvocationConfiguration.Error;
+        try
+        {
+            var progress = new ProgressReporter(world.Rank == 0 ? error : TextWriter.Null);
+            var result = Train(config, runDir, resume, force, progress, world);
+            if (world.Rank == 0) Report(result, json, parse.InvocationConfiguration.Output);
+            return 0;
+        }
+        catch (Exception e) when (world.Size > 1)
+        {
+            var (line, code) = CliRunner.Describe(e);
+            error.WriteLine($"rank {world.Rank}: {line}");
+            error.Flush();
+            world.Abort(code);
+            return code;
+        }
+    }
+
+    private static void Report(TrainingResult result, bool json, TextWriter writer)
+    {
+            if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = result.FirstLoss, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
+            else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
     }
 
     /// <summary>--fc-dtype fp32|fp16, shared with bench partial-fc.</summary>
@@ -105,9 +140,9 @@ internal static class TrainCommand
     internal static FaceForge.Training.Classifiers.CentreStorage ParseFcDtype(string value) =>
         value == "fp16" ? FaceForge.Training.Classifiers.CentreStorage.Float16 : FaceForge.Training.Classifiers.CentreStorage.Float32;
 
-    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress)
+    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress, ICommunicator? world = null)
     {
-        var trainer = new Trainer(config, runDir);
+        var trainer = new Trainer(config, runDir, world);
         try
         {
             return progress.RunWithCaption("training", "step", update =>

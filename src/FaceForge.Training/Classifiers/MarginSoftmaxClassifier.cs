@@ -14,11 +14,14 @@ public sealed class MarginSoftmaxClassifier : nn.Module<Tensor, Tensor, Tensor>
     private readonly Parameter weight;
     private readonly MarginHead head;
 
-    /// <summary>Creates a classifier over <paramref name="classes"/> classes of <paramref name="embeddingSize"/>-d features.</summary>
-    public MarginSoftmaxClassifier(int classes, int embeddingSize, MarginHead margin) : base(nameof(MarginSoftmaxClassifier))
+    /// <summary>
+    /// Creates a classifier over <paramref name="classes"/> classes of <paramref name="embeddingSize"/>-d features; the
+    /// centres for <paramref name="seed"/> are those Partial FC starts from with the same seed.
+    /// </summary>
+    public MarginSoftmaxClassifier(int classes, int embeddingSize, MarginHead margin, int seed = 0) : base(nameof(MarginSoftmaxClassifier))
     {
         if (classes < 2) throw new ArgumentException($"Need at least 2 classes (got {classes}).", nameof(classes));
-        weight = new Parameter(torch.normal(0, 0.01, [classes, embeddingSize]));
+        weight = new Parameter(ClassCentreInit.Rows(0, classes, embeddingSize, seed, ScalarType.Float32));
         head = margin;
         RegisterComponents();
     }

@@ -19,13 +19,12 @@ namespace FaceForge.Training.Classifiers;
 /// </remarks>
 public sealed class PartialFc : IDisposable
 {
-    private const long InitBlockRows = 1 << 16;
     private readonly ClassShard[] _shards;
     private readonly ICommunicator _communicator;
     private readonly Generator _generator;
     private readonly (Tensor Rows, Tensor Gradient)?[] _pending;
 
-    /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01).</summary>
+    /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01) (see <see cref="ClassCentreInit"/>).</summary>
     public PartialFc(long classes, int embeddingSize, MarginHead head, PartialFcOptions options, ICommunicator? communicator = null)
     {
         _communicator = communicator ?? new SingleProcessCommunicator();
@@ -41,15 +40,7 @@ public sealed class PartialFc : IDisposable
         for (int i = 0; i < options.Shards; i++)
         {
             var (start, count) = ranges[_communicator.Rank * options.Shards + i];
-            using var init = new Generator((ulong)(options.Seed * 7919 + (int)start));
-            // Drawn in blocks so fp16 centres never need a full fp32 copy (4M x 512 would be 8 GB).
-            var centres = torch.empty([count, embeddingSize], type);
-            for (long row = 0; row < count; row += InitBlockRows)
-            {
-                using var scope = torch.NewDisposeScope();
-                long rows = Math.Min(InitBlockRows, count - row);
-                centres.narrow(0, row, rows).copy_(torch.normal(0, 0.01, [rows, embeddingSize], generator: init).to_type(type));
-            }
+            var centres = ClassCentreInit.Rows(start, count, embeddingSize, options.Seed, type);
             _shards[i] = new ClassShard(start, count, centres, torch.zeros([count, embeddingSize], type));
         }
         _generator = new Generator(0);
@@ -199,7 +190,6 @@ public sealed class PartialFc : IDisposable
             pending?.Rows.Dispose();
             pending?.Gradient.Dispose();
         }
-        _generator.Dispose();
-        _communicator.Dispose();
+        _generator.Dispose(); // the communicator belongs to the caller
     }
 }

@@ -29,6 +29,9 @@ public interface ICommunicator : IDisposable
 
     /// <summary>Reduces <paramref name="tensor"/> across ranks in place.</summary>
     void AllReduce(Tensor tensor, ReduceOperation operation);
+
+    /// <summary>Copies rank <paramref name="root"/>'s <paramref name="tensor"/> into every rank's, in place.</summary>
+    void Broadcast(Tensor tensor, int root = 0);
 }
 
 /// <summary>The communicator of a single-process run: every collective is the identity.</summary>
@@ -45,6 +48,9 @@ public sealed class SingleProcessCommunicator : ICommunicator
 
     /// <inheritdoc/>
     public void AllReduce(Tensor tensor, ReduceOperation operation) { }
+
+    /// <inheritdoc/>
+    public void Broadcast(Tensor tensor, int root = 0) { }
 
     /// <inheritdoc/>
     public void Dispose() { }

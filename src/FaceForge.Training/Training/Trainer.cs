@@ -5,6 +5,7 @@ using FaceForge.Input;
 using FaceForge.Models;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Classifiers;
+using FaceForge.Training.Distributed;
 using FaceForge.Training.Heads;
 using FaceForge.Training.Input;
 using FaceForge.Training.Runtime;
@@ -19,23 +20,33 @@ namespace FaceForge.Training.Training;
 /// metrics.jsonl (one JSON line per report), checkpoints/ (resumable, atomic), model.ffm and finished.json at the end.
 /// Reads top to bottom in the order things happen: data, backbone, head, classifier, optimizer, schedule, resume, loop.
 /// </summary>
-/// <remarks>One run per instance, on the calling thread.</remarks>
+/// <remarks>
+/// One run per instance, on the calling thread. With a communicator of several processes (MPI), each process
+/// loads its slice of every batch, holds its class shards (Partial FC across processes) and sums the backbone
+/// gradients with the others; process 0 writes the run folder, and each process checkpoints its own shards.
+/// </remarks>
 public sealed class Trainer
 {
     private const string FinishedFile = "finished.json";
     private readonly TrainingConfig _config;
     private readonly string _runDirectory;
+    private readonly ICommunicator _world;
 
-    /// <summary>Prepares a run of <paramref name="config"/> in <paramref name="runDirectory"/>.</summary>
-    public Trainer(TrainingConfig config, string runDirectory)
+    /// <summary>Prepares a run of <paramref name="config"/> in <paramref name="runDirectory"/>, alone or as one process of <paramref name="communicator"/>'s world.</summary>
+    public Trainer(TrainingConfig config, string runDirectory, ICommunicator? communicator = null)
     {
         config.Validate();
         _config = config;
         _runDirectory = Path.GetFullPath(runDirectory);
+        _world = communicator ?? new SingleProcessCommunicator();
+        if (config.BatchSize % _world.Size != 0)
+            throw new ArgumentException($"Config 'batch_size' {config.BatchSize} must be divisible by the {_world.Size} processes (it is the global batch).");
     }
 
-    /// <summary>The checkpoint folder.</summary>
-    public string CheckpointDirectory => Path.Combine(_runDirectory, "checkpoints");
+    /// <summary>The checkpoint folder of this process (process 0: checkpoints/, process r: checkpoints/rank{r}/).</summary>
+    public string CheckpointDirectory => _world.Rank == 0 ? Path.Combine(_runDirectory, "checkpoints") : Path.Combine(_runDirectory, "checkpoints", $"rank{_world.Rank}");
+
+    private bool IsRoot => _world.Rank == 0;
 
     /// <summary>Runs (or, with <paramref name="resume"/>, continues) training.</summary>
     /// <exception cref="InvalidOperationException">The folder holds a finished or started run and neither resume nor force was asked.</exception>
@@ -51,7 +62,7 @@ public sealed class Trainer
         var loader = new BatchLoader(dataset, new BatchLoaderOptions
         {
             BatchSize = _config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = _config.Workers,
-            Seed = _config.Seed, SkipBad = _config.SkipBad, Normalization = info.Normalization,
+            Seed = _config.Seed, SkipBad = _config.SkipBad, Normalization = info.Normalization, SliceIndex = _world.Rank, SliceCount = _world.Size,
         });
         int perEpoch = loader.BatchesPerEpoch;
         if (perEpoch == 0) throw new ArgumentException($"'{_config.Data}' holds {dataset.Count} images: fewer than one batch of {_config.BatchSize}.");
@@ -66,7 +77,9 @@ public sealed class Trainer
                 throw new ArgumentException($"--init '{init}' is a {initInfo.Architecture}; this run trains a {info.Architecture}.");
             StateDict.Load(backbone, weights, strict: true, init);
         }
-        using var classifier = CreateClassifier(_config, dataset.IdentityCount, info.EmbeddingSize);
+        // Every process starts from process 0's weights (the seed makes them equal already; this makes it certain).
+        foreach (var tensor in backbone.state_dict().Values) _world.Broadcast(tensor);
+        using var classifier = CreateClassifier(_config, dataset.IdentityCount, info.EmbeddingSize, _world);
         using var optimizer = CreateOptimizer(_config, backbone, classifier.Parameters);
         var schedule = new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * perEpoch), totalSteps, _config.Schedule, _config.Power,
             _config.Milestones.Select(m => m * perEpoch).ToArray());
@@ -74,19 +87,25 @@ public sealed class Trainer
         int step = 0, badSteps = 0, skipped = 0;
         if (resume && LatestCheckpoint() is { } checkpoint)
         {
-            var state = TrainingCheckpoint.Load(checkpoint, backbone, classifier, optimizer);
+            var state = TrainingCheckpoint.Load(checkpoint, backbone, classifier, optimizer, _world.Size);
             if (state.Seed != _config.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {_config.Seed}.");
             (step, badSteps) = (state.Step, state.BadSteps);
         }
-        AtomicFile.WriteAllText(Path.Combine(_runDirectory, "config.json"), _config.ToJson());
+        using (var steps = _world.AllGather(torch.tensor(new long[] { step })))
+            if (steps.unique().output.numel() != 1)
+                throw new InvalidDataException($"The processes' newest checkpoints are at different steps ({string.Join(", ", steps.data<long>().ToArray())}); remove the newer ones so all resume from the same step.");
+        if (IsRoot) AtomicFile.WriteAllText(Path.Combine(_runDirectory, "config.json"), _config.ToJson());
 
         var losses = new List<(double, double)>();
         double windowLoss = 0, firstLoss = double.NaN;
         int windowSteps = 0, windowImages = 0;
         var windowClock = Stopwatch.StartNew();
-        using var metrics = new StreamWriter(Path.Combine(_runDirectory, "metrics.jsonl"), append: true);
+        using var metrics = IsRoot ? new StreamWriter(Path.Combine(_runDirectory, "metrics.jsonl"), append: true) : StreamWriter.Null;
+        var trainable = Trainable(backbone).ToList();
         backbone.train();
-        while (step < totalSteps && !cancellation.IsCancellationRequested && !(_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds))
+        // Processes must agree on stopping (time and cancellation differ between them) or the others would wait forever.
+        bool ShouldStop() => Agree(step >= totalSteps || cancellation.IsCancellationRequested || (_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds));
+        while (!ShouldStop())
         {
             int epoch = step / perEpoch;
             foreach (var batch in loader.Epoch(epoch, step % perEpoch, cancellation))
@@ -99,10 +118,13 @@ public sealed class Trainer
                     var (images, labels) = TensorBatch.ToTensors(batch);
                     batch.Dispose();
                     optimizer.zero_grad();
-                    loss = classifier.LossAndBackward(backbone.call(images), labels);
+                    loss = classifier.LossAndBackward(Forward(backbone, images), labels);
                     if (double.IsFinite(loss))
                     {
-                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(Trainable(backbone).Concat(classifier.Parameters), _config.GradientClip) : 0;
+                        // The loss is the global batch's mean, so the processes' gradients add up to the one-process gradient.
+                        if (_world.Size > 1)
+                            foreach (var p in trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
+                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable, _config.GradientClip) : 0;
                         if (!double.IsFinite(norm)) loss = double.NaN;
                         else
                         {
@@ -125,7 +147,7 @@ public sealed class Trainer
                     windowLoss += loss;
                     windowSteps++;
                 }
-                windowImages += _config.BatchSize;
+                windowImages += _config.BatchSize; // the global batch
                 step++;
 
                 if (step % _config.LogEvery == 0 || step == totalSteps)
@@ -141,12 +163,13 @@ public sealed class Trainer
                     windowClock.Restart();
                 }
                 if (_config.CheckpointEvery > 0 && step % _config.CheckpointEvery == 0) SaveCheckpoint(step, badSteps, backbone, classifier, optimizer);
-                if (step >= totalSteps || cancellation.IsCancellationRequested || (_config.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > _config.MaxSeconds)) break;
+                if (ShouldStop()) break;
             }
         }
         SaveCheckpoint(step, badSteps, backbone, classifier, optimizer);
         metrics.Dispose();
         string modelPath = Path.Combine(_runDirectory, "model.ffm");
+        if (!IsRoot) return new TrainingResult(step, modelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds);
         ModelFile.Save(modelPath, info with { Source = $"faceforge train ({_config.Head}, {step} steps)" }, StateDict.Export(backbone));
         var result = new TrainingResult(step, modelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds);
         Evaluation.TrainingReportWriter.Write(_runDirectory, $"Training: {info.Architecture} + {_config.Head}", ReadLossCurve(), new Dictionary<string, string>
@@ -194,14 +217,28 @@ public sealed class Trainer
 
     private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
 
-    private static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize)
+    /// <summary>The backbone over the batch, in <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics).</summary>
+    private Tensor Forward(nn.Module<Tensor, Tensor> backbone, Tensor images) =>
+        _config.MicroBatches == 1 ? backbone.call(images) : torch.cat(images.chunk(_config.MicroBatches).Select(backbone.call).ToArray());
+
+    /// <summary>True on every process if true on any.</summary>
+    private bool Agree(bool local)
+    {
+        if (_world.Size == 1) return local;
+        using var flag = torch.tensor(new long[] { local ? 1 : 0 });
+        _world.AllReduce(flag, ReduceOperation.Max);
+        return flag.item<long>() != 0;
+    }
+
+    private static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize, ICommunicator world)
     {
         var head = CreateHead(config);
         head.train();
-        if (config.SampleRate >= 1 && config.Shards == 1 && config.FcDtype == Classifiers.CentreStorage.Float32)
-            return new FullSoftmaxTraining(new MarginSoftmaxClassifier(classes, embeddingSize, head));
+        if (world.Size == 1 && config.SampleRate >= 1 && config.Shards == 1 && config.FcDtype == Classifiers.CentreStorage.Float32)
+            return new FullSoftmaxTraining(new MarginSoftmaxClassifier(classes, embeddingSize, head, config.Seed));
+        // Across processes the centres are always split (model parallel); at rate 1 this equals the full softmax.
         var options = new PartialFcOptions { SampleRate = config.SampleRate, Shards = config.Shards, Storage = config.FcDtype, Seed = config.Seed };
-        return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options), config.Momentum, config.WeightDecay);
+        return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options, world), config.Momentum, config.WeightDecay);
     }
 
     private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, IEnumerable<TorchSharp.Modules.Parameter> classifier)
@@ -226,11 +263,16 @@ public sealed class Trainer
     private void PrepareFolder(bool resume, bool force)
     {
         Directory.CreateDirectory(CheckpointDirectory);
-        if (force || resume) return;
-        if (File.Exists(Path.Combine(_runDirectory, FinishedFile)))
-            throw new InvalidOperationException($"'{_runDirectory}' holds a finished run; choose another --out, or pass --force to overwrite it.");
-        if (LatestCheckpoint() is { } existing)
-            throw new InvalidOperationException($"'{_runDirectory}' holds a started run ({Path.GetFileName(existing)}); pass --resume to continue it or --force to start over.");
+        string? problem = null;
+        if (!force && !resume && File.Exists(Path.Combine(_runDirectory, FinishedFile)))
+            problem = $"'{_runDirectory}' holds a finished run; choose another --out, or pass --force to overwrite it.";
+        else if (!force && !resume && LatestCheckpoint() is { } existing)
+            problem = $"'{_runDirectory}' holds a started run ({Path.GetFileName(existing)}); pass --resume to continue it or --force to start over.";
+        // Decided together: a process that went on alone would wait for the others forever.
+        if (Agree(problem is not null))
+            throw new InvalidOperationException(problem ?? $"'{_runDirectory}' holds a started run of another process; pass --resume to continue it or --force to start over.");
+        if (force && !resume)
+            foreach (string stale in Directory.GetFiles(CheckpointDirectory, "step_*.ckpt")) File.Delete(stale);
     }
 
     /// <summary>The newest checkpoint of the run folder, or null.</summary>
@@ -240,7 +282,7 @@ public sealed class Trainer
     private void SaveCheckpoint(int step, int badSteps, nn.Module backbone, ITrainingClassifier classifier, optim.Optimizer optimizer)
     {
         string path = Path.Combine(CheckpointDirectory, $"step_{step:D8}.ckpt");
-        TrainingCheckpoint.Save(path, new CheckpointState(step, badSteps, _config.Seed), backbone, classifier.Export(), optimizer);
+        TrainingCheckpoint.Save(path, new CheckpointState(step, badSteps, _config.Seed, _world.Size), backbone, classifier.Export(), optimizer);
         // Keep the newest two: the last one may be the only copy if the disk fills while writing the next.
         foreach (string old in Directory.GetFiles(CheckpointDirectory, "step_*.ckpt").Order(StringComparer.Ordinal).SkipLast(2))
             File.Delete(old);

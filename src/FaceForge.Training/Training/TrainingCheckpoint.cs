@@ -11,7 +11,8 @@ namespace FaceForge.Training.Training;
 /// <param name="Step">Optimizer steps taken (the next step's 0-based index).</param>
 /// <param name="BadSteps">Consecutive non-finite steps at save time.</param>
 /// <param name="Seed">The run's seed.</param>
-internal sealed record CheckpointState(int Step, int BadSteps, int Seed);
+/// <param name="Processes">Processes of the run (MPI world size); each saved its own class shards.</param>
+internal sealed record CheckpointState(int Step, int BadSteps, int Seed, int Processes = 1);
 
 /// <summary>
 /// A resumable checkpoint: one zip holding state.json, the backbone's and classifier's tensors (with buffers such as
@@ -44,13 +45,15 @@ public static class TrainingCheckpoint
         });
     }
 
-    internal static CheckpointState Load(string path, nn.Module backbone, ITrainingClassifier classifier, optim.Optimizer optimizer)
+    internal static CheckpointState Load(string path, nn.Module backbone, ITrainingClassifier classifier, optim.Optimizer optimizer, int processes = 1)
     {
         using var zip = ZipFile.OpenRead(path);
         ZipArchiveEntry Entry(string name) => zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: checkpoint lacks {name}.");
         CheckpointState state;
         using (var r = new StreamReader(Entry("state.json").Open()))
             state = JsonSerializer.Deserialize<CheckpointState>(r.ReadToEnd()) ?? throw new InvalidDataException($"{path}: empty state.json.");
+        if (state.Processes != processes)
+            throw new InvalidDataException($"{path}: saved by a run of {state.Processes} process(es), this one has {processes}; resume with the same process count, or rewrite the centres with 'faceforge model reshard --run RUN_DIR --processes {processes}' first.");
         using (var reader = new BinaryReader(Entry("backbone.bin").Open()))
             StateDict.Load(backbone, ModelFile.ReadTensors(reader, path), strict: true, $"{path} (backbone)");
         using (var reader = new BinaryReader(Entry("classifier.bin").Open()))
@@ -72,48 +75,80 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>
-    /// Rewrites the Partial FC class centres and momentum of the checkpoint at <paramref name="path"/> for
-    /// <paramref name="shards"/> shards (the rows keep their order; only the split changes). Other entries are copied.
+    /// Rewrites the Partial FC class centres and momentum of a run's checkpoint for <paramref name="processes"/>
+    /// processes of <paramref name="shards"/> shards each (the rows keep their order; only the split changes).
+    /// <paramref name="path"/> is process 0's file; the other processes' files of the same step sit in
+    /// rank{r}/ beside it and are read, rewritten, created or removed to match. Other entries are copied from process 0.
     /// </summary>
-    /// <returns>The previous shard count.</returns>
-    public static int Reshard(string path, int shards)
+    /// <returns>The previous shard count per process and process count.</returns>
+    public static (int Shards, int Processes) Reshard(string path, int shards, int processes = 1)
     {
-        Dictionary<string, byte[]> entries;
-        using (var zip = ZipFile.OpenRead(path))
-            entries = zip.Entries.ToDictionary(e => e.FullName, e => { using var s = e.Open(); using var m = new MemoryStream(); s.CopyTo(m); return m.ToArray(); });
-        if (!entries.TryGetValue("classifier.bin", out var classifierBytes)) throw new InvalidDataException($"{path}: checkpoint lacks classifier.bin.");
-        Dictionary<string, Formats.PyTorch.TensorData> tensors;
-        using (var reader = new BinaryReader(new MemoryStream(classifierBytes)))
-            tensors = ModelFile.ReadTensors(reader, path);
-        int old = tensors.Keys.Count(k => k.StartsWith("shard", StringComparison.Ordinal) && k.EndsWith(".centres", StringComparison.Ordinal));
+        if (shards < 1 || processes < 1) throw new ArgumentException($"Shards and processes must be at least 1 (got {shards} and {processes}).");
+        var root = ReadEntries(path);
+        var state = JsonSerializer.Deserialize<CheckpointState>(root["state.json"]) ?? throw new InvalidDataException($"{path}: empty state.json.");
+        string RankPath(int rank) => rank == 0 ? path : Path.Combine(Path.GetDirectoryName(path)!, $"rank{rank}", Path.GetFileName(path));
+        var classifiers = new List<Dictionary<string, Formats.PyTorch.TensorData>>();
+        for (int rank = 0; rank < state.Processes; rank++)
+        {
+            string file = RankPath(rank);
+            if (!File.Exists(file)) throw new FileNotFoundException($"{path}: saved by {state.Processes} processes, but process {rank}'s checkpoint {file} is missing.", file);
+            classifiers.Add(ReadClassifier(rank == 0 ? root : ReadEntries(file), file));
+        }
+        int old = classifiers[0].Keys.Count(IsCentres);
         if (old == 0) throw new InvalidDataException($"{path}: not a Partial FC checkpoint (no class shards); a full-softmax run needs no resharding.");
-        var result = tensors.Where(kv => !kv.Key.StartsWith("shard", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var rest = classifiers[0].Where(kv => !kv.Key.StartsWith("shard", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var outputs = Enumerable.Range(0, processes).Select(_ => new Dictionary<string, Formats.PyTorch.TensorData>(rest)).ToList();
         foreach (string part in new[] { "centres", "momentum" })
         {
-            var pieces = Enumerable.Range(0, old).Select(i => tensors[$"shard{i}.{part}"]).ToList();
+            var pieces = classifiers.SelectMany(c => Enumerable.Range(0, c.Keys.Count(IsCentres)).Select(i => c[$"shard{i}.{part}"])).ToList();
             long classes = pieces.Sum(p => p.Shape[0]), dim = pieces[0].Shape[1];
-            if (shards > classes) throw new ArgumentException($"More shards ({shards}) than classes ({classes}).", nameof(shards));
+            if (shards * (long)processes > classes) throw new ArgumentException($"More shards ({shards * processes}) than classes ({classes}).");
             byte[] all = pieces.SelectMany(p => p.Data).ToArray();
             long rowBytes = all.LongLength / classes;
-            var ranges = Classifiers.ClassShard.Ranges(classes, shards);
-            for (int i = 0; i < shards; i++)
-                result[$"shard{i}.{part}"] = new Formats.PyTorch.TensorData(pieces[0].ElementType, [ranges[i].Count, dim],
+            var ranges = Classifiers.ClassShard.Ranges(classes, shards * processes);
+            for (int i = 0; i < ranges.Length; i++)
+                outputs[i / shards][$"shard{i % shards}.{part}"] = new Formats.PyTorch.TensorData(pieces[0].ElementType, [ranges[i].Count, dim],
                     all.AsSpan((int)(ranges[i].Start * rowBytes), (int)(ranges[i].Count * rowBytes)).ToArray());
         }
-        using (var buffer = new MemoryStream())
+        root["state.json"] = JsonSerializer.SerializeToUtf8Bytes(state with { Processes = processes });
+        for (int rank = 0; rank < processes; rank++)
         {
-            using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) ModelFile.WriteTensors(writer, result);
-            entries["classifier.bin"] = buffer.ToArray();
-        }
-        AtomicFile.Write(path, stream =>
-        {
-            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            foreach (var (name, bytes) in entries)
+            using (var buffer = new MemoryStream())
             {
-                using var entry = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
-                entry.Write(bytes);
+                using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) ModelFile.WriteTensors(writer, outputs[rank]);
+                root["classifier.bin"] = buffer.ToArray();
             }
-        });
-        return old;
+            Directory.CreateDirectory(Path.GetDirectoryName(RankPath(rank))!);
+            WriteEntries(RankPath(rank), root);
+        }
+        for (int rank = processes; rank < state.Processes; rank++) File.Delete(RankPath(rank));
+        return (old, state.Processes);
     }
+
+    private static bool IsCentres(string key) => key.StartsWith("shard", StringComparison.Ordinal) && key.EndsWith(".centres", StringComparison.Ordinal);
+
+    private static Dictionary<string, byte[]> ReadEntries(string path)
+    {
+        using var zip = ZipFile.OpenRead(path);
+        var entries = zip.Entries.ToDictionary(e => e.FullName, e => { using var s = e.Open(); using var m = new MemoryStream(); s.CopyTo(m); return m.ToArray(); });
+        foreach (string name in new[] { "state.json", "classifier.bin" })
+            if (!entries.ContainsKey(name)) throw new InvalidDataException($"{path}: checkpoint lacks {name}.");
+        return entries;
+    }
+
+    private static Dictionary<string, Formats.PyTorch.TensorData> ReadClassifier(Dictionary<string, byte[]> entries, string path)
+    {
+        using var reader = new BinaryReader(new MemoryStream(entries["classifier.bin"]));
+        return ModelFile.ReadTensors(reader, path);
+    }
+
+    private static void WriteEntries(string path, Dictionary<string, byte[]> entries) => AtomicFile.Write(path, stream =>
+    {
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+        foreach (var (name, bytes) in entries)
+        {
+            using var entry = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
+            entry.Write(bytes);
+        }
+    });
 }

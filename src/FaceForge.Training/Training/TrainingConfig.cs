@@ -119,10 +119,17 @@ public sealed record TrainingConfig
     /// <summary>Batch size. <value>The default is 64.</value></summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>
+    /// Pieces the backbone processes each batch in, each normalised by its own BatchNorm statistics as on that many
+    /// data-parallel processes; the classifier sees the whole batch. A one-process run with micro_batches = P
+    /// reproduces a P-process MPI run. <value>The default is 1.</value>
+    /// </summary>
+    public int MicroBatches { get; init; } = 1;
+
     /// <summary>Input-pipeline workers. <value>The default is 2.</value></summary>
     public int Workers { get; init; } = 2;
 
-    /// <summary>Gradient norm clip; 0 disables. <value>The default is 5.</value></summary>
+    /// <summary>Norm clip of the backbone's gradients (the class centres are not clipped, as in arcface_torch); 0 disables. <value>The default is 5.</value></summary>
     public double GradientClip { get; init; } = 5;
 
     /// <summary>Consecutive non-finite losses tolerated (each skipped) before training stops. <value>The default is 5.</value></summary>
@@ -187,5 +194,6 @@ public sealed record TrainingConfig
         Require(!Nesterov || Momentum > 0, "nesterov", "needs a positive momentum");
         Require(SampleRate > 0 && SampleRate <= 1, "sample_rate", $"must be in (0, 1] (got {SampleRate})");
         Require(Shards >= 1, "shards", $"must be at least 1 (got {Shards})");
+        Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
     }
 }

@@ -116,8 +116,9 @@ public sealed class BatchLoader
 
     private Batch Build(int batchIndex, int[] order, int epoch)
     {
-        int start = batchIndex * _options.BatchSize;
-        int count = Math.Min(_options.BatchSize, order.Length - start);
+        int part = _options.BatchSize / _options.SliceCount;
+        int start = batchIndex * _options.BatchSize + _options.SliceIndex * part;
+        int count = _options.SliceCount == 1 ? Math.Min(_options.BatchSize, order.Length - start) : part;
         int h = _options.Height, w = _options.Width, plane = h * w;
         var pixels = ArrayPool<float>.Shared.Rent(count * 3 * plane);
         var labels = new int[count];

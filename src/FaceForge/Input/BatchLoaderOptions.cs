@@ -36,8 +36,20 @@ public sealed record BatchLoaderOptions
     /// <summary>Pixel normalisation. <value>The default is <see cref="PixelNormalization.ArcFace"/>.</value></summary>
     public PixelNormalization Normalization { get; init; } = PixelNormalization.ArcFace;
 
+    /// <summary>
+    /// Which part of each batch this loader builds, of <see cref="SliceCount"/> equal parts: a data-parallel rank's
+    /// share. Positions (and so augmentations) stay those of the whole batch. <value>The default is 0.</value>
+    /// </summary>
+    public int SliceIndex { get; init; }
+
+    /// <summary>Equal parts each batch is split into (the data-parallel world size). <value>The default is 1.</value></summary>
+    public int SliceCount { get; init; } = 1;
+
     internal void Validate()
     {
+        if (SliceCount < 1 || SliceIndex < 0 || SliceIndex >= SliceCount) throw new ArgumentException($"SliceIndex must lie in [0, SliceCount) (got {SliceIndex} of {SliceCount}).", nameof(SliceIndex));
+        if (SliceCount > 1 && (BatchSize % SliceCount != 0 || !DropLast))
+            throw new ArgumentException($"A batch of {BatchSize} cannot be split evenly over {SliceCount} processes; use a batch size divisible by {SliceCount} (and DropLast).", nameof(BatchSize));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1 (got {BatchSize}).", nameof(BatchSize));
         if (Width < 1 || Height < 1) throw new ArgumentException($"Width and Height must be positive (got {Width}x{Height}).", nameof(Width));
         if (Workers < 1) throw new ArgumentException($"Workers must be at least 1 (got {Workers}).", nameof(Workers));
