@@ -2,6 +2,8 @@ using System.CommandLine;
 using FaceForge.Formats.PyTorch;
 using FaceForge.Models;
 using FaceForge.Training.Backbones;
+using FaceForge.Training.Detection;
+using static TorchSharp.torch;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 
@@ -13,24 +15,26 @@ internal static class ModelImportCommand
     public static Command Create()
     {
         var from = new Option<string>("--from") { Description = "PyTorch checkpoint (.pth/.pt/.ckpt, zip or legacy format).", Required = true };
-        var arch = new Option<string>("--arch") { Description = $"Architecture: {string.Join(", ", BackboneCatalog.Names)}.", Required = true };
+        var arch = new Option<string>("--arch") { Description = $"Architecture: {string.Join(", ", BackboneCatalog.Names.Concat(DetectorCatalog.Names))}.", Required = true };
         var output = new Option<string>("--out") { Description = "FaceForge model file to write.", Required = true };
         var embedding = new Option<int?>("--embedding-size") { Description = "Embedding length if not the architecture's default." };
         var width = new Option<double?>("--width") { Description = "Width multiplier the checkpoint was trained with (default 1)." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("import", "Import PyTorch weights into a FaceForge model file; prints missing and unexpected keys.") { from, arch, output, embedding, width, json };
-        arch.AcceptOnlyFromAmong([.. BackboneCatalog.Names]);
+        arch.AcceptOnlyFromAmong([.. BackboneCatalog.Names, .. DetectorCatalog.Names]);
         command.SetAction(parse =>
         {
             string source = parse.GetValue(from)!;
             if (!File.Exists(source)) throw new UserErrorException($"--from: '{source}' does not exist.");
             TorchRuntime.EnsureLoaded();
-            var info = BackboneCatalog.Defaults(parse.GetValue(arch)!);
+            string name = parse.GetValue(arch)!;
+            bool detector = DetectorCatalog.IsDetector(name);
+            var info = detector ? DetectorCatalog.Defaults(name) : BackboneCatalog.Defaults(name);
             if (parse.GetValue(embedding) is int size) info = info with { EmbeddingSize = size };
             if (parse.GetValue(width) is double w) info = info with { Options = new() { ["width"] = w } };
             info = info with { Source = Path.GetFileName(source) };
             var weights = PyTorchCheckpoint.LoadStateDict(source);
-            using var network = BackboneCatalog.Create(info);
+            using nn.Module network = detector ? DetectorCatalog.Create(info) : BackboneCatalog.Create(info);
             // BatchNorm's step counters are bookkeeping, not weights: old checkpoints may lack them.
             var report = StateDict.Load(network, weights, strict: false, source);
             var missing = report.Missing.Where(k => !k.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
@@ -42,7 +46,9 @@ internal static class ModelImportCommand
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);
             else
             {
-                writer.WriteLine($"imported {report.Loaded.Count} tensors into {result.Model} ({info.Architecture}, {info.InputWidth}x{info.InputHeight}, {info.EmbeddingSize}-d)");
+                writer.WriteLine(detector
+                    ? $"imported {report.Loaded.Count} tensors into {result.Model} ({info.Architecture} face detector)"
+                    : $"imported {report.Loaded.Count} tensors into {result.Model} ({info.Architecture}, {info.InputWidth}x{info.InputHeight}, {info.EmbeddingSize}-d)");
                 if (report.Missing.Count > 0) writer.WriteLine($"missing (left at initial values): {string.Join(", ", report.Missing)}");
                 if (report.Unexpected.Count > 0) writer.WriteLine($"unexpected (ignored): {string.Join(", ", report.Unexpected)}");
             }

@@ -9,6 +9,15 @@ public sealed record ModelInfo
     /// <summary>Architecture name, e.g. "mobilefacenet-casia" or "vargfacenet".</summary>
     public required string Architecture { get; init; }
 
+    /// <summary>What the network does: <see cref="RecognitionKind"/> (crops to embeddings) or <see cref="DetectionKind"/> (images to faces). <value>The default is recognition.</value></summary>
+    public string Kind { get; init; } = RecognitionKind;
+
+    /// <summary>The <see cref="Kind"/> of recognition models.</summary>
+    public const string RecognitionKind = "recognition";
+
+    /// <summary>The <see cref="Kind"/> of face detectors.</summary>
+    public const string DetectionKind = "detection";
+
     /// <summary>Input width in pixels.</summary>
     public required int InputWidth { get; init; }
 
@@ -37,8 +46,10 @@ public sealed record ModelInfo
     public string? Source { get; init; }
 
     /// <summary>The normalisation as a value.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public PixelNormalization Normalization => new(NormalizationMean, NormalizationStd);
 
     /// <summary>The alignment template.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public AlignmentTemplate AlignmentTemplate => AlignmentTemplate.FromName(Template);
 }

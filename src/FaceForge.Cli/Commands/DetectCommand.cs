@@ -1,0 +1,64 @@
+using System.CommandLine;
+using FaceForge.Detection;
+using FaceForge.Imaging;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge detect`: faces, scores and landmarks in photos.</summary>
+internal static class DetectCommand
+{
+    /// <summary>Exit code when no image holds a face.</summary>
+    public const int NoFaceExitCode = 3;
+
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Detector: FaceForge model file (retinaface-mnet025) or ONNX (YuNet, Ultra-Light).", Required = true };
+        var images = new Argument<string[]>("IMAGES") { Description = "Photos.", Arity = ArgumentArity.OneOrMore };
+        var draw = new Option<string?>("--draw") { Description = "Write each photo with its detections drawn as DIR/NAME.png." };
+        var confidence = DetectorInputs.Confidence();
+        var nms = DetectorInputs.Nms();
+        var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks)." };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, confidence, nms, json };
+        command.SetAction(parse =>
+        {
+            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            string? drawDir = parse.GetValue(draw);
+            if (drawDir is not null) Directory.CreateDirectory(drawDir);
+            var results = new List<object>();
+            var writer = parse.InvocationConfiguration.Output;
+            int found = 0;
+            foreach (string path in parse.GetValue(images)!)
+            {
+                if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
+                var image = ImageDecoder.Decode(path);
+                var faces = detector.Detect(image);
+                if (faces.Count > 0) found++;
+                if (drawDir is not null)
+                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, Path.GetFileNameWithoutExtension(path) + ".png"), ImageEncoder.EncodePng(DetectionPainter.Draw(image, faces)));
+                results.Add(new
+                {
+                    Image = path, Width = image.Width, Height = image.Height,
+                    Faces = faces.Select(f => new
+                    {
+                        Box = new[] { f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom }.Select(v => MathF.Round(v, 1)),
+                        Score = MathF.Round(f.Score, 4),
+                        Landmarks = f.Landmarks?.ToFlat().Select(v => MathF.Round(v, 1)),
+                    }),
+                });
+                if (!parse.GetValue(json))
+                {
+                    writer.WriteLine($"{path}: {faces.Count} face(s)");
+                    foreach (var f in faces) writer.WriteLine($"  [{f.Box.Left:0},{f.Box.Top:0},{f.Box.Right:0},{f.Box.Bottom:0}] score {f.Score:0.000}");
+                }
+            }
+            if (parse.GetValue(json)) JsonOutput.Write(writer, new { Detector = detector.Name, Images = results });
+            if (found == 0)
+            {
+                parse.InvocationConfiguration.Error.WriteLine("no face found");
+                return NoFaceExitCode;
+            }
+            return 0;
+        });
+        return command;
+    }
+}

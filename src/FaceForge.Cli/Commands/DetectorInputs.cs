@@ -1,0 +1,21 @@
+using System.CommandLine;
+using FaceForge.Detection;
+using FaceForge.Training.Detection;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>The --detector/--model file of detection commands, and the thresholds they share.</summary>
+internal static class DetectorInputs
+{
+    public static Option<float> Confidence() => new("--confidence") { Description = "Minimum detection score.", DefaultValueFactory = _ => 0.5f };
+
+    public static Option<float> Nms() => new("--nms") { Description = "NMS IoU threshold.", DefaultValueFactory = _ => 0.4f };
+
+    /// <summary>Opens an ONNX detector (YuNet, Ultra-Light) or a FaceForge detector model file (RetinaFace).</summary>
+    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f)
+    {
+        if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
+        var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms };
+        return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? new OnnxFaceDetector(path, options) : TorchFaceDetector.Open(path, options);
+    }
+}

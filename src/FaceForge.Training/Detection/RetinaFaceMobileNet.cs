@@ -1,0 +1,153 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Detection;
+
+/// <summary>What a RetinaFace-style network predicts for every anchor of a batch.</summary>
+/// <param name="Boxes">B x N x 4 box offsets.</param>
+/// <param name="Logits">B x N x 2 class logits (background, face).</param>
+/// <param name="Landmarks">B x N x 10 landmark offsets.</param>
+public sealed record DetectionOutput(Tensor Boxes, Tensor Logits, Tensor Landmarks);
+
+/// <summary>
+/// RetinaFace with a MobileNet-0.25 body, FPN and SSH context modules (Deng et al., arXiv 1905.00641), in the
+/// layout of biubug6/Face-Detector-1MB-with-landmark, whose weights are ../shared/models/retinaface-mnet025:
+/// parameter names match that checkpoint. Input: BGR pixels minus (104, 117, 123), any size.
+/// </summary>
+/// <remarks>
+/// <see cref="Features"/> and <see cref="Heads"/> are separate so that the occlusion-aware detector can work on the
+/// features in between. Not thread-safe (one forward at a time).
+/// </remarks>
+public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
+{
+    /// <summary>Channels of each SSH feature map.</summary>
+    public const int FeatureChannels = 64;
+
+    private readonly MobileNetBody body;
+    private readonly Fpn fpn;
+    private readonly Ssh ssh1, ssh2, ssh3;
+    private readonly ModuleList<HeadConv> ClassHead, BboxHead, LandmarkHead;
+
+    /// <summary>Creates the network with <paramref name="anchors"/> anchors per cell.</summary>
+    public RetinaFaceMobileNet(int anchors = 2) : base(nameof(RetinaFaceMobileNet))
+    {
+        body = new MobileNetBody();
+        fpn = new Fpn([64, 128, 256], FeatureChannels);
+        ssh1 = new Ssh(FeatureChannels, FeatureChannels);
+        ssh2 = new Ssh(FeatureChannels, FeatureChannels);
+        ssh3 = new Ssh(FeatureChannels, FeatureChannels);
+        ClassHead = new ModuleList<HeadConv>([.. Enumerable.Range(0, 3).Select(_ => new HeadConv(FeatureChannels, anchors * 2))]);
+        BboxHead = new ModuleList<HeadConv>([.. Enumerable.Range(0, 3).Select(_ => new HeadConv(FeatureChannels, anchors * 4))]);
+        LandmarkHead = new ModuleList<HeadConv>([.. Enumerable.Range(0, 3).Select(_ => new HeadConv(FeatureChannels, anchors * 10))]);
+        RegisterComponents();
+    }
+
+    /// <summary>The three SSH feature maps (strides 8, 16, 32), each B x 64 x H/s x W/s.</summary>
+    public Tensor[] Features(Tensor input)
+    {
+        var (c3, c4, c5) = body.call(input);
+        var (p3, p4, p5) = fpn.call(c3, c4, c5);
+        return [ssh1.call(p3), ssh2.call(p4), ssh3.call(p5)];
+    }
+
+    /// <summary>The per-anchor predictions from <see cref="Features"/>' maps.</summary>
+    public DetectionOutput Heads(IReadOnlyList<Tensor> features) => new(
+        torch.cat(features.Select((f, i) => Flatten(BboxHead[i].call(f), 4)).ToArray(), 1),
+        torch.cat(features.Select((f, i) => Flatten(ClassHead[i].call(f), 2)).ToArray(), 1),
+        torch.cat(features.Select((f, i) => Flatten(LandmarkHead[i].call(f), 10)).ToArray(), 1));
+
+    /// <inheritdoc/>
+    public override DetectionOutput forward(Tensor input) => Heads(Features(input));
+
+    // B x (A*k) x H x W -> B x (H*W*A) x k, in the order of the priors (row, column, anchor).
+    private static Tensor Flatten(Tensor x, int k) => x.permute(0, 2, 3, 1).contiguous().view(x.shape[0], -1, k);
+
+    // Plain ReLU throughout: the 1MB repository's variant, unlike Pytorch_Retinaface's leaky one (its weights need it).
+    internal static Sequential ConvBn(long input, long output, long stride = 1, bool relu = true, long kernel = 3) =>
+        relu
+            ? nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), nn.BatchNorm2d(output), nn.ReLU())
+            : nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), nn.BatchNorm2d(output));
+
+    private static Sequential ConvDw(long input, long output, long stride) => nn.Sequential(
+        nn.Conv2d(input, input, 3, stride, 1, groups: input, bias: false), nn.BatchNorm2d(input), nn.ReLU(),
+        nn.Conv2d(input, output, 1, 1, 0, bias: false), nn.BatchNorm2d(output), nn.ReLU());
+
+    private sealed class MobileNetBody : nn.Module<Tensor, (Tensor, Tensor, Tensor)>
+    {
+        private readonly Sequential stage1, stage2, stage3;
+
+        public MobileNetBody() : base(nameof(MobileNetBody))
+        {
+            stage1 = nn.Sequential(ConvBn(3, 8, 2), ConvDw(8, 16, 1), ConvDw(16, 32, 2), ConvDw(32, 32, 1), ConvDw(32, 64, 2), ConvDw(64, 64, 1));
+            stage2 = nn.Sequential(ConvDw(64, 128, 2), ConvDw(128, 128, 1), ConvDw(128, 128, 1), ConvDw(128, 128, 1), ConvDw(128, 128, 1), ConvDw(128, 128, 1));
+            stage3 = nn.Sequential(ConvDw(128, 256, 2), ConvDw(256, 256, 1));
+            RegisterComponents();
+        }
+
+        public override (Tensor, Tensor, Tensor) forward(Tensor x)
+        {
+            var c3 = stage1.call(x);
+            var c4 = stage2.call(c3);
+            return (c3, c4, stage3.call(c4));
+        }
+    }
+
+    private sealed class Fpn : nn.Module<Tensor, Tensor, Tensor, (Tensor, Tensor, Tensor)>
+    {
+        private readonly Sequential output1, output2, output3, merge1, merge2;
+
+        public Fpn(long[] inputs, long channels) : base(nameof(Fpn))
+        {
+            output1 = ConvBn(inputs[0], channels, kernel: 1);
+            output2 = ConvBn(inputs[1], channels, kernel: 1);
+            output3 = ConvBn(inputs[2], channels, kernel: 1);
+            merge1 = ConvBn(channels, channels);
+            merge2 = ConvBn(channels, channels);
+            RegisterComponents();
+        }
+
+        public override (Tensor, Tensor, Tensor) forward(Tensor c3, Tensor c4, Tensor c5)
+        {
+            var o3 = output3.call(c5);
+            var o2 = merge2.call(output2.call(c4) + nn.functional.interpolate(o3, [c4.shape[2], c4.shape[3]], mode: InterpolationMode.Nearest));
+            var o1 = merge1.call(output1.call(c3) + nn.functional.interpolate(o2, [c3.shape[2], c3.shape[3]], mode: InterpolationMode.Nearest));
+            return (o1, o2, o3);
+        }
+    }
+
+    private sealed class Ssh : nn.Module<Tensor, Tensor>
+    {
+        private readonly Sequential conv3X3, conv5X5_1, conv5X5_2, conv7X7_2, conv7x7_3;
+
+        public Ssh(long input, long output) : base(nameof(Ssh))
+        {
+            conv3X3 = ConvBn(input, output / 2, relu: false);
+            conv5X5_1 = ConvBn(input, output / 4);
+            conv5X5_2 = ConvBn(output / 4, output / 4, relu: false);
+            conv7X7_2 = ConvBn(output / 4, output / 4);
+            conv7x7_3 = ConvBn(output / 4, output / 4, relu: false);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            var branch5 = conv5X5_1.call(x);
+            var branch7 = conv7X7_2.call(branch5);
+            return nn.functional.relu(torch.cat([conv3X3.call(x), conv5X5_2.call(branch5), conv7x7_3.call(branch7)], 1));
+        }
+    }
+
+    private sealed class HeadConv : nn.Module<Tensor, Tensor>
+    {
+        private readonly Conv2d conv1x1;
+
+        public HeadConv(long input, long output) : base(nameof(HeadConv))
+        {
+            conv1x1 = nn.Conv2d(input, output, 1);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => conv1x1.call(x);
+    }
+}

@@ -1,0 +1,131 @@
+using FaceForge.Detection;
+using FaceForge.Imaging;
+using FaceForge.Models;
+using FaceForge.Training.Runtime;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Detection;
+
+/// <summary>
+/// Runs a RetinaFace-style network (<see cref="DetectorCatalog"/>) on whole images: BGR minus (104, 117, 123) at
+/// the image's own size (downscaled above <see cref="DetectorOptions.MaxSide"/>), optional extra scales, anchors
+/// decoded, then NMS.
+/// </summary>
+/// <remarks>Thread-safe: calls are serialised on one network.</remarks>
+public sealed class TorchFaceDetector : IFaceDetector
+{
+    private static readonly float[] BgrMean = [104, 117, 123];
+    private readonly nn.Module<Tensor, DetectionOutput> _network;
+    private readonly DetectorOptions _options;
+    private readonly float[] _scales;
+    private readonly object _gate = new();
+    private readonly Dictionary<(int, int), float[]> _priors = [];
+
+    /// <summary>Wraps <paramref name="network"/>; <paramref name="scales"/> lists extra input scales (1 is always run).</summary>
+    public TorchFaceDetector(nn.Module<Tensor, DetectionOutput> network, string name, DetectorOptions? options = null, IReadOnlyList<float>? scales = null)
+    {
+        _options = options ?? new DetectorOptions();
+        _options.Validate();
+        _network = network;
+        _network.eval();
+        Name = name;
+        _scales = [1f, .. (scales ?? []).Where(s => s > 0 && s != 1)];
+    }
+
+    /// <summary>Opens a FaceForge detector model file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a detector, or its weights do not fit the architecture.</exception>
+    public static TorchFaceDetector Open(string path, DetectorOptions? options = null, IReadOnlyList<float>? scales = null)
+    {
+        TorchRuntime.EnsureLoaded();
+        var (info, weights) = ModelFile.Read(path);
+        if (info.Kind != ModelInfo.DetectionKind)
+            throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a face detector.");
+        var network = DetectorCatalog.Create(info);
+        StateDict.Load(network, weights, strict: true, path);
+        return new TorchFaceDetector(network, info.Architecture, options, scales);
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    public bool HasLandmarks => true;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image) => DetectBatch([image])[0];
+
+    /// <summary>Detects faces in several images; images of the same size run as one batch.</summary>
+    public IReadOnlyList<DetectedFace>[] DetectBatch(IReadOnlyList<RgbImage> images)
+    {
+        var results = new List<DetectedFace>[images.Count];
+        for (int i = 0; i < images.Count; i++) results[i] = [];
+        foreach (float scale in _scales)
+        {
+            var prepared = images.Select(image => Prepare(image, scale)).ToArray();
+            foreach (var group in Enumerable.Range(0, images.Count).GroupBy(i => (prepared[i].Image.Width, prepared[i].Image.Height)))
+            {
+                int[] members = group.ToArray();
+                var (w, h) = group.Key;
+                var decoded = Run(members.Select(i => prepared[i].Image).ToArray(), w, h);
+                for (int m = 0; m < members.Length; m++)
+                {
+                    var (boxes, scores, landmarks) = decoded[m];
+                    results[members[m]].AddRange(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, landmarks, Priors(w, h), w, h, prepared[members[m]].Back, _options.ConfidenceThreshold));
+                }
+            }
+        }
+        return results.Select(r => (IReadOnlyList<DetectedFace>)NonMaximumSuppression.Apply(r, _options)).ToArray();
+    }
+
+    private (RgbImage Image, float Back) Prepare(RgbImage image, float scale)
+    {
+        if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
+        float factor = Math.Min(scale, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
+        if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
+        int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
+        return (ImageResizer.Resize(image, w, h), (float)image.Width / w);
+    }
+
+    private float[] Priors(int w, int h)
+    {
+        lock (_priors)
+        {
+            if (!_priors.TryGetValue((w, h), out var priors)) _priors[(w, h)] = priors = RetinaFaceDecoder.MobileNet.Priors(w, h);
+            return priors;
+        }
+    }
+
+    private (float[] Boxes, float[] Scores, float[] Landmarks)[] Run(RgbImage[] batch, int w, int h)
+    {
+        var input = new float[batch.Length * 3 * h * w];
+        int plane = h * w;
+        for (int b = 0; b < batch.Length; b++)
+        {
+            var pixels = batch[b].Pixels;
+            int offset = b * 3 * plane;
+            for (int p = 0; p < plane; p++)
+            {
+                // BGR planes: channel 0 is blue.
+                input[offset + p] = pixels[3 * p + 2] - BgrMean[0];
+                input[offset + plane + p] = pixels[3 * p + 1] - BgrMean[1];
+                input[offset + 2 * plane + p] = pixels[3 * p + 0] - BgrMean[2];
+            }
+        }
+        lock (_gate)
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.inference_mode();
+            var output = _network.call(torch.tensor(input, [batch.Length, 3, h, w]));
+            var scores = nn.functional.softmax(output.Logits, -1).select(2, 1);
+            return Enumerable.Range(0, batch.Length).Select(b => (
+                output.Boxes[b].contiguous().data<float>().ToArray(),
+                scores[b].contiguous().data<float>().ToArray(),
+                output.Landmarks[b].contiguous().data<float>().ToArray())).ToArray();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _network.Dispose();
+}

@@ -1,0 +1,28 @@
+namespace FaceForge.Detection;
+
+/// <summary>Settings shared by every detector.</summary>
+public sealed record DetectorOptions
+{
+    /// <summary>Minimum score kept. <value>The default is 0.5.</value></summary>
+    public float ConfidenceThreshold { get; init; } = 0.5f;
+
+    /// <summary>IoU above which a lower-scored box is suppressed. <value>The default is 0.4.</value></summary>
+    public float NmsThreshold { get; init; } = 0.4f;
+
+    /// <summary>
+    /// Images whose longer side exceeds this are downscaled before detection (and the results mapped back), which caps
+    /// time and memory on huge photos. <value>The default is 1920.</value>
+    /// </summary>
+    public int MaxSide { get; init; } = 1920;
+
+    /// <summary>Most faces returned per image. <value>The default is 750.</value></summary>
+    public int MaxFaces { get; init; } = 750;
+
+    internal void Validate()
+    {
+        if (ConfidenceThreshold is < 0 or > 1) throw new ArgumentException($"ConfidenceThreshold must be in [0, 1] (got {ConfidenceThreshold}).", nameof(ConfidenceThreshold));
+        if (NmsThreshold is <= 0 or > 1) throw new ArgumentException($"NmsThreshold must be in (0, 1] (got {NmsThreshold}).", nameof(NmsThreshold));
+        if (MaxSide < 32) throw new ArgumentException($"MaxSide must be at least 32 (got {MaxSide}).", nameof(MaxSide));
+        if (MaxFaces < 1) throw new ArgumentException($"MaxFaces must be at least 1 (got {MaxFaces}).", nameof(MaxFaces));
+    }
+}

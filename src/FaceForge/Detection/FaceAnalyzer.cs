@@ -1,0 +1,55 @@
+using FaceForge.Embedding;
+using FaceForge.Imaging;
+
+namespace FaceForge.Detection;
+
+/// <summary>One analysed face: where it is, its embedding, and simple quality fields.</summary>
+/// <param name="Face">The detection.</param>
+/// <param name="Embedding">Unit-length embedding of the aligned crop.</param>
+/// <param name="InterOcularPixels">Distance between the eyes in the photo (small faces embed poorly).</param>
+/// <param name="Yaw">Rough yaw from the landmarks in [-1, 1]: where the nose sits between the eyes (0 frontal).</param>
+/// <param name="EmbeddingNorm">Norm of the raw embedding before normalisation when the embedder reports it, else null (MagFace's quality).</param>
+public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw, float? EmbeddingNorm);
+
+/// <summary>
+/// The pipeline from photo to identities: detect → align each face with its landmarks to the recogniser's template →
+/// embed (in batches) → per-face quality fields.
+/// </summary>
+/// <remarks>
+/// Thread-safe when both the detector and the embedder are (FaceForge's are: they serialise or allow concurrent
+/// calls). Owns neither: dispose them yourself.
+/// </remarks>
+public sealed class FaceAnalyzer(IFaceDetector detector, IFaceEmbedder embedder, FlipMode flip = FlipMode.Add)
+{
+    /// <summary>The detector.</summary>
+    public IFaceDetector Detector { get; } = detector.HasLandmarks ? detector
+        : throw new ArgumentException($"Detector '{detector.Name}' gives no landmarks; alignment needs a detector with five landmarks (RetinaFace, YuNet).", nameof(detector));
+
+    /// <summary>Every face in <paramref name="image"/>, best detection first.</summary>
+    public IReadOnlyList<AnalysedFace> Analyse(RgbImage image)
+    {
+        var faces = Detector.Detect(image);
+        if (faces.Count == 0) return [];
+        var template = embedder.Info.AlignmentTemplate;
+        var crops = faces.Select(f => AlignedImageSource.Prepare(image, f.Landmarks, template)).ToList();
+        var vectors = embedder.Embed(crops, flip);
+        return faces.Select((f, i) => Describe(f, vectors[i])).ToList();
+    }
+
+    /// <summary>The largest face of <paramref name="image"/>, or null when none is found.</summary>
+    public AnalysedFace? Largest(RgbImage image)
+    {
+        var faces = Detector.Detect(image);
+        if (faces.Count == 0) return null;
+        var face = faces.MaxBy(f => f.Box.Area)!;
+        return Describe(face, embedder.Embed([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], flip)[0]);
+    }
+
+    private static AnalysedFace Describe(DetectedFace face, float[] embedding)
+    {
+        var m = face.Landmarks!.Value;
+        float eyes = System.Numerics.Vector2.Distance(m.LeftEye, m.RightEye);
+        float yaw = eyes > 0 ? Math.Clamp(2 * (m.Nose.X - (m.LeftEye.X + m.RightEye.X) / 2) / eyes, -1, 1) : 0;
+        return new AnalysedFace(face, embedding, eyes, yaw, null);
+    }
+}
