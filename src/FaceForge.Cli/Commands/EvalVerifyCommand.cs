@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FaceForge.Alignment;
+using FaceForge.Detection;
 using FaceForge.Embedding;
 using FaceForge.Evaluation;
 using FaceForge.Imaging;
@@ -16,6 +17,7 @@ internal static class EvalVerifyCommand
         var images = new Option<string?>("--images") { Description = "Image root the pairs refer to (Name/Name_0001.jpg)." };
         var pairs = new Option<string?>("--pairs") { Description = "LFW-style pairs.txt." };
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file (path x1 y1 … x5 y5); without it images are taken as aligned." };
+        var detector = new Option<string?>("--detector") { Description = "Detect each image's centre face and align by its landmarks (instead of --landmarks): FaceForge detector model or ONNX." };
         var bin = new Option<string?>("--bin") { Description = "InsightFace .bin verification set (instead of --images/--pairs; images already aligned)." };
         var folds = new Option<string?>("--folds") { Description = "Score only these folds, e.g. 6-10 (1-based); thresholds come from the other scored folds." };
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: Add (default), Concatenate or None.", DefaultValueFactory = _ => FlipMode.Add };
@@ -25,7 +27,7 @@ internal static class EvalVerifyCommand
         var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold in the model file (used by faceforge verify)." };
         var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
         {
-            model, images, pairs, landmarks, bin, folds, flip, batch, report, json, calibrate,
+            model, images, pairs, landmarks, detector, bin, folds, flip, batch, report, json, calibrate,
         };
         command.SetAction(parse =>
         {
@@ -36,7 +38,7 @@ internal static class EvalVerifyCommand
             var (scores, same, foldOf) = parse.GetValue(bin) is { } binPath
                 ? ScoreBin(embedder, Existing(binPath, "--bin"), parse.GetValue(flip), parse.GetValue(batch), progress)
                 : ScorePairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
-                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), selected, parse.GetValue(flip), parse.GetValue(batch), progress);
+                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), selected, parse.GetValue(flip), parse.GetValue(batch), progress);
             var result = VerificationMetrics.Compute(scores, same, foldOf, selected);
             if (parse.GetValue(report) is { } dir)
                 VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, scores, same);
@@ -73,15 +75,24 @@ internal static class EvalVerifyCommand
     private static string Existing(string path, string option) =>
         File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
 
-    private static (double[] Scores, bool[] Same, int[] Folds) ScorePairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath,
+    private static (double[] Scores, bool[] Same, int[] Folds) ScorePairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath, string? detectorPath,
         IReadOnlySet<int>? folds, FlipMode flip, int batch, ProgressReporter progress)
     {
+        if (landmarksPath is not null && detectorPath is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
         var pairs = LfwPairs.Read(Existing(pairsPath, "--pairs")).Where(p => folds is null || folds.Contains(p.Fold)).ToList();
         LfwPairs.CheckImagesExist(pairs, images, pairsPath);
-        var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
-        var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate);
         var unique = pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
+        var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
+        if (detectorPath is not null)
+        {
+            using var faceDetector = DetectorInputs.Open(detectorPath, "--detector");
+            var found = progress.Run("detecting", unique.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, unique, 16, p));
+            landmarks = found.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
+            int missing = found.Count - landmarks.Count;
+            if (missing > 0) progress.Warn($"no face found in {missing} of {found.Count} images; those are resized whole instead of aligned");
+        }
+        var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate, ResizeWhenMissing: detectorPath is not null);
         var embeddings = progress.Run("embedding", unique.Count, "img",
             p => EmbeddingBatcher.EmbedAll(embedder, unique, source.Load, flip, batch, p));
         return (Scores(pairs, unique, embeddings), pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());

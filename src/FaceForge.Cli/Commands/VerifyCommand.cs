@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FaceForge.Detection;
 using FaceForge.Embedding;
 using FaceForge.Training.Embedding;
 
@@ -13,17 +14,40 @@ internal static class VerifyCommand
         var first = new Argument<string>("A") { Description = "First image." };
         var second = new Argument<string>("B") { Description = "Second image." };
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file used to align the images." };
+        var detector = new Option<string?>("--detector") { Description = $"Detect faces (FaceForge detector model or ONNX) and compare the largest of each photo; exit code {DetectCommand.NoFaceExitCode} if a photo has none." };
         var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold (default: the model's calibrated one)." };
         var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same)." };
-        var command = new Command("verify", "Compare two faces: cosine similarity and a decision.") { model, first, second, landmarks, threshold, json };
+        var command = new Command("verify", "Compare two faces: cosine similarity and a decision.") { model, first, second, landmarks, detector, threshold, json };
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
             using var embedder = TorchFaceEmbedder.Load(modelPath);
-            var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
-            var crops = new[] { parse.GetValue(first)!, parse.GetValue(second)! }.Select(p => ImageInputs.Load(p, points, embedder)).ToArray();
-            var vectors = embedder.Embed(crops, FlipMode.Add);
+            string[] paths = [parse.GetValue(first)!, parse.GetValue(second)!];
+            float[][] vectors;
+            if (parse.GetValue(detector) is { } detectorPath)
+            {
+                if (parse.GetValue(landmarks) is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
+                using var faces = DetectorInputs.Open(detectorPath, "--detector");
+                var analyzer = new FaceAnalyzer(faces, embedder);
+                vectors = new float[2][];
+                for (int i = 0; i < 2; i++)
+                {
+                    if (!File.Exists(paths[i])) throw new UserErrorException($"Image '{paths[i]}' does not exist.");
+                    var face = analyzer.Largest(FaceForge.Imaging.ImageDecoder.Decode(paths[i]));
+                    if (face is null)
+                    {
+                        parse.InvocationConfiguration.Error.WriteLine($"no face found in '{paths[i]}'");
+                        return DetectCommand.NoFaceExitCode;
+                    }
+                    vectors[i] = face.Embedding;
+                }
+            }
+            else
+            {
+                var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
+                vectors = embedder.Embed(paths.Select(p => ImageInputs.Load(p, points, embedder)).ToArray(), FlipMode.Add);
+            }
             double score = Similarity.Cosine(vectors[0], vectors[1]);
             double? t = parse.GetValue(threshold) ?? embedder.Info.Threshold;
             bool? same = t is double value ? score > value : null;

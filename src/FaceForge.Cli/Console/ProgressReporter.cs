@@ -42,6 +42,9 @@ internal sealed class ProgressReporter(TextWriter error)
         return result;
     }
 
+    /// <summary>Prints a one-line warning on the error writer.</summary>
+    public void Warn(string message) => error.WriteLine($"warning: {message}");
+
     /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
     public void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
         Run<object?>(description, total, unit, p => { work(p); return null; });

@@ -54,10 +54,10 @@ public sealed class TorchFaceDetector : IFaceDetector
     public bool HasLandmarks => true;
 
     /// <inheritdoc/>
-    public IReadOnlyList<DetectedFace> Detect(RgbImage image) => DetectBatch([image])[0];
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image) => DetectMany([image])[0];
 
     /// <summary>Detects faces in several images; images of the same size run as one batch.</summary>
-    public IReadOnlyList<DetectedFace>[] DetectBatch(IReadOnlyList<RgbImage> images)
+    public IReadOnlyList<IReadOnlyList<DetectedFace>> DetectMany(IReadOnlyList<RgbImage> images)
     {
         var results = new List<DetectedFace>[images.Count];
         for (int i = 0; i < images.Count; i++) results[i] = [];

@@ -10,7 +10,8 @@ namespace FaceForge.Embedding;
 /// <param name="Root">Folder the relative image paths are under.</param>
 /// <param name="Landmarks">Landmarks by relative path, or null for pre-aligned images.</param>
 /// <param name="Template">The model's template (its size is the crop size).</param>
-public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string, FaceLandmarks>? Landmarks, AlignmentTemplate Template)
+/// <param name="ResizeWhenMissing">Images without landmarks are resized whole instead of failing (a detector found no face in them).</param>
+public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string, FaceLandmarks>? Landmarks, AlignmentTemplate Template, bool ResizeWhenMissing = false)
 {
     /// <summary>The crop for <paramref name="relativePath"/>.</summary>
     /// <exception cref="InvalidDataException">The image is unreadable or has no landmarks in the file.</exception>
@@ -19,7 +20,7 @@ public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string,
         var image = ImageDecoder.Decode(Path.Combine(Root, relativePath));
         if (Landmarks is null) return Prepare(image, null, Template);
         if (!Landmarks.TryGetValue(relativePath.Replace('\\', '/'), out var points))
-            throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
+            return ResizeWhenMissing ? Prepare(image, null, Template) : throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
         return Prepare(image, points, Template);
     }
 
