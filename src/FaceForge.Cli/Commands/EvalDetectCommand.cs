@@ -17,8 +17,9 @@ internal static class EvalDetectCommand
         var iou = new Option<double>("--iou") { Description = "IoU for a match.", DefaultValueFactory = _ => 0.5 };
         var confidence = new Option<float>("--confidence") { Description = "Minimum score kept (low, so the PR curve is complete).", DefaultValueFactory = _ => 0.02f };
         var nms = DetectorInputs.Nms();
-        var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images." };
-        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, json };
+        var masks = new Option<string?>("--masks") { Description = "Occlusion masks (non-zero where a face is occluded; as data synth --scenes writes): also score an occlusion-aware detector's segmentation (occlusion_iou)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images (and occlusion_iou with --masks)." };
+        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, masks, json };
         command.SetAction(parse =>
         {
             string root = parse.GetValue(images)!, file = parse.GetValue(annotations)!;
@@ -29,13 +30,46 @@ internal static class EvalDetectCommand
                 throw new UserErrorException($"{file}: image '{absent}' is not under --images '{root}'.");
             using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
             var result = Evaluate(detector, root, truth, parse.GetValue(iou), new ProgressReporter(parse.InvocationConfiguration.Error));
+            double? occlusionIoU = parse.GetValue(masks) is { } maskDir ? OcclusionIoU(detector, root, maskDir, truth.Select(t => t.Image).ToList()) : null;
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
-                JsonOutput.Write(writer, new { Ap = result.AveragePrecision, result.Recall, result.LandmarkNme, result.Faces, result.Detections, Images = truth.Count });
-            else writer.WriteLine($"AP@{parse.GetValue(iou):0.##} {100 * result.AveragePrecision:0.00} %, recall {100 * result.Recall:0.00} % of {result.Faces} faces; landmark NME {100 * result.LandmarkNme:0.00} %");
+                JsonOutput.Write(writer, new { Ap = result.AveragePrecision, result.Recall, result.LandmarkNme, result.Faces, result.Detections, Images = truth.Count, OcclusionIou = occlusionIoU });
+            else writer.WriteLine($"AP@{parse.GetValue(iou):0.##} {100 * result.AveragePrecision:0.00} %, recall {100 * result.Recall:0.00} % of {result.Faces} faces; landmark NME {100 * result.LandmarkNme:0.00} %"
+                + (occlusionIoU is double o ? $"; occlusion IoU {100 * o:0.00} %" : ""));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>IoU, over all images' stride-8 cells, of predicted occlusion (p &gt; 0.5) and the masks' (most pixels occluded).</summary>
+    private static double OcclusionIoU(IFaceDetector detector, string root, string maskDir, IReadOnlyList<string> images)
+    {
+        if (detector is not FaceForge.Training.Detection.TorchFaceDetector { PredictsOcclusion: true } torchDetector)
+            throw new UserErrorException($"--masks: detector '{detector.Name}' has no occlusion branch (train one with faceforge train-detector).");
+        if (!Directory.Exists(maskDir)) throw new UserErrorException($"--masks: folder '{maskDir}' does not exist.");
+        long intersection = 0, union = 0;
+        foreach (string name in images)
+        {
+            var image = ImageDecoder.Decode(Path.Combine(root, name));
+            string maskPath = Path.Combine(maskDir, Path.GetFileName(name));
+            if (!File.Exists(maskPath)) throw new UserErrorException($"--masks: no mask '{maskPath}' for '{name}'.");
+            var mask = ImageDecoder.Decode(maskPath);
+            if (mask.Width != image.Width || mask.Height != image.Height) throw new UserErrorException($"--masks: '{maskPath}' is {mask.Width}x{mask.Height}, its image {image.Width}x{image.Height}.");
+            var predicted = torchDetector.OcclusionProbabilities(image)!;
+            int cols = (image.Width + 7) / 8, rows = (image.Height + 7) / 8;
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
+                {
+                    int hidden = 0, all = 0;
+                    for (int y = 8 * r; y < Math.Min(image.Height, 8 * r + 8); y++)
+                        for (int x = 8 * c; x < Math.Min(image.Width, 8 * c + 8); x++, all++)
+                            if (mask.Pixels[3 * (y * image.Width + x)] > 0) hidden++;
+                    bool truth = 2 * hidden > all, guess = predicted[r * cols + c] > 0.5f;
+                    if (truth && guess) intersection++;
+                    if (truth || guess) union++;
+                }
+        }
+        return union == 0 ? 1 : intersection / (double)union;
     }
 
     internal static DetectionReport Evaluate(IFaceDetector detector, string root, IReadOnlyList<(string Image, List<AnnotatedFace> Faces)> truth, double iou, ProgressReporter progress)

@@ -146,7 +146,7 @@ internal static class TrainCommand
         try
         {
             return progress.RunWithCaption("training", "step", update =>
-                trainer.Run(resume, force, new InlineProgress(s => update(s.Step, s.TotalSteps, $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s"))));
+                trainer.Run(resume, force, new InlineProgress<TrainingStatus>(s => update(s.Step, s.TotalSteps, $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s"))));
         }
         catch (InvalidOperationException e) when (e.Message.Contains("--force", StringComparison.Ordinal))
         {
@@ -156,11 +156,5 @@ internal static class TrainCommand
         {
             throw new UserErrorException(e.Message);
         }
-    }
-
-    /// <summary>Forwards training reports on the training thread (Progress&lt;T&gt; would post them to the thread pool).</summary>
-    private sealed class InlineProgress(Action<TrainingStatus> report) : IProgress<TrainingStatus>
-    {
-        public void Report(TrainingStatus value) => report(value);
     }
 }

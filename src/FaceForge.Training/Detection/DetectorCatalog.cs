@@ -9,8 +9,11 @@ public static class DetectorCatalog
     /// <summary>RetinaFace, MobileNet-0.25 body (biubug6 layout).</summary>
     public const string RetinaFace = "retinaface-mnet025";
 
+    /// <summary>The same network with an occlusion-segmentation branch, trained with adversarial feature masks (AOFD).</summary>
+    public const string OcclusionAware = "aofd-mnet025";
+
     /// <summary>The known detector names.</summary>
-    public static IReadOnlyList<string> Names { get; } = [RetinaFace];
+    public static IReadOnlyList<string> Names { get; } = [RetinaFace, OcclusionAware];
 
     /// <summary>Whether <paramref name="architecture"/> names a detector.</summary>
     public static bool IsDetector(string architecture) => Names.Contains(architecture, StringComparer.OrdinalIgnoreCase);
@@ -28,6 +31,7 @@ public static class DetectorCatalog
     public static nn.Module<Tensor, DetectionOutput> Create(ModelInfo info) => info.Architecture.ToLowerInvariant() switch
     {
         RetinaFace => new RetinaFaceMobileNet(),
+        OcclusionAware => new OcclusionAwareDetector(),
         _ => throw new ArgumentException($"Unknown detector '{info.Architecture}'; known: {string.Join(", ", Names)}."),
     };
 }

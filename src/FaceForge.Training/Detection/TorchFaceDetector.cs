@@ -126,6 +126,40 @@ public sealed class TorchFaceDetector : IFaceDetector
         }
     }
 
+    /// <summary>BGR planes (channel 0 is blue) minus RetinaFace's mean, as its weights expect.</summary>
+    private static void WriteBgr(RgbImage image, Span<float> destination)
+    {
+        var pixels = image.Pixels;
+        int plane = image.Width * image.Height;
+        for (int p = 0; p < plane; p++)
+        {
+            destination[p] = pixels[3 * p + 2] - BgrMean[0];
+            destination[plane + p] = pixels[3 * p + 1] - BgrMean[1];
+            destination[2 * plane + p] = pixels[3 * p] - BgrMean[2];
+        }
+    }
+
+    /// <summary>Whether the network predicts occlusion (the occlusion-aware architecture).</summary>
+    public bool PredictsOcclusion => _network is OcclusionAwareDetector;
+
+    /// <summary>
+    /// Per stride-8 cell of <paramref name="image"/> (rows = ceil(H/8), columns = ceil(W/8), row-major), the
+    /// probability that a face is occluded there; null for networks without the occlusion branch.
+    /// </summary>
+    public float[]? OcclusionProbabilities(RgbImage image)
+    {
+        if (_network is not OcclusionAwareDetector aofd) return null;
+        var input = new float[3 * image.Width * image.Height];
+        WriteBgr(image, input);
+        lock (_gate)
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.inference_mode();
+            var features = aofd.Detector.Features(torch.tensor(input, [1, 3, image.Height, image.Width]));
+            return torch.sigmoid(aofd.Occlusion(features[0])).contiguous().data<float>().ToArray();
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _network.Dispose();
 }

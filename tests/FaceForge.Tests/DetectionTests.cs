@@ -1,0 +1,280 @@
+using System.Text.Json;
+using FaceForge.Alignment;
+using FaceForge.Data;
+using FaceForge.Detection;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+using FaceForge.Synthesis;
+using FaceForge.Training.Detection;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>The imported RetinaFace model, written once for the detection tests.</summary>
+public sealed class RetinaFaceFixture
+{
+    public RetinaFaceFixture()
+    {
+        if (TestPaths.Shared is not { } shared) return;
+        Model = Path.Combine(TestPaths.NewTempDirectory("retinaface"), "retinaface.ffm");
+        var (code, _, error) = CliHarness.Run("model", "import", "--from", Path.Combine(shared, "models/retinaface-mnet025/mobilenet0.25_Final.pth"), "--arch", "retinaface-mnet025", "--out", Model);
+        if (code != 0) throw new InvalidOperationException(error);
+    }
+
+    public string? Model { get; }
+}
+
+public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFaceFixture>
+{
+    private static string Lfw(string relative) => Path.Combine(TestPaths.Shared!, "data/lfw", relative);
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void ImportedRetinaFaceReproducesTheSharedLfwLandmarks()
+    {
+        // landmarks.txt was made by PyTorch with these weights: a faithful port lands within a fraction of a pixel.
+        var reference = LandmarksFile.Read(Lfw("landmarks.txt"));
+        using var detector = TorchFaceDetector.Open(retina.Model!);
+        foreach (string key in reference.Keys.Take(12))
+        {
+            var image = ImageDecoder.Decode(Lfw("images/" + key));
+            var face = IFaceDetector.NearestCentre(detector.Detect(image), image.Width, image.Height);
+            Assert.NotNull(face);
+            Assert.True(face.Score > 0.5f);
+            var error = face.Landmarks!.Value.ToArray().Zip(reference[key].ToArray(), (a, b) => System.Numerics.Vector2.Distance(a, b)).Max();
+            Assert.True(error < 0.5f, $"{key}: a landmark is {error:0.00} px from the reference");
+        }
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void EvalLandmarksReportsDetectionRateAndNme()
+    {
+        var (code, output, error) = CliHarness.Run("eval", "landmarks", "--model", retina.Model!, "--images", Lfw("images"), "--landmarks", Lfw("landmarks.txt"), "--limit", "24", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(1.0, json.GetProperty("detection_rate").GetDouble());
+        Assert.True(json.GetProperty("nme").GetDouble() < 0.005, output);
+    }
+
+    [SharedFact("models/yunet/face_detection_yunet.onnx")]
+    public void OnnxDetectorsFindTheLfwFace()
+    {
+        var image = ImageDecoder.Decode(Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"));
+        var truth = LandmarksFile.Read(Lfw("landmarks.txt"))["Aaron_Eckhart/Aaron_Eckhart_0001.jpg"];
+        using (var yunet = new OnnxFaceDetector(Path.Combine(TestPaths.Shared!, "models/yunet/face_detection_yunet.onnx")))
+        {
+            var face = IFaceDetector.NearestCentre(yunet.Detect(image), image.Width, image.Height);
+            Assert.NotNull(face);
+            Assert.True(LandmarkMetrics.Nme(face.Landmarks!.Value, truth) < 0.2, "YuNet's landmarks are far from RetinaFace's");
+        }
+        using var ultra = new OnnxFaceDetector(Path.Combine(TestPaths.Shared!, "models/ultralight/version-RFB-320.onnx"));
+        Assert.False(ultra.HasLandmarks);
+        var box = IFaceDetector.NearestCentre(ultra.Detect(image), image.Width, image.Height)!.Box;
+        Assert.True(box.Centre.X is > 100 and < 150 && box.Centre.Y is > 100 and < 160, $"box centre {box.Centre}");
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void DetectCliDrawsAndSignalsImagesWithoutFaces()
+    {
+        string dir = TestPaths.NewTempDirectory("detect-cli");
+        string photo = Path.Combine(TestPaths.Shared!, "data/photos/sample1.jpg");
+        var (code, output, error) = CliHarness.Run("detect", "--model", retina.Model!, photo, "--draw", dir, "--json");
+        Assert.True(code == 0, error);
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("images")[0].GetProperty("faces").GetArrayLength() >= 2);
+        Assert.True(File.Exists(Path.Combine(dir, "sample1.png")));
+
+        string blank = Path.Combine(dir, "blank.png");
+        File.WriteAllBytes(blank, ImageEncoder.EncodePng(new RgbImage(96, 96)));
+        (code, _, error) = CliHarness.Run("detect", "--model", retina.Model!, blank);
+        Assert.Equal(DetectCommandExitCodes.NoFace, code);
+        Assert.Contains("no face found", error);
+
+        string tiny = Path.Combine(dir, "tiny.png");
+        File.WriteAllBytes(tiny, ImageEncoder.EncodePng(new RgbImage(4, 4)));
+        (code, _, error) = CliHarness.Run("detect", "--model", retina.Model!, tiny);
+        Assert.Equal(2, code);
+        Assert.Contains("too small", error);
+
+        string corrupt = Path.Combine(dir, "corrupt.jpg");
+        File.WriteAllBytes(corrupt, [0xFF, 0xD8, 0xFF, 0x00, 0x01]);
+        (code, _, error) = CliHarness.Run("detect", "--model", retina.Model!, corrupt);
+        Assert.Equal(2, code);
+        Assert.Contains("corrupt.jpg", error);
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void HugeImagesAreDownscaledAndMappedBack()
+    {
+        var image = ImageDecoder.Decode(Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"));
+        var big = ImageResizer.Resize(image, 2500, 2500);
+        using var detector = TorchFaceDetector.Open(retina.Model!, new DetectorOptions { MaxSide = 500 });
+        var face = IFaceDetector.NearestCentre(detector.Detect(big), big.Width, big.Height)!;
+        // Detected at 500 px, reported in the 2500 px image: ten times the 250 px coordinates.
+        var truth = LandmarksFile.Read(Lfw("landmarks.txt"))["Aaron_Eckhart/Aaron_Eckhart_0001.jpg"];
+        Assert.True(LandmarkMetrics.Nme(face.Landmarks!.Value, truth.Select(p => p * 10)) < 0.05);
+    }
+
+    [SharedFact("models/mobilefacenet-casia/068.ckpt")]
+    public void VerifyWithADetectorComparesTheLargestFaces()
+    {
+        string model = Path.Combine(TestPaths.NewTempDirectory("verify-det"), "mfn.ffm");
+        Assert.Equal(0, CliHarness.Run("model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model).Code);
+        string a = Lfw("images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"), b = Lfw("images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg"), c = Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+        double Score(string x, string y)
+        {
+            var (code, output, error) = CliHarness.Run("verify", "--model", model, "--detector", retina.Model!, x, y, "--json");
+            Assert.True(code == 0, error);
+            return JsonDocument.Parse(output).RootElement.GetProperty("score").GetDouble();
+        }
+        Assert.True(Score(a, b) > Score(a, c) + 0.3);
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void ImportRefusesWeightsOfAnotherArchitecture()
+    {
+        var (code, _, error) = CliHarness.Run("model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/retinaface-mnet025/slim_Final.pth"),
+            "--arch", "retinaface-mnet025", "--out", Path.Combine(TestPaths.NewTempDirectory("import-bad"), "x.ffm"));
+        Assert.Equal(2, code);
+        Assert.Contains("do not fit 'retinaface-mnet025'", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void NmsKeepsTheBestOfOverlappingBoxes()
+    {
+        var boxes = new[] { new FaceBox(0, 0, 10, 10), new FaceBox(1, 1, 11, 11), new FaceBox(20, 20, 30, 30), new FaceBox(0, 0, 10, 10) };
+        var scores = new[] { 0.8f, 0.9f, 0.5f, 0.7f };
+        Assert.Equal([1, 2], NonMaximumSuppression.Apply(boxes, scores, 0.4f));
+        // Inclusive pixel overlap (py_cpu_nms): 10x10 boxes offset by 5 overlap 6x11 / (121 + 121 - 66) = 0.375.
+        Assert.Equal(2, NonMaximumSuppression.Apply([new FaceBox(0, 0, 10, 10), new FaceBox(5, 0, 15, 10)], [0.9f, 0.8f], 0.4f).Count);
+        Assert.Single(NonMaximumSuppression.Apply([new FaceBox(0, 0, 10, 10), new FaceBox(5, 0, 15, 10)], [0.9f, 0.8f], 0.37f));
+    }
+
+    [Fact]
+    public void PriorsFollowTheNetworkOutputOrderAndZeroOffsetsDecodeToThem()
+    {
+        var decoder = RetinaFaceDecoder.MobileNet;
+        float[] priors = decoder.Priors(64, 48);
+        // Strides 8, 16, 32 over 64x48: 8x6 + 4x3 + 2x2 cells, two anchors each.
+        Assert.Equal((48 + 12 + 4) * 2 * 4, priors.Length);
+        Assert.Equal([4f / 64, 4f / 48, 10f / 64, 10f / 48], priors[..4]);
+        Assert.Equal(20f / 64, priors[6]); // the cell's second anchor
+        int n = priors.Length / 4;
+        var scores = new float[n];
+        scores[1] = 0.9f;
+        var faces = decoder.Decode(new float[n * 4], scores, new float[n * 10], priors, 64, 48, 1f, 0.5f);
+        var face = Assert.Single(faces);
+        Assert.Equal(-6, face.Box.Left, 4);
+        Assert.Equal(-6, face.Box.Top, 4);
+        Assert.Equal(14, face.Box.Right, 4);
+        Assert.Equal(14, face.Box.Bottom, 4);
+        Assert.Equal(4, face.Landmarks!.Value.Nose.X, 4);
+    }
+
+    [Fact]
+    public void AnnotationsAreReadAndBadLinesNamed()
+    {
+        string dir = TestPaths.NewTempDirectory("labels");
+        string path = Path.Combine(dir, "label.txt");
+        File.WriteAllText(path, "# a.jpg\n10 20 30 40 15 25 0.0 35 25 0.0 25 35 0.0 18 50 0.0 32 50 0.0 1.0\n5 5 8 8 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 0.5\n# b.jpg\n1 2 3 4\n");
+        var entries = FaceAnnotations.Read(path);
+        Assert.Equal(["a.jpg", "b.jpg"], entries.Select(e => e.Image));
+        Assert.Equal(new FaceBox(10, 20, 40, 60), entries[0].Faces[0].Box);
+        Assert.Equal(new System.Numerics.Vector2(25, 35), entries[0].Faces[0].Landmarks!.Value.Nose);
+        Assert.Null(entries[0].Faces[1].Landmarks);
+        Assert.Null(entries[1].Faces[0].Landmarks);
+
+        File.WriteAllText(path, "# a.jpg\n10 20 x 40\n");
+        Assert.Contains("label.txt:2", Assert.Throws<InvalidDataException>(() => FaceAnnotations.Read(path)).Message);
+        File.WriteAllText(path, "10 20 30 40\n");
+        Assert.Contains("before any '# image'", Assert.Throws<InvalidDataException>(() => FaceAnnotations.Read(path)).Message);
+    }
+
+    [Fact]
+    public void AveragePrecisionCountsFalsePositivesByRank()
+    {
+        AnnotatedFace Truth(float x) => new(new FaceBox(x, 0, x + 10, 10), null);
+        DetectedFace Found(float x, float score) => new(new FaceBox(x, 0, x + 10, 10), score, null);
+        var truth = new List<IReadOnlyList<AnnotatedFace>> { new[] { Truth(0), Truth(50) } };
+        Assert.Equal(1.0, DetectionMetrics.Compute(truth, [new[] { Found(0, 0.9f), Found(50, 0.8f) }]).AveragePrecision, 6);
+        // A false positive ranked between the two hits: precision 1 at recall 0.5, 2/3 at recall 1.
+        var report = DetectionMetrics.Compute(truth, [new[] { Found(0, 0.9f), Found(200, 0.85f), Found(50, 0.8f) }]);
+        Assert.Equal(0.5 * 1 + 0.5 * 2.0 / 3, report.AveragePrecision, 6);
+        Assert.Equal(1.0, report.Recall);
+        // A duplicate of a matched face is a false positive, not a second hit.
+        Assert.Equal(0.5, DetectionMetrics.Compute(truth, [new[] { Found(0, 0.9f), Found(0, 0.8f) }]).Recall);
+    }
+
+    [Fact]
+    public void MaskCandidatesCoverTheirRegionOnly()
+    {
+        float[] box = [0, 0, 100, 100];
+        float[] marks = [30, 40, 70, 40, 50, 60, 35, 80, 65, 80];
+        Assert.True(AdversarialMaskGenerator.Hides(5, 20, 50, box, marks, 0));   // left half
+        Assert.False(AdversarialMaskGenerator.Hides(5, 80, 50, box, marks, 0));
+        Assert.True(AdversarialMaskGenerator.Hides(8, 50, 90, box, marks, 0));   // lower half
+        Assert.True(AdversarialMaskGenerator.Hides(0, 32, 42, box, marks, 0));   // around the left eye
+        Assert.False(AdversarialMaskGenerator.Hides(0, 70, 40, box, marks, 0));
+        Assert.False(AdversarialMaskGenerator.Hides(6, 150, 50, box, marks, 0)); // outside the face
+        int hidden = 0;
+        for (int x = 0; x < 100; x += 4)
+            for (int y = 0; y < 100; y += 4)
+                if (AdversarialMaskGenerator.Hides(9, x, y, box, marks, 3)) hidden++;
+        Assert.InRange(hidden, 250, 375); // about half of 625 cells
+        Assert.Equal(MaskMode.RandomHalf, AdversarialMaskGenerator.ModeOf(10));
+    }
+
+    [Fact]
+    public void AdversarialDetectorTrainingRunsAndItsModelScoresOcclusion()
+    {
+        string dir = TestPaths.NewTempDirectory("aofd");
+        new SyntheticFaces(new SyntheticFaceOptions { Identities = 2, ImagesPerIdentity = 1, Seed = 4, SceneOcclusionRate = 1 }).WriteDetectionScenes(Path.Combine(dir, "scenes"), 6);
+        string run = Path.Combine(dir, "run");
+        var (code, output, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", run, "--max-steps", "2", "--batch-size", "3", "--json");
+        Assert.True(code == 0, error);
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("adversarial").GetBoolean());
+        var lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.True(JsonDocument.Parse(l).RootElement.GetProperty("masked_loss").GetDouble() > 0));
+
+        (code, output, error) = CliHarness.Run("eval", "detect", "--model", Path.Combine(run, "model.ffm"), "--images", Path.Combine(dir, "scenes"),
+            "--annotations", Path.Combine(dir, "scenes", "label.txt"), "--masks", Path.Combine(dir, "scenes", "masks"), "--json");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.InRange(json.GetProperty("ap").GetDouble(), 0, 1);
+        Assert.InRange(json.GetProperty("occlusion_iou").GetDouble(), 0, 1);
+
+        // A finished run is kept unless --force.
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", run, "--max-steps", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--force", error);
+    }
+}
+
+internal static class DetectCommandExitCodes
+{
+    public const int NoFace = FaceForge.Cli.Commands.DetectCommand.NoFaceExitCode;
+}
+
+public class MultiBoxTargetTests
+{
+    [Fact]
+    public void EveryFaceGetsAnAnchorAndItsEncodedBoxDecodesBack()
+    {
+        float[] priors = RetinaFaceDecoder.MobileNet.Priors(64, 64);
+        var sample = new DetectionSample(new float[3 * 64 * 64], [[10, 12, 30, 36], [40, 40, 44, 45]], [[15, 20, 25, 20, 20, 26, 16, 31, 24, 31], null], null);
+        var targets = MultiBoxLoss.Match([sample], priors, 64, 64);
+        Assert.Contains(0, targets.Owner[0]);
+        Assert.Contains(1, targets.Owner[0]); // the tiny face still takes its best anchor
+        int anchor = Array.IndexOf(targets.Owner[0], 0);
+        int n = priors.Length / 4;
+        var scores = new float[n];
+        scores[anchor] = 1;
+        var boxes = targets.Boxes.reshape(-1).data<float>().ToArray();
+        var marks = targets.Landmarks.reshape(-1).data<float>().ToArray();
+        var face = Assert.Single(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, marks, priors, 64, 64, 1f, 0.5f));
+        Assert.Equal(10, face.Box.Left, 3);
+        Assert.Equal(36, face.Box.Bottom, 3);
+        Assert.Equal(26, face.Landmarks!.Value.Nose.Y, 3);
+        Assert.True(targets.HasLandmarks[0, anchor].item<bool>());
+    }
+}
