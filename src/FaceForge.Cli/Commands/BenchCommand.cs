@@ -11,6 +11,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
         bench.Subcommands.Add(BenchPartialFcCommand.Create());
+        bench.Subcommands.Add(BenchDetectCommand.Create());
         return bench;
     }
 }

@@ -15,13 +15,15 @@ internal static class DetectCommand
         var model = new Option<string>("--model") { Description = "Detector: FaceForge model file (retinaface-mnet025) or ONNX (YuNet, Ultra-Light).", Required = true };
         var images = new Argument<string[]>("IMAGES") { Description = "Photos.", Arity = ArgumentArity.OneOrMore };
         var draw = new Option<string?>("--draw") { Description = "Write each photo with its detections drawn as DIR/NAME.png." };
+        var drawSize = new Option<int?>("--draw-size") { Description = "Longer side of the drawn images (default: the photo's)." };
         var confidence = DetectorInputs.Confidence();
         var nms = DetectorInputs.Nms();
+        var maxSide = DetectorInputs.MaxSide();
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks)." };
-        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, confidence, nms, json };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, json };
         command.SetAction(parse =>
         {
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide));
             string? drawDir = parse.GetValue(draw);
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
             var results = new List<object>();
@@ -34,7 +36,15 @@ internal static class DetectCommand
                 var faces = detector.Detect(image);
                 if (faces.Count > 0) found++;
                 if (drawDir is not null)
-                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, Path.GetFileNameWithoutExtension(path) + ".png"), ImageEncoder.EncodePng(DetectionPainter.Draw(image, faces)));
+                {
+                    var drawn = DetectionPainter.Draw(image, faces);
+                    if (parse.GetValue(drawSize) is int side && side > 0 && side < Math.Max(image.Width, image.Height))
+                    {
+                        float f = (float)side / Math.Max(image.Width, image.Height);
+                        drawn = ImageResizer.Resize(drawn, Math.Max(1, (int)(image.Width * f)), Math.Max(1, (int)(image.Height * f)));
+                    }
+                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, Path.GetFileNameWithoutExtension(path) + ".png"), ImageEncoder.EncodePng(drawn));
+                }
                 results.Add(new
                 {
                     Image = path, Width = image.Width, Height = image.Height,

@@ -11,11 +11,13 @@ internal static class DetectorInputs
 
     public static Option<float> Nms() => new("--nms") { Description = "NMS IoU threshold.", DefaultValueFactory = _ => 0.4f };
 
+    public static Option<int> MaxSide() => new("--max-side") { Description = "Downscale photos whose longer side exceeds this before detecting (results are mapped back).", DefaultValueFactory = _ => 640 };
+
     /// <summary>Opens an ONNX detector (YuNet, Ultra-Light) or a FaceForge detector model file (RetinaFace).</summary>
-    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f)
+    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f, int maxSide = 640)
     {
         if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
-        var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms };
+        var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
         return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? new OnnxFaceDetector(path, options) : TorchFaceDetector.Open(path, options);
     }
 }
