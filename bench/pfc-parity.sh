@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/faceforge-pfc-parity}
-dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
-ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
+# A private copy of the build, so that rebuilding the repository meanwhile cannot disturb the run.
+dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
+ff=$out/bin/faceforge
 $ff data synth --out "$out/train" --identities ${IDS:-1000} --images ${IMAGES:-6} --seed 5 >&2
 $ff data synth --out "$out/test" --identities ${TEST_IDS:-200} --images 6 --seed 6000005 >&2
 rm -rf "$out/gallery" "$out/probes"

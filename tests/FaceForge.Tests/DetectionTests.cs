@@ -126,6 +126,16 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
             return JsonDocument.Parse(output).RootElement.GetProperty("score").GetDouble();
         }
         Assert.True(Score(a, b) > Score(a, c) + 0.3);
+
+        // The same pipeline through the API, two photos in one call.
+        using var detector = TorchFaceDetector.Open(retina.Model!);
+        using var embedder = FaceForge.Training.Embedding.TorchFaceEmbedder.Load(model);
+        var analysed = new FaceAnalyzer(detector, embedder).AnalyseMany([ImageDecoder.Decode(a), ImageDecoder.Decode(b)]);
+        Assert.All(analysed, faces => Assert.NotEmpty(faces));
+        var first = analysed[0].MaxBy(f => f.Face.Box.Area)!;
+        Assert.Equal(1.0, Math.Sqrt(first.Embedding.Sum(v => (double)v * v)), 4);
+        Assert.InRange(first.InterOcularPixels, 20, 80);
+        Assert.InRange(first.Yaw, -1, 1);
     }
 
     [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]

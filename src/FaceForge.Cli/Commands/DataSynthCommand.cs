@@ -15,10 +15,11 @@ internal static class DataSynthCommand
         var seed = new Option<int>("--seed") { Description = "Seed; the same seed gives the same data.", DefaultValueFactory = _ => 0 };
         var scenes = new Option<int>("--scenes") { Description = "Detection scenes to write to OUT/scenes (0: none).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var sceneOcclusion = new Option<double>("--scene-occlusion") { Description = "Fraction of scene faces given an occluder (1: every face, for a heavy-occlusion test set).", DefaultValueFactory = _ => 0.5 };
+        var heavy = new Option<bool>("--heavy-occlusion") { Description = "Also cover a random half of every scene face (a heavy-occlusion test set)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var command = new Command("synth", "Generate synthetic face identities (aligned 112x112 crops with landmarks) and detection scenes.")
         {
-            output, identities, images, size, seed, scenes, sceneOcclusion, json,
+            output, identities, images, size, seed, scenes, sceneOcclusion, heavy, json,
         };
         command.SetAction(parse =>
         {
@@ -26,7 +27,7 @@ internal static class DataSynthCommand
             var options = new SyntheticFaceOptions
             {
                 Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Size = parse.GetValue(size), Seed = parse.GetValue(seed),
-                SceneOcclusionRate = parse.GetValue(sceneOcclusion),
+                SceneOcclusionRate = parse.GetValue(sceneOcclusion), SceneHeavyOcclusion = parse.GetValue(heavy),
             };
             string dir = parse.GetValue(output)!;
             int sceneCount = parse.GetValue(scenes);

@@ -56,18 +56,15 @@ internal static class EvalDetectCommand
             var mask = ImageDecoder.Decode(maskPath);
             if (mask.Width != image.Width || mask.Height != image.Height) throw new UserErrorException($"--masks: '{maskPath}' is {mask.Width}x{mask.Height}, its image {image.Width}x{image.Height}.");
             var predicted = torchDetector.OcclusionProbabilities(image)!;
-            int cols = (image.Width + 7) / 8, rows = (image.Height + 7) / 8;
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++)
-                {
-                    int hidden = 0, all = 0;
-                    for (int y = 8 * r; y < Math.Min(image.Height, 8 * r + 8); y++)
-                        for (int x = 8 * c; x < Math.Min(image.Width, 8 * c + 8); x++, all++)
-                            if (mask.Pixels[3 * (y * image.Width + x)] > 0) hidden++;
-                    bool truth = 2 * hidden > all, guess = predicted[r * cols + c] > 0.5f;
-                    if (truth && guess) intersection++;
-                    if (truth || guess) union++;
-                }
+            var occluded = new bool[image.Width * image.Height];
+            for (int p = 0; p < occluded.Length; p++) occluded[p] = mask.Pixels[3 * p] > 0;
+            var truth = OcclusionGrid.Cells(occluded, image.Width, image.Height);
+            for (int cell = 0; cell < truth.Length; cell++)
+            {
+                bool guess = predicted[cell] > 0.5f;
+                if (truth[cell] && guess) intersection++;
+                if (truth[cell] || guess) union++;
+            }
         }
         return union == 0 ? 1 : intersection / (double)union;
     }

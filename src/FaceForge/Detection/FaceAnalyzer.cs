@@ -26,14 +26,17 @@ public sealed class FaceAnalyzer(IFaceDetector detector, IFaceEmbedder embedder,
         : throw new ArgumentException($"Detector '{detector.Name}' gives no landmarks; alignment needs a detector with five landmarks (RetinaFace, YuNet).", nameof(detector));
 
     /// <summary>Every face in <paramref name="image"/>, best detection first.</summary>
-    public IReadOnlyList<AnalysedFace> Analyse(RgbImage image)
+    public IReadOnlyList<AnalysedFace> Analyse(RgbImage image) => AnalyseMany([image])[0];
+
+    /// <summary>Every face of every image: detection batched by the detector, all crops embedded in one call.</summary>
+    public IReadOnlyList<AnalysedFace>[] AnalyseMany(IReadOnlyList<RgbImage> images)
     {
-        var faces = Detector.Detect(image);
-        if (faces.Count == 0) return [];
+        var found = Detector.DetectMany(images);
         var template = embedder.Info.AlignmentTemplate;
-        var crops = faces.Select(f => AlignedImageSource.Prepare(image, f.Landmarks, template)).ToList();
-        var vectors = embedder.Embed(crops, flip);
-        return faces.Select((f, i) => Describe(f, vectors[i])).ToList();
+        var crops = images.SelectMany((image, i) => found[i].Select(f => AlignedImageSource.Prepare(image, f.Landmarks, template))).ToList();
+        var vectors = crops.Count > 0 ? embedder.Embed(crops, flip) : [];
+        int next = 0;
+        return found.Select(faces => (IReadOnlyList<AnalysedFace>)faces.Select(f => Describe(f, vectors[next++])).ToList()).ToArray();
     }
 
     /// <summary>The largest face of <paramref name="image"/>, or null when none is found.</summary>

@@ -21,6 +21,9 @@ public sealed record SyntheticFaceOptions
     /// <summary>Fraction of scene faces with an occluder. <value>The default is 0.5.</value></summary>
     public double SceneOcclusionRate { get; init; } = 0.5;
 
+    /// <summary>Also cover a random half (left, right, upper or lower) of every scene face: a heavy-occlusion test set. <value>The default is false.</value></summary>
+    public bool SceneHeavyOcclusion { get; init; }
+
     /// <summary>Scene width in pixels. <value>The default is 320.</value></summary>
     public int SceneWidth { get; init; } = 320;
 

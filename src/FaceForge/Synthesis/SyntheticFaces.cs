@@ -58,6 +58,23 @@ public sealed class SyntheticFaces
         }
     }
 
+    /// <summary>Covers the left, right, upper or lower half of a face's box with a flat object (heavy occlusion).</summary>
+    private static void HideHalf(SKCanvas canvas, SKCanvas occluder, SKRect box, Random random)
+    {
+        float cx = box.MidX, cy = box.MidY;
+        var half = random.Next(4) switch
+        {
+            0 => new SKRect(box.Left - 2, box.Top - 2, cx, box.Bottom + 2),
+            1 => new SKRect(cx, box.Top - 2, box.Right + 2, box.Bottom + 2),
+            2 => new SKRect(box.Left - 2, box.Top - 2, box.Right + 2, cy),
+            _ => new SKRect(box.Left - 2, cy, box.Right + 2, box.Bottom + 2),
+        };
+        using var paint = new SKPaint { Color = new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256)), IsAntialias = true };
+        canvas.DrawRect(half, paint);
+        using var white = new SKPaint { Color = SKColors.White };
+        occluder.DrawRect(half, white);
+    }
+
     /// <summary>Renders detection scene <paramref name="index"/>: 1 to 4 faces of random identities on a textured background.</summary>
     public DetectionScene RenderScene(int index)
     {
@@ -88,6 +105,7 @@ public sealed class SyntheticFaces
             faceCanvas.Clear(SKColors.Black);
             occluderCanvas.Clear(SKColors.Black);
             var (landmarks, box) = SyntheticFaceRenderer.Draw(canvas, faceCanvas, occluderCanvas, placement, traits, c);
+            if (_options.SceneHeavyOcclusion) HideHalf(canvas, occluderCanvas, box, random);
             faceCanvas.Flush();
             occluderCanvas.Flush();
             var faceBytes = faceMask.GetPixelSpan();
