@@ -45,7 +45,9 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
         if (options.Init is { } init) LoadInit(network, init, aofd);
         var detector = aofd ? ((OcclusionAwareDetector)network).Detector : (RetinaFaceMobileNet)network;
         using var generator = new AdversarialMaskGenerator();
-        using var optimizer = optim.SGD(network.parameters(), options.LearningRate, 0.9, weight_decay: 5e-4);
+        // The detector fine-tunes with SGD; the segmentation branch starts from scratch and gets Adam.
+        using var optimizer = optim.SGD(detector.parameters(), options.LearningRate, 0.9, weight_decay: 5e-4);
+        using var segmentationOptimizer = aofd ? optim.Adam(((OcclusionAwareDetector)network).SegmentationParameters, 1e-3) : null;
         using var generatorOptimizer = optim.Adam(generator.parameters(), 1e-3);
         using var sampler = new Generator((ulong)options.Seed);
 
@@ -105,9 +107,11 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
                     double lr = step >= 0.8 * total ? options.LearningRate / 10 : options.LearningRate;
                     foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                     optimizer.zero_grad();
+                    segmentationOptimizer?.zero_grad();
                     loss.backward();
-                    nn.utils.clip_grad_norm_(network.parameters(), 10);
+                    nn.utils.clip_grad_norm_(detector.parameters(), 10);
                     optimizer.step();
+                    segmentationOptimizer?.step();
                     lossValue = loss.item<float>();
                 }
                 step++;

@@ -29,6 +29,9 @@ public sealed class OcclusionAwareDetector : nn.Module<Tensor, DetectionOutput>
     /// <summary>The detector part (features and heads).</summary>
     public RetinaFaceMobileNet Detector => detector;
 
+    /// <summary>The segmentation branch's parameters (trained with their own optimizer: they start from scratch).</summary>
+    public IEnumerable<Parameter> SegmentationParameters => segmentation.parameters();
+
     /// <summary>Occlusion logits, B x 1 x H/8 x W/8, from the stride-8 features.</summary>
     public Tensor Occlusion(Tensor stride8Features) => segmentation.call(stride8Features);
 
