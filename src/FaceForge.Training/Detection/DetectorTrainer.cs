@@ -80,7 +80,8 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
                 {
                     var input = torch.tensor(batch.SelectMany(s => s.Pixels).ToArray(), [batch.Length, 3, options.Height, options.Width]);
                     var targets = MultiBoxLoss.Match(batch, priors, options.Width, options.Height);
-                    var features = detector.Features(input);
+                    var body = detector.Body(input);
+                    var features = detector.Context(body);
                     var (loss, _) = MultiBoxLoss.Compute(detector.Heads(features), targets);
                     if (aofd && samples.HasMasks)
                         loss = loss + options.SegmentationWeight * SegmentationLoss(((OcclusionAwareDetector)network).Occlusion(features[0]), OcclusionCells(batch, features[0], options.Width, options.Height));
@@ -89,8 +90,9 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
                         var (logits, faces) = Policy(generator, features[0], batch);
                         var probabilities = nn.functional.softmax(logits, 1);
                         var chosen = torch.multinomial(probabilities.detach(), 1, generator: sampler).squeeze(1);
-                        var masked = Mask(features, batch, faces, chosen.data<long>().ToArray(), step);
-                        var (maskedLoss, anchorLoss) = MultiBoxLoss.Compute(detector.Heads(masked), targets);
+                        // Masks hide the body's features, so FPN and SSH must find the face from what is left, with context.
+                        var masked = Mask(body, batch, faces, chosen.data<long>().ToArray(), step);
+                        var (maskedLoss, anchorLoss) = MultiBoxLoss.Compute(detector.Heads(detector.Context(masked)), targets);
                         loss = loss + maskedLoss;
                         maskedValue = maskedLoss.item<float>();
                         // The adversary's reward: each face's classification loss under its mask (higher is better for it).
@@ -164,7 +166,7 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
         return (generator.call(torch.stack(pooled.ToArray())), faces);
     }
 
-    /// <summary>The features with each face's chosen candidate region zeroed at every level.</summary>
+    /// <summary>The body's feature maps with each face's chosen candidate region zeroed at every stride.</summary>
     private static Tensor[] Mask(Tensor[] features, DetectionSample[] batch, List<(int Image, int Face)> faces, long[] chosen, int step)
     {
         var result = new Tensor[features.Length];

@@ -44,10 +44,19 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
     }
 
     /// <summary>The three SSH feature maps (strides 8, 16, 32), each B x 64 x H/s x W/s.</summary>
-    public Tensor[] Features(Tensor input)
+    public Tensor[] Features(Tensor input) => Context(Body(input));
+
+    /// <summary>The MobileNet body's three outputs (strides 8, 16, 32; 64, 128, 256 channels).</summary>
+    public Tensor[] Body(Tensor input)
     {
         var (c3, c4, c5) = body.call(input);
-        var (p3, p4, p5) = fpn.call(c3, c4, c5);
+        return [c3, c4, c5];
+    }
+
+    /// <summary>FPN and SSH context modules over <see cref="Body"/>'s outputs: the maps the heads read.</summary>
+    public Tensor[] Context(IReadOnlyList<Tensor> bodyOutputs)
+    {
+        var (p3, p4, p5) = fpn.call(bodyOutputs[0], bodyOutputs[1], bodyOutputs[2]);
         return [ssh1.call(p3), ssh2.call(p4), ssh3.call(p5)];
     }
 
