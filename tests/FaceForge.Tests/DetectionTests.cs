@@ -111,6 +111,12 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         // Detected at 500 px, reported in the 2500 px image: ten times the 250 px coordinates.
         var truth = LandmarksFile.Read(Lfw("landmarks.txt"))["Aaron_Eckhart/Aaron_Eckhart_0001.jpg"];
         Assert.True(LandmarkMetrics.Nme(face.Landmarks!.Value, truth.Select(p => p * 10)) < 0.05);
+
+        // Extra scales merge into one set of faces by NMS: still one face here, in the right place.
+        using var multiScale = TorchFaceDetector.Open(retina.Model!, null, [0.5f, 2f]);
+        var faces = multiScale.Detect(image);
+        Assert.Single(faces, f => f.Box.IoU(face.Box.Scale(0.1f)) > 0.3f);
+        Assert.True(LandmarkMetrics.Nme(IFaceDetector.NearestCentre(faces, 250, 250)!.Landmarks!.Value, truth) < 0.05);
     }
 
     [SharedFact("models/mobilefacenet-casia/068.ckpt")]
@@ -146,6 +152,20 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.Equal(2, code);
         Assert.Contains("do not fit 'retinaface-mnet025'", error);
         Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void DetectorAndRecognitionModelsAreNotMistakenForEachOther()
+    {
+        string image = Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+        var (code, _, error) = CliHarness.Run("embed", "--model", retina.Model!, image, "--json");
+        Assert.Equal(2, code);
+        Assert.Contains("not a recognition model", error);
+        string notOnnx = Path.Combine(TestPaths.NewTempDirectory("bad-onnx"), "detector.onnx");
+        File.WriteAllText(notOnnx, "not a model");
+        (code, _, error) = CliHarness.Run("detect", "--model", notOnnx, image);
+        Assert.Equal(2, code);
+        Assert.Contains("not a loadable ONNX model", error);
     }
 
     [Fact]

@@ -19,11 +19,12 @@ internal static class DetectCommand
         var confidence = DetectorInputs.Confidence();
         var nms = DetectorInputs.Nms();
         var maxSide = DetectorInputs.MaxSide();
+        var scales = DetectorInputs.Scales();
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks)." };
-        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, json };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, json };
         command.SetAction(parse =>
         {
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide));
+            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
             string? drawDir = parse.GetValue(draw);
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
             var results = new List<object>();

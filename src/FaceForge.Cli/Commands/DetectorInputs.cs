@@ -11,13 +11,19 @@ internal static class DetectorInputs
 
     public static Option<float> Nms() => new("--nms") { Description = "NMS IoU threshold.", DefaultValueFactory = _ => 0.4f };
 
+    public static Option<string?> Scales() => new("--scales") { Description = "Extra input scales for TorchSharp detectors, e.g. 0.5,2 (the original scale always runs); detections are merged by NMS." };
+
     public static Option<int> MaxSide() => new("--max-side") { Description = "Downscale photos whose longer side exceeds this before detecting (results are mapped back).", DefaultValueFactory = _ => 640 };
 
     /// <summary>Opens an ONNX detector (YuNet, Ultra-Light) or a FaceForge detector model file (RetinaFace).</summary>
-    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f, int maxSide = 640)
+    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f, int maxSide = 640, string? scales = null)
     {
+        var extra = new List<float>();
+        foreach (string item in (scales ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            extra.Add(float.TryParse(item, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v) && v > 0 && v <= 4
+                ? v : throw new UserErrorException($"--scales: '{item}' is not a scale in (0, 4]."));
         if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
         var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
-        return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? new OnnxFaceDetector(path, options) : TorchFaceDetector.Open(path, options);
+        return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? new OnnxFaceDetector(path, options) : TorchFaceDetector.Open(path, options, extra);
     }
 }

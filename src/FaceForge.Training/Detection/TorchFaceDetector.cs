@@ -82,7 +82,8 @@ public sealed class TorchFaceDetector : IFaceDetector
     private (RgbImage Image, float Back) Prepare(RgbImage image, float scale)
     {
         if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
-        float factor = Math.Min(scale, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
+        // Huge images come down to MaxSide first; extra scales apply on top of that.
+        float factor = scale * Math.Min(1f, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
         if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
         int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
         return (ImageResizer.Resize(image, w, h), (float)image.Width / w);

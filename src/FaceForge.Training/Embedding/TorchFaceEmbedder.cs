@@ -32,6 +32,8 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     {
         TorchRuntime.EnsureLoaded();
         var (info, weights) = ModelFile.Read(path);
+        if (info.Kind != ModelInfo.RecognitionKind)
+            throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a recognition model (pass it as --detector).");
         return FromWeights(info, weights, path);
     }
 
