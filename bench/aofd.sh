@@ -3,7 +3,7 @@
 # without the adversarial mask generator (same data, steps and seed), then score both, and the imported detector
 # untouched, on held-out scenes where every face has an occluder and, in addition, a random half of it covered
 # (AP at IoU 0.5, occlusion-segmentation IoU).
-# Usage: [TRAIN=1500] [TEST=300] [EPOCHS=3] bench/aofd.sh [DIR]
+# Usage: [TRAIN=1500] [TEST=300] [EPOCHS=3] [SEED=1] bench/aofd.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/faceforge-aofd}
@@ -17,6 +17,6 @@ test="--images $out/test/scenes --annotations $out/test/scenes/label.txt --json"
 echo '{"detector": "imported"}'; $ff eval detect --model "$out/retinaface.ffm" $test
 for mode in plain adversarial; do
   flag=""; [ $mode = plain ] && flag="--plain"
-  $ff train-detector --data "$out/train/scenes" --out "$out/$mode" --init "$out/retinaface.ffm" --epochs ${EPOCHS:-3} --seed 1 --force $flag --json >&2
+  $ff train-detector --data "$out/train/scenes" --out "$out/$mode" --init "$out/retinaface.ffm" --epochs ${EPOCHS:-3} --seed ${SEED:-1} --force $flag --json >&2
   echo "{\"detector\": \"$mode\"}"; $ff eval detect --model "$out/$mode/model.ffm" $test --masks "$out/test/scenes/masks"
 done
