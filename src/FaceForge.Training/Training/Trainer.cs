@@ -124,7 +124,7 @@ public sealed class Trainer
                         // The loss is the global batch's mean, so the processes' gradients add up to the one-process gradient.
                         if (_world.Size > 1)
                             foreach (var p in trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
-                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable, _config.GradientClip) : 0;
+                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable.Concat(classifier.Parameters), _config.GradientClip) : 0;
                         if (!double.IsFinite(norm)) loss = double.NaN;
                         else
                         {

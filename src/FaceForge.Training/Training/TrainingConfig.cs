@@ -129,7 +129,7 @@ public sealed record TrainingConfig
     /// <summary>Input-pipeline workers. <value>The default is 2.</value></summary>
     public int Workers { get; init; } = 2;
 
-    /// <summary>Norm clip of the backbone's gradients (the class centres are not clipped, as in arcface_torch); 0 disables. <value>The default is 5.</value></summary>
+    /// <summary>Norm clip over every parameter the optimizer updates (backbone, and the full softmax's centres; Partial FC updates its sampled centres itself, unclipped); 0 disables. <value>The default is 5.</value></summary>
     public double GradientClip { get; init; } = 5;
 
     /// <summary>Consecutive non-finite losses tolerated (each skipped) before training stops. <value>The default is 5.</value></summary>
