@@ -12,8 +12,8 @@ internal static class ClassCentreInit
 {
     private const long BlockRows = 1 << 16;
 
-    /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) of the initial matrix, in <paramref name="type"/>.</summary>
-    public static Tensor Rows(long start, long count, int embeddingSize, int seed, ScalarType type)
+    /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) of the initial <paramref name="classes"/>-row matrix, in <paramref name="type"/>.</summary>
+    public static Tensor Rows(long start, long count, long classes, int embeddingSize, int seed, ScalarType type)
     {
         // Filled block by block so fp16 centres never need a full fp32 copy (4M x 512 would be 8 GB).
         var centres = torch.empty([count, embeddingSize], type);
@@ -24,7 +24,9 @@ internal static class ClassCentreInit
             long blockStart = block * BlockRows;
             long from = Math.Max(start, blockStart), to = Math.Min(start + count, blockStart + BlockRows);
             generator.manual_seed(Randomness.SeedMixer.Mix(seed, 0xCE47, block));
-            var values = torch.normal(0, 0.01, [to - blockStart, embeddingSize], generator: generator);
+            // Always the whole block: libtorch's normal sampler treats a tensor's last few values differently, so
+            // drawing only a prefix would change them.
+            var values = torch.normal(0, 0.01, [Math.Min(BlockRows, classes - blockStart), embeddingSize], generator: generator);
             centres.narrow(0, from - start, to - from).copy_(values.narrow(0, from - blockStart, to - from).to_type(type));
         }
         return centres;

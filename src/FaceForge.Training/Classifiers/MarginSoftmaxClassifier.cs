@@ -21,7 +21,7 @@ public sealed class MarginSoftmaxClassifier : nn.Module<Tensor, Tensor, Tensor>
     public MarginSoftmaxClassifier(int classes, int embeddingSize, MarginHead margin, int seed = 0) : base(nameof(MarginSoftmaxClassifier))
     {
         if (classes < 2) throw new ArgumentException($"Need at least 2 classes (got {classes}).", nameof(classes));
-        weight = new Parameter(ClassCentreInit.Rows(0, classes, embeddingSize, seed, ScalarType.Float32));
+        weight = new Parameter(ClassCentreInit.Rows(0, classes, classes, embeddingSize, seed, ScalarType.Float32));
         head = margin;
         RegisterComponents();
     }

@@ -40,7 +40,7 @@ public sealed class PartialFc : IDisposable
         for (int i = 0; i < options.Shards; i++)
         {
             var (start, count) = ranges[_communicator.Rank * options.Shards + i];
-            var centres = ClassCentreInit.Rows(start, count, embeddingSize, options.Seed, type);
+            var centres = ClassCentreInit.Rows(start, count, classes, embeddingSize, options.Seed, type);
             _shards[i] = new ClassShard(start, count, centres, torch.zeros([count, embeddingSize], type));
         }
         _generator = new Generator(0);
