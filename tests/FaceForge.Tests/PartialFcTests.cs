@@ -64,7 +64,8 @@ public class PartialFcTests
             var (rows, gradient) = pfc.PendingGradient(i)!.Value;
             var shard = pfc.Shards[i];
             Assert.Equal(Enumerable.Range(0, (int)shard.Count).Select(r => (long)r), rows.data<long>().ToArray());
-            Assert.True(gradient.allclose(fullWeightGrad.narrow(0, shard.Start, shard.Count), rtol: 1e-4, atol: 1e-6), $"centre gradients of shard {i} differ");
+            var expected = fullWeightGrad.narrow(0, shard.Start, shard.Count);
+            Assert.True(gradient.allclose(expected, rtol: 1e-4, atol: 1e-5), $"centre gradients of shard {i} differ by up to {(gradient - expected).abs().max().item<float>():g3} (largest {expected.abs().max().item<float>():g3})");
         }
         if (head == "curricularface")
             Assert.Equal(((CurricularFaceHead)fullHead).T, ((CurricularFaceHead)pfcHead).T, 6);
