@@ -35,7 +35,8 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
         TorchRuntime.EnsureLoaded();
         torch.manual_seed(options.Seed);
         string labels = Directory.Exists(options.Data) ? Path.Combine(options.Data, "label.txt") : options.Data;
-        string? masks = options.Masks ?? (Directory.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(labels))!, "masks")) ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(labels))!, "masks") : null);
+        string besideLabels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(labels))!, "masks");
+        string? masks = options.Masks ?? (Directory.Exists(besideLabels) ? besideLabels : null);
         bool aofd = options.Architecture.Equals(DetectorCatalog.OcclusionAware, StringComparison.OrdinalIgnoreCase);
         var samples = new DetectionSamples(labels, options.Images, aofd ? masks : null);
         Directory.CreateDirectory(runDirectory);
