@@ -267,8 +267,9 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.All(lines, l => Assert.True(JsonDocument.Parse(l).RootElement.GetProperty("masked_loss").GetDouble() > 0));
 
         (code, output, error) = CliHarness.Run("eval", "detect", "--model", Path.Combine(run, "model.ffm"), "--images", Path.Combine(dir, "scenes"),
-            "--annotations", Path.Combine(dir, "scenes", "label.txt"), "--masks", Path.Combine(dir, "scenes", "masks"), "--json");
+            "--annotations", Path.Combine(dir, "scenes", "label.txt"), "--masks", Path.Combine(dir, "scenes", "masks"), "--report", Path.Combine(dir, "report"), "--json");
         Assert.True(code == 0, error);
+        Assert.True(File.Exists(Path.Combine(dir, "report", "pr.png")) && File.Exists(Path.Combine(dir, "report", "report.html")));
         var json = JsonDocument.Parse(output).RootElement;
         Assert.InRange(json.GetProperty("ap").GetDouble(), 0, 1);
         Assert.InRange(json.GetProperty("occlusion_iou").GetDouble(), 0, 1);

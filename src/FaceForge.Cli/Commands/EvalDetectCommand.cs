@@ -18,8 +18,9 @@ internal static class EvalDetectCommand
         var confidence = new Option<float>("--confidence") { Description = "Minimum score kept (low, so the PR curve is complete).", DefaultValueFactory = _ => 0.02f };
         var nms = DetectorInputs.Nms();
         var masks = new Option<string?>("--masks") { Description = "Occlusion masks (non-zero where a face is occluded; as data synth --scenes writes): also score an occlusion-aware detector's segmentation (occlusion_iou)." };
+        var report = new Option<string?>("--report") { Description = "Write report.html with the precision-recall curve (pr.png) to this folder." };
         var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images (and occlusion_iou with --masks)." };
-        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, masks, json };
+        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, masks, report, json };
         command.SetAction(parse =>
         {
             string root = parse.GetValue(images)!, file = parse.GetValue(annotations)!;
@@ -31,6 +32,13 @@ internal static class EvalDetectCommand
             using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
             var result = Evaluate(detector, root, truth, parse.GetValue(iou), new ProgressReporter(parse.InvocationConfiguration.Error));
             double? occlusionIoU = parse.GetValue(masks) is { } maskDir ? OcclusionIoU(detector, root, maskDir, truth.Select(t => t.Image).ToList()) : null;
+            if (parse.GetValue(report) is { } reportDir)
+                DetectionReportWriter.Write(reportDir, $"Detection: {detector.Name} on {Path.GetFileName(file)}", result, new Dictionary<string, string>
+                {
+                    ["IoU for a match"] = parse.GetValue(iou).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["images"] = truth.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["occlusion IoU"] = occlusionIoU is double o ? $"{100 * o:0.00} %" : "-",
+                });
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, new { Ap = result.AveragePrecision, result.Recall, result.LandmarkNme, result.Faces, result.Detections, Images = truth.Count, OcclusionIou = occlusionIoU });

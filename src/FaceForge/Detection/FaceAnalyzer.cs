@@ -8,8 +8,7 @@ namespace FaceForge.Detection;
 /// <param name="Embedding">Unit-length embedding of the aligned crop.</param>
 /// <param name="InterOcularPixels">Distance between the eyes in the photo (small faces embed poorly).</param>
 /// <param name="Yaw">Rough yaw from the landmarks in [-1, 1]: where the nose sits between the eyes (0 frontal).</param>
-/// <param name="EmbeddingNorm">Norm of the raw embedding before normalisation when the embedder reports it, else null (MagFace's quality).</param>
-public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw, float? EmbeddingNorm);
+public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw);
 
 /// <summary>
 /// The pipeline from photo to identities: detect → align each face with its landmarks to the recogniser's template →
@@ -53,6 +52,6 @@ public sealed class FaceAnalyzer(IFaceDetector detector, IFaceEmbedder embedder,
         var m = face.Landmarks!.Value;
         float eyes = System.Numerics.Vector2.Distance(m.LeftEye, m.RightEye);
         float yaw = eyes > 0 ? Math.Clamp(2 * (m.Nose.X - (m.LeftEye.X + m.RightEye.X) / 2) / eyes, -1, 1) : 0;
-        return new AnalysedFace(face, embedding, eyes, yaw, null);
+        return new AnalysedFace(face, embedding, eyes, yaw);
     }
 }

@@ -8,13 +8,10 @@ public static class TrainingReportWriter
     {
         Directory.CreateDirectory(directory);
         if (losses.Count > 0) WriteLossPlot(Path.Combine(directory, "loss.png"), losses);
-        var html = new System.Text.StringBuilder("<!doctype html><html><head><meta charset=\"utf-8\"><title>")
-            .Append(System.Net.WebUtility.HtmlEncode(title)).Append("</title></head><body style=\"font-family:sans-serif\"><h1>")
-            .Append(System.Net.WebUtility.HtmlEncode(title)).Append("</h1><table>");
-        foreach (var (k, v) in details)
-            html.Append("<tr><th align=left>").Append(System.Net.WebUtility.HtmlEncode(k)).Append("</th><td>").Append(System.Net.WebUtility.HtmlEncode(v)).Append("</td></tr>");
-        html.Append("</table>").Append(losses.Count > 0 ? "<img src=\"loss.png\">" : "").Append("</body></html>");
-        AtomicFile.WriteAllText(Path.Combine(directory, "report.html"), html.ToString());
+        var report = new HtmlReport(title);
+        foreach (var (k, v) in details) report.Row(k, v);
+        if (losses.Count > 0) report.Image("Training loss", "loss.png");
+        report.Write(directory);
     }
 
     /// <summary>Writes the loss curve as a PNG.</summary>
@@ -25,6 +22,6 @@ public static class TrainingReportWriter
         plot.Title("Training loss");
         plot.XLabel("step");
         plot.YLabel("loss");
-        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(800, 500, ScottPlot.ImageFormat.Png));
+        HtmlReport.Save(plot, path);
     }
 }

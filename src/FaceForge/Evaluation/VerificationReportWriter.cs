@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Text;
 
 namespace FaceForge.Evaluation;
 
@@ -17,7 +15,7 @@ public static class VerificationReportWriter
         roc.Title("ROC");
         roc.XLabel("log10 false accept rate");
         roc.YLabel("true accept rate");
-        Save(roc, Path.Combine(directory, "roc.png"));
+        HtmlReport.Save(roc, Path.Combine(directory, "roc.png"));
 
         var histogram = new ScottPlot.Plot();
         const int bins = 80;
@@ -35,31 +33,19 @@ public static class VerificationReportWriter
         histogram.Add.VerticalLine(report.Threshold);
         histogram.ShowLegend();
         histogram.Title("Cosine similarity of pairs");
-        Save(histogram, Path.Combine(directory, "histogram.png"));
+        HtmlReport.Save(histogram, Path.Combine(directory, "histogram.png"));
 
         if (loss is { Count: > 0 }) TrainingReportWriter.WriteLossPlot(Path.Combine(directory, "loss.png"), loss);
 
-        var html = new StringBuilder();
-        html.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").Append(WebUtility.HtmlEncode(title)).Append("</title>")
-            .Append("<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}td,th{padding:4px 12px;text-align:left}</style></head><body>")
-            .Append("<h1>").Append(WebUtility.HtmlEncode(title)).Append("</h1><table>");
-        void Row(string k, string v) => html.Append("<tr><th>").Append(WebUtility.HtmlEncode(k)).Append("</th><td>").Append(WebUtility.HtmlEncode(v)).Append("</td></tr>");
-        Row("pairs", report.Pairs.ToString(CultureInfo.InvariantCulture));
-        Row("accuracy (k-fold)", $"{100 * report.AccuracyMean:0.00} ± {100 * report.AccuracyStd:0.00} %");
-        Row("mean fold threshold", report.Threshold.ToString("0.0000", CultureInfo.InvariantCulture));
-        Row("best single threshold", $"{report.BestThreshold:0.0000} ({100 * report.BestAccuracy:0.00} %)");
-        foreach (var (far, tar) in report.TarAtFar) Row($"TAR at FAR {far}", $"{100 * tar:0.00} %");
-        Row("fold accuracies", string.Join(" ", report.FoldAccuracies.Select(a => (100 * a).ToString("0.00", CultureInfo.InvariantCulture))));
-        foreach (var (k, v) in details ?? new Dictionary<string, string>()) Row(k, v);
-        html.Append("</table>");
-        if (loss is { Count: > 0 }) html.Append("<h2>Training loss</h2><img src=\"loss.png\">");
-        html.Append("<h2>ROC</h2><img src=\"roc.png\"><h2>Scores</h2><img src=\"histogram.png\"></body></html>");
-        AtomicFile.WriteAllText(Path.Combine(directory, "report.html"), html.ToString());
-    }
-
-    private static void Save(ScottPlot.Plot plot, string path)
-    {
-        byte[] png = plot.GetImageBytes(800, 500, ScottPlot.ImageFormat.Png);
-        AtomicFile.WriteAllBytes(path, png);
+        var page = new HtmlReport(title)
+            .Row("pairs", report.Pairs.ToString(CultureInfo.InvariantCulture))
+            .Row("accuracy (k-fold)", $"{100 * report.AccuracyMean:0.00} ± {100 * report.AccuracyStd:0.00} %")
+            .Row("mean fold threshold", report.Threshold.ToString("0.0000", CultureInfo.InvariantCulture))
+            .Row("best single threshold", $"{report.BestThreshold:0.0000} ({100 * report.BestAccuracy:0.00} %)");
+        foreach (var (far, tar) in report.TarAtFar) page.Row($"TAR at FAR {far}", $"{100 * tar:0.00} %");
+        page.Row("fold accuracies", string.Join(" ", report.FoldAccuracies.Select(a => (100 * a).ToString("0.00", CultureInfo.InvariantCulture))));
+        foreach (var (k, v) in details ?? new Dictionary<string, string>()) page.Row(k, v);
+        if (loss is { Count: > 0 }) page.Image("Training loss", "loss.png");
+        page.Image("ROC", "roc.png").Image("Scores", "histogram.png").Write(directory);
     }
 }
