@@ -17,7 +17,6 @@ internal sealed record DetectionSample(float[] Pixels, List<float[]> Boxes, List
 /// </summary>
 internal sealed class DetectionSamples
 {
-    private static readonly float[] BgrMean = [104, 117, 123];
     private readonly List<(string Image, List<AnnotatedFace> Faces)> _entries;
     private readonly string _root;
     private readonly string? _masks;
@@ -60,16 +59,8 @@ internal sealed class DetectionSamples
             marks.Add(scaled);
         }
         var pixels = new float[3 * width * height];
-        var rgb = image.Pixels;
+        TorchFaceDetector.WriteBgr(flip ? image.FlipHorizontal() : image, pixels);
         int plane = width * height;
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                int from = 3 * (y * width + (flip ? width - 1 - x : x)), to = y * width + x;
-                pixels[to] = rgb[from + 2] - BgrMean[0];
-                pixels[plane + to] = rgb[from + 1] - BgrMean[1];
-                pixels[2 * plane + to] = rgb[from] - BgrMean[2];
-            }
         bool[]? occluded = null;
         if (_masks is not null)
         {

@@ -89,7 +89,8 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
                     if (options.Adversarial)
                     {
                         var (logits, faces) = Policy(generator, features[0], batch);
-                        var probabilities = nn.functional.softmax(logits, 1);
+                        var logProbabilities = nn.functional.log_softmax(logits, 1);
+                        var probabilities = logProbabilities.exp();
                         var chosen = torch.multinomial(probabilities.detach(), 1, generator: sampler).squeeze(1);
                         // Masks hide the body's features, so FPN and SSH must find the face from what is left, with context.
                         var masked = Mask(body, batch, faces, chosen.data<long>().ToArray(), step);
@@ -100,8 +101,8 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
                         var reward = FaceRewards(anchorLoss, targets.Owner, faces);
                         baseline = step == 0 ? reward.Average() : 0.9 * baseline + 0.1 * reward.Average();
                         var advantage = torch.tensor(reward.Select(r => (float)(r - baseline)).ToArray());
-                        var logChosen = nn.functional.log_softmax(logits, 1).gather(1, chosen.unsqueeze(1)).squeeze(1);
-                        var entropy = -(probabilities * nn.functional.log_softmax(logits, 1)).sum(1).mean();
+                        var logChosen = logProbabilities.gather(1, chosen.unsqueeze(1)).squeeze(1);
+                        var entropy = -(probabilities * logProbabilities).sum(1).mean();
                         var generatorLoss = -(advantage * logChosen).mean() - 0.01 * entropy;
                         generatorOptimizer.zero_grad();
                         generatorLoss.backward();
@@ -170,6 +171,11 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
     /// <summary>The body's feature maps with each face's chosen candidate region zeroed at every stride.</summary>
     private static Tensor[] Mask(Tensor[] features, DetectionSample[] batch, List<(int Image, int Face)> faces, long[] chosen, int step)
     {
+        var marks = faces.Select(f =>
+        {
+            var box = batch[f.Image].Boxes[f.Face];
+            return batch[f.Image].Landmarks[f.Face] ?? DefaultLandmarks.Select((v, k) => k % 2 == 0 ? box[0] + v * (box[2] - box[0]) : box[1] + v * (box[3] - box[1])).ToArray();
+        }).ToArray();
         var result = new Tensor[features.Length];
         for (int level = 0; level < features.Length; level++)
         {
@@ -180,10 +186,10 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
             {
                 var (image, face) = faces[n];
                 var box = batch[image].Boxes[face];
-                var marks = batch[image].Landmarks[face] ?? DefaultLandmarks.Select((v, k) => k % 2 == 0 ? box[0] + v * (box[2] - box[0]) : box[1] + v * (box[3] - box[1])).ToArray();
+                int seed = Randomness.SeedMixer.Mix(step, n);
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < cols; c++)
-                        if (AdversarialMaskGenerator.Hides((int)chosen[n], (c + 0.5f) * stride, (r + 0.5f) * stride, box, marks, Randomness.SeedMixer.Mix(step, n)))
+                        if (AdversarialMaskGenerator.Hides((int)chosen[n], (c + 0.5f) * stride, (r + 0.5f) * stride, box, marks[n], seed))
                             keep[(image * rows + r) * cols + c] = 0;
             }
             result[level] = features[level] * torch.tensor(keep, [batch.Length, 1, rows, cols]);
@@ -218,7 +224,7 @@ public sealed class DetectorTrainer(DetectorTrainingOptions options, string runD
     }
 
     /// <summary>Per stride-8 cell of a <paramref name="width"/> x <paramref name="height"/> input: whether most of its pixels are occluded face pixels.</summary>
-    internal static Tensor OcclusionCells(DetectionSample[] batch, Tensor stride8, int width, int height)
+    private static Tensor OcclusionCells(DetectionSample[] batch, Tensor stride8, int width, int height)
     {
         var cells = batch.SelectMany(s => OcclusionGrid.Cells(s.Occluded!, width, height)).Select(c => c ? 1f : 0f).ToArray();
         return torch.tensor(cells, [batch.Length, 1, stride8.shape[2], stride8.shape[3]]);

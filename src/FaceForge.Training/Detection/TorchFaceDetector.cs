@@ -101,19 +101,7 @@ public sealed class TorchFaceDetector : IFaceDetector
     private (float[] Boxes, float[] Scores, float[] Landmarks)[] Run(RgbImage[] batch, int w, int h)
     {
         var input = new float[batch.Length * 3 * h * w];
-        int plane = h * w;
-        for (int b = 0; b < batch.Length; b++)
-        {
-            var pixels = batch[b].Pixels;
-            int offset = b * 3 * plane;
-            for (int p = 0; p < plane; p++)
-            {
-                // BGR planes: channel 0 is blue.
-                input[offset + p] = pixels[3 * p + 2] - BgrMean[0];
-                input[offset + plane + p] = pixels[3 * p + 1] - BgrMean[1];
-                input[offset + 2 * plane + p] = pixels[3 * p + 0] - BgrMean[2];
-            }
-        }
+        for (int b = 0; b < batch.Length; b++) WriteBgr(batch[b], input.AsSpan(b * 3 * h * w, 3 * h * w));
         lock (_gate)
         {
             using var scope = torch.NewDisposeScope();
@@ -128,7 +116,7 @@ public sealed class TorchFaceDetector : IFaceDetector
     }
 
     /// <summary>BGR planes (channel 0 is blue) minus RetinaFace's mean, as its weights expect.</summary>
-    private static void WriteBgr(RgbImage image, Span<float> destination)
+    internal static void WriteBgr(RgbImage image, Span<float> destination)
     {
         var pixels = image.Pixels;
         int plane = image.Width * image.Height;
