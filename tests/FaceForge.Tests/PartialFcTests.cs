@@ -114,6 +114,54 @@ public class PartialFcTests
     }
 
     [Fact]
+    public void CatchUpMomentumEqualsSgdOverTheWholeMatrix()
+    {
+        // Reference: SGD with momentum on all 40 rows every step; unsampled rows get no gradient and no weight decay.
+        double catchUp = LargestGapFromWholeMatrixSgd(CentreMomentum.CatchUp);
+        Assert.True(catchUp < 1e-5, $"catch-up is {catchUp:g3} away from whole-matrix SGD");
+        // The check can fail: the first release's momentum leaves rows behind.
+        Assert.True(LargestGapFromWholeMatrixSgd(CentreMomentum.SampledOnly) > 1e-3);
+    }
+
+    private static double LargestGapFromWholeMatrixSgd(CentreMomentum momentum)
+    {
+        const int classes = 40;
+        const double mu = 0.9, decay = 5e-4;
+        using var scope = torch.NewDisposeScope();
+        using var pfc = new PartialFc(classes, Dim, CombinedMarginHead.ArcFace(0.5, 16), new PartialFcOptions { SampleRate = 0.3, Shards = 2, Momentum = momentum, Seed = 5 });
+        var weights = torch.cat(pfc.Shards.Select(s => s.Centres).ToArray(), 0).clone();
+        var velocity = torch.zeros_like(weights);
+        var generator = new Generator(11);
+        double largest = 0;
+        for (int step = 0; step < 30; step++)
+        {
+            double lr = 0.2 + 0.1 * (step % 4); // a changing rate, as in warmup and decay
+            var features = torch.randn([Batch, Dim], generator: generator) * 3;
+            var labels = torch.randint(0, classes, [4], generator: generator).repeat(2);
+            pfc.ForwardBackward(features, labels, out _);
+            var gradient = torch.zeros_like(weights);
+            for (int i = 0; i < pfc.Shards.Count; i++)
+            {
+                var shard = pfc.Shards[i];
+                var (rows, rowGradient) = pfc.PendingGradient(i)!.Value;
+                var global = rows + shard.Start;
+                // What the step scored must be where whole-matrix SGD has the rows by now.
+                // Relative to the row's size: the two computations round differently, and the values grow large.
+                largest = Math.Max(largest, RelativeGap(shard.Centres.index_select(0, rows), weights.index_select(0, global)));
+                largest = Math.Max(largest, RelativeGap(shard.Momentum.index_select(0, rows), velocity.index_select(0, global)));
+                gradient.index_copy_(0, global, rowGradient + weights.index_select(0, global) * decay);
+            }
+            velocity = velocity * mu + gradient;
+            weights = weights - velocity * lr;
+            pfc.Step(lr, mu, decay);
+        }
+        return largest;
+    }
+
+    private static double RelativeGap(Tensor actual, Tensor expected) =>
+        ((actual - expected).norm(1) / (expected.norm(1) + 1e-6)).max().item<float>();
+
+    [Fact]
     public void BadSettingsAndLabelsAreRejected()
     {
         Assert.Throws<ArgumentException>(() => new PartialFc(10, Dim, CombinedMarginHead.ArcFace(), new PartialFcOptions { SampleRate = 0 }));

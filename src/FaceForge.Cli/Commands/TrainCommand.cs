@@ -35,6 +35,8 @@ internal static class TrainCommand
         var sampleRate = new Option<double?>("--sample-rate") { Description = "Partial FC: fraction of class centres scored per step, in (0, 1]." };
         var shards = new Option<int?>("--shards") { Description = "Partial FC: class-centre shards in this process." };
         var fcDtype = FcDtypeOption();
+        var fcMomentum = new Option<string?>("--fc-momentum") { Description = "Partial FC: catch-up (unsampled centres keep moving on their velocity, as full-matrix SGD) or sampled-only (the first release)." };
+        fcMomentum.AcceptOnlyFromAmong("catch-up", "sampled-only");
         var microBatches = new Option<int?>("--micro-batches") { Description = "Run the backbone on the batch in N pieces, each with its own BatchNorm statistics (as N data-parallel processes would)." };
         var distributed = new Option<string>("--distributed") { Description = "none, or mpi: one process per rank under mpirun; --batch-size is the global batch.", DefaultValueFactory = _ => "none" };
         distributed.AcceptOnlyFromAmong("none", "mpi");
@@ -42,7 +44,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a face recognition model.")
         {
             data, arch, head, output, config, resume, force, init, epochs, maxSteps, maxSeconds, batch, lr, optimizer, width, embedding, warmup, workers, seed, checkpointEvery,
-            scale, margin, sampleRate, shards, fcDtype, microBatches, distributed, json,
+            scale, margin, sampleRate, shards, fcDtype, fcMomentum, microBatches, distributed, json,
         };
         command.SetAction(parse =>
         {
@@ -84,6 +86,9 @@ internal static class TrainCommand
                     SampleRate = parse.GetValue(sampleRate) ?? effective.SampleRate,
                     Shards = parse.GetValue(shards) ?? effective.Shards,
                     FcDtype = parse.GetValue(fcDtype) is { } dtype ? ParseFcDtype(dtype) : effective.FcDtype,
+                    FcMomentum = parse.GetValue(fcMomentum) is { } momentum
+                        ? momentum == "sampled-only" ? FaceForge.Training.Classifiers.CentreMomentum.SampledOnly : FaceForge.Training.Classifiers.CentreMomentum.CatchUp
+                        : effective.FcMomentum,
                     MicroBatches = parse.GetValue(microBatches) ?? effective.MicroBatches,
                 };
                 BackboneCatalog.Defaults(effective.Arch); // unknown names fail here, listing the known ones

@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace FaceForge.Training.Classifiers;
 
 /// <summary>
-/// One contiguous range of class centres [Start, Start + Count) with its momentum, in the chosen storage type.
-/// Nothing else is kept per class: memory is centres plus momentum.
+/// One contiguous range of class centres [Start, Start + Count) with its momentum, in the chosen storage type, and
+/// the step at which each row was last updated (for <see cref="CentreMomentum.CatchUp"/>). Nothing else is kept per class.
 /// </summary>
 public sealed class ClassShard : IDisposable
 {
@@ -15,6 +15,7 @@ public sealed class ClassShard : IDisposable
         Count = count;
         Centres = centres;
         Momentum = momentum;
+        Updated = torch.full(count, -1L, dtype: ScalarType.Int64).DetachFromDisposeScope();
     }
 
     /// <summary>First class of the shard.</summary>
@@ -28,6 +29,9 @@ public sealed class ClassShard : IDisposable
 
     /// <summary>Count x d momentum, same type as the centres; rows change only when sampled.</summary>
     public Tensor Momentum { get; }
+
+    /// <summary>Per row, the step whose update it last received (-1: none yet).</summary>
+    public Tensor Updated { get; }
 
     /// <summary>The class ranges of <paramref name="shards"/> shards over <paramref name="classes"/> classes: C / k each, the first C mod k one more.</summary>
     public static (long Start, long Count)[] Ranges(long classes, int shards)
@@ -48,5 +52,6 @@ public sealed class ClassShard : IDisposable
     {
         Centres.Dispose();
         Momentum.Dispose();
+        Updated.Dispose();
     }
 }

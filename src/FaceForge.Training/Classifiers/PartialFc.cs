@@ -9,7 +9,8 @@ namespace FaceForge.Training.Classifiers;
 /// Partial FC (An et al., arXiv 2010.05222 / 2203.15565): the class-centre matrix is split into contiguous shards
 /// and each step scores only a sample of each shard's centres: every class present in the batch plus random
 /// negatives up to the sample rate. The softmax spans all shards through a max and a sum-of-exponentials
-/// reduction, and the gradient (p - onehot) / N reaches only the sampled rows, whose momentum alone is updated.
+/// reduction, and the gradient (p - onehot) / N reaches only the sampled rows, whose momentum alone is updated
+/// (rows not sampled catch up on their decaying velocity when next sampled: <see cref="CentreMomentum"/>).
 /// A sample rate of 1 is plain model parallelism and equals the full softmax.
 /// </summary>
 /// <remarks>
@@ -23,6 +24,7 @@ public sealed class PartialFc : IDisposable
     private readonly ICommunicator _communicator;
     private readonly Generator _generator;
     private readonly (Tensor Rows, Tensor Gradient)?[] _pending;
+    private readonly MomentumCatchUp _catchUp = new();
 
     /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01) (see <see cref="ClassCentreInit"/>).</summary>
     public PartialFc(long classes, int embeddingSize, MarginHead head, PartialFcOptions options, ICommunicator? communicator = null)
@@ -65,6 +67,11 @@ public sealed class PartialFc : IDisposable
     /// <summary>This process's shards.</summary>
     public IReadOnlyList<ClassShard> Shards => _shards;
 
+    /// <summary>Updates taken (<see cref="Step"/> calls); a step skipped for a non-finite loss does not count.</summary>
+    public long Updates => _catchUp.Steps;
+
+    internal MomentumCatchUp CatchUp => _catchUp;
+
     /// <summary>Sorted indices (into <paramref name="shard"/>) of the rows to score: all positives, then random negatives up to the rate.</summary>
     internal Tensor Sample(ClassShard shard, int shardIndex, Tensor positives)
     {
@@ -104,9 +111,10 @@ public sealed class PartialFc : IDisposable
             var local = y - shard.Start;
             var here = local.ge(0).logical_and(local.lt(shard.Count));
             var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
+            var caughtUp = Options.Momentum == CentreMomentum.CatchUp ? CatchUpRows(shard, rows) : null;
             var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
             // At rate 1 every row is scored: use the centres themselves rather than a gathered copy.
-            var weights = (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows)).to_type(ScalarType.Float32).requires_grad_(true);
+            var weights = (caughtUp ?? (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows))).to_type(ScalarType.Float32).requires_grad_(true);
             var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
             targetCosine += torch.where(here, cosine.detach().gather(1, mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
             parts.Add((cosine, mapped, here, rows, weights));
@@ -155,6 +163,24 @@ public sealed class PartialFc : IDisposable
         return loss;
     }
 
+    /// <summary>
+    /// Applies to <paramref name="rows"/> the moves their velocity made while they were not sampled and returns the
+    /// rows as stored now (null when none was behind), so the caller need not gather them again.
+    /// </summary>
+    private Tensor? CatchUpRows(ClassShard shard, Tensor rows)
+    {
+        if (_catchUp.Gap(shard.Updated.index_select(0, rows)) is not { } gap) return null;
+        using var noGrad = torch.no_grad();
+        using var displacement = gap.Displacement;
+        using var decay = gap.Decay;
+        var velocity = shard.Momentum.index_select(0, rows).to_type(ScalarType.Float32);
+        var weights = (shard.Centres.index_select(0, rows).to_type(ScalarType.Float32) - displacement.unsqueeze(1) * velocity).to_type(shard.Centres.dtype);
+        shard.Centres.index_copy_(0, rows, weights);
+        shard.Momentum.index_copy_(0, rows, (velocity * decay.unsqueeze(1)).to_type(shard.Momentum.dtype));
+        shard.Updated.index_fill_(0, rows, _catchUp.Steps - 1);
+        return weights;
+    }
+
     /// <summary>SGD with momentum and weight decay on the rows sampled by the last <see cref="ForwardBackward"/>, and only those.</summary>
     public void Step(double learningRate, double momentum, double weightDecay)
     {
@@ -169,13 +195,16 @@ public sealed class PartialFc : IDisposable
                 // Every row sampled, float32 storage: update in place, no gathered copies.
                 shard.Momentum.mul_(momentum).add_(pending.Gradient).add_(shard.Centres, alpha: weightDecay);
                 shard.Centres.add_(shard.Momentum, alpha: -learningRate);
+                shard.Updated.fill_(_catchUp.Steps);
                 continue;
             }
             var weights = shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
             var velocity = shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32) * momentum + pending.Gradient + weights * weightDecay;
             shard.Momentum.index_copy_(0, pending.Rows, velocity.to_type(shard.Momentum.dtype));
             shard.Centres.index_copy_(0, pending.Rows, (weights - velocity * learningRate).to_type(shard.Centres.dtype));
+            shard.Updated.index_fill_(0, pending.Rows, _catchUp.Steps);
         }
+        _catchUp.Record(learningRate, momentum);
     }
 
     /// <summary>The gradient of the sampled rows of shard <paramref name="index"/> from the last step (rows, gradient).</summary>
@@ -191,5 +220,6 @@ public sealed class PartialFc : IDisposable
             pending?.Gradient.Dispose();
         }
         _generator.Dispose(); // the communicator belongs to the caller
+        _catchUp.Dispose();
     }
 }

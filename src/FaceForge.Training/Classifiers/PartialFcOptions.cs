@@ -21,6 +21,9 @@ public sealed record PartialFcOptions
     /// <summary>Storage of the centres. <value>The default is Float32.</value></summary>
     public CentreStorage Storage { get; init; } = CentreStorage.Float32;
 
+    /// <summary>Momentum of the rows a step did not sample. <value>The default is CatchUp.</value></summary>
+    public CentreMomentum Momentum { get; init; } = CentreMomentum.CatchUp;
+
     /// <summary>Seed of the initial centres and of negative sampling. <value>The default is 0.</value></summary>
     public int Seed { get; init; }
 

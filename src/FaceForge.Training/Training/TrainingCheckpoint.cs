@@ -98,16 +98,19 @@ public static class TrainingCheckpoint
         if (old == 0) throw new InvalidDataException($"{path}: not a Partial FC checkpoint (no class shards); a full-softmax run needs no resharding.");
         var rest = classifiers[0].Where(kv => !kv.Key.StartsWith("shard", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
         var outputs = Enumerable.Range(0, processes).Select(_ => new Dictionary<string, Formats.PyTorch.TensorData>(rest)).ToList();
-        foreach (string part in new[] { "centres", "momentum" })
+        foreach (string part in new[] { "centres", "momentum", "updated" })
         {
+            // Checkpoints from before the momentum catch-up have no update steps; loading treats them as current.
+            if (!classifiers[0].ContainsKey($"shard0.{part}")) continue;
             var pieces = classifiers.SelectMany(c => Enumerable.Range(0, c.Keys.Count(IsCentres)).Select(i => c[$"shard{i}.{part}"])).ToList();
-            long classes = pieces.Sum(p => p.Shape[0]), dim = pieces[0].Shape[1];
+            long classes = pieces.Sum(p => p.Shape[0]);
+            long[] rowShape = pieces[0].Shape[1..];
             if (shards * (long)processes > classes) throw new ArgumentException($"More shards ({shards * processes}) than classes ({classes}).");
             byte[] all = pieces.SelectMany(p => p.Data).ToArray();
             long rowBytes = all.LongLength / classes;
             var ranges = Classifiers.ClassShard.Ranges(classes, shards * processes);
             for (int i = 0; i < ranges.Length; i++)
-                outputs[i / shards][$"shard{i % shards}.{part}"] = new Formats.PyTorch.TensorData(pieces[0].ElementType, [ranges[i].Count, dim],
+                outputs[i / shards][$"shard{i % shards}.{part}"] = new Formats.PyTorch.TensorData(pieces[0].ElementType, [ranges[i].Count, .. rowShape],
                     all.AsSpan((int)(ranges[i].Start * rowBytes), (int)(ranges[i].Count * rowBytes)).ToArray());
         }
         root["state.json"] = JsonSerializer.SerializeToUtf8Bytes(state with { Processes = processes });

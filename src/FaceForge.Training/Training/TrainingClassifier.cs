@@ -69,7 +69,11 @@ internal sealed class PartialFcTraining(PartialFc pfc, double momentum, double w
         {
             state[$"shard{i}.centres"] = StateDict.ToData(pfc.Shards[i].Centres);
             state[$"shard{i}.momentum"] = StateDict.ToData(pfc.Shards[i].Momentum);
+            state[$"shard{i}.updated"] = StateDict.ToData(pfc.Shards[i].Updated);
         }
+        var (sums, catchUpMomentum) = pfc.CatchUp.Export();
+        using (sums) state["catch_up.sums"] = StateDict.ToData(sums);
+        state["catch_up.momentum"] = new TensorData(TensorElementType.Float64, [1], BitConverter.GetBytes(catchUpMomentum));
         foreach (var (name, tensor) in pfc.Head.state_dict()) state[$"head.{name}"] = StateDict.ToData(tensor);
         state["sampler.step"] = new TensorData(TensorElementType.Int64, [1], BitConverter.GetBytes(pfc.SamplerStep));
         return state;
@@ -90,6 +94,23 @@ internal sealed class PartialFcTraining(PartialFc pfc, double momentum, double w
                     throw new InvalidDataException($"{source}: shard {i} {suffix} is {data.ShapeText}, expected [{string.Join(", ", target.shape)}] (another class count?).");
                 using var value = StateDict.ToTensor(data);
                 target.copy_(value.to_type(target.dtype));
+            }
+        }
+        // Checkpoints from before the momentum catch-up: every row counts as current.
+        if (state.TryGetValue("catch_up.sums", out var sums))
+        {
+            using var sumsTensor = StateDict.ToTensor(sums);
+            pfc.CatchUp.Import(sumsTensor, BitConverter.ToDouble(state["catch_up.momentum"].Data));
+        }
+        for (int i = 0; i < pfc.Shards.Count; i++)
+        {
+            if (!state.TryGetValue($"shard{i}.updated", out var updated)) pfc.Shards[i].Updated.fill_(pfc.Updates - 1);
+            else if (updated.Shape.Length != 1 || updated.Shape[0] != pfc.Shards[i].Count)
+                throw new InvalidDataException($"{source}: shard {i} update steps are {updated.ShapeText}, expected [{pfc.Shards[i].Count}].");
+            else
+            {
+                using var value = StateDict.ToTensor(updated);
+                pfc.Shards[i].Updated.copy_(value);
             }
         }
         StateDict.Load(pfc.Head, state.Where(kv => kv.Key.StartsWith("head.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[5..], kv => kv.Value), strict: true, source);

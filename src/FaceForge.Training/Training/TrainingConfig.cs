@@ -78,6 +78,10 @@ public sealed record TrainingConfig
     [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreStorage>))]
     public Classifiers.CentreStorage FcDtype { get; init; } = Classifiers.CentreStorage.Float32;
 
+    /// <summary>Partial FC: momentum of the centres a step did not sample (CatchUp: they keep moving as under full-matrix SGD; SampledOnly: the first release's behaviour). <value>The default is CatchUp.</value></summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreMomentum>))]
+    public Classifiers.CentreMomentum FcMomentum { get; init; } = Classifiers.CentreMomentum.CatchUp;
+
     /// <summary>Optimizer. <value>The default is Sgd.</value></summary>
     [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
@@ -129,7 +133,7 @@ public sealed record TrainingConfig
     /// <summary>Input-pipeline workers. <value>The default is 2.</value></summary>
     public int Workers { get; init; } = 2;
 
-    /// <summary>Norm clip over every parameter the optimizer updates (backbone, and the full softmax's centres; Partial FC updates its sampled centres itself, unclipped); 0 disables. <value>The default is 5.</value></summary>
+    /// <summary>Norm clip over the backbone's gradients (as arcface_torch: class centres are never clipped, so the full softmax and Partial FC at rate 1 train alike); 0 disables. <value>The default is 5.</value></summary>
     public double GradientClip { get; init; } = 5;
 
     /// <summary>Consecutive non-finite losses tolerated (each skipped) before training stops. <value>The default is 5.</value></summary>
