@@ -22,8 +22,10 @@ internal static class BenchTrainCommand
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps).", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var classes = new Option<int>("--classes") { Description = "Classifier classes (CASIA-WebFace: 10575).", DefaultValueFactory = _ => 10575 }.AtLeast(2);
+        var layout = new Option<string>("--layout") { Description = "Memory layout of the batch: channels-last (what faceforge train uses) or nchw.", DefaultValueFactory = _ => "channels-last" };
+        layout.AcceptOnlyFromAmong("channels-last", "nchw");
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var command = new Command("train", "Measure training and inference images/s of a backbone.") { arch, width, batch, steps, classes, json };
+        var command = new Command("train", "Measure training and inference images/s of a backbone.") { arch, width, batch, steps, classes, layout, json };
         command.SetAction(parse =>
         {
             TorchRuntime.EnsureLoaded();
@@ -34,7 +36,8 @@ internal static class BenchTrainCommand
             using var network = BackboneCatalog.Create(info);
             using var classifier = new MarginSoftmaxClassifier(parse.GetValue(classes), info.EmbeddingSize, CombinedMarginHead.ArcFace());
             using var optimizer = torch.optim.SGD(network.parameters().Concat(classifier.parameters()), 0.01, momentum: 0.9);
-            using var images = torch.randn(n, 3, info.InputHeight, info.InputWidth);
+            using var nchw = torch.randn(n, 3, info.InputHeight, info.InputWidth);
+            using var images = parse.GetValue(layout) == "nchw" ? nchw.clone() : ChannelsLast.From(nchw);
             using var labels = torch.randint(0, parse.GetValue(classes), [n], dtype: torch.ScalarType.Int64);
             double Time(Action step)
             {
@@ -60,7 +63,7 @@ internal static class BenchTrainCommand
             });
             var result = new
             {
-                Arch = info.Architecture, Width = parse.GetValue(width), Input = $"{info.InputWidth}x{info.InputHeight}", Batch = n, Steps = timed,
+                Arch = info.Architecture, Width = parse.GetValue(width), Input = $"{info.InputWidth}x{info.InputHeight}", Batch = n, Steps = timed, Layout = parse.GetValue(layout),
                 TrainImagesPerSecond = Math.Round(train, 1), InferenceImagesPerSecond = Math.Round(infer, 1),
                 PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0), TorchThreads = torch.get_num_threads(), MallocTuned = FaceForge.Training.Runtime.AllocatorTuning.Applied,
             };

@@ -52,10 +52,10 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var input = ToInput(crops, Info);
-        var features = _network.call(input);
+        var features = _network.call(ChannelsLast.From(input));
         if (flip != FlipMode.None)
         {
-            var flipped = _network.call(input.flip(3));
+            var flipped = _network.call(ChannelsLast.From(input.flip(3)));
             features = flip == FlipMode.Add ? features + flipped : torch.cat([features, flipped], 1);
         }
         features = nn.functional.normalize(features, p: 2, dim: 1).contiguous();

@@ -124,7 +124,7 @@ public sealed class Trainer
                         // The loss is the global batch's mean, so the processes' gradients add up to the one-process gradient.
                         if (_world.Size > 1)
                             foreach (var p in trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
-                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable.Concat(classifier.Parameters), _config.GradientClip) : 0;
+                        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable, _config.GradientClip) : 0;
                         if (!double.IsFinite(norm)) loss = double.NaN;
                         else
                         {
@@ -217,9 +217,13 @@ public sealed class Trainer
 
     private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
 
-    /// <summary>The backbone over the batch, in <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics).</summary>
+    /// <summary>
+    /// The backbone over the batch (channels-last, the faster layout for libtorch's CPU convolutions), in
+    /// <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics).
+    /// </summary>
     private Tensor Forward(nn.Module<Tensor, Tensor> backbone, Tensor images) =>
-        _config.MicroBatches == 1 ? backbone.call(images) : torch.cat(images.chunk(_config.MicroBatches).Select(backbone.call).ToArray());
+        _config.MicroBatches == 1 ? backbone.call(ChannelsLast.From(images))
+            : torch.cat(images.chunk(_config.MicroBatches).Select(piece => backbone.call(ChannelsLast.From(piece))).ToArray());
 
     /// <summary>True on every process if true on any.</summary>
     private bool Agree(bool local)
@@ -237,7 +241,7 @@ public sealed class Trainer
         if (world.Size == 1 && config.SampleRate >= 1 && config.Shards == 1 && config.FcDtype == Classifiers.CentreStorage.Float32)
             return new FullSoftmaxTraining(new MarginSoftmaxClassifier(classes, embeddingSize, head, config.Seed));
         // Across processes the centres are always split (model parallel); at rate 1 this equals the full softmax.
-        var options = new PartialFcOptions { SampleRate = config.SampleRate, Shards = config.Shards, Storage = config.FcDtype, Seed = config.Seed };
+        var options = new PartialFcOptions { SampleRate = config.SampleRate, Shards = config.Shards, Storage = config.FcDtype, Momentum = config.FcMomentum, Seed = config.Seed };
         return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options, world), config.Momentum, config.WeightDecay);
     }
 
