@@ -142,18 +142,21 @@ public class PartialFcTests
             var gradient = torch.zeros_like(weights);
             for (int i = 0; i < pfc.Shards.Count; i++)
             {
-                var shard = pfc.Shards[i];
                 var (rows, rowGradient) = pfc.PendingGradient(i)!.Value;
-                var global = rows + shard.Start;
-                // What the step scored must be where whole-matrix SGD has the rows by now.
-                // Relative to the row's size: the two computations round differently, and the values grow large.
-                largest = Math.Max(largest, RelativeGap(shard.Centres.index_select(0, rows), weights.index_select(0, global)));
-                largest = Math.Max(largest, RelativeGap(shard.Momentum.index_select(0, rows), velocity.index_select(0, global)));
-                gradient.index_copy_(0, global, rowGradient + weights.index_select(0, global) * decay);
+                gradient.index_copy_(0, rows + pfc.Shards[i].Start, rowGradient + weights.index_select(0, rows + pfc.Shards[i].Start) * decay);
             }
             velocity = velocity * mu + gradient;
             weights = weights - velocity * lr;
             pfc.Step(lr, mu, decay);
+            for (int i = 0; i < pfc.Shards.Count; i++)
+            {
+                // The rows just updated must be where whole-matrix SGD has them, relative to their size (the two
+                // computations round differently, and the values grow large).
+                var shard = pfc.Shards[i];
+                var rows = pfc.PendingGradient(i)!.Value.Rows;
+                largest = Math.Max(largest, RelativeGap(shard.Centres.index_select(0, rows), weights.index_select(0, rows + shard.Start)));
+                largest = Math.Max(largest, RelativeGap(shard.Momentum.index_select(0, rows), velocity.index_select(0, rows + shard.Start)));
+            }
         }
         return largest;
     }

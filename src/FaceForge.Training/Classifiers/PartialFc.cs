@@ -23,7 +23,7 @@ public sealed class PartialFc : IDisposable
     private readonly ClassShard[] _shards;
     private readonly ICommunicator _communicator;
     private readonly Generator _generator;
-    private readonly (Tensor Rows, Tensor Gradient)?[] _pending;
+    private readonly Pending?[] _pending;
     private readonly MomentumCatchUp _catchUp = new();
 
     /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01) (see <see cref="ClassCentreInit"/>).</summary>
@@ -46,7 +46,7 @@ public sealed class PartialFc : IDisposable
             _shards[i] = new ClassShard(start, count, centres, torch.zeros([count, embeddingSize], type));
         }
         _generator = new Generator(0);
-        _pending = new (Tensor, Tensor)?[_shards.Length];
+        _pending = new Pending?[_shards.Length];
     }
 
     /// <summary>All classes, over every process.</summary>
@@ -103,7 +103,7 @@ public sealed class PartialFc : IDisposable
 
         // Pass 1: sample and score each shard; each row's target cosine, wherever its class lives, is gathered for the
         // head (CurricularFace's running mean and hard-negative test).
-        var parts = new List<(Tensor Cosine, Tensor Mapped, Tensor Here, Tensor Rows, Tensor Weights)>();
+        var parts = new List<(Tensor Cosine, Tensor Mapped, Tensor Here, Tensor Rows, Tensor Weights, Tensor? CaughtWeights, Tensor? CaughtVelocity)>();
         var targetCosine = torch.zeros(n);
         for (int s = 0; s < _shards.Length; s++)
         {
@@ -111,13 +111,13 @@ public sealed class PartialFc : IDisposable
             var local = y - shard.Start;
             var here = local.ge(0).logical_and(local.lt(shard.Count));
             var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
-            var caughtUp = Options.Momentum == CentreMomentum.CatchUp ? CatchUpRows(shard, rows) : null;
+            var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp ? CaughtUpRows(shard, rows) : (null, null);
             var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
             // At rate 1 every row is scored: use the centres themselves rather than a gathered copy.
-            var weights = (caughtUp ?? (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows))).to_type(ScalarType.Float32).requires_grad_(true);
+            var weights = (caughtWeights?.detach() ?? (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows))).to_type(ScalarType.Float32).requires_grad_(true);
             var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
             targetCosine += torch.where(here, cosine.detach().gather(1, mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
-            parts.Add((cosine, mapped, here, rows, weights));
+            parts.Add((cosine, mapped, here, rows, weights, caughtWeights, caughtVelocity));
         }
         _communicator.AllReduce(targetCosine, ReduceOperation.Sum);
         Head.Observe(targetCosine.mean());
@@ -143,9 +143,9 @@ public sealed class PartialFc : IDisposable
             var p = (logits[i].detach() - rowMax.unsqueeze(1)).exp() / sumExp.unsqueeze(1);
             var onehot = torch.zeros_like(p).scatter_(1, parts[i].Mapped.clamp_min(0).unsqueeze(1), parts[i].Here.to_type(ScalarType.Float32).unsqueeze(1));
             logits[i].backward([(p - onehot) / n]);
-            _pending[i]?.Rows.Dispose();
-            _pending[i]?.Gradient.Dispose();
-            _pending[i] = (parts[i].Rows.DetachFromDisposeScope(), parts[i].Weights.grad!.detach().clone().DetachFromDisposeScope());
+            _pending[i]?.Dispose();
+            _pending[i] = new Pending(parts[i].Rows.DetachFromDisposeScope(), parts[i].Weights.grad!.detach().clone().DetachFromDisposeScope(),
+                parts[i].CaughtWeights?.DetachFromDisposeScope(), parts[i].CaughtVelocity?.DetachFromDisposeScope());
         }
         // Features are replicated on every rank: sum their partial gradients, then add the regulariser once.
         var gradient = x.grad!.clone();
@@ -164,21 +164,19 @@ public sealed class PartialFc : IDisposable
     }
 
     /// <summary>
-    /// Applies to <paramref name="rows"/> the moves their velocity made while they were not sampled and returns the
-    /// rows as stored now (null when none was behind), so the caller need not gather them again.
+    /// <paramref name="rows"/> (float32) as they would stand had their velocity kept moving them since their last
+    /// update, and that velocity decayed to now; (null, null) when none is behind. Written back by <see cref="Step"/>,
+    /// so a step skipped for a non-finite loss leaves the stored rows as they were.
     /// </summary>
-    private Tensor? CatchUpRows(ClassShard shard, Tensor rows)
+    private (Tensor? Weights, Tensor? Velocity) CaughtUpRows(ClassShard shard, Tensor rows)
     {
-        if (_catchUp.Gap(shard.Updated.index_select(0, rows)) is not { } gap) return null;
+        if (_catchUp.Gap(shard.Updated.index_select(0, rows)) is not { } gap) return (null, null);
         using var noGrad = torch.no_grad();
         using var displacement = gap.Displacement;
         using var decay = gap.Decay;
         var velocity = shard.Momentum.index_select(0, rows).to_type(ScalarType.Float32);
-        var weights = (shard.Centres.index_select(0, rows).to_type(ScalarType.Float32) - displacement.unsqueeze(1) * velocity).to_type(shard.Centres.dtype);
-        shard.Centres.index_copy_(0, rows, weights);
-        shard.Momentum.index_copy_(0, rows, (velocity * decay.unsqueeze(1)).to_type(shard.Momentum.dtype));
-        shard.Updated.index_fill_(0, rows, _catchUp.Steps - 1);
-        return weights;
+        var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32) - displacement.unsqueeze(1) * velocity;
+        return (weights, velocity.mul_(decay.unsqueeze(1)));
     }
 
     /// <summary>SGD with momentum and weight decay on the rows sampled by the last <see cref="ForwardBackward"/>, and only those.</summary>
@@ -190,7 +188,7 @@ public sealed class PartialFc : IDisposable
         {
             if (_pending[i] is not { } pending) continue;
             var shard = _shards[i];
-            if (pending.Rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32)
+            if (pending.Rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32 && pending.Weights is null)
             {
                 // Every row sampled, float32 storage: update in place, no gathered copies.
                 shard.Momentum.mul_(momentum).add_(pending.Gradient).add_(shard.Centres, alpha: weightDecay);
@@ -198,28 +196,44 @@ public sealed class PartialFc : IDisposable
                 shard.Updated.fill_(_catchUp.Steps);
                 continue;
             }
-            var weights = shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
-            var velocity = shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32) * momentum + pending.Gradient + weights * weightDecay;
+            // Caught-up rows come from the forward pass; the others are read now.
+            var weights = pending.Weights ?? shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
+            var velocity = (pending.Velocity ?? shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32)) * momentum + pending.Gradient + weights * weightDecay;
             shard.Momentum.index_copy_(0, pending.Rows, velocity.to_type(shard.Momentum.dtype));
             shard.Centres.index_copy_(0, pending.Rows, (weights - velocity * learningRate).to_type(shard.Centres.dtype));
             shard.Updated.index_fill_(0, pending.Rows, _catchUp.Steps);
+            if (pending.Weights is not null)
+            {
+                // Applied: a second Step without a forward pass must not apply the catch-up again.
+                pending.Weights.Dispose();
+                pending.Velocity?.Dispose();
+                _pending[i] = pending with { Weights = null, Velocity = null };
+            }
         }
         _catchUp.Record(learningRate, momentum);
     }
 
     /// <summary>The gradient of the sampled rows of shard <paramref name="index"/> from the last step (rows, gradient).</summary>
-    internal (Tensor Rows, Tensor Gradient)? PendingGradient(int index) => _pending[index];
+    internal (Tensor Rows, Tensor Gradient)? PendingGradient(int index) => _pending[index] is { } p ? (p.Rows, p.Gradient) : null;
 
     /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var shard in _shards) shard.Dispose();
-        foreach (var pending in _pending)
-        {
-            pending?.Rows.Dispose();
-            pending?.Gradient.Dispose();
-        }
+        foreach (var pending in _pending) pending?.Dispose();
         _generator.Dispose(); // the communicator belongs to the caller
         _catchUp.Dispose();
+    }
+
+    /// <summary>What <see cref="Step"/> needs from the last forward pass of one shard: sampled rows, their gradient, and the caught-up rows if any.</summary>
+    private sealed record Pending(Tensor Rows, Tensor Gradient, Tensor? Weights, Tensor? Velocity) : IDisposable
+    {
+        public void Dispose()
+        {
+            Rows.Dispose();
+            Gradient.Dispose();
+            Weights?.Dispose();
+            Velocity?.Dispose();
+        }
     }
 }
