@@ -1,6 +1,7 @@
 using System.Globalization;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,8 @@ using var pfc = new PartialFc(classes, embedding, CombinedMarginHead.ArcFace(0.3
 var weights = backbone.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() > 1).Select(p => p.parameter).ToList();
 var others = backbone.parameters().Except(weights).ToList();
 using var optimizer = torch.optim.SGD([new TorchSharp.Modules.SGD.ParamGroup(weights, new() { weight_decay = 5e-4 }), new TorchSharp.Modules.SGD.ParamGroup(others, new() { weight_decay = 0 })], 0.1, momentum: 0.9);
-int perEpoch = (int)(classes * samples / batch), total = perEpoch * epochs, warmup = perEpoch / 2, step = 0;
+int perEpoch = (int)(classes * samples / batch), step = 0;
+var schedule = new LearningRateSchedule(0.1, perEpoch / 2, perEpoch * epochs, ScheduleKind.Polynomial, 2, []);
 using var shuffle = new Generator((ulong)seed);
 double lastEpochLoss = 0;
 backbone.train();
@@ -53,7 +55,7 @@ for (int epoch = 0; epoch < epochs; epoch++)
     for (int b = 0; b < perEpoch; b++, step++)
     {
         using var scope = torch.NewDisposeScope();
-        double lr = step < warmup ? 0.1 * (step + 1) / warmup : 0.1 * Math.Pow(1 - (double)(step - warmup) / (total - warmup), 2);
+        double lr = schedule.At(step);
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
         var picked = order.narrow(0, (long)b * batch, batch);
         optimizer.zero_grad();

@@ -65,9 +65,10 @@ internal sealed class MomentumCatchUp : IDisposable
     public (Tensor Displacement, Tensor Decay)? Gap(Tensor updated)
     {
         using var scope = torch.NewDisposeScope();
-        var gap = (Steps - 1) - updated.clamp_min(0);
+        var since = updated.clamp_min(0);
+        var gap = (Steps - 1) - since;
         if (updated.numel() == 0 || gap.max().item<long>() <= 0) return null;
-        var displacement = _sums.index_select(0, updated.clamp_min(0)).to_type(ScalarType.Float32);
+        var displacement = _sums.index_select(0, since).to_type(ScalarType.Float32);
         var decay = torch.pow(double.IsNaN(_momentum) ? 0 : _momentum, gap.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
         return (displacement.MoveToOuterDisposeScope(), decay.MoveToOuterDisposeScope());
     }

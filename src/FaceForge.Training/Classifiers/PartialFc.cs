@@ -111,7 +111,8 @@ public sealed class PartialFc : IDisposable
             var local = y - shard.Start;
             var here = local.ge(0).logical_and(local.lt(shard.Count));
             var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
-            var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp ? CaughtUpRows(shard, rows) : (null, null);
+            // At rate 1 every row is updated every step, so none is ever behind: skip the per-row check.
+            var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp && Options.SampleRate < 1 ? CaughtUpRows(shard, rows) : (null, null);
             var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
             // At rate 1 every row is scored: use the centres themselves rather than a gathered copy.
             var weights = (caughtWeights?.detach() ?? (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows))).to_type(ScalarType.Float32).requires_grad_(true);

@@ -51,10 +51,11 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         if (crops.Count == 0) return [];
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var input = ToInput(crops, Info);
-        var features = _network.call(ChannelsLast.From(input));
+        var input = ChannelsLast.From(ToInput(crops, Info));
+        var features = _network.call(input);
         if (flip != FlipMode.None)
         {
+            // flip keeps the layout, so From only copies if libtorch ever stops doing so.
             var flipped = _network.call(ChannelsLast.From(input.flip(3)));
             features = flip == FlipMode.Add ? features + flipped : torch.cat([features, flipped], 1);
         }
