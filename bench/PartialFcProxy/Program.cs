@@ -1,7 +1,8 @@
 using System.Globalization;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
-using FaceForge.Training.Training;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Hosting;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
-using FaceForge.Training.Training;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Hosting;
 using Xunit;
 
 namespace FaceForge.Tests;

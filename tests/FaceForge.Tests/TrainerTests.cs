@@ -1,5 +1,6 @@
 using FaceForge.Models;
-using FaceForge.Training.Training;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Hosting;
 using Xunit;
 
 namespace FaceForge.Tests;
@@ -76,8 +77,9 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
     {
         string dir = TestPaths.NewTempDirectory("run-finished");
         new Trainer(Config(1), dir).Run();
-        var e = Assert.Throws<InvalidOperationException>(() => new Trainer(Config(1), dir).Run());
-        Assert.Contains("--force", e.Message);
+        var e = Assert.Throws<RunFolderConflictException>(() => new Trainer(Config(1), dir).Run());
+        Assert.Equal(RunFolderState.Finished, e.State);
+        Assert.Contains("finished run", e.Message);
         Assert.Equal(1, new Trainer(Config(1), dir).Run(force: true).Steps);
     }
 

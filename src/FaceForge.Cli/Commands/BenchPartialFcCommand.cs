@@ -23,7 +23,8 @@ internal static class BenchPartialFcCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var shards = new Option<int>("--shards") { Description = "Shards.", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var full = new Option<bool>("--full") { Description = "Measure the full softmax (MarginSoftmaxClassifier, autograd, SGD) instead." };
-        var fcDtype = TrainCommand.FcDtypeOption();
+        var fcDtype = new Option<string?>("--fc-dtype") { Description = "Class-centre storage: fp32 or fp16 (math stays fp32). [default: fp32]" };
+        fcDtype.AcceptOnlyFromAmong("fp32", "fp16");
         var json = new Option<bool>("--json") { Description = "Print JSON: ms_per_step, peak_rss_mb, classes, rate." };
         var command = new Command("partial-fc", "Measure Partial FC against the full softmax (classifier only).") { classes, rate, batch, dim, steps, shards, full, fcDtype, json };
         command.SetAction(parse =>
@@ -33,7 +34,7 @@ internal static class BenchPartialFcCommand
             int c = parse.GetValue(classes), n = parse.GetValue(batch), d = parse.GetValue(dim), timed = parse.GetValue(steps);
             double r = parse.GetValue(rate);
             bool isFull = parse.GetValue(full);
-            var storage = TrainCommand.ParseFcDtype(parse.GetValue(fcDtype) ?? "fp32");
+            var storage = parse.GetValue(fcDtype) == "fp16" ? FaceForge.Training.Classifiers.CentreStorage.Float16 : FaceForge.Training.Classifiers.CentreStorage.Float32;
             using var features = torch.randn(n, d);
             using var labels = torch.randint(0, c, [n], dtype: torch.ScalarType.Int64);
             Action step;

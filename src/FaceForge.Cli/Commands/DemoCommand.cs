@@ -4,7 +4,8 @@ using FaceForge.Embedding;
 using FaceForge.Evaluation;
 using FaceForge.Synthesis;
 using FaceForge.Training.Embedding;
-using FaceForge.Training.Training;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Hosting;
 
 namespace FaceForge.Cli.Commands;
 
@@ -37,34 +38,31 @@ internal static class DemoCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string dir = parse.GetValue(output)!;
             int s = parse.GetValue(seed);
-            var train = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), sceneCount: 0, progress);
+            string trainDir = Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), progress);
             // A different seed gives different identities: the test people are never seen in training.
-            var test = DataSynthCommand.Generate(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), sceneCount: 0, progress);
+            string testDir = Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), progress);
 
             var config = new TrainingConfig
             {
-                Data = train.Path, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
+                Data = trainDir, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
                 MaxSeconds = parse.GetValue(seconds), BatchSize = 64, LearningRate = 0.1, Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
             var result = TrainCommand.Train(config, Path.Combine(dir, "run"), resume: false, force: true, progress);
 
-            using var testSet = ImageFolderDataset.Open(test.Path);
+            using var testSet = ImageFolderDataset.Open(testDir);
             var items = Enumerable.Range(0, testSet.Count).Select(i => (testSet.RelativePath(i), testSet.GetLabel(i))).ToList();
-            var pairs = PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: s);
+            var protocol = new VerificationProtocol(PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: s));
             using var embedder = TorchFaceEmbedder.Load(result.ModelPath);
-            var source = new AlignedImageSource(test.Path, null, embedder.Info.AlignmentTemplate);
-            var keys = items.Select(i => i.Item1).ToList();
-            var embeddings = progress.Run("embedding test faces", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, source.Load, FlipMode.Add, 64, p));
-            var scores = EvalVerifyCommand.Scores(pairs, keys, embeddings);
-            var same = pairs.Select(p => p.IsSame).ToArray();
-            var report = VerificationMetrics.Compute(scores, same, pairs.Select(p => p.Fold).ToArray());
+            var source = new AlignedImageSource(testDir, null, embedder.Info.AlignmentTemplate);
+            var outcome = progress.Run("embedding test faces", protocol.Images.Count, "img", p => protocol.Run(embedder, source.Load, p));
+            var report = outcome.Report;
             string reportDir = Path.Combine(dir, "report");
-            VerificationReportWriter.Write(reportDir, "FaceForge demo: VarGFaceNet + ArcFace on synthetic faces", report, scores, same, result.Losses,
+            VerificationReportWriter.Write(reportDir, "FaceForge demo: VarGFaceNet + ArcFace on synthetic faces", report, outcome.Scores, outcome.Same, result.Losses,
                 new Dictionary<string, string>
                 {
-                    ["training"] = $"{train.Identities} identities x {train.Images / train.Identities} images, {result.Steps} steps in {result.Seconds:0} s",
-                    ["test"] = $"{test.Identities} held-out identities, {pairs.Count} pairs in 10 identity-disjoint folds",
+                    ["training"] = $"{parse.GetValue(identities)} identities x {parse.GetValue(images)} images, {result.Steps} steps in {result.Seconds:0} s",
+                    ["test"] = $"{parse.GetValue(testIdentities)} held-out identities, {protocol.Pairs.Count} pairs in 10 identity-disjoint folds",
                     ["model"] = result.ModelPath,
                 });
             var writer = parse.InvocationConfiguration.Output;
@@ -73,5 +71,13 @@ internal static class DemoCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Writes a synthetic recognition set to DIR/faces and returns that folder.</summary>
+    private static string Synthesise(SyntheticFaceOptions options, string dir, ProgressReporter progress)
+    {
+        string faces = Path.Combine(dir, "faces");
+        progress.Run("synthesising faces", options.Identities * options.ImagesPerIdentity, "img", p => new SyntheticFaces(options).WriteRecognitionSet(faces, p));
+        return Path.GetFullPath(faces);
     }
 }

@@ -2,7 +2,6 @@ using System.CommandLine;
 using FaceForge.Data;
 using FaceForge.Detection;
 using FaceForge.Evaluation;
-using FaceForge.Imaging;
 
 namespace FaceForge.Cli.Commands;
 
@@ -30,9 +29,12 @@ internal static class EvalDetectCommand
             if (truth.FirstOrDefault(t => !File.Exists(Path.Combine(root, t.Image))) is { Image: { } absent })
                 throw new UserErrorException($"{file}: image '{absent}' is not under --images '{root}'.");
             using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
-            var occlusion = parse.GetValue(masks) is { } maskDir ? new OcclusionScore(detector, maskDir) : null;
-            var result = Evaluate(detector, root, truth, parse.GetValue(iou), new ProgressReporter(parse.InvocationConfiguration.Error), occlusion);
-            double? occlusionIoU = occlusion?.IoU;
+            if (parse.GetValue(masks) is { } maskDir && !Directory.Exists(maskDir)) throw new UserErrorException($"--masks: folder '{maskDir}' does not exist.");
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            var outcome = progress.Run("detecting", truth.Count, "img", p =>
+                DetectionProtocol.Run(detector, root, truth, new DetectionOptions { Iou = parse.GetValue(iou), Masks = parse.GetValue(masks) }, p));
+            var result = outcome.Report;
+            double? occlusionIoU = outcome.OcclusionIou;
             if (parse.GetValue(report) is { } reportDir)
                 DetectionReportWriter.Write(reportDir, $"Detection: {detector.Name} on {Path.GetFileName(file)}", result, new Dictionary<string, string>
                 {
@@ -48,59 +50,5 @@ internal static class EvalDetectCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>IoU, over all images' stride-8 cells, of predicted occlusion (p &gt; 0.5) and the masks' (most pixels occluded).</summary>
-    private sealed class OcclusionScore
-    {
-        private readonly FaceForge.Training.Detection.TorchFaceDetector _detector;
-        private readonly string _masks;
-        private long _intersection, _union;
-
-        public OcclusionScore(IFaceDetector detector, string masks)
-        {
-            _detector = detector as FaceForge.Training.Detection.TorchFaceDetector is { PredictsOcclusion: true } torchDetector ? torchDetector
-                : throw new UserErrorException($"--masks: detector '{detector.Name}' has no occlusion branch (train one with faceforge train-detector).");
-            _masks = Directory.Exists(masks) ? masks : throw new UserErrorException($"--masks: folder '{masks}' does not exist.");
-        }
-
-        public double IoU => _union == 0 ? 1 : _intersection / (double)_union;
-
-        public void Add(string name, RgbImage image)
-        {
-            string maskPath = Path.Combine(_masks, Path.GetFileName(name));
-            if (!File.Exists(maskPath)) throw new UserErrorException($"--masks: no mask '{maskPath}' for '{name}'.");
-            var mask = ImageDecoder.Decode(maskPath);
-            if (mask.Width != image.Width || mask.Height != image.Height) throw new UserErrorException($"--masks: '{maskPath}' is {mask.Width}x{mask.Height}, its image {image.Width}x{image.Height}.");
-            var predicted = _detector.OcclusionProbabilities(image)!;
-            var occluded = new bool[image.Width * image.Height];
-            for (int p = 0; p < occluded.Length; p++) occluded[p] = mask.Pixels[3 * p] > 0;
-            var truth = OcclusionGrid.Cells(occluded, image.Width, image.Height);
-            for (int cell = 0; cell < truth.Length; cell++)
-            {
-                bool guess = predicted[cell] > 0.5f;
-                if (truth[cell] && guess) _intersection++;
-                if (truth[cell] || guess) _union++;
-            }
-        }
-    }
-
-    /// <summary>Detects in every annotated image (each decoded once, also for the occlusion score) and scores the detections.</summary>
-    private static DetectionReport Evaluate(IFaceDetector detector, string root, IReadOnlyList<(string Image, List<AnnotatedFace> Faces)> truth, double iou,
-        ProgressReporter progress, OcclusionScore? occlusion)
-    {
-        var found = progress.Run("detecting", truth.Count, "img", p =>
-        {
-            var lists = new IReadOnlyList<DetectedFace>[truth.Count];
-            for (int i = 0; i < truth.Count; i++)
-            {
-                var image = ImageDecoder.Decode(Path.Combine(root, truth[i].Image));
-                lists[i] = detector.Detect(image);
-                occlusion?.Add(truth[i].Image, image);
-                p.Report(i + 1);
-            }
-            return lists;
-        });
-        return DetectionMetrics.Compute(truth.Select(t => (IReadOnlyList<AnnotatedFace>)t.Faces).ToList(), found, iou);
     }
 }

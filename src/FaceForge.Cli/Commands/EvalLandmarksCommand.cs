@@ -35,16 +35,7 @@ internal static class EvalLandmarksCommand
             using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
             if (!detector.HasLandmarks) throw new UserErrorException($"Detector '{detector.Name}' gives no landmarks.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var found = progress.Run("detecting", keys.Count, "img", p => CentreFaceSweep.Run(detector, root, keys, parse.GetValue(batch), p));
-            double seconds = clock.Elapsed.TotalSeconds;
-            var errors = keys.Where(k => found[k]?.Landmarks is not null).Select(k => LandmarkMetrics.Nme(found[k]!.Landmarks!.Value, reference[k])).Order().ToArray();
-            var result = new
-            {
-                Detector = detector.Name, Images = keys.Count, Found = errors.Length, DetectionRate = (double)errors.Length / Math.Max(1, keys.Count),
-                Nme = errors.Length > 0 ? errors.Average() : double.NaN, NmeMedian = errors.Length > 0 ? errors[errors.Length / 2] : double.NaN,
-                NmeOver10Percent = errors.Count(e => e > 0.1), MsPerImage = Math.Round(1000 * seconds / Math.Max(1, keys.Count), 2), Seconds = Math.Round(seconds, 1),
-            };
+            var result = progress.Run("detecting", keys.Count, "img", p => LandmarkProtocol.Run(detector, root, reference, keys, parse.GetValue(batch), p));
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);
             else writer.WriteLine($"face found in {result.Found} / {result.Images} images ({100 * result.DetectionRate:0.00} %); NME {100 * result.Nme:0.000} % (median {100 * result.NmeMedian:0.000} %); {result.MsPerImage} ms per image including decoding");

@@ -34,14 +34,18 @@ internal static class EvalVerifyCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = TorchFaceEmbedder.Load(Existing(parse.GetValue(model)!, "--model"));
-            var selected = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null;
-            var (scores, same, foldOf) = parse.GetValue(bin) is { } binPath
-                ? ScoreBin(embedder, Existing(binPath, "--bin"), parse.GetValue(flip), parse.GetValue(batch), progress)
-                : ScorePairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
-                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), selected, parse.GetValue(flip), parse.GetValue(batch), progress);
-            var result = VerificationMetrics.Compute(scores, same, foldOf, selected);
+            var options = new VerificationOptions
+            {
+                Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
+            };
+            var (protocol, load) = parse.GetValue(bin) is { } binPath
+                ? VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
+                : ForPairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
+                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), options, progress);
+            var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
+            var result = outcome.Report;
             if (parse.GetValue(report) is { } dir)
-                VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, scores, same);
+                VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, outcome.Scores, outcome.Same);
             if (parse.GetValue(calibrate))
             {
                 string path = parse.GetValue(model)!;
@@ -75,46 +79,25 @@ internal static class EvalVerifyCommand
     private static string Existing(string path, string option) =>
         File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
 
-    private static (double[] Scores, bool[] Same, int[] Folds) ScorePairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath, string? detectorPath,
-        IReadOnlySet<int>? folds, FlipMode flip, int batch, ProgressReporter progress)
+    /// <summary>The protocol over an LFW-style pairs file, and the crop loader: aligned by a landmarks file, by a detector's centre face, or taken as aligned.</summary>
+    private static (VerificationProtocol, Func<string, RgbImage>) ForPairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath, string? detectorPath,
+        VerificationOptions options, ProgressReporter progress)
     {
         if (landmarksPath is not null && detectorPath is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
-        var pairs = LfwPairs.Read(Existing(pairsPath, "--pairs")).Where(p => folds is null || folds.Contains(p.Fold)).ToList();
-        LfwPairs.CheckImagesExist(pairs, images, pairsPath);
-        var unique = pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
+        var all = LfwPairs.Read(Existing(pairsPath, "--pairs"));
+        var protocol = new VerificationProtocol(all, options);
+        LfwPairs.CheckImagesExist(protocol.Pairs, images, pairsPath);
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
         if (detectorPath is not null)
         {
             using var faceDetector = DetectorInputs.Open(detectorPath, "--detector");
-            var found = progress.Run("detecting", unique.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, unique, 16, p));
+            var found = progress.Run("detecting", protocol.Images.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, protocol.Images, 16, p));
             landmarks = found.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
             int missing = found.Count - landmarks.Count;
             if (missing > 0) progress.Warn($"no face found in {missing} of {found.Count} images; those are resized whole instead of aligned");
         }
         var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate, ResizeWhenMissing: detectorPath is not null);
-        var embeddings = progress.Run("embedding", unique.Count, "img",
-            p => EmbeddingBatcher.EmbedAll(embedder, unique, source.Load, flip, batch, p));
-        return (Scores(pairs, unique, embeddings), pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
-    }
-
-    /// <summary>Cosine similarity of each pair, given the embeddings of <paramref name="keys"/> in order.</summary>
-    internal static double[] Scores(IReadOnlyList<VerificationPair> pairs, IReadOnlyList<string> keys, float[][] embeddings)
-    {
-        var index = keys.Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
-        return pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
-    }
-
-    private static (double[] Scores, bool[] Same, int[] Folds) ScoreBin(IFaceEmbedder embedder, string path, FlipMode flip, int batch, ProgressReporter progress)
-    {
-        var set = VerificationBin.Read(path);
-        var info = embedder.Info;
-        var keys = Enumerable.Range(0, set.Images.Count).ToList();
-        RgbImage Load(int i) => AlignedImageSource.Prepare(ImageDecoder.Decode(set.Images[i], $"{path} image {i}"), null, info.AlignmentTemplate);
-        var embeddings = progress.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAll(embedder, keys, Load, flip, batch, p));
-        var pairs = set.Pairs;
-        // .bin pairs name their images by index.
-        var names = keys.Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        return (Scores(pairs, names, embeddings), pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray());
+        return (protocol, source.Load);
     }
 }

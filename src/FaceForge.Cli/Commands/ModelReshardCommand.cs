@@ -1,5 +1,6 @@
 using System.CommandLine;
-using FaceForge.Training.Training;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Hosting;
 
 namespace FaceForge.Cli.Commands;
 

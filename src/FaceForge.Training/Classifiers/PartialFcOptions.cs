@@ -4,8 +4,10 @@ namespace FaceForge.Training.Classifiers;
 public enum CentreStorage
 {
     /// <summary>32-bit floats.</summary>
+    [FaceForge.Configuration.SettingValue("fp32")]
     Float32,
     /// <summary>16-bit floats: half the memory for the centres.</summary>
+    [FaceForge.Configuration.SettingValue("fp16")]
     Float16,
 }
 

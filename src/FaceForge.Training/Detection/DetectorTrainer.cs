@@ -1,146 +1,199 @@
-using System.Diagnostics;
-using System.Text.Json;
 using FaceForge.Detection;
 using FaceForge.Models;
-using FaceForge.Training.Runtime;
+using FaceForge.Training.Hosting;
 using FaceForge.Training.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FaceForge.Training.Detection;
 
-/// <summary>Where a detector training run stands.</summary>
-/// <param name="Step">Steps done.</param>
-/// <param name="TotalSteps">Steps planned.</param>
-/// <param name="Loss">Detector loss (clean plus masked) of the last step.</param>
-/// <param name="MaskedLoss">Classification-and-regression loss on the adversarially masked features (0 when plain).</param>
-/// <param name="ImagesPerSecond">Throughput.</param>
-public sealed record DetectorTrainingStatus(int Step, int TotalSteps, double Loss, double MaskedLoss, double ImagesPerSecond);
-
 /// <summary>
 /// Trains a RetinaFace-style detector on label.txt data, and, for the occlusion-aware architecture, its occlusion
 /// segmentation branch and (unless plain) the AOFD game: an <see cref="AdversarialMaskGenerator"/> picks, per face,
 /// the feature mask that most raises the detector's loss (policy gradient on that loss), and the detector learns from
-/// both the clean and the masked features. Writes RUN/model.ffm, metrics.jsonl and report.html.
+/// both the clean and the masked features. Runs on the <see cref="TrainingHost"/> (run folder, checkpoints, resume,
+/// metrics with masked_loss, report).
 /// </summary>
 /// <remarks>One run per instance, on the calling thread.</remarks>
-public sealed class DetectorTrainer(DetectorTrainingOptions options, string runDirectory)
+public sealed class DetectorTrainer
+{
+    private readonly DetectorTrainingConfig _config;
+    private readonly RunFolder _folder;
+
+    /// <summary>Prepares a run of <paramref name="config"/> in <paramref name="runDirectory"/>.</summary>
+    public DetectorTrainer(DetectorTrainingConfig config, string runDirectory)
+    {
+        config.Validate();
+        _config = config;
+        _folder = new RunFolder(runDirectory);
+    }
+
+    /// <summary>The run folder.</summary>
+    public RunFolder Folder => _folder;
+
+    /// <summary>Runs (or, with <paramref name="resume"/>, continues) training.</summary>
+    /// <exception cref="RunFolderConflictException">The folder holds a finished or started run and neither resume nor force was asked.</exception>
+    public TrainingResult Run(bool resume = false, bool force = false, IProgress<TrainingStatus>? progress = null, CancellationToken cancellation = default) =>
+        new TrainingHost(_folder, _config).Run(() => new DetectorTask(_config), resume, force, progress, cancellation);
+}
+
+/// <summary>The detector step on the training host.</summary>
+internal sealed class DetectorTask : ITrainingTask
 {
     private static readonly float[] DefaultLandmarks = [0.3f, 0.4f, 0.7f, 0.4f, 0.5f, 0.6f, 0.35f, 0.8f, 0.65f, 0.8f];
+    private readonly DetectorTrainingConfig _config;
+    private readonly string _labels;
+    private readonly DetectionSamples _samples;
+    private readonly ModelInfo _info;
+    private readonly nn.Module<Tensor, DetectionOutput> _network;
+    private readonly RetinaFaceMobileNet _detector;
+    private readonly OcclusionAwareDetector? _occlusion;
+    private readonly AdversarialMaskGenerator _generator;
+    private readonly optim.Optimizer _optimizer;
+    private readonly optim.Optimizer? _segmentationOptimizer;
+    private readonly optim.Optimizer _generatorOptimizer;
+    private readonly Generator _sampler;
+    private readonly float[] _priors;
+    private double _baseline;
+    private (int Epoch, int[] Order) _order = (-1, []);
 
-    /// <summary>Trains and returns the model path.</summary>
-    public string Run(IProgress<DetectorTrainingStatus>? progress = null, CancellationToken cancellation = default)
+    public DetectorTask(DetectorTrainingConfig config)
     {
-        options.Validate();
-        TorchRuntime.EnsureLoaded();
-        torch.manual_seed(options.Seed);
-        string labels = Directory.Exists(options.Data) ? Path.Combine(options.Data, "label.txt") : options.Data;
-        string besideLabels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(labels))!, "masks");
-        string? masks = options.Masks ?? (Directory.Exists(besideLabels) ? besideLabels : null);
-        bool aofd = options.Architecture.Equals(DetectorCatalog.OcclusionAware, StringComparison.OrdinalIgnoreCase);
-        var samples = new DetectionSamples(labels, options.Images, aofd ? masks : null);
-        Directory.CreateDirectory(runDirectory);
-
-        var info = DetectorCatalog.Defaults(options.Architecture) with { Source = $"faceforge train-detector ({(options.Adversarial ? "adversarial masks" : "plain")})" };
-        using var network = DetectorCatalog.Create(info);
-        if (options.Init is { } init) LoadInit(network, init, aofd);
-        var detector = aofd ? ((OcclusionAwareDetector)network).Detector : (RetinaFaceMobileNet)network;
-        using var generator = new AdversarialMaskGenerator();
+        _config = config;
+        _labels = Directory.Exists(config.Data) ? Path.Combine(config.Data, "label.txt") : config.Data;
+        string besideLabels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_labels))!, "masks");
+        string? masks = config.Masks ?? (Directory.Exists(besideLabels) ? besideLabels : null);
+        _samples = new DetectionSamples(_labels, config.Images, config.IsOcclusionAware ? masks : null);
+        _info = DetectorCatalog.Defaults(config.Arch) with { Source = $"faceforge train-detector ({Mode})" };
+        _network = DetectorCatalog.Create(_info);
+        if (config.Init is { } init) LoadInit(_network, init, config.IsOcclusionAware);
+        _occlusion = _network as OcclusionAwareDetector;
+        _detector = _occlusion?.Detector ?? (RetinaFaceMobileNet)_network;
+        _generator = new AdversarialMaskGenerator();
         // The detector fine-tunes with SGD; the segmentation branch starts from scratch and gets Adam.
-        using var optimizer = optim.SGD(detector.parameters(), options.LearningRate, 0.9, weight_decay: 5e-4);
-        using var segmentationOptimizer = aofd ? optim.Adam(((OcclusionAwareDetector)network).SegmentationParameters, 1e-3) : null;
-        using var generatorOptimizer = optim.Adam(generator.parameters(), 1e-3);
-        using var sampler = new Generator((ulong)options.Seed);
+        _optimizer = optim.SGD(_detector.parameters(), config.LearningRate, config.Momentum, weight_decay: config.WeightDecay);
+        _segmentationOptimizer = _occlusion is null ? null : optim.Adam(_occlusion.SegmentationParameters, config.SegmentationLearningRate);
+        _generatorOptimizer = optim.Adam(_generator.parameters(), config.GeneratorLearningRate);
+        _sampler = new Generator((ulong)config.Seed);
+        _priors = RetinaFaceDecoder.MobileNet.Priors(config.InputWidth, config.InputHeight);
+        _network.train();
+    }
 
-        int perEpoch = Math.Max(1, samples.Count / options.BatchSize);
-        int total = options.Epochs * perEpoch;
-        if (options.MaxSteps > 0) total = Math.Min(total, options.MaxSteps);
-        float[] priors = RetinaFaceDecoder.MobileNet.Priors(options.Width, options.Height);
-        var clock = Stopwatch.StartNew();
-        var curve = new List<(double, double)>();
-        using var metrics = new StreamWriter(Path.Combine(runDirectory, "metrics.jsonl"));
-        double baseline = 0;
-        network.train();
-        int step = 0;
-        for (int epoch = 0; step < total; epoch++)
+    private string Mode => _config.Adversarial ? "adversarial masks" : "plain";
+
+    public string Title => $"Detector training: {_info.Architecture} ({Mode})";
+
+    public int StepsPerEpoch => Math.Max(1, _samples.Count / _config.BatchSize);
+
+    public int ImagesPerStep => Math.Min(_config.BatchSize, _samples.Count);
+
+    public StepResult? Step(StepContext context)
+    {
+        var (step, epoch, b) = (context.Step, context.Epoch, context.IndexInEpoch);
+        if (_order.Epoch != epoch)
         {
-            int[] order = Enumerable.Range(0, samples.Count).ToArray();
-            new Random(Randomness.SeedMixer.Mix(options.Seed, epoch, 0xDE7)).Shuffle(order);
-            for (int b = 0; b < perEpoch && step < total; b++)
-            {
-                if (cancellation.IsCancellationRequested || (options.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > options.MaxSeconds)) { total = step; break; }
-                var batch = new DetectionSample[Math.Min(options.BatchSize, samples.Count)];
-                Parallel.For(0, batch.Length, i =>
-                {
-                    int position = b * options.BatchSize + i;
-                    bool flip = new Random(Randomness.SeedMixer.Mix(options.Seed, epoch, position, 0xF11)).Next(2) == 1;
-                    batch[i] = samples.Load(order[position % samples.Count], options.Width, options.Height, flip);
-                });
-                double lossValue, maskedValue = 0;
-                using (var scope = torch.NewDisposeScope())
-                {
-                    var input = torch.tensor(batch.SelectMany(s => s.Pixels).ToArray(), [batch.Length, 3, options.Height, options.Width]);
-                    var targets = MultiBoxLoss.Match(batch, priors, options.Width, options.Height);
-                    var body = detector.Body(input);
-                    var features = detector.Context(body);
-                    var (loss, _) = MultiBoxLoss.Compute(detector.Heads(features), targets);
-                    if (aofd && samples.HasMasks)
-                        loss = loss + options.SegmentationWeight * SegmentationLoss(((OcclusionAwareDetector)network).Occlusion(features[0]), OcclusionCells(batch, features[0], options.Width, options.Height));
-                    if (options.Adversarial)
-                    {
-                        var (logits, faces) = Policy(generator, features[0], batch);
-                        var logProbabilities = nn.functional.log_softmax(logits, 1);
-                        var probabilities = logProbabilities.exp();
-                        var chosen = torch.multinomial(probabilities.detach(), 1, generator: sampler).squeeze(1);
-                        // Masks hide the body's features, so FPN and SSH must find the face from what is left, with context.
-                        var masked = Mask(body, batch, faces, chosen.data<long>().ToArray(), step);
-                        var (maskedLoss, anchorLoss) = MultiBoxLoss.Compute(detector.Heads(detector.Context(masked)), targets);
-                        loss = loss + maskedLoss;
-                        maskedValue = maskedLoss.item<float>();
-                        // The adversary's reward: each face's classification loss under its mask (higher is better for it).
-                        var reward = FaceRewards(anchorLoss, targets.Owner, faces);
-                        baseline = step == 0 ? reward.Average() : 0.9 * baseline + 0.1 * reward.Average();
-                        var advantage = torch.tensor(reward.Select(r => (float)(r - baseline)).ToArray());
-                        var logChosen = logProbabilities.gather(1, chosen.unsqueeze(1)).squeeze(1);
-                        var entropy = -(probabilities * logProbabilities).sum(1).mean();
-                        var generatorLoss = -(advantage * logChosen).mean() - 0.01 * entropy;
-                        generatorOptimizer.zero_grad();
-                        generatorLoss.backward();
-                        generatorOptimizer.step();
-                    }
-                    double lr = step >= 0.8 * total ? options.LearningRate / 10 : options.LearningRate;
-                    foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                    optimizer.zero_grad();
-                    segmentationOptimizer?.zero_grad();
-                    loss.backward();
-                    nn.utils.clip_grad_norm_(detector.parameters(), 10);
-                    optimizer.step();
-                    segmentationOptimizer?.step();
-                    lossValue = loss.item<float>();
-                }
-                step++;
-                double rate = step * batch.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-                if (double.IsFinite(lossValue)) curve.Add((step, lossValue));
-                metrics.WriteLine(JsonSerializer.Serialize(new { step, epoch, loss = lossValue, masked_loss = maskedValue, images_per_second = Math.Round(rate, 1) }));
-                progress?.Report(new DetectorTrainingStatus(step, total, lossValue, maskedValue, rate));
-            }
+            int[] shuffled = Enumerable.Range(0, _samples.Count).ToArray();
+            new Random(Randomness.SeedMixer.Mix(_config.Seed, epoch, 0xDE7)).Shuffle(shuffled);
+            _order = (epoch, shuffled);
         }
-        metrics.Dispose();
-        string modelPath = Path.Combine(runDirectory, "model.ffm");
-        ModelFile.Save(modelPath, info, StateDict.Export(network));
-        Evaluation.TrainingReportWriter.Write(runDirectory, $"Detector training: {info.Architecture} ({(options.Adversarial ? "adversarial masks" : "plain")})", curve, new Dictionary<string, string>
+        int width = _config.InputWidth, height = _config.InputHeight;
+        var batch = new DetectionSample[ImagesPerStep];
+        Parallel.For(0, batch.Length, i =>
         {
-            ["data"] = $"{labels} ({samples.Count} images{(samples.HasMasks ? ", occlusion masks" : "")})",
-            ["steps"] = $"{step} (batch {options.BatchSize}, {options.Width}x{options.Height})",
-            ["model"] = modelPath,
+            int position = b * _config.BatchSize + i;
+            bool flip = new Random(Randomness.SeedMixer.Mix(_config.Seed, epoch, position, 0xF11)).Next(2) == 1;
+            batch[i] = _samples.Load(_order.Order[position % _samples.Count], width, height, flip);
         });
-        return modelPath;
+        double maskedValue = 0;
+        using var scope = torch.NewDisposeScope();
+        var input = torch.tensor(batch.SelectMany(s => s.Pixels).ToArray(), [batch.Length, 3, height, width]);
+        var targets = MultiBoxLoss.Match(batch, _priors, width, height);
+        var body = _detector.Body(input);
+        var features = _detector.Context(body);
+        var (loss, _) = MultiBoxLoss.Compute(_detector.Heads(features), targets);
+        if (_occlusion is not null && _samples.HasMasks)
+            loss = loss + _config.SegmentationWeight * SegmentationLoss(_occlusion.Occlusion(features[0]), OcclusionCells(batch, features[0], width, height));
+        if (_config.Adversarial)
+        {
+            var (logits, faces) = Policy(_generator, features[0], batch);
+            var logProbabilities = nn.functional.log_softmax(logits, 1);
+            var probabilities = logProbabilities.exp();
+            var chosen = torch.multinomial(probabilities.detach(), 1, generator: _sampler).squeeze(1);
+            // Masks hide the body's features, so FPN and SSH must find the face from what is left, with context.
+            var masked = Mask(body, batch, faces, chosen.data<long>().ToArray(), step);
+            var (maskedLoss, anchorLoss) = MultiBoxLoss.Compute(_detector.Heads(_detector.Context(masked)), targets);
+            loss = loss + maskedLoss;
+            maskedValue = maskedLoss.item<float>();
+            // The adversary's reward: each face's classification loss under its mask (higher is better for it).
+            var reward = FaceRewards(anchorLoss, targets.Owner, faces);
+            double momentum = _config.RewardBaselineMomentum;
+            _baseline = step == 0 ? reward.Average() : momentum * _baseline + (1 - momentum) * reward.Average();
+            var advantage = torch.tensor(reward.Select(r => (float)(r - _baseline)).ToArray());
+            var logChosen = logProbabilities.gather(1, chosen.unsqueeze(1)).squeeze(1);
+            var entropy = -(probabilities * logProbabilities).sum(1).mean();
+            var generatorLoss = -(advantage * logChosen).mean() - _config.GeneratorEntropy * entropy;
+            _generatorOptimizer.zero_grad();
+            generatorLoss.backward();
+            _generatorOptimizer.step();
+        }
+        double lr = step >= _config.LrDropAt * context.TotalSteps ? _config.LearningRate * _config.LrDropFactor : _config.LearningRate;
+        double lossValue = loss.item<float>();
+        // A non-finite loss: skip the update (the host counts it).
+        if (!double.IsFinite(lossValue)) return new StepResult(double.NaN, lr);
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        _optimizer.zero_grad();
+        _segmentationOptimizer?.zero_grad();
+        loss.backward();
+        if (_config.GradientClip > 0) nn.utils.clip_grad_norm_(_detector.parameters(), _config.GradientClip);
+        _optimizer.step();
+        _segmentationOptimizer?.step();
+        return new StepResult(lossValue, lr, new Dictionary<string, double> { ["masked_loss"] = maskedValue });
+    }
+
+    public void Save(CheckpointWriter checkpoint)
+    {
+        checkpoint.WriteModule("network.bin", _network);
+        checkpoint.WriteModule("generator.bin", _generator);
+        checkpoint.WriteOptimizer("optimizer.bin", _optimizer);
+        if (_segmentationOptimizer is not null) checkpoint.WriteOptimizer("segmentation_optimizer.bin", _segmentationOptimizer);
+        checkpoint.WriteOptimizer("generator_optimizer.bin", _generatorOptimizer);
+        checkpoint.WriteGenerator("sampler.bin", _sampler);
+        checkpoint.WriteJson("detector.json", new Dictionary<string, double> { ["reward_baseline"] = _baseline });
+    }
+
+    public void Load(CheckpointReader checkpoint)
+    {
+        checkpoint.LoadModule("network.bin", _network);
+        checkpoint.LoadModule("generator.bin", _generator);
+        checkpoint.LoadOptimizer("optimizer.bin", _optimizer);
+        if (_segmentationOptimizer is not null) checkpoint.LoadOptimizer("segmentation_optimizer.bin", _segmentationOptimizer);
+        checkpoint.LoadOptimizer("generator_optimizer.bin", _generatorOptimizer);
+        checkpoint.LoadGenerator("sampler.bin", _sampler);
+        _baseline = checkpoint.ReadJson<Dictionary<string, double>>("detector.json")["reward_baseline"];
+    }
+
+    public void SaveModel(string path, int steps) => ModelFile.Save(path, _info, StateDict.Export(_network));
+
+    public IReadOnlyDictionary<string, string> Describe(int steps, int totalSteps) => new Dictionary<string, string>
+    {
+        ["data"] = $"{_labels} ({_samples.Count} images{(_samples.HasMasks ? ", occlusion masks" : "")})",
+        ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {_config.InputWidth}x{_config.InputHeight})",
+    };
+
+    public void Dispose()
+    {
+        _sampler.Dispose();
+        _generatorOptimizer.Dispose();
+        _segmentationOptimizer?.Dispose();
+        _optimizer.Dispose();
+        _generator.Dispose();
+        _network.Dispose();
     }
 
     private static void LoadInit(nn.Module network, string path, bool aofd)
     {
         var (info, weights) = ModelFile.Read(path);
-        if (info.Kind != ModelInfo.DetectionKind) throw new InvalidDataException($"--init '{path}' is a {info.Kind} model, not a face detector.");
+        if (info.Kind != ModelInfo.DetectionKind) throw new InvalidDataException($"Init model '{path}' is a {info.Kind} model, not a face detector.");
         // A RetinaFace model initialises the detector part of an occlusion-aware one.
         if (aofd && info.Architecture.Equals(DetectorCatalog.RetinaFace, StringComparison.OrdinalIgnoreCase))
         {

@@ -14,7 +14,7 @@ namespace FaceForge.Training.Detection;
 /// decoded, then NMS.
 /// </summary>
 /// <remarks>Thread-safe: calls are serialised on one network.</remarks>
-public sealed class TorchFaceDetector : IFaceDetector
+public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
 {
     private static readonly float[] BgrMean = [104, 117, 123];
     private readonly nn.Module<Tensor, DetectionOutput> _network;

@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace FaceForge.Training.Training;
+namespace FaceForge.Training.Recognition;
 
 /// <summary>How the trainer drives a classifier: the full softmax through autograd, or Partial FC with its own update.</summary>
 internal interface ITrainingClassifier : IDisposable

@@ -1,4 +1,4 @@
-namespace FaceForge.Training.Training;
+namespace FaceForge.Training.Recognition;
 
 /// <summary>Linear warmup from 0, then polynomial decay to 0 or step decay at milestones, as a pure function of the step.</summary>
 public sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, ScheduleKind Kind, double Power, int[] MilestoneSteps)

@@ -1,79 +1,16 @@
 using System.IO.Compression;
 using System.Text.Json;
 using FaceForge.Models;
+using FaceForge.Training.Hosting;
 using FaceForge.Training.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace FaceForge.Training.Training;
+namespace FaceForge.Training.Recognition;
 
-/// <summary>Where a checkpoint stands in training.</summary>
-/// <param name="Step">Optimizer steps taken (the next step's 0-based index).</param>
-/// <param name="BadSteps">Consecutive non-finite steps at save time.</param>
-/// <param name="Seed">The run's seed.</param>
-/// <param name="Processes">Processes of the run (MPI world size); each saved its own class shards.</param>
-internal sealed record CheckpointState(int Step, int BadSteps, int Seed, int Processes = 1);
-
-/// <summary>
-/// A resumable checkpoint: one zip holding state.json, the backbone's and classifier's tensors (with buffers such as
-/// BN statistics and CurricularFace's t; Partial FC's shards with their momentum), the optimizer state and
-/// libtorch's RNG state. Written atomically.
-/// </summary>
+/// <summary>Offline rewrites of recognition checkpoints (the host writes and reads them: <see cref="CheckpointArchive"/>).</summary>
 public static class TrainingCheckpoint
 {
-    internal static void Save(string path, CheckpointState state, nn.Module backbone, IReadOnlyDictionary<string, Formats.PyTorch.TensorData> classifier, optim.Optimizer optimizer)
-    {
-        AtomicFile.Write(path, stream =>
-        {
-            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            using (var w = new StreamWriter(zip.CreateEntry("state.json").Open()))
-                w.Write(JsonSerializer.Serialize(state));
-            foreach (var (name, tensors) in new[] { ("backbone.bin", StateDict.Export(backbone)), ("classifier.bin", classifier) })
-            {
-                using var writer = new BinaryWriter(zip.CreateEntry(name, CompressionLevel.Fastest).Open());
-                ModelFile.WriteTensors(writer, tensors);
-            }
-            using (var writer = new BinaryWriter(zip.CreateEntry("optimizer.bin", CompressionLevel.Fastest).Open()))
-                ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
-            using (var writer = new BinaryWriter(zip.CreateEntry("rng.bin").Open()))
-            {
-                using var rng = torch.random.get_rng_state();
-                var bytes = rng.bytes.ToArray();
-                writer.Write(bytes.Length);
-                writer.Write(bytes);
-            }
-        });
-    }
-
-    internal static CheckpointState Load(string path, nn.Module backbone, ITrainingClassifier classifier, optim.Optimizer optimizer, int processes = 1)
-    {
-        using var zip = ZipFile.OpenRead(path);
-        ZipArchiveEntry Entry(string name) => zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: checkpoint lacks {name}.");
-        CheckpointState state;
-        using (var r = new StreamReader(Entry("state.json").Open()))
-            state = JsonSerializer.Deserialize<CheckpointState>(r.ReadToEnd()) ?? throw new InvalidDataException($"{path}: empty state.json.");
-        if (state.Processes != processes)
-            throw new InvalidDataException($"{path}: saved by a run of {state.Processes} process(es), this one has {processes}; resume with the same process count, or rewrite the centres with 'faceforge model reshard --run RUN_DIR --processes {processes}' first.");
-        using (var reader = new BinaryReader(Entry("backbone.bin").Open()))
-            StateDict.Load(backbone, ModelFile.ReadTensors(reader, path), strict: true, $"{path} (backbone)");
-        using (var reader = new BinaryReader(Entry("classifier.bin").Open()))
-            classifier.Import(ModelFile.ReadTensors(reader, path), $"{path} (classifier)");
-        using (var stream = new MemoryStream())
-        {
-            using (var s = Entry("optimizer.bin").Open()) s.CopyTo(stream);
-            stream.Position = 0;
-            using var reader = new BinaryReader(stream);
-            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
-        }
-        using (var reader = new BinaryReader(Entry("rng.bin").Open()))
-        {
-            var bytes = reader.ReadBytes(reader.ReadInt32());
-            using var rng = torch.tensor(bytes, ScalarType.Byte);
-            torch.random.set_rng_state(rng);
-        }
-        return state;
-    }
-
     /// <summary>
     /// Rewrites the Partial FC class centres and momentum of a run's checkpoint for <paramref name="processes"/>
     /// processes of <paramref name="shards"/> shards each (the rows keep their order; only the split changes).

@@ -1,7 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using FaceForge.Configuration;
+using FaceForge.Training.Hosting;
 
-namespace FaceForge.Training.Training;
+namespace FaceForge.Training.Recognition;
 
 /// <summary>Margin heads the trainer builds.</summary>
 public enum HeadKind
@@ -35,147 +36,131 @@ public enum ScheduleKind
 }
 
 /// <summary>
-/// A training run, loaded from JSON (snake_case keys; unknown keys are errors) and overridden from the command line.
-/// Derived quantities (total steps) are computed by the trainer, never written back.
+/// A recognition training run, loaded from JSON (snake_case keys; unknown keys are errors) and overridden from the
+/// command line, which binds every <see cref="SettingAttribute"/> property. Derived quantities (total steps) are
+/// computed by the trainer, never written back.
 /// </summary>
-public sealed record TrainingConfig
+public sealed record TrainingConfig : IRunSettings
 {
-    /// <summary>Dataset: image folder or RecordIO prefix.</summary>
+#pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
+
+    [Setting("Dataset: image folder or RecordIO prefix.")]
     public string Data { get; init; } = "";
 
-    /// <summary>Backbone name. <value>The default is vargfacenet.</value></summary>
+    [Setting("Backbone name.")]
     public string Arch { get; init; } = "vargfacenet";
 
-    /// <summary>Backbone width multiplier. <value>The default is 1.</value></summary>
+    [Setting("Backbone width multiplier.")]
     public double Width { get; init; } = 1;
 
-    /// <summary>Embedding length; 0 takes the architecture's. <value>The default is 0.</value></summary>
+    [Setting("Embedding length; 0 takes the architecture's.")]
     public int EmbeddingSize { get; init; }
 
-    /// <summary>Margin head. <value>The default is ArcFace.</value></summary>
+    [Setting("Margin head.")]
     [JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
     public HeadKind Head { get; init; } = HeadKind.ArcFace;
 
-    /// <summary>Logit scale s. <value>The default is 64.</value></summary>
+    [Setting("Logit scale s.")]
     public double Scale { get; init; } = 64;
 
-    /// <summary>Margin: ArcFace and CurricularFace radians (0.5), CosFace cosine (0.35); 0 takes the head's default.</summary>
+    [Setting("Margin: ArcFace and CurricularFace radians (0.5), CosFace cosine (0.35); 0 takes the head's default.")]
     public double Margin { get; init; }
 
-    /// <summary>Apply ArcFace's margin without gradient, as arcface_torch does. <value>The default is false.</value></summary>
+    [Setting("Apply ArcFace's margin without gradient, as arcface_torch does.")]
     public bool StraightThrough { get; init; }
 
-    /// <summary>MagFace lambda_g. <value>The default is 35.</value></summary>
+    [Setting("MagFace lambda_g.")]
     public double MagFaceLambda { get; init; } = 35;
 
-    /// <summary>Partial FC sample rate in (0, 1]; below 1 only that fraction of centres is scored per step. <value>The default is 1.</value></summary>
+    [Setting("Partial FC sample rate in (0, 1]; below 1 only that fraction of centres is scored per step.")]
     public double SampleRate { get; init; } = 1;
 
-    /// <summary>Class-centre shards in this process (Partial FC). <value>The default is 1.</value></summary>
+    [Setting("Class-centre shards in this process (Partial FC).")]
     public int Shards { get; init; } = 1;
 
-    /// <summary>Storage of the class centres; Float16 uses Partial FC with half-size centres. <value>The default is Float32.</value></summary>
+    [Setting("Storage of the class centres; Float16 uses Partial FC with half-size centres.")]
     [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreStorage>))]
     public Classifiers.CentreStorage FcDtype { get; init; } = Classifiers.CentreStorage.Float32;
 
-    /// <summary>Partial FC: momentum of the centres a step did not sample (CatchUp: they keep moving as under full-matrix SGD; SampledOnly: the first release's behaviour). <value>The default is CatchUp.</value></summary>
+    [Setting("Partial FC: momentum of the centres a step did not sample (CatchUp: they keep moving as under full-matrix SGD; SampledOnly: the first release's behaviour).")]
     [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreMomentum>))]
     public Classifiers.CentreMomentum FcMomentum { get; init; } = Classifiers.CentreMomentum.CatchUp;
 
-    /// <summary>Optimizer. <value>The default is Sgd.</value></summary>
+    [Setting("Optimizer.")]
     [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
-    /// <summary>Peak learning rate. <value>The default is 0.1.</value></summary>
+    [Setting("Peak learning rate.", Option = "--lr")]
     public double LearningRate { get; init; } = 0.1;
 
-    /// <summary>SGD momentum. <value>The default is 0.9.</value></summary>
+    [Setting("SGD momentum.")]
     public double Momentum { get; init; } = 0.9;
 
-    /// <summary>Nesterov momentum. <value>The default is false.</value></summary>
+    [Setting("Nesterov momentum.")]
     public bool Nesterov { get; init; }
 
-    /// <summary>Weight decay on weights (never on BN parameters or biases). <value>The default is 5e-4.</value></summary>
+    [Setting("Weight decay on weights (never on BN parameters or biases).")]
     public double WeightDecay { get; init; } = 5e-4;
 
-    /// <summary>LR schedule after warmup. <value>The default is Polynomial.</value></summary>
+    [Setting("LR schedule after warmup.")]
     [JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Polynomial;
 
-    /// <summary>Polynomial power. <value>The default is 2.</value></summary>
+    [Setting("Polynomial power.")]
     public double Power { get; init; } = 2;
 
-    /// <summary>Epochs at which MultiStep divides the LR by 10.</summary>
+    [Setting("Epochs at which MultiStep divides the LR by 10.")]
     public int[] Milestones { get; init; } = [];
 
-    /// <summary>Linear warmup length in epochs (may be fractional). <value>The default is 0.</value></summary>
+    [Setting("Linear warmup length in epochs (may be fractional).")]
     public double WarmupEpochs { get; init; }
 
-    /// <summary>Epochs. <value>The default is 20.</value></summary>
+    [Setting("Epochs.")]
     public int Epochs { get; init; } = 20;
 
-    /// <summary>Stop after this many steps if positive (for short runs). <value>The default is 0.</value></summary>
+    [Setting("Stop after this many steps if positive (for short runs).")]
     public int MaxSteps { get; init; }
 
-    /// <summary>Stop after this many seconds if positive (the demo's time budget). <value>The default is 0.</value></summary>
+    [Setting("Stop after this many seconds if positive (the demo's time budget).")]
     public double MaxSeconds { get; init; }
 
-    /// <summary>Batch size. <value>The default is 64.</value></summary>
+    [Setting("Batch size.")]
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>
-    /// Pieces the backbone processes each batch in, each normalised by its own BatchNorm statistics as on that many
-    /// data-parallel processes; the classifier sees the whole batch. A one-process run with micro_batches = P
-    /// reproduces a P-process MPI run. <value>The default is 1.</value>
-    /// </summary>
+    [Setting("Pieces the backbone processes each batch in, each normalised by its own BatchNorm statistics as on that many data-parallel processes; the classifier sees the whole batch. A one-process run with micro_batches = P reproduces a P-process MPI run.")]
     public int MicroBatches { get; init; } = 1;
 
-    /// <summary>Input-pipeline workers. <value>The default is 2.</value></summary>
+    [Setting("Input-pipeline workers.")]
     public int Workers { get; init; } = 2;
 
-    /// <summary>Norm clip over the backbone's gradients (as arcface_torch: class centres are never clipped, so the full softmax and Partial FC at rate 1 train alike); 0 disables. <value>The default is 5.</value></summary>
+    [Setting("Norm clip over the backbone's gradients (as arcface_torch: class centres are never clipped, so the full softmax and Partial FC at rate 1 train alike); 0 disables.")]
     public double GradientClip { get; init; } = 5;
 
-    /// <summary>Consecutive non-finite losses tolerated (each skipped) before training stops. <value>The default is 5.</value></summary>
+    [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]
     public int MaxBadSteps { get; init; } = 5;
 
-    /// <summary>Checkpoint every N steps (0: only at the end). <value>The default is 1000.</value></summary>
+    [Setting("Checkpoint every N steps (0: only at the end).")]
     public int CheckpointEvery { get; init; } = 1000;
 
-    /// <summary>Log a metrics line every N steps. <value>The default is 20.</value></summary>
+    [Setting("Log a metrics line every N steps.")]
     public int LogEvery { get; init; } = 20;
 
-    /// <summary>Seed of initialisation, order and augmentation. <value>The default is 0.</value></summary>
+    [Setting("Seed of initialisation, order and augmentation.")]
     public int Seed { get; init; }
 
-    /// <summary>Skip unreadable images. <value>The default is false.</value></summary>
+    [Setting("Skip unreadable images.")]
     public bool SkipBad { get; init; }
 
-    /// <summary>Model file whose weights initialise the backbone (fine-tuning), or null.</summary>
+    [Setting("Model file whose weights initialise the backbone (fine-tuning), or null.")]
     public string? Init { get; init; }
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        WriteIndented = true,
-    };
+#pragma warning restore CS1591
 
-    /// <summary>Reads a config file; unknown keys and bad values fail with the file and key named.</summary>
-    public static TrainingConfig Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<TrainingConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
-        }
-    }
+    /// <summary>Reads a config file; unknown or repeated keys and bad values fail with the file and key named.</summary>
+    public static TrainingConfig Load(string path) => SettingsJson.Load<TrainingConfig>(path);
 
     /// <summary>The config as JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => SettingsJson.Write(this);
 
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
@@ -198,6 +183,16 @@ public sealed record TrainingConfig
         Require(!Nesterov || Momentum > 0, "nesterov", "needs a positive momentum");
         Require(SampleRate > 0 && SampleRate <= 1, "sample_rate", $"must be in (0, 1] (got {SampleRate})");
         Require(Shards >= 1, "shards", $"must be at least 1 (got {Shards})");
+        Require(double.IsFinite(Width) && Width <= 16, "width", $"must be at most 16 (got {Width})");
+        Require(EmbeddingSize is >= 0 and <= 65536, "embedding_size", $"must be positive, or 0 for the architecture's (got {EmbeddingSize})");
+        Require(MaxSteps >= 0, "max_steps", $"must be non-negative, 0 for no limit (got {MaxSteps})");
+        Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "max_seconds", $"must be non-negative, 0 for no limit (got {MaxSeconds})");
+        Require(CheckpointEvery >= 0, "checkpoint_every", $"must be non-negative, 0 for only at the end (got {CheckpointEvery})");
+        Require(LogEvery > 0, "log_every", $"must be positive (got {LogEvery})");
+        Require(double.IsFinite(Scale), "scale", $"must be finite (got {Scale})");
+        Require(Margin < (Head == HeadKind.CosFace ? 1 : Math.PI / 2), "margin", $"must be below {(Head == HeadKind.CosFace ? "1 (a cosine margin)" : "pi/2 radians")} (got {Margin})");
+        Require(MagFaceLambda > 0, "mag_face_lambda", $"must be positive (got {MagFaceLambda})");
+        Require(Milestones.All(m => m > 0 && m <= Epochs), "milestones", $"must lie in (0, epochs] (got {string.Join(", ", Milestones)})");
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
     }
 }

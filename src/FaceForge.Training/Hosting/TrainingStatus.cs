@@ -1,6 +1,6 @@
-namespace FaceForge.Training.Training;
+namespace FaceForge.Training.Hosting;
 
-/// <summary>A progress report, sent every <see cref="TrainingConfig.LogEvery"/> steps.</summary>
+/// <summary>A progress report, sent every <see cref="IRunSettings.LogEvery"/> steps.</summary>
 /// <param name="Step">Steps done.</param>
 /// <param name="TotalSteps">Steps planned.</param>
 /// <param name="Epoch">Current epoch (0-based).</param>
@@ -9,7 +9,9 @@ namespace FaceForge.Training.Training;
 /// <param name="ImagesPerSecond">Throughput since the last report.</param>
 /// <param name="Remaining">Estimated time to the end.</param>
 /// <param name="SkippedSteps">Steps skipped for a non-finite loss so far.</param>
-public readonly record struct TrainingStatus(int Step, int TotalSteps, int Epoch, double Loss, double LearningRate, double ImagesPerSecond, TimeSpan Remaining, int SkippedSteps);
+/// <param name="Metrics">The trainer's own figures, averaged since the last report.</param>
+public readonly record struct TrainingStatus(int Step, int TotalSteps, int Epoch, double Loss, double LearningRate, double ImagesPerSecond, TimeSpan Remaining, int SkippedSteps,
+    IReadOnlyDictionary<string, double>? Metrics = null);
 
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Steps">Steps done in total (earlier sessions included).</param>

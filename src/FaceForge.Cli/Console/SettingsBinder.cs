@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FaceForge.Configuration;
+
+namespace FaceForge.Cli;
+
+/// <summary>
+/// Command-line options generated from a config record's <see cref="SettingAttribute"/> properties: the option's
+/// name is the key in kebab case (or the attribute's), its help the description with the accepted values and the
+/// default, and <see cref="Apply"/> writes the given values over a config through its JSON form, so the command
+/// line, config files and config.json share one spelling and one validation.
+/// </summary>
+/// <typeparam name="T">The config record.</typeparam>
+internal sealed class SettingsBinder<T> where T : new()
+{
+    private readonly List<(PropertyInfo Property, Option Option)> _bound = [];
+
+    /// <summary>Generates an option for every setting of <typeparamref name="T"/> except <paramref name="excluded"/> (property names).</summary>
+    public SettingsBinder(params string[] excluded)
+    {
+        var defaults = new T();
+        foreach (var property in typeof(T).GetProperties())
+        {
+            if (property.GetCustomAttribute<SettingAttribute>() is not { } setting || excluded.Contains(property.Name)) continue;
+            string name = setting.Option ?? OptionName(property);
+            string description = setting.Description + Values(property.PropertyType) + Default(property.GetValue(defaults));
+            Option option = Underlying(property.PropertyType) == typeof(bool)
+                ? new Option<bool?>(name) { Description = description, Arity = ArgumentArity.ZeroOrOne }
+                : new Option<string?>(name) { Description = description, HelpName = HelpName(property.PropertyType) };
+            _bound.Add((property, option));
+        }
+    }
+
+    /// <summary>The generated options, in the record's order.</summary>
+    public IEnumerable<Option> Options => _bound.Select(b => b.Option);
+
+    /// <summary>The option bound to <paramref name="propertyName"/>.</summary>
+    public Option this[string propertyName] => _bound.Single(b => b.Property.Name == propertyName).Option;
+
+    /// <summary>The command-line name of a setting (for messages).</summary>
+    public string NameOf(string propertyName) => this[propertyName].Name;
+
+    /// <summary>Whether the command line gave the option of <paramref name="propertyName"/>.</summary>
+    public bool Given(ParseResult parse, string propertyName) => parse.GetResult(this[propertyName]) is { Implicit: false };
+
+    /// <summary><paramref name="config"/> with every option the command line gave written over it.</summary>
+    /// <exception cref="UserErrorException">A value does not parse; the message names the option and what it accepts.</exception>
+    public T Apply(ParseResult parse, T config)
+    {
+        var json = JsonSerializer.SerializeToNode(config, SettingsJson.Options)!.AsObject();
+        foreach (var (property, option) in _bound)
+        {
+            if (parse.GetResult(option) is not { Implicit: false }) continue;
+            string key = SettingsJson.Key(property.Name);
+            json[key] = option is Option<bool?> flag ? JsonValue.Create(parse.GetValue(flag) ?? true) : Convert(option.Name, property.PropertyType, parse.GetValue((Option<string?>)option));
+        }
+        try
+        {
+            return json.Deserialize<T>(SettingsJson.Options)!;
+        }
+        catch (JsonException e)
+        {
+            throw new UserErrorException(e.Message);
+        }
+    }
+
+    /// <summary>The JSON form of one command-line value, or a one-line error naming the option.</summary>
+    private static JsonNode? Convert(string option, Type type, string? text)
+    {
+        text ??= "";
+        var target = Underlying(type);
+        if (target == typeof(string)) return text.Length == 0 && type != typeof(string) ? null : JsonValue.Create(text);
+        if (target == typeof(int))
+            return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i) ? JsonValue.Create(i)
+                : throw new UserErrorException($"{option}: '{text}' is not a whole number.");
+        if (target == typeof(double))
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) ? JsonValue.Create(d)
+                : throw new UserErrorException($"{option}: '{text}' is not a finite number.");
+        if (target == typeof(int[]))
+        {
+            var items = new JsonArray();
+            foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                items.Add(Convert(option, typeof(int), item));
+            return items;
+        }
+        if (target.IsEnum)
+        {
+            foreach (var field in target.GetFields(BindingFlags.Public | BindingFlags.Static))
+                if (Spellings(field).Any(s => s.Equals(text, StringComparison.OrdinalIgnoreCase))) return JsonValue.Create(field.Name);
+            throw new UserErrorException($"{option}: '{text}' is not one of {string.Join(", ", target.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => Spellings(f)[0]))}.");
+        }
+        throw new NotSupportedException($"Settings of type {type.Name} have no command-line form.");
+    }
+
+    /// <summary>A field's command-line spellings, preferred first: its [SettingValue], its name in kebab case, its name.</summary>
+    private static string[] Spellings(FieldInfo field) =>
+        field.GetCustomAttribute<SettingValueAttribute>() is { } value ? [value.Name, Kebab(field.Name), field.Name] : [Kebab(field.Name), field.Name];
+
+    private static string OptionName(PropertyInfo property) => "--" + Kebab(property.Name);
+
+    private static string Kebab(string name) => JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+
+    private static Type Underlying(Type type) => Nullable.GetUnderlyingType(type) ?? type;
+
+    private static string Values(Type type) => Underlying(type) is { IsEnum: true } e
+        ? $" One of: {string.Join(", ", e.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => Spellings(f)[0]))}." : "";
+
+    private static string Default(object? value) => value switch
+    {
+        null or "" => "",
+        int[] { Length: 0 } => "",
+        int[] items => $" [default: {string.Join(",", items)}]",
+        Enum e => $" [default: {Spellings(e.GetType().GetField(e.ToString())!)[0]}]",
+        bool b => b ? " [default: true]" : "",
+        IFormattable f => $" [default: {f.ToString(null, CultureInfo.InvariantCulture)}]",
+        _ => $" [default: {value}]",
+    };
+
+    private static string HelpName(Type type) => Underlying(type) switch
+    {
+        var t when t == typeof(int) => "N",
+        var t when t == typeof(double) => "X",
+        var t when t == typeof(int[]) => "N,N,…",
+        { IsEnum: true } => "VALUE",
+        _ => "VALUE",
+    };
+}

@@ -1,0 +1,29 @@
+using FaceForge.Training.Hosting;
+
+namespace FaceForge.Cli;
+
+/// <summary>Runs a trainer under a progress bar and turns the host's user-facing failures into one-line errors with the options that fix them.</summary>
+internal static class TrainingProgress
+{
+    public static TrainingResult Run(ProgressReporter progress, string description, Func<IProgress<TrainingStatus>, CancellationToken, TrainingResult> train, Func<TrainingStatus, string> caption)
+    {
+        try
+        {
+            return progress.RunWithCaption(description, "step", update =>
+                train(new InlineProgress<TrainingStatus>(s => update(s.Step, s.TotalSteps, caption(s))), CancellationToken.None));
+        }
+        catch (RunFolderConflictException e)
+        {
+            throw new UserErrorException(e.State switch
+            {
+                RunFolderState.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
+                RunFolderState.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
+                _ => e.Message,
+            });
+        }
+        catch (TrainingDivergedException e)
+        {
+            throw new UserErrorException(e.Message);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+using FaceForge.Data;
+using FaceForge.Input;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Classifiers;
+using FaceForge.Training.Distributed;
+using FaceForge.Training.Hosting;
+using FaceForge.Training.Input;
+using FaceForge.Training.Runtime;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Recognition;
+
+/// <summary>
+/// The recognition step on the training host. Built in the order things happen: data, backbone, head, classifier,
+/// optimizer, schedule; one step is forward, loss, backward, (across processes) summed backbone gradients, clip,
+/// optimizer step, classifier update.
+/// </summary>
+internal sealed class RecognitionTask : ITrainingTask
+{
+    private const string BackboneEntry = "backbone.bin", ClassifierEntry = "classifier.bin", OptimizerEntry = "optimizer.bin";
+    private readonly TrainingConfig _config;
+    private readonly ICommunicator _world;
+    private readonly IFaceDataset _dataset;
+    private readonly BatchLoader _loader;
+    private readonly ModelInfo _info;
+    private readonly nn.Module<Tensor, Tensor> _backbone;
+    private readonly ITrainingClassifier _classifier;
+    private readonly optim.Optimizer _optimizer;
+    private readonly List<TorchSharp.Modules.Parameter> _trainable;
+    private LearningRateSchedule? _schedule;
+    private IEnumerator<Batch>? _batches;
+    private (int Epoch, int Index) _next = (-1, -1);
+
+    public RecognitionTask(TrainingConfig config, ICommunicator world)
+    {
+        _config = config;
+        _world = world;
+        _dataset = FaceDataset.Open(config.Data, skipEmpty: config.SkipBad);
+        _info = Trainer.ModelInfoFor(config);
+        _loader = new BatchLoader(_dataset, new BatchLoaderOptions
+        {
+            BatchSize = config.BatchSize, Width = _info.InputWidth, Height = _info.InputHeight, Workers = config.Workers,
+            Seed = config.Seed, SkipBad = config.SkipBad, Normalization = _info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
+        });
+        if (_loader.BatchesPerEpoch == 0)
+        {
+            _dataset.Dispose();
+            throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
+        }
+        _backbone = BackboneCatalog.Create(_info);
+        if (config.Init is { } init)
+        {
+            var (initInfo, weights) = ModelFile.Read(init);
+            if (!initInfo.Architecture.Equals(_info.Architecture, StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"Init model '{init}' is a {initInfo.Architecture}; this run trains a {_info.Architecture}.");
+            StateDict.Load(_backbone, weights, strict: true, init);
+        }
+        // Every process starts from process 0's weights (the seed makes them equal already; this makes it certain).
+        foreach (var tensor in _backbone.state_dict().Values) world.Broadcast(tensor);
+        _classifier = CreateClassifier(config, _dataset.IdentityCount, _info.EmbeddingSize, world);
+        _optimizer = CreateOptimizer(config, _backbone, _classifier.Parameters);
+        _trainable = Trainable(_backbone).ToList();
+        _backbone.train();
+    }
+
+    public string Title => $"Training: {_info.Architecture} + {_config.Head}";
+
+    public int StepsPerEpoch => _loader.BatchesPerEpoch;
+
+    public int ImagesPerStep => _config.BatchSize; // the global batch
+
+    public StepResult? Step(StepContext context)
+    {
+        _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, _config.Schedule, _config.Power,
+            _config.Milestones.Select(m => m * StepsPerEpoch).ToArray());
+        if (_next != (context.Epoch, context.IndexInEpoch))
+        {
+            _batches?.Dispose();
+            _batches = _loader.Epoch(context.Epoch, context.IndexInEpoch, context.Cancellation).GetEnumerator();
+        }
+        if (!_batches!.MoveNext())
+        {
+            _next = (-1, -1);
+            return null;
+        }
+        _next = context.IndexInEpoch + 1 < StepsPerEpoch ? (context.Epoch, context.IndexInEpoch + 1) : (-1, -1);
+        double lr = _schedule.At(context.Step);
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        using var scope = torch.NewDisposeScope();
+        var (images, labels) = TensorBatch.ToTensors(_batches.Current);
+        _batches.Current.Dispose(); // back to the loader's pool
+        _optimizer.zero_grad();
+        double loss = _classifier.LossAndBackward(Forward(images), labels);
+        if (!double.IsFinite(loss)) return new StepResult(double.NaN, lr);
+        // The loss is the global batch's mean, so the processes' gradients add up to the one-process gradient.
+        if (_world.Size > 1)
+            foreach (var p in _trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
+        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
+        // A non-finite gradient: skip the update (the host counts it).
+        if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
+        _optimizer.step();
+        _classifier.AfterStep(lr);
+        return new StepResult(loss, lr);
+    }
+
+    public void Save(CheckpointWriter checkpoint)
+    {
+        checkpoint.WriteModule(BackboneEntry, _backbone);
+        checkpoint.WriteTensors(ClassifierEntry, _classifier.Export());
+        checkpoint.WriteOptimizer(OptimizerEntry, _optimizer);
+    }
+
+    public void Load(CheckpointReader checkpoint)
+    {
+        checkpoint.LoadModule(BackboneEntry, _backbone);
+        _classifier.Import(checkpoint.ReadTensors(ClassifierEntry), $"{checkpoint.Path} (classifier)");
+        checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
+    }
+
+    public void SaveModel(string path, int steps) =>
+        ModelFile.Save(path, _info with { Source = $"faceforge train ({_config.Head}, {steps} steps)" }, StateDict.Export(_backbone));
+
+    public IReadOnlyDictionary<string, string> Describe(int steps, int totalSteps) => new Dictionary<string, string>
+    {
+        ["data"] = $"{_config.Data} ({_dataset.IdentityCount} identities, {_dataset.Count} images)",
+        ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {StepsPerEpoch} per epoch)",
+    };
+
+    public void Dispose()
+    {
+        _batches?.Dispose();
+        _optimizer.Dispose();
+        _classifier.Dispose();
+        _backbone.Dispose();
+        _dataset.Dispose();
+    }
+
+    private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
+
+    /// <summary>
+    /// The backbone over the batch (channels-last, the faster layout for libtorch's CPU convolutions), in
+    /// <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics).
+    /// </summary>
+    private Tensor Forward(Tensor images) =>
+        _config.MicroBatches == 1 ? _backbone.call(ChannelsLast.From(images))
+            : torch.cat(images.chunk(_config.MicroBatches).Select(piece => _backbone.call(ChannelsLast.From(piece))).ToArray());
+
+    private static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize, ICommunicator world)
+    {
+        var head = Trainer.CreateHead(config);
+        head.train();
+        if (world.Size == 1 && config.SampleRate >= 1 && config.Shards == 1 && config.FcDtype == CentreStorage.Float32)
+            return new FullSoftmaxTraining(new MarginSoftmaxClassifier(classes, embeddingSize, head, config.Seed));
+        // Across processes the centres are always split (model parallel); at rate 1 this equals the full softmax.
+        var options = new PartialFcOptions { SampleRate = config.SampleRate, Shards = config.Shards, Storage = config.FcDtype, Momentum = config.FcMomentum, Seed = config.Seed };
+        return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options, world), config.Momentum, config.WeightDecay);
+    }
+
+    private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, IEnumerable<TorchSharp.Modules.Parameter> classifier)
+    {
+        // No weight decay on BN parameters, PReLU slopes and biases (all 1-d); decay on conv/linear weights and class centres.
+        var parameters = Trainable(backbone).Concat(classifier.Where(p => p.requires_grad)).ToList();
+        var decay = parameters.Where(p => p.dim() > 1).ToList();
+        var plain = parameters.Where(p => p.dim() <= 1).ToList();
+        return config.Optimizer switch
+        {
+            OptimizerKind.Sgd => optim.SGD(
+                [new TorchSharp.Modules.SGD.ParamGroup(decay, new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
+                 new TorchSharp.Modules.SGD.ParamGroup(plain, new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
+                config.LearningRate, config.Momentum, nesterov: config.Nesterov),
+            _ => optim.AdamW(
+                [new TorchSharp.Modules.AdamW.ParamGroup(decay, new TorchSharp.Modules.AdamW.Options { weight_decay = config.WeightDecay }),
+                 new TorchSharp.Modules.AdamW.ParamGroup(plain, new TorchSharp.Modules.AdamW.Options { weight_decay = 0 })],
+                config.LearningRate),
+        };
+    }
+}

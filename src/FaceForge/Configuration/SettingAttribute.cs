@@ -1,0 +1,24 @@
+namespace FaceForge.Configuration;
+
+/// <summary>
+/// Declares a property of a config record as a setting: its key (the property name in snake_case), its default
+/// (the property's initial value) and this description are all the command line needs to bind it, so a setting is
+/// written once.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SettingAttribute(string description) : Attribute
+{
+    /// <summary>What the setting does, as --help shows it.</summary>
+    public string Description { get; } = description;
+
+    /// <summary>The command-line name when it is not the key in kebab case (e.g. "--lr" for learning_rate).</summary>
+    public string? Option { get; init; }
+}
+
+/// <summary>The command-line spelling of an enum value when it is not the name in kebab case (e.g. "fp16" for Float16).</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class SettingValueAttribute(string name) : Attribute
+{
+    /// <summary>The spelling.</summary>
+    public string Name { get; } = name;
+}

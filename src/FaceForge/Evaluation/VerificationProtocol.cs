@@ -1,0 +1,78 @@
+using FaceForge.Alignment;
+using FaceForge.Embedding;
+using FaceForge.Imaging;
+
+namespace FaceForge.Evaluation;
+
+/// <summary>Settings of <see cref="VerificationProtocol"/>.</summary>
+public sealed record VerificationOptions
+{
+    /// <summary>Flip test. <value>The default is Add (InsightFace's).</value></summary>
+    public FlipMode Flip { get; init; } = FlipMode.Add;
+
+    /// <summary>Crops per embedder call. <value>The default is 64.</value></summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Score only these folds (1-based); thresholds then come from the other scored folds. Null: all.</summary>
+    public IReadOnlySet<int>? Folds { get; init; }
+}
+
+/// <summary>A verification run: the metrics and the per-pair scores they came from (for reports).</summary>
+/// <param name="Report">Accuracy over folds, thresholds, TAR at FAR, ROC.</param>
+/// <param name="Scores">Cosine similarity of each scored pair.</param>
+/// <param name="Same">Whether each scored pair shows one person.</param>
+/// <param name="Folds">Each scored pair's fold.</param>
+public sealed record VerificationOutcome(VerificationReport Report, IReadOnlyList<double> Scores, IReadOnlyList<bool> Same, IReadOnlyList<int> Folds);
+
+/// <summary>
+/// The LFW verification protocol: embed every image the (selected folds') pairs name once, with the flip test,
+/// score each pair by cosine similarity and judge each fold at the threshold that is best on the others.
+/// </summary>
+/// <remarks>Immutable; thread-safe. The embedder is used from the calling thread only.</remarks>
+public sealed class VerificationProtocol
+{
+    /// <summary>Prepares the protocol over <paramref name="pairs"/> (image keys, fold numbers).</summary>
+    public VerificationProtocol(IReadOnlyList<VerificationPair> pairs, VerificationOptions? options = null)
+    {
+        Options = options ?? new VerificationOptions();
+        if (Options.BatchSize < 1) throw new ArgumentException($"Batch size must be at least 1 (got {Options.BatchSize}).", nameof(options));
+        Pairs = pairs.Where(p => Options.Folds is null || Options.Folds.Contains(p.Fold)).ToList();
+        if (Pairs.Count == 0) throw new ArgumentException("No pairs in the selected folds.", nameof(pairs));
+        Images = Pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
+    }
+
+    /// <summary>The settings.</summary>
+    public VerificationOptions Options { get; }
+
+    /// <summary>The scored pairs (those of the selected folds).</summary>
+    public IReadOnlyList<VerificationPair> Pairs { get; }
+
+    /// <summary>Every image key the scored pairs name, once, in order of first use.</summary>
+    public IReadOnlyList<string> Images { get; }
+
+    /// <summary>Embeds <see cref="Images"/> (crops from <paramref name="loadCrop"/>, decoded on worker threads) and scores the pairs.</summary>
+    public VerificationOutcome Run(IFaceEmbedder embedder, Func<string, RgbImage> loadCrop, IProgress<int>? progress = null) =>
+        Score(EmbeddingBatcher.EmbedAll(embedder, Images, loadCrop, Options.Flip, Options.BatchSize, progress));
+
+    /// <summary>Scores the pairs from the embeddings of <see cref="Images"/>, in order.</summary>
+    public VerificationOutcome Score(IReadOnlyList<float[]> embeddings)
+    {
+        if (embeddings.Count != Images.Count) throw new ArgumentException($"Need one embedding per image ({Images.Count}), got {embeddings.Count}.", nameof(embeddings));
+        var index = Images.Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
+        var scores = Pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
+        var same = Pairs.Select(p => p.IsSame).ToArray();
+        var folds = Pairs.Select(p => p.Fold).ToArray();
+        return new VerificationOutcome(VerificationMetrics.Compute(scores, same, folds, Options.Folds), scores, same, folds);
+    }
+
+    /// <summary>The protocol over an InsightFace .bin set (images keyed by index), and the loader of its crops for <paramref name="template"/>.</summary>
+    public static (VerificationProtocol Protocol, Func<string, RgbImage> Load) ForBin(VerificationBin set, string source, AlignmentTemplate template, VerificationOptions? options = null)
+    {
+        RgbImage Load(string key)
+        {
+            int i = int.Parse(key, System.Globalization.CultureInfo.InvariantCulture);
+            return AlignedImageSource.Prepare(ImageDecoder.Decode(set.Images[i], $"{source} image {i}"), null, template);
+        }
+        return (new VerificationProtocol(set.Pairs, options), Load);
+    }
+}
