@@ -2,7 +2,6 @@ using System.Globalization;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
 using FaceForge.Training.Recognition;
-using FaceForge.Training.Hosting;
 using TorchSharp;
 using static TorchSharp.torch;
 

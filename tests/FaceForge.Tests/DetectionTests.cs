@@ -4,6 +4,7 @@ using FaceForge.Data;
 using FaceForge.Detection;
 using FaceForge.Evaluation;
 using FaceForge.Imaging;
+using FaceForge.Pipeline;
 using FaceForge.Synthesis;
 using FaceForge.Training.Detection;
 using Xunit;
@@ -133,10 +134,10 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         }
         Assert.True(Score(a, b) > Score(a, c) + 0.3);
 
-        // The same pipeline through the API, two photos in one call.
-        using var detector = TorchFaceDetector.Open(retina.Model!);
-        using var embedder = FaceForge.Training.Embedding.TorchFaceEmbedder.Load(model);
-        var analysed = new FaceAnalyzer(detector, embedder).AnalyseMany([ImageDecoder.Decode(a), ImageDecoder.Decode(b)]);
+        // The same pipeline through the core's API (the libtorch backend injected), two photos in one call.
+        using var owned = new FaceModels(new FaceForge.Training.Runtime.TorchModelBackend()).OpenPipeline(retina.Model!, model);
+        var analysed = owned.Pipeline.AnalyseMany([ImageDecoder.Decode(a), ImageDecoder.Decode(b)]);
+        Assert.Equal(analysed[0].Count, owned.Pipeline.Analyse(ImageDecoder.Decode(a)).Count);
         Assert.All(analysed, faces => Assert.NotEmpty(faces));
         var first = analysed[0].MaxBy(f => f.Face.Box.Area)!;
         Assert.Equal(1.0, Math.Sqrt(first.Embedding.Sum(v => (double)v * v)), 4);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FaceForge.Training.Recognition;
-using FaceForge.Training.Hosting;
 using Xunit;
 
 namespace FaceForge.Tests;

@@ -1,6 +1,6 @@
 using FaceForge.Models;
-using FaceForge.Training.Recognition;
 using FaceForge.Training.Hosting;
+using FaceForge.Training.Recognition;
 using Xunit;
 
 namespace FaceForge.Tests;

@@ -24,7 +24,7 @@ internal static class BenchDetectCommand
             string path = parse.GetValue(image)!;
             if (!File.Exists(path)) throw new UserErrorException($"--image: '{path}' does not exist.");
             var photo = ImageDecoder.Decode(path);
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model");
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model");
             int batchSize = parse.GetValue(batch), timed = parse.GetValue(repeats);
             var results = new List<object>();
             foreach (string item in parse.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -3,9 +3,7 @@ using FaceForge.Data;
 using FaceForge.Embedding;
 using FaceForge.Evaluation;
 using FaceForge.Synthesis;
-using FaceForge.Training.Embedding;
 using FaceForge.Training.Recognition;
-using FaceForge.Training.Hosting;
 
 namespace FaceForge.Cli.Commands;
 
@@ -53,7 +51,7 @@ internal static class DemoCommand
             using var testSet = ImageFolderDataset.Open(testDir);
             var items = Enumerable.Range(0, testSet.Count).Select(i => (testSet.RelativePath(i), testSet.GetLabel(i))).ToList();
             var protocol = new VerificationProtocol(PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: s));
-            using var embedder = TorchFaceEmbedder.Load(result.ModelPath);
+            using var embedder = ModelInputs.OpenEmbedder(result.ModelPath, "--model");
             var source = new AlignedImageSource(testDir, null, embedder.Info.AlignmentTemplate);
             var outcome = progress.Run("embedding test faces", protocol.Images.Count, "img", p => protocol.Run(embedder, source.Load, p));
             var report = outcome.Report;

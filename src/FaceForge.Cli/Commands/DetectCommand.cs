@@ -16,15 +16,15 @@ internal static class DetectCommand
         var images = new Argument<string[]>("IMAGES") { Description = "Photos.", Arity = ArgumentArity.OneOrMore };
         var draw = new Option<string?>("--draw") { Description = "Write each photo with its detections drawn as DIR/NAME.png." };
         var drawSize = new Option<int?>("--draw-size") { Description = "Longer side of the drawn images (default: the photo's)." };
-        var confidence = DetectorInputs.Confidence();
-        var nms = DetectorInputs.Nms();
-        var maxSide = DetectorInputs.MaxSide();
-        var scales = DetectorInputs.Scales();
+        var confidence = ModelInputs.Confidence();
+        var nms = ModelInputs.Nms();
+        var maxSide = ModelInputs.MaxSide();
+        var scales = ModelInputs.Scales();
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks)." };
         var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, json };
         command.SetAction(parse =>
         {
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
             string? drawDir = parse.GetValue(draw);
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
             var results = new List<object>();

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using FaceForge.Embedding;
-using FaceForge.Training.Embedding;
 
 namespace FaceForge.Cli.Commands;
 
@@ -19,7 +18,7 @@ internal static class EmbedCommand
         {
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
-            using var embedder = TorchFaceEmbedder.Load(modelPath);
+            using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
             var paths = parse.GetValue(images)!;
             var vectors = EmbeddingBatcher.EmbedAll(embedder, paths, p => ImageInputs.Load(p, points, embedder), parse.GetValue(flip));

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using FaceForge.Data;
-using FaceForge.Detection;
 using FaceForge.Evaluation;
 
 namespace FaceForge.Cli.Commands;
@@ -15,7 +14,7 @@ internal static class EvalDetectCommand
         var annotations = new Option<string>("--annotations") { Description = "RetinaFace/WIDER label.txt.", Required = true };
         var iou = new Option<double>("--iou") { Description = "IoU for a match.", DefaultValueFactory = _ => 0.5 };
         var confidence = new Option<float>("--confidence") { Description = "Minimum score kept (low, so the PR curve is complete).", DefaultValueFactory = _ => 0.02f };
-        var nms = DetectorInputs.Nms();
+        var nms = ModelInputs.Nms();
         var masks = new Option<string?>("--masks") { Description = "Occlusion masks (non-zero where a face is occluded; as data synth --scenes writes): also score an occlusion-aware detector's segmentation (occlusion_iou)." };
         var report = new Option<string?>("--report") { Description = "Write report.html with the precision-recall curve (pr.png) to this folder." };
         var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images (and occlusion_iou with --masks)." };
@@ -28,7 +27,7 @@ internal static class EvalDetectCommand
             var truth = FaceAnnotations.Read(file);
             if (truth.FirstOrDefault(t => !File.Exists(Path.Combine(root, t.Image))) is { Image: { } absent })
                 throw new UserErrorException($"{file}: image '{absent}' is not under --images '{root}'.");
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
             if (parse.GetValue(masks) is { } maskDir && !Directory.Exists(maskDir)) throw new UserErrorException($"--masks: folder '{maskDir}' does not exist.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var outcome = progress.Run("detecting", truth.Count, "img", p =>

@@ -2,7 +2,6 @@ using System.CommandLine;
 using FaceForge.Data;
 using FaceForge.Embedding;
 using FaceForge.Evaluation;
-using FaceForge.Training.Embedding;
 
 namespace FaceForge.Cli.Commands;
 
@@ -21,7 +20,7 @@ internal static class EvalIdentifyCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
-            using var embedder = TorchFaceEmbedder.Load(modelPath);
+            using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             var protocol = new IdentificationProtocol(Items(parse.GetValue(gallery)!, "--gallery"), Items(parse.GetValue(probes)!, "--probes"));
             var source = new AlignedImageSource("", null, embedder.Info.AlignmentTemplate);
             IdentificationReport result;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using FaceForge.Alignment;
-using FaceForge.Detection;
 using FaceForge.Evaluation;
 
 namespace FaceForge.Cli.Commands;
@@ -15,8 +14,8 @@ internal static class EvalLandmarksCommand
         var landmarks = new Option<string>("--landmarks") { Description = "Reference landmarks (path x1 y1 … x5 y5).", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N entries." };
         var batch = new Option<int>("--batch") { Description = "Images detected per batch.", DefaultValueFactory = _ => 16 }.AtLeast(1);
-        var confidence = DetectorInputs.Confidence();
-        var nms = DetectorInputs.Nms();
+        var confidence = ModelInputs.Confidence();
+        var nms = ModelInputs.Nms();
         var json = new Option<bool>("--json") { Description = "Print JSON: detection_rate, nme, nme_median, images, found, ms_per_image." };
         var command = new Command("landmarks", "Detect the face nearest each image's centre and compare its five landmarks with a reference (NME by inter-ocular distance).")
         {
@@ -32,7 +31,7 @@ internal static class EvalLandmarksCommand
             var keys = reference.Keys.Take(parse.GetValue(limit) ?? int.MaxValue).ToList();
             var missing = keys.FirstOrDefault(k => !File.Exists(Path.Combine(root, k)));
             if (missing is not null) throw new UserErrorException($"{file}: image '{missing}' is not under --images '{root}'.");
-            using var detector = DetectorInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
             if (!detector.HasLandmarks) throw new UserErrorException($"Detector '{detector.Name}' gives no landmarks.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var result = progress.Run("detecting", keys.Count, "img", p => LandmarkProtocol.Run(detector, root, reference, keys, parse.GetValue(batch), p));

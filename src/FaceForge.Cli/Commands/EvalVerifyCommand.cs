@@ -4,7 +4,6 @@ using FaceForge.Detection;
 using FaceForge.Embedding;
 using FaceForge.Evaluation;
 using FaceForge.Imaging;
-using FaceForge.Training.Embedding;
 
 namespace FaceForge.Cli.Commands;
 
@@ -33,7 +32,7 @@ internal static class EvalVerifyCommand
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var embedder = TorchFaceEmbedder.Load(Existing(parse.GetValue(model)!, "--model"));
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             var options = new VerificationOptions
             {
                 Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
@@ -91,7 +90,7 @@ internal static class EvalVerifyCommand
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
         if (detectorPath is not null)
         {
-            using var faceDetector = DetectorInputs.Open(detectorPath, "--detector");
+            using var faceDetector = ModelInputs.Open(detectorPath, "--detector");
             var found = progress.Run("detecting", protocol.Images.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, protocol.Images, 16, p));
             landmarks = found.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
             int missing = found.Count - landmarks.Count;

@@ -3,9 +3,9 @@ using FaceForge.Formats.PyTorch;
 using FaceForge.Models;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Detection;
-using static TorchSharp.torch;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
+using static TorchSharp.torch;
 
 namespace FaceForge.Cli.Commands;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using FaceForge.Training.Recognition;
-using FaceForge.Training.Hosting;
 
 namespace FaceForge.Cli.Commands;
 

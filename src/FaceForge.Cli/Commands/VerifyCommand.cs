@@ -1,7 +1,6 @@
 using System.CommandLine;
-using FaceForge.Detection;
 using FaceForge.Embedding;
-using FaceForge.Training.Embedding;
+using FaceForge.Pipeline;
 
 namespace FaceForge.Cli.Commands;
 
@@ -22,14 +21,14 @@ internal static class VerifyCommand
         {
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
-            using var embedder = TorchFaceEmbedder.Load(modelPath);
+            using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             string[] paths = [parse.GetValue(first)!, parse.GetValue(second)!];
             float[][] vectors;
             if (parse.GetValue(detector) is { } detectorPath)
             {
                 if (parse.GetValue(landmarks) is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
-                using var faces = DetectorInputs.Open(detectorPath, "--detector");
-                var analyzer = new FaceAnalyzer(faces, embedder);
+                using var faces = ModelInputs.Open(detectorPath, "--detector");
+                var analyzer = new FacePipeline(faces, embedder);
                 vectors = new float[2][];
                 for (int i = 0; i < 2; i++)
                 {

@@ -21,6 +21,10 @@ internal static class TrainingProgress
                 _ => e.Message,
             });
         }
+        catch (InvalidDataException e) when (e.Message.Contains("reshard", StringComparison.Ordinal))
+        {
+            throw new UserErrorException($"{e.Message} Use: faceforge model reshard --run RUN_DIR --shards K [--processes P].");
+        }
         catch (TrainingDivergedException e)
         {
             throw new UserErrorException(e.Message);

@@ -62,9 +62,6 @@ public sealed class MpiCommunicator : ICommunicator
     /// <inheritdoc/>
     public int Size { get; }
 
-    /// <summary>Whether this process was started by Open MPI's launcher (mpirun sets OMPI_COMM_WORLD_SIZE).</summary>
-    public static bool LaunchedByMpirun => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
-
     /// <inheritdoc/>
     public Tensor AllGather(Tensor local)
     {

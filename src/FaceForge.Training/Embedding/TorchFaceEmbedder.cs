@@ -28,12 +28,12 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     public ModelInfo Info { get; }
 
     /// <summary>Loads a FaceForge model file.</summary>
-    public static TorchFaceEmbedder Load(string path)
+    public static TorchFaceEmbedder Open(string path)
     {
         TorchRuntime.EnsureLoaded();
         var (info, weights) = ModelFile.Read(path);
         if (info.Kind != ModelInfo.RecognitionKind)
-            throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a recognition model (pass it as --detector).");
+            throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a recognition model (open it as a detector).");
         return FromWeights(info, weights, path);
     }
 

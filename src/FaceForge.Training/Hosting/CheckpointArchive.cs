@@ -74,9 +74,6 @@ public sealed class CheckpointReader
     /// <summary>The checkpoint file.</summary>
     public string Path { get; }
 
-    /// <summary>Whether the checkpoint has the entry (older checkpoints may lack newer entries).</summary>
-    public bool Has(string name) => _zip.GetEntry(name) is not null;
-
     /// <summary>The entry's bytes.</summary>
     public byte[] ReadBytes(string name)
     {

@@ -38,9 +38,6 @@ public sealed class RunFolder(string path, int rank = 0)
     /// <summary>The trained model.</summary>
     public string ModelPath => File("model.ffm");
 
-    /// <summary>The HTML report (loss.png beside it).</summary>
-    public string ReportPath => File("report.html");
-
     /// <summary>Written when the planned steps are all done.</summary>
     public string FinishedPath => File("finished.json");
 

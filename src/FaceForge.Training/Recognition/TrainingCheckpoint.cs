@@ -2,9 +2,6 @@ using System.IO.Compression;
 using System.Text.Json;
 using FaceForge.Models;
 using FaceForge.Training.Hosting;
-using FaceForge.Training.Weights;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace FaceForge.Training.Recognition;
 

@@ -83,7 +83,7 @@ internal sealed class PartialFcTraining(PartialFc pfc, double momentum, double w
     {
         int saved = state.Keys.Count(k => k.EndsWith(".centres", StringComparison.Ordinal));
         if (saved != pfc.Shards.Count)
-            throw new InvalidDataException($"{source}: saved with {saved} class shards, the run now has {pfc.Shards.Count}; rewrite the checkpoint with 'faceforge model reshard --run RUN_DIR --shards {pfc.Shards.Count}' first.");
+            throw new InvalidDataException($"{source}: saved with {saved} class shards, the run now has {pfc.Shards.Count}; reshard the checkpoint for {pfc.Shards.Count} shards first.");
         using var noGrad = torch.no_grad();
         for (int i = 0; i < pfc.Shards.Count; i++)
         {

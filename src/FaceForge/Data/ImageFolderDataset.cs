@@ -159,7 +159,7 @@ public sealed class ImageFolderIndex
             if (files.Count == 0)
             {
                 if (!skipEmpty)
-                    throw new InvalidDataException($"{folder}: identity folder has no images (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)}); remove it or use --skip-bad.");
+                    throw new InvalidDataException($"{folder}: identity folder has no images (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)}); remove it, or skip empty folders and unreadable images (skip_bad).");
                 index.Skipped.Add(name);
                 continue;
             }

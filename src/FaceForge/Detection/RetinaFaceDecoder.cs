@@ -27,9 +27,6 @@ public sealed class RetinaFaceDecoder
     /// <summary>Stride of each level.</summary>
     public int[] Steps { get; }
 
-    /// <summary>Anchors per feature-map cell at each level.</summary>
-    public int AnchorsPerCell => MinSizes[0].Length;
-
     /// <summary>Priors (cx, cy, w, h, normalised to the input) for a <paramref name="width"/> x <paramref name="height"/> input, in the network's output order.</summary>
     public float[] Priors(int width, int height)
     {

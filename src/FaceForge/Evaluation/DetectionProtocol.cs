@@ -62,7 +62,7 @@ public static class DetectionProtocol
         public OcclusionScore(IFaceDetector detector, string masks)
         {
             _predictor = detector is IOcclusionPredictor { PredictsOcclusion: true } predictor ? predictor
-                : throw new ArgumentException($"Detector '{detector.Name}' has no occlusion branch, so occlusion masks cannot be scored (train one with faceforge train-detector).");
+                : throw new ArgumentException($"Detector '{detector.Name}' has no occlusion branch, so occlusion masks cannot be scored (train the occlusion-aware architecture).");
             _masks = Directory.Exists(masks) ? masks : throw new DirectoryNotFoundException($"Masks folder '{masks}' does not exist.");
         }
 

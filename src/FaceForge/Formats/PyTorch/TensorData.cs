@@ -54,14 +54,6 @@ public sealed record TensorData(TensorElementType ElementType, long[] Shape, byt
         return result;
     }
 
-    /// <summary>A float32 tensor holding <paramref name="values"/>.</summary>
-    public static TensorData FromFloats(long[] shape, ReadOnlySpan<float> values)
-    {
-        var bytes = new byte[values.Length * 4];
-        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).CopyTo(bytes);
-        return new TensorData(TensorElementType.Float32, shape, bytes);
-    }
-
     /// <summary>Shape as text, e.g. [64, 3, 3, 3].</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }

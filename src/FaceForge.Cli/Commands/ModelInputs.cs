@@ -1,11 +1,13 @@
 using System.CommandLine;
 using FaceForge.Detection;
-using FaceForge.Training.Detection;
+using FaceForge.Embedding;
+using FaceForge.Pipeline;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Cli.Commands;
 
-/// <summary>The --detector/--model file of detection commands, and the thresholds they share.</summary>
-internal static class DetectorInputs
+/// <summary>The model files of the commands (detectors, recognition models) and the detection thresholds they share.</summary>
+internal static class ModelInputs
 {
     public static Option<float> Confidence() => new("--confidence") { Description = "Minimum detection score.", DefaultValueFactory = _ => 0.5f };
 
@@ -24,6 +26,10 @@ internal static class DetectorInputs
                 ? v : throw new UserErrorException($"--scales: '{item}' is not a scale in (0, 4]."));
         if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
         var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
-        return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? new OnnxFaceDetector(path, options) : TorchFaceDetector.Open(path, options, extra);
+        return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }
+
+    /// <summary>Opens a recognition model file (FaceForge .ffm through libtorch).</summary>
+    public static IFaceEmbedder OpenEmbedder(string path, string option) =>
+        File.Exists(path) ? new FaceModels(new TorchModelBackend()).OpenEmbedder(path) : throw new UserErrorException($"{option}: '{path}' does not exist.");
 }

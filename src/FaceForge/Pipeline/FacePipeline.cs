@@ -1,7 +1,8 @@
+using FaceForge.Detection;
 using FaceForge.Embedding;
 using FaceForge.Imaging;
 
-namespace FaceForge.Detection;
+namespace FaceForge.Pipeline;
 
 /// <summary>One analysed face: where it is, its embedding, and simple quality fields.</summary>
 /// <param name="Face">The detection.</param>
@@ -12,13 +13,14 @@ public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float In
 
 /// <summary>
 /// The pipeline from photo to identities: detect → align each face with its landmarks to the recogniser's template →
-/// embed (in batches) → per-face quality fields.
+/// embed (in batches) → per-face quality fields. It needs only the core's interfaces: the detector and embedder may be
+/// ONNX Runtime models of the core or libtorch ones of FaceForge.Training (see <see cref="FaceModels"/>).
 /// </summary>
 /// <remarks>
 /// Thread-safe when both the detector and the embedder are (FaceForge's are: they serialise or allow concurrent
 /// calls). Owns neither: dispose them yourself.
 /// </remarks>
-public sealed class FaceAnalyzer(IFaceDetector detector, IFaceEmbedder embedder, FlipMode flip = FlipMode.Add)
+public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder, FlipMode flip = FlipMode.Add)
 {
     /// <summary>The detector.</summary>
     public IFaceDetector Detector { get; } = detector.HasLandmarks ? detector
