@@ -59,6 +59,9 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
         double rank1 = json.GetProperty("rank1").GetDouble(), rank5 = json.GetProperty("rank5").GetDouble();
         Assert.InRange(rank1, 0, 1);
         Assert.InRange(rank5, rank1, 1);
+        // Every probe folder is enrolled: no open-set impostors, so DIR at FPIR cannot be measured (exact figures: ProtocolTests).
+        Assert.Equal(0, json.GetProperty("unknown_probes").GetInt32());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("dir_at_fpir").GetProperty("0.01").ValueKind);
     }
 
     [Fact]

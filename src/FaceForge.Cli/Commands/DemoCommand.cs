@@ -46,7 +46,7 @@ internal static class DemoCommand
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
                 MaxSeconds = parse.GetValue(seconds), BatchSize = 64, LearningRate = 0.1, Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
-            var result = TrainCommand.Train(config, Path.Combine(dir, "run"), resume: false, force: true, progress);
+            var result = TrainingProgress.Recognition(config, Path.Combine(dir, "run"), resume: false, force: true, progress);
 
             using var testSet = ImageFolderDataset.Open(testDir);
             var items = Enumerable.Range(0, testSet.Count).Select(i => (testSet.RelativePath(i), testSet.GetLabel(i))).ToList();
@@ -64,7 +64,7 @@ internal static class DemoCommand
                     ["model"] = result.ModelPath,
                 });
             var writer = parse.InvocationConfiguration.Output;
-            EvalVerifyCommand.Print(parse, report, clock.Elapsed.TotalSeconds, new { Report = Path.Combine(reportDir, "report.html"), Model = result.ModelPath, TrainingSteps = result.Steps });
+            VerificationOutput.Print(parse, report, clock.Elapsed.TotalSeconds, new { Report = Path.Combine(reportDir, "report.html"), Model = result.ModelPath, TrainingSteps = result.Steps });
             if (!parse.GetValue(json)) writer.WriteLine($"report: {Path.Combine(reportDir, "report.html")}");
             return 0;
         });

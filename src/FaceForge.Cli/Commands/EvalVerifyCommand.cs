@@ -51,28 +51,10 @@ internal static class EvalVerifyCommand
                 var (info, weights) = FaceForge.Models.ModelFile.Read(path);
                 FaceForge.Models.ModelFile.Save(path, info with { Threshold = result.Threshold }, weights);
             }
-            Print(parse, result, clock.Elapsed.TotalSeconds);
+            VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
-    }
-
-    internal static void Print(ParseResult parse, VerificationReport result, double seconds, object? extra = null)
-    {
-        var writer = parse.InvocationConfiguration.Output;
-        if (parse.GetValue<bool>("--json"))
-        {
-            JsonOutput.Write(writer, new
-            {
-                result.AccuracyMean, result.AccuracyStd, result.Threshold, result.TarAtFar, result.Pairs, result.BestThreshold, result.BestAccuracy,
-                result.FoldAccuracies, Seconds = Math.Round(seconds, 1), Extra = extra,
-            });
-            return;
-        }
-        writer.WriteLine($"accuracy {100 * result.AccuracyMean:0.00} ± {100 * result.AccuracyStd:0.00} % over {result.Pairs} pairs ({result.FoldAccuracies.Count} folds)");
-        writer.WriteLine($"threshold {result.Threshold:0.0000} (best single {result.BestThreshold:0.0000}: {100 * result.BestAccuracy:0.00} %)");
-        foreach (var (far, tar) in result.TarAtFar) writer.WriteLine($"TAR at FAR {far}: {100 * tar:0.00} %");
-        writer.WriteLine($"{seconds:0.0} s");
     }
 
     private static string Existing(string path, string option) =>

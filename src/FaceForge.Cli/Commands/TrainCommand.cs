@@ -56,7 +56,7 @@ internal static class TrainCommand
                 if (effective.Init is { } init && !File.Exists(init)) throw new UserErrorException($"--init: '{init}' does not exist.");
             }
             if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resumeDir is not null, parse.GetValue(force), parse.GetValue(json), parse);
-            var result = Train(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
+            var result = TrainingProgress.Recognition(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
             Report(result, parse.GetValue(json), parse.InvocationConfiguration.Output);
             return 0;
         });
@@ -74,7 +74,7 @@ internal static class TrainCommand
         try
         {
             var progress = new ProgressReporter(world.Rank == 0 ? error : TextWriter.Null);
-            var result = Train(config, runDir, resume, force, progress, world);
+            var result = TrainingProgress.Recognition(config, runDir, resume, force, progress, world);
             if (world.Rank == 0) Report(result, json, parse.InvocationConfiguration.Output);
             return 0;
         }
@@ -92,12 +92,5 @@ internal static class TrainCommand
     {
         if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = result.FirstLoss, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
         else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
-    }
-
-    internal static TrainingResult Train(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress, ICommunicator? world = null)
-    {
-        var trainer = new Trainer(config, runDir, world);
-        return TrainingProgress.Run(progress, "training", (p, c) => trainer.Run(resume, force, p, c),
-            s => $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s");
     }
 }

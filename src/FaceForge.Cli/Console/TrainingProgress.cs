@@ -1,10 +1,20 @@
+using FaceForge.Training.Distributed;
 using FaceForge.Training.Hosting;
+using FaceForge.Training.Recognition;
 
 namespace FaceForge.Cli;
 
 /// <summary>Runs a trainer under a progress bar and turns the host's user-facing failures into one-line errors with the options that fix them.</summary>
 internal static class TrainingProgress
 {
+    /// <summary>Runs a recognition training under a progress bar.</summary>
+    public static TrainingResult Recognition(TrainingConfig config, string runDir, bool resume, bool force, ProgressReporter progress, ICommunicator? world = null)
+    {
+        var trainer = new Trainer(config, runDir, world);
+        return Run(progress, "training", (p, c) => trainer.Run(resume, force, p, c),
+            s => $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s");
+    }
+
     public static TrainingResult Run(ProgressReporter progress, string description, Func<IProgress<TrainingStatus>, CancellationToken, TrainingResult> train, Func<TrainingStatus, string> caption)
     {
         try
