@@ -29,16 +29,47 @@ internal static class CliRunner
     }
 
     /// <summary>The one line and exit code reporting <paramref name="e"/>.</summary>
-    public static (string Line, int Code) Describe(Exception e) => e switch
+    public static (string Line, int Code) Describe(Exception e)
     {
-        _ when IsUserError(e) => ($"error: {e.Message}", UserErrorExitCode),
-        OperationCanceledException => ("cancelled", 130),
-        _ => ($"internal error: {e.GetType().Name}: {e.Message}", InternalErrorExitCode),
-    };
+        e = Unwrap(e);
+        return e switch
+        {
+            _ when IsUserError(e) => ($"error: {e.Message}", UserErrorExitCode),
+            OperationCanceledException => ("cancelled", 130),
+            _ => ($"internal error: {e.GetType().Name}: {e.Message}", InternalErrorExitCode),
+        };
+    }
+
+    /// <summary>The first inner exception of parallel work ("One or more errors occurred" says nothing), and a task's own error.</summary>
+    private static Exception Unwrap(Exception e)
+    {
+        while (true)
+        {
+            switch (e)
+            {
+                case AggregateException { InnerExceptions.Count: > 0 } aggregate:
+                    e = aggregate.InnerExceptions.FirstOrDefault(inner => !IsUserError(Unwrap(inner))) ?? aggregate.InnerExceptions[0];
+                    continue;
+                case System.Reflection.TargetInvocationException { InnerException: { } inner }:
+                    e = inner;
+                    continue;
+                default:
+                    return e;
+            }
+        }
+    }
 
     private static bool IsUserError(Exception e) =>
-        e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or UnauthorizedAccessException
-        || (e is AggregateException a && a.InnerExceptions.Count > 0 && a.InnerExceptions.All(IsUserError));
+        e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+            or ArgumentException or UnauthorizedAccessException or FaceForge.Training.Hosting.RunFolderConflictException
+        || (e is IOException io && IsEnvironmentError(io));
+
+    /// <summary>
+    /// IO failures that the person can fix and whose message already names the path: a full disk (ENOSPC), a quota
+    /// (EDQUOT), a read-only file system (EROFS), a name too long (ENAMETOOLONG). .NET puts the errno in HResult on Unix.
+    /// </summary>
+    private static bool IsEnvironmentError(IOException e) => e.HResult is 28 or 122 or 30 or 36
+        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>A mistake of the person running the command, reported as one line.</summary>

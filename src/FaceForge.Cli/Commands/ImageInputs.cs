@@ -16,13 +16,25 @@ internal static class ImageInputs
         if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
         var image = ImageDecoder.Decode(path);
         var template = embedder.Info.AlignmentTemplate;
-        if (landmarks is null) return AlignedImageSource.Prepare(image, null, template);
+        if (landmarks is null) return Prepare(path, image, null, template);
         string normal = path.Replace('\\', '/');
         string[] parts = normal.Split('/');
         string[] candidates = [normal, parts.Length >= 2 ? $"{parts[^2]}/{parts[^1]}" : normal, parts[^1]];
         foreach (string key in candidates)
-            if (landmarks.TryGetValue(key, out var points)) return AlignedImageSource.Prepare(image, points, template);
+            if (landmarks.TryGetValue(key, out var points)) return Prepare(path, image, points, template);
         throw new UserErrorException($"The landmarks file has no entry for '{path}' (tried {string.Join(", ", candidates.Distinct())}).");
+    }
+
+    private static RgbImage Prepare(string path, RgbImage image, FaceLandmarks? points, AlignmentTemplate template)
+    {
+        try
+        {
+            return AlignedImageSource.Prepare(image, points, template);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"{path}: {e.Message}");
+        }
     }
 
     public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>

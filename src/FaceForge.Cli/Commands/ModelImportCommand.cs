@@ -33,6 +33,9 @@ internal static class ModelImportCommand
             if (parse.GetValue(embedding) is int size) info = info with { EmbeddingSize = size };
             if (parse.GetValue(width) is double w) info = info with { Options = new() { ["width"] = w } };
             info = info with { Source = Path.GetFileName(source) };
+            if (info.Problem() is { } problem) throw new UserErrorException($"--embedding-size/--width: {problem}.");
+            string target = parse.GetValue(output)!;
+            if (Directory.Exists(target)) throw new UserErrorException($"--out: '{target}' is a folder; give the model file's path (e.g. {Path.Combine(target, name + ".ffm")}).");
             var weights = PyTorchCheckpoint.LoadStateDict(source);
             using nn.Module network = detector ? DetectorCatalog.Create(info) : BackboneCatalog.Create(info);
             // BatchNorm's step counters are bookkeeping, not weights: old checkpoints may lack them.

@@ -90,7 +90,7 @@ internal static class TrainCommand
 
     private static void Report(TrainingResult result, bool json, TextWriter writer)
     {
-        if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = result.FirstLoss, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, Seconds = Math.Round(result.Seconds, 1) });
+        if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = result.FirstLoss, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, SkippedImages = result.SkippedInputs, Seconds = Math.Round(result.Seconds, 1) });
         else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
     }
 }

@@ -49,6 +49,7 @@ internal static class VerifyCommand
             }
             double score = Similarity.Cosine(vectors[0], vectors[1]);
             double? t = parse.GetValue(threshold) ?? embedder.Info.Threshold;
+            if (t is double given && !(given >= -1 && given <= 1)) throw new UserErrorException($"--threshold: {given} is not a cosine in [-1, 1].");
             bool? same = t is double value ? score > value : null;
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, new { Score = score, Threshold = t, Same = same });

@@ -19,8 +19,11 @@ internal static class TrainingProgress
     {
         try
         {
-            return progress.RunWithCaption(description, "step", update =>
+            var result = progress.RunWithCaption(description, "step", update =>
                 train(new InlineProgress<TrainingStatus>(s => update(s.Step, s.TotalSteps, caption(s))), CancellationToken.None));
+            foreach (string warning in result.Warnings ?? []) progress.Warn(warning);
+            if (result.SkippedInputs > 0) progress.Warn($"{result.SkippedInputs} unreadable images were skipped");
+            return result;
         }
         catch (RunFolderConflictException e)
         {

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
 
@@ -83,7 +84,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>
         public override Tensor forward(Tensor x)
         {
             var y = bn3.call(conv2.call(prelu.call(bn2.call(conv1.call(bn1.call(x))))));
-            return y + (downsample is null ? x : downsample.call(x));
+            return TensorSum.Add(y, downsample is null ? x : downsample.call(x));
         }
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
 
@@ -74,7 +75,7 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor x) => _residual ? x + layers.call(x) : layers.call(x);
+        public override Tensor forward(Tensor x) => _residual ? TensorSum.Add(x, layers.call(x)) : layers.call(x);
     }
 
     private sealed class Residual : nn.Module<Tensor, Tensor>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
 
@@ -67,6 +68,6 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor x) => _residual ? x + conv.call(x) : conv.call(x);
+        public override Tensor forward(Tensor x) => _residual ? TensorSum.Add(x, conv.call(x)) : conv.call(x);
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
 
@@ -95,7 +96,7 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor x) => prelu.call(se.call(unit2.call(unit1.call(x))) + x);
+        public override Tensor forward(Tensor x) => prelu.call(TensorSum.Add(se.call(unit2.call(unit1.call(x))), x));
     }
 
     /// <summary>Two stride-2 branches summed, a further unit, plus a stride-2 shortcut unit.</summary>
@@ -114,6 +115,6 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor x) => prelu.call(merge.call(branch1.call(x) + branch2.call(x)) + shortcut.call(x));
+        public override Tensor forward(Tensor x) => prelu.call(TensorSum.Add(merge.call(TensorSum.Add(branch1.call(x), branch2.call(x))), shortcut.call(x)));
     }
 }

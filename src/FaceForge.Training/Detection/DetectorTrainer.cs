@@ -87,6 +87,8 @@ internal sealed class DetectorTask : ITrainingTask
 
     public int ImagesPerStep => Math.Min(_config.BatchSize, _samples.Count);
 
+    public int SkippedInputs => 0; // label files are checked whole when read
+
     public StepResult? Step(StepContext context)
     {
         var (step, epoch, b) = (context.Step, context.Epoch, context.IndexInEpoch);

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Detection;
 
@@ -119,8 +120,8 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
         public override (Tensor, Tensor, Tensor) forward(Tensor c3, Tensor c4, Tensor c5)
         {
             var o3 = output3.call(c5);
-            var o2 = merge2.call(output2.call(c4) + nn.functional.interpolate(o3, [c4.shape[2], c4.shape[3]], mode: InterpolationMode.Nearest));
-            var o1 = merge1.call(output1.call(c3) + nn.functional.interpolate(o2, [c3.shape[2], c3.shape[3]], mode: InterpolationMode.Nearest));
+            var o2 = merge2.call(TensorSum.Add(output2.call(c4), nn.functional.interpolate(o3, [c4.shape[2], c4.shape[3]], mode: InterpolationMode.Nearest)));
+            var o1 = merge1.call(TensorSum.Add(output1.call(c3), nn.functional.interpolate(o2, [c3.shape[2], c3.shape[3]], mode: InterpolationMode.Nearest)));
             return (o1, o2, o3);
         }
     }

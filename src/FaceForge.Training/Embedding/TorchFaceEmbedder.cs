@@ -57,7 +57,7 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         {
             // flip keeps the layout, so From only copies if libtorch ever stops doing so.
             var flipped = _network.call(ChannelsLast.From(input.flip(3)));
-            features = flip == FlipMode.Add ? features + flipped : torch.cat([features, flipped], 1);
+            features = flip == FlipMode.Add ? TensorSum.Add(features, flipped) : torch.cat([features, flipped], 1);
         }
         features = nn.functional.normalize(features, p: 2, dim: 1).contiguous();
         var flat = features.data<float>().ToArray();

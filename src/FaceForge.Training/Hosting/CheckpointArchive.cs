@@ -89,8 +89,9 @@ public sealed class CheckpointReader
     /// <summary>Named tensors.</summary>
     public Dictionary<string, TensorData> ReadTensors(string name)
     {
-        using var reader = new BinaryReader(Entry(name).Open());
-        return ModelFile.ReadTensors(reader, Path);
+        var entry = Entry(name);
+        using var reader = new BinaryReader(entry.Open());
+        return ModelFile.ReadTensors(reader, Path, entry.Length);
     }
 
     /// <summary>Loads a module's parameters and buffers strictly.</summary>

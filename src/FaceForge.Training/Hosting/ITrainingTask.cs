@@ -30,6 +30,9 @@ public interface ITrainingTask : IDisposable
     /// <summary>Images one step consumes over all processes (for the rate).</summary>
     int ImagesPerStep { get; }
 
+    /// <summary>Inputs skipped so far as unreadable (when the config allows skipping bad inputs).</summary>
+    int SkippedInputs { get; }
+
     /// <summary>Takes one optimisation step; null when data loading was cancelled before a batch came.</summary>
     StepResult? Step(StepContext context);
 

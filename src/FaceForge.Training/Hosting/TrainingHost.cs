@@ -41,8 +41,8 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         if (settings.MaxSteps > 0) totalSteps = Math.Min(totalSteps, settings.MaxSteps);
 
         int step = 0, badSteps = 0, skipped = 0;
-        if (resume && folder.LatestCheckpoint() is { } checkpoint)
-            (step, badSteps) = Restore(checkpoint, task);
+        var warnings = new List<string>();
+        if (resume) (step, badSteps) = Restore(task, warnings);
         using (var steps = _world.AllGather(torch.tensor(new long[] { step })))
             if (steps.unique().output.numel() != 1)
                 throw new InvalidDataException($"The processes' newest checkpoints are at different steps ({string.Join(", ", steps.data<long>().ToArray())}); remove the newer ones so all resume from the same step.");
@@ -104,7 +104,7 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         }
         Save(step, badSteps, task);
         metrics.Dispose();
-        var outcome = new TrainingResult(step, folder.ModelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds);
+        var outcome = new TrainingResult(step, folder.ModelPath, losses, skipped, firstLoss, clock.Elapsed.TotalSeconds, task.SkippedInputs, warnings);
         if (!IsRoot) return outcome;
         task.SaveModel(folder.ModelPath, step);
         var rows = new Dictionary<string, string>(task.Describe(step, totalSteps))
@@ -135,16 +135,37 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         if (force && !resume) folder.Clear();
     }
 
-    private (int Step, int BadSteps) Restore(string checkpoint, ITrainingTask task)
+    /// <summary>
+    /// Restores the newest checkpoint that reads whole. A damaged newer one (truncated by a full disk, say) is named in
+    /// a warning and passed over; a checkpoint of another run (seed, process count) is an error, not damage.
+    /// </summary>
+    private (int Step, int BadSteps) Restore(ITrainingTask task, List<string> warnings)
     {
-        var state = CheckpointArchive.Load(checkpoint, (reader, state) =>
+        foreach (string checkpoint in folder.Checkpoints().Reverse())
         {
-            if (state.Processes != _world.Size)
-                throw new InvalidDataException($"{checkpoint}: saved by a run of {state.Processes} process(es), this one has {_world.Size}; reshard the checkpoint for {_world.Size} process(es) first.");
-            if (state.Seed != settings.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {settings.Seed}.");
-            task.Load(reader);
-        });
-        return (state.Step, state.BadSteps);
+            bool otherRun = false;
+            try
+            {
+                var state = CheckpointArchive.Load(checkpoint, (reader, state) =>
+                {
+                    otherRun = true;
+                    if (state.Processes != _world.Size)
+                        throw new InvalidDataException($"{checkpoint}: saved by a run of {state.Processes} process(es), this one has {_world.Size}; reshard the checkpoint for {_world.Size} process(es) first.");
+                    if (state.Seed != settings.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {settings.Seed}.");
+                    otherRun = false;
+                    task.Load(reader);
+                });
+                return (state.Step, state.BadSteps);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException && !otherRun && e is not FileNotFoundException)
+            {
+                // Renamed out of the way, so that pruning never keeps it in place of a good one; kept for inspection.
+                File.Move(checkpoint, checkpoint + ".damaged", overwrite: true);
+                warnings.Add($"checkpoint {checkpoint} is damaged ({e.Message}); renamed to {Path.GetFileName(checkpoint)}.damaged, resuming from an older one");
+            }
+        }
+        if (warnings.Count > 0) throw new InvalidDataException($"No checkpoint of '{folder.Path}' reads whole: {string.Join("; ", warnings)}.");
+        return (0, 0);
     }
 
     private void Save(int step, int badSteps, ITrainingTask task)

@@ -20,7 +20,10 @@ public readonly record struct TrainingStatus(int Step, int TotalSteps, int Epoch
 /// <param name="SkippedSteps">Steps skipped for a non-finite loss.</param>
 /// <param name="FirstLoss">The loss of the first step this session ran (what a resumed run is compared on).</param>
 /// <param name="Seconds">Wall time of this session.</param>
-public sealed record TrainingResult(int Steps, string ModelPath, IReadOnlyList<(double Step, double Loss)> Losses, int SkippedSteps, double FirstLoss, double Seconds);
+/// <param name="SkippedInputs">Unreadable inputs skipped this session (skip_bad).</param>
+/// <param name="Warnings">What the person should know (a damaged checkpoint passed over, …).</param>
+public sealed record TrainingResult(int Steps, string ModelPath, IReadOnlyList<(double Step, double Loss)> Losses, int SkippedSteps, double FirstLoss, double Seconds,
+    int SkippedInputs = 0, IReadOnlyList<string>? Warnings = null);
 
 /// <summary>Training stopped because the loss stayed non-finite.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);

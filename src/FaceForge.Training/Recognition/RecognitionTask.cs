@@ -72,6 +72,8 @@ internal sealed class RecognitionTask : ITrainingTask
 
     public int ImagesPerStep => _config.BatchSize; // the global batch
 
+    public int SkippedInputs => _loader.BadCount;
+
     public StepResult? Step(StepContext context)
     {
         _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, _config.Schedule, _config.Power,
@@ -127,6 +129,7 @@ internal sealed class RecognitionTask : ITrainingTask
     {
         ["data"] = $"{_config.Data} ({_dataset.IdentityCount} identities, {_dataset.Count} images)",
         ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {StepsPerEpoch} per epoch)",
+        ["unreadable images skipped"] = _loader.BadCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
     public void Dispose()

@@ -76,7 +76,7 @@ public static class TrainingCheckpoint
     private static Dictionary<string, Formats.PyTorch.TensorData> ReadClassifier(Dictionary<string, byte[]> entries, string path)
     {
         using var reader = new BinaryReader(new MemoryStream(entries["classifier.bin"]));
-        return ModelFile.ReadTensors(reader, path);
+        return ModelFile.ReadTensors(reader, path, entries["classifier.bin"].Length);
     }
 
     private static void WriteEntries(string path, Dictionary<string, byte[]> entries) => AtomicFile.Write(path, stream =>

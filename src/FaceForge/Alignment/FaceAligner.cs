@@ -10,11 +10,28 @@ namespace FaceForge.Alignment;
 public static class FaceAligner
 {
     /// <summary>Returns a new aligned crop of <paramref name="image"/>.</summary>
+    /// <exception cref="ArgumentException">The landmarks cannot belong to a face in this image (see <see cref="Problem"/>).</exception>
     public static RgbImage Align(RgbImage image, FaceLandmarks landmarks, AlignmentTemplate template)
     {
+        if (Problem(landmarks, image.Width, image.Height) is { } problem) throw new ArgumentException(problem, nameof(landmarks));
         var crop = new RgbImage(template.Width, template.Height);
         Warp(image, SimilarityTransform.Estimate(landmarks, template), crop.Pixels, template.Width, template.Height);
         return crop;
+    }
+
+    /// <summary>
+    /// Why <paramref name="landmarks"/> cannot belong to a face in a <paramref name="width"/> x <paramref name="height"/>
+    /// image, or null: the eyes less than a pixel apart (no transform), or a point farther outside the image than its
+    /// own size (a crop of nothing but border).
+    /// </summary>
+    public static string? Problem(FaceLandmarks landmarks, int width, int height)
+    {
+        if (System.Numerics.Vector2.Distance(landmarks.LeftEye, landmarks.RightEye) < 1)
+            return $"the eyes ({landmarks.LeftEye.X:0.##}, {landmarks.LeftEye.Y:0.##}) and ({landmarks.RightEye.X:0.##}, {landmarks.RightEye.Y:0.##}) are less than a pixel apart";
+        foreach (var p in landmarks.ToArray())
+            if (p.X < -width || p.X > 2 * width || p.Y < -height || p.Y > 2 * height)
+                return $"landmark ({p.X:g4}, {p.Y:g4}) lies far outside the {width}x{height} image";
+        return null;
     }
 
     /// <summary>

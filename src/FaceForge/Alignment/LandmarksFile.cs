@@ -8,11 +8,14 @@ namespace FaceForge.Alignment;
 /// </summary>
 public static class LandmarksFile
 {
+    private const float MaxCoordinate = 100_000;
+
     /// <summary>Reads <paramref name="path"/> into a map from image path (with '/' separators) to landmarks.</summary>
     /// <exception cref="InvalidDataException">A line does not hold a path and ten numbers; the message names the file and line.</exception>
     public static IReadOnlyDictionary<string, FaceLandmarks> Read(string path)
     {
         var result = new Dictionary<string, FaceLandmarks>(StringComparer.Ordinal);
+        var lineOf = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNumber = 0;
         foreach (string line in File.ReadLines(path))
         {
@@ -27,8 +30,18 @@ public static class LandmarksFile
             {
                 if (!float.TryParse(parts[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out xy[i]) || !float.IsFinite(xy[i]))
                     throw new InvalidDataException($"{path}:{lineNumber}: '{parts[i + 1]}' is not a number.");
+                // Pixel coordinates: no photo is a hundred thousand pixels across.
+                if (Math.Abs(xy[i]) > MaxCoordinate)
+                    throw new InvalidDataException($"{path}:{lineNumber}: coordinate {parts[i + 1]} is not a pixel position (|value| above {MaxCoordinate}).");
             }
-            result[parts[0].Replace('\\', '/')] = FaceLandmarks.FromFlat(xy);
+            string name = parts[0].Replace('\\', '/');
+            if (lineOf.TryGetValue(name, out int earlier))
+                throw new InvalidDataException($"{path}:{lineNumber}: '{name}' is listed again (first at line {earlier}).");
+            var points = FaceLandmarks.FromFlat(xy);
+            if (System.Numerics.Vector2.Distance(points.LeftEye, points.RightEye) < 1)
+                throw new InvalidDataException($"{path}:{lineNumber}: the eyes of '{name}' are less than a pixel apart.");
+            lineOf[name] = lineNumber;
+            result[name] = points;
         }
         return result;
     }

@@ -36,7 +36,7 @@ public sealed class ImageFolderDataset : IFaceDataset
     /// <summary>Identity names (the sub-folder names), by label.</summary>
     public IReadOnlyList<string> IdentityNames => _index.Identities;
 
-    /// <summary>Empty identity folders that were skipped (only with skipEmpty).</summary>
+    /// <summary>What was skipped: empty identity folders (only with skipEmpty), and folders or files ("folder/file") whose names are not valid UTF-8 (always).</summary>
     public IReadOnlyList<string> SkippedFolders => _index.Skipped;
 
     /// <summary>Opens <paramref name="root"/>, using or refreshing the cached index.</summary>
@@ -83,7 +83,7 @@ public sealed class ImageFolderIndex
     /// <summary>Label of each file.</summary>
     public required List<int> Labels { get; init; }
 
-    /// <summary>Folders skipped for having no images.</summary>
+    /// <summary>Folders skipped for having no images, and folders or files ("folder/file") whose names are not valid UTF-8.</summary>
     public required List<string> Skipped { get; init; }
 
     /// <summary>Modification time (UTC ticks) of the root and each identity folder, root first.</summary>
@@ -135,7 +135,7 @@ public sealed class ImageFolderIndex
     private static bool IsCurrent(string root, ImageFolderIndex index)
     {
         var folders = Directory.GetDirectories(root);
-        if (folders.Length != index.Identities.Count + index.Skipped.Count) return false;
+        if (folders.Length != index.Identities.Count + index.Skipped.Count(s => !s.Contains('/'))) return false;
         if (index.FolderTimes.Count != index.Identities.Count + 1) return false;
         if (Directory.GetLastWriteTimeUtc(root).Ticks != index.FolderTimes[0]) return false;
         for (int i = 0; i < index.Identities.Count; i++)
@@ -153,9 +153,18 @@ public sealed class ImageFolderIndex
         foreach (string name in folders)
         {
             string folder = Path.Combine(root, name);
-            var files = Directory.EnumerateFiles(folder)
+            // .NET decodes a name that is not valid UTF-8 with U+FFFD and then cannot open it: such folders and files
+            // are skipped and listed (Skipped), never allowed to make the whole dataset unusable.
+            if (name.Contains('\uFFFD'))
+            {
+                index.Skipped.Add(name);
+                continue;
+            }
+            var all = Directory.EnumerateFiles(folder)
                 .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
                 .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+            index.Skipped.AddRange(all.Where(f => f.Contains('\uFFFD')).Select(f => name + "/" + f));
+            var files = all.Where(f => !f.Contains('\uFFFD')).ToList();
             if (files.Count == 0)
             {
                 if (!skipEmpty)

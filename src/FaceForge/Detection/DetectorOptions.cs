@@ -21,9 +21,10 @@ public sealed record DetectorOptions
 
     internal void Validate()
     {
-        if (ConfidenceThreshold is < 0 or > 1) throw new ArgumentException($"ConfidenceThreshold must be in [0, 1] (got {ConfidenceThreshold}).", nameof(ConfidenceThreshold));
-        if (NmsThreshold is <= 0 or > 1) throw new ArgumentException($"NmsThreshold must be in (0, 1] (got {NmsThreshold}).", nameof(NmsThreshold));
-        if (MaxSide < 32) throw new ArgumentException($"MaxSide must be at least 32 (got {MaxSide}).", nameof(MaxSide));
-        if (MaxFaces < 1) throw new ArgumentException($"MaxFaces must be at least 1 (got {MaxFaces}).", nameof(MaxFaces));
+        // Written so that NaN fails too. No parameter name in the messages: the CLI's options carry other names.
+        if (!(ConfidenceThreshold >= 0 && ConfidenceThreshold <= 1)) throw new ArgumentException($"The confidence threshold must be in [0, 1] (got {ConfidenceThreshold}).");
+        if (!(NmsThreshold > 0 && NmsThreshold <= 1)) throw new ArgumentException($"The NMS IoU threshold must be in (0, 1] (got {NmsThreshold}).");
+        if (MaxSide < 32) throw new ArgumentException($"The largest side must be at least 32 pixels (got {MaxSide}).");
+        if (MaxFaces < 1) throw new ArgumentException($"At least one face must be allowed per image (got {MaxFaces}).");
     }
 }

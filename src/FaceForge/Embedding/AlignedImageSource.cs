@@ -13,24 +13,41 @@ namespace FaceForge.Embedding;
 /// <param name="ResizeWhenMissing">Images without landmarks are resized whole instead of failing (a detector found no face in them).</param>
 public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string, FaceLandmarks>? Landmarks, AlignmentTemplate Template, bool ResizeWhenMissing = false)
 {
+    /// <summary>Smallest side of an image taken as an aligned crop.</summary>
+    public const int MinCropSide = 16;
+
     /// <summary>The crop for <paramref name="relativePath"/>.</summary>
     /// <exception cref="InvalidDataException">The image is unreadable or has no landmarks in the file.</exception>
     public RgbImage Load(string relativePath)
     {
-        var image = ImageDecoder.Decode(Path.Combine(Root, relativePath));
-        if (Landmarks is null) return Prepare(image, null, Template);
-        if (!Landmarks.TryGetValue(relativePath.Replace('\\', '/'), out var points))
-            return ResizeWhenMissing ? Prepare(image, null, Template) : throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
-        return Prepare(image, points, Template);
+        string path = Path.Combine(Root, relativePath);
+        var image = ImageDecoder.Decode(path);
+        FaceLandmarks? points = null;
+        if (Landmarks is not null)
+        {
+            if (Landmarks.TryGetValue(relativePath.Replace('\\', '/'), out var found)) points = found;
+            else if (!ResizeWhenMissing) throw new InvalidDataException($"The landmarks file has no entry for '{relativePath}'.");
+        }
+        try
+        {
+            return Prepare(image, points, Template);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 
     /// <summary>
     /// The crop for <paramref name="template"/>: aligned by <paramref name="landmarks"/> when given, else the image
     /// itself (taken as aligned), resized only if its size differs.
     /// </summary>
+    /// <exception cref="ArgumentException">The landmarks do not fit the image, or an image without landmarks is too small to be a face crop.</exception>
     public static RgbImage Prepare(RgbImage image, FaceLandmarks? landmarks, AlignmentTemplate template)
     {
         if (landmarks is { } points) return FaceAligner.Align(image, points, template);
+        if (image.Width < MinCropSide || image.Height < MinCropSide)
+            throw new ArgumentException($"the image is {image.Width}x{image.Height}: too small to be a face crop (at least {MinCropSide}x{MinCropSide}).", nameof(image));
         return image.Width == template.Width && image.Height == template.Height ? image : ImageResizer.Resize(image, template.Width, template.Height);
     }
 }

@@ -17,6 +17,8 @@ public static class ModelFile
     /// <summary>Writes a model file.</summary>
     public static void Save(string path, ModelInfo info, IReadOnlyDictionary<string, TensorData> weights)
     {
+        if (info.Problem() is { } problem) throw new ArgumentException($"{path}: not written: {problem}.", nameof(info));
+        if (Directory.Exists(path)) throw new ArgumentException($"'{path}' is a folder; a model file needs a file path.", nameof(path));
         AtomicFile.Write(path, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
@@ -41,7 +43,7 @@ public static class ModelFile
         var info = ReadInfo(zip, path);
         var entry = zip.GetEntry("weights.bin") ?? throw new InvalidDataException($"{path}: model file has no weights.bin.");
         using var reader = new BinaryReader(entry.Open());
-        return (info, ReadTensors(reader, path));
+        return (info, ReadTensors(reader, path, entry.Length));
     }
 
     /// <summary>Writes named tensors in the weights.bin layout.</summary>
@@ -60,31 +62,47 @@ public static class ModelFile
     }
 
     /// <summary>Reads named tensors in the weights.bin layout.</summary>
-    public static Dictionary<string, TensorData> ReadTensors(BinaryReader reader, string path)
+    /// <remarks>
+    /// Every count and length is checked against <paramref name="available"/> (the stream's size, when known) before
+    /// anything is allocated, so a hostile or corrupt header fails with a message instead of exhausting memory.
+    /// </remarks>
+    public static Dictionary<string, TensorData> ReadTensors(BinaryReader reader, string path, long available = int.MaxValue)
     {
         try
         {
             int count = reader.ReadInt32();
-            var result = new Dictionary<string, TensorData>(count, StringComparer.Ordinal);
+            // Each tensor takes at least a name byte, a type, a rank and a length: 11 bytes.
+            if (count < 0 || count > available / 11) throw new InvalidDataException($"{path}: the weights claim {count} tensors in {available} bytes.");
+            var result = new Dictionary<string, TensorData>(StringComparer.Ordinal);
             for (int i = 0; i < count; i++)
             {
                 string name = reader.ReadString();
                 var type = (TensorElementType)reader.ReadByte();
+                if (!Enum.IsDefined(type)) throw new InvalidDataException($"{path}: tensor '{name}' has unknown element type {(int)type}.");
                 var shape = new long[reader.ReadByte()];
-                for (int d = 0; d < shape.Length; d++) shape[d] = reader.ReadInt64();
+                for (int d = 0; d < shape.Length; d++)
+                    if ((shape[d] = reader.ReadInt64()) < 0) throw new InvalidDataException($"{path}: tensor '{name}' has a negative dimension ({shape[d]}).");
                 long length = reader.ReadInt64();
-                var data = reader.ReadBytes(checked((int)length));
+                if (length < 0 || length > available || length > Array.MaxLength)
+                    throw new InvalidDataException($"{path}: tensor '{name}' claims {length} bytes, more than the file holds ({available}).");
+                long elements;
+                try { elements = shape.Aggregate(1L, (a, b) => checked(a * b)); }
+                catch (OverflowException) { throw new InvalidDataException($"{path}: tensor '{name}' has an impossible shape [{string.Join(", ", shape)}]."); }
+                if (elements > length || elements * TensorData.ElementSize(type) != length)
+                    throw new InvalidDataException($"{path}: tensor '{name}' has {length} bytes for shape [{string.Join(", ", shape)}].");
+                var data = reader.ReadBytes((int)length);
                 if (data.Length != length) throw new EndOfStreamException();
-                var tensor = new TensorData(type, shape, data);
-                if (tensor.ElementCount * TensorData.ElementSize(type) != length)
-                    throw new InvalidDataException($"{path}: tensor '{name}' has {length} bytes for shape {tensor.ShapeText}.");
-                result[name] = tensor;
+                result[name] = new TensorData(type, shape, data);
             }
             return result;
         }
         catch (EndOfStreamException e)
         {
             throw new InvalidDataException($"{path}: weights end early (truncated file?).", e);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: weights cannot be read ({e.Message}).", e);
         }
     }
 
@@ -106,7 +124,8 @@ public static class ModelFile
         using var reader = new StreamReader(entry.Open());
         try
         {
-            return JsonSerializer.Deserialize<ModelInfo>(reader.ReadToEnd(), Json) ?? throw new InvalidDataException($"{path}: empty model.json.");
+            var info = JsonSerializer.Deserialize<ModelInfo>(reader.ReadToEnd(), Json) ?? throw new InvalidDataException($"{path}: empty model.json.");
+            return info.Problem() is { } problem ? throw new InvalidDataException($"{path}: model.json: {problem}.") : info;
         }
         catch (JsonException e)
         {

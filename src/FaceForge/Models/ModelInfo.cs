@@ -52,4 +52,20 @@ public sealed record ModelInfo
     /// <summary>The alignment template.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public AlignmentTemplate AlignmentTemplate => AlignmentTemplate.FromName(Template);
+
+    /// <summary>Why this description cannot be a usable model, or null: sizes, normalisation, kind and template checked against sane ranges.</summary>
+    public string? Problem()
+    {
+        if (Kind is not (RecognitionKind or DetectionKind)) return $"kind '{Kind}' is neither {RecognitionKind} nor {DetectionKind}";
+        if (InputWidth is < 8 or > 4096 || InputHeight is < 8 or > 4096) return $"input size {InputWidth}x{InputHeight} is outside 8..4096";
+        if (!float.IsFinite(NormalizationMean) || !float.IsFinite(NormalizationStd) || NormalizationStd <= 0)
+            return $"normalisation mean {NormalizationMean}, std {NormalizationStd}: the std must be positive and both finite";
+        if (Options.TryGetValue("width", out double width) && !(width > 0 && width <= 16)) return $"width multiplier {width} is outside (0, 16]";
+        if (Threshold is double t && !(t >= -1 && t <= 1)) return $"threshold {t} is not a cosine in [-1, 1]";
+        if (Kind == DetectionKind) return null;
+        if (EmbeddingSize is < 1 or > 65536) return $"embedding size {EmbeddingSize} is outside 1..65536";
+        if (!AlignmentTemplate.All.Any(a => a.Name.Equals(Template, StringComparison.OrdinalIgnoreCase)))
+            return $"alignment template '{Template}' is unknown (known: {string.Join(", ", AlignmentTemplate.All.Select(a => a.Name))})";
+        return null;
+    }
 }

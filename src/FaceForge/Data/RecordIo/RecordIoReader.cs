@@ -19,6 +19,7 @@ public sealed class RecordIoReader : IDisposable
     public RecordIoReader(string path)
     {
         string prefix = StripExtension(path);
+        RecordIoWriter.CompleteInterruptedCommit(prefix);
         RecPath = prefix + ".rec";
         IdxPath = prefix + ".idx";
         if (!File.Exists(RecPath)) throw new FileNotFoundException($"RecordIO file '{RecPath}' does not exist.", RecPath);
@@ -27,6 +28,7 @@ public sealed class RecordIoReader : IDisposable
         Keys = [.. _offsets.Keys.Order()];
         _file = File.OpenHandle(RecPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         _length = RandomAccess.GetLength(_file);
+        CheckPair();
     }
 
     /// <summary>The .rec path.</summary>
@@ -54,6 +56,28 @@ public sealed class RecordIoReader : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _file.Dispose();
+
+    /// <summary>
+    /// The index must point at records of this .rec: the first, middle and last records by offset are read (magic and
+    /// length checked), so an index of another pack, or a truncated .rec, is reported before any training starts.
+    /// </summary>
+    private void CheckPair()
+    {
+        var byOffset = _offsets.OrderBy(kv => kv.Value).ToList();
+        if (byOffset.Count == 0) return;
+        foreach (var (key, offset) in new[] { byOffset[0], byOffset[byOffset.Count / 2], byOffset[^1] })
+        {
+            try
+            {
+                RecordIoFraming.ReadRecord(_file, _length, offset, $"{RecPath} record {key}");
+            }
+            catch (InvalidDataException e)
+            {
+                _file.Dispose();
+                throw new InvalidDataException($"'{IdxPath}' does not match '{RecPath}' (a mismatched or truncated pair; pack it again): {e.Message}", e);
+            }
+        }
+    }
 
     internal static string StripExtension(string path) =>
         path.EndsWith(".rec", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".idx", StringComparison.OrdinalIgnoreCase) ? path[..^4] : path;

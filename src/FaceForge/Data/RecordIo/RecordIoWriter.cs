@@ -3,8 +3,11 @@ using System.Globalization;
 namespace FaceForge.Data.RecordIo;
 
 /// <summary>
-/// Writes an indexed RecordIO pair. Records go to temporary files that are renamed to PREFIX.rec and PREFIX.idx
-/// only by <see cref="Commit"/>, so an interrupted write never replaces an existing dataset.
+/// Writes an indexed RecordIO pair. Records go to temporary files that replace PREFIX.rec and PREFIX.idx only in
+/// <see cref="Commit"/>: both are written and flushed, a journal (PREFIX.commit) naming them is written atomically,
+/// then both are renamed and the journal deleted. A kill before the journal leaves the old pair; after it, the next
+/// reader or writer finishes the renames (<see cref="CompleteInterruptedCommit"/>), so the pair seen is always the old
+/// one or the new one, never a mix.
 /// </summary>
 /// <remarks>Not thread-safe: one writer thread.</remarks>
 public sealed class RecordIoWriter : IDisposable
@@ -20,6 +23,9 @@ public sealed class RecordIoWriter : IDisposable
     {
         _prefix = RecordIoReader.StripExtension(Path.GetFullPath(prefix));
         Directory.CreateDirectory(Path.GetDirectoryName(_prefix)!);
+        CompleteInterruptedCommit(_prefix);
+        // Temporary files of writers killed before their journal: the old pair is intact, so they are garbage.
+        foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!, Path.GetFileName(_prefix) + ".*.tmp")) File.Delete(stale);
         _recTemporary = $"{_prefix}.rec.{Environment.ProcessId}.tmp";
         _rec = new FileStream(_recTemporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
     }
@@ -35,15 +41,43 @@ public sealed class RecordIoWriter : IDisposable
     /// <summary>Appends an image record under <paramref name="key"/>.</summary>
     public void Write(long key, ImageRecord record) => Write(key, record.ToBytes());
 
-    /// <summary>Flushes and moves both files into place.</summary>
+    /// <summary>Flushes both files and moves them into place together (see the class remarks).</summary>
     public void Commit()
     {
         _rec.Flush(flushToDisk: true);
         _rec.Dispose();
-        File.Move(_recTemporary, _prefix + ".rec", overwrite: true);
-        AtomicFile.WriteAllText(_prefix + ".idx", _index.ToString());
+        string idxTemporary = $"{_prefix}.idx.{Environment.ProcessId}.tmp";
+        using (var idx = new FileStream(idxTemporary, FileMode.Create, FileAccess.Write))
+        {
+            idx.Write(System.Text.Encoding.ASCII.GetBytes(_index.ToString()));
+            idx.Flush(flushToDisk: true);
+        }
+        AtomicFile.WriteAllText(JournalPath(_prefix), $"{Path.GetFileName(_recTemporary)}\n{Path.GetFileName(idxTemporary)}\n");
+        CompleteInterruptedCommit(_prefix);
         _committed = true;
     }
+
+    /// <summary>
+    /// Finishes a commit that was interrupted after its journal was written: moves the journal's files that are
+    /// still temporary into place and deletes the journal. Does nothing without a journal.
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">The folder is not writable (the pair cannot be completed from here).</exception>
+    internal static void CompleteInterruptedCommit(string prefix)
+    {
+        string journal = JournalPath(prefix);
+        if (!File.Exists(journal)) return;
+        string folder = Path.GetDirectoryName(Path.GetFullPath(prefix))!;
+        string[] names = File.ReadAllLines(journal);
+        if (names.Length != 2) throw new InvalidDataException($"{journal}: a pack journal must name two files (found {names.Length} lines).");
+        foreach (var (name, extension) in names.Zip([".rec", ".idx"]))
+        {
+            string temporary = Path.Combine(folder, Path.GetFileName(name));
+            if (File.Exists(temporary)) File.Move(temporary, prefix + extension, overwrite: true);
+        }
+        File.Delete(journal);
+    }
+
+    private static string JournalPath(string prefix) => prefix + ".commit";
 
     /// <summary>Discards an uncommitted write.</summary>
     public void Dispose()
