@@ -55,6 +55,7 @@ internal static class TrainCommand
                     throw new UserErrorException($"--data: '{effective.Data}' does not exist.");
                 if (effective.Init is { } init && !File.Exists(init)) throw new UserErrorException($"--init: '{init}' does not exist.");
             }
+            settings.Validate(effective.Validate);
             if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resumeDir is not null, parse.GetValue(force), parse.GetValue(json), parse);
             var result = TrainingProgress.Recognition(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
             Report(result, parse.GetValue(json), parse.InvocationConfiguration.Output);

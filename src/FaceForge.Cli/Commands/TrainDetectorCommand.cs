@@ -44,6 +44,7 @@ internal static class TrainDetectorCommand
                     throw new UserErrorException($"--data: '{source}' is neither a label.txt nor a folder holding one.");
                 if (effective.Init is { } initPath && !File.Exists(initPath)) throw new UserErrorException($"--init: '{initPath}' does not exist.");
             }
+            settings.Validate(effective.Validate);
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var trainer = new DetectorTrainer(effective, run);
             var result = TrainingProgress.Run(progress, "training detector", (p, c) => trainer.Run(resumeDir is not null, parse.GetValue(force), p, c),

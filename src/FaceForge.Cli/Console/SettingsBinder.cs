@@ -67,6 +67,24 @@ internal sealed class SettingsBinder<T> where T : new()
         }
     }
 
+    /// <summary>
+    /// Runs a config's validation and rewrites its "Config 'key' …" messages to name the command-line option too, so
+    /// the person sees the spelling they typed.
+    /// </summary>
+    /// <exception cref="UserErrorException">The config is invalid.</exception>
+    public void Validate(Action validate)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException e) when (System.Text.RegularExpressions.Regex.Match(e.Message, "^Config '([a-z0-9_]+)'") is { Success: true } match)
+        {
+            var bound = _bound.FirstOrDefault(b => SettingsJson.Key(b.Property.Name) == match.Groups[1].Value);
+            throw new UserErrorException(bound.Option is null ? e.Message : $"{bound.Option.Name} (config '{match.Groups[1].Value}'){e.Message[match.Length..]}");
+        }
+    }
+
     /// <summary>The JSON form of one command-line value, or a one-line error naming the option.</summary>
     private static JsonNode? Convert(string option, Type type, string? text)
     {

@@ -13,7 +13,7 @@ public static class FaceAligner
     /// <exception cref="ArgumentException">The landmarks cannot belong to a face in this image (see <see cref="Problem"/>).</exception>
     public static RgbImage Align(RgbImage image, FaceLandmarks landmarks, AlignmentTemplate template)
     {
-        if (Problem(landmarks, image.Width, image.Height) is { } problem) throw new ArgumentException(problem, nameof(landmarks));
+        if (Problem(landmarks, image.Width, image.Height) is { } problem) throw new ArgumentException(problem);
         var crop = new RgbImage(template.Width, template.Height);
         Warp(image, SimilarityTransform.Estimate(landmarks, template), crop.Pixels, template.Width, template.Height);
         return crop;

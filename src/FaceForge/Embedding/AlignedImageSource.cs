@@ -47,7 +47,7 @@ public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string,
     {
         if (landmarks is { } points) return FaceAligner.Align(image, points, template);
         if (image.Width < MinCropSide || image.Height < MinCropSide)
-            throw new ArgumentException($"the image is {image.Width}x{image.Height}: too small to be a face crop (at least {MinCropSide}x{MinCropSide}).", nameof(image));
+            throw new ArgumentException($"the image is {image.Width}x{image.Height}: too small to be a face crop (at least {MinCropSide}x{MinCropSide}).");
         return image.Width == template.Width && image.Height == template.Height ? image : ImageResizer.Resize(image, template.Width, template.Height);
     }
 }

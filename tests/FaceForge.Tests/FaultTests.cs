@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using FaceForge.Data.RecordIo;
+using FaceForge.Models;
+using FaceForge.Synthesis;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Weights;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>
+/// The fault suite behind docs/reliability.md: hostile files, bad options, killed writers, racing trainers, a
+/// read-only folder and a full disk. Each fault must end in exit 2 with one line naming the file, record or option
+/// (or be handled as documented), and nothing already written may be lost.
+/// </summary>
+public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
+{
+    private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
+
+    private static string Faceforge => Path.Combine(AppContext.BaseDirectory, "faceforge");
+
+    private string Image(int index) => Path.Combine(data.Root, data.Dataset.RelativePath(index));
+
+    private static string RandomModel(string dir)
+    {
+        string path = Path.Combine(dir, "random.ffm");
+        TorchSharp.torch.manual_seed(5);
+        using var network = BackboneCatalog.Create(SmallModel);
+        ModelFile.Save(path, SmallModel, StateDict.Export(network));
+        return path;
+    }
+
+    /// <summary>Runs the command in-process; asserts exit 2 with a one-line error containing each of <paramref name="mentions"/>.</summary>
+    private static string UserError(string[] args, params string[] mentions)
+    {
+        var (code, _, error) = CliHarness.Run(args);
+        Assert.True(code == 2, $"exit {code} for {string.Join(' ', args)}: {error}");
+        string line = error.Trim().Split('\n')[^1];
+        Assert.StartsWith("error: ", line);
+        Assert.DoesNotContain("One or more errors", line);
+        Assert.DoesNotContain("   at ", error);
+        foreach (string mention in mentions) Assert.Contains(mention, line);
+        return line;
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo(Faceforge) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        return Process.Start(start)!;
+    }
+
+    private static (int Code, string Error) Finish(Process process)
+    {
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(300_000), "child did not finish");
+        return (process.ExitCode, error.Result);
+    }
+
+    // 1. Two trainers into one folder: one trains, the other is refused; the run stays resumable.
+    [Fact]
+    public void TwoTrainersRacingOnOneFolderLeaveOneRunIntact()
+    {
+        string run = Path.Combine(TestPaths.NewTempDirectory("race"), "run");
+        string[] args = ["train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--out", run,
+            "--max-steps", "30", "--batch-size", "8", "--log-every", "1", "--checkpoint-every", "5", "--workers", "1"];
+        using var first = Start(args);
+        using var second = Start(args);
+        var results = new[] { Finish(first), Finish(second) };
+        Assert.Equal(1, results.Count(r => r.Code == 0));
+        var loser = results.Single(r => r.Code != 0);
+        Assert.Equal(2, loser.Code);
+        Assert.Matches("in use by process|holds a (finished|started) run", loser.Error);
+        var steps = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(1, 30), steps);
+        Assert.True(File.Exists(Path.Combine(run, "finished.json")));
+        Assert.False(File.Exists(Path.Combine(run, "run.lock")));
+    }
+
+    // 2. data pack killed at random moments over an existing pack: a reader sees the old pair or the new one.
+    [Fact]
+    public void PackKilledAtRandomMomentsLeavesTheOldOrTheNewPair()
+    {
+        string dir = TestPaths.NewTempDirectory("pack-kill");
+        string big = Path.Combine(dir, "big");
+        new SyntheticFaces(new SyntheticFaceOptions { Identities = 40, ImagesPerIdentity = 10, Size = 96, Seed = 3 }).WriteRecognitionSet(big, threads: 2);
+        string prefix = Path.Combine(dir, "set");
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", prefix).Code);
+        int oldCount = data.Dataset.Count, newCount = 400;
+        var random = new Random(7);
+        var seen = new HashSet<int>();
+        for (int attempt = 0; attempt < 6; attempt++)
+        {
+            using var pack = Start("data", "pack", "--images", big, "--out", prefix);
+            Thread.Sleep(random.Next(300, 2500));
+            try { pack.Kill(); } catch (InvalidOperationException) { /* it had finished */ }
+            pack.WaitForExit();
+            using var set = RecordIoDataset.Open(prefix);
+            Assert.Contains(set.Count, new[] { oldCount, newCount });
+            seen.Add(set.Count);
+            set.ReadEncoded(set.Count - 1); // the last image reads whole
+        }
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", big, "--out", prefix).Code);
+        using (var done = RecordIoDataset.Open(prefix)) Assert.Equal(newCount, done.Count);
+        Assert.Empty(Directory.GetFiles(dir, "set.*.tmp"));
+    }
+
+    [Fact]
+    public void AnInterruptedCommitIsFinishedAndAMismatchedPairIsNamed()
+    {
+        string dir = TestPaths.NewTempDirectory("pack-journal");
+        string a = Path.Combine(dir, "a"), b = Path.Combine(dir, "b");
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", a).Code);
+        new SyntheticFaces(new SyntheticFaceOptions { Identities = 3, ImagesPerIdentity = 2, Size = 56, Seed = 9 }).WriteRecognitionSet(Path.Combine(dir, "small"), threads: 1);
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", Path.Combine(dir, "small"), "--out", b).Code);
+
+        // As a kill right after the journal leaves it: the new files still temporary, the journal naming them.
+        File.Move(b + ".rec", a + ".rec.4242.tmp");
+        File.Move(b + ".idx", a + ".idx.4242.tmp");
+        File.WriteAllText(a + ".commit", "a.rec.4242.tmp\na.idx.4242.tmp\n");
+        using (var set = RecordIoDataset.Open(a)) Assert.Equal(6, set.Count);
+        Assert.False(File.Exists(a + ".commit"));
+
+        // An index of another pack beside this .rec.
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", b).Code);
+        File.Copy(b + ".idx", a + ".idx", overwrite: true);
+        UserError(["data", "info", a + ".rec", "--json"], "does not match", "a.rec");
+    }
+
+    // 3. Landmarks that cannot be a face.
+    [Theory]
+    [InlineData("1e30", "not a pixel position")]
+    [InlineData("1e10", "not a pixel position")]
+    [InlineData("same", "less than a pixel apart")]
+    [InlineData("far", "far outside")]
+    public void ImpossibleLandmarksNameTheFileOrImage(string kind, string message)
+    {
+        string dir = TestPaths.NewTempDirectory("landmarks");
+        string name = data.Dataset.RelativePath(0);
+        string points = kind switch
+        {
+            "same" => string.Join(' ', Enumerable.Repeat("20 20", 5)),
+            "far" => "20000 20 20040 20 20020 40 20005 50 20035 50",
+            _ => $"{kind} 20 40 20 30 30 22 40 38 40",
+        };
+        File.WriteAllText(Path.Combine(dir, "landmarks.txt"), $"{name} {points}\n");
+        string line = UserError(["embed", "--model", RandomModel(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], message);
+        Assert.True(line.Contains("landmarks.txt:1", StringComparison.Ordinal) || line.Contains(Path.GetFileName(name), StringComparison.Ordinal), line);
+    }
+
+    [Fact]
+    public void DuplicateLandmarkLinesAreRefused()
+    {
+        string dir = TestPaths.NewTempDirectory("landmarks-dup");
+        string name = data.Dataset.RelativePath(0), points = "20 20 40 20 30 30 22 40 38 40";
+        File.WriteAllText(Path.Combine(dir, "landmarks.txt"), $"{name} {points}\n{name} {points}\n");
+        UserError(["embed", "--model", RandomModel(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], "landmarks.txt:2", "listed again");
+    }
+
+    // 4. model import with a folder as output and impossible sizes.
+    [SharedTheory("models/mobilefacenet-casia/068.ckpt")]
+    [InlineData("folder")]
+    [InlineData("--width=1e9")]
+    [InlineData("--width=0")]
+    [InlineData("--embedding-size=-5")]
+    public void ModelImportRefusesBadTargetsAndSizes(string fault)
+    {
+        string dir = TestPaths.NewTempDirectory("import");
+        string output = fault == "folder" ? dir : Path.Combine(dir, "m.ffm");
+        var args = new List<string> { "model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", output };
+        if (fault.StartsWith("--", StringComparison.Ordinal)) args.AddRange(fault.Split('='));
+        UserError([.. args], fault == "folder" ? "--out" : "--embedding-size/--width");
+        Assert.False(File.Exists(Path.Combine(dir, "m.ffm")));
+    }
+
+    // 5. Hostile model files: every header field is checked before anything is allocated.
+    public static TheoryData<string, string> HostileModels => new()
+    {
+        { "count", "tensors in" },
+        { "length", "claims" },
+        { "width-negative", "input size" },
+        { "width-huge", "input size" },
+        { "std-zero", "std must be positive" },
+        { "shape", "bytes for shape" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileModels))]
+    public void HostileModelFilesAreRefusedWithTheirName(string fault, string message)
+    {
+        string dir = TestPaths.NewTempDirectory("hostile");
+        string path = Path.Combine(dir, $"{fault}.ffm");
+        var info = SmallModel with
+        {
+            InputWidth = fault switch { "width-negative" => -96, "width-huge" => 60000, _ => SmallModel.InputWidth },
+            NormalizationStd = fault == "std-zero" ? 0 : SmallModel.NormalizationStd,
+        };
+        using (var stream = File.Create(path))
+        using (var zip = new ZipArchive(stream, ZipArchiveMode.Create))
+        {
+            using (var json = new StreamWriter(zip.CreateEntry("model.json").Open()))
+                json.Write(JsonSerializer.Serialize(info, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+            using var weights = new BinaryWriter(zip.CreateEntry("weights.bin").Open());
+            weights.Write(fault == "count" ? 0x7FFFFFFF : 1);
+            weights.Write("w");
+            weights.Write((byte)0);
+            weights.Write((byte)1);
+            weights.Write(fault == "shape" ? 3L : 2L);
+            weights.Write(fault == "length" ? 1L << 40 : 8L);
+            weights.Write(new byte[8]);
+        }
+        UserError(["embed", "--model", path, Image(0)], $"{fault}.ffm", message);
+    }
+
+    // 7. A read-only folder and a full disk: one line naming the path; what was written survives.
+    [MountFact]
+    public void ReadOnlyFolderAndFullDiskAreOneLineErrors()
+    {
+        string mount = TestPaths.NewTempDirectory("small-disk");
+        Assert.True(Mount(mount, "size=1200k"));
+        try
+        {
+            string run = Path.Combine(mount, "run");
+            string[] train = ["train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--out", run,
+                "--max-steps", "4", "--batch-size", "8", "--checkpoint-every", "1"];
+            // A checkpoint of this model is about 810 KB: the second does not fit next to the first.
+            UserError(train, "No space left", mount);
+            var kept = Directory.GetFiles(Path.Combine(run, "checkpoints"), "step_*.ckpt");
+            Assert.NotEmpty(kept);
+            Assert.Empty(Directory.GetFiles(Path.Combine(run, "checkpoints"), ".*.tmp"));
+
+            Assert.True(Remount(mount, "ro"));
+            UserError(["data", "pack", "--images", data.Root, "--out", Path.Combine(mount, "set")], "Read-only file system", mount);
+            Assert.All(kept, file => Assert.True(File.Exists(file)));
+        }
+        finally
+        {
+            Unmount(mount);
+        }
+    }
+
+    // 8. A truncated newest checkpoint: named, set aside, and the run resumes from the one before.
+    [Fact]
+    public void TruncatedNewestCheckpointIsNamedAndTheRunResumesFromTheOneBefore()
+    {
+        string run = Path.Combine(TestPaths.NewTempDirectory("truncated"), "run");
+        var first = CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--out", run,
+            "--max-steps", "3", "--batch-size", "8", "--checkpoint-every", "2", "--log-every", "1");
+        Assert.True(first.Code == 0, first.Error);
+        string newest = Path.Combine(run, "checkpoints", "step_00000003.ckpt");
+        var bytes = File.ReadAllBytes(newest);
+        File.WriteAllBytes(newest, bytes[..(bytes.Length / 2)]);
+        File.WriteAllText(Path.Combine(run, "checkpoints", ".step_00000004.ckpt.99.tmp"), "half");
+        var (code, _, error) = CliHarness.Run("train", "--resume", run, "--max-steps", "4");
+        Assert.True(code == 0, error);
+        Assert.Contains("step_00000003.ckpt is damaged", error);
+        Assert.True(File.Exists(newest + ".damaged"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(run, "checkpoints"), ".*.tmp"));
+        Assert.Equal([1, 2, 3, 4], File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()));
+    }
+
+    // Accepted silently before: each is now an error naming the option, or documented behaviour.
+    public static TheoryData<string, string> BadTrainOptions => new()
+    {
+        { "--max-steps=-5", "--max-steps" },
+        { "--embedding-size=-1", "--embedding-size" },
+        { "--checkpoint-every=-1", "--checkpoint-every" },
+        { "--margin=10", "--margin" },
+        { "--width=0", "--width" },
+        { "--lr=NaN", "--lr" },
+        { "--epochs=ten", "--epochs" },
+        { "--fc-dtype=fp8", "--fc-dtype" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTrainOptions))]
+    public void BadTrainingValuesNameTheOption(string option, string named)
+    {
+        string run = Path.Combine(TestPaths.NewTempDirectory("bad-option"), "run");
+        UserError(["train", "--data", data.Root, "--arch", "mobilefacenet", "--out", run, .. option.Split('=', 2)], named);
+        Assert.False(Directory.Exists(Path.Combine(run, "checkpoints")));
+    }
+
+    [Fact]
+    public void DuplicateConfigKeysAreRefused()
+    {
+        string dir = TestPaths.NewTempDirectory("dup-config");
+        File.WriteAllText(Path.Combine(dir, "c.json"), "{\"epochs\": 3, \"epochs\": 4}");
+        UserError(["train", "--config", Path.Combine(dir, "c.json"), "--data", data.Root, "--out", Path.Combine(dir, "run")], "c.json", "epochs");
+    }
+
+    [Fact]
+    public void OtherSilentAcceptancesAreErrors()
+    {
+        string dir = TestPaths.NewTempDirectory("silent");
+        string model = RandomModel(dir);
+        var tiny = new Imaging.RgbImage(1, 1);
+        Imaging.ImageEncoder.Save(tiny, Path.Combine(dir, "tiny.png"));
+        UserError(["embed", "--model", model, Path.Combine(dir, "tiny.png")], "tiny.png", "too small");
+        UserError(["verify", "--model", model, Image(0), Image(1), "--threshold", "NaN"], "--threshold");
+
+        // A single fold would choose its threshold on its own test pairs.
+        string pairs = Path.Combine(dir, "pairs.txt");
+        string a = data.Dataset.IdentityNames[0], b = data.Dataset.IdentityNames[1];
+        File.WriteAllText(pairs, $"2\t1\n{a}\t1\t2\n{a}\t1\t{b}\t1\n{b}\t1\t2\n{b}\t1\t{a}\t2\n");
+        UserError(["eval", "verify", "--model", model, "--images", data.Root, "--pairs", pairs, "--folds", "1"], "two folds");
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void NanDetectorThresholdsAreRefused()
+    {
+        string dir = TestPaths.NewTempDirectory("nan-det");
+        string model = Path.Combine(dir, "det.ffm");
+        Assert.Equal(0, CliHarness.Run("model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/retinaface-mnet025/mobilenet0.25_Final.pth"), "--arch", "retinaface-mnet025", "--out", model).Code);
+        UserError(["detect", "--model", model, Image(0), "--confidence", "NaN"], "confidence threshold");
+        UserError(["detect", "--model", model, Image(0), "--nms", "NaN"], "NMS");
+    }
+
+    [Fact]
+    public void UnreadableNamesAndEmptyFoldersAreSkippedAndCounted()
+    {
+        string root = TestPaths.NewTempDirectory("names");
+        foreach (string id in new[] { "alice", "bob" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, id));
+            for (int i = 0; i < 2; i++) File.Copy(Image(i), Path.Combine(root, id, $"{i}.png"));
+        }
+        Directory.CreateDirectory(Path.Combine(root, "empty"));
+        // A folder whose name is not valid UTF-8 (made through its raw bytes).
+        Assert.True(MakeDirectory(Encoding.UTF8.GetBytes(root + "/caf").Concat(new byte[] { 0xE9 }).ToArray()));
+        var (code, output, error) = CliHarness.Run("data", "info", root, "--skip-bad", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2, json.GetProperty("identities").GetInt32());
+        Assert.Equal(2, json.GetProperty("bad").GetInt32());
+        UserError(["data", "info", root, "--json"], "empty", "skip_bad");
+    }
+
+    [Fact]
+    public void AnErrorInsideParallelDecodingNamesTheImage()
+    {
+        string dir = TestPaths.NewTempDirectory("parallel-error");
+        foreach (string id in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(dir, id));
+            for (int i = 1; i <= 3; i++) File.Copy(Image(i), Path.Combine(dir, id, $"{id}_{i:D4}.jpg"));
+        }
+        File.WriteAllText(Path.Combine(dir, "b", "b_0003.jpg"), "not an image");
+        string pairs = Path.Combine(dir, "pairs.txt");
+        File.WriteAllText(pairs, "2\t2\na\t1\t2\nb\t1\t2\na\t1\tb\t1\na\t2\tb\t2\n" + "a\t1\t3\nb\t2\t3\na\t3\tb\t3\na\t1\tb\t2\n");
+        UserError(["eval", "verify", "--model", RandomModel(dir), "--images", dir, "--pairs", pairs], "b_0003.jpg");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkdir(byte[] path, uint mode);
+
+    private static bool MakeDirectory(byte[] path) => mkdir([.. path, 0], 0x1ED) == 0;
+
+    internal static bool Mount(string target, string options) => Run("mount", "-t", "tmpfs", "-o", options, "tmpfs", target);
+
+    private static bool Remount(string target, string options) => Run("mount", "-o", $"remount,{options}", target);
+
+    internal static void Unmount(string target) => Run("umount", target);
+
+    private static bool Run(string file, params string[] args)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (string arg in args) start.ArgumentList.Add(arg);
+            using var process = Process.Start(start)!;
+            process.WaitForExit(30_000);
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+}
