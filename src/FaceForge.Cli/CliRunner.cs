@@ -17,7 +17,15 @@ internal static class CliRunner
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(configuration);
+            var parse = root.Parse(args);
+            // One line and exit 2, as for every other mistake: no help dump (the line says where help is).
+            if (parse.Errors.Count > 0)
+            {
+                string command = string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["faceforge"] : ["faceforge", .. CommandPath(parse.CommandResult)]);
+                error.WriteLine($"error: {Plain(parse.Errors[0].Message.Split('\n')[0].Trim())} (see '{command} --help')");
+                return UserErrorExitCode;
+            }
+            return parse.Invoke(configuration);
         }
         catch (Exception e)
         {
@@ -26,6 +34,24 @@ internal static class CliRunner
             if (code == InternalErrorExitCode && Environment.GetEnvironmentVariable("FACEFORGE_DEBUG") is { Length: > 0 }) error.WriteLine(e);
             return code;
         }
+    }
+
+    /// <summary>A parser message without .NET type names ("as expected type 'System.Single'" becomes "as a number").</summary>
+    private static string Plain(string message) => System.Text.RegularExpressions.Regex.Replace(message.Replace(" Did you mean one of the following?", "", StringComparison.Ordinal), @"as expected type '([^']*)'", m =>
+        m.Groups[1].Value switch
+        {
+            var t when t.Contains("Single", StringComparison.Ordinal) || t.Contains("Double", StringComparison.Ordinal) => "as a number",
+            var t when t.Contains("Int32", StringComparison.Ordinal) || t.Contains("Int64", StringComparison.Ordinal) => "as a whole number",
+            var t when t.Contains("Boolean", StringComparison.Ordinal) => "as true or false",
+            var t when t.Contains("FlipMode", StringComparison.Ordinal) => "as one of None, Add, Concatenate",
+            _ => "as a value of this option",
+        });
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new Stack<string>();
+        for (var current = result; current?.Parent is System.CommandLine.Parsing.CommandResult parent; current = parent) names.Push(current.Command.Name);
+        return names;
     }
 
     /// <summary>The one line and exit code reporting <paramref name="e"/>.</summary>

@@ -285,12 +285,24 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         Assert.False(Directory.Exists(Path.Combine(run, "checkpoints")));
     }
 
+    [Theory]
+    [InlineData("train --modle x", "'--modle'")]
+    [InlineData("eval verify --model", "'--model'")]
+    [InlineData("detect --model m --confidence abc x.jpg", "'--confidence' as a number")]
+    [InlineData("eval verify --model m --flip X", "'--flip' as one of None, Add, Concatenate")]
+    public void ParseErrorsAreOneLineWithoutTypeNames(string command, string mention)
+    {
+        string line = UserError(command.Split(' '), mention, "--help");
+        Assert.DoesNotContain("System.", line);
+    }
+
     [Fact]
     public void DuplicateConfigKeysAreRefused()
     {
         string dir = TestPaths.NewTempDirectory("dup-config");
         File.WriteAllText(Path.Combine(dir, "c.json"), "{\"epochs\": 3, \"epochs\": 4}");
-        UserError(["train", "--config", Path.Combine(dir, "c.json"), "--data", data.Root, "--out", Path.Combine(dir, "run")], "c.json", "epochs");
+        string line = UserError(["train", "--config", Path.Combine(dir, "c.json"), "--data", data.Root, "--out", Path.Combine(dir, "run")], "c.json", "Duplicate", "'epochs'");
+        Assert.DoesNotContain("FaceForge.Training", line);
     }
 
     [Fact]

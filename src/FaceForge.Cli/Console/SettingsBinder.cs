@@ -63,7 +63,7 @@ internal sealed class SettingsBinder<T> where T : new()
         }
         catch (JsonException e)
         {
-            throw new UserErrorException(e.Message);
+            throw new UserErrorException(SettingsJson.Describe(e));
         }
     }
 

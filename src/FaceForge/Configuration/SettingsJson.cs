@@ -27,9 +27,13 @@ public static class SettingsJson
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            throw new InvalidDataException($"{path}: {Describe(e)}", e);
         }
     }
+
+    /// <summary>A JSON error in a person's words: without .NET type names.</summary>
+    public static string Describe(JsonException e) =>
+        System.Text.RegularExpressions.Regex.Replace(e.Message, @" (during deserialization )?(of|on) type '[^']*'", "").Replace("The JSON property", "The key", StringComparison.Ordinal);
 
     /// <summary>The config as indented JSON.</summary>
     public static string Write<T>(T config) => JsonSerializer.Serialize(config, Options);
