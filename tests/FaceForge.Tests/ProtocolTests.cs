@@ -106,9 +106,9 @@ public class ProtocolTests
         Assert.Equal(0.125, outcome.Report.AccuracyStd, 12);
         Assert.Equal(0.05, outcome.Scores[5], 5);
 
-        var fold2 = new VerificationProtocol(pairs, new VerificationOptions { Folds = new HashSet<int> { 2 } });
-        Assert.Equal(4, fold2.Pairs.Count);
-        Assert.Equal(5, fold2.Images.Count);
+        // One fold alone would pick its threshold on its own pairs: refused. A fold that does not exist: refused.
+        var alone = Assert.Throws<ArgumentException>(() => new VerificationProtocol(pairs, new VerificationOptions { Folds = new HashSet<int> { 2 } }));
+        Assert.Contains("two folds", alone.Message);
         Assert.Throws<ArgumentException>(() => new VerificationProtocol(pairs, new VerificationOptions { Folds = new HashSet<int> { 3 } }));
     }
 

@@ -132,6 +132,34 @@ public static class CheckpointArchive
         writer.WriteBytes(RngEntry, [.. BitConverter.GetBytes(rng.bytes.Length), .. rng.bytes]);
     });
 
+    /// <summary>
+    /// Why the file is not a whole checkpoint (it does not open as a zip, an entry does not decompress to its end or
+    /// fails its checksum, state.json is missing), or null when it is whole. This looks at the file alone, so a
+    /// checkpoint of another configuration (shapes, shard counts) counts as whole: that is a mismatch, not damage.
+    /// </summary>
+    public static string? Damage(string path)
+    {
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            if (zip.GetEntry(StateEntry) is null) return "no state.json";
+            var buffer = new byte[1 << 16];
+            foreach (var entry in zip.Entries)
+            {
+                using var stream = entry.Open();
+                long total = 0;
+                int read;
+                while ((read = stream.Read(buffer)) > 0) total += read;
+                if (total != entry.Length) return $"{entry.FullName} holds {total} of its {entry.Length} bytes";
+            }
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && e is not FileNotFoundException)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Reads the state, lets <paramref name="read"/> restore the trainer's entries, then restores the global RNG.</summary>
     public static CheckpointState Load(string path, Action<CheckpointReader, CheckpointState> read)
     {

@@ -136,35 +136,32 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
     }
 
     /// <summary>
-    /// Restores the newest checkpoint that reads whole. A damaged newer one (truncated by a full disk, say) is named in
-    /// a warning and passed over; a checkpoint of another run (seed, process count) is an error, not damage.
+    /// Restores the newest checkpoint that is whole. A damaged newer one (truncated by a full disk, say: judged by the
+    /// file alone, <see cref="CheckpointArchive.Damage"/>) is renamed *.damaged, named in a warning and passed over.
+    /// A whole checkpoint that does not fit this run (seed, process or shard count, shapes) is an error: an older one
+    /// of the same run would not fit either, and nothing is renamed.
     /// </summary>
     private (int Step, int BadSteps) Restore(ITrainingTask task, List<string> warnings)
     {
         foreach (string checkpoint in folder.Checkpoints().Reverse())
         {
-            bool otherRun = false;
-            try
-            {
-                var state = CheckpointArchive.Load(checkpoint, (reader, state) =>
-                {
-                    otherRun = true;
-                    if (state.Processes != _world.Size)
-                        throw new InvalidDataException($"{checkpoint}: saved by a run of {state.Processes} process(es), this one has {_world.Size}; reshard the checkpoint for {_world.Size} process(es) first.");
-                    if (state.Seed != settings.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {settings.Seed}.");
-                    otherRun = false;
-                    task.Load(reader);
-                });
-                return (state.Step, state.BadSteps);
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException && !otherRun && e is not FileNotFoundException)
+            if (CheckpointArchive.Damage(checkpoint) is { } damage)
             {
                 // Renamed out of the way, so that pruning never keeps it in place of a good one; kept for inspection.
                 File.Move(checkpoint, checkpoint + ".damaged", overwrite: true);
-                warnings.Add($"checkpoint {checkpoint} is damaged ({e.Message}); renamed to {Path.GetFileName(checkpoint)}.damaged, resuming from an older one");
+                warnings.Add($"checkpoint {checkpoint} is damaged ({damage}); renamed to {Path.GetFileName(checkpoint)}.damaged, resuming from an older one");
+                continue;
             }
+            var state = CheckpointArchive.Load(checkpoint, (reader, state) =>
+            {
+                if (state.Processes != _world.Size)
+                    throw new InvalidDataException($"{checkpoint}: saved by a run of {state.Processes} process(es), this one has {_world.Size}; reshard the checkpoint for {_world.Size} process(es) first.");
+                if (state.Seed != settings.Seed) throw new InvalidDataException($"{checkpoint}: saved with seed {state.Seed}, config says {settings.Seed}.");
+                task.Load(reader);
+            });
+            return (state.Step, state.BadSteps);
         }
-        if (warnings.Count > 0) throw new InvalidDataException($"No checkpoint of '{folder.Path}' reads whole: {string.Join("; ", warnings)}.");
+        if (warnings.Count > 0) throw new InvalidDataException($"No checkpoint of '{folder.Path}' is whole: {string.Join("; ", warnings)}.");
         return (0, 0);
     }
 
