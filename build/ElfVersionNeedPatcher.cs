@@ -1,4 +1,4 @@
-// Shared by the MSBuild task in LibTorchPatch.targets and by the tests, so the code that patches the build output
+// Shared by the MSBuild task of build/FaceForge.Training.targets (also shipped in the FaceForge.Training package) and by the tests, so the code that patches the build output
 // is the code under test.
 #nullable enable
 using System;

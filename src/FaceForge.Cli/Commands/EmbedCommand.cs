@@ -8,20 +8,30 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
-        var images = new Argument<string[]>("IMAGES") { Description = "Images (aligned crops, or any photo with --landmarks).", Arity = ArgumentArity.OneOrMore };
-        var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file used to align the images." };
-        var flip = new Option<FlipMode>("--flip") { Description = "Flip test: Add (default), Concatenate or None.", DefaultValueFactory = _ => FlipMode.Add };
+        var model = new Option<string>("--model") { Description = "Recognition model file.", Required = true };
+        var images = new Argument<string[]>("IMAGES") { Description = "Photos (a face is detected and aligned) or aligned crops (exactly the model's input size, or any size with --aligned).", Arity = ArgumentArity.OneOrMore };
+        var landmarks = ImageInputs.LandmarksOption();
+        var detector = ImageInputs.DetectorOption();
+        var aligned = ImageInputs.AlignedOption();
+        var flip = new Option<FlipMode>("--flip") { Description = "Flip test: None, Add or Concatenate [default: Add].", DefaultValueFactory = _ => FlipMode.Add };
         var json = new Option<bool>("--json") { Description = "Print JSON (image, embedding)." };
-        var command = new Command("embed", "Compute L2-normalised face embeddings.") { model, images, landmarks, flip, json };
+        var command = new Command("embed", "Compute L2-normalised face embeddings.") { model, images, landmarks, detector, aligned, flip, json };
         command.SetAction(parse =>
         {
-            string modelPath = parse.GetValue(model)!;
-            if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
-            using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
-            var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
             var paths = parse.GetValue(images)!;
-            var vectors = EmbeddingBatcher.EmbedAll(embedder, paths, p => ImageInputs.Load(p, points, embedder), parse.GetValue(flip));
+            var crops = new List<Imaging.RgbImage>();
+            foreach (string path in paths)
+            {
+                if (inputs.Crop(path) is not { } crop)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"no face found in '{path}'");
+                    return DetectCommand.NoFaceExitCode;
+                }
+                crops.Add(crop);
+            }
+            var vectors = EmbeddingBatcher.EmbedAll(embedder, Enumerable.Range(0, crops.Count).ToList(), i => crops[i], parse.GetValue(flip));
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, paths.Select((p, i) => new { Image = p, Embedding = vectors[i] }).ToArray());

@@ -14,7 +14,7 @@ internal static class EvalVerifyCommand
     {
         var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
         var images = new Option<string?>("--images") { Description = "Image root the pairs refer to (Name/Name_0001.jpg)." };
-        var pairs = new Option<string?>("--pairs") { Description = "LFW-style pairs.txt." };
+        var pairs = new Option<string?>("--pairs") { Description = "LFW-style pairs.txt, or auto: pairs generated from --images as a folder of identity folders (10 identity-disjoint folds of 30 genuine and 30 impostor pairs, fixed seed)." };
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file (path x1 y1 … x5 y5); without it images are taken as aligned." };
         var detector = new Option<string?>("--detector") { Description = "Detect each image's centre face and align by its landmarks (instead of --landmarks): FaceForge detector model or ONNX." };
         var bin = new Option<string?>("--bin") { Description = "InsightFace .bin verification set (instead of --images/--pairs; images already aligned)." };
@@ -23,10 +23,11 @@ internal static class EvalVerifyCommand
         var batch = new Option<int>("--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." };
         var json = new Option<bool>("--json") { Description = "Print JSON: accuracy_mean, accuracy_std, threshold, tar_at_far, pairs." };
-        var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold in the model file (used by faceforge verify)." };
+        var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself." };
+        var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };
         var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
         {
-            model, images, pairs, landmarks, detector, bin, folds, flip, batch, report, json, calibrate,
+            model, images, pairs, landmarks, detector, bin, folds, flip, batch, report, json, calibrate, calibratedOut,
         };
         command.SetAction(parse =>
         {
@@ -45,13 +46,18 @@ internal static class EvalVerifyCommand
             var result = outcome.Report;
             if (parse.GetValue(report) is { } dir)
                 VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, outcome.Scores, outcome.Same);
+            string? calibrated = null;
             if (parse.GetValue(calibrate))
             {
-                string path = parse.GetValue(model)!;
-                var (info, weights) = FaceForge.Models.ModelFile.Read(path);
-                FaceForge.Models.ModelFile.Save(path, info with { Threshold = result.Threshold }, weights);
+                string source = parse.GetValue(model)!;
+                calibrated = parse.GetValue(calibratedOut) ?? source;
+                var (info, weights) = FaceForge.Models.ModelFile.Read(source);
+                FaceForge.Models.ModelFile.Save(calibrated, info with { Threshold = result.Threshold, ThresholdFlip = options.Flip.ToString() }, weights);
             }
-            VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds);
+            else if (parse.GetValue(calibratedOut) is not null) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
+            VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds, calibrated is null ? null : new { CalibratedModel = Path.GetFullPath(calibrated), Flip = options.Flip.ToString() });
+            if (calibrated is not null && !parse.GetValue(json))
+                parse.InvocationConfiguration.Output.WriteLine($"calibrated threshold {result.Threshold:0.0000} (flip {options.Flip}) written to {calibrated}{(calibrated == parse.GetValue(model) ? " (rewritten in place)" : "")}");
             return 0;
         });
         return command;
@@ -60,15 +66,33 @@ internal static class EvalVerifyCommand
     private static string Existing(string path, string option) =>
         File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
 
+    /// <summary>
+    /// Pairs generated from a folder of identity folders, LFW-style: 10 identity-disjoint folds (numbered 1-10), each
+    /// with 30 genuine and 30 impostor pairs drawn with a fixed seed, so every run scores the same pairs.
+    /// </summary>
+    private static IReadOnlyList<VerificationPair> AutoPairs(string images)
+    {
+        using var set = FaceForge.Data.ImageFolderDataset.Open(images);
+        var items = Enumerable.Range(0, set.Count).Select(i => (set.RelativePath(i), set.GetLabel(i))).ToList();
+        try
+        {
+            return PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: 0).Select(p => p with { Fold = p.Fold + 1 }).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"--pairs auto: '{images}': {e.Message}");
+        }
+    }
+
     /// <summary>The protocol over an LFW-style pairs file, and the crop loader: aligned by a landmarks file, by a detector's centre face, or taken as aligned.</summary>
     private static (VerificationProtocol, Func<string, RgbImage>) ForPairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath, string? detectorPath,
         VerificationOptions options, ProgressReporter progress)
     {
         if (landmarksPath is not null && detectorPath is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
-        var all = LfwPairs.Read(Existing(pairsPath, "--pairs"));
+        var all = pairsPath == "auto" ? AutoPairs(images) : LfwPairs.Read(Existing(pairsPath, "--pairs"));
         var protocol = new VerificationProtocol(all, options);
-        LfwPairs.CheckImagesExist(protocol.Pairs, images, pairsPath);
+        if (pairsPath != "auto") LfwPairs.CheckImagesExist(protocol.Pairs, images, pairsPath);
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
         if (detectorPath is not null)
         {

@@ -1,27 +1,83 @@
+using System.CommandLine;
 using FaceForge.Alignment;
+using FaceForge.Detection;
 using FaceForge.Embedding;
 using FaceForge.Imaging;
+using FaceForge.Training.Detection;
 
 namespace FaceForge.Cli.Commands;
 
-/// <summary>Turns image paths given on the command line into model-ready crops.</summary>
-internal static class ImageInputs
+/// <summary>
+/// Turns image paths given on the command line into model-ready crops, by the first rule that applies: a landmarks
+/// file aligns them; --aligned takes them as crops; an image of exactly the model's crop size is a crop; any other
+/// photo goes through a detector (--detector, else the built-in RetinaFace) and its largest face is aligned. So a
+/// photo is never silently squeezed into a crop.
+/// </summary>
+/// <remarks>Not thread-safe (the detector is used from the calling thread); dispose it to release the detector.</remarks>
+internal sealed class ImageInputs : IDisposable
 {
-    /// <summary>
-    /// Loads and aligns <paramref name="path"/>: by its entry in <paramref name="landmarks"/> (looked up by the path as
-    /// given, then by its last two components, then by file name), else taken as already aligned and resized.
-    /// </summary>
-    public static RgbImage Load(string path, IReadOnlyDictionary<string, FaceLandmarks>? landmarks, IFaceEmbedder embedder)
+    private readonly IReadOnlyDictionary<string, FaceLandmarks>? _landmarks;
+    private readonly bool _aligned;
+    private readonly string? _detectorPath;
+    private readonly AlignmentTemplate _template;
+    private IFaceDetector? _detector;
+
+    private ImageInputs(IReadOnlyDictionary<string, FaceLandmarks>? landmarks, bool aligned, string? detectorPath, IFaceEmbedder embedder)
+    {
+        _landmarks = landmarks;
+        _aligned = aligned;
+        _detectorPath = detectorPath;
+        _template = embedder.Info.AlignmentTemplate;
+    }
+
+    /// <summary>The --landmarks option.</summary>
+    public static Option<string?> LandmarksOption() => new("--landmarks") { Description = "Landmarks file (path x1 y1 … x5 y5) that aligns the images." };
+
+    /// <summary>The --detector option.</summary>
+    public static Option<string?> DetectorOption() => new("--detector")
+    {
+        Description = $"Detector for photos that are not crops (FaceForge detector model or ONNX) [default: the built-in RetinaFace mobilenet0.25]; the largest face is used, exit code {DetectCommand.NoFaceExitCode} if a photo has none.",
+    };
+
+    /// <summary>The --aligned option.</summary>
+    public static Option<bool> AlignedOption() => new("--aligned") { Description = "The images are aligned face crops: resize them to the model's input instead of detecting faces." };
+
+    /// <summary>The rules for this command line's options.</summary>
+    public static ImageInputs From(ParseResult parse, Option<string?> landmarks, Option<string?> detector, Option<bool> aligned, IFaceEmbedder embedder)
+    {
+        int given = (parse.GetValue(landmarks) is null ? 0 : 1) + (parse.GetValue(detector) is null ? 0 : 1) + (parse.GetValue(aligned) ? 1 : 0);
+        if (given > 1) throw new UserErrorException("Give one of --landmarks, --detector and --aligned.");
+        return new ImageInputs(Landmarks(parse.GetValue(landmarks)), parse.GetValue(aligned), parse.GetValue(detector), embedder);
+    }
+
+    /// <summary>The crop of <paramref name="path"/>, or null when the detector finds no face in it.</summary>
+    public RgbImage? Crop(string path)
     {
         if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
         var image = ImageDecoder.Decode(path);
-        var template = embedder.Info.AlignmentTemplate;
-        if (landmarks is null) return Prepare(path, image, null, template);
+        if (_landmarks is not null) return Prepare(path, image, Lookup(path), _template);
+        if (_aligned || (image.Width == _template.Width && image.Height == _template.Height)) return Prepare(path, image, null, _template);
+        _detector ??= _detectorPath is null ? TorchFaceDetector.OpenBuiltIn() : ModelInputs.Open(_detectorPath, "--detector");
+        if (!_detector.HasLandmarks) throw new UserErrorException($"--detector: '{_detector.Name}' gives no landmarks, so it cannot align faces (use RetinaFace or YuNet).");
+        var face = _detector.Detect(image).MaxBy(f => f.Box.Area);
+        return face is null ? null : Prepare(path, image, face.Landmarks, _template);
+    }
+
+    /// <summary>Reads a landmarks file option.</summary>
+    public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>
+        path is null ? null : LandmarksFile.Read(File.Exists(path) ? path : throw new UserErrorException($"--landmarks: '{path}' does not exist."));
+
+    /// <inheritdoc/>
+    public void Dispose() => _detector?.Dispose();
+
+    /// <summary>The entry of <paramref name="path"/>: looked up by the path as given, then by its last two components, then by file name.</summary>
+    private FaceLandmarks Lookup(string path)
+    {
         string normal = path.Replace('\\', '/');
         string[] parts = normal.Split('/');
         string[] candidates = [normal, parts.Length >= 2 ? $"{parts[^2]}/{parts[^1]}" : normal, parts[^1]];
         foreach (string key in candidates)
-            if (landmarks.TryGetValue(key, out var points)) return Prepare(path, image, points, template);
+            if (_landmarks!.TryGetValue(key, out var points)) return points;
         throw new UserErrorException($"The landmarks file has no entry for '{path}' (tried {string.Join(", ", candidates.Distinct())}).");
     }
 
@@ -36,7 +92,4 @@ internal static class ImageInputs
             throw new UserErrorException($"{path}: {e.Message}");
         }
     }
-
-    public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>
-        path is null ? null : LandmarksFile.Read(File.Exists(path) ? path : throw new UserErrorException($"--landmarks: '{path}' does not exist."));
 }

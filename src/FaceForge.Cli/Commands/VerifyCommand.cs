@@ -1,6 +1,5 @@
 using System.CommandLine;
 using FaceForge.Embedding;
-using FaceForge.Pipeline;
 
 namespace FaceForge.Cli.Commands;
 
@@ -10,54 +9,85 @@ internal static class VerifyCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
-        var first = new Argument<string>("A") { Description = "First image." };
-        var second = new Argument<string>("B") { Description = "Second image." };
-        var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file used to align the images." };
-        var detector = new Option<string?>("--detector") { Description = $"Detect faces (FaceForge detector model or ONNX) and compare the largest of each photo; exit code {DetectCommand.NoFaceExitCode} if a photo has none." };
-        var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold (default: the model's calibrated one)." };
-        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same)." };
-        var command = new Command("verify", "Compare two faces: cosine similarity and a decision.") { model, first, second, landmarks, detector, threshold, json };
+        var first = new Argument<string?>("A") { Description = "First image.", Arity = ArgumentArity.ZeroOrOne };
+        var second = new Argument<string?>("B") { Description = "Second image.", Arity = ArgumentArity.ZeroOrOne };
+        var pairs = new Option<string?>("--pairs") { Description = "A file of image pairs, one pair per line (two paths separated by a tab, or by spaces when the paths have none): all scored in one process, the model loaded once." };
+        var landmarks = ImageInputs.LandmarksOption();
+        var detector = ImageInputs.DetectorOption();
+        var aligned = ImageInputs.AlignedOption();
+        var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold [default: the model's calibrated one]." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same; a list with --pairs)." };
+        var command = new Command("verify", "Compare two faces (or every pair of a --pairs file): cosine similarity and a decision at the model's calibrated threshold.")
+        {
+            model, first, second, pairs, landmarks, detector, aligned, threshold, json,
+        };
         command.SetAction(parse =>
         {
-            string modelPath = parse.GetValue(model)!;
-            if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
-            using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
-            string[] paths = [parse.GetValue(first)!, parse.GetValue(second)!];
-            float[][] vectors;
-            if (parse.GetValue(detector) is { } detectorPath)
-            {
-                if (parse.GetValue(landmarks) is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
-                using var faces = ModelInputs.Open(detectorPath, "--detector");
-                var analyzer = new FacePipeline(faces, embedder);
-                vectors = new float[2][];
-                for (int i = 0; i < 2; i++)
-                {
-                    if (!File.Exists(paths[i])) throw new UserErrorException($"Image '{paths[i]}' does not exist.");
-                    var face = analyzer.Largest(FaceForge.Imaging.ImageDecoder.Decode(paths[i]));
-                    if (face is null)
-                    {
-                        parse.InvocationConfiguration.Error.WriteLine($"no face found in '{paths[i]}'");
-                        return DetectCommand.NoFaceExitCode;
-                    }
-                    vectors[i] = face.Embedding;
-                }
-            }
-            else
-            {
-                var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
-                vectors = embedder.Embed(paths.Select(p => ImageInputs.Load(p, points, embedder)).ToArray(), FlipMode.Add);
-            }
-            double score = Similarity.Cosine(vectors[0], vectors[1]);
+            var list = PairList(parse.GetValue(first), parse.GetValue(second), parse.GetValue(pairs));
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             double? t = parse.GetValue(threshold) ?? embedder.Info.Threshold;
             if (t is double given && !(given >= -1 && given <= 1)) throw new UserErrorException($"--threshold: {given} is not a cosine in [-1, 1].");
-            bool? same = t is double value ? score > value : null;
+            // Scores are compared with the threshold under the flip test it was calibrated with.
+            var flip = Enum.TryParse<FlipMode>(embedder.Info.ThresholdFlip, out var calibrated) ? calibrated : FlipMode.Add;
+            var unique = list.SelectMany(p => new[] { p.A, p.B }).Distinct().ToList();
+            using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
+            var crops = new List<FaceForge.Imaging.RgbImage>();
+            foreach (string path in unique)
+            {
+                if (inputs.Crop(path) is not { } crop)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"no face found in '{path}'");
+                    return DetectCommand.NoFaceExitCode;
+                }
+                crops.Add(crop);
+            }
+            var embedded = EmbeddingBatcher.EmbedAll(embedder, Enumerable.Range(0, crops.Count).ToList(), i => crops[i], flip);
+            var vectors = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
+            var results = list.Select(p =>
+            {
+                double score = Similarity.Cosine(vectors[p.A], vectors[p.B]);
+                return new { p.A, p.B, Score = score, Threshold = t, Same = t is double value ? score > value : (bool?)null };
+            }).ToList();
             var writer = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json)) JsonOutput.Write(writer, new { Score = score, Threshold = t, Same = same });
-            else writer.WriteLine(same is null
-                ? $"score {score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
-                : $"score {score:0.0000} threshold {t:0.0000}: {(same.Value ? "same person" : "different people")}");
+            if (parse.GetValue(json))
+            {
+                if (parse.GetValue(pairs) is null) JsonOutput.Write(writer, new { results[0].Score, results[0].Threshold, results[0].Same });
+                else JsonOutput.Write(writer, results);
+                return 0;
+            }
+            foreach (var r in results)
+            {
+                string prefix = parse.GetValue(pairs) is null ? "" : $"{r.A}\t{r.B}\t";
+                writer.WriteLine(prefix + (r.Same is null
+                    ? $"score {r.Score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
+                    : $"score {r.Score:0.0000} threshold {r.Threshold:0.0000}: {(r.Same.Value ? "same person" : "different people")}"));
+            }
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The pairs to score: A and B, or the lines of a pairs file (not both).</summary>
+    private static List<(string A, string B)> PairList(string? a, string? b, string? file)
+    {
+        if (file is null)
+        {
+            if (a is null || b is null) throw new UserErrorException("Give two images (A B), or --pairs FILE.");
+            return [(a, b)];
+        }
+        if (a is not null) throw new UserErrorException("Give two images (A B) or --pairs FILE, not both.");
+        if (!File.Exists(file)) throw new UserErrorException($"--pairs: '{file}' does not exist.");
+        var list = new List<(string, string)>();
+        int number = 0;
+        foreach (string raw in File.ReadLines(file))
+        {
+            number++;
+            string line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#') continue;
+            string[] parts = line.Contains('\t') ? line.Split('\t', StringSplitOptions.TrimEntries) : line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 2) throw new UserErrorException($"{file}:{number}: expected two image paths, found {parts.Length} fields.");
+            list.Add((parts[0], parts[1]));
+        }
+        return list.Count > 0 ? list : throw new UserErrorException($"--pairs: '{file}' holds no pairs.");
     }
 }

@@ -29,6 +29,7 @@ internal static class TrainingProgress
         {
             throw new UserErrorException(e.State switch
             {
+                RunFolderState.Finished when e.Message.Contains("nothing is left", StringComparison.Ordinal) => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {e.Folder} --force.",
                 RunFolderState.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
                 RunFolderState.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
                 _ => e.Message,

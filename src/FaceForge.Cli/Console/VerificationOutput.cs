@@ -13,14 +13,15 @@ internal static class VerificationOutput
         {
             JsonOutput.Write(writer, new
             {
-                result.AccuracyMean, result.AccuracyStd, result.Threshold, result.TarAtFar, result.Pairs, result.BestThreshold, result.BestAccuracy,
+                result.AccuracyMean, result.AccuracyStd, result.Threshold, result.TarAtFar, result.ImpostorPairs, result.Pairs, result.BestThreshold, result.BestAccuracy,
                 result.FoldAccuracies, Seconds = Math.Round(seconds, 1), Extra = extra,
             });
             return;
         }
         writer.WriteLine($"accuracy {100 * result.AccuracyMean:0.00} ± {100 * result.AccuracyStd:0.00} % over {result.Pairs} pairs ({result.FoldAccuracies.Count} folds)");
         writer.WriteLine($"threshold {result.Threshold:0.0000} (best single {result.BestThreshold:0.0000}: {100 * result.BestAccuracy:0.00} %)");
-        foreach (var (far, tar) in result.TarAtFar) writer.WriteLine($"TAR at FAR {far}: {100 * tar:0.00} %");
+        foreach (var (far, tar) in result.TarAtFar)
+            writer.WriteLine(tar is double value ? $"TAR at FAR {far}: {100 * value:0.00} %" : $"TAR at FAR {far}: not measurable ({result.ImpostorPairs} impostor pairs, fewer than 1/FAR)");
         writer.WriteLine($"{seconds:0.0} s");
     }
 }

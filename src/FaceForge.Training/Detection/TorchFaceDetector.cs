@@ -40,6 +40,25 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     {
         TorchRuntime.EnsureLoaded();
         var (info, weights) = ModelFile.Read(path);
+        return FromWeights(info, weights, path, options, scales);
+    }
+
+    /// <summary>
+    /// The detector built into FaceForge.Training: RetinaFace mobilenet0.25 (biubug6/Face-Detector-1MB-with-landmark,
+    /// MIT), the weights that made LFW's reference landmarks. Nothing is downloaded: it is an embedded resource.
+    /// </summary>
+    public static TorchFaceDetector OpenBuiltIn(DetectorOptions? options = null, IReadOnlyList<float>? scales = null)
+    {
+        TorchRuntime.EnsureLoaded();
+        const string name = "FaceForge.Training.retinaface-mnet025.ffm";
+        using var stream = typeof(TorchFaceDetector).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"The built-in detector resource '{name}' is missing from {typeof(TorchFaceDetector).Assembly.GetName().Name}.");
+        var (info, weights) = ModelFile.Read(stream, "built-in retinaface-mnet025");
+        return FromWeights(info, weights, "built-in retinaface-mnet025", options, scales);
+    }
+
+    private static TorchFaceDetector FromWeights(ModelInfo info, IReadOnlyDictionary<string, Formats.PyTorch.TensorData> weights, string path, DetectorOptions? options, IReadOnlyList<float>? scales)
+    {
         if (info.Kind != ModelInfo.DetectionKind)
             throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a face detector.");
         var network = DetectorCatalog.Create(info);

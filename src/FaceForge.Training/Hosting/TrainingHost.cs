@@ -43,6 +43,9 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         int step = 0, badSteps = 0, skipped = 0;
         var warnings = new List<string>();
         if (resume) (step, badSteps) = Restore(task, warnings);
+        if (resume && step >= totalSteps && folder.State == RunFolderState.Finished)
+            throw new RunFolderConflictException(folder.Path, RunFolderState.Finished, $"'{folder.Path}' holds a finished run ({step} of {totalSteps} steps): nothing is left to resume.");
+        if (IsRoot && resume && step < totalSteps) File.Delete(folder.FinishedPath); // planned longer now: no longer finished
         using (var steps = _world.AllGather(torch.tensor(new long[] { step })))
             if (steps.unique().output.numel() != 1)
                 throw new InvalidDataException($"The processes' newest checkpoints are at different steps ({string.Join(", ", steps.data<long>().ToArray())}); remove the newer ones so all resume from the same step.");
@@ -82,11 +85,13 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             window.Images += task.ImagesPerStep;
             step++;
 
+            double rate = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
+            var extra = window.MeanMetrics();
+            var status = new TrainingStatus(step, totalSteps, epoch, window.MeanLoss, result.LearningRate, rate,
+                TimeSpan.FromSeconds((totalSteps - step) * (double)task.ImagesPerStep / Math.Max(rate, 1e-9)), skipped, extra);
             if (step % settings.LogEvery == 0 || step == totalSteps)
             {
-                double rate = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
                 double mean = window.MeanLoss;
-                var extra = window.MeanMetrics();
                 var line = new JsonObject
                 {
                     ["step"] = step, ["epoch"] = epoch, ["loss"] = double.IsFinite(mean) ? mean : null, ["lr"] = result.LearningRate,
@@ -96,10 +101,10 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
                 metrics.WriteLine(line.ToJsonString());
                 metrics.Flush();
                 if (double.IsFinite(mean)) losses.Add((step, mean));
-                progress?.Report(new TrainingStatus(step, totalSteps, epoch, mean, result.LearningRate, rate,
-                    TimeSpan.FromSeconds((totalSteps - step) * (double)task.ImagesPerStep / Math.Max(rate, 1e-9)), skipped, extra));
                 window = new Window();
             }
+            // Every step, so a bar moves even when metric lines are far apart (the loss is the window's mean so far).
+            progress?.Report(status);
             if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0) Save(step, badSteps, task);
         }
         Save(step, badSteps, task);

@@ -26,7 +26,7 @@ public sealed class Trainer
     public Trainer(TrainingConfig config, string runDirectory, ICommunicator? communicator = null)
     {
         config.Validate();
-        _config = config;
+        _config = config.Resolved();
         _world = communicator ?? new SingleProcessCommunicator();
         _folder = new RunFolder(runDirectory, _world.Rank);
         if (config.BatchSize % _world.Size != 0)

@@ -162,6 +162,16 @@ public sealed record TrainingConfig : IRunSettings
     /// <summary>The config as JSON.</summary>
     public string ToJson() => SettingsJson.Write(this);
 
+    /// <summary>
+    /// This config with its "0 means the default" values made explicit (the architecture's embedding size, the head's
+    /// margin), as config.json records them.
+    /// </summary>
+    public TrainingConfig Resolved() => this with
+    {
+        EmbeddingSize = EmbeddingSize > 0 ? EmbeddingSize : Backbones.BackboneCatalog.Defaults(Arch).EmbeddingSize,
+        Margin = Margin > 0 || Head == HeadKind.MagFace ? Margin : Head == HeadKind.CosFace ? 0.35 : 0.5,
+    };
+
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
     {

@@ -46,7 +46,7 @@ public static partial class TorchRuntime
     {
         var version = VersionNotFound().Match(loaderMessage);
         if (version.Success)
-            return $"libtorch cannot load: {version.Groups["lib"].Value} lacks symbol version {version.Groups["ver"].Value} required by {Path.GetFileName(version.Groups["by"].Value)} ({version.Groups["by"].Value}); rebuild FaceForge so its build marks that version weak, or install a newer libstdc++.";
+            return $"libtorch cannot load: {version.Groups["lib"].Value} lacks symbol version {version.Groups["ver"].Value} required by {Path.GetFileName(version.Groups["by"].Value)} ({version.Groups["by"].Value}); the FaceForge.Training package's build step marks that version weak in the build output: reference FaceForge.Training in the project that runs (a PackageReference brings its buildTransitive step), rebuild it, or install a newer libstdc++.";
         string firstLine = loaderMessage.Split('\n', 2)[0].Trim();
         return $"libtorch cannot load from {library}: {firstLine}";
     }

@@ -31,11 +31,13 @@ public static class VerificationMetrics
         double std = Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / accuracies.Count);
         var (best, bestAccuracy) = BestThreshold(used, scores, isSame);
         var roc = Roc(used, scores, isSame);
-        var tar = (fars ?? DefaultFars).ToDictionary(f => f.ToString("0e0", System.Globalization.CultureInfo.InvariantCulture).Replace("e-0", "e-"), f => TarAt(roc, f));
+        int impostors = used.Count(i => !isSame[i]);
+        var tar = (fars ?? DefaultFars).ToDictionary(f => f.ToString("0e0", System.Globalization.CultureInfo.InvariantCulture).Replace("e-0", "e-"),
+            f => impostors * f < 1 - 1e-9 ? (double?)null : TarAt(roc, f));
         return new VerificationReport
         {
             AccuracyMean = mean, AccuracyStd = std, Threshold = thresholds.Average(), BestThreshold = best, BestAccuracy = bestAccuracy,
-            TarAtFar = tar, Pairs = used.Length, FoldAccuracies = accuracies, Roc = roc,
+            TarAtFar = tar, ImpostorPairs = impostors, Pairs = used.Length, FoldAccuracies = accuracies, Roc = roc,
         };
     }
 

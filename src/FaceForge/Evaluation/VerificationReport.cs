@@ -18,8 +18,14 @@ public sealed record VerificationReport
     /// <summary>Accuracy at <see cref="BestThreshold"/>.</summary>
     public required double BestAccuracy { get; init; }
 
-    /// <summary>True accept rate at each false accept rate (keys such as "1e-3").</summary>
-    public required IReadOnlyDictionary<string, double> TarAtFar { get; init; }
+    /// <summary>
+    /// True accept rate at each false accept rate (keys such as "1e-3"); null where the impostor pairs are fewer than
+    /// 1/FAR, so that rate cannot be measured (a single false accept is already a larger fraction).
+    /// </summary>
+    public required IReadOnlyDictionary<string, double?> TarAtFar { get; init; }
+
+    /// <summary>Impostor (different-person) pairs scored: what TAR at FAR rests on.</summary>
+    public required int ImpostorPairs { get; init; }
 
     /// <summary>Number of scored pairs.</summary>
     public required int Pairs { get; init; }

@@ -42,7 +42,8 @@ public static class VerificationReportWriter
             .Row("accuracy (k-fold)", $"{100 * report.AccuracyMean:0.00} ± {100 * report.AccuracyStd:0.00} %")
             .Row("mean fold threshold", report.Threshold.ToString("0.0000", CultureInfo.InvariantCulture))
             .Row("best single threshold", $"{report.BestThreshold:0.0000} ({100 * report.BestAccuracy:0.00} %)");
-        foreach (var (far, tar) in report.TarAtFar) page.Row($"TAR at FAR {far}", $"{100 * tar:0.00} %");
+        foreach (var (far, tar) in report.TarAtFar)
+            page.Row($"TAR at FAR {far}", tar is double value ? $"{100 * value:0.00} %" : $"not measurable ({report.ImpostorPairs} impostor pairs)");
         page.Row("fold accuracies", string.Join(" ", report.FoldAccuracies.Select(a => (100 * a).ToString("0.00", CultureInfo.InvariantCulture))));
         foreach (var (k, v) in details ?? new Dictionary<string, string>()) page.Row(k, v);
         if (loss is { Count: > 0 }) page.Image("Training loss", "loss.png");

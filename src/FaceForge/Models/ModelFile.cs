@@ -40,6 +40,18 @@ public static class ModelFile
     public static (ModelInfo Info, IReadOnlyDictionary<string, TensorData> Weights) Read(string path)
     {
         using var zip = OpenZip(path);
+        return Read(zip, path);
+    }
+
+    /// <summary>Reads a model from a stream (an embedded resource, say); <paramref name="name"/> names it in messages.</summary>
+    public static (ModelInfo Info, IReadOnlyDictionary<string, TensorData> Weights) Read(Stream stream, string name)
+    {
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Read);
+        return Read(zip, name);
+    }
+
+    private static (ModelInfo Info, IReadOnlyDictionary<string, TensorData> Weights) Read(ZipArchive zip, string path)
+    {
         var info = ReadInfo(zip, path);
         var entry = zip.GetEntry("weights.bin") ?? throw new InvalidDataException($"{path}: model file has no weights.bin.");
         using var reader = new BinaryReader(entry.Open());

@@ -42,6 +42,9 @@ public sealed record ModelInfo
     /// <summary>Cosine threshold calibrated on a verification set, if any.</summary>
     public double? Threshold { get; init; }
 
+    /// <summary>The flip test the threshold was calibrated with (None, Add or Concatenate): scores made otherwise are not comparable with it.</summary>
+    public string? ThresholdFlip { get; init; }
+
     /// <summary>Free-form provenance (source checkpoint, training run).</summary>
     public string? Source { get; init; }
 

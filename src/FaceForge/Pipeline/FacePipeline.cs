@@ -11,6 +11,14 @@ namespace FaceForge.Pipeline;
 /// <param name="Yaw">Rough yaw from the landmarks in [-1, 1]: where the nose sits between the eyes (0 frontal).</param>
 public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw);
 
+/// <summary>The outcome of <see cref="FacePipeline.Verify"/>.</summary>
+/// <param name="Score">Cosine similarity of the two faces' embeddings.</param>
+/// <param name="Threshold">The threshold used, or null when neither one was given nor the model is calibrated.</param>
+/// <param name="Same">Whether the score exceeds the threshold; null without a threshold.</param>
+/// <param name="First">The face compared in the first photo.</param>
+/// <param name="Second">The face compared in the second photo.</param>
+public sealed record FaceVerification(double Score, double? Threshold, bool? Same, AnalysedFace First, AnalysedFace Second);
+
 /// <summary>
 /// The pipeline from photo to identities: detect → align each face with its landmarks to the recogniser's template →
 /// embed (in batches) → per-face quality fields. It needs only the core's interfaces: the detector and embedder may be
@@ -47,6 +55,18 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
         if (faces.Count == 0) return null;
         var face = faces.MaxBy(f => f.Box.Area)!;
         return Describe(face, embedder.Embed([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], flip)[0]);
+    }
+
+    /// <summary>
+    /// Compares the largest face of each photo at <paramref name="threshold"/>, or else at the model's calibrated
+    /// threshold (<see cref="Models.ModelInfo.Threshold"/>); null when either photo has no face.
+    /// </summary>
+    public FaceVerification? Verify(RgbImage a, RgbImage b, double? threshold = null)
+    {
+        if (Largest(a) is not { } first || Largest(b) is not { } second) return null;
+        double score = Similarity.Cosine(first.Embedding, second.Embedding);
+        double? t = threshold ?? embedder.Info.Threshold;
+        return new FaceVerification(score, t, t is double value ? score > value : null, first, second);
     }
 
     private static AnalysedFace Describe(DetectedFace face, float[] embedding)

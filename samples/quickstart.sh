@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Packs FaceForge.Core and FaceForge.Training into a local folder feed, copies samples/QuickStart outside the
+# repository, builds it against those packages (their buildTransitive step patches libtorch) and runs it on two LFW
+# photos with the shared CASIA MobileFaceNet, calibrated on LFW folds 1-2. Prints the sizes and times, and the result.
+# Usage: samples/quickstart.sh [WORK_DIR]   (needs ../shared; CI runs it after the tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d)}
+shared=../shared
+lfw=$shared/data/lfw
+mkdir -p "$work"
+# A version of its own for each run: NuGet's cache never serves an older build of the same version.
+version=0.1.0-local.$(date +%Y%m%d%H%M%S)
+for project in src/FaceForge src/FaceForge.Training; do dotnet pack $project -c Release -o "$work/feed" -p:Version=$version -v q -nologo >/dev/null; done
+rm -rf "$work/app" && cp -r samples/QuickStart "$work/app"
+cat > "$work/app/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="faceforge-local" value="$work/feed" />
+  </packageSources>
+  <packageSourceMapping>
+    <packageSource key="faceforge-local"><package pattern="FaceForge.*" /></packageSource>
+    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+  </packageSourceMapping>
+</configuration>
+XML
+start=$(date +%s.%N)
+dotnet build "$work/app" -c Release -o "$work/app/bin-out" -p:FaceForgeVersion=$version -v q -nologo >/dev/null
+built=$(date +%s.%N)
+ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
+[ -x "$ff" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo >/dev/null
+$ff model import --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$work/mfn.ffm" >/dev/null
+$ff eval verify --model "$work/mfn.ffm" --images $lfw/images --pairs $lfw/pairs.txt --landmarks $lfw/landmarks.txt --folds 1-2 \
+  --flip Add --calibrate --out "$work/mfn-calibrated.ffm" --json >/dev/null
+run_start=$(date +%s.%N)
+same=$("$work/app/bin-out/QuickStart" "$work/mfn-calibrated.ffm" $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg)
+other=$("$work/app/bin-out/QuickStart" "$work/mfn-calibrated.ffm" $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg $lfw/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg)
+run_end=$(date +%s.%N)
+echo "quickstart: same pair: $same"
+echo "quickstart: different pair: $other"
+echo "quickstart: build $(echo "$built - $start" | bc) s, output $(du -sh "$work/app/bin-out" | cut -f1), two runs $(echo "$run_end - $run_start" | bc) s"
+[[ $same == *"same person"* && $other == *"different people"* ]]
