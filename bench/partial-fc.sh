@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 steps=${1:-3}
 dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
-run() { $ff bench partial-fc --batch 128 --steps "$steps" --json "$@" | tr -d '\n '; echo; }
+run() { $ff bench partial-fc --batch-size 128 --steps "$steps" --json "$@" | tr -d '\n '; echo; }
 for c in 100000 1000000; do
   run --classes $c --full
   for r in 1.0 0.3 0.1; do run --classes $c --rate $r; done

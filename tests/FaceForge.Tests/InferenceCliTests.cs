@@ -26,7 +26,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void EmbedGivesUnitVectors()
     {
-        var result = CliHarness.Run("embed", "--model", RandomModel(), Image(0), Image(7), "--json");
+        var result = CliHarness.Run("embed", "--model", RandomModel(), Image(0), Image(7), "--aligned", "--json");
         Assert.Equal(0, result.Code);
         var items = JsonDocument.Parse(result.Output).RootElement.EnumerateArray().ToList();
         Assert.Equal(2, items.Count);
@@ -41,7 +41,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void VerifyScoresAnImageAgainstItselfAsOne()
     {
-        var result = CliHarness.Run("verify", "--model", RandomModel(), Image(3), Image(3), "--threshold", "0.5", "--json");
+        var result = CliHarness.Run("verify", "--model", RandomModel(), Image(3), Image(3), "--threshold", "0.5", "--aligned", "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(1.0, json.GetProperty("score").GetDouble(), 4);

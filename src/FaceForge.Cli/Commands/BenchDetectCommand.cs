@@ -15,7 +15,7 @@ internal static class BenchDetectCommand
         var model = new Option<string>("--model") { Description = "Detector: FaceForge model file or ONNX.", Required = true };
         var image = new Option<string>("--image") { Description = "Photo to detect in (resized to each --sizes entry).", Required = true };
         var sizes = new Option<string>("--sizes") { Description = "Comma-separated longer-side sizes (the image's aspect ratio is kept); 0 keeps the original.", DefaultValueFactory = _ => "640,0" };
-        var batch = new Option<int>("--batch") { Description = "Images per batched call.", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "Images per batched call.", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var repeats = new Option<int>("--repeats") { Description = "Timed images per setting (after a warm-up).", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("detect", "Measure detector speed (ms per image) at batch 1 and batched.") { model, image, sizes, batch, repeats, json };

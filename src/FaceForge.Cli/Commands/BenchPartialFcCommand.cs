@@ -18,7 +18,7 @@ internal static class BenchPartialFcCommand
     {
         var classes = new Option<int>("--classes") { Description = "Number of classes.", Required = true }.AtLeast(2);
         var rate = new Option<double>("--rate") { Description = "Sample rate in (0, 1].", DefaultValueFactory = _ => 0.1 };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "Batch size.", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var dim = new Option<int>("--dim") { Description = "Embedding size.", DefaultValueFactory = _ => 512 }.AtLeast(1);
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var shards = new Option<int>("--shards") { Description = "Shards.", DefaultValueFactory = _ => 1 }.AtLeast(1);

@@ -16,7 +16,7 @@ internal static class BenchPipelineCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Dataset: image folder or RecordIO prefix.", Required = true }.ExistingPath();
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var batches = new Option<int>("--batches") { Description = "Batches timed per setting (after one warm-up batch).", DefaultValueFactory = _ => 30 }.AtLeast(1);
         var workers = new Option<string>("--workers") { Description = "Comma-separated worker counts to compare.", DefaultValueFactory = _ => "1,2" };
         var augment = new Option<bool>("--augment") { Description = "Enable every augmentation at probability 0.5 (else flip only)." };

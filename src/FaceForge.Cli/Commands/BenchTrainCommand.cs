@@ -19,7 +19,7 @@ internal static class BenchTrainCommand
         var arch = new Option<string>("--arch") { Description = $"Backbone: {string.Join(", ", BackboneCatalog.Names)}.", Required = true };
         arch.AcceptOnlyFromAmong([.. BackboneCatalog.Names]);
         var width = new Option<double>("--width") { Description = "Width multiplier.", DefaultValueFactory = _ => 1 };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps).", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var classes = new Option<int>("--classes") { Description = "Classifier classes (CASIA-WebFace: 10575).", DefaultValueFactory = _ => 10575 }.AtLeast(2);
         var layout = new Option<string>("--layout") { Description = "Memory layout of the batch: channels-last (what faceforge train uses) or nchw.", DefaultValueFactory = _ => "channels-last" };

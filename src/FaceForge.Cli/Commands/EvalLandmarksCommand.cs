@@ -13,7 +13,7 @@ internal static class EvalLandmarksCommand
         var images = new Option<string>("--images") { Description = "Image root the landmarks file refers to.", Required = true };
         var landmarks = new Option<string>("--landmarks") { Description = "Reference landmarks (path x1 y1 … x5 y5).", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N entries." };
-        var batch = new Option<int>("--batch") { Description = "Images detected per batch.", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "Images detected per batch.", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var confidence = ModelInputs.Confidence();
         var nms = ModelInputs.Nms();
         var json = new Option<bool>("--json") { Description = "Print JSON: detection_rate, nme, nme_median, images, found, ms_per_image." };

@@ -59,7 +59,15 @@ internal sealed class ImageInputs : IDisposable
         if (_aligned || (image.Width == _template.Width && image.Height == _template.Height)) return Prepare(path, image, null, _template);
         _detector ??= _detectorPath is null ? TorchFaceDetector.OpenBuiltIn() : ModelInputs.Open(_detectorPath, "--detector");
         if (!_detector.HasLandmarks) throw new UserErrorException($"--detector: '{_detector.Name}' gives no landmarks, so it cannot align faces (use RetinaFace or YuNet).");
-        var face = _detector.Detect(image).MaxBy(f => f.Box.Area);
+        DetectedFace? face;
+        try
+        {
+            face = _detector.Detect(image).MaxBy(f => f.Box.Area);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"{path}: {e.Message}");
+        }
         return face is null ? null : Prepare(path, image, face.Landmarks, _template);
     }
 

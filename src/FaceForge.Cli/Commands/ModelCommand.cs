@@ -7,7 +7,7 @@ internal static class ModelCommand
 {
     public static Command Create()
     {
-        var model = new Command("model", "Import and inspect FaceForge model files.");
+        var model = new Command("model", "Import PyTorch weights into FaceForge model files, and reshard Partial FC checkpoints.");
         model.Subcommands.Add(ModelImportCommand.Create());
         model.Subcommands.Add(ModelReshardCommand.Create());
         return model;

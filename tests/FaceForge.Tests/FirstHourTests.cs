@@ -1,0 +1,131 @@
+using System.Text.Json;
+using FaceForge.Models;
+using FaceForge.Synthesis;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Hosting;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Weights;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>What a new user met in the first hour, held by tests.</summary>
+public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
+{
+    private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
+
+    private static string Lfw(string relative) => Path.Combine(TestPaths.Shared!, "data/lfw", relative);
+
+    private static string RandomModel(string dir)
+    {
+        string path = Path.Combine(dir, "random.ffm");
+        TorchSharp.torch.manual_seed(5);
+        using var network = BackboneCatalog.Create(SmallModel);
+        ModelFile.Save(path, SmallModel, StateDict.Export(network));
+        return path;
+    }
+
+    private static string CasiaModel()
+    {
+        string model = Path.Combine(TestPaths.NewTempDirectory("first-hour"), "mfn.ffm");
+        Assert.Equal(0, CliHarness.Run("model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model).Code);
+        return model;
+    }
+
+    [SharedFact("models/mobilefacenet-casia/068.ckpt")]
+    public void PhotosAreDetectedByDefaultAndNeverSqueezedIntoACrop()
+    {
+        string model = CasiaModel();
+        string a = Lfw("images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"), b = Lfw("images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg"), other = Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+        double Score(params string[] extra)
+        {
+            var (code, output, error) = CliHarness.Run(["verify", "--model", model, .. extra, "--json"]);
+            Assert.True(code == 0, error);
+            return JsonDocument.Parse(output).RootElement.GetProperty("score").GetDouble();
+        }
+        // The built-in RetinaFace finds and aligns the faces of these 250x250 photos: the same person scores high,
+        // another low. Taken as crops (--aligned, what the CLI used to do silently), the two people look alike.
+        double same = Score(a, b), different = Score(a, other), squeezed = Score(a, other, "--aligned");
+        Assert.True(same > 0.6, $"same person {same:0.000}");
+        Assert.True(different < 0.3, $"different people {different:0.000}");
+        Assert.True(squeezed > different + 0.2, $"squeezed {squeezed:0.000} vs aligned {different:0.000}");
+
+        // One process for a list of pairs gives the same scores.
+        string list = Path.Combine(TestPaths.NewTempDirectory("pairs-list"), "pairs.txt");
+        File.WriteAllText(list, $"{a}\t{b}\n{a}\t{other}\n");
+        var (code, output, error) = CliHarness.Run("verify", "--model", model, "--pairs", list, "--threshold", "0.4", "--json");
+        Assert.True(code == 0, error);
+        var rows = JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(same, rows[0].GetProperty("score").GetDouble(), 6);
+        Assert.Equal(different, rows[1].GetProperty("score").GetDouble(), 6);
+        Assert.Equal([true, false], rows.Select(r => r.GetProperty("same").GetBoolean()));
+
+        // embed with another detector works (it used to end in "One or more errors occurred").
+        (code, _, error) = CliHarness.Run("embed", "--model", model, a, "--detector", Path.Combine(TestPaths.Shared!, "models/yunet/face_detection_yunet.onnx"), "--json");
+        Assert.True(code == 0, error);
+    }
+
+    [SharedFact("models/mobilefacenet-casia/068.ckpt")]
+    public void CalibrationWritesAnExplicitModelWithItsFlipMode()
+    {
+        string model = CasiaModel();
+        string calibrated = Path.Combine(Path.GetDirectoryName(model)!, "calibrated.ffm");
+        var (code, output, error) = CliHarness.Run("eval", "verify", "--model", model, "--images", Lfw("images"), "--pairs", Lfw("pairs.txt"), "--landmarks", Lfw("landmarks.txt"),
+            "--folds", "1-2", "--flip", "Concatenate", "--calibrate", "--out", calibrated, "--json");
+        Assert.True(code == 0, error);
+        var threshold = JsonDocument.Parse(output).RootElement.GetProperty("threshold").GetDouble();
+        var info = ModelFile.ReadInfo(calibrated);
+        Assert.Equal(threshold, info.Threshold!.Value, 9);
+        Assert.Equal("Concatenate", info.ThresholdFlip);
+        Assert.Null(ModelFile.ReadInfo(model).Threshold); // the source is untouched
+        // 600 impostor pairs cannot measure a FAR of 1e-3 or 1e-4.
+        var tar = JsonDocument.Parse(output).RootElement.GetProperty("tar_at_far");
+        Assert.Equal(JsonValueKind.Null, tar.GetProperty("1e-4").ValueKind);
+    }
+
+    [Fact]
+    public void EvalVerifyDrawsPairsFromAnOwnFolder()
+    {
+        string root = TestPaths.NewTempDirectory("own-folder");
+        new SyntheticFaces(new SyntheticFaceOptions { Identities = 24, ImagesPerIdentity = 3, Size = 112, Seed = 21 }).WriteRecognitionSet(root, threads: 2);
+        string model = RandomModel(TestPaths.NewTempDirectory("own-model"));
+        string[] args = ["eval", "verify", "--model", model, "--images", root, "--pairs", "auto", "--json"];
+        var first = CliHarness.Run(args);
+        Assert.True(first.Code == 0, first.Error);
+        var json = JsonDocument.Parse(first.Output).RootElement;
+        Assert.Equal(600, json.GetProperty("pairs").GetInt32());
+        Assert.Equal(10, json.GetProperty("fold_accuracies").GetArrayLength());
+        Assert.Equal(json.GetProperty("accuracy_mean").GetDouble(), JsonDocument.Parse(CliHarness.Run(args).Output).RootElement.GetProperty("accuracy_mean").GetDouble());
+    }
+
+    [Fact]
+    public void TrainingReportsEveryStepRecordsEffectiveValuesAndRefusesToResumeAFinishedRun()
+    {
+        string run = TestPaths.NewTempDirectory("feedback");
+        var config = new TrainingConfig { Data = data.Root, Arch = "mobilefacenet", Width = 0.125, BatchSize = 8, MaxSteps = 5, Seed = 1, Head = HeadKind.CosFace };
+        var reports = new List<int>();
+        new Trainer(config, run).Run(progress: new Collect(reports));
+        Assert.Equal([1, 2, 3, 4, 5], reports); // log_every is 20: the bar still moves every step
+        var saved = TrainingConfig.Load(Path.Combine(run, "config.json"));
+        Assert.Equal(0.35, saved.Margin);
+        Assert.Equal(BackboneCatalog.Defaults("mobilefacenet").EmbeddingSize, saved.EmbeddingSize);
+
+        var (code, _, error) = CliHarness.Run("train", "--resume", run);
+        Assert.Equal(2, code);
+        Assert.Contains("nothing is left to resume", error);
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(run, "finished.json"));
+        (code, _, error) = CliHarness.Run("train", "--resume", run, "--max-steps", "6");
+        Assert.True(code == 0, error);
+        Assert.Equal(6, JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "finished.json"))).RootElement.GetProperty("steps").GetInt32());
+        Assert.True(File.GetLastWriteTimeUtc(Path.Combine(run, "finished.json")) >= stamp);
+        (code, _, error) = CliHarness.Run("train", "--resume", run, "--lr", "0.5");
+        Assert.Equal(2, code);
+        Assert.Contains("--lr cannot change when resuming", error);
+    }
+
+    private sealed class Collect(List<int> steps) : IProgress<TrainingStatus>
+    {
+        public void Report(TrainingStatus value) => steps.Add(value.Step);
+    }
+}
