@@ -60,11 +60,15 @@ internal static class CliRunner
         e = Unwrap(e);
         return e switch
         {
-            _ when IsUserError(e) => ($"error: {e.Message}", UserErrorExitCode),
+            _ when IsUserError(e) => ($"error: {Message(e)}", UserErrorExitCode),
             OperationCanceledException => ("cancelled", 130),
             _ => ($"internal error: {e.GetType().Name}: {e.Message}", InternalErrorExitCode),
         };
     }
+
+    /// <summary>The message without .NET's "(Parameter 'x')" suffix: parameter names are not what the person typed.</summary>
+    private static string Message(Exception e) =>
+        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 
     /// <summary>The first inner exception of parallel work ("One or more errors occurred" says nothing), and a task's own error.</summary>
     private static Exception Unwrap(Exception e)
@@ -88,7 +92,7 @@ internal static class CliRunner
     private static bool IsUserError(Exception e) =>
         e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             or ArgumentException or UnauthorizedAccessException or FaceForge.Training.Hosting.RunFolderConflictException
-        || (e is IOException io && IsEnvironmentError(io));
+        || e is PathTooLongException or LockedException || (e is IOException io && IsEnvironmentError(io));
 
     /// <summary>
     /// IO failures that the person can fix and whose message already names the path: a full disk (ENOSPC), a quota

@@ -349,7 +349,9 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         var json = JsonDocument.Parse(output).RootElement;
         Assert.Equal(2, json.GetProperty("identities").GetInt32());
         Assert.Equal(2, json.GetProperty("bad").GetInt32());
-        UserError(["data", "info", root, "--json"], "empty", "skip_bad");
+        Assert.Equal(2, json.GetProperty("bad_items").GetArrayLength());
+        // Without skip_bad either is an error naming the folder.
+        UserError(["data", "info", root, "--json"], root, "skip_bad");
     }
 
     [Fact]
@@ -365,6 +367,102 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string pairs = Path.Combine(dir, "pairs.txt");
         File.WriteAllText(pairs, "2\t2\na\t1\t2\nb\t1\t2\na\t1\tb\t1\na\t2\tb\t2\n" + "a\t1\t3\nb\t2\t3\na\t3\tb\t3\na\t1\tb\t2\n");
         UserError(["eval", "verify", "--model", RandomModel(dir), "--images", dir, "--pairs", pairs], "b_0003.jpg");
+    }
+
+    // Found by the new-user attack (docs/reliability.md, second table): writes that would have overwritten or mixed data.
+    [Fact]
+    public void NothingExistingIsOverwrittenUnasked()
+    {
+        string dir = TestPaths.NewTempDirectory("unasked");
+        // A folder with a person's model in it is not a run folder.
+        string models = Path.Combine(dir, "models");
+        Directory.CreateDirectory(models);
+        File.WriteAllText(Path.Combine(models, "model.ffm"), "mine");
+        UserError(["train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--out", models, "--max-steps", "1", "--batch-size", "8"], "model.ffm", "--force");
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(models, "model.ffm")));
+        // A file is not a run folder.
+        File.WriteAllText(Path.Combine(dir, "file"), "x");
+        UserError(["train", "--data", data.Root, "--arch", "mobilefacenet", "--out", Path.Combine(dir, "file"), "--max-steps", "1"], "is a file");
+
+        // A run whose checkpoints are gone cannot be resumed into a silent restart.
+        string run = Path.Combine(dir, "run");
+        Assert.Equal(0, CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--out", run, "--max-steps", "2", "--batch-size", "8", "--log-every", "1").Code);
+        Directory.Delete(Path.Combine(run, "checkpoints"), recursive: true);
+        File.Delete(Path.Combine(run, "finished.json"));
+        string metrics = File.ReadAllText(Path.Combine(run, "metrics.jsonl"));
+        UserError(["train", "--resume", run, "--max-steps", "3"], "no checkpoint to resume from", "--force");
+        Assert.Equal(metrics, File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
+        UserError(["train", "--resume", run, "--out", Path.Combine(dir, "other")], "--out cannot be given with --resume");
+
+        // data synth into an existing set, split-lfw into a filled folder, a pack held by a live process.
+        string synth = Path.Combine(dir, "synth");
+        Assert.Equal(0, CliHarness.Run("data", "synth", "--out", synth, "--identities", "3", "--images", "2", "--size", "56").Code);
+        UserError(["data", "synth", "--out", synth, "--identities", "2", "--images", "2", "--size", "56"], "already holds data", "--force");
+        Assert.Equal(3, Directory.GetDirectories(Path.Combine(synth, "faces")).Length);
+        Assert.Equal(0, CliHarness.Run("data", "synth", "--out", synth, "--identities", "2", "--images", "2", "--size", "56", "--force").Code);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(synth, "faces")).Length);
+        string prefix = Path.Combine(dir, "held");
+        File.WriteAllText(prefix + ".pack.lock", "1");
+        UserError(["data", "pack", "--images", data.Root, "--out", prefix], "held by process 1");
+        Directory.CreateDirectory(Path.Combine(dir, "folder.rec"));
+        UserError(["data", "pack", "--images", data.Root, "--out", Path.Combine(dir, "folder")], "folder.rec", "is a folder");
+    }
+
+    public static TheoryData<string, string> MoreBadInputs => new()
+    {
+        { "config-unknown", "unknown key 'bogus_key'" },
+        { "config-type", "key 'epochs' must be a whole number" },
+        { "milestones", "increasing order" },
+        { "label-nan", "label.txt:2" },
+        { "label-empty", "annotates no images" },
+        { "idx-empty", "indexes no record" },
+        { "draw-file", "--draw" },
+        { "draw-size", "--draw-size" },
+        { "limit", "--limit" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MoreBadInputs))]
+    public void MoreBadInputsAreOneLineErrors(string fault, string message)
+    {
+        string dir = TestPaths.NewTempDirectory("more-bad");
+        string run = Path.Combine(dir, "run");
+        string config = Path.Combine(dir, "c.json");
+        string[] args;
+        switch (fault)
+        {
+            case "config-unknown":
+            case "config-type":
+                File.WriteAllText(config, fault == "config-unknown" ? "{\"bogus_key\": 1}" : "{\"epochs\": \"ten\"}");
+                args = ["train", "--config", config, "--data", data.Root, "--out", run];
+                break;
+            case "milestones":
+                args = ["train", "--data", data.Root, "--out", run, "--schedule", "multi-step", "--milestones", "5,2"];
+                break;
+            case "label-nan":
+            case "label-empty":
+                File.WriteAllText(Path.Combine(dir, "label.txt"), fault == "label-nan" ? $"# {Path.GetFileName(Image(0))}\n1 2 NaN 10\n" : "");
+                File.Copy(Image(0), Path.Combine(dir, Path.GetFileName(Image(0))));
+                args = ["eval", "detect", "--model", "none.onnx", "--images", dir, "--annotations", Path.Combine(dir, "label.txt")];
+                break;
+            case "idx-empty":
+                Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", Path.Combine(dir, "p")).Code);
+                File.WriteAllText(Path.Combine(dir, "p.idx"), "");
+                args = ["data", "info", Path.Combine(dir, "p.rec")];
+                break;
+            case "draw-file":
+            case "draw-size":
+                File.WriteAllText(Path.Combine(dir, "drawn"), "x");
+                args = ["detect", "--model", Path.Combine(TestPaths.RepositoryRoot, "README.md"), Image(0), "--draw", fault == "draw-file" ? Path.Combine(dir, "drawn") : dir, "--draw-size", fault == "draw-size" ? "-5" : "100"];
+                break;
+            default:
+                File.WriteAllText(Path.Combine(dir, "lm.txt"), $"{Path.GetFileName(Image(0))} 20 20 40 20 30 30 22 40 38 40\n");
+                args = ["eval", "landmarks", "--model", "x.onnx", "--images", dir, "--landmarks", Path.Combine(dir, "lm.txt"), "--limit", "0"];
+                break;
+        }
+        string line = UserError(args, message);
+        Assert.DoesNotContain(".NET", line);
+        Assert.DoesNotContain("System.", line);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]

@@ -31,6 +31,7 @@ internal static class BenchTrainCommand
             TorchRuntime.EnsureLoaded();
             torch.manual_seed(0);
             var info = BackboneCatalog.Defaults(parse.GetValue(arch)!);
+            if (!(parse.GetValue(width) > 0 && parse.GetValue(width) <= 16)) throw new UserErrorException($"--width: {parse.GetValue(width)} is not a width multiplier in (0, 16].");
             if (parse.GetValue(width) != 1) info = info with { Options = new() { ["width"] = parse.GetValue(width) } };
             int n = parse.GetValue(batch), timed = parse.GetValue(steps);
             using var network = BackboneCatalog.Create(info);

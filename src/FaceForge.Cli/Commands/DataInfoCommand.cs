@@ -19,11 +19,12 @@ internal static class DataInfoCommand
             bool skip = parse.GetValue(skipBad);
             using var dataset = FaceDataset.Open(target, skipEmpty: skip);
             var report = progress.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
-            int emptyFolders = dataset is ImageFolderDataset folder ? folder.SkippedFolders.Count : 0;
+            var skipped = dataset is ImageFolderDataset folder ? folder.SkippedFolders : [];
+            int emptyFolders = skipped.Count;
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad });
+                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad.Concat(skipped.Select(s => $"{s} (skipped: empty, or a name that is not valid UTF-8)")) });
             }
             else
             {

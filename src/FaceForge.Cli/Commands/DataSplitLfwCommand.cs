@@ -17,7 +17,8 @@ internal static class DataSplitLfwCommand
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file: write aligned crops instead of copies." };
         var template = new Option<string>("--template") { Description = $"Crop template with --landmarks: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.", DefaultValueFactory = _ => AlignmentTemplate.ArcFace112.Name };
         var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, out." };
-        var command = new Command("split-lfw", "Write LFW's training split: everyone not in a pair of the test folds.") { images, pairs, testFolds, output, landmarks, template, json };
+        var force = new Option<bool>("--force") { Description = "Write into an --out folder that already holds files (it is emptied first)." };
+        var command = new Command("split-lfw", "Write LFW's training split: everyone not in a pair of the test folds.") { images, pairs, testFolds, output, landmarks, template, json, force };
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
@@ -26,7 +27,18 @@ internal static class DataSplitLfwCommand
             string pairsPath = parse.GetValue(pairs)!;
             if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
             var folds = LfwPairs.ParseFolds(parse.GetValue(testFolds)!);
-            var people = LfwSplit.TrainingIdentities(root, LfwPairs.Read(pairsPath), folds);
+            var allPairs = LfwPairs.Read(pairsPath);
+            int foldCount = allPairs.Max(p => p.Fold) + 1;
+            if (folds.FirstOrDefault(f => f >= foldCount, -1) is int absent and >= 0)
+                throw new UserErrorException($"--test-folds: fold {absent + 1} does not exist ('{pairsPath}' has folds 1-{foldCount}).");
+            string target = parse.GetValue(output)!;
+            if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
+            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+            {
+                if (!parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the split would mix with them. Choose another --out, or pass --force to replace them.");
+                Directory.Delete(target, recursive: true);
+            }
+            var people = LfwSplit.TrainingIdentities(root, allPairs, folds);
             var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
             var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
             string outDir = parse.GetValue(output)!;

@@ -17,9 +17,10 @@ internal static class DataSynthCommand
         var sceneOcclusion = new Option<double>("--scene-occlusion") { Description = "Fraction of scene faces given an occluder (1: every face, for a heavy-occlusion test set).", DefaultValueFactory = _ => 0.5 };
         var heavy = new Option<bool>("--heavy-occlusion") { Description = "Also cover a random half of every scene face (a heavy-occlusion test set)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
+        var force = new Option<bool>("--force") { Description = "Write into an --out folder that already holds faces/ or scenes/ (their files are replaced)." };
         var command = new Command("synth", "Generate synthetic face identities (aligned 112x112 crops with landmarks) and detection scenes.")
         {
-            output, identities, images, size, seed, scenes, sceneOcclusion, heavy, json,
+            output, identities, images, size, seed, scenes, sceneOcclusion, heavy, json, force,
         };
         command.SetAction(parse =>
         {
@@ -30,6 +31,17 @@ internal static class DataSynthCommand
                 SceneOcclusionRate = parse.GetValue(sceneOcclusion), SceneHeavyOcclusion = parse.GetValue(heavy),
             };
             string dir = parse.GetValue(output)!;
+            if (string.IsNullOrWhiteSpace(dir)) throw new UserErrorException("--out: give a folder for the generated data.");
+            if (File.Exists(dir)) throw new UserErrorException($"--out: '{dir}' is a file; give a folder.");
+            foreach (string part in new[] { "faces", "scenes" })
+            {
+                string existing = Path.Combine(dir, part);
+                if (!Directory.Exists(existing) || !Directory.EnumerateFileSystemEntries(existing).Any()) continue;
+                if (!parse.GetValue(force))
+                    throw new UserErrorException($"--out: '{existing}' already holds data; a new set would mix with it. Choose another --out, or pass --force to replace it.");
+                Directory.Delete(existing, recursive: true);
+            }
+            options.Validate();
             int sceneCount = parse.GetValue(scenes);
             var summary = Generate(options, dir, sceneCount, progress);
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);

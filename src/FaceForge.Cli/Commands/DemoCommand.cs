@@ -36,16 +36,18 @@ internal static class DemoCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string dir = parse.GetValue(output)!;
             int s = parse.GetValue(seed);
-            string trainDir = Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), progress);
-            // A different seed gives different identities: the test people are never seen in training.
-            string testDir = Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), progress);
-
+            string trainFaces = Path.GetFullPath(Path.Combine(dir, "train", "faces"));
             var config = new TrainingConfig
             {
-                Data = trainDir, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
+                Data = trainFaces, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
                 MaxSeconds = parse.GetValue(seconds), BatchSize = 64, LearningRate = 0.1, Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
+            // Checked before anything is written; messages name the demo's options (they share train's names).
+            new SettingsBinder<TrainingConfig>().Validate(config.Validate);
+            Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Seed = s }, Path.Combine(dir, "train"), progress);
+            // A different seed gives different identities: the test people are never seen in training.
+            string testDir = Synthesise(new SyntheticFaceOptions { Identities = parse.GetValue(testIdentities), ImagesPerIdentity = 6, Seed = s + 1_000_003 }, Path.Combine(dir, "test"), progress);
             var result = TrainingProgress.Recognition(config, Path.Combine(dir, "run"), resume: false, force: true, progress);
 
             using var testSet = ImageFolderDataset.Open(testDir);
@@ -75,6 +77,8 @@ internal static class DemoCommand
     private static string Synthesise(SyntheticFaceOptions options, string dir, ProgressReporter progress)
     {
         string faces = Path.Combine(dir, "faces");
+        // The demo's own folder: a previous demo's faces (perhaps of other settings) must not mix with these.
+        if (Directory.Exists(faces)) Directory.Delete(faces, recursive: true);
         progress.Run("synthesising faces", options.Identities * options.ImagesPerIdentity, "img", p => new SyntheticFaces(options).WriteRecognitionSet(faces, p));
         return Path.GetFullPath(faces);
     }

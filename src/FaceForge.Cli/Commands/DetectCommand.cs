@@ -24,9 +24,12 @@ internal static class DetectCommand
         var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, json };
         command.SetAction(parse =>
         {
-            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
             string? drawDir = parse.GetValue(draw);
+            if (drawDir is not null && File.Exists(drawDir)) throw new UserErrorException($"--draw: '{drawDir}' is a file; give a folder for the drawings.");
+            if (parse.GetValue(drawSize) is int requested && requested < 16) throw new UserErrorException($"--draw-size: {requested} is not a size in pixels (at least 16).");
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
+            var drawnNames = new HashSet<string>(StringComparer.Ordinal);
             var results = new List<object>();
             var writer = parse.InvocationConfiguration.Output;
             int found = 0;
@@ -34,7 +37,15 @@ internal static class DetectCommand
             {
                 if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
                 var image = ImageDecoder.Decode(path);
-                var faces = detector.Detect(image);
+                IReadOnlyList<DetectedFace> faces;
+                try
+                {
+                    faces = detector.Detect(image);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserErrorException($"{path}: {e.Message}");
+                }
                 if (faces.Count > 0) found++;
                 if (drawDir is not null)
                 {
@@ -44,7 +55,10 @@ internal static class DetectCommand
                         float f = (float)side / Math.Max(image.Width, image.Height);
                         drawn = ImageResizer.Resize(drawn, Math.Max(1, (int)(image.Width * f)), Math.Max(1, (int)(image.Height * f)));
                     }
-                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, Path.GetFileNameWithoutExtension(path) + ".png"), ImageEncoder.EncodePng(drawn));
+                    // Photos of the same name from different folders get NAME-2.png, NAME-3.png…, never overwriting each other.
+                    string name = Path.GetFileNameWithoutExtension(path);
+                    for (int n = 2; !drawnNames.Add(name); n++) name = $"{Path.GetFileNameWithoutExtension(path)}-{n}";
+                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, name + ".png"), ImageEncoder.EncodePng(drawn));
                 }
                 results.Add(new
                 {

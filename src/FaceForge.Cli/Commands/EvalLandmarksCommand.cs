@@ -28,6 +28,7 @@ internal static class EvalLandmarksCommand
             string file = parse.GetValue(landmarks)!;
             if (!File.Exists(file)) throw new UserErrorException($"--landmarks: '{file}' does not exist.");
             var reference = LandmarksFile.Read(file);
+            if (parse.GetValue(limit) is int n && n < 1) throw new UserErrorException($"--limit: {n} would score no image (at least 1).");
             var keys = reference.Keys.Take(parse.GetValue(limit) ?? int.MaxValue).ToList();
             var missing = keys.FirstOrDefault(k => !File.Exists(Path.Combine(root, k)));
             if (missing is not null) throw new UserErrorException($"{file}: image '{missing}' is not under --images '{root}'.");

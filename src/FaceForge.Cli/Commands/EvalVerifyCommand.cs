@@ -39,7 +39,8 @@ internal static class EvalVerifyCommand
                 Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
             };
             var (protocol, load) = parse.GetValue(bin) is { } binPath
-                ? VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
+                ? parse.GetValue(pairs) is not null || parse.GetValue(images) is not null ? throw new UserErrorException("Give --bin, or --images with --pairs, not both.")
+                : VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
                 : ForPairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
                     parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), options, progress);
             var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
@@ -52,7 +53,7 @@ internal static class EvalVerifyCommand
                 string source = parse.GetValue(model)!;
                 calibrated = parse.GetValue(calibratedOut) ?? source;
                 var (info, weights) = FaceForge.Models.ModelFile.Read(source);
-                FaceForge.Models.ModelFile.Save(calibrated, info with { Threshold = result.Threshold, ThresholdFlip = options.Flip.ToString() }, weights);
+                FaceForge.Models.ModelFile.Save(calibrated, info with { Threshold = Math.Clamp(result.Threshold, -1, 1), ThresholdFlip = options.Flip.ToString() }, weights);
             }
             else if (parse.GetValue(calibratedOut) is not null) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds, calibrated is null ? null : new { CalibratedModel = Path.GetFullPath(calibrated), Flip = options.Flip.ToString() });
@@ -67,7 +68,7 @@ internal static class EvalVerifyCommand
         File.Exists(path) ? path : throw new UserErrorException($"{option}: '{path}' does not exist.");
 
     /// <summary>
-    /// Pairs generated from a folder of identity folders, LFW-style: 10 identity-disjoint folds (numbered 1-10), each
+    /// Pairs generated from a folder of identity folders, LFW-style: 10 identity-disjoint folds (--folds 1-10), each
     /// with 30 genuine and 30 impostor pairs drawn with a fixed seed, so every run scores the same pairs.
     /// </summary>
     private static IReadOnlyList<VerificationPair> AutoPairs(string images)
@@ -76,7 +77,7 @@ internal static class EvalVerifyCommand
         var items = Enumerable.Range(0, set.Count).Select(i => (set.RelativePath(i), set.GetLabel(i))).ToList();
         try
         {
-            return PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: 0).Select(p => p with { Fold = p.Fold + 1 }).ToList();
+            return PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: 0).ToList();
         }
         catch (ArgumentException e)
         {

@@ -53,7 +53,7 @@ internal sealed class ImageInputs : IDisposable
     /// <summary>The crop of <paramref name="path"/>, or null when the detector finds no face in it.</summary>
     public RgbImage? Crop(string path)
     {
-        if (!File.Exists(path)) throw new UserErrorException($"Image '{path}' does not exist.");
+        if (!File.Exists(path)) throw new UserErrorException(Directory.Exists(path) ? $"'{path}' is a folder, not an image." : $"Image '{path}' does not exist.");
         var image = ImageDecoder.Decode(path);
         if (_landmarks is not null) return Prepare(path, image, Lookup(path), _template);
         if (_aligned || (image.Width == _template.Width && image.Height == _template.Height)) return Prepare(path, image, null, _template);
@@ -73,7 +73,8 @@ internal sealed class ImageInputs : IDisposable
 
     /// <summary>Reads a landmarks file option.</summary>
     public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>
-        path is null ? null : LandmarksFile.Read(File.Exists(path) ? path : throw new UserErrorException($"--landmarks: '{path}' does not exist."));
+        path is null ? null : LandmarksFile.Read(File.Exists(path) ? path
+            : throw new UserErrorException(Directory.Exists(path) ? $"--landmarks: '{path}' is a folder; give the landmarks file." : $"--landmarks: '{path}' does not exist."));
 
     /// <inheritdoc/>
     public void Dispose() => _detector?.Dispose();

@@ -9,7 +9,7 @@ internal static class OptionChecks
     {
         option.Validators.Add(result =>
         {
-            int value = result.GetValueOrDefault<int>();
+            if (!TryValue(result, out int value)) return;
             if (value < minimum) result.AddError($"{option.Name} must be at least {minimum} (got {value}).");
         });
         return option;
@@ -19,7 +19,7 @@ internal static class OptionChecks
     {
         option.Validators.Add(result =>
         {
-            int value = result.GetValueOrDefault<int>();
+            if (!TryValue(result, out int value)) return;
             if (value < minimum || value > maximum) result.AddError($"{option.Name} must be between {minimum} and {maximum} (got {value}).");
         });
         return option;
@@ -35,5 +35,20 @@ internal static class OptionChecks
                 result.AddError($"{option.Name}: '{value}' does not exist.");
         });
         return option;
+    }
+
+    /// <summary>The option's value, or false when its token does not parse (the parser reports that itself).</summary>
+    private static bool TryValue(System.CommandLine.Parsing.OptionResult result, out int value)
+    {
+        try
+        {
+            value = result.GetValueOrDefault<int>();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = 0;
+            return false;
+        }
     }
 }

@@ -38,6 +38,8 @@ internal static class TrainCommand
                 string saved = Path.Combine(resumeDir, "config.json");
                 if (!File.Exists(saved)) throw new UserErrorException($"--resume: '{resumeDir}' holds no config.json: not a FaceForge run folder.");
                 if (parse.GetValue(config) is not null) throw new UserErrorException("--config cannot be given with --resume: the run's config.json is its config.");
+                if (parse.GetValue(output) is not null) throw new UserErrorException("--out cannot be given with --resume: the run continues in its own folder.");
+                if (parse.GetValue(force)) throw new UserErrorException("--force cannot be given with --resume: to start over, use --out RUN_DIR --force.");
                 var fixedOption = settings.Options.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false } && !ResumableSettings.Any(s => settings[s] == o));
                 if (fixedOption is not null)
                     throw new UserErrorException($"{fixedOption.Name} cannot change when resuming (the run's config.json fixes it); only {string.Join(", ", ResumableSettings.Select(settings.NameOf))} may.");
@@ -46,7 +48,7 @@ internal static class TrainCommand
             else
             {
                 var start = parse.GetValue(config) is { } file
-                    ? TrainingConfig.Load(File.Exists(file) ? file : throw new UserErrorException($"--config: '{file}' does not exist."))
+                    ? TrainingConfig.Load(File.Exists(file) ? file : throw new UserErrorException(Directory.Exists(file) ? $"--config: '{file}' is a folder; give the JSON file." : $"--config: '{file}' does not exist."))
                     : new TrainingConfig();
                 effective = settings.Apply(parse, start);
                 if (string.IsNullOrWhiteSpace(effective.Data)) throw new UserErrorException("--data is required (or a config file with a \"data\" key, or --resume RUN_DIR).");
@@ -91,7 +93,7 @@ internal static class TrainCommand
 
     private static void Report(TrainingResult result, bool json, TextWriter writer)
     {
-        if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = result.FirstLoss, FinalLoss = result.Losses.LastOrDefault().Loss, result.SkippedSteps, SkippedImages = result.SkippedInputs, Seconds = Math.Round(result.Seconds, 1) });
-        else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {result.Losses.LastOrDefault().Loss:0.000}; model {result.ModelPath}");
+        if (json) JsonOutput.Write(writer, new { result.Steps, Model = result.ModelPath, FirstLoss = double.IsFinite(result.FirstLoss) ? result.FirstLoss : (double?)null, FinalLoss = result.Losses.Count > 0 ? result.Losses[^1].Loss : (double?)null, result.SkippedSteps, SkippedImages = result.SkippedInputs, Seconds = Math.Round(result.Seconds, 1) });
+        else writer.WriteLine($"trained {result.Steps} steps in {result.Seconds:0} s; final loss {(result.Losses.Count > 0 ? result.Losses[^1].Loss.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture) : "n/a (no finite loss this session)")}; model {result.ModelPath}");
     }
 }

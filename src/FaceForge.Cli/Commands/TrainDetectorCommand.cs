@@ -28,6 +28,8 @@ internal static class TrainDetectorCommand
             {
                 string saved = Path.Combine(resumeDir, "config.json");
                 if (!File.Exists(saved)) throw new UserErrorException($"--resume: '{resumeDir}' holds no config.json: not a FaceForge run folder.");
+                if (parse.GetValue(output) is not null || parse.GetValue(force) || parse.GetValue(config) is not null)
+                    throw new UserErrorException("--out, --force and --config cannot be given with --resume: the run continues in its own folder with its config.json.");
                 if (settings.Options.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
                     throw new UserErrorException($"{given.Name} cannot be given with --resume: the run's config.json is its config.");
                 effective = DetectorTrainingConfig.Load(saved);

@@ -32,6 +32,8 @@ internal static class TrainingProgress
                 RunFolderState.Finished when e.Message.Contains("nothing is left", StringComparison.Ordinal) => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {e.Folder} --force.",
                 RunFolderState.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
                 RunFolderState.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
+                RunFolderState.Foreign when e.Message.Contains("no checkpoint", StringComparison.Ordinal) => $"{e.Message} Start over with --out {e.Folder} --force.",
+                RunFolderState.Foreign when e.Message.Contains("overwrite", StringComparison.Ordinal) => $"{e.Message} Choose another --out, or pass --force to overwrite them.",
                 _ => e.Message,
             });
         }

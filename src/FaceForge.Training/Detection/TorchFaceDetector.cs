@@ -61,7 +61,15 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     {
         if (info.Kind != ModelInfo.DetectionKind)
             throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a face detector.");
-        var network = DetectorCatalog.Create(info);
+        nn.Module<Tensor, DetectionOutput> network;
+        try
+        {
+            network = DetectorCatalog.Create(info);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
         StateDict.Load(network, weights, strict: true, path);
         return new TorchFaceDetector(network, info.Architecture, options, scales);
     }

@@ -40,7 +40,15 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     /// <summary>Builds the architecture of <paramref name="info"/> and loads <paramref name="weights"/> strictly.</summary>
     public static TorchFaceEmbedder FromWeights(ModelInfo info, IReadOnlyDictionary<string, TensorData> weights, string source)
     {
-        var network = BackboneCatalog.Create(info);
+        nn.Module<Tensor, Tensor> network;
+        try
+        {
+            network = BackboneCatalog.Create(info);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
         StateDict.Load(network, weights, strict: true, source);
         return new TorchFaceEmbedder(info, network);
     }

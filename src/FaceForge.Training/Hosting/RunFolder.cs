@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace FaceForge.Training.Hosting;
@@ -14,6 +13,8 @@ public enum RunFolderState
     Finished,
     /// <summary>Another live process owns the folder (run.lock).</summary>
     Locked,
+    /// <summary>Files that are not a run's (a model, a config) or the path is a file: nothing a run may overwrite unasked.</summary>
+    Foreign,
 }
 
 /// <summary>
@@ -65,28 +66,26 @@ public sealed class RunFolder(string path, int rank = 0)
     /// Takes the folder for this process: writes run.lock with its pid. Refused while another live process owns it;
     /// a lock left by a dead process is taken over. Dispose the result to release it.
     /// </summary>
-    /// <exception cref="RunFolderConflictException">Another live process owns the folder.</exception>
+    /// <exception cref="RunFolderConflictException">Another live process owns the folder, or the path is a file.</exception>
     public IDisposable Acquire()
     {
-        Directory.CreateDirectory(Path);
-        for (int attempt = 0; attempt < 3; attempt++)
+        if (System.IO.File.Exists(Path)) throw new RunFolderConflictException(Path, RunFolderState.Foreign, $"'{Path}' is a file, not a run folder.");
+        try
         {
-            try
-            {
-                using (var stream = new FileStream(LockPath, FileMode.CreateNew, FileAccess.Write))
-                using (var writer = new StreamWriter(stream))
-                    writer.Write(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                return new Ownership(LockPath);
-            }
-            catch (IOException) when (System.IO.File.Exists(LockPath))
-            {
-                if (OwnerPid() is { } pid && pid != Environment.ProcessId && IsAlive(pid))
-                    throw new RunFolderConflictException(Path, RunFolderState.Locked, $"'{Path}' is in use by process {pid} (run.lock); wait for it to end, or stop it.");
-                System.IO.File.Delete(LockPath); // its owner is dead (or is us): take it over
-            }
+            return OwnerLock.Acquire(LockPath);
         }
-        throw new IOException($"Could not take '{LockPath}'.");
+        catch (LockedException e)
+        {
+            throw new RunFolderConflictException(Path, RunFolderState.Locked, $"'{Path}' is in use by process {e.Pid} (run.lock); wait for it to end, or stop it.");
+        }
     }
+
+    /// <summary>
+    /// Files of a run this folder holds although it has no run (no checkpoint, no finished.json): a model file, a
+    /// config, metrics. Starting a run here would overwrite them, so that needs force; resuming has nothing to resume.
+    /// </summary>
+    public IReadOnlyList<string> LooseFiles() =>
+        new[] { ModelPath, ConfigPath, MetricsPath }.Where(System.IO.File.Exists).Select(System.IO.Path.GetFileName).OfType<string>().ToList();
 
     /// <summary>Deletes what a previous run left (this process's checkpoints; process 0 also metrics and finished.json), for a run that starts over.</summary>
     public void Clear()
@@ -147,47 +146,6 @@ public sealed class RunFolder(string path, int rank = 0)
     }
 
     private string File(string name) => System.IO.Path.Combine(Path, name);
-
-    private int? OwnerPid()
-    {
-        try
-        {
-            return int.TryParse(System.IO.File.ReadAllText(LockPath).Trim(), out int pid) ? pid : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
-    private sealed class Ownership(string lockPath) : IDisposable
-    {
-        private bool _released;
-
-        public void Dispose()
-        {
-            if (_released) return;
-            _released = true;
-            try { System.IO.File.Delete(lockPath); } catch (IOException) { /* the folder is gone or read-only: nothing to release */ }
-        }
-    }
 }
 
 /// <summary>A run cannot start in a folder: it holds a finished or started run that neither resume nor overwrite was asked for, or another process owns it.</summary>

@@ -128,12 +128,16 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         Directory.CreateDirectory(folder.CheckpointDirectory);
         folder.RemoveTemporaryFiles();
         var state = folder.State;
-        string? problem = force || resume ? null : state switch
+        var loose = state == RunFolderState.Empty ? folder.LooseFiles() : [];
+        string? problem = force ? null : (resume, state) switch
         {
-            RunFolderState.Finished => $"'{folder.Path}' holds a finished run.",
-            RunFolderState.Started => $"'{folder.Path}' holds a started run ({Path.GetFileName(folder.LatestCheckpoint())}).",
+            (false, RunFolderState.Finished) => $"'{folder.Path}' holds a finished run.",
+            (false, RunFolderState.Started) => $"'{folder.Path}' holds a started run ({Path.GetFileName(folder.LatestCheckpoint())}).",
+            (false, RunFolderState.Empty) when loose.Count > 0 => $"'{folder.Path}' holds {string.Join(", ", loose)} but no run to continue; a new run would overwrite them.",
+            (true, RunFolderState.Empty) when loose.Count > 0 => $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", loose)}); resuming would start over and overwrite them.",
             _ => null,
         };
+        if (problem is not null && state == RunFolderState.Empty) state = RunFolderState.Foreign;
         // Decided together: a process that went on alone would wait for the others forever.
         if (Agree(problem is not null))
             throw new RunFolderConflictException(folder.Path, problem is null ? RunFolderState.Started : state, problem ?? $"'{folder.Path}' holds a started run of another process.");

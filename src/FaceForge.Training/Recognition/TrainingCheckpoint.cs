@@ -66,7 +66,16 @@ public static class TrainingCheckpoint
 
     private static Dictionary<string, byte[]> ReadEntries(string path)
     {
-        using var zip = ZipFile.OpenRead(path);
+        ZipArchive zip;
+        try
+        {
+            zip = ZipFile.OpenRead(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: not a whole checkpoint ({e.Message}).", e);
+        }
+        using var owned = zip;
         var entries = zip.Entries.ToDictionary(e => e.FullName, e => { using var s = e.Open(); using var m = new MemoryStream(); s.CopyTo(m); return m.ToArray(); });
         foreach (string name in new[] { "state.json", "classifier.bin" })
             if (!entries.ContainsKey(name)) throw new InvalidDataException($"{path}: checkpoint lacks {name}.");

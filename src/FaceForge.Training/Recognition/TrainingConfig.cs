@@ -199,10 +199,11 @@ public sealed record TrainingConfig : IRunSettings
         Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "max_seconds", $"must be non-negative, 0 for no limit (got {MaxSeconds})");
         Require(CheckpointEvery >= 0, "checkpoint_every", $"must be non-negative, 0 for only at the end (got {CheckpointEvery})");
         Require(LogEvery > 0, "log_every", $"must be positive (got {LogEvery})");
-        Require(double.IsFinite(Scale), "scale", $"must be finite (got {Scale})");
+        Require(Scale <= 1024, "scale", $"must be at most 1024 (got {Scale}; margin heads use 16 to 64)");
         Require(Margin < (Head == HeadKind.CosFace ? 1 : Math.PI / 2), "margin", $"must be below {(Head == HeadKind.CosFace ? "1 (a cosine margin)" : "pi/2 radians")} (got {Margin})");
         Require(MagFaceLambda > 0, "mag_face_lambda", $"must be positive (got {MagFaceLambda})");
         Require(Milestones.All(m => m > 0 && m <= Epochs), "milestones", $"must lie in (0, epochs] (got {string.Join(", ", Milestones)})");
+        Require(Milestones.Zip(Milestones.Skip(1)).All(p => p.First < p.Second), "milestones", $"must be in increasing order (got {string.Join(", ", Milestones)})");
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
     }
 }

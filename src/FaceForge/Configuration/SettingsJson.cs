@@ -32,8 +32,28 @@ public static class SettingsJson
     }
 
     /// <summary>A JSON error in a person's words: without .NET type names.</summary>
-    public static string Describe(JsonException e) =>
-        System.Text.RegularExpressions.Regex.Replace(e.Message, @" (during deserialization )?(of|on) type '[^']*'", "").Replace("The JSON property", "The key", StringComparison.Ordinal);
+    public static string Describe(JsonException e)
+    {
+        string key = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "";
+        string message = e.Message;
+        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+            return System.Text.RegularExpressions.Regex.Replace(message, @"The JSON property '([^']*)' could not be mapped.*", "unknown key '$1'.");
+        if (message.Contains("could not be converted to", StringComparison.Ordinal))
+        {
+            string expected = System.Text.RegularExpressions.Regex.Match(message, @"converted to ([\w.`\[\]]+)").Groups[1].Value switch
+            {
+                var t when t.Contains("Int32", StringComparison.Ordinal) || t.Contains("Int64", StringComparison.Ordinal) => "a whole number",
+                var t when t.Contains("Double", StringComparison.Ordinal) || t.Contains("Single", StringComparison.Ordinal) => "a number",
+                var t when t.Contains("Boolean", StringComparison.Ordinal) => "true or false",
+                var t when t.Contains("String", StringComparison.Ordinal) => "a string",
+                var t when t.Contains("[]", StringComparison.Ordinal) => "a list",
+                _ => key.Length == 0 ? "an object with the config's keys" : "one of the key's accepted values",
+            };
+            return key.Length == 0 ? $"expected {expected}." : $"key '{key}' must be {expected}.";
+        }
+        message = System.Text.RegularExpressions.Regex.Replace(message, @" (during deserialization )?(of|on) type '[^']*'", "");
+        return System.Text.RegularExpressions.Regex.Replace(message, @"(\.NET|System\.)[\w.`\[\]]*", "").Trim();
+    }
 
     /// <summary>The config as indented JSON.</summary>
     public static string Write<T>(T config) => JsonSerializer.Serialize(config, Options);

@@ -38,8 +38,8 @@ public static class FaceAnnotations
             string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             var values = new float[parts.Length];
             for (int i = 0; i < parts.Length; i++)
-                if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
-                    throw new InvalidDataException($"{path}:{number}: '{parts[i]}' is not a number.");
+                if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || Math.Abs(values[i]) > 100_000)
+                    throw new InvalidDataException($"{path}:{number}: '{parts[i]}' is not a pixel coordinate (a finite number of at most 100000 in size).");
             if (values.Length < 4) throw new InvalidDataException($"{path}:{number}: expected at least 'x y w h', got {values.Length} numbers.");
             if (values[2] <= 0 || values[3] <= 0) throw new InvalidDataException($"{path}:{number}: box width and height must be positive (got {values[2]} x {values[3]}).");
             FaceLandmarks? landmarks = null;
@@ -51,6 +51,7 @@ public static class FaceAnnotations
             }
             result[^1].Item2.Add(new AnnotatedFace(new FaceBox(values[0], values[1], values[0] + values[2], values[1] + values[3]), landmarks));
         }
+        if (result.Count == 0) throw new InvalidDataException($"{path}: no '# image' line: the file annotates no images.");
         return result;
     }
 }

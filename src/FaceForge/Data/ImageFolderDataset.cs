@@ -36,7 +36,7 @@ public sealed class ImageFolderDataset : IFaceDataset
     /// <summary>Identity names (the sub-folder names), by label.</summary>
     public IReadOnlyList<string> IdentityNames => _index.Identities;
 
-    /// <summary>What was skipped: empty identity folders (only with skipEmpty), and folders or files ("folder/file") whose names are not valid UTF-8 (always).</summary>
+    /// <summary>What was skipped (only with skipEmpty): empty identity folders, and folders or files ("folder/file") whose names are not valid UTF-8.</summary>
     public IReadOnlyList<string> SkippedFolders => _index.Skipped;
 
     /// <summary>Opens <paramref name="root"/>, using or refreshing the cached index.</summary>
@@ -153,18 +153,23 @@ public sealed class ImageFolderIndex
         foreach (string name in folders)
         {
             string folder = Path.Combine(root, name);
-            // .NET decodes a name that is not valid UTF-8 with U+FFFD and then cannot open it: such folders and files
-            // are skipped and listed (Skipped), never allowed to make the whole dataset unusable.
+            // .NET decodes a name that is not valid UTF-8 with U+FFFD and then cannot open it: an error naming it, or
+            // (skipEmpty, the skip_bad setting) skipped and listed in Skipped like an empty folder.
             if (name.Contains('\uFFFD'))
             {
+                if (!skipEmpty)
+                    throw new InvalidDataException($"{folder}: the folder's name is not valid UTF-8, so .NET cannot open it; rename it, or skip it (skip_bad).");
                 index.Skipped.Add(name);
                 continue;
             }
             var all = Directory.EnumerateFiles(folder)
                 .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
                 .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
-            index.Skipped.AddRange(all.Where(f => f.Contains('\uFFFD')).Select(f => name + "/" + f));
-            var files = all.Where(f => !f.Contains('\uFFFD')).ToList();
+            var unreadable = all.Where(f => f.Contains('\uFFFD')).ToList();
+            if (unreadable.Count > 0 && !skipEmpty)
+                throw new InvalidDataException($"{folder}: {unreadable.Count} image name(s) are not valid UTF-8, so .NET cannot open them; rename them, or skip them (skip_bad).");
+            index.Skipped.AddRange(unreadable.Select(f => name + "/" + f));
+            var files = all.Except(unreadable).ToList();
             if (files.Count == 0)
             {
                 if (!skipEmpty)

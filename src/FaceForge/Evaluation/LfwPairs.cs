@@ -15,8 +15,8 @@ public static class LfwPairs
         using var reader = new StreamReader(path);
         string header = reader.ReadLine() ?? throw new InvalidDataException($"{path}: empty pairs file.");
         string[] h = header.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        if (h.Length != 2 || !int.TryParse(h[0], out int folds) || !int.TryParse(h[1], out int perFold) || folds <= 0 || perFold <= 0)
-            throw new InvalidDataException($"{path}:1: bad header '{header}': expected two positive integers, the fold count and pairs per class per fold (LFW: '10 300').");
+        if (h.Length != 2 || !int.TryParse(h[0], out int folds) || !int.TryParse(h[1], out int perFold) || folds <= 0 || perFold <= 0 || (long)folds * perFold > 10_000_000)
+            throw new InvalidDataException($"{path}:1: bad header '{header}': expected two positive integers, the fold count and pairs per class per fold (LFW: '10 300'), at most 10 million pairs.");
         var pairs = new List<VerificationPair>(folds * perFold * 2);
         for (int lineNumber = 2; pairs.Count < folds * perFold * 2; lineNumber++)
         {

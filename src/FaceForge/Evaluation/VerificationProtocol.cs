@@ -36,11 +36,14 @@ public sealed class VerificationProtocol
     {
         Options = options ?? new VerificationOptions();
         if (Options.BatchSize < 1) throw new ArgumentException($"Batch size must be at least 1 (got {Options.BatchSize}).", nameof(options));
+        var present = pairs.Select(p => p.Fold).ToHashSet();
+        if (Options.Folds?.FirstOrDefault(f => !present.Contains(f), -1) is int absent and >= 0)
+            throw new ArgumentException($"Fold {absent + 1} is not among the pairs' folds (1-{present.DefaultIfEmpty(-1).Max() + 1}).");
         Pairs = pairs.Where(p => Options.Folds is null || Options.Folds.Contains(p.Fold)).ToList();
         if (Pairs.Count == 0) throw new ArgumentException("No pairs in the selected folds.");
         // A fold's threshold comes from the other folds; with one fold it would be chosen on the test pairs themselves.
         if (Pairs.Select(p => p.Fold).Distinct().Count() < 2)
-            throw new ArgumentException($"Verification needs at least two folds (each fold is judged at the threshold that is best on the others); the selected pairs are all in fold {Pairs[0].Fold}.");
+            throw new ArgumentException($"Verification needs at least two folds (each fold is judged at the threshold that is best on the others); the selected pairs are all in fold {Pairs[0].Fold + 1}.");
         Images = Pairs.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
     }
 

@@ -17,8 +17,8 @@ public static class ModelFile
     /// <summary>Writes a model file.</summary>
     public static void Save(string path, ModelInfo info, IReadOnlyDictionary<string, TensorData> weights)
     {
-        if (info.Problem() is { } problem) throw new ArgumentException($"{path}: not written: {problem}.", nameof(info));
-        if (Directory.Exists(path)) throw new ArgumentException($"'{path}' is a folder; a model file needs a file path.", nameof(path));
+        if (info.Problem() is { } problem) throw new ArgumentException($"{path}: not written: {problem}.");
+        if (Directory.Exists(path)) throw new ArgumentException($"'{path}' is a folder; a model file needs a file path.");
         AtomicFile.Write(path, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
@@ -141,7 +141,7 @@ public static class ModelFile
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: bad model.json: {e.Message}", e);
+            throw new InvalidDataException($"{path}: bad model.json: {Configuration.SettingsJson.Describe(e)}", e);
         }
     }
 }

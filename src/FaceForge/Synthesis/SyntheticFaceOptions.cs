@@ -37,7 +37,8 @@ public sealed record SyntheticFaceOptions
         if (ImagesPerIdentity < 1) throw new ArgumentException($"ImagesPerIdentity must be at least 1 (got {ImagesPerIdentity}).", nameof(ImagesPerIdentity));
         if (Size is < 32 or > 1024) throw new ArgumentException($"Size must be between 32 and 1024 pixels (got {Size}).", nameof(Size));
         if (OcclusionRate is < 0 or > 1) throw new ArgumentException($"OcclusionRate must be in [0, 1] (got {OcclusionRate}).", nameof(OcclusionRate));
-        if (SceneOcclusionRate is < 0 or > 1) throw new ArgumentException($"SceneOcclusionRate must be in [0, 1] (got {SceneOcclusionRate}).", nameof(SceneOcclusionRate));
+        if (!(SceneOcclusionRate >= 0 && SceneOcclusionRate <= 1)) throw new ArgumentException($"The scene occlusion rate must be in [0, 1] (got {SceneOcclusionRate}).");
+        if ((long)Identities * ImagesPerIdentity > 10_000_000) throw new ArgumentException($"{Identities} identities x {ImagesPerIdentity} images is more than 10 million images.");
         if (SceneWidth < 64 || SceneHeight < 64) throw new ArgumentException($"Scenes must be at least 64x64 (got {SceneWidth}x{SceneHeight}).", nameof(SceneWidth));
     }
 }

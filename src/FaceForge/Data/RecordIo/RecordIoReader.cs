@@ -64,7 +64,12 @@ public sealed class RecordIoReader : IDisposable
     private void CheckPair()
     {
         var byOffset = _offsets.OrderBy(kv => kv.Value).ToList();
-        if (byOffset.Count == 0) return;
+        if (byOffset.Count == 0)
+        {
+            if (_length == 0) return;
+            _file.Dispose();
+            throw new InvalidDataException($"'{IdxPath}' indexes no record, but '{RecPath}' holds {_length} bytes: a mismatched or truncated pair; pack it again.");
+        }
         foreach (var (key, offset) in new[] { byOffset[0], byOffset[byOffset.Count / 2], byOffset[^1] })
         {
             try

@@ -15,6 +15,7 @@ public sealed class RecordIoWriter : IDisposable
     private readonly string _prefix;
     private readonly string _recTemporary;
     private readonly FileStream _rec;
+    private readonly OwnerLock _lock;
     private readonly System.Text.StringBuilder _index = new();
     private bool _committed;
 
@@ -23,6 +24,10 @@ public sealed class RecordIoWriter : IDisposable
     {
         _prefix = RecordIoReader.StripExtension(Path.GetFullPath(prefix));
         Directory.CreateDirectory(Path.GetDirectoryName(_prefix)!);
+        foreach (string target in new[] { _prefix + ".rec", _prefix + ".idx" })
+            if (Directory.Exists(target)) throw new ArgumentException($"'{target}' is a folder; the pack needs that name for a file.");
+        // One writer per prefix: two packs into one name would otherwise interleave their renames into a mismatched pair.
+        _lock = OwnerLock.Acquire(_prefix + ".pack.lock");
         CompleteInterruptedCommit(_prefix);
         // Temporary files of writers killed before their journal: the old pair is intact, so they are garbage.
         foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!, Path.GetFileName(_prefix) + ".*.tmp")) File.Delete(stale);
@@ -72,17 +77,32 @@ public sealed class RecordIoWriter : IDisposable
         foreach (var (name, extension) in names.Zip([".rec", ".idx"]))
         {
             string temporary = Path.Combine(folder, Path.GetFileName(name));
-            if (File.Exists(temporary)) File.Move(temporary, prefix + extension, overwrite: true);
+            // A reader and the writer may both finish the same journal: whoever moves a file first wins.
+            try { File.Move(temporary, prefix + extension, overwrite: true); }
+            catch (FileNotFoundException) { }
         }
         File.Delete(journal);
     }
 
     private static string JournalPath(string prefix) => prefix + ".commit";
 
-    /// <summary>Discards an uncommitted write.</summary>
+    /// <summary>Discards an uncommitted write (its temporary files too, even when closing fails on a full disk) and releases the prefix.</summary>
     public void Dispose()
     {
-        _rec.Dispose();
-        if (!_committed && File.Exists(_recTemporary)) File.Delete(_recTemporary);
+        try
+        {
+            _rec.Dispose();
+        }
+        catch (IOException)
+        {
+            if (_committed) throw;
+        }
+        finally
+        {
+            if (!_committed)
+                foreach (string temporary in new[] { _recTemporary, $"{_prefix}.idx.{Environment.ProcessId}.tmp" })
+                    if (File.Exists(temporary)) File.Delete(temporary);
+            _lock.Dispose();
+        }
     }
 }
