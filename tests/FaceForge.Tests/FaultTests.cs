@@ -3,10 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using FaceForge.Data.RecordIo;
-using FaceForge.Models;
 using FaceForge.Synthesis;
-using FaceForge.Training.Backbones;
-using FaceForge.Training.Weights;
 using Xunit;
 
 namespace FaceForge.Tests;
@@ -18,20 +15,11 @@ namespace FaceForge.Tests;
 /// </summary>
 public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
 {
-    private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
 
     private static string Faceforge => Path.Combine(AppContext.BaseDirectory, "faceforge");
 
     private string Image(int index) => Path.Combine(data.Root, data.Dataset.RelativePath(index));
 
-    private static string RandomModel(string dir)
-    {
-        string path = Path.Combine(dir, "random.ffm");
-        TorchSharp.torch.manual_seed(5);
-        using var network = BackboneCatalog.Create(SmallModel);
-        ModelFile.Save(path, SmallModel, StateDict.Export(network));
-        return path;
-    }
 
     /// <summary>Runs the command in-process; asserts exit 2 with a one-line error containing each of <paramref name="mentions"/>.</summary>
     private static string UserError(string[] args, params string[] mentions)
@@ -148,7 +136,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
             _ => $"{kind} 20 40 20 30 30 22 40 38 40",
         };
         File.WriteAllText(Path.Combine(dir, "landmarks.txt"), $"{name} {points}\n");
-        string line = UserError(["embed", "--model", RandomModel(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], message);
+        string line = UserError(["embed", "--model", TestModels.Random(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], message);
         Assert.True(line.Contains("landmarks.txt:1", StringComparison.Ordinal) || line.Contains(Path.GetFileName(name), StringComparison.Ordinal), line);
     }
 
@@ -158,7 +146,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string dir = TestPaths.NewTempDirectory("landmarks-dup");
         string name = data.Dataset.RelativePath(0), points = "20 20 40 20 30 30 22 40 38 40";
         File.WriteAllText(Path.Combine(dir, "landmarks.txt"), $"{name} {points}\n{name} {points}\n");
-        UserError(["embed", "--model", RandomModel(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], "landmarks.txt:2", "listed again");
+        UserError(["embed", "--model", TestModels.Random(dir), Image(0), "--landmarks", Path.Combine(dir, "landmarks.txt")], "landmarks.txt:2", "listed again");
     }
 
     // 4. model import with a folder as output and impossible sizes.
@@ -194,10 +182,10 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     {
         string dir = TestPaths.NewTempDirectory("hostile");
         string path = Path.Combine(dir, $"{fault}.ffm");
-        var info = SmallModel with
+        var info = TestModels.Small with
         {
-            InputWidth = fault switch { "width-negative" => -96, "width-huge" => 60000, _ => SmallModel.InputWidth },
-            NormalizationStd = fault == "std-zero" ? 0 : SmallModel.NormalizationStd,
+            InputWidth = fault switch { "width-negative" => -96, "width-huge" => 60000, _ => TestModels.Small.InputWidth },
+            NormalizationStd = fault == "std-zero" ? 0 : TestModels.Small.NormalizationStd,
         };
         using (var stream = File.Create(path))
         using (var zip = new ZipArchive(stream, ZipArchiveMode.Create))
@@ -309,7 +297,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     public void OtherSilentAcceptancesAreErrors()
     {
         string dir = TestPaths.NewTempDirectory("silent");
-        string model = RandomModel(dir);
+        string model = TestModels.Random(dir);
         var tiny = new Imaging.RgbImage(1, 1);
         Imaging.ImageEncoder.Save(tiny, Path.Combine(dir, "tiny.png"));
         UserError(["embed", "--model", model, Path.Combine(dir, "tiny.png")], "tiny.png", "too small");
@@ -366,7 +354,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         File.WriteAllText(Path.Combine(dir, "b", "b_0003.jpg"), "not an image");
         string pairs = Path.Combine(dir, "pairs.txt");
         File.WriteAllText(pairs, "2\t2\na\t1\t2\nb\t1\t2\na\t1\tb\t1\na\t2\tb\t2\n" + "a\t1\t3\nb\t2\t3\na\t3\tb\t3\na\t1\tb\t2\n");
-        UserError(["eval", "verify", "--model", RandomModel(dir), "--images", dir, "--pairs", pairs], "b_0003.jpg");
+        UserError(["eval", "verify", "--model", TestModels.Random(dir), "--images", dir, "--pairs", pairs], "b_0003.jpg");
     }
 
     // Found by the new-user attack (docs/reliability.md, second table): writes that would have overwritten or mixed data.

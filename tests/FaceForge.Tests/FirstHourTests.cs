@@ -4,7 +4,6 @@ using FaceForge.Synthesis;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Hosting;
 using FaceForge.Training.Recognition;
-using FaceForge.Training.Weights;
 using Xunit;
 
 namespace FaceForge.Tests;
@@ -12,18 +11,9 @@ namespace FaceForge.Tests;
 /// <summary>What a new user met in the first hour, held by tests.</summary>
 public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
 {
-    private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
 
     private static string Lfw(string relative) => Path.Combine(TestPaths.Shared!, "data/lfw", relative);
 
-    private static string RandomModel(string dir)
-    {
-        string path = Path.Combine(dir, "random.ffm");
-        TorchSharp.torch.manual_seed(5);
-        using var network = BackboneCatalog.Create(SmallModel);
-        ModelFile.Save(path, SmallModel, StateDict.Export(network));
-        return path;
-    }
 
     private static string CasiaModel()
     {
@@ -89,7 +79,7 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
     {
         string root = TestPaths.NewTempDirectory("own-folder");
         new SyntheticFaces(new SyntheticFaceOptions { Identities = 24, ImagesPerIdentity = 3, Size = 112, Seed = 21 }).WriteRecognitionSet(root, threads: 2);
-        string model = RandomModel(TestPaths.NewTempDirectory("own-model"));
+        string model = TestModels.Random(TestPaths.NewTempDirectory("own-model"));
         string[] args = ["eval", "verify", "--model", model, "--images", root, "--pairs", "auto", "--json"];
         var first = CliHarness.Run(args);
         Assert.True(first.Code == 0, first.Error);

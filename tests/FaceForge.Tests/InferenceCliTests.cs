@@ -1,32 +1,20 @@
 using System.Text.Json;
 using FaceForge.Cli;
-using FaceForge.Models;
-using FaceForge.Training.Backbones;
-using FaceForge.Training.Weights;
 using Xunit;
 
 namespace FaceForge.Tests;
 
 public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
 {
-    private static readonly ModelInfo SmallModel = BackboneCatalog.Defaults("mobilefacenet") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 32 };
 
 
-    private static string RandomModel()
-    {
-        string path = Path.Combine(TestPaths.NewTempDirectory("model"), "random.ffm");
-        TorchSharp.torch.manual_seed(5);
-        using var network = BackboneCatalog.Create(SmallModel);
-        ModelFile.Save(path, SmallModel, StateDict.Export(network));
-        return path;
-    }
 
     private string Image(int index) => Path.Combine(data.Root, data.Dataset.RelativePath(index));
 
     [Fact]
     public void EmbedGivesUnitVectors()
     {
-        var result = CliHarness.Run("embed", "--model", RandomModel(), Image(0), Image(7), "--aligned", "--json");
+        var result = CliHarness.Run("embed", "--model", TestModels.Random(), Image(0), Image(7), "--aligned", "--json");
         Assert.Equal(0, result.Code);
         var items = JsonDocument.Parse(result.Output).RootElement.EnumerateArray().ToList();
         Assert.Equal(2, items.Count);
@@ -41,7 +29,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void VerifyScoresAnImageAgainstItselfAsOne()
     {
-        var result = CliHarness.Run("verify", "--model", RandomModel(), Image(3), Image(3), "--threshold", "0.5", "--aligned", "--json");
+        var result = CliHarness.Run("verify", "--model", TestModels.Random(), Image(3), Image(3), "--threshold", "0.5", "--aligned", "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(1.0, json.GetProperty("score").GetDouble(), 4);
@@ -51,7 +39,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
     [Fact]
     public void IdentifyReportsRanks()
     {
-        var result = CliHarness.Run("eval", "identify", "--model", RandomModel(), "--gallery", data.Root, "--probes", data.Root, "--json");
+        var result = CliHarness.Run("eval", "identify", "--model", TestModels.Random(), "--gallery", data.Root, "--probes", data.Root, "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(30, json.GetProperty("probes").GetInt32());
@@ -85,7 +73,7 @@ public class InferenceCliTests(SyntheticFolderFixture data) : IClassFixture<Synt
         string bin = Path.Combine(TestPaths.NewTempDirectory("bin"), "synthetic.bin");
         File.WriteAllBytes(bin, [.. p]);
         string report = Path.Combine(Path.GetDirectoryName(bin)!, "report");
-        var result = CliHarness.Run("eval", "verify", "--model", RandomModel(), "--bin", bin, "--report", report, "--json");
+        var result = CliHarness.Run("eval", "verify", "--model", TestModels.Random(), "--bin", bin, "--report", report, "--json");
         Assert.Equal(0, result.Code);
         var json = JsonDocument.Parse(result.Output).RootElement;
         Assert.Equal(20, json.GetProperty("pairs").GetInt32());

@@ -16,51 +16,27 @@ internal static class TrainCommand
 
     public static Command Create()
     {
-        var settings = new SettingsBinder<TrainingConfig>();
-        settings[nameof(TrainingConfig.Arch)].Description += $" One of: {string.Join(", ", BackboneCatalog.Names)}.";
-        var output = new Option<string?>("--out") { Description = "Run folder (config.json, metrics.jsonl, checkpoints/, model.ffm, report.html)." };
-        var config = new Option<string?>("--config") { Description = "JSON config (snake_case keys, e.g. {\"epochs\": 10}); options given here override it." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint (uses its config.json; only stopping and logging options may change)." };
-        var force = new Option<bool>("--force") { Description = "Overwrite a finished or started run in --out." };
+        var run = new RunCommandLine<TrainingConfig>(ResumableSettings);
+        run.Settings[nameof(TrainingConfig.Arch)].Description += $" One of: {string.Join(", ", BackboneCatalog.Names)}.";
         var distributed = new Option<string>("--distributed") { Description = "none, or mpi: one process per rank under mpirun; --batch-size is the global batch.", DefaultValueFactory = _ => "none" };
         distributed.AcceptOnlyFromAmong("none", "mpi");
-        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var command = new Command("train", "Train a face recognition model.") { output, config, resume, force, distributed, json };
-        foreach (var option in settings.Options) command.Options.Add(option);
+        var command = new Command("train", "Train a face recognition model.") { distributed };
+        run.AddTo(command);
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
-            string? resumeDir = parse.GetValue(resume);
-            string runDir = resumeDir ?? parse.GetValue(output) ?? throw new UserErrorException("--out is required (or --resume RUN_DIR).");
-            TrainingConfig effective;
-            if (resumeDir is not null)
+            var (effective, runDir, resuming) = run.Resolve(parse, TrainingConfig.Load, config =>
             {
-                string saved = Path.Combine(resumeDir, "config.json");
-                if (!File.Exists(saved)) throw new UserErrorException($"--resume: '{resumeDir}' holds no config.json: not a FaceForge run folder.");
-                if (parse.GetValue(config) is not null) throw new UserErrorException("--config cannot be given with --resume: the run's config.json is its config.");
-                if (parse.GetValue(output) is not null) throw new UserErrorException("--out cannot be given with --resume: the run continues in its own folder.");
-                if (parse.GetValue(force)) throw new UserErrorException("--force cannot be given with --resume: to start over, use --out RUN_DIR --force.");
-                var fixedOption = settings.Options.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false } && !ResumableSettings.Any(s => settings[s] == o));
-                if (fixedOption is not null)
-                    throw new UserErrorException($"{fixedOption.Name} cannot change when resuming (the run's config.json fixes it); only {string.Join(", ", ResumableSettings.Select(settings.NameOf))} may.");
-                effective = settings.Apply(parse, TrainingConfig.Load(saved));
-            }
-            else
-            {
-                var start = parse.GetValue(config) is { } file
-                    ? TrainingConfig.Load(File.Exists(file) ? file : throw new UserErrorException(Directory.Exists(file) ? $"--config: '{file}' is a folder; give the JSON file." : $"--config: '{file}' does not exist."))
-                    : new TrainingConfig();
-                effective = settings.Apply(parse, start);
-                if (string.IsNullOrWhiteSpace(effective.Data)) throw new UserErrorException("--data is required (or a config file with a \"data\" key, or --resume RUN_DIR).");
-                BackboneCatalog.Defaults(effective.Arch); // unknown names fail here, listing the known ones
-                if (!Directory.Exists(effective.Data) && !File.Exists(effective.Data) && !File.Exists(effective.Data + ".rec"))
-                    throw new UserErrorException($"--data: '{effective.Data}' does not exist.");
-                if (effective.Init is { } init && !File.Exists(init)) throw new UserErrorException($"--init: '{init}' does not exist.");
-            }
-            settings.Validate(effective.Validate);
-            if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resumeDir is not null, parse.GetValue(force), parse.GetValue(json), parse);
-            var result = TrainingProgress.Recognition(effective, runDir, resumeDir is not null, parse.GetValue(force), progress);
-            Report(result, parse.GetValue(json), parse.InvocationConfiguration.Output);
+                if (string.IsNullOrWhiteSpace(config.Data)) throw new UserErrorException("--data is required (or a config file with a \"data\" key, or --resume RUN_DIR).");
+                BackboneCatalog.Defaults(config.Arch); // unknown names fail here, listing the known ones
+                if (!Directory.Exists(config.Data) && !File.Exists(config.Data) && !File.Exists(config.Data + ".rec"))
+                    throw new UserErrorException($"--data: '{config.Data}' does not exist.");
+                run.RequireFile(nameof(TrainingConfig.Init), config.Init);
+            }, config => config.Validate());
+            bool force = parse.GetValue(run.Force), json = parse.GetValue(run.Json);
+            if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resuming, force, json, parse);
+            var result = TrainingProgress.Recognition(effective, runDir, resuming, force, progress);
+            Report(result, json, parse.InvocationConfiguration.Output);
             return 0;
         });
         return command;
