@@ -10,8 +10,8 @@ out=${1:-/tmp/faceforge-pfc-parity}
 # A private copy of the build, so that rebuilding the repository meanwhile cannot disturb the run.
 dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
 ff=$out/bin/faceforge
-$ff data synth --out "$out/train" --identities ${IDS:-1000} --images ${IMAGES:-6} --seed 5 >&2
-$ff data synth --out "$out/test" --identities ${TEST_IDS:-200} --images 6 --seed 6000005 >&2
+$ff data synth --out "$out/train" --identities ${IDS:-1000} --images ${IMAGES:-6} --seed 5 --force >&2
+$ff data synth --out "$out/test" --identities ${TEST_IDS:-200} --images 6 --seed 6000005 --force >&2
 rm -rf "$out/gallery" "$out/probes" "$out/lfw"
 for id in "$out"/test/faces/id_*; do
   name=$(basename "$id"); mkdir -p "$out/gallery/$name" "$out/probes/$name" "$out/lfw/$name"
