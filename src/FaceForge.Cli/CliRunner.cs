@@ -22,7 +22,7 @@ internal static class CliRunner
             if (parse.Errors.Count > 0)
             {
                 string command = string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["faceforge"] : ["faceforge", .. CommandPath(parse.CommandResult)]);
-                error.WriteLine($"error: {Plain(parse.Errors[0].Message.Split('\n')[0].Trim())} (see '{command} --help')");
+                error.WriteLine($"error: {Describe(parse)} (see '{command} --help')");
                 return UserErrorExitCode;
             }
             return parse.Invoke(configuration);
@@ -34,6 +34,48 @@ internal static class CliRunner
             if (code == InternalErrorExitCode && Environment.GetEnvironmentVariable("FACEFORGE_DEBUG") is { Length: > 0 }) error.WriteLine(e);
             return code;
         }
+    }
+
+    /// <summary>
+    /// The parser's first error in one line: an unknown word before a missing command (with the nearest command
+    /// name), the option it concerns named, lists of accepted values kept on the line.
+    /// </summary>
+    private static string Describe(ParseResult parse)
+    {
+        var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+        string message = string.Join(' ', first.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (first.Message.StartsWith("Unrecognized", StringComparison.Ordinal)
+            && System.Text.RegularExpressions.Regex.Match(first.Message, "'([^']*)'") is { Success: true } word && !word.Groups[1].Value.StartsWith('-'))
+        {
+            var near = parse.CommandResult.Command.Subcommands.Select(c => c.Name).MinBy(n => Distance(n, word.Groups[1].Value));
+            if (near is not null && Distance(near, word.Groups[1].Value) <= 2) message += $" Did you mean '{near}'?";
+        }
+        string? option = first.SymbolResult switch
+        {
+            System.CommandLine.Parsing.OptionResult o => o.Option.Name,
+            System.CommandLine.Parsing.ArgumentResult { Parent: System.CommandLine.Parsing.OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        message = Plain(message);
+        return option is not null && !message.Contains(option, StringComparison.Ordinal) ? $"{option}: {message}" : message;
+    }
+
+    /// <summary>Edit distance, for "did you mean".</summary>
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
     }
 
     /// <summary>A parser message without .NET type names ("as expected type 'System.Single'" becomes "as a number").</summary>

@@ -278,6 +278,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     [InlineData("eval verify --model", "'--model'")]
     [InlineData("detect --model m --confidence abc x.jpg", "'--confidence' as a number")]
     [InlineData("eval verify --model m --flip X", "'--flip' as one of None, Add, Concatenate")]
+    [InlineData("train --out r --distributed foo", "--distributed: Argument 'foo' not recognized. Must be one of: 'none' 'mpi'")]
+    [InlineData("trian --data d", "'trian'. Did you mean 'train'?")]
     public void ParseErrorsAreOneLineWithoutTypeNames(string command, string mention)
     {
         string line = UserError(command.Split(' '), mention, "--help");
@@ -376,10 +378,13 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string run = Path.Combine(dir, "run");
         Assert.Equal(0, CliHarness.Run("train", "--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--out", run, "--max-steps", "2", "--batch-size", "8", "--log-every", "1").Code);
         Directory.Delete(Path.Combine(run, "checkpoints"), recursive: true);
-        File.Delete(Path.Combine(run, "finished.json"));
         string metrics = File.ReadAllText(Path.Combine(run, "metrics.jsonl"));
-        UserError(["train", "--resume", run, "--max-steps", "3"], "no checkpoint to resume from", "--force");
+        byte[] model = File.ReadAllBytes(Path.Combine(run, "model.ffm"));
+        UserError(["train", "--resume", run, "--max-steps", "3"], "no checkpoint to resume from", "--force"); // a finished run
+        File.Delete(Path.Combine(run, "finished.json"));
+        UserError(["train", "--resume", run, "--max-steps", "3"], "no checkpoint to resume from", "--force"); // a started one
         Assert.Equal(metrics, File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
+        Assert.Equal(model, File.ReadAllBytes(Path.Combine(run, "model.ffm")));
         UserError(["train", "--resume", run, "--out", Path.Combine(dir, "other")], "--out cannot be given with --resume");
 
         // data synth into an existing set, split-lfw into a filled folder, a pack held by a live process.

@@ -42,7 +42,13 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
 
         int step = 0, badSteps = 0, skipped = 0;
         var warnings = new List<string>();
+        // What a restart from step 0 would overwrite: a finished run, or a run's files without a checkpoint.
+        bool hadRun = folder.State == RunFolderState.Finished || folder.LooseFiles().Count > 0;
         if (resume) (step, badSteps) = Restore(task, warnings);
+        bool nothingToResume = resume && folder.LatestCheckpoint() is null && hadRun;
+        if (Agree(nothingToResume))
+            throw new RunFolderConflictException(folder.Path, RunFolderState.Foreign,
+                $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", folder.LooseFiles().Append(Path.GetFileName(folder.FinishedPath)).Where(f => File.Exists(Path.Combine(folder.Path, f))).Distinct())}); resuming would start over and overwrite them.");
         if (resume && step >= totalSteps && folder.State == RunFolderState.Finished)
             throw new RunFolderConflictException(folder.Path, RunFolderState.Finished, $"'{folder.Path}' holds a finished run ({step} of {totalSteps} steps): nothing is left to resume.");
         if (IsRoot && resume && step < totalSteps) File.Delete(folder.FinishedPath); // planned longer now: no longer finished
