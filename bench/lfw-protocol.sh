@@ -17,13 +17,13 @@ echo '{"step": "imported MobileFaceNet, folds 6-10"}'; eval_folds "$out/mfn.ffm"
 [ -d "$out/train-96" ] || $ff data split-lfw --images $lfw/images --pairs $lfw/pairs.txt --test-folds 6-10 --out "$out/train-96" \
   --landmarks $lfw/landmarks.txt --template sphereface-112x96 >&2
 for head in ArcFace MagFace CurricularFace; do
-  $ff train --data "$out/train-96" --arch mobilefacenet-casia --head $head --init "$out/mfn.ffm" --out "$out/ft-$head" --force \
+  $ff train --data "$out/train-96" --arch mobilefacenet-casia --head $head --scale 64 --init "$out/mfn.ffm" --out "$out/ft-$head" --force \
     --epochs ${FT_EPOCHS:-1} --lr 0.005 --warmup-epochs 0.5 --batch-size 64 --checkpoint-every 0 --json >&2
   echo "{\"step\": \"fine-tuned $head, folds 6-10\"}"; eval_folds "$out/ft-$head/model.ffm" Concatenate
 done
 
 [ -d "$out/train-112" ] || $ff data split-lfw --images $lfw/images --pairs $lfw/pairs.txt --test-folds 6-10 --out "$out/train-112" \
   --landmarks $lfw/landmarks.txt --template arcface-112x112 >&2
-$ff train --data "$out/train-112" --arch vargfacenet --width ${VARG_WIDTH:-0.25} --head ArcFace --out "$out/scratch-varg" --force \
+$ff train --data "$out/train-112" --arch vargfacenet --width ${VARG_WIDTH:-0.25} --head ArcFace --scale 64 --out "$out/scratch-varg" --force \
   --epochs ${VARG_EPOCHS:-8} --lr 0.1 --warmup-epochs 1 --batch-size 64 --checkpoint-every 0 --json >&2
 echo '{"step": "VarGFaceNet from scratch, folds 6-10"}'; eval_folds "$out/scratch-varg/model.ffm" Add

@@ -114,6 +114,16 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         Assert.Contains("--lr cannot change when resuming", error);
     }
 
+    [Fact]
+    public void TrainAndDemoShareTheArcFaceScaleDefault()
+    {
+        Assert.Equal(32, new TrainingConfig { Head = HeadKind.ArcFace }.Resolved().Scale);
+        Assert.All(new[] { HeadKind.CosFace, HeadKind.MagFace, HeadKind.CurricularFace }, h => Assert.Equal(64, new TrainingConfig { Head = h }.Resolved().Scale));
+        var (code, output, _) = CliHarness.Run("demo", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("[default: 32]", output.Split('\n').Single(l => l.TrimStart().StartsWith("--scale", StringComparison.Ordinal)));
+    }
+
     private sealed class Collect(List<int> steps) : IProgress<TrainingStatus>
     {
         public void Report(TrainingStatus value) => steps.Add(value.Step);

@@ -21,7 +21,7 @@ internal static class DemoCommand
         var testIdentities = new Option<int>("--test-identities") { Description = "Held-out identities for verification.", DefaultValueFactory = _ => 100 }.AtLeast(20);
         var epochs = new Option<int>("--epochs") { Description = "Training epochs (the LR schedule spans them).", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var seconds = new Option<double>("--max-seconds", "--seconds") { Description = "Training time cap in seconds (the schedule is cut short past it).", DefaultValueFactory = _ => 300 };
-        var scale = new Option<double>("--scale") { Description = "ArcFace scale s.", DefaultValueFactory = _ => 32 };
+        var scale = new Option<double>("--scale") { Description = "ArcFace scale s (train's default for ArcFace).", DefaultValueFactory = _ => TrainingConfig.DefaultScale(HeadKind.ArcFace) };
         var margin = new Option<double>("--margin") { Description = "ArcFace margin m (radians).", DefaultValueFactory = _ => 0.3 };
         var width = new Option<double>("--width") { Description = "VarGFaceNet width multiplier.", DefaultValueFactory = _ => 0.25 };
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 0 };

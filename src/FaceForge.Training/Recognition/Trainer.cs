@@ -53,7 +53,7 @@ public sealed class Trainer
     }
 
     /// <summary>The margin head a config asks for.</summary>
-    public static MarginHead CreateHead(TrainingConfig config) => config.Head switch
+    public static MarginHead CreateHead(TrainingConfig config) => (config = config.Resolved()).Head switch
     {
         HeadKind.ArcFace => CombinedMarginHead.ArcFace(config.Margin > 0 ? config.Margin : 0.5, config.Scale, config.StraightThrough),
         HeadKind.CosFace => CombinedMarginHead.CosFace(config.Margin > 0 ? config.Margin : 0.35, config.Scale),
