@@ -69,13 +69,57 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         Assert.False(File.Exists(Path.Combine(run, "run.lock")));
     }
 
+    // Kill -9 at random moments of a run that checkpoints every step (so many kills land in a checkpoint write), then
+    // resume: the run ends exactly where an uninterrupted one does.
+    [Fact]
+    public void TrainingKilledAtRandomMomentsResumesToTheUninterruptedResult()
+    {
+        string dir = TestPaths.NewTempDirectory("train-kill");
+        string[] common = ["--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--max-steps", "60", "--batch-size", "8",
+            "--checkpoint-every", "1", "--log-every", "1", "--workers", "1", "--seed", "4"];
+        string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
+        Assert.Equal(0, CliHarness.Run(["train", .. common, "--out", straight]).Code);
+        var random = new Random(11);
+        int interrupted = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            // Until a first checkpoint exists, a kill leaves nothing to resume: start afresh then.
+            bool resumable = Directory.Exists(Path.Combine(killed, "checkpoints")) && Directory.GetFiles(Path.Combine(killed, "checkpoints"), "step_*.ckpt").Length > 0;
+            using var child = resumable ? Start("train", "--resume", killed) : Start(["train", .. common, "--out", killed, "--force"]);
+            Thread.Sleep(random.Next(1500, 3500)); // a 60-step run takes about 6 s here, its start about 1 s
+            try { child.Kill(); } catch (InvalidOperationException) { /* it had finished */ }
+            child.WaitForExit();
+            if (!File.Exists(Path.Combine(killed, "finished.json"))) interrupted++;
+        }
+        Assert.True(interrupted > 0, "no kill landed before the run finished: the test proves nothing");
+        if (Directory.Exists(Path.Combine(killed, "checkpoints")) && !File.Exists(Path.Combine(killed, "finished.json")))
+        {
+            var (code, _, error) = CliHarness.Run("train", "--resume", killed);
+            Assert.True(code == 0, error);
+        }
+        double Final(string run) => JsonDocument.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last()).RootElement.GetProperty("loss").GetDouble();
+        Assert.Equal(Enumerable.Range(1, 60), File.ReadAllLines(Path.Combine(killed, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()));
+        Assert.Equal(Final(straight), Final(killed), 4);
+        Assert.Empty(Directory.GetFiles(Path.Combine(killed, "checkpoints"), ".*.tmp"));
+    }
+
     // 2. data pack killed at random moments over an existing pack: a reader sees the old pair or the new one.
     [Fact]
     public void PackKilledAtRandomMomentsLeavesTheOldOrTheNewPair()
     {
         string dir = TestPaths.NewTempDirectory("pack-kill");
+        // 400 copies of one 700x700 noise PNG: packing decodes each (about 10 ms), so a pack takes seconds and the kills
+        // land inside it, some in the commit.
         string big = Path.Combine(dir, "big");
-        new SyntheticFaces(new SyntheticFaceOptions { Identities = 40, ImagesPerIdentity = 10, Size = 96, Seed = 3 }).WriteRecognitionSet(big, threads: 2);
+        var noise = new Imaging.RgbImage(700, 700);
+        new Random(5).NextBytes(noise.Pixels);
+        string source = Path.Combine(dir, "noise.png");
+        Imaging.ImageEncoder.Save(noise, source);
+        for (int id = 0; id < 40; id++)
+        {
+            Directory.CreateDirectory(Path.Combine(big, $"id_{id:D2}"));
+            for (int i = 0; i < 10; i++) File.Copy(source, Path.Combine(big, $"id_{id:D2}", $"{i}.png"));
+        }
         string prefix = Path.Combine(dir, "set");
         Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", prefix).Code);
         int oldCount = data.Dataset.Count, newCount = 400;
@@ -84,7 +128,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         for (int attempt = 0; attempt < 6; attempt++)
         {
             using var pack = Start("data", "pack", "--images", big, "--out", prefix);
-            Thread.Sleep(random.Next(300, 2500));
+            Thread.Sleep(random.Next(300, 3000));
             try { pack.Kill(); } catch (InvalidOperationException) { /* it had finished */ }
             pack.WaitForExit();
             using var set = RecordIoDataset.Open(prefix);
@@ -92,6 +136,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
             seen.Add(set.Count);
             set.ReadEncoded(set.Count - 1); // the last image reads whole
         }
+        Assert.Contains(oldCount, seen); // some kill landed before a pack finished
         Assert.Equal(0, CliHarness.Run("data", "pack", "--images", big, "--out", prefix).Code);
         using (var done = RecordIoDataset.Open(prefix)) Assert.Equal(newCount, done.Count);
         Assert.Empty(Directory.GetFiles(dir, "set.*.tmp"));
