@@ -7,7 +7,8 @@ internal static class ModelCommand
 {
     public static Command Create()
     {
-        var model = new Command("model", "Import PyTorch weights into FaceForge model files, and reshard Partial FC checkpoints.");
+        var model = new Command("model", "Describe FaceForge model files, import PyTorch weights into them, and reshard Partial FC checkpoints.");
+        model.Subcommands.Add(ModelInfoCommand.Create());
         model.Subcommands.Add(ModelImportCommand.Create());
         model.Subcommands.Add(ModelReshardCommand.Create());
         return model;
