@@ -8,7 +8,10 @@ internal static class TrainDetectorCommand
 {
     public static Command Create()
     {
-        var run = new RunCommandLine<DetectorTrainingConfig>([]);
+        // As for train: a resumed run may change when it stops and how it reports, not what it learns.
+        var run = new RunCommandLine<DetectorTrainingConfig>(
+            [nameof(DetectorTrainingConfig.Epochs), nameof(DetectorTrainingConfig.MaxSteps), nameof(DetectorTrainingConfig.MaxSeconds),
+             nameof(DetectorTrainingConfig.LogEvery), nameof(DetectorTrainingConfig.CheckpointEvery), nameof(DetectorTrainingConfig.MaxBadSteps)]);
         var command = new Command("train-detector", "Train a face detector; by default the occlusion-aware one (segmentation branch, adversarial feature masks).");
         run.AddTo(command);
         command.SetAction(parse =>
