@@ -441,8 +441,9 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         Assert.Equal(0, CliHarness.Run("data", "synth", "--out", synth, "--identities", "2", "--images", "2", "--size", "56", "--force").Code);
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(synth, "faces")).Length);
         string prefix = Path.Combine(dir, "held");
-        File.WriteAllText(prefix + ".pack.lock", "1");
-        UserError(["data", "pack", "--images", data.Root, "--out", prefix], "held by process 1");
+        using (OwnerLock.Acquire(prefix + ".pack.lock"))
+            UserError(["data", "pack", "--images", data.Root, "--out", prefix], $"held by process {Environment.ProcessId}");
+        Assert.Equal(0, CliHarness.Run("data", "pack", "--images", data.Root, "--out", prefix).Code); // released: packs
         Directory.CreateDirectory(Path.Combine(dir, "folder.rec"));
         UserError(["data", "pack", "--images", data.Root, "--out", Path.Combine(dir, "folder")], "folder.rec", "is a folder");
     }

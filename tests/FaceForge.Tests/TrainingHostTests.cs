@@ -85,11 +85,14 @@ public class TrainingHostTests(SyntheticFolderFixture data) : IClassFixture<Synt
         var started = Assert.Throws<RunFolderConflictException>(() => Train(kind, 4, dir));
         Assert.Equal(RunFolderState.Started, started.State);
 
-        // A live owner (this test's parent, pid 1 stands for any other live process) keeps the folder; a dead one does not.
-        File.WriteAllText(Path.Combine(dir, "run.lock"), "1");
-        var locked = Assert.Throws<RunFolderConflictException>(() => Train(kind, 4, dir, resume: true));
-        Assert.Equal(RunFolderState.Locked, locked.State);
-        Assert.Contains("process 1", locked.Message);
+        // A holder of the lock (here a second handle, as another process or another run in this one would have) keeps
+        // the folder; a lock file whose owner is gone (a kill leaves it, with its pid) does not.
+        using (OwnerLock.Acquire(Path.Combine(dir, "run.lock")))
+        {
+            var locked = Assert.Throws<RunFolderConflictException>(() => Train(kind, 4, dir, resume: true));
+            Assert.Equal(RunFolderState.Locked, locked.State);
+            Assert.Contains($"process {Environment.ProcessId}", locked.Message);
+        }
         File.WriteAllText(Path.Combine(dir, "run.lock"), "2147483646");
         Assert.Equal(4, Train(kind, 4, dir, resume: true).Steps);
     }

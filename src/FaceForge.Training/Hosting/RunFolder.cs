@@ -76,7 +76,7 @@ public sealed class RunFolder(string path, int rank = 0)
         }
         catch (LockedException e)
         {
-            throw new RunFolderConflictException(Path, RunFolderState.Locked, $"'{Path}' is in use by process {e.Pid} (run.lock); wait for it to end, or stop it.");
+            throw new RunFolderConflictException(Path, RunFolderState.Locked, $"'{Path}' is in use by {(e.Pid is int pid ? $"process {pid}" : "another process")} (run.lock); wait for it to end, or stop it.");
         }
     }
 
