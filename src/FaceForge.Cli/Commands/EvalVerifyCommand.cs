@@ -31,6 +31,7 @@ internal static class EvalVerifyCommand
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
@@ -55,7 +56,6 @@ internal static class EvalVerifyCommand
                 var (info, weights) = FaceForge.Models.ModelFile.Read(source);
                 FaceForge.Models.ModelFile.Save(calibrated, info with { Threshold = Math.Clamp(result.Threshold, -1, 1), ThresholdFlip = options.Flip.ToString() }, weights);
             }
-            else if (parse.GetValue(calibratedOut) is not null) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds, calibrated is null ? null : new { CalibratedModel = Path.GetFullPath(calibrated), Flip = options.Flip.ToString() });
             if (calibrated is not null && !parse.GetValue(json))
                 parse.InvocationConfiguration.Output.WriteLine($"calibrated threshold {result.Threshold:0.0000} (flip {options.Flip}) written to {calibrated}{(calibrated == parse.GetValue(model) ? " (rewritten in place)" : "")}");

@@ -9,7 +9,10 @@ namespace FaceForge.Cli.Commands;
 /// <summary>`faceforge train`: trains a recognition model; config file, then command-line overrides (one option per config key).</summary>
 internal static class TrainCommand
 {
-    /// <summary>Settings a resumed run may change: they decide when and how it stops and reports, not what it learns.</summary>
+    /// <summary>
+    /// Settings a resumed run may change: when it stops and how it reports. Epochs and max_steps also set the length
+    /// the learning-rate schedule decays over, so extending a run stretches its schedule from the resumed step on.
+    /// </summary>
     private static readonly string[] ResumableSettings =
         [nameof(TrainingConfig.Epochs), nameof(TrainingConfig.MaxSteps), nameof(TrainingConfig.MaxSeconds), nameof(TrainingConfig.Workers),
          nameof(TrainingConfig.LogEvery), nameof(TrainingConfig.CheckpointEvery), nameof(TrainingConfig.MaxBadSteps)];

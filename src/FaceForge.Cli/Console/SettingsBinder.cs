@@ -55,7 +55,12 @@ internal sealed class SettingsBinder<T> where T : new()
         {
             if (parse.GetResult(option) is not { Implicit: false }) continue;
             string key = SettingsJson.Key(property.Name);
-            json[key] = option is Option<bool?> flag ? JsonValue.Create(parse.GetValue(flag) ?? true) : Convert(option.Name, property.PropertyType, parse.GetValue((Option<string?>)option));
+            string? text = option is Option<string?> textOption ? parse.GetValue(textOption) : null;
+            // An empty value of an optional path ("--images ''") means "not given", as the settings' help says.
+            bool optional = new System.Reflection.NullabilityInfoContext().Create(property).WriteState == System.Reflection.NullabilityState.Nullable;
+            json[key] = option is Option<bool?> flag ? JsonValue.Create(parse.GetValue(flag) ?? true)
+                : optional && property.PropertyType == typeof(string) && string.IsNullOrEmpty(text) ? null
+                : Convert(option.Name, property.PropertyType, text);
         }
         try
         {

@@ -107,6 +107,7 @@ internal sealed class DetectorTask : ITrainingTask
             batch[i] = _samples.Load(_order.Order[position % _samples.Count], width, height, flip);
         });
         double maskedValue = 0;
+        double lr = step >= _config.LrDropAt * context.TotalSteps ? _config.LearningRate * _config.LrDropFactor : _config.LearningRate;
         using var scope = torch.NewDisposeScope();
         var input = torch.tensor(batch.SelectMany(s => s.Pixels).ToArray(), [batch.Length, 3, height, width]);
         var targets = MultiBoxLoss.Match(batch, _priors, width, height);
@@ -128,6 +129,8 @@ internal sealed class DetectorTask : ITrainingTask
             maskedValue = maskedLoss.item<float>();
             // The adversary's reward: each face's classification loss under its mask (higher is better for it).
             var reward = FaceRewards(anchorLoss, targets.Owner, faces);
+            // A non-finite step changes nothing, the generator and its reward baseline included (the host counts it).
+            if (!double.IsFinite(loss.item<float>()) || !reward.All(double.IsFinite)) return new StepResult(double.NaN, lr);
             double momentum = _config.RewardBaselineMomentum;
             _baseline = step == 0 ? reward.Average() : momentum * _baseline + (1 - momentum) * reward.Average();
             var advantage = torch.tensor(reward.Select(r => (float)(r - _baseline)).ToArray());
@@ -138,7 +141,6 @@ internal sealed class DetectorTask : ITrainingTask
             generatorLoss.backward();
             _generatorOptimizer.step();
         }
-        double lr = step >= _config.LrDropAt * context.TotalSteps ? _config.LearningRate * _config.LrDropFactor : _config.LearningRate;
         double lossValue = loss.item<float>();
         // A non-finite loss: skip the update (the host counts it).
         if (!double.IsFinite(lossValue)) return new StepResult(double.NaN, lr);

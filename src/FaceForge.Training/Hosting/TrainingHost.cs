@@ -31,11 +31,21 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
     public TrainingResult Run(Func<ITrainingTask> createTask, bool resume = false, bool force = false, IProgress<TrainingStatus>? progress = null, CancellationToken cancellation = default)
     {
         TorchRuntime.EnsureLoaded();
-        using var ownership = IsRoot ? folder.Acquire() : null;
+        // Process 0 owns the folder; the others learn of a refusal before they touch anything.
+        IDisposable? ownership = null;
+        RunFolderConflictException? refused = null;
+        if (IsRoot)
+            try { ownership = folder.Acquire(); }
+            catch (RunFolderConflictException e) { refused = e; }
+        using var owned = ownership;
+        if (Agree(refused is not null))
+            throw refused ?? new RunFolderConflictException(folder.Path, RunFolderState.Locked, $"'{folder.Path}' is in use by another run (run.lock).");
         Prepare(resume, force);
         var clock = Stopwatch.StartNew();
         torch.manual_seed(settings.Seed);
         using var task = createTask();
+        // Only now, with the new run built and checked, does an overwrite delete the old one.
+        if (force && !resume) folder.Clear();
         int perEpoch = task.StepsPerEpoch;
         int totalSteps = settings.Epochs * perEpoch;
         if (settings.MaxSteps > 0) totalSteps = Math.Min(totalSteps, settings.MaxSteps);
@@ -51,12 +61,12 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
                 $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", folder.LooseFiles().Append(Path.GetFileName(folder.FinishedPath)).Where(f => File.Exists(Path.Combine(folder.Path, f))).Distinct())}); resuming would start over and overwrite them.");
         if (resume && step >= totalSteps && folder.State == RunFolderState.Finished)
             throw new RunFolderConflictException(folder.Path, RunFolderState.Finished, $"'{folder.Path}' holds a finished run ({step} of {totalSteps} steps): nothing is left to resume.");
-        if (IsRoot && resume && step < totalSteps) File.Delete(folder.FinishedPath); // planned longer now: no longer finished
         using (var steps = _world.AllGather(torch.tensor(new long[] { step })))
             if (steps.unique().output.numel() != 1)
                 throw new InvalidDataException($"The processes' newest checkpoints are at different steps ({string.Join(", ", steps.data<long>().ToArray())}); remove the newer ones so all resume from the same step.");
         if (IsRoot)
         {
+            if (resume && step < totalSteps) File.Delete(folder.FinishedPath); // planned longer now: no longer finished
             folder.TrimMetrics(step);
             AtomicFile.WriteAllText(folder.ConfigPath, settings.ToJson());
         }
@@ -147,7 +157,6 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         // Decided together: a process that went on alone would wait for the others forever.
         if (Agree(problem is not null))
             throw new RunFolderConflictException(folder.Path, problem is null ? RunFolderState.Started : state, problem ?? $"'{folder.Path}' holds a started run of another process.");
-        if (force && !resume) folder.Clear();
     }
 
     /// <summary>

@@ -13,7 +13,10 @@ public sealed record VerificationOptions
     /// <summary>Crops per embedder call. <value>The default is 64.</value></summary>
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>Score only these folds (1-based); thresholds then come from the other scored folds. Null: all.</summary>
+    /// <summary>
+    /// Score only these folds, numbered from 0 as <see cref="VerificationPair.Fold"/> is (LfwPairs.ParseFolds turns
+    /// the command line's 1-based "6-10" into 5-9); thresholds then come from the other scored folds. Null: all.
+    /// </summary>
     public IReadOnlySet<int>? Folds { get; init; }
 }
 

@@ -24,9 +24,19 @@ public sealed class RecordIoReader : IDisposable
         IdxPath = prefix + ".idx";
         if (!File.Exists(RecPath)) throw new FileNotFoundException($"RecordIO file '{RecPath}' does not exist.", RecPath);
         if (!File.Exists(IdxPath)) throw new FileNotFoundException($"RecordIO index '{IdxPath}' is missing; it must sit beside '{RecPath}'.", IdxPath);
-        _offsets = ReadIndex(IdxPath);
+        // A pack may be committed while we open: read the index, open the .rec, and retry when the index changed or a
+        // commit is under way meanwhile, so the two always come from one pack.
+        for (int attempt = 0; ; attempt++)
+        {
+            var before = Stamp(IdxPath);
+            _offsets = ReadIndex(IdxPath);
+            _file = File.OpenHandle(RecPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+            if ((Stamp(IdxPath) == before && !File.Exists(prefix + ".commit")) || attempt == 4) break;
+            _file.Dispose();
+            Thread.Sleep(50);
+            RecordIoWriter.CompleteInterruptedCommit(prefix);
+        }
         Keys = [.. _offsets.Keys.Order()];
-        _file = File.OpenHandle(RecPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         _length = RandomAccess.GetLength(_file);
         CheckPair();
     }
@@ -82,6 +92,12 @@ public sealed class RecordIoReader : IDisposable
                 throw new InvalidDataException($"'{IdxPath}' does not match '{RecPath}' (a mismatched or truncated pair; pack it again): {e.Message}", e);
             }
         }
+    }
+
+    private static (long Length, DateTime Written) Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
     internal static string StripExtension(string path) =>

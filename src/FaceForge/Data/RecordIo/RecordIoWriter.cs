@@ -30,7 +30,9 @@ public sealed class RecordIoWriter : IDisposable
         _lock = OwnerLock.Acquire(_prefix + ".pack.lock");
         CompleteInterruptedCommit(_prefix);
         // Temporary files of writers killed before their journal: the old pair is intact, so they are garbage.
-        foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!, Path.GetFileName(_prefix) + ".*.tmp")) File.Delete(stale);
+        // Only this prefix's own names (PREFIX.rec.PID.tmp, PREFIX.idx.PID.tmp), never another prefix that starts alike.
+        var own = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(_prefix)) + @"\.(rec|idx)\.\d+\.tmp$");
+        foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!).Where(f => own.IsMatch(Path.GetFileName(f)))) File.Delete(stale);
         _recTemporary = $"{_prefix}.rec.{Environment.ProcessId}.tmp";
         _rec = new FileStream(_recTemporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
     }
@@ -58,6 +60,9 @@ public sealed class RecordIoWriter : IDisposable
             idx.Flush(flushToDisk: true);
         }
         AtomicFile.WriteAllText(JournalPath(_prefix), $"{Path.GetFileName(_recTemporary)}\n{Path.GetFileName(idxTemporary)}\n");
+        // The writer's own files must be there: a missing one is an error, not a commit someone else finished.
+        foreach (string temporary in new[] { _recTemporary, idxTemporary })
+            if (!File.Exists(temporary)) throw new IOException($"'{temporary}' disappeared before the pack was committed; the previous pair is kept.");
         CompleteInterruptedCommit(_prefix);
         _committed = true;
     }
@@ -70,9 +75,16 @@ public sealed class RecordIoWriter : IDisposable
     internal static void CompleteInterruptedCommit(string prefix)
     {
         string journal = JournalPath(prefix);
-        if (!File.Exists(journal)) return;
+        string[] names;
+        try
+        {
+            names = File.ReadAllLines(journal);
+        }
+        catch (FileNotFoundException)
+        {
+            return; // no journal, or another reader finished it just now
+        }
         string folder = Path.GetDirectoryName(Path.GetFullPath(prefix))!;
-        string[] names = File.ReadAllLines(journal);
         if (names.Length != 2) throw new InvalidDataException($"{journal}: a pack journal must name two files (found {names.Length} lines).");
         foreach (var (name, extension) in names.Zip([".rec", ".idx"]))
         {
