@@ -21,7 +21,7 @@ internal static class CliRunner
             // One line and exit 2, as for every other mistake: no help dump (the line says where help is).
             if (parse.Errors.Count > 0)
             {
-                string command = string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["faceforge"] : ["faceforge", .. CommandPath(parse.CommandResult)]);
+                string command = string.Join(' ', ["faceforge", .. CommandPath(parse.CommandResult)]);
                 error.WriteLine($"error: {Describe(parse)} (see '{command} --help')");
                 return UserErrorExitCode;
             }

@@ -78,7 +78,7 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
         string dir = TestPaths.NewTempDirectory("run-finished");
         new Trainer(Config(1), dir).Run();
         var e = Assert.Throws<RunFolderConflictException>(() => new Trainer(Config(1), dir).Run());
-        Assert.Equal(RunFolderState.Finished, e.State);
+        Assert.Equal(RunConflict.Finished, e.Reason);
         Assert.Contains("finished run", e.Message);
         Assert.Equal(1, new Trainer(Config(1), dir).Run(force: true).Steps);
     }

@@ -83,14 +83,14 @@ public class TrainingHostTests(SyntheticFolderFixture data) : IClassFixture<Synt
         using (var stop = new CancellationTokenSource())
             Train(kind, 4, dir, progress: new CancelAt(2, stop), cancel: stop.Token);
         var started = Assert.Throws<RunFolderConflictException>(() => Train(kind, 4, dir));
-        Assert.Equal(RunFolderState.Started, started.State);
+        Assert.Equal(RunConflict.Started, started.Reason);
 
         // A holder of the lock (here a second handle, as another process or another run in this one would have) keeps
         // the folder; a lock file whose owner is gone (a kill leaves it, with its pid) does not.
         using (OwnerLock.Acquire(Path.Combine(dir, "run.lock")))
         {
             var locked = Assert.Throws<RunFolderConflictException>(() => Train(kind, 4, dir, resume: true));
-            Assert.Equal(RunFolderState.Locked, locked.State);
+            Assert.Equal(RunConflict.Locked, locked.Reason);
             Assert.Contains($"process {Environment.ProcessId}", locked.Message);
         }
         File.WriteAllText(Path.Combine(dir, "run.lock"), "2147483646");

@@ -27,13 +27,13 @@ internal static class TrainingProgress
         }
         catch (RunFolderConflictException e)
         {
-            throw new UserErrorException(e.State switch
+            throw new UserErrorException(e.Reason switch
             {
-                RunFolderState.Finished when e.Message.Contains("nothing is left", StringComparison.Ordinal) => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {e.Folder} --force.",
-                RunFolderState.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
-                RunFolderState.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
-                RunFolderState.Foreign when e.Message.Contains("no checkpoint", StringComparison.Ordinal) => $"{e.Message} Start over with --out {e.Folder} --force.",
-                RunFolderState.Foreign when e.Message.Contains("overwrite", StringComparison.Ordinal) => $"{e.Message} Choose another --out, or pass --force to overwrite them.",
+                RunConflict.NothingLeft => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {e.Folder} --force.",
+                RunConflict.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
+                RunConflict.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
+                RunConflict.NoCheckpoint => $"{e.Message} Start over with --out {e.Folder} --force.",
+                RunConflict.LooseFiles => $"{e.Message} Choose another --out, or pass --force to overwrite them.",
                 _ => e.Message,
             });
         }

@@ -11,10 +11,25 @@ public enum RunFolderState
     Started,
     /// <summary>A finished run (finished.json).</summary>
     Finished,
-    /// <summary>Another live process owns the folder (run.lock).</summary>
+}
+
+/// <summary>Why a run may not start in a folder.</summary>
+public enum RunConflict
+{
+    /// <summary>It holds a finished run (and neither resume nor overwrite was asked).</summary>
+    Finished,
+    /// <summary>It holds a started run (and neither resume nor overwrite was asked).</summary>
+    Started,
+    /// <summary>Another holder has run.lock.</summary>
     Locked,
-    /// <summary>Files that are not a run's (a model, a config) or the path is a file: nothing a run may overwrite unasked.</summary>
-    Foreign,
+    /// <summary>The path is a file, not a folder.</summary>
+    NotAFolder,
+    /// <summary>It holds a run's files (model, config, metrics) but no run: a new run would overwrite them.</summary>
+    LooseFiles,
+    /// <summary>Resume asked, but there is no checkpoint, while a run's files are there to be overwritten.</summary>
+    NoCheckpoint,
+    /// <summary>Resume of a finished run whose planned steps are all done.</summary>
+    NothingLeft,
 }
 
 /// <summary>
@@ -58,7 +73,7 @@ public sealed class RunFolder(string path, int rank = 0)
     /// <summary>The newest checkpoint, or null.</summary>
     public string? LatestCheckpoint() => Checkpoints().LastOrDefault();
 
-    /// <summary>What the folder holds now (finished, started or empty; ownership is <see cref="Acquire"/>'s business).</summary>
+    /// <summary>What the folder holds now (ownership is <see cref="Acquire"/>'s business).</summary>
     public RunFolderState State => System.IO.File.Exists(FinishedPath) ? RunFolderState.Finished
         : LatestCheckpoint() is not null ? RunFolderState.Started : RunFolderState.Empty;
 
@@ -69,23 +84,20 @@ public sealed class RunFolder(string path, int rank = 0)
     /// <exception cref="RunFolderConflictException">Another live process owns the folder, or the path is a file.</exception>
     public IDisposable Acquire()
     {
-        if (System.IO.File.Exists(Path)) throw new RunFolderConflictException(Path, RunFolderState.Foreign, $"'{Path}' is a file, not a run folder.");
+        if (System.IO.File.Exists(Path)) throw new RunFolderConflictException(Path, RunConflict.NotAFolder, $"'{Path}' is a file, not a run folder.");
         try
         {
             return OwnerLock.Acquire(LockPath);
         }
         catch (LockedException e)
         {
-            throw new RunFolderConflictException(Path, RunFolderState.Locked, $"'{Path}' is in use by {(e.Pid is int pid ? $"process {pid}" : "another process")} (run.lock); wait for it to end, or stop it.");
+            throw new RunFolderConflictException(Path, RunConflict.Locked, $"'{Path}' is in use by {(e.Pid is int pid ? $"process {pid}" : "another process")} (run.lock); wait for it to end, or stop it.");
         }
     }
 
-    /// <summary>
-    /// Files of a run this folder holds although it has no run (no checkpoint, no finished.json): a model file, a
-    /// config, metrics. Starting a run here would overwrite them, so that needs force; resuming has nothing to resume.
-    /// </summary>
-    public IReadOnlyList<string> LooseFiles() =>
-        new[] { ModelPath, ConfigPath, MetricsPath }.Where(System.IO.File.Exists).Select(System.IO.Path.GetFileName).OfType<string>().ToList();
+    /// <summary>The names of the run files the folder holds (model.ffm, config.json, metrics.jsonl, finished.json): what a restart would overwrite.</summary>
+    public IReadOnlyList<string> RunFiles() =>
+        new[] { ModelPath, ConfigPath, MetricsPath, FinishedPath }.Where(System.IO.File.Exists).Select(System.IO.Path.GetFileName).OfType<string>().ToList();
 
     /// <summary>Deletes what a previous run left (this process's checkpoints; process 0 also metrics and finished.json), for a run that starts over.</summary>
     public void Clear()
@@ -148,12 +160,12 @@ public sealed class RunFolder(string path, int rank = 0)
     private string File(string name) => System.IO.Path.Combine(Path, name);
 }
 
-/// <summary>A run cannot start in a folder: it holds a finished or started run that neither resume nor overwrite was asked for, or another process owns it.</summary>
-public sealed class RunFolderConflictException(string folder, RunFolderState state, string message) : InvalidOperationException(message)
+/// <summary>A run cannot start in a folder (<see cref="RunConflict"/> says why).</summary>
+public sealed class RunFolderConflictException(string folder, RunConflict reason, string message) : InvalidOperationException(message)
 {
     /// <summary>The folder.</summary>
     public string Folder { get; } = folder;
 
-    /// <summary>What it holds.</summary>
-    public RunFolderState State { get; } = state;
+    /// <summary>Why.</summary>
+    public RunConflict Reason { get; } = reason;
 }

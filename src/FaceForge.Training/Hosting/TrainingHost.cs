@@ -39,7 +39,7 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             catch (RunFolderConflictException e) { refused = e; }
         using var owned = ownership;
         if (Agree(refused is not null))
-            throw refused ?? new RunFolderConflictException(folder.Path, RunFolderState.Locked, $"'{folder.Path}' is in use by another run (run.lock).");
+            throw refused ?? new RunFolderConflictException(folder.Path, RunConflict.Locked, $"'{folder.Path}' is in use by another run (run.lock).");
         Prepare(resume, force);
         var clock = Stopwatch.StartNew();
         torch.manual_seed(settings.Seed);
@@ -52,15 +52,9 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
 
         int step = 0, badSteps = 0, skipped = 0;
         var warnings = new List<string>();
-        // What a restart from step 0 would overwrite: a finished run, or a run's files without a checkpoint.
-        bool hadRun = folder.State == RunFolderState.Finished || folder.LooseFiles().Count > 0;
         if (resume) (step, badSteps) = Restore(task, warnings);
-        bool nothingToResume = resume && folder.LatestCheckpoint() is null && hadRun;
-        if (Agree(nothingToResume))
-            throw new RunFolderConflictException(folder.Path, RunFolderState.Foreign,
-                $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", folder.LooseFiles().Append(Path.GetFileName(folder.FinishedPath)).Where(f => File.Exists(Path.Combine(folder.Path, f))).Distinct())}); resuming would start over and overwrite them.");
         if (resume && step >= totalSteps && folder.State == RunFolderState.Finished)
-            throw new RunFolderConflictException(folder.Path, RunFolderState.Finished, $"'{folder.Path}' holds a finished run ({step} of {totalSteps} steps): nothing is left to resume.");
+            throw new RunFolderConflictException(folder.Path, RunConflict.NothingLeft, $"'{folder.Path}' holds a finished run ({step} of {totalSteps} steps): nothing is left to resume.");
         using (var steps = _world.AllGather(torch.tensor(new long[] { step })))
             if (steps.unique().output.numel() != 1)
                 throw new InvalidDataException($"The processes' newest checkpoints are at different steps ({string.Join(", ", steps.data<long>().ToArray())}); remove the newer ones so all resume from the same step.");
@@ -144,19 +138,20 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         Directory.CreateDirectory(folder.CheckpointDirectory);
         folder.RemoveTemporaryFiles();
         var state = folder.State;
-        var loose = state == RunFolderState.Empty ? folder.LooseFiles() : [];
-        string? problem = force ? null : (resume, state) switch
+        var files = folder.RunFiles();
+        // A resume without a checkpoint would start over: refused where that overwrites a run's files.
+        bool noCheckpoint = folder.LatestCheckpoint() is null && files.Count > 0;
+        (RunConflict Reason, string Message)? problem = force ? null : (resume, state) switch
         {
-            (false, RunFolderState.Finished) => $"'{folder.Path}' holds a finished run.",
-            (false, RunFolderState.Started) => $"'{folder.Path}' holds a started run ({Path.GetFileName(folder.LatestCheckpoint())}).",
-            (false, RunFolderState.Empty) when loose.Count > 0 => $"'{folder.Path}' holds {string.Join(", ", loose)} but no run to continue; a new run would overwrite them.",
-            (true, RunFolderState.Empty) when loose.Count > 0 => $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", loose)}); resuming would start over and overwrite them.",
+            (false, RunFolderState.Finished) => (RunConflict.Finished, $"'{folder.Path}' holds a finished run."),
+            (false, RunFolderState.Started) => (RunConflict.Started, $"'{folder.Path}' holds a started run ({Path.GetFileName(folder.LatestCheckpoint())})."),
+            (false, RunFolderState.Empty) when files.Count > 0 => (RunConflict.LooseFiles, $"'{folder.Path}' holds {string.Join(", ", files)} but no run to continue; a new run would overwrite them."),
+            (true, _) when noCheckpoint => (RunConflict.NoCheckpoint, $"'{folder.Path}' holds no checkpoint to resume from (only {string.Join(", ", files)}); resuming would start over and overwrite them."),
             _ => null,
         };
-        if (problem is not null && state == RunFolderState.Empty) state = RunFolderState.Foreign;
         // Decided together: a process that went on alone would wait for the others forever.
         if (Agree(problem is not null))
-            throw new RunFolderConflictException(folder.Path, problem is null ? RunFolderState.Started : state, problem ?? $"'{folder.Path}' holds a started run of another process.");
+            throw new RunFolderConflictException(folder.Path, problem?.Reason ?? RunConflict.Started, problem?.Message ?? $"'{folder.Path}' holds a started run of another process.");
     }
 
     /// <summary>
