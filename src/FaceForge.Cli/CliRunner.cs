@@ -134,14 +134,7 @@ internal static class CliRunner
     private static bool IsUserError(Exception e) =>
         e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             or ArgumentException or UnauthorizedAccessException or FaceForge.Training.Hosting.RunFolderConflictException
-        || e is PathTooLongException or LockedException || (e is IOException io && IsEnvironmentError(io));
-
-    /// <summary>
-    /// IO failures that the person can fix and whose message already names the path: a full disk (ENOSPC), a quota
-    /// (EDQUOT), a read-only file system (EROFS), a name too long (ENAMETOOLONG). .NET puts the errno in HResult on Unix.
-    /// </summary>
-    private static bool IsEnvironmentError(IOException e) => e.HResult is 28 or 122 or 30 or 36
-        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase);
+        || e is PathTooLongException or LockedException || (e is IOException io && DiskProblem.Is(io));
 }
 
 /// <summary>A mistake of the person running the command, reported as one line.</summary>

@@ -21,17 +21,13 @@ internal static class EmbedCommand
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
             var paths = parse.GetValue(images)!;
-            var crops = new List<Imaging.RgbImage>();
-            foreach (string path in paths)
+            var (crops, noFace) = inputs.CropAll(paths);
+            if (noFace is not null)
             {
-                if (inputs.Crop(path) is not { } crop)
-                {
-                    parse.InvocationConfiguration.Error.WriteLine($"no face found in '{path}'");
-                    return DetectCommand.NoFaceExitCode;
-                }
-                crops.Add(crop);
+                parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
+                return DetectCommand.NoFaceExitCode;
             }
-            var vectors = EmbeddingBatcher.EmbedAll(embedder, Enumerable.Range(0, crops.Count).ToList(), i => crops[i], parse.GetValue(flip));
+            var vectors = EmbeddingBatcher.EmbedAll(embedder, crops, crop => crop, parse.GetValue(flip));
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, paths.Select((p, i) => new { Image = p, Embedding = vectors[i] }).ToArray());

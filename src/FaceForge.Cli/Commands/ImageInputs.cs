@@ -71,6 +71,18 @@ internal sealed class ImageInputs : IDisposable
         return face is null ? null : Prepare(path, image, face.Landmarks, _template);
     }
 
+    /// <summary>The crops of <paramref name="paths"/> in order, or the first path in which the detector finds no face.</summary>
+    public (List<RgbImage> Crops, string? NoFace) CropAll(IEnumerable<string> paths)
+    {
+        var crops = new List<RgbImage>();
+        foreach (string path in paths)
+        {
+            if (Crop(path) is not { } crop) return (crops, path);
+            crops.Add(crop);
+        }
+        return (crops, null);
+    }
+
     /// <summary>Reads a landmarks file option.</summary>
     public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>
         path is null ? null : LandmarksFile.Read(File.Exists(path) ? path

@@ -31,17 +31,13 @@ internal static class VerifyCommand
             var flip = Enum.TryParse<FlipMode>(embedder.Info.ThresholdFlip, out var calibrated) ? calibrated : FlipMode.Add;
             var unique = list.SelectMany(p => new[] { p.A, p.B }).Distinct().ToList();
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
-            var crops = new List<FaceForge.Imaging.RgbImage>();
-            foreach (string path in unique)
+            var (crops, noFace) = inputs.CropAll(unique);
+            if (noFace is not null)
             {
-                if (inputs.Crop(path) is not { } crop)
-                {
-                    parse.InvocationConfiguration.Error.WriteLine($"no face found in '{path}'");
-                    return DetectCommand.NoFaceExitCode;
-                }
-                crops.Add(crop);
+                parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
+                return DetectCommand.NoFaceExitCode;
             }
-            var embedded = EmbeddingBatcher.EmbedAll(embedder, Enumerable.Range(0, crops.Count).ToList(), i => crops[i], flip);
+            var embedded = EmbeddingBatcher.EmbedAll(embedder, crops, crop => crop, flip);
             var vectors = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
             var results = list.Select(p =>
             {

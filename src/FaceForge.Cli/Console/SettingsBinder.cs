@@ -18,13 +18,13 @@ internal sealed class SettingsBinder<T> where T : new()
 {
     private readonly List<(PropertyInfo Property, Option Option)> _bound = [];
 
-    /// <summary>Generates an option for every setting of <typeparamref name="T"/> except <paramref name="excluded"/> (property names).</summary>
-    public SettingsBinder(params string[] excluded)
+    /// <summary>Generates an option for every setting of <typeparamref name="T"/>.</summary>
+    public SettingsBinder()
     {
         var defaults = new T();
         foreach (var property in typeof(T).GetProperties())
         {
-            if (property.GetCustomAttribute<SettingAttribute>() is not { } setting || excluded.Contains(property.Name)) continue;
+            if (property.GetCustomAttribute<SettingAttribute>() is not { } setting) continue;
             string name = setting.Option ?? OptionName(property);
             string description = setting.Description + Values(property.PropertyType) + Default(property.GetValue(defaults));
             Option option = Underlying(property.PropertyType) == typeof(bool)
@@ -43,9 +43,6 @@ internal sealed class SettingsBinder<T> where T : new()
     /// <summary>The command-line name of a setting (for messages).</summary>
     public string NameOf(string propertyName) => this[propertyName].Name;
 
-    /// <summary>Whether the command line gave the option of <paramref name="propertyName"/>.</summary>
-    public bool Given(ParseResult parse, string propertyName) => parse.GetResult(this[propertyName]) is { Implicit: false };
-
     /// <summary><paramref name="config"/> with every option the command line gave written over it.</summary>
     /// <exception cref="UserErrorException">A value does not parse; the message names the option and what it accepts.</exception>
     public T Apply(ParseResult parse, T config)
@@ -57,7 +54,7 @@ internal sealed class SettingsBinder<T> where T : new()
             string key = SettingsJson.Key(property.Name);
             string? text = option is Option<string?> textOption ? parse.GetValue(textOption) : null;
             // An empty value of an optional path ("--images ''") means "not given", as the settings' help says.
-            bool optional = new System.Reflection.NullabilityInfoContext().Create(property).WriteState == System.Reflection.NullabilityState.Nullable;
+            bool optional = new NullabilityInfoContext().Create(property).WriteState == NullabilityState.Nullable;
             json[key] = option is Option<bool?> flag ? JsonValue.Create(parse.GetValue(flag) ?? true)
                 : optional && property.PropertyType == typeof(string) && string.IsNullOrEmpty(text) ? null
                 : Convert(option.Name, property.PropertyType, text);
@@ -95,7 +92,7 @@ internal sealed class SettingsBinder<T> where T : new()
     {
         text ??= "";
         var target = Underlying(type);
-        if (target == typeof(string)) return text.Length == 0 && type != typeof(string) ? null : JsonValue.Create(text);
+        if (target == typeof(string)) return JsonValue.Create(text);
         if (target == typeof(int))
             return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i) ? JsonValue.Create(i)
                 : throw new UserErrorException($"{option}: '{text}' is not a whole number.");

@@ -30,7 +30,8 @@ public sealed class OwnerLock : IDisposable
             {
                 stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(path) && !IsEnvironmentError(e))
+            // A full or read-only disk is not somebody else's lock.
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(path) && !DiskProblem.Is(e))
             {
                 throw new LockedException(path, Owner(path));
             }
@@ -103,9 +104,6 @@ public sealed class OwnerLock : IDisposable
         catch (UnauthorizedAccessException) { /* likewise */ }
         _stream.Dispose();
     }
-
-    /// <summary>A full or read-only disk is not somebody else's lock.</summary>
-    private static bool IsEnvironmentError(IOException e) => e.HResult is 28 or 30 or 122;
 }
 
 /// <summary>Another holder has a lock.</summary>

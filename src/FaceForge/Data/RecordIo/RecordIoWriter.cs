@@ -14,6 +14,7 @@ public sealed class RecordIoWriter : IDisposable
 {
     private readonly string _prefix;
     private readonly string _recTemporary;
+    private readonly string _idxTemporary;
     private readonly FileStream _rec;
     private readonly OwnerLock _lock;
     private readonly System.Text.StringBuilder _index = new();
@@ -26,15 +27,24 @@ public sealed class RecordIoWriter : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(_prefix)!);
         foreach (string target in new[] { _prefix + ".rec", _prefix + ".idx" })
             if (Directory.Exists(target)) throw new ArgumentException($"'{target}' is a folder; the pack needs that name for a file.");
+        _recTemporary = $"{_prefix}.rec.{Environment.ProcessId}.tmp";
+        _idxTemporary = $"{_prefix}.idx.{Environment.ProcessId}.tmp";
         // One writer per prefix: two packs into one name would otherwise interleave their renames into a mismatched pair.
         _lock = OwnerLock.Acquire(_prefix + ".pack.lock");
-        CompleteInterruptedCommit(_prefix);
-        // Temporary files of writers killed before their journal: the old pair is intact, so they are garbage.
-        // Only this prefix's own names (PREFIX.rec.PID.tmp, PREFIX.idx.PID.tmp), never another prefix that starts alike.
-        var own = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(_prefix)) + @"\.(rec|idx)\.\d+\.tmp$");
-        foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!).Where(f => own.IsMatch(Path.GetFileName(f)))) File.Delete(stale);
-        _recTemporary = $"{_prefix}.rec.{Environment.ProcessId}.tmp";
-        _rec = new FileStream(_recTemporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        try
+        {
+            CompleteInterruptedCommit(_prefix);
+            // Temporary files of writers killed before their journal: the old pair is intact, so they are garbage.
+            // Only this prefix's own names (PREFIX.rec.PID.tmp, PREFIX.idx.PID.tmp), never another prefix that starts alike.
+            var own = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(_prefix)) + @"\.(rec|idx)\.\d+\.tmp$");
+            foreach (string stale in Directory.GetFiles(Path.GetDirectoryName(_prefix)!).Where(f => own.IsMatch(Path.GetFileName(f)))) File.Delete(stale);
+            _rec = new FileStream(_recTemporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        }
+        catch
+        {
+            _lock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Appends a record under <paramref name="key"/>.</summary>
@@ -53,15 +63,14 @@ public sealed class RecordIoWriter : IDisposable
     {
         _rec.Flush(flushToDisk: true);
         _rec.Dispose();
-        string idxTemporary = $"{_prefix}.idx.{Environment.ProcessId}.tmp";
-        using (var idx = new FileStream(idxTemporary, FileMode.Create, FileAccess.Write))
+        using (var idx = new FileStream(_idxTemporary, FileMode.Create, FileAccess.Write))
         {
             idx.Write(System.Text.Encoding.ASCII.GetBytes(_index.ToString()));
             idx.Flush(flushToDisk: true);
         }
-        AtomicFile.WriteAllText(JournalPath(_prefix), $"{Path.GetFileName(_recTemporary)}\n{Path.GetFileName(idxTemporary)}\n");
+        AtomicFile.WriteAllText(JournalPath(_prefix), $"{Path.GetFileName(_recTemporary)}\n{Path.GetFileName(_idxTemporary)}\n");
         // The writer's own files must be there: a missing one is an error, not a commit someone else finished.
-        foreach (string temporary in new[] { _recTemporary, idxTemporary })
+        foreach (string temporary in new[] { _recTemporary, _idxTemporary })
             if (!File.Exists(temporary)) throw new IOException($"'{temporary}' disappeared before the pack was committed; the previous pair is kept.");
         CompleteInterruptedCommit(_prefix);
         _committed = true;
@@ -112,7 +121,7 @@ public sealed class RecordIoWriter : IDisposable
         finally
         {
             if (!_committed)
-                foreach (string temporary in new[] { _recTemporary, $"{_prefix}.idx.{Environment.ProcessId}.tmp" })
+                foreach (string temporary in new[] { _recTemporary, _idxTemporary })
                     if (File.Exists(temporary)) File.Delete(temporary);
             _lock.Dispose();
         }
