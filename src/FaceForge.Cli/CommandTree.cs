@@ -13,6 +13,7 @@ internal static class CommandTree
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(TrainDetectorCommand.Create());
+        root.Subcommands.Add(TrainUncertaintyCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());

@@ -20,10 +20,10 @@ public class ProtocolTests
 
         public ModelInfo Info { get; } = new() { Architecture = "table", InputWidth = 2, InputHeight = 2, Template = "arcface-112x112", EmbeddingSize = table[0].Length };
 
-        public float[][] Embed(IReadOnlyList<RgbImage> crops, FlipMode flip)
+        public FaceEmbedding[] EmbedFaces(IReadOnlyList<RgbImage> crops, FlipMode flip)
         {
             Embedded += crops.Count;
-            return crops.Select(c => (float[])table[c.Pixels[0]].Clone()).ToArray();
+            return crops.Select(c => FaceEmbedding.Create((float[])table[c.Pixels[0]].Clone(), 1, null, QualityKind.None)).ToArray();
         }
 
         public void Dispose() { }

@@ -20,14 +20,18 @@ internal static class DetectCommand
         var nms = ModelInputs.Nms();
         var maxSide = ModelInputs.MaxSide();
         var scales = ModelInputs.Scales();
-        var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks)." };
-        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, json };
+        var recognizer = new Option<string?>("--recognizer", "--recognition-model") { Description = "Recognition model: each face is aligned with its landmarks and gets the model's quality (higher is better; MagFace magnitude or PFE uncertainty)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks; quality and sigma_sq_harmonic_mean with --recognizer)." };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, recognizer, json };
         command.SetAction(parse =>
         {
             string? drawDir = parse.GetValue(draw);
             if (drawDir is not null && File.Exists(drawDir)) throw new UserErrorException($"--draw: '{drawDir}' is a file; give a folder for the drawings.");
             if (parse.GetValue(drawSize) is int requested && requested < 16) throw new UserErrorException($"--draw-size: {requested} is not a size in pixels (at least 16).");
             using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
+            using var embedder = parse.GetValue(recognizer) is { } recognizerPath ? ModelInputs.OpenEmbedder(recognizerPath, "--recognizer") : null;
+            if (embedder is not null && !detector.HasLandmarks)
+                throw new UserErrorException($"--recognizer: faces are aligned by their landmarks, and detector '{detector.Name}' gives none (use RetinaFace or YuNet).");
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
             var drawnNames = new HashSet<string>(StringComparer.Ordinal);
             var results = new List<object>();
@@ -47,6 +51,8 @@ internal static class DetectCommand
                     throw new UserErrorException($"{path}: {e.Message}");
                 }
                 if (faces.Count > 0) found++;
+                var recognised = embedder is null || faces.Count == 0 ? null
+                    : embedder.EmbedFaces(faces.Select(f => Embedding.AlignedImageSource.Prepare(image, f.Landmarks, embedder.Info.AlignmentTemplate)).ToList(), Embedding.FlipMode.Add);
                 if (drawDir is not null)
                 {
                     var drawn = DetectionPainter.Draw(image, faces);
@@ -63,17 +69,24 @@ internal static class DetectCommand
                 results.Add(new
                 {
                     Image = path, Width = image.Width, Height = image.Height,
-                    Faces = faces.Select(f => new
+                    Faces = faces.Select((f, i) => new
                     {
                         Box = new[] { f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom }.Select(v => MathF.Round(v, 1)),
                         Score = MathF.Round(f.Score, 4),
                         Landmarks = f.Landmarks?.ToFlat().Select(v => MathF.Round(v, 1)),
+                        recognised?[i].Quality,
+                        recognised?[i].SigmaSqHarmonicMean,
                     }),
                 });
                 if (!parse.GetValue(json))
                 {
                     writer.WriteLine($"{path}: {faces.Count} face(s)");
-                    foreach (var f in faces) writer.WriteLine($"  [{f.Box.Left:0},{f.Box.Top:0},{f.Box.Right:0},{f.Box.Bottom:0}] score {f.Score:0.000}");
+                    for (int i = 0; i < faces.Count; i++)
+                    {
+                        var f = faces[i];
+                        writer.WriteLine($"  [{f.Box.Left:0},{f.Box.Top:0},{f.Box.Right:0},{f.Box.Bottom:0}] score {f.Score:0.000}"
+                            + (recognised?[i].Quality is double q ? $" quality {q:0.###}" : ""));
+                    }
                 }
             }
             if (parse.GetValue(json)) JsonOutput.Write(writer, new { Detector = detector.Name, Images = results });

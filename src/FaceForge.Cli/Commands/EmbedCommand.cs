@@ -14,7 +14,7 @@ internal static class EmbedCommand
         var detector = ImageInputs.DetectorOption();
         var aligned = ImageInputs.AlignedOption();
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: None, Add or Concatenate [default: Add].", DefaultValueFactory = _ => FlipMode.Add };
-        var json = new Option<bool>("--json") { Description = "Print JSON (image, embedding)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (image, embedding, quality: the model's, higher is better, null when it carries none; sigma_sq_harmonic_mean for models with an uncertainty head)." };
         var command = new Command("embed", "Compute L2-normalised face embeddings.") { model, images, landmarks, detector, aligned, flip, json };
         command.SetAction(parse =>
         {
@@ -27,13 +27,17 @@ internal static class EmbedCommand
                 parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
                 return DetectCommand.NoFaceExitCode;
             }
-            var vectors = EmbeddingBatcher.EmbedAll(embedder, crops, crop => crop, parse.GetValue(flip));
+            var faces = EmbeddingBatcher.EmbedAllFaces(embedder, crops, crop => crop, parse.GetValue(flip));
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
-                JsonOutput.Write(writer, paths.Select((p, i) => new { Image = p, Embedding = vectors[i] }).ToArray());
+                JsonOutput.Write(writer, paths.Select((p, i) => new
+                {
+                    Image = p, Embedding = faces[i].Vector, faces[i].Quality, QualityKind = embedder.Info.Quality, faces[i].SigmaSqHarmonicMean,
+                }).ToArray());
             else
                 for (int i = 0; i < paths.Length; i++)
-                    writer.WriteLine($"{paths[i]}\t{string.Join(' ', vectors[i].Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}");
+                    writer.WriteLine($"{paths[i]}\t{string.Join(' ', faces[i].Vector.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}"
+                        + (faces[i].Quality is double q ? $"\tquality {q.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}" : ""));
             return 0;
         });
         return command;

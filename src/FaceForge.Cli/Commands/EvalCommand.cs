@@ -10,6 +10,7 @@ internal static class EvalCommand
         var eval = new Command("eval", "Evaluate models with standard protocols.");
         eval.Subcommands.Add(EvalVerifyCommand.Create());
         eval.Subcommands.Add(EvalIdentifyCommand.Create());
+        eval.Subcommands.Add(EvalQualityCommand.Create());
         eval.Subcommands.Add(EvalLandmarksCommand.Create());
         eval.Subcommands.Add(EvalDetectCommand.Create());
         return eval;

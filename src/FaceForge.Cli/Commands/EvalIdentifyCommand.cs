@@ -14,14 +14,24 @@ internal static class EvalIdentifyCommand
         var gallery = new Option<string>("--gallery") { Description = "Folder of identity folders: the enrolled faces (aligned).", Required = true };
         var probes = new Option<string>("--probes") { Description = "Folder of identity folders: the faces to identify (aligned). Folders named as a gallery identity are mated probes; the others are unknown (open-set) probes.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print JSON: rank1, rank5, probes, unknown_probes, identities, dir_at_fpir (0.01, 0.1)." };
-        var command = new Command("identify", "1:N identification against a gallery (one mean template per identity): rank-1, rank-5 and open-set DIR at FPIR 1 % and 10 %.") { model, gallery, probes, json };
+        var templates = new Option<string>("--templates")
+        {
+            Description = "How an identity's gallery images become one template: mean (normalised sum), or fused (PFE: each dimension weighted by 1/sigma^2; the template's variance is 1 / sum 1/sigma^2; needs an uncertainty head).",
+            DefaultValueFactory = _ => "mean",
+        };
+        templates.AcceptOnlyFromAmong("mean", "fused");
+        var score = ModelInputs.ScoreOption();
+        var command = new Command("identify", "1:N identification against a gallery (one template per identity): rank-1, rank-5 and open-set DIR at FPIR 1 % and 10 %.") { model, gallery, probes, templates, score, json };
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
             using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
-            var protocol = new IdentificationProtocol(Items(parse.GetValue(gallery)!, "--gallery"), Items(parse.GetValue(probes)!, "--probes"));
+            var mode = parse.GetValue(templates) == "fused" ? TemplateMode.Fused : TemplateMode.Mean;
+            if (mode == TemplateMode.Fused) ModelInputs.RequireQuality(embedder, Models.QualityKind.Uncertainty, "--templates fused");
+            var options = new IdentificationOptions { Templates = mode, Score = ModelInputs.Score(parse.GetValue(score)!, embedder) };
+            var protocol = new IdentificationProtocol(Items(parse.GetValue(gallery)!, "--gallery"), Items(parse.GetValue(probes)!, "--probes"), options);
             var source = new AlignedImageSource("", null, embedder.Info.AlignmentTemplate);
             IdentificationReport result;
             try
@@ -34,7 +44,7 @@ internal static class EvalIdentifyCommand
             }
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
-                JsonOutput.Write(writer, new { result.Rank1, result.Rank5, result.Probes, result.UnknownProbes, result.Identities, result.DirAtFpir, result.OpenSetNote });
+                JsonOutput.Write(writer, new { result.Rank1, result.Rank5, result.Probes, result.UnknownProbes, result.Identities, result.DirAtFpir, result.OpenSetNote, Templates = parse.GetValue(templates), Score = parse.GetValue(score) });
             else
             {
                 writer.WriteLine($"rank-1 {100 * result.Rank1:0.00} %, rank-5 {100 * result.Rank5:0.00} % over {result.Probes} probes and {result.Identities} identities");

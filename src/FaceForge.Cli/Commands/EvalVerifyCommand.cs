@@ -25,9 +25,10 @@ internal static class EvalVerifyCommand
         var json = new Option<bool>("--json") { Description = "Print JSON: accuracy_mean, accuracy_std, threshold, tar_at_far, pairs." };
         var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself." };
         var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };
+        var score = ModelInputs.ScoreOption();
         var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
         {
-            model, images, pairs, landmarks, detector, bin, folds, flip, batch, report, json, calibrate, calibratedOut,
+            model, images, pairs, landmarks, detector, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut,
         };
         command.SetAction(parse =>
         {
@@ -35,9 +36,12 @@ internal static class EvalVerifyCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            var scoring = ModelInputs.Score(parse.GetValue(score)!, embedder);
+            if (scoring != ComparisonScore.Cosine && parse.GetValue(calibrate))
+                throw new UserErrorException("--calibrate stores a cosine threshold (faceforge verify scores with cosine); calibrate with --score cosine.");
             var options = new VerificationOptions
             {
-                Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
+                Score = scoring, Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
             };
             var (protocol, load) = parse.GetValue(bin) is { } binPath
                 ? parse.GetValue(pairs) is not null || parse.GetValue(images) is not null ? throw new UserErrorException("Give --bin, or --images with --pairs, not both.")

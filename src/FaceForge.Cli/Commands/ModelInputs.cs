@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FaceForge.Detection;
 using FaceForge.Embedding;
+using FaceForge.Models;
 using FaceForge.Pipeline;
 using FaceForge.Training.Runtime;
 
@@ -32,4 +33,28 @@ internal static class ModelInputs
     /// <summary>Opens a recognition model file (FaceForge .ffm through libtorch).</summary>
     public static IFaceEmbedder OpenEmbedder(string path, string option) =>
         File.Exists(path) ? new FaceModels(new TorchModelBackend()).OpenEmbedder(path) : throw new UserErrorException($"{option}: '{path}' does not exist.");
+
+    /// <summary>--score cosine|mls.</summary>
+    public static Option<string> ScoreOption()
+    {
+        var option = new Option<string>("--score") { Description = "Pair score: cosine, or mls (mutual likelihood; needs a model with an uncertainty head).", DefaultValueFactory = _ => "cosine" };
+        option.AcceptOnlyFromAmong("cosine", "mls");
+        return option;
+    }
+
+    /// <summary>The score <paramref name="name"/> names, checked against what <paramref name="embedder"/> carries.</summary>
+    public static ComparisonScore Score(string name, IFaceEmbedder embedder)
+    {
+        if (name != "mls") return ComparisonScore.Cosine;
+        RequireQuality(embedder, QualityKind.Uncertainty, "--score mls");
+        return ComparisonScore.MutualLikelihood;
+    }
+
+    /// <summary>Fails clearly when the model does not carry <paramref name="kind"/>.</summary>
+    public static void RequireQuality(IFaceEmbedder embedder, QualityKind kind, string asker)
+    {
+        if (embedder.Info.Quality == kind) return;
+        string how = kind == QualityKind.Magnitude ? "train or fine-tune it with --head mag-face" : "add an uncertainty head with faceforge train-uncertainty";
+        throw new UserErrorException($"{asker}: the model ({embedder.Info.Architecture}) carries quality '{embedder.Info.Quality.ToString().ToLowerInvariant()}', not {kind.ToString().ToLowerInvariant()}: {how}.");
+    }
 }

@@ -16,7 +16,7 @@ internal static class VerifyCommand
         var detector = ImageInputs.DetectorOption();
         var aligned = ImageInputs.AlignedOption();
         var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold [default: the model's calibrated one]." };
-        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same; a list with --pairs)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same, quality: the lower of the two faces' qualities when the model carries one; a list with --pairs)." };
         var command = new Command("verify", "Compare two faces (or every pair of a --pairs file): cosine similarity and a decision at the model's calibrated threshold.")
         {
             model, first, second, pairs, landmarks, detector, aligned, threshold, json,
@@ -37,17 +37,29 @@ internal static class VerifyCommand
                 parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
                 return DetectCommand.NoFaceExitCode;
             }
-            var embedded = EmbeddingBatcher.EmbedAll(embedder, crops, crop => crop, flip);
-            var vectors = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
+            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, crops, crop => crop, flip);
+            var faces = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
             var results = list.Select(p =>
             {
-                double score = Similarity.Cosine(vectors[p.A], vectors[p.B]);
-                return new { p.A, p.B, Score = score, Threshold = t, Same = t is double value ? score > value : (bool?)null };
+                var (a, b) = (faces[p.A], faces[p.B]);
+                double score = Similarity.Cosine(a.Vector, b.Vector);
+                // A pair is as trustworthy as its worse face (the error-versus-reject convention).
+                double? quality = a.Quality is double qa && b.Quality is double qb ? Math.Min(qa, qb) : null;
+                return new
+                {
+                    p.A, p.B, Score = score, Threshold = t, Same = t is double value ? score > value : (bool?)null,
+                    Quality = quality, QualityA = a.Quality, QualityB = b.Quality,
+                    SigmaSqHarmonicMeanA = a.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b.SigmaSqHarmonicMean,
+                };
             }).ToList();
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                if (parse.GetValue(pairs) is null) JsonOutput.Write(writer, new { results[0].Score, results[0].Threshold, results[0].Same });
+                if (parse.GetValue(pairs) is null)
+                {
+                    var r = results[0];
+                    JsonOutput.Write(writer, new { r.Score, r.Threshold, r.Same, r.Quality, r.QualityA, r.QualityB, r.SigmaSqHarmonicMeanA, r.SigmaSqHarmonicMeanB });
+                }
                 else JsonOutput.Write(writer, results);
                 return 0;
             }

@@ -15,7 +15,8 @@ internal static class TrainingProgress
             s => $"epoch {s.Epoch} loss {s.Loss:0.000} lr {s.LearningRate:0.####} {s.ImagesPerSecond:0} img/s");
     }
 
-    public static TrainingResult Run(ProgressReporter progress, string description, Func<IProgress<TrainingStatus>, CancellationToken, TrainingResult> train, Func<TrainingStatus, string> caption)
+    public static TrainingResult Run(ProgressReporter progress, string description, Func<IProgress<TrainingStatus>, CancellationToken, TrainingResult> train, Func<TrainingStatus, string> caption,
+        string? outValue = null)
     {
         try
         {
@@ -27,12 +28,13 @@ internal static class TrainingProgress
         }
         catch (RunFolderConflictException e)
         {
+            string output = outValue ?? e.Folder;
             throw new UserErrorException(e.Reason switch
             {
-                RunConflict.NothingLeft => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {e.Folder} --force.",
+                RunConflict.NothingLeft => $"{e.Message} Raise --max-steps or --epochs to train on, or start over with --out {output} --force.",
                 RunConflict.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
                 RunConflict.Started => $"{e.Message} Pass --resume {e.Folder} to continue it, or --force to start over.",
-                RunConflict.NoCheckpoint => $"{e.Message} Start over with --out {e.Folder} --force.",
+                RunConflict.NoCheckpoint => $"{e.Message} Start over with --out {output} --force.",
                 RunConflict.LooseFiles => $"{e.Message} Choose another --out, or pass --force to overwrite them.",
                 _ => e.Message,
             });

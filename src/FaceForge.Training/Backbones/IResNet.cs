@@ -9,7 +9,7 @@ namespace FaceForge.Training.Backbones;
 /// IResNet (Deng et al., ArcFace) with arcface_torch's parameter names. Depths differ only in block counts.
 /// 112x112 input; The width multiplier scales the four stage widths (1 keeps arcface_torch's shapes).
 /// </summary>
-internal sealed class IResNet : nn.Module<Tensor, Tensor>
+internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
 {
     private static readonly Dictionary<int, int[]> BlockCounts = new()
     {
@@ -55,10 +55,20 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var y = prelu.call(bn1.call(conv1.call(x)));
-        y = layer4.call(layer3.call(layer2.call(layer1.call(y))));
-        y = bn2.call(y).flatten(1);
-        return features.call(fc.call(y)).MoveToOuterDisposeScope();
+        return Embed(FeatureMap(x)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor FeatureMap(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = prelu.call(bn1.call(conv1.call(input)));
+        return bn2.call(layer4.call(layer3.call(layer2.call(layer1.call(y))))).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Embed(Tensor featureMap)
+    {
+        using var scope = torch.NewDisposeScope();
+        return features.call(fc.call(featureMap.flatten(1))).MoveToOuterDisposeScope();
     }
 
     private sealed class Block : nn.Module<Tensor, Tensor>

@@ -10,7 +10,7 @@ namespace FaceForge.Training.Backbones;
 /// state-dict names (layers.N…, conv_sep…, features…). 112x112 input, GDC head to the embedding.
 /// The width multiplier scales every channel count for small runs (1 keeps arcface_torch's shapes).
 /// </summary>
-internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>
+internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly Block conv_sep;
@@ -39,9 +39,17 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        foreach (var layer in layers) x = layer.call(x);
-        return features.call(conv_sep.call(x)).MoveToOuterDisposeScope();
+        return Embed(FeatureMap(x)).MoveToOuterDisposeScope();
     }
+
+    public Tensor FeatureMap(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        foreach (var layer in layers) input = layer.call(input);
+        return conv_sep.call(input).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Embed(Tensor featureMap) => features.call(featureMap);
 
     /// <summary>Conv, BN and optionally PReLU in a Sequential named "layers" (arcface_torch's ConvBlock / LinearBlock).</summary>
     private sealed class Block : nn.Module<Tensor, Tensor>

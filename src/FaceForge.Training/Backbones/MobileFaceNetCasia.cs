@@ -10,7 +10,7 @@ namespace FaceForge.Training.Backbones;
 /// whose CASIA-WebFace weights are ../shared/models/mobilefacenet-casia: parameter names match that checkpoint.
 /// Input 3x112x96, (x - 127.5)/128, SphereFace alignment; output a 128-d embedding.
 /// </summary>
-internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>
+internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
 {
     // (expansion, output channels, repeats, first stride), as in the paper's table 1.
     private static readonly (int T, int C, int N, int S)[] Settings = [(2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1)];
@@ -47,8 +47,19 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var y = linear1.call(linear7.call(conv2.call(blocks.call(dw_conv1.call(conv1.call(x))))));
-        return y.flatten(1).MoveToOuterDisposeScope();
+        return Embed(FeatureMap(x)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor FeatureMap(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        return conv2.call(blocks.call(dw_conv1.call(conv1.call(input)))).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Embed(Tensor featureMap)
+    {
+        using var scope = torch.NewDisposeScope();
+        return linear1.call(linear7.call(featureMap)).flatten(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>MobileNetV2 bottleneck: 1x1 expand, 3x3 depthwise, 1x1 linear project (fields: conv.0 … conv.7).</summary>

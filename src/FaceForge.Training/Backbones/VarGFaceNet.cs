@@ -13,7 +13,7 @@ namespace FaceForge.Training.Backbones;
 /// this uses a sigmoid SE gate, a 7x7 (not 7x6) kernel and keeps the final BN.
 /// The width multiplier scales all channel counts (multiples of 8) for small runs.
 /// </summary>
-internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>
+internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
 {
     private const int ChannelsPerGroup = 8;
 
@@ -45,8 +45,16 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return embedding.call(stages.call(stem.call(x))).MoveToOuterDisposeScope();
+        return Embed(FeatureMap(x)).MoveToOuterDisposeScope();
     }
+
+    public Tensor FeatureMap(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        return stages.call(stem.call(input)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Embed(Tensor featureMap) => embedding.call(featureMap);
 
     /// <summary>3x3 variable-group conv (C to 2C, 8 channels per group), BN, PReLU, 1x1 conv to the output, BN, optional PReLU.</summary>
     private sealed class SeparableUnit : nn.Module<Tensor, Tensor>

@@ -3,6 +3,7 @@ using FaceForge.Formats.PyTorch;
 using FaceForge.Imaging;
 using FaceForge.Models;
 using FaceForge.Training.Backbones;
+using FaceForge.Training.Heads;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 using TorchSharp;
@@ -11,17 +12,22 @@ using static TorchSharp.torch;
 namespace FaceForge.Training.Embedding;
 
 /// <summary>Runs a FaceForge model with libtorch on the CPU.</summary>
-/// <remarks>Not thread-safe: call <see cref="Embed"/> from one thread at a time.</remarks>
+/// <remarks>Not thread-safe: call <see cref="EmbedFaces"/> from one thread at a time.</remarks>
 public sealed class TorchFaceEmbedder : IFaceEmbedder
 {
     private readonly nn.Module<Tensor, Tensor> _network;
+    private readonly UncertaintyHead? _uncertainty;
 
     /// <summary>Wraps a built network (the embedder takes ownership and puts it in evaluation mode).</summary>
-    public TorchFaceEmbedder(ModelInfo info, nn.Module<Tensor, Tensor> network)
+    public TorchFaceEmbedder(ModelInfo info, nn.Module<Tensor, Tensor> network) : this(info, network, null) { }
+
+    private TorchFaceEmbedder(ModelInfo info, nn.Module<Tensor, Tensor> network, UncertaintyHead? uncertainty)
     {
         Info = info;
         _network = network;
         _network.eval();
+        _uncertainty = uncertainty;
+        _uncertainty?.eval();
     }
 
     /// <inheritdoc/>
@@ -49,28 +55,88 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
-        StateDict.Load(network, weights, strict: true, source);
-        return new TorchFaceEmbedder(info, network);
+        var backboneWeights = weights.Where(w => !w.Key.StartsWith(UncertaintyHead.WeightPrefix, StringComparison.Ordinal)).ToDictionary();
+        bool hasHead = backboneWeights.Count < weights.Count;
+        if (hasHead != (info.Quality == QualityKind.Uncertainty))
+        {
+            network.Dispose();
+            throw new InvalidDataException(hasHead
+                ? $"{source}: holds uncertainty-head weights but its model.json says quality '{info.Quality}', not uncertainty."
+                : $"{source}: its model.json says quality 'uncertainty' but the file holds no uncertainty-head weights ({UncertaintyHead.WeightPrefix}*).");
+        }
+        StateDict.Load(network, backboneWeights, strict: true, source);
+        if (!hasHead) return new TorchFaceEmbedder(info, network);
+        var head = CreateUncertaintyHead(info, network);
+        StateDict.Load(head, weights.Where(w => w.Key.StartsWith(UncertaintyHead.WeightPrefix, StringComparison.Ordinal))
+            .ToDictionary(w => w.Key[UncertaintyHead.WeightPrefix.Length..], w => w.Value), strict: true, source + " (uncertainty head)");
+        return new TorchFaceEmbedder(info, network, head);
     }
 
+    /// <summary>An untrained uncertainty head sized for <paramref name="network"/>'s last feature map and <paramref name="info"/>'s embedding.</summary>
+    internal static UncertaintyHead CreateUncertaintyHead(ModelInfo info, nn.Module<Tensor, Tensor> network)
+    {
+        var backbone = network as IFeatureMapBackbone ?? throw new ArgumentException($"'{info.Architecture}' exposes no feature map for an uncertainty head.");
+        long features;
+        // The head is built outside the scope: the scope would dispose its parameters.
+        using (torch.NewDisposeScope())
+        using (torch.no_grad())
+        {
+            bool training = network.training;
+            network.eval();
+            features = backbone.FeatureMap(torch.zeros(1, 3, info.InputHeight, info.InputWidth)).numel();
+            network.train(training);
+        }
+        return new UncertaintyHead(features, info.EmbeddingSize);
+    }
+
+    /// <summary>The backbone split at its feature map (for training a head on it).</summary>
+    internal IFeatureMapBackbone Backbone => _network as IFeatureMapBackbone
+        ?? throw new InvalidOperationException($"'{Info.Architecture}' exposes no feature map for an uncertainty head.");
+
+    /// <summary>The backbone network.</summary>
+    internal nn.Module<Tensor, Tensor> Network => _network;
+
     /// <inheritdoc/>
-    public float[][] Embed(IReadOnlyList<RgbImage> crops, FlipMode flip)
+    /// <remarks>
+    /// With a flip test the magnitude is the mean of both copies' norms; the variances are averaged (Add) or set side
+    /// by side (Concatenate), as the vectors are.
+    /// </remarks>
+    public FaceEmbedding[] EmbedFaces(IReadOnlyList<RgbImage> crops, FlipMode flip)
     {
         if (crops.Count == 0) return [];
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var input = ChannelsLast.From(ToInput(crops, Info));
-        var features = _network.call(input);
+        var (features, logSigmaSq) = Forward(input);
+        var magnitude = features.norm(1);
         if (flip != FlipMode.None)
         {
             // flip keeps the layout, so From only copies if libtorch ever stops doing so.
-            var flipped = _network.call(ChannelsLast.From(input.flip(3)));
+            var (flipped, flippedLog) = Forward(ChannelsLast.From(input.flip(3)));
+            magnitude = TensorSum.Add(magnitude, flipped.norm(1)).div(2);
             features = flip == FlipMode.Add ? TensorSum.Add(features, flipped) : torch.cat([features, flipped], 1);
+            if (logSigmaSq is not null)
+                logSigmaSq = flip == FlipMode.Add ? TensorSum.Add(logSigmaSq.exp(), flippedLog!.exp()).div(2).log() : torch.cat([logSigmaSq, flippedLog!], 1);
         }
-        features = nn.functional.normalize(features, p: 2, dim: 1).contiguous();
-        var flat = features.data<float>().ToArray();
-        int d = (int)features.shape[1];
-        return Enumerable.Range(0, crops.Count).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();
+        var vectors = Rows(nn.functional.normalize(features, p: 2, dim: 1));
+        var sigmaSq = logSigmaSq is null ? null : Rows(logSigmaSq.exp());
+        var norms = magnitude.contiguous().data<float>().ToArray();
+        return Enumerable.Range(0, crops.Count).Select(i => FaceEmbedding.Create(vectors[i], norms[i], sigmaSq?[i], Info.Quality)).ToArray();
+    }
+
+    private (Tensor Features, Tensor? LogSigmaSq) Forward(Tensor input)
+    {
+        if (_uncertainty is null) return (_network.call(input), null);
+        var map = Backbone.FeatureMap(input);
+        return (Backbone.Embed(map), _uncertainty.call(map));
+    }
+
+    private static float[][] Rows(Tensor matrix)
+    {
+        matrix = matrix.contiguous();
+        var flat = matrix.data<float>().ToArray();
+        int d = (int)matrix.shape[1];
+        return Enumerable.Range(0, (int)matrix.shape[0]).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();
     }
 
     /// <summary>Crops as a normalised N x 3 x H x W float tensor.</summary>
@@ -89,5 +155,9 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _network.Dispose();
+    public void Dispose()
+    {
+        _network.Dispose();
+        _uncertainty?.Dispose();
+    }
 }

@@ -49,6 +49,8 @@ public sealed class Trainer
     {
         var info = BackboneCatalog.Defaults(config.Arch);
         if (config.EmbeddingSize > 0) info = info with { EmbeddingSize = config.EmbeddingSize };
+        // MagFace makes the feature magnitude a quality score; other heads leave it meaningless.
+        if (config.Head == HeadKind.MagFace) info = info with { Quality = QualityKind.Magnitude };
         return config.Width == 1 ? info : info with { Options = new() { ["width"] = config.Width } };
     }
 
@@ -57,7 +59,7 @@ public sealed class Trainer
     {
         HeadKind.ArcFace => CombinedMarginHead.ArcFace(config.Margin > 0 ? config.Margin : 0.5, config.Scale, config.StraightThrough),
         HeadKind.CosFace => CombinedMarginHead.CosFace(config.Margin > 0 ? config.Margin : 0.35, config.Scale),
-        HeadKind.MagFace => new MagFaceHead(config.Scale, lambda: config.MagFaceLambda),
+        HeadKind.MagFace => new MagFaceHead(config.Scale, config.MagFaceLowerMagnitude, config.MagFaceUpperMagnitude, config.MagFaceLowerMargin, config.MagFaceUpperMargin, config.MagFaceLambda),
         HeadKind.CurricularFace => new CurricularFaceHead(config.Margin > 0 ? config.Margin : 0.5, config.Scale),
         _ => throw new ArgumentException($"Unknown head {config.Head}; known: {string.Join(", ", Enum.GetNames<HeadKind>())}."),
     };

@@ -69,8 +69,20 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Apply ArcFace's margin without gradient, as arcface_torch does.")]
     public bool StraightThrough { get; init; }
 
-    [Setting("MagFace lambda_g.")]
+    [Setting("MagFace lambda_g (fine-tuning a model whose magnitudes start low: 5, with l_a 1, u_a 51, l_m 0.45, u_m 1).")]
     public double MagFaceLambda { get; init; } = 35;
+
+    [Setting("MagFace l_a: magnitudes below it are clamped; the margin is l_m there.")]
+    public double MagFaceLowerMagnitude { get; init; } = 10;
+
+    [Setting("MagFace u_a: magnitudes above it are clamped; the margin is u_m there and the regulariser's optimum.")]
+    public double MagFaceUpperMagnitude { get; init; } = 110;
+
+    [Setting("MagFace l_m: the margin at magnitude l_a (radians).")]
+    public double MagFaceLowerMargin { get; init; } = 0.45;
+
+    [Setting("MagFace u_m: the margin at magnitude u_a (radians).")]
+    public double MagFaceUpperMargin { get; init; } = 0.8;
 
     [Setting("Partial FC sample rate in (0, 1]; below 1 only that fraction of centres is scored per step.")]
     public double SampleRate { get; init; } = 1;
@@ -206,6 +218,10 @@ public sealed record TrainingConfig : IRunSettings
         Require(Scale <= 1024, "scale", $"must be at most 1024 (got {Scale}; margin heads use 16 to 64)");
         Require(Margin < (Head == HeadKind.CosFace ? 1 : Math.PI / 2), "margin", $"must be below {(Head == HeadKind.CosFace ? "1 (a cosine margin)" : "pi/2 radians")} (got {Margin})");
         Require(MagFaceLambda > 0, "mag_face_lambda", $"must be positive (got {MagFaceLambda})");
+        Require(MagFaceLowerMagnitude > 0 && MagFaceUpperMagnitude > MagFaceLowerMagnitude, "mag_face_upper_magnitude",
+            $"must exceed mag_face_lower_magnitude, which must be positive (got {MagFaceLowerMagnitude}, {MagFaceUpperMagnitude})");
+        Require(MagFaceLowerMargin >= 0 && MagFaceUpperMargin >= MagFaceLowerMargin && MagFaceUpperMargin < Math.PI / 2, "mag_face_upper_margin",
+            $"must be at least mag_face_lower_margin (non-negative) and below pi/2 (got {MagFaceLowerMargin}, {MagFaceUpperMargin})");
         Require(Milestones.All(m => m > 0 && m <= Epochs), "milestones", $"must lie in (0, epochs] (got {string.Join(", ", Milestones)})");
         Require(Milestones.Zip(Milestones.Skip(1)).All(p => p.First < p.Second), "milestones", $"must be in increasing order (got {string.Join(", ", Milestones)})");
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");

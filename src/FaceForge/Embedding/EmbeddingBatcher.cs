@@ -6,11 +6,16 @@ namespace FaceForge.Embedding;
 /// </summary>
 public static class EmbeddingBatcher
 {
-    /// <summary>Embeddings of <paramref name="keys"/>, in order.</summary>
+    /// <summary>Unit-length embeddings of <paramref name="keys"/>, in order.</summary>
     public static float[][] EmbedAll<TKey>(IFaceEmbedder embedder, IReadOnlyList<TKey> keys, Func<TKey, Imaging.RgbImage> load, FlipMode flip,
+        int batchSize = 64, IProgress<int>? progress = null) =>
+        EmbedAllFaces(embedder, keys, load, flip, batchSize, progress).Select(f => f.Vector).ToArray();
+
+    /// <summary>Embeddings of <paramref name="keys"/> with magnitudes, variances and quality, in order.</summary>
+    public static FaceEmbedding[] EmbedAllFaces<TKey>(IFaceEmbedder embedder, IReadOnlyList<TKey> keys, Func<TKey, Imaging.RgbImage> load, FlipMode flip,
         int batchSize = 64, IProgress<int>? progress = null)
     {
-        var result = new float[keys.Count][];
+        var result = new FaceEmbedding[keys.Count];
         int batches = (keys.Count + batchSize - 1) / batchSize;
         Task<Imaging.RgbImage[]> Prepare(int b) => Task.Run(() =>
         {
@@ -24,7 +29,7 @@ public static class EmbeddingBatcher
         {
             var crops = next!.GetAwaiter().GetResult();
             next = b + 1 < batches ? Prepare(b + 1) : null; // decode the next batch while this one runs
-            var embeddings = embedder.Embed(crops, flip);
+            var embeddings = embedder.EmbedFaces(crops, flip);
             embeddings.CopyTo(result, b * batchSize);
             progress?.Report(Math.Min(keys.Count, (b + 1) * batchSize));
         }

@@ -22,8 +22,12 @@ public interface IFaceEmbedder : IDisposable
     ModelInfo Info { get; }
 
     /// <summary>
-    /// Embeds crops already aligned to <see cref="ModelInfo.AlignmentTemplate"/> at the model's input size. Returns
-    /// one unit-length vector per crop (length EmbeddingSize, or twice that with <see cref="FlipMode.Concatenate"/>).
+    /// Embeds crops already aligned to <see cref="ModelInfo.AlignmentTemplate"/> at the model's input size: one
+    /// unit-length vector per crop (length EmbeddingSize, or twice that with <see cref="FlipMode.Concatenate"/>), with
+    /// its magnitude, variances (probabilistic models) and quality (<see cref="ModelInfo.Quality"/>).
     /// </summary>
-    float[][] Embed(IReadOnlyList<RgbImage> crops, FlipMode flip);
+    FaceEmbedding[] EmbedFaces(IReadOnlyList<RgbImage> crops, FlipMode flip);
+
+    /// <summary>The unit-length vectors of <see cref="EmbedFaces"/> alone.</summary>
+    float[][] Embed(IReadOnlyList<RgbImage> crops, FlipMode flip) => EmbedFaces(crops, flip).Select(f => f.Vector).ToArray();
 }

@@ -20,4 +20,29 @@ public static class Similarity
         float scale = (float)(1 / Math.Sqrt(Math.Max(n, 1e-24)));
         for (int i = 0; i < v.Length; i++) v[i] *= scale;
     }
+
+    /// <summary>
+    /// The mutual likelihood score of Probabilistic Face Embeddings (Shi and Jain, 2019): the log-likelihood that both
+    /// faces are draws of one identity, -1/2 sum_d [(mu1 - mu2)^2 / (s1 + s2) + ln(s1 + s2)], without the constant
+    /// D/2 ln 2 pi. Higher means more alike; it needs both faces' variances.
+    /// </summary>
+    public static double MutualLikelihood(FaceEmbedding a, FaceEmbedding b)
+    {
+        var (sa, sb) = (a.SigmaSq ?? throw NoVariance(), b.SigmaSq ?? throw NoVariance());
+        if (a.Vector.Length != b.Vector.Length) throw new ArgumentException($"Embedding lengths differ: {a.Vector.Length} and {b.Vector.Length}.");
+        double sum = 0;
+        for (int d = 0; d < sa.Length; d++)
+        {
+            double variance = (double)sa[d] + sb[d], diff = a.Vector[d] - b.Vector[d];
+            sum += diff * diff / variance + Math.Log(variance);
+        }
+        return -0.5 * sum;
+    }
+
+    /// <summary>The score <paramref name="kind"/> of two faces.</summary>
+    public static double Compare(FaceEmbedding a, FaceEmbedding b, ComparisonScore kind) =>
+        kind == ComparisonScore.MutualLikelihood ? MutualLikelihood(a, b) : Cosine(a.Vector, b.Vector);
+
+    private static InvalidOperationException NoVariance() =>
+        new("The mutual likelihood score needs variances: the model has no uncertainty head (add one with faceforge train-uncertainty, or score with cosine).");
 }

@@ -15,6 +15,12 @@ public sealed record IdentificationOptions
 
     /// <summary>False-positive identification rates at which the detection-and-identification rate is reported. <value>The default is 0.01 and 0.1.</value></summary>
     public IReadOnlyList<double> Fpirs { get; init; } = [0.01, 0.1];
+
+    /// <summary>How an identity's gallery images become its template. <value>Mean by default; Fused needs an uncertainty head.</value></summary>
+    public TemplateMode Templates { get; init; } = TemplateMode.Mean;
+
+    /// <summary>How a probe is scored against a template. <value>Cosine by default.</value></summary>
+    public ComparisonScore Score { get; init; } = ComparisonScore.Cosine;
 }
 
 /// <summary>Results of 1:N identification.</summary>
@@ -79,25 +85,41 @@ public sealed class IdentificationProtocol
     /// <summary>Embeds gallery then probes (crops from <paramref name="loadCrop"/>) and scores them; progress counts images of both.</summary>
     public IdentificationReport Run(IFaceEmbedder embedder, Func<string, RgbImage> loadCrop, IProgress<int>? progress = null)
     {
+        bool needsVariance = Options.Templates == TemplateMode.Fused || Options.Score == ComparisonScore.MutualLikelihood;
+        if (needsVariance && embedder.Info.Quality != Models.QualityKind.Uncertainty)
+            throw new InvalidOperationException($"Fused templates and the mutual likelihood score need a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}'.");
         var keys = Gallery.Select(g => g.Image).Concat(Probes.Select(p => p.Image)).ToList();
-        var vectors = EmbeddingBatcher.EmbedAll(embedder, keys, loadCrop, Options.Flip, Options.BatchSize, progress);
-        return Score(Gallery.Select(g => g.Identity).ToList(), vectors[..Gallery.Count], Probes.Select(p => p.Identity).ToList(), vectors[Gallery.Count..], Options.Fpirs);
+        var faces = EmbeddingBatcher.EmbedAllFaces(embedder, keys, loadCrop, Options.Flip, Options.BatchSize, progress);
+        return Score(Gallery.Select(g => g.Identity).ToList(), faces[..Gallery.Count], Probes.Select(p => p.Identity).ToList(), faces[Gallery.Count..], Options);
     }
 
     /// <summary>The report from embeddings: gallery identities and vectors, probe identities and vectors.</summary>
     public static IdentificationReport Score(IReadOnlyList<string> galleryIdentities, IReadOnlyList<float[]> galleryVectors,
         IReadOnlyList<string> probeIdentities, IReadOnlyList<float[]> probeVectors, IReadOnlyList<double>? fpirs = null)
     {
-        fpirs ??= new IdentificationOptions().Fpirs;
-        if (galleryIdentities.Count != galleryVectors.Count || probeIdentities.Count != probeVectors.Count)
+        static List<FaceEmbedding> Wrap(IReadOnlyList<float[]> vectors) => vectors.Select(v => new FaceEmbedding(v, 1, null, null)).ToList();
+        return Score(galleryIdentities, Wrap(galleryVectors), probeIdentities, Wrap(probeVectors), new IdentificationOptions { Fpirs = fpirs ?? new IdentificationOptions().Fpirs });
+    }
+
+    /// <summary>
+    /// The metrics from embeddings with their variances: templates built by <see cref="IdentificationOptions.Templates"/>
+    /// and probes scored by <see cref="IdentificationOptions.Score"/>.
+    /// </summary>
+    public static IdentificationReport Score(IReadOnlyList<string> galleryIdentities, IReadOnlyList<FaceEmbedding> gallery,
+        IReadOnlyList<string> probeIdentities, IReadOnlyList<FaceEmbedding> probes, IdentificationOptions options)
+    {
+        var fpirs = options.Fpirs;
+        if (galleryIdentities.Count != gallery.Count || probeIdentities.Count != probes.Count)
             throw new ArgumentException("Need one identity per embedding.");
-        var (names, templates) = Templates(galleryIdentities, galleryVectors);
+        var groups = Enumerable.Range(0, gallery.Count).GroupBy(i => galleryIdentities[i], StringComparer.Ordinal).ToArray();
+        var names = groups.Select(g => g.Key).ToArray();
+        var templates = groups.Select(g => TemplateFusion.Combine(g.Select(i => gallery[i]).ToList(), options.Templates)).ToArray();
         var index = names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
         var mated = new List<(bool Correct, double Score, int Rank)>();
         var unknown = new List<double>();
-        for (int p = 0; p < probeVectors.Count; p++)
+        for (int p = 0; p < probes.Count; p++)
         {
-            var scores = templates.Select(t => Similarity.Cosine(probeVectors[p], t)).ToArray();
+            var scores = templates.Select(t => Similarity.Compare(probes[p], t, options.Score)).ToArray();
             double top = scores.Max();
             if (!index.TryGetValue(probeIdentities[p], out int truth))
             {
@@ -123,21 +145,6 @@ public sealed class IdentificationProtocol
             Probes = mated.Count, UnknownProbes = unknown.Count, Identities = names.Length, DirAtFpir = dir, Curve = curve,
             OpenSetNote = dir.Values.Any(v => v is null) ? $"{unknown.Count} unknown probes: an FPIR below 1/{Math.Max(1, unknown.Count)} cannot be measured" : null,
         };
-    }
-
-    /// <summary>One template per identity: the normalised mean of its embeddings, identities in order of first appearance.</summary>
-    public static (string[] Identities, float[][] Templates) Templates(IReadOnlyList<string> identities, IReadOnlyList<float[]> vectors)
-    {
-        var names = identities.Distinct(StringComparer.Ordinal).ToArray();
-        var index = names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
-        var templates = names.Select(_ => new float[vectors[0].Length]).ToArray();
-        for (int i = 0; i < vectors.Count; i++)
-        {
-            var template = templates[index[identities[i]]];
-            for (int d = 0; d < template.Length; d++) template[d] += vectors[i][d];
-        }
-        foreach (var template in templates) Similarity.Normalize(template);
-        return (names, templates);
     }
 
     /// <summary>The score a probe must exceed so that at most <paramref name="fpir"/> of the unknown probes (sorted descending) do.</summary>

@@ -18,6 +18,9 @@ public sealed record VerificationOptions
     /// the command line's 1-based "6-10" into 5-9); thresholds then come from the other scored folds. Null: all.
     /// </summary>
     public IReadOnlySet<int>? Folds { get; init; }
+
+    /// <summary>How a pair is scored: cosine, or PFE's mutual likelihood (needs a model with an uncertainty head). <value>Cosine by default.</value></summary>
+    public ComparisonScore Score { get; init; } = ComparisonScore.Cosine;
 }
 
 /// <summary>A verification run: the metrics and the per-pair scores they came from (for reports).</summary>
@@ -60,15 +63,23 @@ public sealed class VerificationProtocol
     public IReadOnlyList<string> Images { get; }
 
     /// <summary>Embeds <see cref="Images"/> (crops from <paramref name="loadCrop"/>, decoded on worker threads) and scores the pairs.</summary>
-    public VerificationOutcome Run(IFaceEmbedder embedder, Func<string, RgbImage> loadCrop, IProgress<int>? progress = null) =>
-        Score(EmbeddingBatcher.EmbedAll(embedder, Images, loadCrop, Options.Flip, Options.BatchSize, progress));
+    public VerificationOutcome Run(IFaceEmbedder embedder, Func<string, RgbImage> loadCrop, IProgress<int>? progress = null)
+    {
+        if (Options.Score == ComparisonScore.MutualLikelihood && embedder.Info.Quality != Models.QualityKind.Uncertainty)
+            throw new InvalidOperationException($"The mutual likelihood score needs a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}' (add a head with faceforge train-uncertainty, or score with cosine).");
+        return Score(EmbeddingBatcher.EmbedAllFaces(embedder, Images, loadCrop, Options.Flip, Options.BatchSize, progress));
+    }
 
-    /// <summary>Scores the pairs from the embeddings of <see cref="Images"/>, in order.</summary>
-    public VerificationOutcome Score(IReadOnlyList<float[]> embeddings)
+    /// <summary>Scores the pairs from unit-length embeddings of <see cref="Images"/> (cosine only), in order.</summary>
+    public VerificationOutcome Score(IReadOnlyList<float[]> embeddings) =>
+        Score(embeddings.Select(v => new FaceEmbedding(v, 1, null, null)).ToList());
+
+    /// <summary>Scores the pairs from embeddings of <see cref="Images"/>, in order, with <see cref="VerificationOptions.Score"/>.</summary>
+    public VerificationOutcome Score(IReadOnlyList<FaceEmbedding> embeddings)
     {
         if (embeddings.Count != Images.Count) throw new ArgumentException($"Need one embedding per image ({Images.Count}), got {embeddings.Count}.", nameof(embeddings));
         var index = Images.Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
-        var scores = Pairs.Select(p => Similarity.Cosine(embeddings[index[p.First]], embeddings[index[p.Second]])).ToArray();
+        var scores = Pairs.Select(p => Similarity.Compare(embeddings[index[p.First]], embeddings[index[p.Second]], Options.Score)).ToArray();
         var same = Pairs.Select(p => p.IsSame).ToArray();
         var folds = Pairs.Select(p => p.Fold).ToArray();
         return new VerificationOutcome(VerificationMetrics.Compute(scores, same, folds, Options.Folds), scores, same, folds);

@@ -39,6 +39,13 @@ public sealed record ModelInfo
     /// <summary>Architecture options (e.g. width multiplier), as the factory reads them.</summary>
     public Dictionary<string, double> Options { get; init; } = [];
 
+    /// <summary>
+    /// The quality the model carries: <see cref="QualityKind.Magnitude"/> for MagFace-trained networks,
+    /// <see cref="QualityKind.Uncertainty"/> when the file holds a Probabilistic Face Embeddings head (its weights
+    /// under "uncertainty."). <value>None by default (files written before quality existed read as none).</value>
+    /// </summary>
+    public QualityKind Quality { get; init; }
+
     /// <summary>Cosine threshold calibrated on a verification set, if any.</summary>
     public double? Threshold { get; init; }
 
@@ -65,7 +72,8 @@ public sealed record ModelInfo
             return $"normalisation mean {NormalizationMean}, std {NormalizationStd}: the std must be positive and both finite";
         if (Options.TryGetValue("width", out double width) && !(width > 0 && width <= 16)) return $"width multiplier {width} is outside (0, 16]";
         if (Threshold is double t && !(t >= -1 && t <= 1)) return $"threshold {t} is not a cosine in [-1, 1]";
-        if (Kind == DetectionKind) return null;
+        if (!Enum.IsDefined(Quality)) return $"quality kind {(int)Quality} is unknown";
+        if (Kind == DetectionKind) return Quality == QualityKind.None ? null : $"a detector carries no face quality (got '{Quality}')";
         if (EmbeddingSize is < 1 or > 65536) return $"embedding size {EmbeddingSize} is outside 1..65536";
         if (!AlignmentTemplate.All.Any(a => a.Name.Equals(Template, StringComparison.OrdinalIgnoreCase)))
             return $"alignment template '{Template}' is unknown (known: {string.Join(", ", AlignmentTemplate.All.Select(a => a.Name))})";

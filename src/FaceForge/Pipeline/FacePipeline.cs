@@ -9,7 +9,9 @@ namespace FaceForge.Pipeline;
 /// <param name="Embedding">Unit-length embedding of the aligned crop.</param>
 /// <param name="InterOcularPixels">Distance between the eyes in the photo (small faces embed poorly).</param>
 /// <param name="Yaw">Rough yaw from the landmarks in [-1, 1]: where the nose sits between the eyes (0 frontal).</param>
-public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw);
+/// <param name="Quality">The recognition model's quality of this face, higher meaning more trustworthy (MagFace magnitude, or minus the log of PFE's harmonic-mean variance); null when the model carries none.</param>
+/// <param name="SigmaSqHarmonicMean">PFE's one-number uncertainty (harmonic mean of the variances), or null.</param>
+public sealed record AnalysedFace(DetectedFace Face, float[] Embedding, float InterOcularPixels, float Yaw, double? Quality = null, double? SigmaSqHarmonicMean = null);
 
 /// <summary>The outcome of <see cref="FacePipeline.Verify"/>.</summary>
 /// <param name="Score">Cosine similarity of the two faces' embeddings.</param>
@@ -43,7 +45,7 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
         var found = Detector.DetectMany(images);
         var template = embedder.Info.AlignmentTemplate;
         var crops = images.SelectMany((image, i) => found[i].Select(f => AlignedImageSource.Prepare(image, f.Landmarks, template))).ToList();
-        var vectors = crops.Count > 0 ? embedder.Embed(crops, flip) : [];
+        var vectors = crops.Count > 0 ? embedder.EmbedFaces(crops, flip) : [];
         int next = 0;
         return found.Select(faces => (IReadOnlyList<AnalysedFace>)faces.Select(f => Describe(f, vectors[next++])).ToList()).ToArray();
     }
@@ -54,7 +56,7 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
         var faces = Detector.Detect(image);
         if (faces.Count == 0) return null;
         var face = faces.MaxBy(f => f.Box.Area)!;
-        return Describe(face, embedder.Embed([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], flip)[0]);
+        return Describe(face, embedder.EmbedFaces([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], flip)[0]);
     }
 
     /// <summary>
@@ -69,11 +71,11 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
         return new FaceVerification(score, t, t is double value ? score > value : null, first, second);
     }
 
-    private static AnalysedFace Describe(DetectedFace face, float[] embedding)
+    private static AnalysedFace Describe(DetectedFace face, FaceEmbedding embedding)
     {
         var m = face.Landmarks!.Value;
         float eyes = System.Numerics.Vector2.Distance(m.LeftEye, m.RightEye);
         float yaw = eyes > 0 ? Math.Clamp(2 * (m.Nose.X - (m.LeftEye.X + m.RightEye.X) / 2) / eyes, -1, 1) : 0;
-        return new AnalysedFace(face, embedding, eyes, yaw);
+        return new AnalysedFace(face, embedding.Vector, eyes, yaw, embedding.Quality, embedding.SigmaSqHarmonicMean);
     }
 }
