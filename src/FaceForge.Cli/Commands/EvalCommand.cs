@@ -11,6 +11,7 @@ internal static class EvalCommand
         eval.Subcommands.Add(EvalVerifyCommand.Create());
         eval.Subcommands.Add(EvalIdentifyCommand.Create());
         eval.Subcommands.Add(EvalQualityCommand.Create());
+        eval.Subcommands.Add(EvalDegradationCommand.Create());
         eval.Subcommands.Add(EvalLandmarksCommand.Create());
         eval.Subcommands.Add(EvalDetectCommand.Create());
         return eval;

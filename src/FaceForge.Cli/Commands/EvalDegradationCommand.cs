@@ -1,0 +1,68 @@
+using System.CommandLine;
+using FaceForge.Alignment;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>`faceforge eval degradation`: how quality and verification respond to blur, low resolution, JPEG, darkness and masks.</summary>
+internal static class EvalDegradationCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Recognition model file.", Required = true };
+        var images = new Option<string>("--images") { Description = "Folder the pairs' image paths are relative to.", Required = true };
+        var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt.", Required = true };
+        var landmarks = new Option<string>("--landmarks") { Description = "Landmarks file: degradations are placed and faces aligned by it.", Required = true };
+        var folds = new Option<string?>("--folds") { Description = "Use only these folds, e.g. 6-10 (1-based)." };
+        var masks = new Option<string?>("--masks") { Description = "Folder of face-mask PNGs with transparency (e.g. ../shared/data/mask-overlays); without it the mask degradation is left out." };
+        var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: results (degradation, level, severity, mean_quality, accuracy_cosine, accuracy_mls), spearman, identification." };
+        var command = new Command("degradation", "Degradation study: mean quality per severity, verification with one image of each pair degraded (cosine and MLS), identification with mixed clean/degraded templates (mean and fused). No flip test.")
+        {
+            model, images, pairs, landmarks, folds, masks, report, json,
+        };
+        command.SetAction(parse =>
+        {
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            string root = parse.GetValue(images)!, pairsPath = parse.GetValue(pairs)!, landmarksPath = parse.GetValue(landmarks)!;
+            if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
+            if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
+            if (!File.Exists(landmarksPath)) throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist.");
+            var overlays = parse.GetValue(masks) is { } maskDir ? MaskOverlay.LoadFolder(maskDir) : null;
+            var degradations = Degradation.Study.Where(d => overlays is not null || d.Kind != DegradationKind.Mask).ToList();
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            var protocol = new VerificationProtocol(LfwPairs.Read(pairsPath), new VerificationOptions { Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null });
+            LfwPairs.CheckImagesExist(protocol.Pairs, root, pairsPath);
+            var points = LandmarksFile.Read(landmarksPath);
+            (RgbImage, FaceLandmarks) Load(string key) =>
+                (ImageDecoder.Decode(Path.Combine(root, key)), points.TryGetValue(key.Replace('\\', '/'), out var m) ? m : throw new InvalidDataException($"{landmarksPath} has no entry for '{key}'."));
+            var study = new DegradationStudy(protocol, Load, overlays);
+            var result = progress.Run("embedding", protocol.Images.Count * (degradations.Count + 1), "img", p => study.Run(embedder, degradations, p));
+            if (parse.GetValue(report) is { } dir) DegradationReportWriter.Write(dir, $"Degradation study: {Path.GetFileName(parse.GetValue(model))}", result);
+            var writer = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                JsonOutput.Write(writer, new
+                {
+                    QualityKind = embedder.Info.Quality, Flip = "None",
+                    Results = result.Results.Select(r => new
+                    {
+                        Degradation = r.Degradation?.Kind.ToString().ToLowerInvariant() ?? "clean", r.Degradation?.Level, Severity = r.Degradation?.Severity ?? 0,
+                        r.MeanQuality, r.AccuracyCosine, r.AccuracyMls,
+                    }),
+                    result.Spearman,
+                    Identification = result.Identification.Select(i => new { Degradation = i.Degradation.Name, i.Rank1Mean, i.Rank1Fused, i.Identities, i.Probes }),
+                });
+                return 0;
+            }
+            foreach (var r in result.Results)
+                writer.WriteLine($"{r.Degradation?.Name ?? "clean",-14} quality {r.MeanQuality?.ToString("0.000") ?? "n/a",8}  accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
+            foreach (var (kind, rho) in result.Spearman) writer.WriteLine($"Spearman(severity, quality) {kind}: {rho?.ToString("0.000") ?? "n/a"}");
+            foreach (var i in result.Identification)
+                writer.WriteLine($"rank-1 with templates clean + {i.Degradation.Name}: mean {100 * i.Rank1Mean:0.00} %{(i.Rank1Fused is double fused ? $", fused {100 * fused:0.00} %" : "")}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Numerics;
+using FaceForge.Alignment;
+using FaceForge.Imaging;
+using SkiaSharp;
+
+namespace FaceForge.Evaluation;
+
+/// <summary>The image degradations of the quality study.</summary>
+public enum DegradationKind
+{
+    /// <summary>Gaussian blur; level = sigma as a fraction of the eye distance (so faces of every size blur alike).</summary>
+    Blur,
+    /// <summary>Down-and-up scaling; level = the eye distance in pixels at the low resolution.</summary>
+    Downscale,
+    /// <summary>JPEG compression; level = the JPEG quality (lower is worse).</summary>
+    Jpeg,
+    /// <summary>Darkening by a gamma curve, v' = 255 (v/255)^level.</summary>
+    Darken,
+    /// <summary>A face-mask overlay painted over the lower face by the landmarks; level 1 covers mouth and chin, 2 up to between nose and mouth, 3 the nose too.</summary>
+    Mask,
+}
+
+/// <summary>One degradation at one severity, applied to a photo before alignment. Immutable; thread-safe.</summary>
+/// <param name="Kind">What is done.</param>
+/// <param name="Level">How much, in the kind's own unit (see <see cref="DegradationKind"/>).</param>
+/// <param name="Severity">Rank of this level within its kind, 1 = mildest (0 is the clean image).</param>
+public sealed record Degradation(DegradationKind Kind, double Level, int Severity)
+{
+    /// <summary>A name such as "blur 0.08" or "jpeg 10".</summary>
+    public string Name => $"{Kind.ToString().ToLowerInvariant()} {Level.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// The study's severities: blur sigma 0.04, 0.08, 0.12 of the eye distance; eye distance scaled to 32, 24, 16
+    /// pixels; JPEG quality 30, 20, 10; gamma 1.5, 2.5, 3.5; masks 1, 2, 3.
+    /// </summary>
+    public static IReadOnlyList<Degradation> Study { get; } =
+    [
+        .. Levels(DegradationKind.Blur, 0.04, 0.08, 0.12),
+        .. Levels(DegradationKind.Downscale, 32, 24, 16),
+        .. Levels(DegradationKind.Jpeg, 30, 20, 10),
+        .. Levels(DegradationKind.Darken, 1.5, 2.5, 3.5),
+        .. Levels(DegradationKind.Mask, 1, 2, 3),
+    ];
+
+    private static IEnumerable<Degradation> Levels(DegradationKind kind, params double[] levels) => levels.Select((l, i) => new Degradation(kind, l, i + 1));
+
+    /// <summary>The degraded copy of <paramref name="image"/>, whose face has <paramref name="landmarks"/>; masks need <paramref name="masks"/> (RGBA overlays, one chosen by <paramref name="variant"/>).</summary>
+    public RgbImage Apply(RgbImage image, FaceLandmarks landmarks, IReadOnlyList<MaskOverlay>? masks = null, int variant = 0)
+    {
+        float eyes = Math.Max(1, Vector2.Distance(landmarks.LeftEye, landmarks.RightEye));
+        switch (Kind)
+        {
+            case DegradationKind.Blur:
+                return GaussianBlur(image, (float)(Level * eyes));
+            case DegradationKind.Downscale:
+                double factor = Math.Min(1, Level / eyes);
+                var small = ImageResizer.Resize(image, Math.Max(1, (int)Math.Round(image.Width * factor)), Math.Max(1, (int)Math.Round(image.Height * factor)));
+                return ImageResizer.Resize(small, image.Width, image.Height);
+            case DegradationKind.Jpeg:
+                return ImageDecoder.Decode(ImageEncoder.EncodeJpeg(image, (int)Level), "jpeg");
+            case DegradationKind.Darken:
+                var lut = Enumerable.Range(0, 256).Select(v => (byte)Math.Round(255 * Math.Pow(v / 255.0, Level))).ToArray();
+                var dark = image.Clone();
+                for (int i = 0; i < dark.Pixels.Length; i++) dark.Pixels[i] = lut[dark.Pixels[i]];
+                return dark;
+            default:
+                if (masks is not { Count: > 0 }) throw new ArgumentException("Mask degradation needs at least one mask overlay.", nameof(masks));
+                return masks[Math.Abs(variant) % masks.Count].Paint(image, landmarks, (int)Level);
+        }
+    }
+
+    /// <summary>Separable Gaussian blur (kernel radius 3 sigma, edges clamped).</summary>
+    private static RgbImage GaussianBlur(RgbImage image, float sigma)
+    {
+        if (sigma < 0.3f) return image.Clone();
+        int radius = (int)Math.Ceiling(3 * sigma);
+        var kernel = Enumerable.Range(-radius, 2 * radius + 1).Select(x => Math.Exp(-x * x / (2.0 * sigma * sigma))).ToArray();
+        double total = kernel.Sum();
+        var weights = kernel.Select(k => (float)(k / total)).ToArray();
+        int w = image.Width, h = image.Height;
+        var source = image.Pixels.ToArray();
+        var temp = new float[source.Length];
+        Parallel.For(0, h, y =>
+        {
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                {
+                    float sum = 0;
+                    for (int k = -radius; k <= radius; k++) sum += weights[k + radius] * source[(y * w + Math.Clamp(x + k, 0, w - 1)) * 3 + c];
+                    temp[(y * w + x) * 3 + c] = sum;
+                }
+        });
+        var result = new byte[source.Length];
+        Parallel.For(0, h, y =>
+        {
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                {
+                    float sum = 0;
+                    for (int k = -radius; k <= radius; k++) sum += weights[k + radius] * temp[(Math.Clamp(y + k, 0, h - 1) * w + x) * 3 + c];
+                    result[(y * w + x) * 3 + c] = (byte)Math.Clamp(MathF.Round(sum), 0, 255);
+                }
+        });
+        return new RgbImage(w, h, result);
+    }
+}
+
+/// <summary>A face-mask image with transparency, painted over the lower face. Immutable after loading; thread-safe (painting copies).</summary>
+public sealed class MaskOverlay
+{
+    private readonly byte[] _png;
+
+    private MaskOverlay(byte[] png, string name)
+    {
+        _png = png;
+        Name = name;
+        using var bitmap = SKBitmap.Decode(png) ?? throw new InvalidDataException($"{name}: not a PNG image.");
+        if (bitmap.AlphaType == SKAlphaType.Opaque) throw new InvalidDataException($"{name}: the mask has no transparency; a mask overlay needs an alpha channel.");
+    }
+
+    /// <summary>The file name.</summary>
+    public string Name { get; }
+
+    /// <summary>Every PNG of <paramref name="folder"/>, in name order.</summary>
+    public static IReadOnlyList<MaskOverlay> LoadFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Mask folder '{folder}' does not exist.");
+        var files = Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) throw new InvalidDataException($"Mask folder '{folder}' holds no PNG files.");
+        return files.Select(f => new MaskOverlay(File.ReadAllBytes(f), f)).ToArray();
+    }
+
+    /// <summary>
+    /// Paints the mask from the chin up to a top edge set by <paramref name="coverage"/> (1: just above the mouth, 2:
+    /// halfway between nose and mouth, 3: over the nose), as wide as 2.2 eye distances, turned with the eye line.
+    /// </summary>
+    public RgbImage Paint(RgbImage image, FaceLandmarks m, int coverage)
+    {
+        var eyes = (m.LeftEye + m.RightEye) / 2;
+        var mouth = (m.LeftMouth + m.RightMouth) / 2;
+        float down = Vector2.Distance(eyes, mouth);
+        var axis = down > 0 ? (mouth - eyes) / down : Vector2.UnitY;
+        float noseAt = Vector2.Dot(m.Nose - eyes, axis);
+        float top = coverage switch
+        {
+            1 => down - 0.15f * down,
+            2 => (noseAt + down) / 2,
+            _ => noseAt - 0.2f * down,
+        };
+        float bottom = down * 1.8f;
+        float width = 2.2f * Vector2.Distance(m.LeftEye, m.RightEye);
+        float angle = MathF.Atan2(m.RightEye.Y - m.LeftEye.Y, m.RightEye.X - m.LeftEye.X) * 180 / MathF.PI;
+        using var canvasBitmap = ImageEncoder.ToBitmap(image);
+        using var overlay = SKBitmap.Decode(_png);
+        using (var canvas = new SKCanvas(canvasBitmap))
+        {
+            canvas.Translate(eyes.X, eyes.Y);
+            canvas.RotateDegrees(angle);
+            // In the rotated frame, y runs from the eye line towards the chin.
+            using var paint = new SKPaint { IsAntialias = true };
+            canvas.DrawBitmap(overlay, new SKRect(-width / 2, top, width / 2, bottom), paint);
+        }
+        return ImageEncoder.FromBitmap(canvasBitmap);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Globalization;
+
+namespace FaceForge.Evaluation;
+
+/// <summary>Writes a degradation-study folder: quality.png (mean quality against severity), accuracy.png (cosine and MLS), report.html.</summary>
+public static class DegradationReportWriter
+{
+    /// <summary>Writes the report into <paramref name="directory"/>.</summary>
+    public static void Write(string directory, string title, DegradationReport report)
+    {
+        Directory.CreateDirectory(directory);
+        var clean = report.Results[0];
+        var kinds = report.Results.Skip(1).GroupBy(r => r.Degradation!.Kind).ToList();
+        var page = new HtmlReport(title);
+        if (clean.MeanQuality is not null)
+        {
+            var plot = new ScottPlot.Plot();
+            foreach (var g in kinds)
+            {
+                var line = plot.Add.ScatterLine(new[] { 0.0 }.Concat(g.Select(r => (double)r.Degradation!.Severity)).ToArray(),
+                    new[] { clean.MeanQuality.Value }.Concat(g.Select(r => r.MeanQuality!.Value)).ToArray());
+                line.LegendText = g.Key.ToString().ToLowerInvariant();
+                line.LineWidth = 2;
+            }
+            plot.XLabel("severity (0 = clean)");
+            plot.YLabel("mean quality");
+            plot.ShowLegend();
+            plot.Title("Quality against degradation");
+            HtmlReport.Save(plot, Path.Combine(directory, "quality.png"));
+            page.Image("Mean quality against severity", "quality.png");
+        }
+        var accuracy = new ScottPlot.Plot();
+        foreach (var g in kinds)
+        {
+            var x = new[] { 0.0 }.Concat(g.Select(r => (double)r.Degradation!.Severity)).ToArray();
+            var cos = accuracy.Add.ScatterLine(x, new[] { clean.AccuracyCosine }.Concat(g.Select(r => r.AccuracyCosine)).ToArray());
+            cos.LegendText = $"{g.Key.ToString().ToLowerInvariant()} (cosine)";
+            if (clean.AccuracyMls is null) continue;
+            var mls = accuracy.Add.ScatterLine(x, new[] { clean.AccuracyMls.Value }.Concat(g.Select(r => r.AccuracyMls!.Value)).ToArray());
+            mls.LegendText = $"{g.Key.ToString().ToLowerInvariant()} (MLS)";
+            mls.Color = cos.Color;
+            mls.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
+        accuracy.XLabel("severity of the second image's degradation (0 = clean)");
+        accuracy.YLabel("verification accuracy");
+        accuracy.ShowLegend();
+        accuracy.Title("Verification with one image of each pair degraded");
+        HtmlReport.Save(accuracy, Path.Combine(directory, "accuracy.png"));
+        foreach (var r in report.Results)
+            page.Row(r.Degradation?.Name ?? "clean", $"quality {Format(r.MeanQuality, "0.000")}; accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
+        foreach (var (kind, rho) in report.Spearman) page.Row($"Spearman (severity, quality): {kind}", Format(rho, "0.000"));
+        foreach (var id in report.Identification)
+            page.Row($"rank-1, templates clean + {id.Degradation.Name}", $"mean {100 * id.Rank1Mean:0.00} %{(id.Rank1Fused is double f ? $", fused {100 * f:0.00} %" : "")} ({id.Identities} identities, {id.Probes} probes)");
+        page.Image("Verification accuracy against severity", "accuracy.png").Write(directory);
+    }
+
+    private static string Format(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+}
