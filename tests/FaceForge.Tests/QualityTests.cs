@@ -265,6 +265,37 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Contains("\"quality\": null", output);
     }
 
+    [SharedFact("data/mask-overlays")]
+    public void DegradationsHitTheirRegionAndGrowWithSeverity()
+    {
+        var masks = MaskOverlay.LoadFolder(Path.Combine(TestPaths.Shared!, "data/mask-overlays"));
+        var photo = new Imaging.RgbImage(200, 200);
+        var pixels = photo.Pixels;
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(60 + (i / 3 % 200) / 2 + (i / 600 % 2) * 40);
+        var m = new Alignment.FaceLandmarks(new(80, 80), new(120, 80), new(100, 105), new(85, 130), new(115, 130));
+        double Changed(Imaging.RgbImage a, int x0, int y0, int x1, int y1)
+        {
+            int differ = 0;
+            for (int y = y0; y < y1; y++) for (int x = x0; x < x1; x++) for (int c = 0; c < 3; c++) differ += a.Pixels[(y * 200 + x) * 3 + c] != photo.Pixels[(y * 200 + x) * 3 + c] ? 1 : 0;
+            return differ / (3.0 * (x1 - x0) * (y1 - y0));
+        }
+        var masked = Enumerable.Range(1, 3).Select(level => new Degradation(DegradationKind.Mask, level, level).Apply(photo, m, masks)).ToArray();
+        foreach (var image in masked)
+        {
+            Assert.Equal(0, Changed(image, 70, 70, 130, 90)); // the eyes stay visible
+            Assert.True(Changed(image, 85, 128, 115, 140) > 0.5, "the mouth is covered");
+        }
+        // Higher coverage reaches the nose.
+        Assert.True(Changed(masked[2], 95, 100, 105, 106) > Changed(masked[0], 95, 100, 105, 106));
+        var blurs = Degradation.Study.Where(d => d.Kind == DegradationKind.Blur).Select(d => Changed(d.Apply(photo, m), 0, 0, 200, 200)).ToArray();
+        Assert.True(blurs[0] > 0 && blurs[0] <= blurs[2]);
+        double Mean(Imaging.RgbImage image) => image.Pixels.ToArray().Average(b => (double)b);
+        var dark = Degradation.Study.Where(d => d.Kind == DegradationKind.Darken).Select(d => Mean(d.Apply(photo, m))).ToArray();
+        Assert.True(dark[0] < Mean(photo) && dark[1] < dark[0] && dark[2] < dark[1]);
+        Assert.Equal(-1, DegradationStudy.Spearman([0, 1, 2, 3], [9, 7, 5, 1]), 9);
+        Assert.Equal(0.8, DegradationStudy.Spearman([0, 1, 2, 3], [1, 2, 4, 3]), 9);
+    }
+
     private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
     {
         public void Report(TrainingStatus value) { if (value.Step >= step) source.Cancel(); }
