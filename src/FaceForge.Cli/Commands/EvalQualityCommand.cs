@@ -15,6 +15,7 @@ namespace FaceForge.Cli.Commands;
 internal static class EvalQualityCommand
 {
     private static readonly string[] Kinds = ["magnitude", "uncertainty", "inter-ocular", "detector-score", "random"];
+    private const int RandomDraws = 10;
 
     public static Command Create()
     {
@@ -26,7 +27,7 @@ internal static class EvalQualityCommand
         var folds = new Option<string?>("--folds") { Description = "Use only these folds' pairs and images, e.g. 6-10 (1-based)." };
         var quality = new Option<string[]>("--quality")
         {
-            Description = "Qualities to compare (repeat the option): magnitude (MagFace models), uncertainty (models with a PFE head), inter-ocular (eye distance in the photo), detector-score, random (the floor).",
+            Description = "Qualities to compare (repeat the option): magnitude (MagFace models), uncertainty (models with a PFE head), inter-ocular (eye distance in the photo), detector-score, random (the floor: the mean curve of 10 seeded draws).",
             Required = true, Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = true,
         };
         quality.AcceptOnlyFromAmong(Kinds);
@@ -80,22 +81,39 @@ internal static class EvalQualityCommand
             }
             var source = new AlignedImageSource(root, points, embedder.Info.AlignmentTemplate, ResizeWhenMissing: parse.GetValue(landmarks) is null);
             var faces = progress.Run("embedding", keys.Count, "img", p => EmbeddingBatcher.EmbedAllFaces(embedder, keys, source.Load, parse.GetValue(flip), 64, p));
-            var random = new Random(parse.GetValue(seed));
             var qualities = new Dictionary<string, double[]>();
             foreach (string kind in kinds)
+            {
+                if (kind == "random")
+                {
+                    // The floor is the mean of several draws: one draw's nested rejections make its curve wander.
+                    for (int draw = 0; draw < RandomDraws; draw++)
+                    {
+                        var random = new Random(parse.GetValue(seed) + draw);
+                        qualities[$"random#{draw}"] = keys.Select(_ => random.NextDouble()).ToArray();
+                    }
+                    continue;
+                }
                 qualities[kind] = kind switch
                 {
                     "magnitude" or "uncertainty" => faces.Select(x => x.Quality!.Value).ToArray(),
                     "inter-ocular" => keys.Select(k => points!.TryGetValue(k.Replace('\\', '/'), out var m) ? (double)System.Numerics.Vector2.Distance(m.LeftEye, m.RightEye) : 0).ToArray(),
-                    "detector-score" => keys.Select(k => detected![k.Replace('\\', '/')]?.Score ?? 0.0).ToArray(),
-                    _ => keys.Select(_ => random.NextDouble()).ToArray(),
+                    _ => keys.Select(k => detected![k.Replace('\\', '/')]?.Score ?? 0.0).ToArray(),
                 };
+            }
             var result = progress.Run("scoring impostors", 1, "step", p =>
             {
                 var r = ErrorVersusReject.Run(faces, identities, genuine, qualities, new ErrorVersusRejectOptions { Score = scoring });
                 p.Report(1);
                 return r;
             });
+            if (kinds.Contains("random"))
+            {
+                var curves = kinds.ToDictionary(k => k, k => k == "random"
+                    ? ErrorVersusReject.Mean(Enumerable.Range(0, RandomDraws).Select(d => result.Curves[$"random#{d}"]).ToList())
+                    : result.Curves[k]);
+                result = result with { Curves = curves };
+            }
             if (parse.GetValue(report) is { } dir)
                 ErrorVersusRejectReportWriter.Write(dir, $"Error versus reject: {Path.GetFileName(parse.GetValue(model))}", result,
                     new Dictionary<string, string> { ["pairs"] = $"{pairsPath}{(selected is null ? "" : $", folds {parse.GetValue(folds)}")}", ["score"] = parse.GetValue(score)! });

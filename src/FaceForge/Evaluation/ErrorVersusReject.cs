@@ -66,9 +66,24 @@ public static class ErrorVersusReject
         var genuineScores = genuine.Select(p => Similarity.Compare(faces[p.A], faces[p.B], options.Score)).ToArray();
         var impostors = Impostors(faces, identities, options.Score);
         if (impostors.Scores.Length == 0) throw new ArgumentException("Every image has the same identity: there are no impostor pairs.");
-        var thresholds = options.Fmrs.ToDictionary(Key, f => Threshold(impostors, f, _ => true));
+        var thresholds = options.Fmrs.ToDictionary(Key, f => Threshold(impostors, f));
         var curves = qualities.ToDictionary(q => q.Key, q => Curve(q.Value, genuine, genuineScores, impostors, thresholds, options));
         return new ErrorVersusRejectReport(curves, genuine.Count, impostors.Scores.Length, thresholds);
+    }
+
+    /// <summary>
+    /// The point-wise mean of several curves (e.g. random qualities drawn with different seeds: one draw's curve
+    /// wanders, since its rejections are nested; the mean is the floor a quality must beat).
+    /// </summary>
+    public static ErrorVersusRejectCurve Mean(IReadOnlyList<ErrorVersusRejectCurve> curves)
+    {
+        if (curves.Count == 0) throw new ArgumentException("No curves to average.", nameof(curves));
+        var first = curves[0];
+        Dictionary<string, double[]> Average(Func<ErrorVersusRejectCurve, IReadOnlyDictionary<string, double[]>> pick) =>
+            pick(first).Keys.ToDictionary(k => k, k => Enumerable.Range(0, first.Rejected.Count).Select(i => curves.Average(c => pick(c)[k][i])).ToArray());
+        Dictionary<string, double> AverageArea(Func<ErrorVersusRejectCurve, IReadOnlyDictionary<string, double>> pick) =>
+            pick(first).Keys.ToDictionary(k => k, k => curves.Average(c => pick(c)[k]));
+        return new ErrorVersusRejectCurve(first.Rejected, Average(c => c.Fixed), Average(c => c.Recomputed), AverageArea(c => c.AucFixed), AverageArea(c => c.AucRecomputed));
     }
 
     private static string Key(double fmr) => fmr.ToString(CultureInfo.InvariantCulture);
@@ -108,16 +123,15 @@ public static class ErrorVersusReject
         return new ImpostorSet(order.Select(o => scores[o]).ToArray(), order.Select(o => first[o]).ToArray(), order.Select(o => second[o]).ToArray());
     }
 
-    /// <summary>The score above which at most <paramref name="fmr"/> of the kept impostors lie.</summary>
-    private static double Threshold(ImpostorSet impostors, double fmr, Func<int, bool> kept)
+    /// <summary>The score above which at most <paramref name="fmr"/> of the kept impostors (pair quality at least <paramref name="cutoff"/>; all without qualities) lie.</summary>
+    private static double Threshold(ImpostorSet impostors, double fmr, double[]? pairQuality = null, double cutoff = double.NegativeInfinity)
     {
-        long total = 0;
-        for (int k = 0; k < impostors.Scores.Length; k++) if (kept(k)) total++;
+        long total = pairQuality is null ? impostors.Scores.Length : pairQuality.Count(q => q >= cutoff);
         long allowed = (long)Math.Floor(fmr * total + 1e-9);
         long seen = 0;
         for (int k = 0; k < impostors.Scores.Length; k++)
         {
-            if (!kept(k)) continue;
+            if (pairQuality is not null && pairQuality[k] < cutoff) continue;
             if (seen == allowed) return impostors.Scores[k];
             seen++;
         }
@@ -128,6 +142,8 @@ public static class ErrorVersusReject
         Dictionary<string, double> thresholds, ErrorVersusRejectOptions options)
     {
         var pairQuality = genuine.Select(p => Math.Min(quality[p.A], quality[p.B])).ToArray();
+        var impostorQuality = new double[impostors.Scores.Length];
+        Parallel.For(0, impostorQuality.Length, k => impostorQuality[k] = Math.Min(quality[impostors.First[k]], quality[impostors.Second[k]]));
         // Lowest quality first; ties keep the pairs' order, so equal qualities are rejected in a fixed order.
         var order = Enumerable.Range(0, genuine.Count).OrderBy(i => pairQuality[i]).ToArray();
         var fixedCurves = options.Fmrs.ToDictionary(Key, _ => new double[options.RejectedFractions.Count]);
@@ -138,12 +154,11 @@ public static class ErrorVersusReject
             var keptGenuine = order.Skip(rejected).ToArray();
             if (keptGenuine.Length == 0) throw new ArgumentException($"Rejecting {options.RejectedFractions[r]:P0} of {genuine.Count} genuine pairs leaves none.");
             double cutoff = rejected == 0 ? double.NegativeInfinity : pairQuality[keptGenuine[0]];
-            bool Kept(int k) => Math.Min(quality[impostors.First[k]], quality[impostors.Second[k]]) >= cutoff;
             foreach (double fmr in options.Fmrs)
             {
                 string key = Key(fmr);
                 fixedCurves[key][r] = Fnmr(keptGenuine, genuineScores, thresholds[key]);
-                recomputed[key][r] = Fnmr(keptGenuine, genuineScores, rejected == 0 ? thresholds[key] : Threshold(impostors, fmr, Kept));
+                recomputed[key][r] = Fnmr(keptGenuine, genuineScores, rejected == 0 ? thresholds[key] : Threshold(impostors, fmr, impostorQuality, cutoff));
             }
         }
         return new ErrorVersusRejectCurve(options.RejectedFractions, fixedCurves, recomputed,

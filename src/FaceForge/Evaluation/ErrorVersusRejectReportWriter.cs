@@ -28,8 +28,8 @@ public static class ErrorVersusRejectReportWriter
         plot.Title($"Error versus reject: FNMR at FMR {fmr}");
         plot.XLabel("fraction of genuine pairs rejected (lowest pair quality first)");
         plot.YLabel("FNMR");
-        plot.ShowLegend();
-        HtmlReport.Save(plot, Path.Combine(directory, "erc.png"));
+        plot.ShowLegend(ScottPlot.Edge.Bottom);
+        AtomicFile.WriteAllBytes(Path.Combine(directory, "erc.png"), plot.GetImageBytes(900, 700, ScottPlot.ImageFormat.Png));
 
         var page = new HtmlReport(title)
             .Row("genuine pairs", report.GenuinePairs.ToString(CultureInfo.InvariantCulture))

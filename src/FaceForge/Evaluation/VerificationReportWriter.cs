@@ -19,20 +19,22 @@ public static class VerificationReportWriter
 
         var histogram = new ScottPlot.Plot();
         const int bins = 80;
+        // Cosines span [-1, 1]; other scores (mutual likelihood) their own range.
+        double lo = scores.Count > 0 ? Math.Min(-1, scores.Min()) : -1, hi = scores.Count > 0 ? Math.Max(1, scores.Max()) : 1;
         foreach (var (same, label) in new[] { (true, "same identity"), (false, "different identities") })
         {
             var counts = new double[bins];
             foreach (double score in scores.Where((_, i) => isSame[i] == same))
-                counts[Math.Clamp((int)((score + 1) / 2 * bins), 0, bins - 1)]++;
-            var line = histogram.Add.ScatterLine(Enumerable.Range(0, bins).Select(b => -1 + (b + 0.5) * 2.0 / bins).ToArray(), counts);
+                counts[Math.Clamp((int)((score - lo) / (hi - lo) * bins), 0, bins - 1)]++;
+            var line = histogram.Add.ScatterLine(Enumerable.Range(0, bins).Select(b => lo + (b + 0.5) * (hi - lo) / bins).ToArray(), counts);
             line.LegendText = label;
             line.LineWidth = 2;
         }
-        histogram.XLabel("cosine similarity");
+        histogram.XLabel(lo < -1 || hi > 1 ? "score" : "cosine similarity");
         histogram.YLabel("pairs");
         histogram.Add.VerticalLine(report.Threshold);
         histogram.ShowLegend();
-        histogram.Title("Cosine similarity of pairs");
+        histogram.Title("Scores of pairs");
         HtmlReport.Save(histogram, Path.Combine(directory, "histogram.png"));
 
         if (loss is { Count: > 0 }) TrainingReportWriter.WriteLossPlot(Path.Combine(directory, "loss.png"), loss);
