@@ -296,6 +296,28 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(0.8, DegradationStudy.Spearman([0, 1, 2, 3], [1, 2, 4, 3]), 9);
     }
 
+    [SharedFact("data/lfw/pairs.txt")]
+    public void EvalQualityPrintsCurvesAndAreasAndDrawsThePlot()
+    {
+        // Two folds of 10 matched and 10 mismatched LFW pairs, scored by the small untrained model.
+        string dir = TestPaths.NewTempDirectory("erc-cli"), lfw = Path.Combine(TestPaths.Shared!, "data/lfw");
+        var body = File.ReadAllLines(Path.Combine(lfw, "pairs.txt")).Skip(1).ToArray();
+        var lines = new List<string> { "2\t10" };
+        for (int f = 0; f < 2; f++) lines.AddRange(body.Skip(600 * f).Take(10).Concat(body.Skip(600 * f + 300).Take(10)));
+        File.WriteAllLines(Path.Combine(dir, "pairs.txt"), lines);
+        var (code, output, error) = CliHarness.Run("eval", "quality", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
+            "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--quality", "inter-ocular", "--quality", "random", "--report", Path.Combine(dir, "report"), "--json");
+        Assert.True(code == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var curves = json.RootElement.GetProperty("curves");
+        Assert.Equal(11, curves.GetProperty("inter-ocular").GetProperty("rejected").GetArrayLength());
+        Assert.Equal(11, curves.GetProperty("random").GetProperty("fnmr").GetArrayLength());
+        Assert.True(json.RootElement.GetProperty("auc").GetProperty("random").GetDouble() >= 0);
+        Assert.Equal(20, json.RootElement.GetProperty("genuine_pairs").GetInt32());
+        Assert.True(File.Exists(Path.Combine(dir, "report", "erc.png")));
+        Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
+    }
+
     private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
     {
         public void Report(TrainingStatus value) { if (value.Step >= step) source.Cancel(); }
