@@ -45,7 +45,6 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(-Math.Log(0.8), uncertain.Quality!.Value, 6);
         var none = FaceEmbedding.Create([1f, 0f], 3, null, QualityKind.None);
         Assert.Null(none.Quality);
-        Assert.Contains("carries no face quality", Assert.Throws<InvalidOperationException>(() => none.RequireQuality("m.ffm")).Message);
         Assert.Contains("not positive and finite", Assert.Throws<ArgumentException>(() => FaceEmbedding.Create([1f, 0f], 1, [float.NaN, 1f], QualityKind.Uncertainty)).Message);
         Assert.Throws<ArgumentException>(() => FaceEmbedding.Create([1f, 0f], 1, [-1f, 1f], QualityKind.Uncertainty));
     }
@@ -62,7 +61,7 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         // The same means with smaller variances score higher when they agree.
         var c = a with { SigmaSq = [0.01f, 0.01f] };
         Assert.True(Similarity.MutualLikelihood(c, c) > Similarity.MutualLikelihood(a, a));
-        Assert.Throws<InvalidOperationException>(() => Similarity.MutualLikelihood(new FaceEmbedding([1f, 0f], 1, null, null), a));
+        Assert.Throws<ArgumentException>(() => Similarity.MutualLikelihood(new FaceEmbedding([1f, 0f], 1, null, null), a));
     }
 
     [Fact]
@@ -80,7 +79,7 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         var mean = TemplateFusion.Combine([sharp, blurred], TemplateMode.Mean);
         Assert.Equal(mean.Vector[0], mean.Vector[1], 5);
         Assert.Equal(0.5f, mean.SigmaSq![0], 5);
-        Assert.Throws<InvalidOperationException>(() => TemplateFusion.Combine([new FaceEmbedding([1f, 0f], 1, null, null)], TemplateMode.Fused));
+        Assert.Throws<ArgumentException>(() => TemplateFusion.Combine([new FaceEmbedding([1f, 0f], 1, null, null)], TemplateMode.Fused));
     }
 
     [Fact]
@@ -117,7 +116,7 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
             faces.Add(new FaceEmbedding(u, 1, null, null));
             faces.Add(new FaceEmbedding(fails ? u.Select(x => -x).ToArray() : u, 1, null, null));
             identities.AddRange([$"p{i}", $"p{i}"]);
-            quality.AddRange([1, fails ? 0 : 1]);
+            quality.AddRange([1, fails ? i / 100.0 : 1]);
             genuine.Add((2 * i, 2 * i + 1));
         }
         var options = new ErrorVersusRejectOptions { Fmrs = [0.01] };
@@ -129,6 +128,11 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(2 / 18.0, curve.Fixed["0.01"][2], 9); // 10 %: two of them gone
         Assert.Equal(0, curve.Fixed["0.01"][4], 9);        // 20 %: all gone
         Assert.Equal(0, curve.Recomputed["0.01"][10], 9);
+        Assert.Equal(0.1, curve.RejectedActual[2], 9);
+        // Tied qualities are kept together: with one quality for every image, nothing can be rejected.
+        var flat = ErrorVersusReject.Run(faces, identities, genuine, new Dictionary<string, double[]> { ["flat"] = quality.Select(_ => 1.0).ToArray() }, options).Curves["flat"];
+        Assert.All(flat.RejectedActual, a => Assert.Equal(0, a));
+        Assert.All(flat.Fixed["0.01"], f => Assert.Equal(0.2, f, 9));
         Assert.True(curve.AucFixed["0.01"] < 0.2 * 0.5);
         Assert.Throws<ArgumentException>(() => ErrorVersusReject.Run(faces, identities, [(0, 2)], new Dictionary<string, double[]>(), options));
     }

@@ -29,12 +29,25 @@ internal static class EvalDegradationCommand
             if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
             if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
             if (!File.Exists(landmarksPath)) throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist.");
-            var overlays = parse.GetValue(masks) is { } maskDir ? MaskOverlay.LoadFolder(maskDir) : null;
+            IReadOnlyList<MaskOverlay>? overlays = null;
+            if (parse.GetValue(masks) is { } maskDir)
+            {
+                try
+                {
+                    overlays = MaskOverlay.LoadFolder(maskDir);
+                }
+                catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException)
+                {
+                    throw new UserErrorException($"--masks: {e.Message}");
+                }
+            }
             var degradations = Degradation.Study.Where(d => overlays is not null || d.Kind != DegradationKind.Mask).ToList();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             var protocol = new VerificationProtocol(LfwPairs.Read(pairsPath), new VerificationOptions { Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null });
             LfwPairs.CheckImagesExist(protocol.Pairs, root, pairsPath);
             var points = LandmarksFile.Read(landmarksPath);
+            if (protocol.Images.FirstOrDefault(k => !points.ContainsKey(k.Replace('\\', '/'))) is { } unmarked)
+                throw new UserErrorException($"--landmarks: '{landmarksPath}' has no entry for '{unmarked}' (every image of the pairs needs its five points).");
             (RgbImage, FaceLandmarks) Load(string key) =>
                 (ImageDecoder.Decode(Path.Combine(root, key)), points.TryGetValue(key.Replace('\\', '/'), out var m) ? m : throw new InvalidDataException($"{landmarksPath} has no entry for '{key}'."));
             var study = new DegradationStudy(protocol, Load, overlays);

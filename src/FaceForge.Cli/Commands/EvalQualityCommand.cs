@@ -47,7 +47,8 @@ internal static class EvalQualityCommand
             string root = parse.GetValue(images)!, pairsPath = parse.GetValue(pairs)!;
             if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
             if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
-            if (parse.GetValue(landmarks) is not null && parse.GetValue(detector) is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
+            if (parse.GetValue(landmarks) is not null && parse.GetValue(detector) is not null && !kinds.Contains("detector-score"))
+                throw new UserErrorException("Give --landmarks or --detector, not both (with --landmarks, --detector only serves --quality detector-score).");
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             if (kinds.Contains("magnitude")) ModelInputs.RequireQuality(embedder, QualityKind.Magnitude, "--quality magnitude");
             if (kinds.Contains("uncertainty")) ModelInputs.RequireQuality(embedder, QualityKind.Uncertainty, "--quality uncertainty");
@@ -66,16 +67,20 @@ internal static class EvalQualityCommand
             var points = parse.GetValue(landmarks) is { } landmarksPath
                 ? LandmarksFile.Read(File.Exists(landmarksPath) ? landmarksPath : throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist."))
                 : null;
-            Dictionary<string, DetectedFace?>? detected = null;
+            Dictionary<string, double>? detectorScores = null;
             if (points is null || kinds.Contains("detector-score"))
             {
-                // A low confidence floor, so the score of a poor face is measured rather than cut to "none".
-                var options = new DetectorOptions { ConfidenceThreshold = 0.02f };
-                using IFaceDetector faceDetector = parse.GetValue(detector) is { } detectorPath ? ModelInputs.Open(detectorPath, "--detector", confidence: 0.02f) : TorchFaceDetector.OpenBuiltIn(options);
-                detected = progress.Run("detecting", keys.Count, "img", p => CentreFaceSweep.Run(faceDetector, root, keys, 16, p));
+                // Detected down to a low confidence floor, so the score of a poor face is measured rather than cut to
+                // "none"; alignment still takes only faces above the usual 0.5.
+                const float floor = 0.02f, aligned = 0.5f;
+                using IFaceDetector faceDetector = parse.GetValue(detector) is { } detectorPath
+                    ? ModelInputs.Open(detectorPath, "--detector", confidence: floor) : TorchFaceDetector.OpenBuiltIn(new DetectorOptions { ConfidenceThreshold = floor });
+                var sweep = progress.Run("detecting", keys.Count, "img", p => CentreFaceSweep.RunAll(faceDetector, root, keys, 16, p));
+                detectorScores = sweep.ToDictionary(kv => kv.Key, kv => (double?)IFaceDetector.NearestCentre(kv.Value.Faces, kv.Value.Width, kv.Value.Height)?.Score ?? 0.0);
                 if (points is null)
                 {
-                    points = detected.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
+                    points = sweep.Select(kv => (kv.Key, Face: IFaceDetector.NearestCentre(kv.Value.Faces.Where(f => f.Score >= aligned).ToList(), kv.Value.Width, kv.Value.Height)))
+                        .Where(x => x.Face?.Landmarks is not null).ToDictionary(x => x.Key, x => x.Face!.Landmarks!.Value);
                     if (points.Count < keys.Count) progress.Warn($"no face found in {keys.Count - points.Count} of {keys.Count} images; those are resized whole instead of aligned");
                 }
             }
@@ -98,7 +103,7 @@ internal static class EvalQualityCommand
                 {
                     "magnitude" or "uncertainty" => faces.Select(x => x.Quality!.Value).ToArray(),
                     "inter-ocular" => keys.Select(k => points!.TryGetValue(k.Replace('\\', '/'), out var m) ? (double)System.Numerics.Vector2.Distance(m.LeftEye, m.RightEye) : 0).ToArray(),
-                    _ => keys.Select(k => detected![k.Replace('\\', '/')]?.Score ?? 0.0).ToArray(),
+                    _ => keys.Select(k => detectorScores![k.Replace('\\', '/')]).ToArray(),
                 };
             }
             var result = progress.Run("scoring impostors", 1, "step", p =>
@@ -133,7 +138,7 @@ internal static class EvalQualityCommand
             {
                 Curves = result.Curves.ToDictionary(c => c.Key, c => new
                 {
-                    c.Value.Rejected, Fnmr = c.Value.Fixed[headline], FnmrRecomputed = c.Value.Recomputed[headline],
+                    c.Value.Rejected, c.Value.RejectedActual, Fnmr = c.Value.Fixed[headline], FnmrRecomputed = c.Value.Recomputed[headline],
                     ByFmr = c.Value.Fixed.Keys.ToDictionary(k => k, k => new { Fixed = c.Value.Fixed[k], Recomputed = c.Value.Recomputed[k] }),
                 }),
                 Auc = result.Curves.ToDictionary(c => c.Key, c => c.Value.AucFixed[headline]),

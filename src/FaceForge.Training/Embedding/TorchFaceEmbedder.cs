@@ -15,6 +15,7 @@ namespace FaceForge.Training.Embedding;
 /// <remarks>Not thread-safe: call <see cref="EmbedFaces"/> from one thread at a time.</remarks>
 public sealed class TorchFaceEmbedder : IFaceEmbedder
 {
+    private static readonly Scalar LogTwo = Math.Log(2).ToScalar(); // rooted: a temporary Scalar may be finalised mid-call
     private readonly nn.Module<Tensor, Tensor> _network;
     private readonly UncertaintyHead? _uncertainty;
 
@@ -64,12 +65,22 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
                 ? $"{source}: holds uncertainty-head weights but its model.json says quality '{info.Quality}', not uncertainty."
                 : $"{source}: its model.json says quality 'uncertainty' but the file holds no uncertainty-head weights ({UncertaintyHead.WeightPrefix}*).");
         }
-        StateDict.Load(network, backboneWeights, strict: true, source);
-        if (!hasHead) return new TorchFaceEmbedder(info, network);
-        var head = CreateUncertaintyHead(info, network);
-        StateDict.Load(head, weights.Where(w => w.Key.StartsWith(UncertaintyHead.WeightPrefix, StringComparison.Ordinal))
-            .ToDictionary(w => w.Key[UncertaintyHead.WeightPrefix.Length..], w => w.Value), strict: true, source + " (uncertainty head)");
-        return new TorchFaceEmbedder(info, network, head);
+        UncertaintyHead? head = null;
+        try
+        {
+            StateDict.Load(network, backboneWeights, strict: true, source);
+            if (!hasHead) return new TorchFaceEmbedder(info, network);
+            head = CreateUncertaintyHead(info, network);
+            StateDict.Load(head, weights.Where(w => w.Key.StartsWith(UncertaintyHead.WeightPrefix, StringComparison.Ordinal))
+                .ToDictionary(w => w.Key[UncertaintyHead.WeightPrefix.Length..], w => w.Value), strict: true, source + " (uncertainty head: is it for this backbone and embedding size?)");
+            return new TorchFaceEmbedder(info, network, head);
+        }
+        catch
+        {
+            head?.Dispose();
+            network.Dispose();
+            throw;
+        }
     }
 
     /// <summary>An untrained uncertainty head sized for <paramref name="network"/>'s last feature map and <paramref name="info"/>'s embedding.</summary>
@@ -116,7 +127,8 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
             magnitude = TensorSum.Add(magnitude, flipped.norm(1)).div(2);
             features = flip == FlipMode.Add ? TensorSum.Add(features, flipped) : torch.cat([features, flipped], 1);
             if (logSigmaSq is not null)
-                logSigmaSq = flip == FlipMode.Add ? TensorSum.Add(logSigmaSq.exp(), flippedLog!.exp()).div(2).log() : torch.cat([logSigmaSq, flippedLog!], 1);
+                // Concatenated and normalised, each half of the vector is about 1/sqrt(2) long: the variances scale by 1/2 with it.
+                logSigmaSq = flip == FlipMode.Add ? TensorSum.Add(logSigmaSq.exp(), flippedLog!.exp()).div(2).log() : torch.cat([logSigmaSq, flippedLog!], 1).sub(LogTwo);
         }
         var vectors = Rows(nn.functional.normalize(features, p: 2, dim: 1));
         var sigmaSq = logSigmaSq is null ? null : Rows(logSigmaSq.exp());

@@ -37,21 +37,29 @@ internal sealed class UncertaintyTask : ITrainingTask
         try
         {
             _dataset = FaceDataset.Open(config.Data!);
-            _sampler = new IdentityBatchSampler(_dataset, config.IdentitiesPerBatch, config.ImagesPerIdentity, config.Seed);
+            try
+            {
+                _sampler = new IdentityBatchSampler(_dataset, config.IdentitiesPerBatch, config.ImagesPerIdentity, config.Seed);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"{config.Data}: {e.Message} (config keys identities_per_batch, images_per_identity)", e);
+            }
+            _head = TorchFaceEmbedder.CreateUncertaintyHead(_model.Info, _model.Network);
+            _head.train();
+            var parameters = _head.parameters().ToList();
+            _optimizer = optim.SGD(
+                [new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() > 1), new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
+                 new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() <= 1), new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
+                config.LearningRate, config.Momentum);
         }
         catch
         {
+            _head?.Dispose();
             _dataset?.Dispose();
             _model.Dispose();
             throw;
         }
-        _head = TorchFaceEmbedder.CreateUncertaintyHead(_model.Info, _model.Network);
-        _head.train();
-        var parameters = _head.parameters().ToList();
-        _optimizer = optim.SGD(
-            [new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() > 1), new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
-             new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() <= 1), new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
-            config.LearningRate, config.Momentum);
     }
 
     public string Title => $"Uncertainty head (PFE) on {_model.Info.Architecture}";

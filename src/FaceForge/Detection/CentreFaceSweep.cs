@@ -13,10 +13,15 @@ public static class CentreFaceSweep
     /// found). Images are decoded in parallel and detected <paramref name="batch"/> at a time.
     /// </summary>
     /// <exception cref="InvalidDataException">An image is unreadable (the message names it).</exception>
-    public static Dictionary<string, DetectedFace?> Run(IFaceDetector detector, string root, IReadOnlyList<string> relativePaths, int batch = 16, IProgress<int>? progress = null)
+    public static Dictionary<string, DetectedFace?> Run(IFaceDetector detector, string root, IReadOnlyList<string> relativePaths, int batch = 16, IProgress<int>? progress = null) =>
+        RunAll(detector, root, relativePaths, batch, progress).ToDictionary(kv => kv.Key, kv => IFaceDetector.NearestCentre(kv.Value.Faces, kv.Value.Width, kv.Value.Height), StringComparer.Ordinal);
+
+    /// <summary>Every face of each image with the image's size (keys use '/'), for callers that choose among them.</summary>
+    public static Dictionary<string, (IReadOnlyList<DetectedFace> Faces, int Width, int Height)> RunAll(IFaceDetector detector, string root, IReadOnlyList<string> relativePaths,
+        int batch = 16, IProgress<int>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        var result = new Dictionary<string, DetectedFace?>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (IReadOnlyList<DetectedFace>, int, int)>(StringComparer.Ordinal);
         for (int start = 0; start < relativePaths.Count; start += batch)
         {
             var chunk = relativePaths.Skip(start).Take(batch).ToArray();
@@ -24,7 +29,7 @@ public static class CentreFaceSweep
             Parallel.For(0, chunk.Length, i => images[i] = ImageDecoder.Decode(Path.Combine(root, chunk[i])));
             var found = detector.DetectMany(images);
             for (int i = 0; i < chunk.Length; i++)
-                result[chunk[i].Replace('\\', '/')] = IFaceDetector.NearestCentre(found[i], images[i].Width, images[i].Height);
+                result[chunk[i].Replace('\\', '/')] = (found[i], images[i].Width, images[i].Height);
             progress?.Report(start + chunk.Length);
         }
         return result;

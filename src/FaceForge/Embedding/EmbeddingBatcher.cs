@@ -6,11 +6,6 @@ namespace FaceForge.Embedding;
 /// </summary>
 public static class EmbeddingBatcher
 {
-    /// <summary>Unit-length embeddings of <paramref name="keys"/>, in order.</summary>
-    public static float[][] EmbedAll<TKey>(IFaceEmbedder embedder, IReadOnlyList<TKey> keys, Func<TKey, Imaging.RgbImage> load, FlipMode flip,
-        int batchSize = 64, IProgress<int>? progress = null) =>
-        EmbedAllFaces(embedder, keys, load, flip, batchSize, progress).Select(f => f.Vector).ToArray();
-
     /// <summary>Embeddings of <paramref name="keys"/> with magnitudes, variances and quality, in order.</summary>
     public static FaceEmbedding[] EmbedAllFaces<TKey>(IFaceEmbedder embedder, IReadOnlyList<TKey> keys, Func<TKey, Imaging.RgbImage> load, FlipMode flip,
         int batchSize = 64, IProgress<int>? progress = null)

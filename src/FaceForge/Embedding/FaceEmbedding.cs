@@ -31,11 +31,6 @@ public sealed record FaceEmbedding(float[] Vector, float Magnitude, float[]? Sig
         return new FaceEmbedding(vector, magnitude, sigmaSq, quality);
     }
 
-    /// <summary>This face's quality; fails clearly when the model carries none.</summary>
-    /// <exception cref="InvalidOperationException">The model has no quality.</exception>
-    public double RequireQuality(string model) =>
-        Quality ?? throw new InvalidOperationException($"{model} carries no face quality: train it with MagFace (magnitude) or add an uncertainty head (faceforge train-uncertainty).");
-
     private static double HarmonicMean(float[] values)
     {
         double inverse = 0;

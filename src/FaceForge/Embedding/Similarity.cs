@@ -29,7 +29,8 @@ public static class Similarity
     public static double MutualLikelihood(FaceEmbedding a, FaceEmbedding b)
     {
         var (sa, sb) = (a.SigmaSq ?? throw NoVariance(), b.SigmaSq ?? throw NoVariance());
-        if (a.Vector.Length != b.Vector.Length) throw new ArgumentException($"Embedding lengths differ: {a.Vector.Length} and {b.Vector.Length}.");
+        if (a.Vector.Length != b.Vector.Length || sa.Length != a.Vector.Length || sb.Length != b.Vector.Length)
+            throw new ArgumentException($"Embedding and variance lengths differ: {a.Vector.Length}/{sa.Length} and {b.Vector.Length}/{sb.Length}.");
         double sum = 0;
         for (int d = 0; d < sa.Length; d++)
         {
@@ -43,6 +44,6 @@ public static class Similarity
     public static double Compare(FaceEmbedding a, FaceEmbedding b, ComparisonScore kind) =>
         kind == ComparisonScore.MutualLikelihood ? MutualLikelihood(a, b) : Cosine(a.Vector, b.Vector);
 
-    private static InvalidOperationException NoVariance() =>
+    private static ArgumentException NoVariance() =>
         new("The mutual likelihood score needs variances: the model has no uncertainty head (add one with faceforge train-uncertainty, or score with cosine).");
 }

@@ -18,7 +18,7 @@ public enum TemplateMode
 public static class TemplateFusion
 {
     /// <summary>One template from <paramref name="faces"/> (at least one, all of one length).</summary>
-    /// <exception cref="InvalidOperationException">Fusion asked of faces without variances.</exception>
+    /// <exception cref="ArgumentException">Fusion asked of faces without variances.</exception>
     public static FaceEmbedding Combine(IReadOnlyList<FaceEmbedding> faces, TemplateMode mode)
     {
         if (faces.Count == 0) throw new ArgumentException("A template needs at least one face.", nameof(faces));
@@ -26,7 +26,7 @@ public static class TemplateFusion
         if (faces.Any(f => f.Vector.Length != length)) throw new ArgumentException("The faces' embedding lengths differ.", nameof(faces));
         bool variances = faces.All(f => f.SigmaSq is not null);
         if (mode == TemplateMode.Fused && !variances)
-            throw new InvalidOperationException("Fused templates weight faces by their variances: the model has no uncertainty head (use mean templates, or add one with faceforge train-uncertainty).");
+            throw new ArgumentException("Fused templates weight faces by their variances: the model has no uncertainty head (use mean templates, or add one with faceforge train-uncertainty).");
         var vector = new float[length];
         float[]? sigmaSq = variances ? new float[length] : null;
         for (int d = 0; d < length; d++)

@@ -10,19 +10,20 @@ public sealed record ErrorVersusRejectOptions
     public IReadOnlyList<double> Fmrs { get; init; } = [1e-3, 1e-2];
 
     /// <summary>Fractions of genuine pairs rejected. <value>0 to 0.5 in steps of 0.05.</value></summary>
-    public IReadOnlyList<double> RejectedFractions { get; init; } = Enumerable.Range(0, 11).Select(i => i * 0.05).ToArray();
+    public IReadOnlyList<double> RejectedFractions { get; init; } = Enumerable.Range(0, 11).Select(i => Math.Round(i * 0.05, 2)).ToArray();
 
     /// <summary>How pairs are scored. <value>Cosine.</value></summary>
     public ComparisonScore Score { get; init; } = ComparisonScore.Cosine;
 }
 
 /// <summary>One quality's error-versus-reject curves.</summary>
-/// <param name="Rejected">The rejected fractions (x).</param>
+/// <param name="Rejected">The rejected fractions asked for (x).</param>
+/// <param name="RejectedActual">The fractions of genuine pairs actually rejected: lower than asked where pairs tie at the cutoff quality (tied pairs are kept together, genuine and impostor alike).</param>
 /// <param name="Fixed">Per FMR (invariant text, e.g. "0.001"): FNMR with the threshold fixed where the unrejected set has that FMR (ISO/IEC 29794-1's error-versus-discard).</param>
 /// <param name="Recomputed">Per FMR: FNMR with the threshold recomputed on the impostors that survive the rejection (MagFace's evaluation).</param>
 /// <param name="AucFixed">Area under each fixed-threshold curve over the rejected range (trapezoids).</param>
 /// <param name="AucRecomputed">Area under each recomputed-threshold curve.</param>
-public sealed record ErrorVersusRejectCurve(IReadOnlyList<double> Rejected, IReadOnlyDictionary<string, double[]> Fixed, IReadOnlyDictionary<string, double[]> Recomputed,
+public sealed record ErrorVersusRejectCurve(IReadOnlyList<double> Rejected, IReadOnlyList<double> RejectedActual, IReadOnlyDictionary<string, double[]> Fixed, IReadOnlyDictionary<string, double[]> Recomputed,
     IReadOnlyDictionary<string, double> AucFixed, IReadOnlyDictionary<string, double> AucRecomputed);
 
 /// <summary>The outcome of <see cref="ErrorVersusReject.Run"/>.</summary>
@@ -35,8 +36,9 @@ public sealed record ErrorVersusRejectReport(IReadOnlyDictionary<string, ErrorVe
 /// <summary>
 /// Error-versus-reject (Grother and Tabassi; ISO/IEC 29794-1): how FNMR at a fixed FMR falls as the pairs of lowest
 /// quality are rejected. A pair's quality is the lower of its two faces'. The rejected fraction counts genuine pairs:
-/// the lowest-quality fraction r of them is removed, and with it every impostor pair whose quality is below the lowest
-/// kept genuine pair's. Impostors are every cross-identity pair of the images, so low FMRs rest on millions of them.
+/// the cutoff is the quality of the genuine pair at rank r (lowest first), and every pair, genuine or impostor, below
+/// the cutoff is rejected (pairs tied at it are kept, so ties reject less than r: see RejectedActual). Impostors are
+/// every cross-identity pair of the images, so low FMRs rest on millions of them.
 /// </summary>
 /// <remarks>Stateless and thread-safe; scoring runs on all cores.</remarks>
 public static class ErrorVersusReject
@@ -83,7 +85,7 @@ public static class ErrorVersusReject
             pick(first).Keys.ToDictionary(k => k, k => Enumerable.Range(0, first.Rejected.Count).Select(i => curves.Average(c => pick(c)[k][i])).ToArray());
         Dictionary<string, double> AverageArea(Func<ErrorVersusRejectCurve, IReadOnlyDictionary<string, double>> pick) =>
             pick(first).Keys.ToDictionary(k => k, k => curves.Average(c => pick(c)[k]));
-        return new ErrorVersusRejectCurve(first.Rejected, Average(c => c.Fixed), Average(c => c.Recomputed), AverageArea(c => c.AucFixed), AverageArea(c => c.AucRecomputed));
+        return new ErrorVersusRejectCurve(first.Rejected, first.Rejected.Select((_, i) => curves.Average(c => c.RejectedActual[i])).ToArray(), Average(c => c.Fixed), Average(c => c.Recomputed), AverageArea(c => c.AucFixed), AverageArea(c => c.AucRecomputed));
     }
 
     private static string Key(double fmr) => fmr.ToString(CultureInfo.InvariantCulture);
@@ -146,14 +148,16 @@ public static class ErrorVersusReject
         Parallel.For(0, impostorQuality.Length, k => impostorQuality[k] = Math.Min(quality[impostors.First[k]], quality[impostors.Second[k]]));
         // Lowest quality first; ties keep the pairs' order, so equal qualities are rejected in a fixed order.
         var order = Enumerable.Range(0, genuine.Count).OrderBy(i => pairQuality[i]).ToArray();
+        var actual = new double[options.RejectedFractions.Count];
         var fixedCurves = options.Fmrs.ToDictionary(Key, _ => new double[options.RejectedFractions.Count]);
         var recomputed = options.Fmrs.ToDictionary(Key, _ => new double[options.RejectedFractions.Count]);
         for (int r = 0; r < options.RejectedFractions.Count; r++)
         {
             int rejected = (int)Math.Round(options.RejectedFractions[r] * genuine.Count);
-            var keptGenuine = order.Skip(rejected).ToArray();
-            if (keptGenuine.Length == 0) throw new ArgumentException($"Rejecting {options.RejectedFractions[r]:P0} of {genuine.Count} genuine pairs leaves none.");
-            double cutoff = rejected == 0 ? double.NegativeInfinity : pairQuality[keptGenuine[0]];
+            if (rejected >= genuine.Count) throw new ArgumentException($"Rejecting {options.RejectedFractions[r]:P0} of {genuine.Count} genuine pairs leaves none.");
+            double cutoff = rejected == 0 ? double.NegativeInfinity : pairQuality[order[rejected]];
+            var keptGenuine = order.Where(i => pairQuality[i] >= cutoff).ToArray();
+            actual[r] = 1 - keptGenuine.Length / (double)genuine.Count;
             foreach (double fmr in options.Fmrs)
             {
                 string key = Key(fmr);
@@ -161,7 +165,7 @@ public static class ErrorVersusReject
                 recomputed[key][r] = Fnmr(keptGenuine, genuineScores, rejected == 0 ? thresholds[key] : Threshold(impostors, fmr, impostorQuality, cutoff));
             }
         }
-        return new ErrorVersusRejectCurve(options.RejectedFractions, fixedCurves, recomputed,
+        return new ErrorVersusRejectCurve(options.RejectedFractions, actual, fixedCurves, recomputed,
             fixedCurves.ToDictionary(c => c.Key, c => Area(options.RejectedFractions, c.Value)), recomputed.ToDictionary(c => c.Key, c => Area(options.RejectedFractions, c.Value)));
     }
 

@@ -87,7 +87,7 @@ public sealed class IdentificationProtocol
     {
         bool needsVariance = Options.Templates == TemplateMode.Fused || Options.Score == ComparisonScore.MutualLikelihood;
         if (needsVariance && embedder.Info.Quality != Models.QualityKind.Uncertainty)
-            throw new InvalidOperationException($"Fused templates and the mutual likelihood score need a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}'.");
+            throw new ArgumentException($"Fused templates and the mutual likelihood score need a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}'.");
         var keys = Gallery.Select(g => g.Image).Concat(Probes.Select(p => p.Image)).ToList();
         var faces = EmbeddingBatcher.EmbedAllFaces(embedder, keys, loadCrop, Options.Flip, Options.BatchSize, progress);
         return Score(Gallery.Select(g => g.Identity).ToList(), faces[..Gallery.Count], Probes.Select(p => p.Identity).ToList(), faces[Gallery.Count..], Options);

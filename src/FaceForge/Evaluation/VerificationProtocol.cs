@@ -66,7 +66,7 @@ public sealed class VerificationProtocol
     public VerificationOutcome Run(IFaceEmbedder embedder, Func<string, RgbImage> loadCrop, IProgress<int>? progress = null)
     {
         if (Options.Score == ComparisonScore.MutualLikelihood && embedder.Info.Quality != Models.QualityKind.Uncertainty)
-            throw new InvalidOperationException($"The mutual likelihood score needs a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}' (add a head with faceforge train-uncertainty, or score with cosine).");
+            throw new ArgumentException($"The mutual likelihood score needs a model with an uncertainty head; '{embedder.Info.Architecture}' carries quality '{embedder.Info.Quality}' (add a head with faceforge train-uncertainty, or score with cosine).");
         return Score(EmbeddingBatcher.EmbedAllFaces(embedder, Images, loadCrop, Options.Flip, Options.BatchSize, progress));
     }
 
