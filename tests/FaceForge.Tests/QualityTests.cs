@@ -225,6 +225,20 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
     }
 
     [Fact]
+    public void ResumeRefusesAModelFileThatChanged()
+    {
+        string dir = TestPaths.NewTempDirectory("pfe-changed"), model = Path.Combine(dir, "model.ffm"), run = Path.Combine(dir, "run");
+        File.Copy(data.Model, model);
+        var config = Config(4) with { Model = model };
+        using (var stop = new CancellationTokenSource())
+            new UncertaintyTrainer(config, run).Run(progress: new CancelAt(3, stop), cancellation: stop.Token);
+        TorchSharp.torch.manual_seed(99);
+        using (var other = Training.Backbones.BackboneCatalog.Create(TestModels.Small))
+            ModelFile.Save(model, TestModels.Small, StateDict.Export(other));
+        Assert.Contains("has changed since this run started", Assert.Throws<InvalidDataException>(() => new UncertaintyTrainer(config, run).Run(resume: true)).Message);
+    }
+
+    [Fact]
     public void CorruptHeadAndMismatchedFilesFailClearly()
     {
         var (info, weights) = ModelFile.Read(new UncertaintyTrainer(Config(1), TestPaths.NewTempDirectory("pfe-one")).Run().ModelPath);

@@ -16,7 +16,7 @@ internal static class EvalDegradationCommand
         var landmarks = new Option<string>("--landmarks") { Description = "Landmarks file: degradations are placed and faces aligned by it.", Required = true };
         var folds = new Option<string?>("--folds") { Description = "Use only these folds, e.g. 6-10 (1-based)." };
         var masks = new Option<string?>("--masks") { Description = "Folder of face-mask PNGs with transparency (e.g. ../shared/data/mask-overlays); without it the mask degradation is left out." };
-        var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." };
+        var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: results (degradation, level, severity, mean_quality, accuracy_cosine, accuracy_mls), spearman, identification." };
         var command = new Command("degradation", "Degradation study: mean quality per severity, verification with one image of each pair degraded (cosine and MLS), identification with mixed clean/degraded templates (mean and fused). No flip test.")
         {

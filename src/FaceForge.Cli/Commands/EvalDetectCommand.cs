@@ -16,7 +16,7 @@ internal static class EvalDetectCommand
         var confidence = new Option<float>("--confidence") { Description = "Minimum score kept (low, so the PR curve is complete).", DefaultValueFactory = _ => 0.02f };
         var nms = ModelInputs.Nms();
         var masks = new Option<string?>("--masks") { Description = "Occlusion masks (non-zero where a face is occluded; as data synth --scenes writes): also score an occlusion-aware detector's segmentation (occlusion_iou)." };
-        var report = new Option<string?>("--report") { Description = "Write report.html with the precision-recall curve (pr.png) to this folder." };
+        var report = new Option<string?>("--report") { Description = "Write report.html with the precision-recall curve (pr.png) to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images (and occlusion_iou with --masks)." };
         var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, masks, report, json };
         command.SetAction(parse =>

@@ -34,7 +34,7 @@ internal static class EvalQualityCommand
         var score = ModelInputs.ScoreOption();
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: None, Add or Concatenate [default: Add].", DefaultValueFactory = _ => FlipMode.Add };
         var seed = new Option<int>("--seed") { Description = "Seed of the random quality.", DefaultValueFactory = _ => 0 };
-        var report = new Option<string?>("--report") { Description = "Write erc.png and report.html to this folder." };
+        var report = new Option<string?>("--report") { Description = "Write erc.png and report.html to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: curves (per quality: rejected, fnmr at FMR 1e-3 with the threshold fixed, fnmr_recomputed, and both at every FMR), auc." };
         var command = new Command("quality", "Error-versus-reject: FNMR at FMR 1e-3 and 1e-2 as the lowest-quality pairs are rejected, for each quality asked for.")
         {
@@ -45,8 +45,8 @@ internal static class EvalQualityCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var kinds = parse.GetValue(quality)!.Distinct().ToArray();
             string root = parse.GetValue(images)!, pairsPath = parse.GetValue(pairs)!;
-            if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
-            if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
+            if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of images." : $"--images: folder '{root}' does not exist.");
+            if (!File.Exists(pairsPath)) throw new UserErrorException(Directory.Exists(pairsPath) ? $"--pairs: '{pairsPath}' is a folder; give the pairs file." : $"--pairs: '{pairsPath}' does not exist.");
             if (parse.GetValue(landmarks) is not null && parse.GetValue(detector) is not null && !kinds.Contains("detector-score"))
                 throw new UserErrorException("Give --landmarks or --detector, not both (with --landmarks, --detector only serves --quality detector-score).");
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
@@ -56,8 +56,12 @@ internal static class EvalQualityCommand
 
             var selected = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null;
             var all = LfwPairs.Read(pairsPath);
+            var present = all.Select(p => p.Fold).ToHashSet();
+            if (selected?.FirstOrDefault(f => !present.Contains(f), -1) is int absent and >= 0)
+                throw new UserErrorException($"--folds: fold {absent + 1} is not among the folds of '{pairsPath}' (1-{present.DefaultIfEmpty(-1).Max() + 1}).");
             var used = all.Where(p => selected is null || selected.Contains(p.Fold)).ToList();
             if (used.Count == 0) throw new UserErrorException($"--folds: no pairs of '{pairsPath}' are in folds {parse.GetValue(folds)}.");
+            if (!used.Any(p => p.IsSame)) throw new UserErrorException($"--pairs: '{pairsPath}' has no matched pairs{(selected is null ? "" : " in the selected folds")}: error-versus-reject needs genuine pairs.");
             LfwPairs.CheckImagesExist(used, root, pairsPath);
             var keys = used.SelectMany(p => new[] { p.First, p.Second }).Distinct().ToList();
             var index = keys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => x.i);
@@ -67,6 +71,8 @@ internal static class EvalQualityCommand
             var points = parse.GetValue(landmarks) is { } landmarksPath
                 ? LandmarksFile.Read(File.Exists(landmarksPath) ? landmarksPath : throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist."))
                 : null;
+            if (points is not null && keys.FirstOrDefault(k => !points.ContainsKey(k.Replace('\\', '/'))) is { } unmarked)
+                throw new UserErrorException($"--landmarks: '{parse.GetValue(landmarks)}' has no entry for '{unmarked}' (every image of the pairs needs its five points).");
             Dictionary<string, double>? detectorScores = null;
             if (points is null || kinds.Contains("detector-score"))
             {

@@ -21,7 +21,7 @@ internal static class EvalVerifyCommand
         var folds = new Option<string?>("--folds") { Description = "Score only these folds, e.g. 6-10 (1-based); thresholds come from the other scored folds." };
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: Add (default), Concatenate or None.", DefaultValueFactory = _ => FlipMode.Add };
         var batch = new Option<int>("--batch-size", "--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
-        var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." };
+        var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: accuracy_mean, accuracy_std, threshold, tar_at_far, pairs." };
         var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself." };
         var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };

@@ -37,6 +37,17 @@ internal static class OptionChecks
         return option;
     }
 
+    /// <summary>The option names an output folder: refused at parse time when a file of that name is in the way.</summary>
+    public static Option<string?> OutputFolder(this Option<string?> option)
+    {
+        option.Validators.Add(result =>
+        {
+            string? value = result.GetValueOrDefault<string?>();
+            if (value is not null && File.Exists(value)) result.AddError($"{option.Name}: '{value}' is a file; give a folder to write the report into.");
+        });
+        return option;
+    }
+
     /// <summary>The option's value, or false when its token does not parse (the parser reports that itself).</summary>
     private static bool TryValue(System.CommandLine.Parsing.OptionResult result, out int value)
     {

@@ -32,18 +32,24 @@ internal static class TrainUncertaintyCommand
                     throw new UserErrorException($"--data: '{c.Data}' does not exist.");
             }, c => c.Validate());
             bool force = parse.GetValue(run.Force);
+            // config.json keeps absolute paths, so --resume works from any directory.
+            if (!resuming) config = config with { Model = Path.GetFullPath(config.Model!), Data = Path.GetFullPath(config.Data!) };
             string runDir = resuming ? given : given + RunSuffix;
             string? modelPath = resuming ? (given.TrimEnd('/').EndsWith(RunSuffix, StringComparison.Ordinal) ? given.TrimEnd('/')[..^RunSuffix.Length] : null) : given;
             if (!resuming)
             {
+                if (Path.GetDirectoryName(Path.GetFullPath(given)) is { } parent && !Directory.Exists(parent))
+                    throw new UserErrorException($"--out: the folder of '{given}' does not exist.");
                 if (Directory.Exists(given)) throw new UserErrorException($"--out: '{given}' is a folder; give the model file to write (its run folder will be '{runDir}').");
                 if (Path.GetFullPath(given) == Path.GetFullPath(config.Model!)) throw new UserErrorException($"--out: '{given}' is the --model being read; write the new model elsewhere.");
                 if (File.Exists(given) && !force) throw new UserErrorException($"--out: '{given}' exists. Choose another path, or pass --force to overwrite it.");
             }
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            if (!resuming && File.Exists(config.Model) && FaceForge.Models.ModelFile.ReadInfo(config.Model!).Quality == FaceForge.Models.QualityKind.Magnitude)
+                progress.Warn("the model's quality is its magnitude (MagFace); the new model carries the uncertainty head's quality instead");
             var trainer = new UncertaintyTrainer(config, runDir);
             var result = TrainingProgress.Run(progress, "training uncertainty", (p, c) => trainer.Run(resuming, force, p, c),
-                s => $"epoch {s.Epoch} loss {s.Loss:0.0} log sigma^2 {s.Metrics?.GetValueOrDefault("log_sigma_sq_mean"):0.00} {s.ImagesPerSecond:0} img/s", outValue: given);
+                s => $"epoch {s.Epoch} loss {s.Loss:0.0} log sigma^2 {s.Metrics?.GetValueOrDefault("log_sigma_sq_mean"):0.00} {s.ImagesPerSecond:0} img/s", outValue: modelPath ?? given);
             if (modelPath is not null) AtomicFile.Write(modelPath, stream => { using var source = File.OpenRead(result.ModelPath); source.CopyTo(stream); });
             string written = modelPath ?? result.ModelPath;
             var writer = parse.InvocationConfiguration.Output;

@@ -20,7 +20,7 @@ namespace FaceForge.Training.Uncertainty;
 /// </summary>
 internal sealed class UncertaintyTask : ITrainingTask
 {
-    private const string HeadEntry = "uncertainty.bin", OptimizerEntry = "optimizer.bin";
+    private const string HeadEntry = "uncertainty.bin", OptimizerEntry = "optimizer.bin", ModelEntry = "model.sha256";
     private readonly UncertaintyTrainingConfig _config;
     private readonly TorchFaceEmbedder _model;
     private readonly IFaceDataset _dataset;
@@ -37,14 +37,7 @@ internal sealed class UncertaintyTask : ITrainingTask
         try
         {
             _dataset = FaceDataset.Open(config.Data!);
-            try
-            {
-                _sampler = new IdentityBatchSampler(_dataset, config.IdentitiesPerBatch, config.ImagesPerIdentity, config.Seed);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"{config.Data}: {e.Message} (config keys identities_per_batch, images_per_identity)", e);
-            }
+            _sampler = new IdentityBatchSampler(_dataset, config.IdentitiesPerBatch, config.ImagesPerIdentity, config.Seed); // checked by the trainer's preflight
             _head = TorchFaceEmbedder.CreateUncertaintyHead(_model.Info, _model.Network);
             _head.train();
             var parameters = _head.parameters().ToList();
@@ -141,14 +134,25 @@ internal sealed class UncertaintyTask : ITrainingTask
 
     public void Save(CheckpointWriter checkpoint)
     {
+        checkpoint.WriteBytes(ModelEntry, System.Text.Encoding.ASCII.GetBytes(ModelHash(_config.Model!)));
         checkpoint.WriteModule(HeadEntry, _head);
         checkpoint.WriteOptimizer(OptimizerEntry, _optimizer);
     }
 
     public void Load(CheckpointReader checkpoint)
     {
+        // The head learned on this backbone's features: another file under the same name would silently mismatch.
+        string saved = System.Text.Encoding.ASCII.GetString(checkpoint.ReadBytes(ModelEntry));
+        if (saved != ModelHash(_config.Model!))
+            throw new InvalidDataException($"{checkpoint.Path}: the model '{_config.Model}' has changed since this run started (its SHA-256 differs); the head was trained on the old backbone's features. Restore the file, or start over.");
         checkpoint.LoadModule(HeadEntry, _head);
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
+    }
+
+    private static string ModelHash(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
     }
 
     public void SaveModel(string path, int steps)

@@ -18,10 +18,10 @@ public sealed record UncertaintyTrainingConfig : IRunSettings
     public string? Data { get; init; }
 
     [Setting("Identities per batch (P).")]
-    public int IdentitiesPerBatch { get; init; } = 64;
+    public int IdentitiesPerBatch { get; init; } = 128;
 
-    [Setting("Images per identity in a batch (K); every genuine pair among them is counted once.")]
-    public int ImagesPerIdentity { get; init; } = 4;
+    [Setting("Images per identity in a batch (K); every genuine pair among them is counted once. PFE's paper uses 4; 2 keeps every identity with two images, which matters on small sets.")]
+    public int ImagesPerIdentity { get; init; } = 2;
 
     [Setting("Learning rate (SGD with momentum; linear decay to zero).", Option = "--lr")]
     public double LearningRate { get; init; } = 1e-3;

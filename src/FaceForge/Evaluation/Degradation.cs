@@ -115,8 +115,21 @@ public sealed class MaskOverlay
     {
         _png = png;
         Name = name;
-        using var bitmap = SKBitmap.Decode(png) ?? throw new InvalidDataException($"{name}: not a PNG image.");
+        SKBitmap? decoded;
+        try
+        {
+            decoded = SKBitmap.Decode(png);
+        }
+        catch (ArgumentException)
+        {
+            decoded = null;
+        }
+        using var bitmap = decoded ?? throw new InvalidDataException($"{name}: not a readable PNG image.");
         if (bitmap.AlphaType == SKAlphaType.Opaque) throw new InvalidDataException($"{name}: the mask has no transparency; a mask overlay needs an alpha channel.");
+        // A mask must hide something and leave its surroundings: some pixels opaque, some transparent.
+        var alpha = bitmap.Pixels.Select(p => p.Alpha).ToArray();
+        if (!alpha.Any(a => a > 128) || !alpha.Any(a => a < 128))
+            throw new InvalidDataException($"{name}: the mask is {(alpha.Any(a => a > 128) ? "opaque everywhere" : "transparent everywhere")}; a mask overlay needs both opaque and transparent parts.");
     }
 
     /// <summary>The file name.</summary>
@@ -125,7 +138,8 @@ public sealed class MaskOverlay
     /// <summary>Every PNG of <paramref name="folder"/>, in name order.</summary>
     public static IReadOnlyList<MaskOverlay> LoadFolder(string folder)
     {
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Mask folder '{folder}' does not exist.");
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException(File.Exists(folder) ? $"'{folder}' is a file; give the folder of mask PNGs." : $"Mask folder '{folder}' does not exist.");
         var files = Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToArray();
         if (files.Length == 0) throw new InvalidDataException($"Mask folder '{folder}' holds no PNG files.");
         return files.Select(f => new MaskOverlay(File.ReadAllBytes(f), f)).ToArray();

@@ -112,6 +112,15 @@ public static class ModelFile
         {
             throw new InvalidDataException($"{path}: weights end early (truncated file?).", e);
         }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{path}: the weights are damaged ({e.Message}).", e);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            // The zip's own errors (a damaged compressed stream) do not name the file.
+            throw new InvalidDataException($"{path}: the weights are damaged ({e.Message}).", e);
+        }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
             throw new InvalidDataException($"{path}: weights cannot be read ({e.Message}).", e);
