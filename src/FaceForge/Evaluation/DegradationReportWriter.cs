@@ -46,6 +46,13 @@ public static class DegradationReportWriter
         accuracy.ShowLegend();
         accuracy.Title("Verification with one image of each pair degraded");
         HtmlReport.Save(accuracy, Path.Combine(directory, "accuracy.png"));
+        Directory.CreateDirectory(Path.Combine(directory, "examples"));
+        for (int i = 0; i < report.Examples.Count; i++)
+        {
+            string name = (report.Results[i].Degradation?.Name ?? "clean").Replace(' ', '-');
+            Imaging.ImageEncoder.Save(report.Examples[i], Path.Combine(directory, "examples", name + ".png"));
+            page.Image(report.Results[i].Degradation?.Name ?? "clean (first image of the pairs, as the model sees it)", $"examples/{name}.png");
+        }
         foreach (var r in report.Results)
             page.Row(r.Degradation?.Name ?? "clean", $"quality {Format(r.MeanQuality, "0.000")}; accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
         foreach (var (kind, rho) in report.Spearman) page.Row($"Spearman (severity, quality): {kind}", Format(rho, "0.000"));

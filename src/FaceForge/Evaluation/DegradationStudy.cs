@@ -24,7 +24,9 @@ public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Me
 /// <param name="Results">The clean images first, then every degradation and severity.</param>
 /// <param name="Spearman">Per degradation kind, Spearman's rank correlation between severity (0 = clean) and mean quality; null without quality.</param>
 /// <param name="Identification">Mixed-template identification per degradation kind (at its strongest severity).</param>
-public sealed record DegradationReport(IReadOnlyList<DegradationResult> Results, IReadOnlyDictionary<string, double?> Spearman, IReadOnlyList<MixedTemplateResult> Identification);
+/// <param name="Examples">The first image's aligned crop under each entry of <paramref name="Results"/>, in the same order (to look at).</param>
+public sealed record DegradationReport(IReadOnlyList<DegradationResult> Results, IReadOnlyDictionary<string, double?> Spearman, IReadOnlyList<MixedTemplateResult> Identification,
+    IReadOnlyList<RgbImage> Examples);
 
 /// <summary>
 /// How quality and verification respond to degraded photos: every image of the pairs embedded clean and under each
@@ -42,8 +44,11 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
         var template = embedder.Info.AlignmentTemplate;
         bool uncertain = embedder.Info.Quality == QualityKind.Uncertainty, hasQuality = embedder.Info.Quality != QualityKind.None;
         int done = 0;
+        var examples = new List<RgbImage>();
         FaceEmbedding[] Embed(Degradation? d)
         {
+            var (firstPhoto, firstLandmarks) = loadPhoto(keys[0]);
+            examples.Add(FaceAligner.Align(d is null ? firstPhoto : d.Apply(firstPhoto, firstLandmarks, masks, 0), firstLandmarks, template));
             var faces = EmbeddingBatcher.EmbedAllFaces(embedder, Enumerable.Range(0, keys.Count).ToList(), i =>
             {
                 var (photo, landmarks) = loadPhoto(keys[i]);
@@ -72,7 +77,7 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
         });
         var identification = degradations.GroupBy(d => d.Kind).Select(g => g.MaxBy(d => d.Severity)!)
             .Select(d => MixedTemplates(d, clean, embedded[d], uncertain)).Where(r => r is not null).Select(r => r!).ToList();
-        return new DegradationReport(results, spearman, identification);
+        return new DegradationReport(results, spearman, identification, examples);
     }
 
     private double Verify(FaceEmbedding[] clean, FaceEmbedding[] degraded, Dictionary<string, int> index, ComparisonScore score)
