@@ -16,11 +16,17 @@ internal static class EvalDegradationCommand
         var landmarks = new Option<string>("--landmarks") { Description = "Landmarks file: degradations are placed and faces aligned by it.", Required = true };
         var folds = new Option<string?>("--folds") { Description = "Use only these folds, e.g. 6-10 (1-based)." };
         var masks = new Option<string?>("--masks") { Description = "Folder of face-mask PNGs with transparency (e.g. ../shared/data/mask-overlays); without it the mask degradation is left out." };
+        var kinds = new Option<string[]>("--degradation")
+        {
+            Description = "Study only these kinds (repeat the option): blur, downscale, jpeg, darken, mask [default: all; mask needs --masks].",
+            Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = true,
+        };
+        kinds.AcceptOnlyFromAmong("blur", "downscale", "jpeg", "darken", "mask");
         var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: results (degradation, level, severity, mean_quality, accuracy_cosine, accuracy_mls), spearman, identification." };
         var command = new Command("degradation", "Degradation study: mean quality per severity, verification with one image of each pair degraded (cosine and MLS), identification with mixed clean/degraded templates (mean and fused). No flip test.")
         {
-            model, images, pairs, landmarks, folds, masks, report, json,
+            model, images, pairs, landmarks, folds, masks, kinds, report, json,
         };
         command.SetAction(parse =>
         {
@@ -41,7 +47,10 @@ internal static class EvalDegradationCommand
                     throw new UserErrorException($"--masks: {e.Message}");
                 }
             }
-            var degradations = Degradation.Study.Where(d => overlays is not null || d.Kind != DegradationKind.Mask).ToList();
+            var asked = parse.GetValue(kinds) is { Length: > 0 } k ? k.ToHashSet() : null;
+            if (asked?.Contains("mask") == true && overlays is null) throw new UserErrorException("--degradation mask needs --masks DIR (the mask overlays to paint).");
+            var degradations = Degradation.Study.Where(d => (overlays is not null || d.Kind != DegradationKind.Mask)
+                && (asked is null || asked.Contains(d.Kind.ToString().ToLowerInvariant()))).ToList();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
             var protocol = new VerificationProtocol(LfwPairs.Read(pairsPath), new VerificationOptions { Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null });
             LfwPairs.CheckImagesExist(protocol.Pairs, root, pairsPath);
