@@ -27,7 +27,7 @@ fi
 # PFE: uncertainty head on the frozen imported model (128 identities x 2 images per batch, the defaults).
 if [ ! -f "$out/pfe.ffm" ]; then
   if [ -d "$out/pfe.ffm.run/checkpoints" ]; then $ff train-uncertainty --resume "$out/pfe.ffm.run" --json >&2
-  else $ff train-uncertainty --model "$out/mfn.ffm" --data "$out/train-96" --out "$out/pfe.ffm" --identities-per-batch 128 --images-per-identity 2 --epochs ${PFE_EPOCHS:-100} --checkpoint-every 200 --json --force >&2; fi
+  else $ff train-uncertainty --model "$out/mfn.ffm" --data "$out/train-96" --out "$out/pfe.ffm" --identities-per-batch 128 --images-per-identity 2 --epochs ${PFE_EPOCHS:-20} --checkpoint-every 50 --json --force >&2; fi
 fi
 
 echo '{"step": "error versus reject, MagFace magnitude"}'
