@@ -55,10 +55,8 @@ internal static class EvalDegradationCommand
             var protocol = new VerificationProtocol(LfwPairs.Read(pairsPath), new VerificationOptions { Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null });
             LfwPairs.CheckImagesExist(protocol.Pairs, root, pairsPath);
             var points = LandmarksFile.Read(landmarksPath);
-            if (protocol.Images.FirstOrDefault(k => !points.ContainsKey(k.Replace('\\', '/'))) is { } unmarked)
-                throw new UserErrorException($"--landmarks: '{landmarksPath}' has no entry for '{unmarked}' (every image of the pairs needs its five points).");
-            (RgbImage, FaceLandmarks) Load(string key) =>
-                (ImageDecoder.Decode(Path.Combine(root, key)), points.TryGetValue(key.Replace('\\', '/'), out var m) ? m : throw new InvalidDataException($"{landmarksPath} has no entry for '{key}'."));
+            ImageInputs.RequireLandmarksFor(points, protocol.Images, landmarksPath);
+            (RgbImage, FaceLandmarks) Load(string key) => (ImageDecoder.Decode(Path.Combine(root, key)), points[key.Replace('\\', '/')]);
             var study = new DegradationStudy(protocol, Load, overlays);
             var result = progress.Run("embedding", protocol.Images.Count * (degradations.Count + 1), "img", p => study.Run(embedder, degradations, p));
             if (parse.GetValue(report) is { } dir) DegradationReportWriter.Write(dir, $"Degradation study: {Path.GetFileName(parse.GetValue(model))}", result);

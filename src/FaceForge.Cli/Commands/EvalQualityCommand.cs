@@ -71,8 +71,7 @@ internal static class EvalQualityCommand
             var points = parse.GetValue(landmarks) is { } landmarksPath
                 ? LandmarksFile.Read(File.Exists(landmarksPath) ? landmarksPath : throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist."))
                 : null;
-            if (points is not null && keys.FirstOrDefault(k => !points.ContainsKey(k.Replace('\\', '/'))) is { } unmarked)
-                throw new UserErrorException($"--landmarks: '{parse.GetValue(landmarks)}' has no entry for '{unmarked}' (every image of the pairs needs its five points).");
+            if (points is not null) ImageInputs.RequireLandmarksFor(points, keys, parse.GetValue(landmarks)!);
             Dictionary<string, double>? detectorScores = null;
             if (points is null || kinds.Contains("detector-score"))
             {

@@ -91,6 +91,13 @@ internal sealed class ImageInputs : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _detector?.Dispose();
 
+    /// <summary>Fails naming the landmarks file and the first of <paramref name="keys"/> (relative image paths) it has no points for.</summary>
+    public static void RequireLandmarksFor(IReadOnlyDictionary<string, FaceLandmarks> points, IEnumerable<string> keys, string landmarksPath)
+    {
+        if (keys.FirstOrDefault(k => !points.ContainsKey(k.Replace('\\', '/'))) is { } unmarked)
+            throw new UserErrorException($"--landmarks: '{landmarksPath}' has no entry for '{unmarked}' (every image of the pairs needs its five points).");
+    }
+
     /// <summary>The entry of <paramref name="path"/>: looked up by the path as given, then by its last two components, then by file name.</summary>
     private FaceLandmarks Lookup(string path)
     {

@@ -86,7 +86,7 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     /// <summary>An untrained uncertainty head sized for <paramref name="network"/>'s last feature map and <paramref name="info"/>'s embedding.</summary>
     internal static UncertaintyHead CreateUncertaintyHead(ModelInfo info, nn.Module<Tensor, Tensor> network)
     {
-        var backbone = network as IFeatureMapBackbone ?? throw new ArgumentException($"'{info.Architecture}' exposes no feature map for an uncertainty head.");
+        var backbone = FeatureMapOf(network, info);
         long features;
         // The head is built outside the scope: the scope would dispose its parameters.
         using (torch.NewDisposeScope())
@@ -101,8 +101,10 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     }
 
     /// <summary>The backbone split at its feature map (for training a head on it).</summary>
-    internal IFeatureMapBackbone Backbone => _network as IFeatureMapBackbone
-        ?? throw new InvalidOperationException($"'{Info.Architecture}' exposes no feature map for an uncertainty head.");
+    internal IFeatureMapBackbone Backbone => FeatureMapOf(_network, Info);
+
+    private static IFeatureMapBackbone FeatureMapOf(nn.Module<Tensor, Tensor> network, ModelInfo info) =>
+        network as IFeatureMapBackbone ?? throw new ArgumentException($"'{info.Architecture}' exposes no feature map for an uncertainty head.");
 
     /// <summary>The backbone network.</summary>
     internal nn.Module<Tensor, Tensor> Network => _network;

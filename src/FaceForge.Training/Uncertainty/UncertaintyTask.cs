@@ -28,11 +28,14 @@ internal sealed class UncertaintyTask : ITrainingTask
     private readonly UncertaintyHead _head;
     private readonly optim.Optimizer _optimizer;
     private readonly Dictionary<(int Index, bool Mirrored), (Tensor Map, Tensor Mean)> _cache = [];
+    private readonly string _modelHash;
     private long _cacheBytes;
 
     public UncertaintyTask(UncertaintyTrainingConfig config)
     {
         _config = config;
+        // The backbone the head learns on: hashed once, as it was read, for resume to compare.
+        _modelHash = ModelHash(config.Model!);
         _model = TorchFaceEmbedder.Open(config.Model!);
         try
         {
@@ -134,7 +137,7 @@ internal sealed class UncertaintyTask : ITrainingTask
 
     public void Save(CheckpointWriter checkpoint)
     {
-        checkpoint.WriteBytes(ModelEntry, System.Text.Encoding.ASCII.GetBytes(ModelHash(_config.Model!)));
+        checkpoint.WriteBytes(ModelEntry, System.Text.Encoding.ASCII.GetBytes(_modelHash));
         checkpoint.WriteModule(HeadEntry, _head);
         checkpoint.WriteOptimizer(OptimizerEntry, _optimizer);
     }
@@ -143,7 +146,7 @@ internal sealed class UncertaintyTask : ITrainingTask
     {
         // The head learned on this backbone's features: another file under the same name would silently mismatch.
         string saved = System.Text.Encoding.ASCII.GetString(checkpoint.ReadBytes(ModelEntry));
-        if (saved != ModelHash(_config.Model!))
+        if (saved != _modelHash)
             throw new InvalidDataException($"{checkpoint.Path}: the model '{_config.Model}' has changed since this run started (its SHA-256 differs); the head was trained on the old backbone's features. Restore the file, or start over.");
         checkpoint.LoadModule(HeadEntry, _head);
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
