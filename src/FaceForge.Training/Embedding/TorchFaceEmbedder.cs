@@ -15,7 +15,8 @@ namespace FaceForge.Training.Embedding;
 /// <remarks>Not thread-safe: call <see cref="EmbedFaces"/> from one thread at a time.</remarks>
 public sealed class TorchFaceEmbedder : IFaceEmbedder
 {
-    private static readonly Scalar LogTwo = Math.Log(2).ToScalar(); // rooted: a temporary Scalar may be finalised mid-call
+    // Rooted: a temporary Scalar may be finalised by the GC while libtorch still reads it (see TensorSum).
+    private static readonly Scalar LogTwo = Math.Log(2).ToScalar(), Half = 0.5.ToScalar();
     private readonly nn.Module<Tensor, Tensor> _network;
     private readonly UncertaintyHead? _uncertainty;
 
@@ -126,11 +127,11 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         {
             // flip keeps the layout, so From only copies if libtorch ever stops doing so.
             var (flipped, flippedLog) = Forward(ChannelsLast.From(input.flip(3)));
-            magnitude = TensorSum.Add(magnitude, flipped.norm(1)).div(2);
+            magnitude = TensorSum.Add(magnitude, flipped.norm(1)).mul(Half);
             features = flip == FlipMode.Add ? TensorSum.Add(features, flipped) : torch.cat([features, flipped], 1);
             if (logSigmaSq is not null)
                 // Concatenated and normalised, each half of the vector is about 1/sqrt(2) long: the variances scale by 1/2 with it.
-                logSigmaSq = flip == FlipMode.Add ? TensorSum.Add(logSigmaSq.exp(), flippedLog!.exp()).div(2).log() : torch.cat([logSigmaSq, flippedLog!], 1).sub(LogTwo);
+                logSigmaSq = flip == FlipMode.Add ? TensorSum.Add(logSigmaSq.exp(), flippedLog!.exp()).mul(Half).log() : torch.cat([logSigmaSq, flippedLog!], 1).sub(LogTwo);
         }
         var vectors = Rows(nn.functional.normalize(features, p: 2, dim: 1));
         var sigmaSq = logSigmaSq is null ? null : Rows(logSigmaSq.exp());
