@@ -14,6 +14,7 @@ internal static class CommandTree
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(TrainDetectorCommand.Create());
         root.Subcommands.Add(TrainUncertaintyCommand.Create());
+        root.Subcommands.Add(DistillCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());

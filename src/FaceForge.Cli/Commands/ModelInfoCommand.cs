@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FaceForge.Models;
-using FaceForge.Training.Backbones;
 using FaceForge.Training.Detection;
+using FaceForge.Training.Embedding;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 
@@ -33,8 +33,9 @@ internal static class ModelInfoCommand
                 }
                 else
                 {
-                    using var network = BackboneCatalog.Create(info);
-                    StateDict.Load(network, weights, strict: true, path);
+                    // The embedder loads the backbone and, for quality "uncertainty", checks the head's weights are there.
+                    using var embedder = TorchFaceEmbedder.FromWeights(info, weights, path);
+                    var network = embedder.Network;
                     counts = NetworkComplexity.Measure(network, info.InputWidth, info.InputHeight, x => network.call(x));
                 }
             }
@@ -46,8 +47,7 @@ internal static class ModelInfoCommand
             {
                 info.Architecture, info.Kind, info.InputWidth, info.InputHeight, info.Template, Width = info.Options.GetValueOrDefault("width", 1),
                 EmbeddingSize = detector ? (int?)null : info.EmbeddingSize, counts.Parameters, counts.MultiplyAdds,
-                // No model carries a quality yet (MagFace magnitude and PFE uncertainty arrive with the quality work).
-                Quality = (string?)null, info.Threshold, info.ThresholdFlip, info.NormalizationMean, info.NormalizationStd, info.Source,
+                Quality = detector ? (QualityKind?)null : info.Quality, info.Threshold, info.ThresholdFlip, info.NormalizationMean, info.NormalizationStd, info.Source,
             };
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);
@@ -55,10 +55,13 @@ internal static class ModelInfoCommand
             {
                 writer.WriteLine($"{path}: {info.Architecture} ({info.Kind}), width {result.Width}, input {info.InputWidth}x{info.InputHeight}" + (detector ? "" : $" ({info.Template}), {info.EmbeddingSize}-d embedding"));
                 writer.WriteLine($"{counts.Parameters:N0} parameters, {counts.MultiplyAdds / 1e6:0.0} M multiply-adds per {(detector ? $"{info.InputWidth}x{info.InputHeight} image" : "face")}");
+                if (!detector) writer.WriteLine($"quality: {SettingsJsonName(info.Quality)}");
                 if (info.Threshold is double t) writer.WriteLine($"calibrated threshold {t:0.0000} (flip {info.ThresholdFlip ?? "Add"})");
             }
             return 0;
         });
         return command;
     }
+
+    private static string SettingsJsonName(QualityKind quality) => System.Text.Json.JsonSerializer.Serialize(quality).Trim('"');
 }

@@ -17,4 +17,13 @@ public static class TensorBatch
             return (images.to(device), labels.to(device));
         return (images, labels);
     }
+
+    /// <summary>View <paramref name="view"/> of the batch's samples as float32 N x 3 x H x W.</summary>
+    public static Tensor ViewToTensor(Batch batch, int view)
+    {
+        var (width, height) = batch.ViewSize(view);
+        var images = torch.empty([batch.Count, 3, height, width], ScalarType.Float32);
+        images.data<float>().CopyFrom(batch.ViewPixels(view));
+        return images;
+    }
 }

@@ -61,7 +61,7 @@ internal sealed class RecognitionTask : ITrainingTask
         // Every process starts from process 0's weights (the seed makes them equal already; this makes it certain).
         foreach (var tensor in _backbone.state_dict().Values) world.Broadcast(tensor);
         _classifier = CreateClassifier(config, _dataset.IdentityCount, _info.EmbeddingSize, world);
-        _optimizer = CreateOptimizer(config, _backbone, _classifier.Parameters);
+        _optimizer = CreateOptimizer(config, Trainable(_backbone).Concat(_classifier.Parameters));
         _trainable = Trainable(_backbone).ToList();
         _backbone.train();
     }
@@ -141,7 +141,7 @@ internal sealed class RecognitionTask : ITrainingTask
         _dataset.Dispose();
     }
 
-    private static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
+    internal static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);
 
     /// <summary>
     /// The backbone over the batch (channels-last, the faster layout for libtorch's CPU convolutions), in
@@ -151,7 +151,7 @@ internal sealed class RecognitionTask : ITrainingTask
         _config.MicroBatches == 1 ? _backbone.call(ChannelsLast.From(images))
             : torch.cat(images.chunk(_config.MicroBatches).Select(piece => _backbone.call(ChannelsLast.From(piece))).ToArray());
 
-    private static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize, ICommunicator world)
+    internal static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize, ICommunicator world)
     {
         var head = Trainer.CreateHead(config);
         head.train();
@@ -162,10 +162,11 @@ internal sealed class RecognitionTask : ITrainingTask
         return new PartialFcTraining(new PartialFc(classes, embeddingSize, head, options, world), config.Momentum, config.WeightDecay);
     }
 
-    private static optim.Optimizer CreateOptimizer(TrainingConfig config, nn.Module backbone, IEnumerable<TorchSharp.Modules.Parameter> classifier)
+    /// <summary>The config's optimizer over <paramref name="trainable"/> (backbone, then classifier).</summary>
+    internal static optim.Optimizer CreateOptimizer(TrainingConfig config, IEnumerable<TorchSharp.Modules.Parameter> trainable)
     {
         // No weight decay on BN parameters, PReLU slopes and biases (all 1-d); decay on conv/linear weights and class centres.
-        var parameters = Trainable(backbone).Concat(classifier.Where(p => p.requires_grad)).ToList();
+        var parameters = trainable.Where(p => p.requires_grad).ToList();
         var decay = parameters.Where(p => p.dim() > 1).ToList();
         var plain = parameters.Where(p => p.dim() <= 1).ToList();
         return config.Optimizer switch

@@ -21,12 +21,19 @@ public sealed record AugmentationOptions
     /// <summary>Probability of converting to grey. <value>The default is 0.</value></summary>
     public double GrayProbability { get; init; }
 
+    /// <summary>
+    /// Size j of a random similarity move of the landmarks before alignment (only when aligning from landmarks): scale
+    /// by e^u, rotate by u radians and shift by u times the eye distance in x and in y, each u uniform in [-j, j].
+    /// <value>The default is 0 (none).</value>
+    /// </summary>
+    public double AlignmentJitter { get; init; }
+
     /// <summary>No augmentation at all (evaluation).</summary>
     public static AugmentationOptions None { get; } = new() { FlipProbability = 0 };
 
     internal void Validate()
     {
-        foreach (var (name, p) in new[] { (nameof(FlipProbability), FlipProbability), (nameof(DownscaleProbability), DownscaleProbability), (nameof(BlurProbability), BlurProbability), (nameof(ColorJitterProbability), ColorJitterProbability), (nameof(GrayProbability), GrayProbability) })
+        foreach (var (name, p) in new[] { (nameof(FlipProbability), FlipProbability), (nameof(DownscaleProbability), DownscaleProbability), (nameof(BlurProbability), BlurProbability), (nameof(ColorJitterProbability), ColorJitterProbability), (nameof(GrayProbability), GrayProbability), (nameof(AlignmentJitter), AlignmentJitter) })
         {
             if (p is < 0 or > 1 || double.IsNaN(p)) throw new ArgumentException($"{name} must be in [0, 1] (got {p}).", name);
         }

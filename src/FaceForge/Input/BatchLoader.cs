@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Threading.Channels;
+using System.Numerics;
+using FaceForge.Alignment;
 using FaceForge.Data;
 using FaceForge.Imaging;
 
@@ -119,8 +121,8 @@ public sealed class BatchLoader
         int part = _options.BatchSize / _options.SliceCount;
         int start = batchIndex * _options.BatchSize + _options.SliceIndex * part;
         int count = _options.SliceCount == 1 ? Math.Min(_options.BatchSize, order.Length - start) : part;
-        int h = _options.Height, w = _options.Width, plane = h * w;
-        var pixels = ArrayPool<float>.Shared.Rent(count * 3 * plane);
+        var views = _options.Views.ToArray();
+        var pixels = views.Select(v => ArrayPool<float>.Shared.Rent(count * 3 * v.Height * v.Width)).ToArray();
         var labels = new int[count];
         var indices = new int[count];
         for (int i = 0; i < count; i++)
@@ -128,13 +130,50 @@ public sealed class BatchLoader
             int position = start + i;
             int index = order[position];
             var image = Load(ref index);
-            if (image.Width != w || image.Height != h) image = ImageResizer.Resize(image, w, h);
-            image = Augmenter.Apply(image, _options.Augmentation, new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, position)));
+            int draw = Randomness.SeedMixer.Mix(_options.Seed, epoch, position);
+            var points = _options.Landmarks is { } landmarks ? Jitter(landmarks[index], draw) : (FaceLandmarks?)null;
+            for (int v = 0; v < views.Length; v++)
+            {
+                var view = views[v];
+                var crop = Crop(image, points, view, index);
+                // Every view replays the same draw: one flip, one jitter, one blur decision per sample.
+                crop = Augmenter.Apply(crop, _options.Augmentation, new Random(draw));
+                int plane = 3 * view.Height * view.Width;
+                view.Normalization.WriteChannelsFirst(crop, pixels[v].AsSpan(i * plane, plane));
+            }
             labels[i] = _dataset.GetLabel(index);
             indices[i] = index;
-            _options.Normalization.WriteChannelsFirst(image, pixels.AsSpan(i * 3 * plane, 3 * plane));
         }
-        return new Batch(batchIndex, count, h, w, pixels, labels, indices);
+        return new Batch(batchIndex, count, views, pixels, labels, indices);
+    }
+
+    private RgbImage Crop(RgbImage image, FaceLandmarks? points, InputView view, int index)
+    {
+        if (points is not { } p) return image.Width == view.Width && image.Height == view.Height ? image : ImageResizer.Resize(image, view.Width, view.Height);
+        try
+        {
+            return FaceAligner.Align(image, p, view.Template!);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{_dataset.Describe(index)}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The landmarks moved by a random similarity (<see cref="AugmentationOptions.AlignmentJitter"/>) about their centre.</summary>
+    private FaceLandmarks Jitter(FaceLandmarks points, int draw)
+    {
+        double j = _options.Augmentation.AlignmentJitter;
+        if (j == 0) return points;
+        var random = new Random(Randomness.SeedMixer.Mix(draw, 0x0a11, 0x9e7));
+        double U() => (2 * random.NextDouble() - 1) * j;
+        float scale = (float)Math.Exp(U()), angle = (float)U();
+        float eyes = Vector2.Distance(points.LeftEye, points.RightEye);
+        var shift = new Vector2((float)U() * eyes, (float)U() * eyes);
+        var all = points.ToArray();
+        var centre = all.Aggregate(Vector2.Zero, (a, b) => a + b) / all.Length;
+        var rotation = Matrix3x2.CreateRotation(angle);
+        return points.Select(q => centre + Vector2.Transform(q - centre, rotation) * scale + shift);
     }
 
     private RgbImage Load(ref int index)

@@ -36,6 +36,22 @@ public sealed record BatchLoaderOptions
     /// <summary>Pixel normalisation. <value>The default is <see cref="PixelNormalization.ArcFace"/>.</value></summary>
     public PixelNormalization Normalization { get; init; } = PixelNormalization.ArcFace;
 
+    /// <summary>Template the main crop is aligned to when <see cref="Landmarks"/> are given. <value>The default is null (images are taken as aligned and resized).</value></summary>
+    public Alignment.AlignmentTemplate? Template { get; init; }
+
+    /// <summary>
+    /// More crops of every sample, after the main one (<see cref="Width"/>, <see cref="Height"/>,
+    /// <see cref="Normalization"/>, <see cref="Template"/>): each made from the same image, landmarks and augmentation
+    /// draw (<see cref="Batch.ViewPixels"/>). <value>The default is none.</value>
+    /// </summary>
+    public IReadOnlyList<InputView> ExtraViews { get; init; } = [];
+
+    /// <summary>
+    /// Five points per dataset image (by index): every view is aligned from the uncropped image by its template.
+    /// <value>The default is null: images are aligned crops already.</value>
+    /// </summary>
+    public IReadOnlyList<Alignment.FaceLandmarks>? Landmarks { get; init; }
+
     /// <summary>
     /// Which part of each batch this loader builds, of <see cref="SliceCount"/> equal parts: a data-parallel rank's
     /// share. Positions (and so augmentations) stay those of the whole batch. <value>The default is 0.</value>
@@ -56,5 +72,11 @@ public sealed record BatchLoaderOptions
         if (PrefetchPerWorker < 1) throw new ArgumentException($"PrefetchPerWorker must be at least 1 (got {PrefetchPerWorker}).", nameof(PrefetchPerWorker));
         if (Normalization.Std == 0) throw new ArgumentException("Normalization.Std must not be zero.", nameof(Normalization));
         Augmentation.Validate();
+        foreach (var (view, i) in Views.Select((v, i) => (v, i))) view.Validate(i == 0 ? "main view" : $"view {i}");
+        if (Landmarks is not null && Views.Any(v => v.Template is null)) throw new ArgumentException("With Landmarks every view needs a Template.", nameof(Landmarks));
+        if (Landmarks is null && Augmentation.AlignmentJitter > 0) throw new ArgumentException("AlignmentJitter moves landmarks: it needs Landmarks.", nameof(Landmarks));
     }
+
+    /// <summary>The main view, then <see cref="ExtraViews"/>.</summary>
+    internal IReadOnlyList<InputView> Views => [new InputView(Width, Height, Normalization, Template), .. ExtraViews];
 }

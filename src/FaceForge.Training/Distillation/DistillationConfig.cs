@@ -1,0 +1,142 @@
+using System.Text.Json.Serialization;
+using FaceForge.Configuration;
+using FaceForge.Input;
+using FaceForge.Training.Hosting;
+using FaceForge.Training.Recognition;
+
+namespace FaceForge.Training.Distillation;
+
+/// <summary>
+/// A distillation run (VarGFaceNet's recipe): a student backbone trained with a margin loss plus weight x the squared
+/// distance between its unit-length embedding and a frozen teacher's, over one or more generations. JSON with
+/// snake_case keys, overridden from the command line.
+/// </summary>
+public sealed record DistillationConfig : IRunSettings
+{
+#pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
+
+    [Setting("Teacher: a FaceForge recognition model; it runs without gradient on crops of its own template and normalisation.")]
+    public string? Teacher { get; init; }
+
+    [Setting("Student backbone name.", Option = "--student")]
+    public string Student { get; init; } = "vargfacenet";
+
+    [Setting("Student width multiplier.")]
+    public double Width { get; init; } = 1;
+
+    [Setting("Student embedding length; 0 takes the teacher's, so the two embeddings compare directly. Another length trains a linear projection to the teacher's length, used only in training.")]
+    public int EmbeddingSize { get; init; }
+
+    [Setting("Dataset: an image folder (identity sub-folders) of photos aligned by --landmarks, or of crops the student and the teacher both take as they are.")]
+    public string? Data { get; init; }
+
+    [Setting("Landmarks file (relative path x1 y1 … x5 y5) of every image in --data: each sample is aligned twice from the same points, to the student's template and to the teacher's.")]
+    public string? Landmarks { get; init; }
+
+    [Setting("Weight of the distillation term (squared distance of unit embeddings, 2 - 2 cos); VarGFaceNet's paper uses 7.")]
+    public double Weight { get; init; } = 7;
+
+    [Setting("Generations: generation k's student initialises generation k + 1, with the same teacher; each is a run folder RUN/gen-K.")]
+    public int Generations { get; init; } = 1;
+
+    [Setting("Model file whose weights initialise the first generation's student, or null (random).")]
+    public string? Init { get; init; }
+
+    [Setting("Margin head of the student's classification term.")]
+    [JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
+    public HeadKind Head { get; init; } = HeadKind.ArcFace;
+
+    [Setting("Logit scale s; 0 takes the head's default.")]
+    public double Scale { get; init; }
+
+    [Setting("Margin; 0 takes the head's default.")]
+    public double Margin { get; init; }
+
+    [Setting("Peak learning rate (SGD with momentum, warmup then polynomial decay).", Option = "--lr")]
+    public double LearningRate { get; init; } = 0.1;
+
+    [Setting("SGD momentum.")]
+    public double Momentum { get; init; } = 0.9;
+
+    [Setting("Weight decay on weights (never on BN parameters or biases).")]
+    public double WeightDecay { get; init; } = 5e-4;
+
+    [Setting("Linear warmup length in epochs (may be fractional).")]
+    public double WarmupEpochs { get; init; } = 1;
+
+    [Setting("Epochs per generation.")]
+    public int Epochs { get; init; } = 20;
+
+    [Setting("Stop each generation after this many steps if positive.")]
+    public int MaxSteps { get; init; }
+
+    [Setting("Stop each generation after this many seconds if positive.")]
+    public double MaxSeconds { get; init; }
+
+    [Setting("Batch size.")]
+    public int BatchSize { get; init; } = 64;
+
+    [Setting("Input-pipeline workers.")]
+    public int Workers { get; init; } = 2;
+
+    [Setting("Norm clip over the student's gradients; 0 disables.")]
+    public double GradientClip { get; init; } = 5;
+
+    [Setting("Probability of a horizontal flip (one draw per sample, shared by both crops).")]
+    public double FlipProbability { get; init; } = 0.5;
+
+    [Setting("Random similarity move of the landmarks before both crops are aligned (scale e^u, rotation u rad, shift u eye distances, |u| <= j); needs --landmarks.")]
+    public double AlignmentJitter { get; init; }
+
+    [Setting("Probability of brightness, contrast and saturation jitter of ±20% (shared by both crops).")]
+    public double ColorJitterProbability { get; init; }
+
+    [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]
+    public int MaxBadSteps { get; init; } = 5;
+
+    [Setting("Checkpoint every N steps (0: only at the end of a generation).")]
+    public int CheckpointEvery { get; init; } = 200;
+
+    [Setting("Log a metrics line every N steps.")]
+    public int LogEvery { get; init; } = 20;
+
+    [Setting("Seed of initialisation, order and augmentation (generation k uses seed + k - 1).")]
+    public int Seed { get; init; }
+
+#pragma warning restore CS1591
+
+    /// <summary>Reads a config file; unknown or repeated keys and bad values fail with the file and key named.</summary>
+    public static DistillationConfig Load(string path) => SettingsJson.Load<DistillationConfig>(path);
+
+    /// <summary>The config as JSON.</summary>
+    public string ToJson() => SettingsJson.Write(this);
+
+    /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the key.</summary>
+    public void Validate()
+    {
+        void Require(bool ok, string key, string rule) { if (!ok) throw new ArgumentException($"Config '{key}' {rule}."); }
+        Require(!string.IsNullOrWhiteSpace(Teacher), "teacher", "is required");
+        Require(Weight >= 0 && double.IsFinite(Weight), "weight", $"must be non-negative (got {Weight})");
+        Require(Generations >= 1, "generations", $"must be at least 1 (got {Generations})");
+        Require(Generations <= 100, "generations", $"must be at most 100 (got {Generations})");
+        Require(AlignmentJitter == 0 || !string.IsNullOrWhiteSpace(Landmarks), "alignment_jitter", "moves landmarks: it needs landmarks");
+        foreach (var (key, p) in new[] { ("flip_probability", FlipProbability), ("alignment_jitter", AlignmentJitter), ("color_jitter_probability", ColorJitterProbability) })
+            Require(p is >= 0 and <= 1, key, $"must be in [0, 1] (got {p})");
+        StudentConfig().Validate();
+    }
+
+    /// <summary>The augmentation both crops share.</summary>
+    internal AugmentationOptions Augmentation => new() { FlipProbability = FlipProbability, AlignmentJitter = AlignmentJitter, ColorJitterProbability = ColorJitterProbability };
+
+    /// <summary>
+    /// The student's side as a recognition config (same keys), which builds its head, optimizer and schedule and
+    /// validates the settings the two share.
+    /// </summary>
+    internal TrainingConfig StudentConfig() => new()
+    {
+        Data = Data ?? "", Arch = Student, Width = Width, EmbeddingSize = EmbeddingSize, Head = Head, Scale = Scale, Margin = Margin,
+        LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, WarmupEpochs = WarmupEpochs, Epochs = Epochs,
+        MaxSteps = MaxSteps, MaxSeconds = MaxSeconds, BatchSize = BatchSize, Workers = Workers, GradientClip = GradientClip,
+        MaxBadSteps = MaxBadSteps, CheckpointEvery = CheckpointEvery, LogEvery = LogEvery, Seed = Seed, Init = Init,
+    };
+}

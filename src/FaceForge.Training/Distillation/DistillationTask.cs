@@ -1,0 +1,230 @@
+using System.Globalization;
+using FaceForge.Alignment;
+using FaceForge.Data;
+using FaceForge.Input;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Distributed;
+using FaceForge.Training.Embedding;
+using FaceForge.Training.Hosting;
+using FaceForge.Training.Input;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Runtime;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FaceForge.Training.Distillation;
+
+/// <summary>
+/// One distillation generation on the training host. Each batch holds two crops of every sample, made from the same
+/// image, landmarks and augmentation draw: the student's (main view) and the teacher's (extra view, its own template
+/// and normalisation). The frozen teacher embeds its crops without gradient, every step: the augmentation is drawn
+/// anew each epoch, so its features are never cached. The student's loss is the margin loss plus
+/// <see cref="DistillationLoss"/>; both reach the backbone in one backward pass.
+/// </summary>
+internal sealed class DistillationTask : ITrainingTask
+{
+    private const string StudentEntry = "student.bin", ProjectionEntry = "projection.bin", ClassifierEntry = "classifier.bin",
+        OptimizerEntry = "optimizer.bin", TeacherEntry = "teacher.sha256";
+    private readonly DistillationConfig _config;
+    private readonly TrainingConfig _studentConfig;
+    private readonly int _generation;
+    private readonly string _teacherHash;
+    private readonly TorchFaceEmbedder _teacher;
+    private readonly IFaceDataset _dataset;
+    private readonly BatchLoader _loader;
+    private readonly nn.Module<Tensor, Tensor> _student;
+    private readonly TorchSharp.Modules.Linear? _projection;
+    private readonly ITrainingClassifier _classifier;
+    private readonly optim.Optimizer _optimizer;
+    private readonly List<TorchSharp.Modules.Parameter> _trainable;
+    private readonly LearningRateSchedule _scheduleShape;
+    private IEnumerator<Batch>? _batches;
+    private (int Epoch, int Index) _next = (-1, -1);
+
+    /// <param name="config">The generation's config (its Init is the previous generation's model).</param>
+    /// <param name="generation">1-based generation.</param>
+    /// <param name="teacherHash">SHA-256 of the teacher file as the run first read it.</param>
+    public DistillationTask(DistillationConfig config, int generation, string teacherHash)
+    {
+        _config = config;
+        _generation = generation;
+        _teacherHash = teacherHash;
+        _studentConfig = config.StudentConfig();
+        _teacher = TorchFaceEmbedder.Open(config.Teacher!);
+        try
+        {
+            foreach (var p in _teacher.Network.parameters()) p.requires_grad = false;
+            StudentInfo = InfoFor(config, _teacher.Info);
+            _dataset = FaceDataset.Open(config.Data!);
+            _loader = new BatchLoader(_dataset, new BatchLoaderOptions
+            {
+                BatchSize = config.BatchSize, Workers = config.Workers, Seed = config.Seed, Augmentation = config.Augmentation,
+                Width = StudentInfo.InputWidth, Height = StudentInfo.InputHeight, Normalization = StudentInfo.Normalization, Template = StudentInfo.AlignmentTemplate,
+                ExtraViews = [new InputView(_teacher.Info.InputWidth, _teacher.Info.InputHeight, _teacher.Info.Normalization, _teacher.Info.AlignmentTemplate)],
+                Landmarks = config.Landmarks is { } file ? LandmarksByIndex(_dataset, config.Data!, file) : null,
+            });
+            if (_loader.BatchesPerEpoch == 0)
+                throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
+            _student = BackboneCatalog.Create(StudentInfo);
+            if (config.Init is { } init)
+            {
+                var (initInfo, weights) = ModelFile.Read(init);
+                if (!initInfo.Architecture.Equals(StudentInfo.Architecture, StringComparison.OrdinalIgnoreCase) || initInfo.EmbeddingSize != StudentInfo.EmbeddingSize)
+                    throw new ArgumentException($"Init model '{init}' is a {initInfo.Architecture} with {initInfo.EmbeddingSize}-d embeddings; this student is a {StudentInfo.Architecture} with {StudentInfo.EmbeddingSize}-d ones.");
+                StateDict.Load(_student, weights, strict: true, init);
+            }
+            int teacherSize = _teacher.Info.EmbeddingSize;
+            if (StudentInfo.EmbeddingSize != teacherSize) _projection = nn.Linear(StudentInfo.EmbeddingSize, teacherSize, hasBias: false);
+            _classifier = RecognitionTask.CreateClassifier(_studentConfig, _dataset.IdentityCount, StudentInfo.EmbeddingSize, new SingleProcessCommunicator());
+            _trainable = RecognitionTask.Trainable(_student).Concat(_projection is null ? [] : RecognitionTask.Trainable(_projection)).ToList();
+            _optimizer = RecognitionTask.CreateOptimizer(_studentConfig, _trainable.Concat(_classifier.Parameters));
+            _scheduleShape = new LearningRateSchedule(config.LearningRate, (int)Math.Round(config.WarmupEpochs * StepsPerEpoch), 0, ScheduleKind.Polynomial, 2, []);
+            _student.train();
+            _projection?.train();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What the student model file says about itself.</summary>
+    public ModelInfo StudentInfo { get; }
+
+    /// <summary>The student network (tests).</summary>
+    internal nn.Module<Tensor, Tensor> StudentNetwork => _student;
+
+    /// <summary>The frozen teacher network (tests).</summary>
+    internal nn.Module<Tensor, Tensor> TeacherNetwork => _teacher.Network;
+
+    public string Title => $"Distillation, generation {_generation}: {StudentInfo.Architecture} from {_teacher.Info.Architecture}";
+
+    public int StepsPerEpoch => _loader.BatchesPerEpoch;
+
+    public int ImagesPerStep => _config.BatchSize;
+
+    public int SkippedInputs => _loader.BadCount;
+
+    /// <summary>The student a config trains: its architecture and width, and the teacher's embedding size unless another is set.</summary>
+    public static ModelInfo InfoFor(DistillationConfig config, ModelInfo teacher)
+    {
+        var info = BackboneCatalog.Defaults(config.Student) with { EmbeddingSize = config.EmbeddingSize > 0 ? config.EmbeddingSize : teacher.EmbeddingSize };
+        return config.Width == 1 ? info : info with { Options = new() { ["width"] = config.Width } };
+    }
+
+    /// <summary>The landmarks of every image of an image folder, by dataset index; fails naming the first image without any.</summary>
+    public static FaceLandmarks[] LandmarksByIndex(IFaceDataset dataset, string data, string landmarksPath)
+    {
+        if (dataset is not ImageFolderDataset folder)
+            throw new ArgumentException($"--landmarks needs --data to be an image folder: '{data}' is a {dataset.Format} set, whose records have no file paths to look the points up by.");
+        var points = LandmarksFile.Read(landmarksPath);
+        var result = new FaceLandmarks[folder.Count];
+        var missing = new List<string>();
+        for (int i = 0; i < folder.Count; i++)
+        {
+            string key = folder.RelativePath(i).Replace('\\', '/');
+            if (points.TryGetValue(key, out var found)) result[i] = found;
+            else missing.Add(key);
+        }
+        if (missing.Count > 0)
+            throw new ArgumentException($"--landmarks: '{landmarksPath}' has no points for {missing.Count} of the {folder.Count} images of '{data}' (first: '{missing[0]}'); every image is aligned from its five points.");
+        return result;
+    }
+
+    public StepResult? Step(StepContext context)
+    {
+        var schedule = _scheduleShape with { TotalSteps = context.TotalSteps };
+        if (_next != (context.Epoch, context.IndexInEpoch))
+        {
+            _batches?.Dispose();
+            _batches = _loader.Epoch(context.Epoch, context.IndexInEpoch, context.Cancellation).GetEnumerator();
+        }
+        if (!_batches!.MoveNext())
+        {
+            _next = (-1, -1);
+            return null;
+        }
+        _next = context.IndexInEpoch + 1 < StepsPerEpoch ? (context.Epoch, context.IndexInEpoch + 1) : (-1, -1);
+        double lr = schedule.At(context.Step);
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        using var scope = torch.NewDisposeScope();
+        var batch = _batches.Current;
+        var (images, labels) = TensorBatch.ToTensors(batch);
+        var teacherImages = TensorBatch.ViewToTensor(batch, 1);
+        batch.Dispose(); // back to the loader's pool
+        Tensor target;
+        using (torch.no_grad()) target = _teacher.Network.call(ChannelsLast.From(teacherImages));
+        _optimizer.zero_grad();
+        var embeddings = _student.call(ChannelsLast.From(images));
+        // The classifier sends its gradient into a detached copy; the distillation term is added to it below so the
+        // backbone runs backward once for both.
+        var leaf = embeddings.detach().requires_grad_(true);
+        double margin = _classifier.LossAndBackward(leaf, labels);
+        if (!double.IsFinite(margin) || leaf.grad is not { } marginGradient) return new StepResult(double.NaN, lr);
+        var projected = _projection is null ? embeddings : _projection.call(embeddings);
+        var distill = DistillationLoss.Compute(projected, target, _config.Weight);
+        double distillValue = distill.item<float>();
+        if (!double.IsFinite(distillValue)) return new StepResult(double.NaN, lr);
+        TensorSum.Add(distill, embeddings.mul(marginGradient).sum()).backward();
+        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
+        if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
+        _optimizer.step();
+        _classifier.AfterStep(lr);
+        double cosine;
+        using (torch.no_grad())
+            cosine = nn.functional.cosine_similarity(projected.detach(), target, dim: 1).mean().item<float>();
+        return new StepResult(margin + distillValue, lr, new Dictionary<string, double>
+        {
+            ["margin_loss"] = margin, ["distill_loss"] = distillValue, ["cosine_to_teacher"] = cosine,
+        });
+    }
+
+    public void Save(CheckpointWriter checkpoint)
+    {
+        checkpoint.WriteBytes(TeacherEntry, System.Text.Encoding.ASCII.GetBytes(_teacherHash));
+        checkpoint.WriteModule(StudentEntry, _student);
+        if (_projection is not null) checkpoint.WriteModule(ProjectionEntry, _projection);
+        checkpoint.WriteTensors(ClassifierEntry, _classifier.Export());
+        checkpoint.WriteOptimizer(OptimizerEntry, _optimizer);
+    }
+
+    public void Load(CheckpointReader checkpoint)
+    {
+        string saved = System.Text.Encoding.ASCII.GetString(checkpoint.ReadBytes(TeacherEntry));
+        if (saved != _teacherHash)
+            throw new InvalidDataException($"{checkpoint.Path}: the teacher '{_config.Teacher}' has changed since this run started (its SHA-256 differs); the student learned from the old one. Restore the file, or start over.");
+        checkpoint.LoadModule(StudentEntry, _student);
+        if (_projection is not null) checkpoint.LoadModule(ProjectionEntry, _projection);
+        _classifier.Import(checkpoint.ReadTensors(ClassifierEntry), $"{checkpoint.Path} (classifier)");
+        checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
+    }
+
+    public void SaveModel(string path, int steps) =>
+        ModelFile.Save(path, StudentInfo with { Source = $"faceforge distill from {Path.GetFileName(_config.Teacher)} (generation {_generation}, {steps} steps, weight {_config.Weight.ToString(CultureInfo.InvariantCulture)})" },
+            StateDict.Export(_student));
+
+    public IReadOnlyDictionary<string, string> Describe(int steps, int totalSteps) => new Dictionary<string, string>
+    {
+        ["teacher"] = $"{_config.Teacher} ({_teacher.Info.Architecture}, {_teacher.Info.InputWidth}x{_teacher.Info.InputHeight} {_teacher.Info.Template}, {_teacher.Info.EmbeddingSize}-d, frozen)",
+        ["student"] = $"{StudentInfo.Architecture} width {_config.Width.ToString(CultureInfo.InvariantCulture)}, {StudentInfo.InputWidth}x{StudentInfo.InputHeight} {StudentInfo.Template}, {StudentInfo.EmbeddingSize}-d"
+            + (_projection is null ? "" : $" (projected to {_teacher.Info.EmbeddingSize}-d in training only)"),
+        ["generation"] = $"{_generation} of {_config.Generations}" + (_config.Init is { } init ? $", initialised from {init}" : ""),
+        ["data"] = $"{_config.Data} ({_dataset.IdentityCount} identities, {_dataset.Count} images{(_config.Landmarks is null ? ", aligned crops" : $", aligned by {_config.Landmarks}")})",
+        ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {StepsPerEpoch} per epoch)",
+        ["loss"] = $"{_config.Head} margin loss + {_config.Weight.ToString(CultureInfo.InvariantCulture)} x |s/|s| - t/|t||^2",
+    };
+
+    public void Dispose()
+    {
+        _batches?.Dispose();
+        _optimizer?.Dispose();
+        _classifier?.Dispose();
+        _projection?.Dispose();
+        _student?.Dispose();
+        _dataset?.Dispose();
+        _teacher.Dispose();
+    }
+}

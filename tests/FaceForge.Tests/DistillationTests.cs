@@ -1,0 +1,227 @@
+using FaceForge.Alignment;
+using FaceForge.Data;
+using FaceForge.Input;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Detection;
+using FaceForge.Training.Distillation;
+using FaceForge.Training.Hosting;
+using FaceForge.Training.Weights;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FaceForge.Tests;
+
+/// <summary>Angular distillation: the loss, the paired crops, the frozen teacher, generations, resume and bad inputs.</summary>
+public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthetic112Fixture>
+{
+    /// <summary>A 112x96 SphereFace-template teacher (MobileFaceNet-CASIA layout at width 0.125, 16-d), seeded.</summary>
+    private static string Teacher(string dir, int seed = 7)
+    {
+        var info = BackboneCatalog.Defaults("mobilefacenet-casia") with { Options = new() { ["width"] = 0.125 }, EmbeddingSize = 16 };
+        torch.manual_seed(seed);
+        using var network = BackboneCatalog.Create(info);
+        string path = Path.Combine(dir, "teacher.ffm");
+        ModelFile.Save(path, info, StateDict.Export(network));
+        return path;
+    }
+
+    private DistillationConfig Config(string teacher, int steps) => new()
+    {
+        Teacher = teacher, Student = "mobilefacenet", Width = 0.125, Data = data.Root, Landmarks = Path.Combine(data.Root, "landmarks.txt"),
+        BatchSize = 8, Workers = 1, Epochs = 10, MaxSteps = steps, LogEvery = 1, CheckpointEvery = 1, WarmupEpochs = 0, Seed = 3,
+        AlignmentJitter = 0.05,
+    };
+
+    [Fact]
+    public void LossIsWeightTimesSquaredDistanceOfUnitEmbeddings()
+    {
+        using var student = torch.tensor(new double[] { 3, 4, 1, 1 }, [2, 2]);
+        using var teacher = torch.tensor(new double[] { 2, 0, -1, 1 }, [2, 2]);
+        // Row 1: (0.6, 0.8) vs (1, 0): 0.16 + 0.64 = 0.8 = 2 - 2 x 0.6. Row 2: orthogonal unit vectors: 2. Mean 1.4, x 7.
+        using var loss = DistillationLoss.Compute(student, teacher, 7);
+        Assert.Equal(7 * 1.4, loss.item<double>(), 10);
+
+        // Gradient by finite differences (float64).
+        using var x = torch.tensor(new double[] { 0.3, -1.2, 0.8, 2.0, 0.5, 0.1 }, [2, 3]).requires_grad_(true);
+        using var t = torch.tensor(new double[] { 1.0, 0.4, -0.3, -0.2, 0.9, 1.5 }, [2, 3]);
+        DistillationLoss.Compute(x, t, 7).backward();
+        var analytic = x.grad!.data<double>().ToArray();
+        var values = x.detach().data<double>().ToArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            double At(double delta)
+            {
+                var moved = (double[])values.Clone();
+                moved[i] += delta;
+                using var m = torch.tensor(moved, [2, 3]);
+                using var l = DistillationLoss.Compute(m, t, 7);
+                return l.item<double>();
+            }
+            double numeric = (At(1e-6) - At(-1e-6)) / 2e-6;
+            Assert.Equal(numeric, analytic[i], 6);
+        }
+        Assert.Contains("N x d", Assert.Throws<ArgumentException>(() => DistillationLoss.Compute(x, t.reshape(3, 2), 7)).Message);
+    }
+
+    [Fact]
+    public void BothCropsOfASampleComeFromOneAugmentationDraw()
+    {
+        // The SphereFace 112x96 template is the ArcFace 112x112 one moved 8 px left, so for the same landmarks and the
+        // same draw the teacher's crop is the student's columns 8 … 103, flipped or not, grey or not, together.
+        using var dataset = FaceDataset.Open(data.Root);
+        var landmarks = DistillationTask.LandmarksByIndex(dataset, data.Root, Path.Combine(data.Root, "landmarks.txt"));
+        var loader = new BatchLoader(dataset, new BatchLoaderOptions
+        {
+            BatchSize = 30, Workers = 1, Seed = 4, Landmarks = landmarks, Template = AlignmentTemplate.ArcFace112,
+            ExtraViews = [new InputView(96, 112, PixelNormalization.SphereFace, AlignmentTemplate.SphereFace112x96)],
+            Augmentation = new AugmentationOptions { FlipProbability = 0.5, GrayProbability = 0.5, AlignmentJitter = 0.1 },
+        });
+        using var batch = loader.Epoch(0).Single();
+        Assert.Equal(2, batch.ViewCount);
+        Assert.Equal((96, 112), batch.ViewSize(1));
+        var student = batch.ViewPixels(0).ToArray();
+        var teacher = batch.ViewPixels(1).ToArray();
+        float S(int n, int c, int y, int x) => student[((n * 3 + c) * 112 + y) * 112 + x] * 127.5f + 127.5f;
+        float T(int n, int c, int y, int x) => teacher[((n * 3 + c) * 112 + y) * 96 + x] * 128f + 127.5f;
+        for (int n = 0; n < batch.Count; n++)
+        {
+            double same = 0, mirrored = 0;
+            for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 112; y++)
+            for (int x = 0; x < 96; x++)
+            {
+                same = Math.Max(same, Math.Abs(T(n, c, y, x) - S(n, c, y, x + 8)));
+                mirrored += Math.Abs(T(n, c, y, x) - S(n, c, y, 103 - x));
+            }
+            Assert.True(same <= 1.01, $"sample {n}: the teacher's crop differs from the student's by {same:0.00} levels");
+            // The faces are not mirror-symmetric: a crop flipped in one view only would be caught.
+            Assert.True(mirrored / (3 * 112 * 96) > 3, $"sample {n}: mirrored crops differ by only {mirrored / (3 * 112 * 96):0.00} levels");
+        }
+    }
+
+    [Fact]
+    public void AStepTrainsTheStudentAndLeavesTheTeacherUnchanged()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-step"), teacher = Teacher(dir);
+        var config = Config(teacher, 3) with { EmbeddingSize = 24 }; // 24-d student, 16-d teacher: a training-only projection
+        var (_, saved) = ModelFile.Read(teacher);
+        torch.manual_seed(3);
+        using var task = new DistillationTask(config, 1, "hash");
+        Assert.Equal(24, task.StudentInfo.EmbeddingSize);
+        var before = StateDict.Export(task.StudentNetwork);
+        var result = task.Step(new StepContext(0, 0, 0, 3, CancellationToken.None))!.Value;
+        Assert.True(double.IsFinite(result.Loss));
+        Assert.Equal(result.Loss, result.Metrics!["margin_loss"] + result.Metrics["distill_loss"], 4);
+        Assert.InRange(result.Metrics["distill_loss"], 0, 7 * 4);
+        foreach (var (name, tensor) in StateDict.Export(task.TeacherNetwork)) Assert.Equal(saved[name].Data, tensor.Data);
+        var after = StateDict.Export(task.StudentNetwork);
+        Assert.Contains(before.Keys, k => !before[k].Data.SequenceEqual(after[k].Data));
+    }
+
+    [Fact]
+    public void GenerationTwoStartsFromGenerationOneAndResumeIsExact()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-gens"), teacher = Teacher(dir);
+        var config = Config(teacher, 4) with { Generations = 2 };
+        var straight = new Distiller(config, Path.Combine(dir, "straight"));
+        Assert.Equal([(1, false), (2, false)], straight.Prepare(resume: false, force: false));
+        var full = straight.RunGeneration(1, resume: false, force: false);
+        Assert.Equal(4, full.Steps);
+
+        // Cut after 2 steps, then resume: the third step's loss is the uninterrupted run's.
+        var split = new Distiller(config, Path.Combine(dir, "split"));
+        split.Prepare(false, false);
+        using (var stop = new CancellationTokenSource())
+            Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
+        Assert.Equal([(1, true), (2, false)], split.Prepare(resume: true, force: false));
+        var resumed = split.RunGeneration(1, resume: true, force: false);
+        Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 4);
+
+        // Generation 2 is initialised from generation 1's student (and says so in its config.json).
+        Assert.Throws<InvalidOperationException>(() => new Distiller(config, Path.Combine(dir, "fresh")).RunGeneration(2, false, false));
+        var second = straight.RunGeneration(2, resume: false, force: false);
+        Assert.Contains(straight.Generation(1).ModelPath.Replace("\\", "\\\\"), File.ReadAllText(straight.Generation(2).ConfigPath));
+        Assert.True(File.Exists(straight.ModelPath));
+        var (_, first) = ModelFile.Read(full.ModelPath);
+        var (_, next) = ModelFile.Read(second.ModelPath);
+        var info = DistillationTask.InfoFor(config, ModelFile.ReadInfo(teacher));
+        torch.manual_seed(config.Seed + 1);
+        using var fresh = BackboneCatalog.Create(info);
+        var random = StateDict.Export(fresh);
+        string conv = first.Keys.First(k => k.EndsWith("weight", StringComparison.Ordinal) && first[k].Shape.Length == 4);
+        Assert.True(Cosine(first[conv], next[conv]) > 0.9, $"generation 2 moved far from generation 1 ({Cosine(first[conv], next[conv]):0.000})");
+        Assert.True(Cosine(first[conv], random[conv]) < 0.5, "a fresh student would look like generation 1");
+        Assert.Empty(straight.Prepare(resume: true, force: false));
+    }
+
+    [Fact]
+    public void ATeacherThatChangesBetweenGenerationsIsRefused()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-teacher"), teacher = Teacher(dir);
+        var config = Config(teacher, 1) with { Generations = 2 };
+        var distiller = new Distiller(config, Path.Combine(dir, "run"));
+        distiller.Prepare(false, false);
+        distiller.RunGeneration(1, false, false);
+        Teacher(dir, seed: 8);
+        Assert.Contains("has changed since this distillation run started", Assert.Throws<InvalidDataException>(() => distiller.RunGeneration(2, false, false)).Message);
+        Assert.Throws<InvalidDataException>(() => distiller.Prepare(resume: true, force: false));
+    }
+
+    [Fact]
+    public void BadInputsGetOneLineErrors()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-bad"), teacher = Teacher(dir), run = Path.Combine(dir, "run");
+        string[] Args(params string[] extra) => ["distill", "--teacher", teacher, "--student", "mobilefacenet", "--width", "0.125", "--data", data.Root, "--out", run, .. extra];
+
+        var detector = Path.Combine(dir, "detector.ffm");
+        ModelFile.Save(detector, DetectorCatalog.Defaults(DetectorCatalog.Names[0]), new Dictionary<string, Formats.PyTorch.TensorData>());
+        var (code, _, error) = CliHarness.Run(["distill", "--teacher", detector, "--data", data.Root, "--landmarks", Path.Combine(data.Root, "landmarks.txt"), "--out", run]);
+        Assert.Equal(2, code);
+        Assert.Contains("a teacher must be a recognition model", error);
+
+        // 112x112 crops without landmarks: the 112x96 teacher cannot take them.
+        (code, _, error) = CliHarness.Run(Args());
+        Assert.Equal(2, code);
+        Assert.Contains("takes 96x112", error);
+        Assert.Contains("--landmarks", error);
+
+        (code, _, error) = CliHarness.Run(Args("--landmarks", Path.Combine(data.Root, "landmarks.txt"), "--generations", "0"));
+        Assert.Equal(2, code);
+        Assert.Contains("--generations", error);
+
+        string partial = Path.Combine(dir, "partial.txt");
+        File.WriteAllLines(partial, File.ReadAllLines(Path.Combine(data.Root, "landmarks.txt")).Skip(1));
+        (code, _, error) = CliHarness.Run(Args("--landmarks", partial));
+        Assert.Equal(2, code);
+        Assert.Contains("has no points for 1 of the 30 images", error);
+
+        (code, _, error) = CliHarness.Run(["distill", "--teacher", teacher, "--student", "resnet-9000", "--data", data.Root, "--out", run]);
+        Assert.Equal(2, code);
+        Assert.Contains("vargfacenet", error);
+        Assert.False(Directory.Exists(run), "a refused run left a folder behind");
+
+        (code, var output, error) = CliHarness.Run(Args("--landmarks", Path.Combine(data.Root, "landmarks.txt"), "--max-steps", "1", "--batch-size", "8", "--json"));
+        Assert.True(code == 0, error);
+        Assert.Contains("\"generations\"", output);
+        (code, _, error) = CliHarness.Run(Args("--landmarks", Path.Combine(data.Root, "landmarks.txt")));
+        Assert.Equal(2, code);
+        Assert.Contains("--resume", error);
+        (code, _, error) = CliHarness.Run("distill", "--resume", run);
+        Assert.Equal(2, code);
+        Assert.Contains("nothing is left to resume", error);
+    }
+
+    private static double Cosine(Formats.PyTorch.TensorData a, Formats.PyTorch.TensorData b)
+    {
+        using var x = StateDict.ToTensor(a).flatten();
+        using var y = StateDict.ToTensor(b).flatten();
+        return nn.functional.cosine_similarity(x, y, dim: 0).item<float>();
+    }
+
+    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
+    {
+        public void Report(TrainingStatus value) { if (value.Step >= step) source.Cancel(); }
+    }
+}
