@@ -4,16 +4,17 @@
 # trains the same steps on the same data and crops with the distillation weight at 0. Every model is then scored on
 # folds 6-10 only. Needs ../shared. Writes under $1 (default /tmp/faceforge-distill); rerun the script after an
 # interruption and it resumes each run from its last checkpoint and skips finished ones.
-# Knobs (environment): WIDTH (0.5), EPOCHS (16 per generation), SEED (0).
+# Knobs (environment): WIDTH (0.5), EPOCHS (12 per generation), SEED (0), FF (a faceforge binary to use instead of
+# this checkout's build, e.g. a copy that later builds cannot replace under a long run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/faceforge-distill}
 shared=../shared
 lfw=$shared/data/lfw
-width=${WIDTH:-0.5} epochs=${EPOCHS:-16} seed=${SEED:-0}
+width=${WIDTH:-0.5} epochs=${EPOCHS:-12} seed=${SEED:-0}
 mkdir -p "$out"
 dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
-ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
+ff=${FF:-src/FaceForge.Cli/bin/Release/net10.0/faceforge}
 
 [ -f "$out/teacher.ffm" ] || $ff model import --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$out/teacher.ffm" >&2
 [ -d "$out/train" ] || $ff data split-lfw --images $lfw/images --pairs $lfw/pairs.txt --test-folds 6-10 --out "$out/train" >&2

@@ -33,7 +33,15 @@ public class ModelInfoTests
         Assert.Equal(112, json.GetProperty("input_width").GetInt32());
         Assert.True(json.GetProperty("parameters").GetInt64() > 10_000);
         Assert.True(json.GetProperty("multiply_adds").GetInt64() > json.GetProperty("parameters").GetInt64());
-        Assert.Equal(JsonValueKind.Null, json.GetProperty("quality").ValueKind);
+        Assert.Equal("none", json.GetProperty("quality").GetString());
+        Assert.Equal("arcface-112x112", json.GetProperty("template").GetString());
+        // A MagFace-trained model says its quality is the magnitude.
+        var (info, weights) = FaceForge.Models.ModelFile.Read(model);
+        string magFace = Path.Combine(Path.GetDirectoryName(model)!, "magface.ffm");
+        FaceForge.Models.ModelFile.Save(magFace, info with { Quality = FaceForge.Models.QualityKind.Magnitude }, weights);
+        (code, output, error) = CliHarness.Run("model", "info", magFace, "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal("magnitude", JsonDocument.Parse(output).RootElement.GetProperty("quality").GetString());
         Assert.Equal(2, CliHarness.Run("model", "info", Path.GetDirectoryName(model)!).Code);
     }
 }

@@ -24,11 +24,13 @@ internal static class DemoCommand
         var scale = new Option<double>("--scale") { Description = "ArcFace scale s (train's default for ArcFace).", DefaultValueFactory = _ => TrainingConfig.DefaultScale(HeadKind.ArcFace) };
         var margin = new Option<double>("--margin") { Description = "ArcFace margin m (radians).", DefaultValueFactory = _ => 0.3 };
         var width = new Option<double>("--width") { Description = "VarGFaceNet width multiplier.", DefaultValueFactory = _ => 0.25 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(2);
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (SGD, half an epoch of warmup, polynomial decay).", DefaultValueFactory = _ => 0.1 };
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print JSON: the keys of eval verify plus seconds." };
         var command = new Command("demo", "Train and evaluate a small model on embedded synthetic faces (the main job).")
         {
-            output, identities, images, testIdentities, epochs, seconds, scale, margin, width, seed, json,
+            output, identities, images, testIdentities, epochs, seconds, scale, margin, width, batchSize, learningRate, seed, json,
         };
         command.SetAction(parse =>
         {
@@ -41,7 +43,7 @@ internal static class DemoCommand
             {
                 Data = trainFaces, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
-                MaxSeconds = parse.GetValue(seconds), BatchSize = 64, LearningRate = 0.1, Seed = s, CheckpointEvery = 0, LogEvery = 5,
+                MaxSeconds = parse.GetValue(seconds), BatchSize = parse.GetValue(batchSize), LearningRate = parse.GetValue(learningRate), Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
             // Checked before anything is written; messages name the demo's options (they share train's names).
             new SettingsBinder<TrainingConfig>().Validate(config.Validate);

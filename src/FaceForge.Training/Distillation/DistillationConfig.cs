@@ -42,6 +42,9 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Model file whose weights initialise the first generation's student, or null (random).")]
     public string? Init { get; init; }
 
+    [Setting("Start the class centres at each identity's mean teacher embedding (one teacher pass over the data, unaugmented) when the student's embedding size is the teacher's, so the margin loss and the distillation term pull the same way from the first step; otherwise the centres start random.")]
+    public bool TeacherCentres { get; init; } = true;
+
     [Setting("Margin head of the student's classification term.")]
     [JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
     public HeadKind Head { get; init; } = HeadKind.ArcFace;

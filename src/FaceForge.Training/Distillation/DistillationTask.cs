@@ -42,6 +42,9 @@ internal sealed class DistillationTask : ITrainingTask
     private readonly LearningRateSchedule _scheduleShape;
     private IEnumerator<Batch>? _batches;
     private (int Epoch, int Index) _next = (-1, -1);
+    private bool _centresReady;
+    // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
+    private static readonly Scalar One = 1.ToScalar();
 
     /// <param name="config">The generation's config (its Init is the previous generation's model).</param>
     /// <param name="generation">1-based generation.</param>
@@ -136,6 +139,12 @@ internal sealed class DistillationTask : ITrainingTask
 
     public StepResult? Step(StepContext context)
     {
+        // Before the first step of a new run only: a resumed run has its centres from the checkpoint.
+        if (!_centresReady)
+        {
+            if (_config.TeacherCentres && _projection is null) StartCentresAtTeacherMeans(context.Cancellation);
+            _centresReady = true;
+        }
         var schedule = _scheduleShape with { TotalSteps = context.TotalSteps };
         if (_next != (context.Epoch, context.IndexInEpoch))
         {
@@ -182,6 +191,32 @@ internal sealed class DistillationTask : ITrainingTask
         });
     }
 
+    /// <summary>Sets each class centre to the normalised mean teacher embedding of that identity's unaugmented crops.</summary>
+    private void StartCentresAtTeacherMeans(CancellationToken cancellation)
+    {
+        var info = _teacher.Info;
+        var loader = new BatchLoader(_dataset, new BatchLoaderOptions
+        {
+            BatchSize = 128, Workers = _config.Workers, Shuffle = false, DropLast = false, Augmentation = AugmentationOptions.None,
+            Width = info.InputWidth, Height = info.InputHeight, Normalization = info.Normalization, Template = info.AlignmentTemplate,
+            Landmarks = _config.Landmarks is { } file ? LandmarksByIndex(_dataset, _config.Data!, file) : null,
+        });
+        using var sums = torch.zeros(_dataset.IdentityCount, info.EmbeddingSize);
+        using (torch.no_grad())
+            foreach (var batch in loader.Epoch(0, 0, cancellation))
+            {
+                using var scope = torch.NewDisposeScope();
+                var (images, labels) = TensorBatch.ToTensors(batch);
+                batch.Dispose();
+                var embeddings = nn.functional.normalize(_teacher.Network.call(ChannelsLast.From(images)), p: 2, dim: 1);
+                sums.index_add_(0, labels, embeddings, One);
+            }
+        var state = _classifier.Export();
+        using var centres = nn.functional.normalize(sums, p: 2, dim: 1);
+        state["weight"] = StateDict.ToData(centres);
+        _classifier.Import(state, "teacher centres");
+    }
+
     public void Save(CheckpointWriter checkpoint)
     {
         checkpoint.WriteBytes(TeacherEntry, System.Text.Encoding.ASCII.GetBytes(_teacherHash));
@@ -193,6 +228,7 @@ internal sealed class DistillationTask : ITrainingTask
 
     public void Load(CheckpointReader checkpoint)
     {
+        _centresReady = true;
         string saved = System.Text.Encoding.ASCII.GetString(checkpoint.ReadBytes(TeacherEntry));
         if (saved != _teacherHash)
             throw new InvalidDataException($"{checkpoint.Path}: the teacher '{_config.Teacher}' has changed since this run started (its SHA-256 differs); the student learned from the old one. Restore the file, or start over.");
@@ -214,6 +250,7 @@ internal sealed class DistillationTask : ITrainingTask
         ["generation"] = $"{_generation} of {_config.Generations}" + (_config.Init is { } init ? $", initialised from {init}" : ""),
         ["data"] = $"{_config.Data} ({_dataset.IdentityCount} identities, {_dataset.Count} images{(_config.Landmarks is null ? ", aligned crops" : $", aligned by {_config.Landmarks}")})",
         ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {StepsPerEpoch} per epoch)",
+        ["class centres"] = _config.TeacherCentres && _projection is null ? "each identity's mean teacher embedding at the start" : "random at the start",
         ["loss"] = $"{_config.Head} margin loss + {_config.Weight.ToString(CultureInfo.InvariantCulture)} x |s/|s| - t/|t||^2",
     };
 
