@@ -38,25 +38,36 @@ internal static class DistillCommand
             static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
             if (!resuming) config = config with { Teacher = Full(config.Teacher), Data = Full(config.Data), Landmarks = Full(config.Landmarks), Init = Full(config.Init) };
             bool force = parse.GetValue(run.Force);
-            var distiller = new Distiller(config, runDir);
-            IReadOnlyList<(int Generation, bool Resume)> plan;
+            using var distiller = new Distiller(config, runDir);
+            IReadOnlyList<(int Generation, bool Resume, bool Overwrite)> plan;
             try
             {
                 plan = distiller.Prepare(resuming, force);
             }
             catch (RunFolderConflictException e)
             {
-                throw new UserErrorException($"{e.Message} Pass --resume {runDir} to continue it, or --force to start over.");
+                throw new UserErrorException(e.Reason switch
+                {
+                    RunConflict.Started => $"{e.Message} Pass --resume {runDir} to continue it, or --force to start over.",
+                    RunConflict.Finished => $"{e.Message} Choose another --out, or pass --force to overwrite it.",
+                    _ => e.Message,
+                });
             }
             if (plan.Count == 0)
-                throw new UserErrorException($"'{runDir}' holds a finished distillation run ({config.Generations} generations): nothing is left to resume. Start over with --out {runDir} --force.");
+                throw new UserErrorException($"'{runDir}' holds a finished distillation run ({config.Generations} generations, student {distiller.ModelPath}): nothing is left to resume. Start over with --out {runDir} --force.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var results = new List<(int Generation, TrainingResult Result)>();
-            foreach (var (generation, resume) in plan)
+            foreach (var (generation, resume, overwrite) in plan)
             {
-                var result = TrainingProgress.Run(progress, $"generation {generation} of {config.Generations}", (p, c) => distiller.RunGeneration(generation, resume, force, p, c),
+                var result = TrainingProgress.Run(progress, $"generation {generation} of {config.Generations}", (p, c) => distiller.RunGeneration(generation, resume, overwrite, p, c),
                     s => $"epoch {s.Epoch} loss {s.Loss:0.000} cos {s.Metrics?.GetValueOrDefault("cosine_to_teacher"):0.000} {s.ImagesPerSecond:0} img/s", outValue: runDir);
                 results.Add((generation, result));
+                if (distiller.Generation(generation).State != RunFolderState.Finished)
+                {
+                    // Stopped by --max-steps or --max-seconds: the next generation needs this one's student.
+                    progress.Warn($"generation {generation} stopped before its last step; continue with: faceforge distill --resume {runDir}");
+                    break;
+                }
             }
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(run.Json))

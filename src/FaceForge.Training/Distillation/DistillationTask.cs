@@ -74,8 +74,7 @@ internal sealed class DistillationTask : ITrainingTask
             if (config.Init is { } init)
             {
                 var (initInfo, weights) = ModelFile.Read(init);
-                if (!initInfo.Architecture.Equals(StudentInfo.Architecture, StringComparison.OrdinalIgnoreCase) || initInfo.EmbeddingSize != StudentInfo.EmbeddingSize)
-                    throw new ArgumentException($"Init model '{init}' is a {initInfo.Architecture} with {initInfo.EmbeddingSize}-d embeddings; this student is a {StudentInfo.Architecture} with {StudentInfo.EmbeddingSize}-d ones.");
+                RequireInitFits(initInfo, StudentInfo, init);
                 StateDict.Load(_student, weights, strict: true, init);
             }
             int teacherSize = _teacher.Info.EmbeddingSize;
@@ -100,6 +99,9 @@ internal sealed class DistillationTask : ITrainingTask
     /// <summary>The student network (tests).</summary>
     internal nn.Module<Tensor, Tensor> StudentNetwork => _student;
 
+    /// <summary>The classifier's state (tests).</summary>
+    internal Dictionary<string, Formats.PyTorch.TensorData> ClassifierState() => _classifier.Export();
+
     /// <summary>The frozen teacher network (tests).</summary>
     internal nn.Module<Tensor, Tensor> TeacherNetwork => _teacher.Network;
 
@@ -115,7 +117,17 @@ internal sealed class DistillationTask : ITrainingTask
     public static ModelInfo InfoFor(DistillationConfig config, ModelInfo teacher)
     {
         var info = BackboneCatalog.Defaults(config.Student) with { EmbeddingSize = config.EmbeddingSize > 0 ? config.EmbeddingSize : teacher.EmbeddingSize };
+        // MagFace makes the student's feature magnitude a quality score, as in plain training.
+        if (config.Head == HeadKind.MagFace) info = info with { Quality = QualityKind.Magnitude };
         return config.Width == 1 ? info : info with { Options = new() { ["width"] = config.Width } };
+    }
+
+    /// <summary>Fails unless a model of <paramref name="init"/>'s kind can start this student.</summary>
+    public static void RequireInitFits(ModelInfo init, ModelInfo student, string path)
+    {
+        if (!init.Architecture.Equals(student.Architecture, StringComparison.OrdinalIgnoreCase) || init.EmbeddingSize != student.EmbeddingSize
+            || init.Options.GetValueOrDefault("width", 1) != student.Options.GetValueOrDefault("width", 1))
+            throw new ArgumentException($"--init: '{path}' is a {init.Architecture} (width {init.Options.GetValueOrDefault("width", 1)}) with {init.EmbeddingSize}-d embeddings; this student is a {student.Architecture} (width {student.Options.GetValueOrDefault("width", 1)}) with {student.EmbeddingSize}-d ones.");
     }
 
     /// <summary>The landmarks of every image of an image folder, by dataset index; fails naming the first image without any.</summary>
