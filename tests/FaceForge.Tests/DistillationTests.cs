@@ -66,6 +66,37 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void OneBackwardGivesTheGradientOfMarginLossPlusDistillation()
+    {
+        // A linear "backbone" and a 5-class ArcFace classifier: the step's one-pass backward against the plain
+        // backward of the summed loss.
+        torch.manual_seed(11);
+        using var input = torch.randn(6, 10);
+        using var target = torch.randn(6, 4);
+        using var labels = torch.tensor(new long[] { 0, 1, 2, 3, 4, 0 });
+        var grads = new List<(float[] Backbone, float[] Centres)>();
+        foreach (bool onePass in new[] { true, false })
+        {
+            torch.manual_seed(12);
+            using var backbone = nn.Linear(10, 4);
+            var head = Training.Heads.CombinedMarginHead.ArcFace(0.5, 16);
+            using var classifier = new Training.Classifiers.MarginSoftmaxClassifier(5, 4, head, seed: 1);
+            var embeddings = backbone.call(input);
+            if (onePass)
+            {
+                var training = new Training.Recognition.FullSoftmaxTraining(classifier); // disposed with the classifier
+                Assert.NotNull(DistillationTask.Backward(embeddings, embeddings, target, labels, training, 7));
+            }
+            else Training.Runtime.TensorSum.Add(classifier.call(embeddings, labels), DistillationLoss.Compute(embeddings, target, 7)).backward();
+            grads.Add((backbone.weight!.grad!.data<float>().ToArray(), classifier.parameters().First().grad!.data<float>().ToArray()));
+        }
+        Assert.Equal(grads[1].Backbone.Length, grads[0].Backbone.Length);
+        for (int i = 0; i < grads[0].Backbone.Length; i++) Assert.Equal(grads[1].Backbone[i], grads[0].Backbone[i], 4);
+        for (int i = 0; i < grads[0].Centres.Length; i++) Assert.Equal(grads[1].Centres[i], grads[0].Centres[i], 4);
+        Assert.Contains(grads[0].Backbone, g => Math.Abs(g) > 1e-3);
+    }
+
+    [Fact]
     public void BothCropsOfASampleComeFromOneAugmentationDraw()
     {
         // The SphereFace 112x96 template is the ArcFace 112x112 one moved 8 px left, so for the same landmarks and the

@@ -180,16 +180,8 @@ internal sealed class DistillationTask : ITrainingTask
         using (torch.no_grad()) target = _teacher.Network.call(ChannelsLast.From(teacherImages));
         _optimizer.zero_grad();
         var embeddings = _student.call(ChannelsLast.From(images));
-        // The classifier sends its gradient into a detached copy; the distillation term is added to it below so the
-        // backbone runs backward once for both.
-        var leaf = embeddings.detach().requires_grad_(true);
-        double margin = _classifier.LossAndBackward(leaf, labels);
-        if (!double.IsFinite(margin) || leaf.grad is not { } marginGradient) return new StepResult(double.NaN, lr);
         var projected = _projection is null ? embeddings : _projection.call(embeddings);
-        var distill = DistillationLoss.Compute(projected, target, _config.Weight);
-        double distillValue = distill.item<float>();
-        if (!double.IsFinite(distillValue)) return new StepResult(double.NaN, lr);
-        TensorSum.Add(distill, embeddings.mul(marginGradient).sum()).backward();
+        if (Backward(embeddings, projected, target, labels, _classifier, _config.Weight) is not var (margin, distillValue)) return new StepResult(double.NaN, lr);
         var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
         if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
         _optimizer.step();
@@ -227,6 +219,24 @@ internal sealed class DistillationTask : ITrainingTask
         using var centres = nn.functional.normalize(sums, p: 2, dim: 1);
         state["weight"] = StateDict.ToData(centres);
         _classifier.Import(state, "teacher centres");
+    }
+
+    /// <summary>
+    /// Sends the gradient of margin loss + distillation term back through <paramref name="embeddings"/> in one backward
+    /// pass: the classifier takes its loss and gradient on a detached copy, and that gradient is added to the
+    /// distillation term's. Returns both losses, or null (and no backward) when either is not finite.
+    /// </summary>
+    internal static (double Margin, double Distill)? Backward(Tensor embeddings, Tensor projected, Tensor target, Tensor labels, ITrainingClassifier classifier, double weight)
+    {
+        using var scope = torch.NewDisposeScope();
+        var leaf = embeddings.detach().requires_grad_(true);
+        double margin = classifier.LossAndBackward(leaf, labels);
+        if (!double.IsFinite(margin) || leaf.grad is not { } marginGradient) return null;
+        var distill = DistillationLoss.Compute(projected, target, weight);
+        double value = distill.item<float>();
+        if (!double.IsFinite(value)) return null;
+        TensorSum.Add(distill, embeddings.mul(marginGradient).sum()).backward();
+        return (margin, value);
     }
 
     public void Save(CheckpointWriter checkpoint)
