@@ -200,8 +200,11 @@ public sealed class PartialFc : IDisposable
             // Caught-up rows come from the forward pass; the others are read now.
             var weights = pending.Weights ?? shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
             var velocity = (pending.Velocity ?? shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32)) * momentum + pending.Gradient + weights * weightDecay;
-            shard.Momentum.index_copy_(0, pending.Rows, velocity.to_type(shard.Momentum.dtype));
-            shard.Centres.index_copy_(0, pending.Rows, (weights - velocity * learningRate).to_type(shard.Centres.dtype));
+            // Locals, not temporaries: each must outlive the native call that reads it (see StateDict.Load).
+            using var storedVelocity = velocity.to_type(shard.Momentum.dtype);
+            shard.Momentum.index_copy_(0, pending.Rows, storedVelocity);
+            using var storedCentres = (weights - velocity * learningRate).to_type(shard.Centres.dtype);
+            shard.Centres.index_copy_(0, pending.Rows, storedCentres);
             shard.Updated.index_fill_(0, pending.Rows, _catchUp.Steps);
             if (pending.Weights is not null)
             {

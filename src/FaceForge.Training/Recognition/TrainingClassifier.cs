@@ -93,7 +93,8 @@ internal sealed class PartialFcTraining(PartialFc pfc, double momentum, double w
                 if (!data.Shape.SequenceEqual(target.shape))
                     throw new InvalidDataException($"{source}: shard {i} {suffix} is {data.ShapeText}, expected [{string.Join(", ", target.shape)}] (another class count?).");
                 using var value = StateDict.ToTensor(data);
-                target.copy_(value.to_type(target.dtype));
+                using var converted = value.to_type(target.dtype); // held until the copy ends (see StateDict.Load)
+                target.copy_(converted);
             }
         }
         // Checkpoints from before the momentum catch-up: every row counts as current.

@@ -65,8 +65,12 @@ public static class StateDict
         {
             foreach (string key in report.Loaded)
             {
+                // Every tensor held by a local until the copy ends: a temporary's finalizer may free it while libtorch
+                // reads it (a crash seen in copy_), as with temporary Scalars (see TensorSum).
                 using var value = ToTensor(weights[key]);
-                target[key].copy_(value.to_type(target[key].dtype));
+                var destination = target[key];
+                using var converted = value.to_type(destination.dtype);
+                destination.copy_(converted);
             }
         }
         return report;
