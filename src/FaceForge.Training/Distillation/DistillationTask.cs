@@ -40,8 +40,7 @@ internal sealed class DistillationTask : ITrainingTask
     private readonly optim.Optimizer _optimizer;
     private readonly List<TorchSharp.Modules.Parameter> _trainable;
     private readonly LearningRateSchedule _scheduleShape;
-    private IEnumerator<Batch>? _batches;
-    private (int Epoch, int Index) _next = (-1, -1);
+    private readonly StepBatches _batches;
     private bool _centresReady;
     // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
     private static readonly Scalar One = 1.ToScalar();
@@ -70,6 +69,7 @@ internal sealed class DistillationTask : ITrainingTask
             });
             if (_loader.BatchesPerEpoch == 0)
                 throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
+            _batches = new StepBatches(_loader);
             _student = BackboneCatalog.Create(StudentInfo);
             if (config.Init is { } init)
             {
@@ -158,21 +158,10 @@ internal sealed class DistillationTask : ITrainingTask
             _centresReady = true;
         }
         var schedule = _scheduleShape with { TotalSteps = context.TotalSteps };
-        if (_next != (context.Epoch, context.IndexInEpoch))
-        {
-            _batches?.Dispose();
-            _batches = _loader.Epoch(context.Epoch, context.IndexInEpoch, context.Cancellation).GetEnumerator();
-        }
-        if (!_batches!.MoveNext())
-        {
-            _next = (-1, -1);
-            return null;
-        }
-        _next = context.IndexInEpoch + 1 < StepsPerEpoch ? (context.Epoch, context.IndexInEpoch + 1) : (-1, -1);
+        if (_batches.Next(context) is not { } batch) return null;
         double lr = schedule.At(context.Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         using var scope = torch.NewDisposeScope();
-        var batch = _batches.Current;
         var (images, labels) = TensorBatch.ToTensors(batch);
         var teacherImages = TensorBatch.ViewToTensor(batch, 1);
         batch.Dispose(); // back to the loader's pool

@@ -31,8 +31,7 @@ internal sealed class RecognitionTask : ITrainingTask
     private readonly optim.Optimizer _optimizer;
     private readonly List<TorchSharp.Modules.Parameter> _trainable;
     private LearningRateSchedule? _schedule;
-    private IEnumerator<Batch>? _batches;
-    private (int Epoch, int Index) _next = (-1, -1);
+    private readonly StepBatches _batches;
 
     public RecognitionTask(TrainingConfig config, ICommunicator world)
     {
@@ -50,6 +49,7 @@ internal sealed class RecognitionTask : ITrainingTask
             _dataset.Dispose();
             throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
         }
+        _batches = new StepBatches(_loader);
         _backbone = BackboneCatalog.Create(_info);
         if (config.Init is { } init)
         {
@@ -78,22 +78,12 @@ internal sealed class RecognitionTask : ITrainingTask
     {
         _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, _config.Schedule, _config.Power,
             _config.Milestones.Select(m => m * StepsPerEpoch).ToArray());
-        if (_next != (context.Epoch, context.IndexInEpoch))
-        {
-            _batches?.Dispose();
-            _batches = _loader.Epoch(context.Epoch, context.IndexInEpoch, context.Cancellation).GetEnumerator();
-        }
-        if (!_batches!.MoveNext())
-        {
-            _next = (-1, -1);
-            return null;
-        }
-        _next = context.IndexInEpoch + 1 < StepsPerEpoch ? (context.Epoch, context.IndexInEpoch + 1) : (-1, -1);
+        if (_batches.Next(context) is not { } batch) return null;
         double lr = _schedule.At(context.Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         using var scope = torch.NewDisposeScope();
-        var (images, labels) = TensorBatch.ToTensors(_batches.Current);
-        _batches.Current.Dispose(); // back to the loader's pool
+        var (images, labels) = TensorBatch.ToTensors(batch);
+        batch.Dispose(); // back to the loader's pool
         _optimizer.zero_grad();
         double loss = _classifier.LossAndBackward(Forward(images), labels);
         if (!double.IsFinite(loss)) return new StepResult(double.NaN, lr);
