@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.CommandLine;
+using System.Globalization;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Distillation;
 using FaceForge.Training.Hosting;

@@ -39,7 +39,8 @@ internal sealed class DistillationTask : ITrainingTask
     private readonly ITrainingClassifier _classifier;
     private readonly optim.Optimizer _optimizer;
     private readonly List<TorchSharp.Modules.Parameter> _trainable;
-    private readonly LearningRateSchedule _scheduleShape;
+    private readonly FaceLandmarks[]? _landmarks;
+    private LearningRateSchedule? _schedule;
     private readonly StepBatches _batches;
     private bool _centresReady;
     // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
@@ -60,12 +61,13 @@ internal sealed class DistillationTask : ITrainingTask
             foreach (var p in _teacher.Network.parameters()) p.requires_grad = false;
             StudentInfo = InfoFor(config, _teacher.Info);
             _dataset = FaceDataset.Open(config.Data!);
+            _landmarks = config.Landmarks is { } file ? LandmarksByIndex(_dataset, config.Data!, file) : null;
             _loader = new BatchLoader(_dataset, new BatchLoaderOptions
             {
                 BatchSize = config.BatchSize, Workers = config.Workers, Seed = config.Seed, Augmentation = config.Augmentation,
                 Width = StudentInfo.InputWidth, Height = StudentInfo.InputHeight, Normalization = StudentInfo.Normalization, Template = StudentInfo.AlignmentTemplate,
                 ExtraViews = [new InputView(_teacher.Info.InputWidth, _teacher.Info.InputHeight, _teacher.Info.Normalization, _teacher.Info.AlignmentTemplate)],
-                Landmarks = config.Landmarks is { } file ? LandmarksByIndex(_dataset, config.Data!, file) : null,
+                Landmarks = _landmarks,
             });
             if (_loader.BatchesPerEpoch == 0)
                 throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
@@ -82,7 +84,6 @@ internal sealed class DistillationTask : ITrainingTask
             _classifier = RecognitionTask.CreateClassifier(_studentConfig, _dataset.IdentityCount, StudentInfo.EmbeddingSize, new SingleProcessCommunicator());
             _trainable = RecognitionTask.Trainable(_student).Concat(_projection is null ? [] : RecognitionTask.Trainable(_projection)).ToList();
             _optimizer = RecognitionTask.CreateOptimizer(_studentConfig, _trainable.Concat(_classifier.Parameters));
-            _scheduleShape = new LearningRateSchedule(config.LearningRate, (int)Math.Round(config.WarmupEpochs * StepsPerEpoch), 0, ScheduleKind.Polynomial, 2, []);
             _student.train();
             _projection?.train();
         }
@@ -157,9 +158,9 @@ internal sealed class DistillationTask : ITrainingTask
             if (_config.TeacherCentres && _projection is null) StartCentresAtTeacherMeans(context.Cancellation);
             _centresReady = true;
         }
-        var schedule = _scheduleShape with { TotalSteps = context.TotalSteps };
+        _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, ScheduleKind.Polynomial, 2, []);
         if (_batches.Next(context) is not { } batch) return null;
-        double lr = schedule.At(context.Step);
+        double lr = _schedule.At(context.Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         using var scope = torch.NewDisposeScope();
         var (images, labels) = TensorBatch.ToTensors(batch);
@@ -192,7 +193,7 @@ internal sealed class DistillationTask : ITrainingTask
         {
             BatchSize = 128, Workers = _config.Workers, Shuffle = false, DropLast = false, Augmentation = AugmentationOptions.None,
             Width = info.InputWidth, Height = info.InputHeight, Normalization = info.Normalization, Template = info.AlignmentTemplate,
-            Landmarks = _config.Landmarks is { } file ? LandmarksByIndex(_dataset, _config.Data!, file) : null,
+            Landmarks = _landmarks,
         });
         using var sums = torch.zeros(_dataset.IdentityCount, info.EmbeddingSize);
         using (torch.no_grad())

@@ -59,7 +59,7 @@ public sealed class Distiller : IDisposable
                 foreach (string old in Directory.GetDirectories(Root, "gen-*")) Directory.Delete(old, recursive: true);
                 File.Delete(ModelPath);
             }
-            AtomicFile.WriteAllText(Path.Combine(Root, TeacherHashFile), TeacherHash());
+            AtomicFile.WriteAllText(Path.Combine(Root, TeacherHashFile), FileHash.Sha256(_config.Teacher!));
             AtomicFile.WriteAllText(configPath, _config.ToJson());
             return Enumerable.Range(1, _config.Generations).Select(g => (g, false, force)).ToList();
         }
@@ -146,16 +146,10 @@ public sealed class Distiller : IDisposable
     /// <summary>The teacher's SHA-256, which must equal the one the run recorded at its start.</summary>
     private string RequireSameTeacher()
     {
-        string hash = TeacherHash();
+        string hash = FileHash.Sha256(_config.Teacher!);
         string recorded = Path.Combine(Root, TeacherHashFile);
         if (File.Exists(recorded) && File.ReadAllText(recorded).Trim() != hash)
             throw new InvalidDataException($"The teacher '{_config.Teacher}' has changed since this distillation run started (its SHA-256 differs from {recorded}); every generation must learn from the same teacher. Restore the file, or start over with --force.");
         return hash;
-    }
-
-    private string TeacherHash()
-    {
-        using var stream = File.OpenRead(_config.Teacher!);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
     }
 }

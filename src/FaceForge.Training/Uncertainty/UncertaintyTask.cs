@@ -35,7 +35,7 @@ internal sealed class UncertaintyTask : ITrainingTask
     {
         _config = config;
         // The backbone the head learns on: hashed once, as it was read, for resume to compare.
-        _modelHash = ModelHash(config.Model!);
+        _modelHash = FileHash.Sha256(config.Model!);
         _model = TorchFaceEmbedder.Open(config.Model!);
         try
         {
@@ -150,12 +150,6 @@ internal sealed class UncertaintyTask : ITrainingTask
             throw new InvalidDataException($"{checkpoint.Path}: the model '{_config.Model}' has changed since this run started (its SHA-256 differs); the head was trained on the old backbone's features. Restore the file, or start over.");
         checkpoint.LoadModule(HeadEntry, _head);
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
-    }
-
-    private static string ModelHash(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
     }
 
     public void SaveModel(string path, int steps)
