@@ -305,8 +305,4 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         return nn.functional.cosine_similarity(x, y, dim: 0).item<float>();
     }
 
-    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
-    {
-        public void Report(TrainingStatus value) { if (value.Step >= step) source.Cancel(); }
-    }
 }

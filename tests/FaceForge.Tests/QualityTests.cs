@@ -7,7 +7,6 @@ using FaceForge.Models;
 using FaceForge.Synthesis;
 using FaceForge.Training.Embedding;
 using FaceForge.Training.Heads;
-using FaceForge.Training.Hosting;
 using FaceForge.Training.Uncertainty;
 using FaceForge.Training.Weights;
 using TorchSharp;
@@ -336,8 +335,4 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
     }
 
-    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
-    {
-        public void Report(TrainingStatus value) { if (value.Step >= step) source.Cancel(); }
-    }
 }

@@ -122,11 +122,4 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
         Assert.Equal([1, 0.1, 0.01], new[] { steps.At(29), steps.At(30), steps.At(60) }.Select(v => Math.Round(v, 9)));
     }
 
-    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
-    {
-        public void Report(TrainingStatus value)
-        {
-            if (value.Step >= step) source.Cancel();
-        }
-    }
 }

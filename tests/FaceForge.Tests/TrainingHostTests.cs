@@ -110,11 +110,4 @@ public class TrainingHostTests(SyntheticFolderFixture data) : IClassFixture<Synt
         Assert.False(File.Exists(Path.Combine(rec, "finished.json")) || File.Exists(Path.Combine(det, "finished.json")));
     }
 
-    private sealed class CancelAt(int step, CancellationTokenSource source) : IProgress<TrainingStatus>
-    {
-        public void Report(TrainingStatus value)
-        {
-            if (value.Step >= step) source.Cancel();
-        }
-    }
 }

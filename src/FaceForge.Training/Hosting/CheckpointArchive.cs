@@ -74,6 +74,9 @@ public sealed class CheckpointReader
     /// <summary>The checkpoint file.</summary>
     public string Path { get; }
 
+    /// <summary>Whether the checkpoint holds entry <paramref name="name"/>.</summary>
+    public bool Has(string name) => _zip.GetEntry(name) is not null;
+
     /// <summary>The entry's bytes.</summary>
     public byte[] ReadBytes(string name)
     {

@@ -20,7 +20,7 @@ namespace FaceForge.Training.Recognition;
 /// </summary>
 internal sealed class RecognitionTask : ITrainingTask
 {
-    private const string BackboneEntry = "backbone.bin", ClassifierEntry = "classifier.bin", OptimizerEntry = "optimizer.bin";
+    internal const string BackboneEntry = "backbone.bin", ClassifierEntry = "classifier.bin", OptimizerEntry = "optimizer.bin";
     private readonly TrainingConfig _config;
     private readonly ICommunicator _world;
     private readonly IFaceDataset _dataset;
@@ -50,16 +50,7 @@ internal sealed class RecognitionTask : ITrainingTask
             throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
         }
         _batches = new StepBatches(_loader);
-        _backbone = BackboneCatalog.Create(_info);
-        if (config.Init is { } init)
-        {
-            var (initInfo, weights) = ModelFile.Read(init);
-            if (!initInfo.Architecture.Equals(_info.Architecture, StringComparison.OrdinalIgnoreCase))
-                throw new ArgumentException($"Init model '{init}' is a {initInfo.Architecture}; this run trains a {_info.Architecture}.");
-            StateDict.Load(_backbone, weights, strict: true, init);
-        }
-        // Every process starts from process 0's weights (the seed makes them equal already; this makes it certain).
-        foreach (var tensor in _backbone.state_dict().Values) world.Broadcast(tensor);
+        _backbone = CreateBackbone(config, _info, world);
         _classifier = CreateClassifier(config, _dataset.IdentityCount, _info.EmbeddingSize, world);
         _optimizer = CreateOptimizer(config, Trainable(_backbone).Concat(_classifier.Parameters));
         _trainable = Trainable(_backbone).ToList();
@@ -107,6 +98,8 @@ internal sealed class RecognitionTask : ITrainingTask
 
     public void Load(CheckpointReader checkpoint)
     {
+        if (checkpoint.Has(FfcTask.PoolEntry))
+            throw new InvalidDataException($"{checkpoint.Path}: this run trains with FFC (a class pool, no centre matrix); resume it with --classifier ffc.");
         checkpoint.LoadModule(BackboneEntry, _backbone);
         _classifier.Import(checkpoint.ReadTensors(ClassifierEntry), $"{checkpoint.Path} (classifier)");
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
@@ -129,6 +122,22 @@ internal sealed class RecognitionTask : ITrainingTask
         _classifier.Dispose();
         _backbone.Dispose();
         _dataset.Dispose();
+    }
+
+    /// <summary>The backbone, from the config's init model if any, equal on every process.</summary>
+    internal static nn.Module<Tensor, Tensor> CreateBackbone(TrainingConfig config, ModelInfo info, ICommunicator world)
+    {
+        var backbone = BackboneCatalog.Create(info);
+        if (config.Init is { } init)
+        {
+            var (initInfo, weights) = ModelFile.Read(init);
+            if (!initInfo.Architecture.Equals(info.Architecture, StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"Init model '{init}' is a {initInfo.Architecture}; this run trains a {info.Architecture}.");
+            StateDict.Load(backbone, weights, strict: true, init);
+        }
+        // Every process starts from process 0's weights (the seed makes them equal already; this makes it certain).
+        foreach (var tensor in backbone.state_dict().Values) world.Broadcast(tensor);
+        return backbone;
     }
 
     internal static IEnumerable<TorchSharp.Modules.Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad);

@@ -39,7 +39,8 @@ public sealed class Trainer
     /// <summary>Runs (or, with <paramref name="resume"/>, continues) training.</summary>
     /// <exception cref="RunFolderConflictException">The folder holds a finished or started run and neither resume nor force was asked.</exception>
     public TrainingResult Run(bool resume = false, bool force = false, IProgress<TrainingStatus>? progress = null, CancellationToken cancellation = default) =>
-        new TrainingHost(_folder, _config, _world).Run(() => new RecognitionTask(_config, _world), resume, force, progress, cancellation);
+        new TrainingHost(_folder, _config, _world).Run(
+            () => _config.Classifier == ClassifierKind.Ffc ? new FfcTask(_config, _world) : new RecognitionTask(_config, _world), resume, force, progress, cancellation);
 
     /// <summary>The newest checkpoint of this process, or null.</summary>
     public string? LatestCheckpoint() => _folder.LatestCheckpoint();

@@ -17,6 +17,15 @@ public enum HeadKind
     CurricularFace,
 }
 
+/// <summary>How identities are scored.</summary>
+public enum ClassifierKind
+{
+    /// <summary>A class-centre matrix: the full softmax, or Partial FC with sample_rate below 1, shards or fp16 centres.</summary>
+    Fc,
+    /// <summary>FFC: a dynamic pool of identity features written by an EMA copy of the network; no centre matrix.</summary>
+    Ffc,
+}
+
 /// <summary>Optimizers the trainer builds.</summary>
 public enum OptimizerKind
 {
@@ -83,6 +92,16 @@ public sealed record TrainingConfig : IRunSettings
 
     [Setting("MagFace u_m: the margin at magnitude u_a (radians).")]
     public double MagFaceUpperMargin { get; init; } = 0.8;
+
+    [Setting("Classifier: fc (class-centre matrix, full or Partial FC) or ffc (dynamic class pool).")]
+    [JsonConverter(typeof(JsonStringEnumConverter<ClassifierKind>))]
+    public ClassifierKind Classifier { get; init; } = ClassifierKind.Fc;
+
+    [Setting("FFC pool size Q: a count of identities (1 or more), or a fraction of the dataset's identities (below 1).")]
+    public double PoolSize { get; init; } = 0.1;
+
+    [Setting("FFC: momentum of the gallery network, g = m g + (1 - m) p each step.")]
+    public double FfcMomentum { get; init; } = 0.99;
 
     [Setting("Partial FC sample rate in (0, 1]; below 1 only that fraction of centres is scored per step.")]
     public double SampleRate { get; init; } = 1;
@@ -185,6 +204,15 @@ public sealed record TrainingConfig : IRunSettings
         Scale = Scale > 0 ? Scale : DefaultScale(Head),
     };
 
+    /// <summary>Q for a dataset of <paramref name="identities"/>: <see cref="PoolSize"/> itself, or that fraction of the identities (at least 1).</summary>
+    public int PoolEntries(int identities)
+    {
+        int entries = PoolSize >= 1 ? (int)PoolSize : Math.Max(1, (int)Math.Round(PoolSize * identities));
+        if (entries > identities)
+            throw new ArgumentException($"Config 'pool_size' {entries} exceeds the {identities} identities of '{Data}': the pool holds at most one entry per identity.");
+        return entries;
+    }
+
     /// <summary>The logit scale a head gets when none is given.</summary>
     public static double DefaultScale(HeadKind head) => head == HeadKind.ArcFace ? 32 : 64;
 
@@ -224,6 +252,18 @@ public sealed record TrainingConfig : IRunSettings
             $"must be at least mag_face_lower_margin (non-negative) and below pi/2 (got {MagFaceLowerMargin}, {MagFaceUpperMargin})");
         Require(Milestones.All(m => m > 0 && m <= Epochs), "milestones", $"must lie in (0, epochs] (got {string.Join(", ", Milestones)})");
         Require(Milestones.Zip(Milestones.Skip(1)).All(p => p.First < p.Second), "milestones", $"must be in increasing order (got {string.Join(", ", Milestones)})");
+        Require(PoolSize > 0 && (PoolSize < 1 || (PoolSize == Math.Floor(PoolSize) && PoolSize <= int.MaxValue)), "pool_size",
+            $"must be a fraction in (0, 1) or a whole number of identities (got {PoolSize})");
+        Require(FfcMomentum is >= 0 and < 1, "ffc_momentum", $"must be in [0, 1) (got {FfcMomentum})");
+        if (Classifier == ClassifierKind.Ffc)
+        {
+            Require(SampleRate == 1, "sample_rate", $"is Partial FC's; FFC has no centre matrix to sample (got {SampleRate} with classifier ffc)");
+            Require(Shards == 1, "shards", $"are Partial FC's; FFC has no centre matrix to shard (got {Shards} with classifier ffc)");
+            Require(FcDtype == Classifiers.CentreStorage.Float32, "fc_dtype", "is Partial FC's; FFC's pool is float32");
+            Require(Head is HeadKind.ArcFace or HeadKind.CosFace, "head", $"must be arcface or cosface with classifier ffc (got {Head})");
+            Require(BatchSize % 2 == 0, "batch_size", $"must be even with classifier ffc: the identity loader takes batch_size / 2 pairs (got {BatchSize})");
+            Require(MicroBatches == 1, "micro_batches", "must be 1 with classifier ffc");
+        }
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
     }
 }

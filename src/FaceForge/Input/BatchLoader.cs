@@ -19,6 +19,7 @@ public sealed class BatchLoader
 {
     private readonly IFaceDataset _dataset;
     private readonly BatchLoaderOptions _options;
+    private readonly int[][]? _pairable;
     private int _badCount;
 
     /// <summary>Creates a loader over <paramref name="dataset"/>.</summary>
@@ -29,19 +30,56 @@ public sealed class BatchLoader
         if (dataset.Count == 0) throw new ArgumentException("The dataset has no images.", nameof(dataset));
         _dataset = dataset;
         _options = options;
+        if (options.IdentityPairs)
+        {
+            var byLabel = new SortedDictionary<int, List<int>>();
+            for (int i = 0; i < dataset.Count; i++)
+            {
+                int label = dataset.GetLabel(i);
+                if (!byLabel.TryGetValue(label, out var list)) byLabel[label] = list = [];
+                list.Add(i);
+            }
+            _pairable = byLabel.Values.Where(v => v.Count >= 2).Select(v => v.ToArray()).ToArray();
+            SingleImageIdentities = byLabel.Count - _pairable.Length;
+            if (_pairable.Length < options.BatchSize / 2)
+                throw new ArgumentException($"Only {_pairable.Length} of the {byLabel.Count} identities have two or more images; a batch of {options.BatchSize} identity " +
+                    $"pairs needs {options.BatchSize / 2}. Lower the batch size or add images.", nameof(dataset));
+        }
     }
+
+    /// <summary>Identities left out of identity pairs for having a single image (0 unless <see cref="BatchLoaderOptions.IdentityPairs"/>).</summary>
+    public int SingleImageIdentities { get; }
 
     /// <summary>Unreadable images replaced so far (only with <see cref="BatchLoaderOptions.SkipBad"/>).</summary>
     public int BadCount => Volatile.Read(ref _badCount);
 
     /// <summary>Batches per epoch.</summary>
-    public int BatchesPerEpoch => _options.DropLast ? _dataset.Count / _options.BatchSize : (_dataset.Count + _options.BatchSize - 1) / _options.BatchSize;
+    public int BatchesPerEpoch => _options.DropLast ? Samples / _options.BatchSize : (Samples + _options.BatchSize - 1) / _options.BatchSize;
 
-    /// <summary>The dataset order of epoch <paramref name="epoch"/>.</summary>
+    private int Samples => _pairable is null ? _dataset.Count : 2 * _pairable.Length;
+
+    /// <summary>The dataset order of epoch <paramref name="epoch"/> (with identity pairs: two images of each identity, side by side).</summary>
     public int[] Order(int epoch)
     {
+        if (_pairable is not null) return PairOrder(epoch);
         var order = Enumerable.Range(0, _dataset.Count).ToArray();
         if (_options.Shuffle) new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, 0x5eed)).Shuffle(order);
+        return order;
+    }
+
+    private int[] PairOrder(int epoch)
+    {
+        var identities = Enumerable.Range(0, _pairable!.Length).ToArray();
+        var random = new Random(Randomness.SeedMixer.Mix(_options.Seed, epoch, 0x9a1e));
+        if (_options.Shuffle) random.Shuffle(identities);
+        var order = new int[2 * identities.Length];
+        for (int i = 0; i < identities.Length; i++)
+        {
+            var images = _pairable[identities[i]];
+            int first = random.Next(images.Length), second = (first + 1 + random.Next(images.Length - 1)) % images.Length;
+            order[2 * i] = images[first];
+            order[2 * i + 1] = images[second];
+        }
         return order;
     }
 

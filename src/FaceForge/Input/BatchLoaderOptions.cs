@@ -21,6 +21,14 @@ public sealed record BatchLoaderOptions
     /// <summary>Shuffle each epoch (seeded by <see cref="Seed"/> and the epoch). <value>The default is true.</value></summary>
     public bool Shuffle { get; init; } = true;
 
+    /// <summary>
+    /// Batches of identity pairs (FFC's identity loader): each epoch shuffles the identities with at least two images
+    /// and draws two distinct images of each, placed next to each other, so a batch of B holds B / 2 identities x 2
+    /// images. Identities with one image are left out (<see cref="BatchLoader.SingleImageIdentities"/>).
+    /// <value>The default is false: every image once per epoch.</value>
+    /// </summary>
+    public bool IdentityPairs { get; init; }
+
     /// <summary>Drop the last incomplete batch. <value>The default is true.</value></summary>
     public bool DropLast { get; init; } = true;
 
@@ -66,6 +74,8 @@ public sealed record BatchLoaderOptions
         if (SliceCount < 1 || SliceIndex < 0 || SliceIndex >= SliceCount) throw new ArgumentException($"SliceIndex must lie in [0, SliceCount) (got {SliceIndex} of {SliceCount}).", nameof(SliceIndex));
         if (SliceCount > 1 && (BatchSize % SliceCount != 0 || !DropLast))
             throw new ArgumentException($"A batch of {BatchSize} cannot be split evenly over {SliceCount} processes; use a batch size divisible by {SliceCount} (and DropLast).", nameof(BatchSize));
+        if (IdentityPairs && (BatchSize / SliceCount % 2 != 0 || !DropLast))
+            throw new ArgumentException($"Identity pairs need an even batch per process (got {BatchSize} over {SliceCount}) and DropLast.", nameof(IdentityPairs));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1 (got {BatchSize}).", nameof(BatchSize));
         if (Width < 1 || Height < 1) throw new ArgumentException($"Width and Height must be positive (got {Width}x{Height}).", nameof(Width));
         if (Workers < 1) throw new ArgumentException($"Workers must be at least 1 (got {Workers}).", nameof(Workers));
