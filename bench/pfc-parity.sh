@@ -2,7 +2,8 @@
 # Partial FC accuracy parity on synthetic identities: the same training at several sample rates, scored on held-out
 # identities by 1:N identification (gallery: images 0-2, probes: images 3-5) and by 10-fold verification (LFW-format
 # pairs.txt over the same images: per fold 150 same-identity and 150 different-identity pairs, identity-disjoint folds).
-# RUNS lists rate[:momentum] items; momentum is catch-up (default) or sampled-only.
+# RUNS lists rate[:momentum] items; momentum is catch-up (default) or sampled-only; ffc:Q trains FFC with a pool of
+# Q (a fraction of the identities) instead.
 # Usage: [IDS=1000] [IMAGES=6] [EPOCHS=3] [TEST_IDS=200] [SEED=1] [LR=0.1] [RUNS="1.0 0.1 0.1:sampled-only"] bench/pfc-parity.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +31,10 @@ echo '{"scale": 32, "margin": 0.3}' > "$out/config.json"
 for item in ${RUNS:-1.0 0.1 0.1:sampled-only}; do
   rate=${item%%:*}; momentum=catch-up; [[ $item == *:* ]] && momentum=${item#*:}
   run="$out/run-$rate-$momentum-lr${LR:-0.1}-seed${SEED:-1}"
+  if [[ $rate == ffc ]]; then classifier=(--classifier ffc --pool-size "$momentum"); else classifier=(--sample-rate "$rate" --fc-momentum "$momentum"); fi
   $ff train --config "$out/config.json" --data "$out/train/faces" --arch mobilefacenet --width 0.25 --head arcface --out "$run" --force \
-    --epochs ${EPOCHS:-3} --lr ${LR:-0.1} --warmup-epochs 0.5 --sample-rate $rate --fc-momentum $momentum --checkpoint-every 0 --seed ${SEED:-1} --json >&2
-  echo "{\"rate\": $rate, \"momentum\": \"$momentum\", \"lr\": ${LR:-0.1}, \"seed\": ${SEED:-1}}"
+    --epochs ${EPOCHS:-3} --lr ${LR:-0.1} --warmup-epochs 0.5 "${classifier[@]}" --checkpoint-every 0 --seed ${SEED:-1} --json >&2
+  echo "{\"rate\": \"$rate\", \"momentum\": \"$momentum\", \"lr\": ${LR:-0.1}, \"seed\": ${SEED:-1}}"
   $ff eval identify --model "$run/model.ffm" --gallery "$out/gallery" --probes "$out/probes" --json
   $ff eval verify --model "$run/model.ffm" --images "$out/lfw" --pairs "$out/pairs.txt" --json
 done

@@ -123,4 +123,34 @@ public class MpiTrainingTests(SyntheticFolderFixture data) : IClassFixture<Synth
         Assert.Equal(2, code);
         Assert.Contains("batch_size' 7 must be divisible by the 2 processes", error);
     }
+
+    [MpiFact]
+    public void FfcKeepsOneIdenticalPoolOnEveryProcessAndResumes()
+    {
+        string run = TestPaths.NewTempDirectory("mpi-ffc");
+        string[] ffc = ["--classifier", "ffc", "--pool-size", "4", "--distributed", "mpi"];
+        var (code, _, error) = RunMpi(2, [.. TrainArgs(run, 4), .. ffc]);
+        Assert.True(code == 0, error);
+        double[] straight = StepLosses(run);
+        Assert.Equal(4, straight.Length);
+        Assert.All(straight, loss => Assert.True(double.IsFinite(loss) && loss > 0));
+        // Each process wrote its own checkpoint; the pools in them (all-gathered gallery features) are byte-identical.
+        static byte[] Pool(string checkpoint)
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(checkpoint);
+            using var stream = zip.GetEntry("pool.bin")!.Open();
+            using var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            return bytes.ToArray();
+        }
+        Assert.Equal(Pool(Path.Combine(run, "checkpoints", "step_00000004.ckpt")), Pool(Path.Combine(run, "checkpoints", "rank1", "step_00000004.ckpt")));
+
+        File.Delete(Path.Combine(run, "checkpoints", "step_00000004.ckpt"));
+        File.Delete(Path.Combine(run, "checkpoints", "rank1", "step_00000004.ckpt"));
+        File.Delete(Path.Combine(run, "finished.json"));
+        (code, _, error) = RunMpi(2, "train", "--resume", run, "--distributed", "mpi");
+        Assert.True(code == 0, error);
+        Assert.Equal(straight[2], StepLosses(run)[^2], 1e-4 * Math.Abs(straight[2]));
+        Assert.Equal(straight[3], StepLosses(run)[^1], 1e-4 * Math.Abs(straight[3]));
+    }
 }

@@ -10,7 +10,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks (results go to docs/benchmarks.md).");
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
-        bench.Subcommands.Add(BenchPartialFcCommand.Create());
+        bench.Subcommands.Add(BenchClassifierCommand.Create());
         bench.Subcommands.Add(BenchDetectCommand.Create());
         return bench;
     }
