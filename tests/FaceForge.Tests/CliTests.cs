@@ -6,6 +6,33 @@ namespace FaceForge.Tests;
 
 public class CliTests
 {
+    [Theory]
+    [InlineData("full")]
+    [InlineData("full-autograd")]
+    [InlineData("pfc")]
+    [InlineData("ffc")]
+    public void ClassifierBenchReportsStepTimeAndClassMemory(string method)
+    {
+        var (code, output, error) = CliHarness.Run("bench", "classifier", "--method", method, "--classes", "2000", "--batch", "16", "--dim", "32", "--steps", "1", "--json");
+        Assert.True(code == 0, error);
+        var json = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2000, json.GetProperty("classes").GetInt64());
+        Assert.True(json.GetProperty("ms_per_step").GetDouble() > 0 && json.GetProperty("peak_rss_mb").GetDouble() > 0);
+        // Class-side memory: centres, momentum and update steps (or autograd's gradient) against FFC's 200-entry pool.
+        double expected = method switch { "ffc" => 2 * 200 * 32 * 4, "full-autograd" => 3 * 2000 * 32 * 4, _ => 2000 * (2 * 32 * 4 + 8) };
+        Assert.InRange(json.GetProperty("class_memory_mb").GetDouble() * 1048576, expected * 0.95, expected * 1.1 + 0.1 * 1048576);
+    }
+
+    [Fact]
+    public void ClassifierBenchRefusesOptionsOfAnotherMethod()
+    {
+        var (code, _, error) = CliHarness.Run("bench", "classifier", "--method", "ffc", "--classes", "100", "--rate", "0.2");
+        Assert.Equal(2, code);
+        Assert.Contains("Partial FC's", error);
+        (code, _, error) = CliHarness.Run("bench", "classifier", "--method", "ffc", "--classes", "100", "--pool-size", "200");
+        Assert.Equal(2, code);
+        Assert.Contains("exceeds the 100 classes", error);
+    }
 
     [Fact]
     public void SynthThenInfoThenPackThenInfo()

@@ -10,8 +10,9 @@ namespace FaceForge.Cli.Commands;
 
 /// <summary>
 /// `faceforge bench classifier` (alias `partial-fc`): one training step of a small fixed network (512 -> 512 -> d, BN)
-/// over frozen random inputs, then the classifier: the full softmax (autograd, SGD), Partial FC, or FFC (probe and
-/// gallery networks, the EMA, the pair and instance labels, the pool's two passes). Reports ms per step, the process's
+/// over frozen random inputs, then the classifier: the full softmax (Partial FC's blocked kernel at rate 1, exact;
+/// or, as full-autograd, the trainer's autograd classifier and SGD), Partial FC, or FFC (probe and gallery networks, the
+/// EMA, the pair and instance labels, the pool's two passes). Reports ms per step, the process's
 /// peak RSS and the class-side memory (centres with their gradient and momentum, or the pool). Run one configuration
 /// per process so peak RSS belongs to it.
 /// </summary>
@@ -21,8 +22,8 @@ internal static class BenchClassifierCommand
 
     public static Command Create()
     {
-        var method = new Option<string>("--method") { Description = "full, pfc or ffc.", DefaultValueFactory = _ => "pfc" };
-        method.AcceptOnlyFromAmong("full", "pfc", "ffc");
+        var method = new Option<string>("--method") { Description = "full (every centre, blocked kernel), full-autograd (every centre, autograd), pfc or ffc.", DefaultValueFactory = _ => "pfc" };
+        method.AcceptOnlyFromAmong("full", "full-autograd", "pfc", "ffc");
         var classes = new Option<long>("--classes") { Description = "Number of classes (identities).", Required = true };
         var rate = new Option<double>("--rate") { Description = "Partial FC sample rate in (0, 1].", DefaultValueFactory = _ => 0.1 };
         var pool = new Option<double>("--pool-size") { Description = "FFC pool: a count of identities, or a fraction of the classes (below 1).", DefaultValueFactory = _ => 0.1 };
@@ -39,7 +40,7 @@ internal static class BenchClassifierCommand
         command.Aliases.Add("partial-fc");
         command.SetAction(parse =>
         {
-            string kind = parse.GetValue(full) ? "full" : parse.GetValue(method)!;
+            string kind = parse.GetValue(full) ? "full-autograd" : parse.GetValue(method)!;
             long c = parse.GetValue(classes);
             int n = parse.GetValue(batch), d = parse.GetValue(dim), timed = parse.GetValue(steps);
             double r = parse.GetValue(rate), q = parse.GetValue(pool);
@@ -49,7 +50,7 @@ internal static class BenchClassifierCommand
             if (kind != "pfc" && (Given(rate) || Given(fcDtype) || Given(shards)))
                 throw new UserErrorException($"--rate, --fc-dtype and --shards are Partial FC's; --method {kind} takes none of them.");
             if (kind != "ffc" && Given(pool)) throw new UserErrorException("--pool-size is FFC's: use it with --method ffc.");
-            if (kind == "full" && c > int.MaxValue) throw new UserErrorException($"--method full takes at most {int.MaxValue} classes.");
+            if (kind == "full-autograd" && c > int.MaxValue) throw new UserErrorException($"--method full takes at most {int.MaxValue} classes.");
             int entries = 0;
             if (kind == "ffc")
             {
@@ -65,7 +66,8 @@ internal static class BenchClassifierCommand
             var storage = parse.GetValue(fcDtype) == "fp16" ? CentreStorage.Float16 : CentreStorage.Float32;
             using var bench = kind switch
             {
-                "full" => Full(c, n, d),
+                "full-autograd" => FullAutograd(c, n, d),
+                "full" => PartialFc(c, n, d, 1, 1, CentreStorage.Float32),
                 "pfc" => PartialFc(c, n, d, r, parse.GetValue(shards), storage),
                 _ => Ffc(c, n, d, entries),
             };
@@ -74,8 +76,8 @@ internal static class BenchClassifierCommand
             for (int i = 0; i < timed; i++) bench.Step();
             var result = new
             {
-                Method = kind, Classes = c, Rate = kind == "pfc" ? r : kind == "full" ? 1.0 : (double?)null, PoolSize = kind == "ffc" ? entries : (int?)null,
-                Batch = n, Dim = d, FcDtype = kind == "pfc" ? parse.GetValue(fcDtype) ?? "fp32" : kind == "full" ? "fp32" : null,
+                Method = kind, Classes = c, Rate = kind == "pfc" ? r : kind.StartsWith("full", StringComparison.Ordinal) ? 1.0 : (double?)null, PoolSize = kind == "ffc" ? entries : (int?)null,
+                Batch = n, Dim = d, FcDtype = kind == "pfc" ? parse.GetValue(fcDtype) ?? "fp32" : kind.StartsWith("full", StringComparison.Ordinal) ? "fp32" : null,
                 Shards = kind == "pfc" ? parse.GetValue(shards) : (int?)null, Steps = timed,
                 MsPerStep = Math.Round(clock.Elapsed.TotalMilliseconds / timed, 1),
                 PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0),
@@ -94,7 +96,7 @@ internal static class BenchClassifierCommand
     private static nn.Module<Tensor, Tensor> Network(int dim) =>
         nn.Sequential(nn.Linear(InputSize, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, dim), nn.BatchNorm1d(dim));
 
-    private static Bench Full(long classes, int batch, int dim)
+    private static Bench FullAutograd(long classes, int batch, int dim)
     {
         var network = Network(dim);
         var classifier = new MarginSoftmaxClassifier((int)classes, dim, CombinedMarginHead.ArcFace());

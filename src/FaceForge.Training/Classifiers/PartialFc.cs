@@ -100,25 +100,170 @@ public sealed class PartialFc : IDisposable
         long n = y.shape[0];
         if (n > 0 && (y.min().item<long>() < 0 || y.max().item<long>() >= Classes))
             throw new ArgumentException($"Labels must lie in [0, {Classes}); found {y.min().item<long>()} to {y.max().item<long>()}.", nameof(labels));
+        double loss = Head.MarginOnTargetOnly ? Blocked(x, y) : Generic(x, y);
+        var gradient = x.grad!.clone();
+        if (Head.Regularizer(x.norm(1)) is { } extra)
+        {
+            loss += extra.item<float>();
+            x.grad!.zero_();
+            extra.backward();
+            gradient += x.grad!;
+        }
+        long localRows = features.shape[0];
+        featureGradient = gradient.narrow(0, _communicator.Rank * localRows, localRows).to_type(features.dtype).MoveToOuterDisposeScope();
+        SamplerStep++;
+        return loss;
+    }
 
-        // Pass 1: sample and score each shard; each row's target cosine, wherever its class lives, is gathered for the
-        // head (CurricularFace's running mean and hard-negative test).
-        var parts = new List<(Tensor Cosine, Tensor Mapped, Tensor Here, Tensor Rows, Tensor Weights, Tensor? CaughtWeights, Tensor? CaughtVelocity)>();
+    /// <summary>
+    /// One shard's rows for this step: the sampled indices, their float32 centres (caught up if behind), and each row's
+    /// column (-1: elsewhere). <c>Copy</c> is the weights again when they are a copy, which <see cref="Step"/> then
+    /// updates in place; null when every row of float32 centres is scored, and the centres themselves are used.
+    /// </summary>
+    private (Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, Tensor Mapped, Tensor Here) Prepare(int s, Tensor y)
+    {
+        var shard = _shards[s];
+        var local = y - shard.Start;
+        var here = local.ge(0).logical_and(local.lt(shard.Count));
+        var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
+        // At rate 1 every row is updated every step, so none is ever behind: skip the per-row check.
+        var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp && Options.SampleRate < 1 ? CaughtUpRows(shard, rows) : (null, null);
+        var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
+        if (caughtWeights is null && rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32)
+            return (rows, shard.Centres.detach(), null, null, mapped, here);
+        var weights = caughtWeights ?? (rows.numel() == shard.Count ? shard.Centres : shard.Centres.index_select(0, rows)).to_type(ScalarType.Float32);
+        return (rows, weights, weights, caughtVelocity, mapped, here);
+    }
+
+    /// <summary>
+    /// The kernel for heads whose margin touches the target column alone. Per block of centre rows: cosines by one
+    /// product with the block's norms divided out (no normalised copy of the centres), exponentials in place; the
+    /// target column is set apart and its margin applied to the N target cosines alone. Backward: per block, the
+    /// feature gradient (g / |w|) W and the centre gradient (g / |w|)^T x projected off each centre, with no N x C
+    /// temporaries beyond the kept exponentials.
+    /// </summary>
+    private double Blocked(Tensor x, Tensor y)
+    {
+        long n = y.shape[0];
+        float scale = (float)Head.Scale;
+        var xn = nn.functional.normalize(x, dim: 1);
+        var xd = xn.detach();
+        var labels = y.data<long>().ToArray();
+        var shards = new List<(Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, long[] Mapped, List<(long Start, Tensor Norms, Tensor Values)> Blocks)>();
+        var maxCosine = torch.full(n, -1f);
         var targetCosine = torch.zeros(n);
         for (int s = 0; s < _shards.Length; s++)
         {
-            var shard = _shards[s];
-            var local = y - shard.Start;
-            var here = local.ge(0).logical_and(local.lt(shard.Count));
-            var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
-            // At rate 1 every row is updated every step, so none is ever behind: skip the per-row check.
-            var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp && Options.SampleRate < 1 ? CaughtUpRows(shard, rows) : (null, null);
-            var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
-            // At rate 1 every row is scored: use the centres themselves rather than a gathered copy.
-            var weights = (caughtWeights?.detach() ?? (rows.numel() == shard.Count ? shard.Centres.detach() : shard.Centres.index_select(0, rows))).to_type(ScalarType.Float32).requires_grad_(true);
+            var (rows, weights, copy, caughtVelocity, mapped, _) = Prepare(s, y);
+            var columns = mapped.data<long>().ToArray();
+            var blocks = new List<(long, Tensor, Tensor)>();
+            for (long start = 0; start < weights.shape[0]; start += Options.BlockRows)
+            {
+                long count = Math.Min(Options.BlockRows, weights.shape[0] - start);
+                var block = weights.narrow(0, start, count);
+                var norms = block.norm(1).clamp_min_(1e-12);
+                var cosine = xd.mm(block.t()).div_(norms).clamp_(-1, 1);
+                maxCosine = torch.maximum(maxCosine, cosine.max(1).values);
+                var (targetRows, targetColumns) = Targets(columns, start, count);
+                if (targetRows.Length > 0)
+                {
+                    var r = torch.tensor(targetRows);
+                    targetCosine.index_put_(cosine.index([r, torch.tensor(targetColumns)]), r);
+                }
+                blocks.Add((start, norms, cosine));
+            }
+            shards.Add((rows, weights, copy, caughtVelocity, columns, blocks));
+        }
+        _communicator.AllReduce(targetCosine, ReduceOperation.Sum);
+        _communicator.AllReduce(maxCosine, ReduceOperation.Max);
+        Head.Observe(targetCosine.mean());
+
+        // The target logits, through the head on the N target cosines (autograd on N values, and on the norms for MagFace).
+        var targetLeaf = targetCosine.clone().requires_grad_(true);
+        var targetLogit = Head.Logits(targetLeaf.unsqueeze(1), torch.zeros(n, dtype: ScalarType.Int64), x.norm(1), targetCosine).squeeze(1);
+        var rowMax = torch.maximum(maxCosine * scale, targetLogit.detach());
+        var sumExp = torch.zeros(n);
+        foreach (var shard in shards)
+            foreach (var (start, _, values) in shard.Blocks)
+            {
+                var (targetRows, targetColumns) = Targets(shard.Mapped, start, values.shape[1]);
+                if (targetRows.Length > 0) values.index_put_(torch.tensor(float.NegativeInfinity), torch.tensor(targetRows), torch.tensor(targetColumns));
+                values.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
+                sumExp += values.sum(1);
+            }
+        _communicator.AllReduce(sumExp, ReduceOperation.Sum);
+        var targetExp = (targetLogit.detach() - rowMax).exp();
+        sumExp += targetExp;
+        double loss = (sumExp.log() + rowMax - targetLogit.detach()).mean().item<float>();
+
+        // Backward. The target: d loss / d logit = (p - 1) / N through the head; every other column: s p / N.
+        targetLogit.backward([(targetExp / sumExp - 1) / n]);
+        var targetGradient = targetLeaf.grad!;
+        var rowScale = (scale / n / sumExp).unsqueeze(1);
+        var featureGradient = torch.zeros_like(xd);
+        for (int s = 0; s < shards.Count; s++)
+        {
+            var shard = shards[s];
+            var gradient = torch.empty_like(shard.Weights);
+            foreach (var (start, norms, values) in shard.Blocks)
+            {
+                long count = values.shape[1];
+                var g = values.mul_(rowScale);
+                var (targetRows, targetColumns) = Targets(shard.Mapped, start, count);
+                if (targetRows.Length > 0)
+                {
+                    var r = torch.tensor(targetRows);
+                    g.index_put_(targetGradient.index_select(0, r), r, torch.tensor(targetColumns));
+                }
+                g.div_(norms); // d loss / d (x . w) = g / |w|
+                var block = shard.Weights.narrow(0, start, count);
+                featureGradient.add_(g.mm(block));
+                // d cos / d w = (x - cos w^) / |w|: the product below, minus its component along w.
+                var centreGradient = g.t().mm(xd);
+                var along = (centreGradient * block).sum(1).div_(norms.square());
+                centreGradient.sub_(block * along.unsqueeze(1));
+                gradient.narrow(0, start, count).copy_(centreGradient);
+            }
+            _pending[s]?.Dispose();
+            _pending[s] = new Pending(shard.Rows.DetachFromDisposeScope(), gradient.DetachFromDisposeScope(),
+                shard.Copy?.DetachFromDisposeScope(), shard.CaughtVelocity?.DetachFromDisposeScope());
+        }
+        // Features are replicated on every rank: sum the shards' parts, then through the normalisation.
+        _communicator.AllReduce(featureGradient, ReduceOperation.Sum);
+        xn.backward([featureGradient]);
+        return loss;
+    }
+
+    /// <summary>The rows whose target column lies in [start, start + count) of a shard's sampled rows, and those columns relative to start.</summary>
+    private static (long[] Rows, long[] Columns) Targets(long[] mapped, long start, long count)
+    {
+        var rows = new List<long>();
+        var columns = new List<long>();
+        for (int i = 0; i < mapped.Length; i++)
+            if (mapped[i] >= start && mapped[i] < start + count)
+            {
+                rows.Add(i);
+                columns.Add(mapped[i] - start);
+            }
+        return (rows.ToArray(), columns.ToArray());
+    }
+
+    /// <summary>Any head: per shard, logits through the head with autograd over the scored block.</summary>
+    private double Generic(Tensor x, Tensor y)
+    {
+        long n = y.shape[0];
+
+        // Pass 1: sample and score each shard; each row's target cosine, wherever its class lives, is gathered for the
+        // head (CurricularFace's running mean and hard-negative test).
+        var parts = new List<(Tensor Cosine, Tensor Mapped, Tensor Here, Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity)>();
+        var targetCosine = torch.zeros(n);
+        for (int s = 0; s < _shards.Length; s++)
+        {
+            var (rows, prepared, copy, caughtVelocity, mapped, here) = Prepare(s, y);
+            var weights = prepared.detach().requires_grad_(true);
             var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
             targetCosine += torch.where(here, cosine.detach().gather(1, mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
-            parts.Add((cosine, mapped, here, rows, weights, caughtWeights, caughtVelocity));
+            parts.Add((cosine, mapped, here, rows, weights, copy, caughtVelocity));
         }
         _communicator.AllReduce(targetCosine, ReduceOperation.Sum);
         Head.Observe(targetCosine.mean());
@@ -146,21 +291,10 @@ public sealed class PartialFc : IDisposable
             logits[i].backward([(p - onehot) / n]);
             _pending[i]?.Dispose();
             _pending[i] = new Pending(parts[i].Rows.DetachFromDisposeScope(), parts[i].Weights.grad!.detach().clone().DetachFromDisposeScope(),
-                parts[i].CaughtWeights?.DetachFromDisposeScope(), parts[i].CaughtVelocity?.DetachFromDisposeScope());
+                parts[i].Copy?.DetachFromDisposeScope(), parts[i].CaughtVelocity?.DetachFromDisposeScope());
         }
-        // Features are replicated on every rank: sum their partial gradients, then add the regulariser once.
-        var gradient = x.grad!.clone();
-        _communicator.AllReduce(gradient, ReduceOperation.Sum);
-        if (Head.Regularizer(x.norm(1)) is { } extra)
-        {
-            loss += extra.item<float>();
-            x.grad!.zero_();
-            extra.backward();
-            gradient += x.grad!;
-        }
-        long localRows = features.shape[0];
-        featureGradient = gradient.narrow(0, _communicator.Rank * localRows, localRows).to_type(features.dtype).MoveToOuterDisposeScope();
-        SamplerStep++;
+        // Features are replicated on every rank: sum their partial gradients.
+        _communicator.AllReduce(x.grad!, ReduceOperation.Sum);
         return loss;
     }
 
@@ -176,8 +310,11 @@ public sealed class PartialFc : IDisposable
         using var displacement = gap.Displacement;
         using var decay = gap.Decay;
         var velocity = shard.Momentum.index_select(0, rows).to_type(ScalarType.Float32);
-        var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32) - displacement.unsqueeze(1) * velocity;
-        return (weights, velocity.mul_(decay.unsqueeze(1)));
+        using var moved = displacement.unsqueeze(1);
+        using Scalar minusOne = -1.0;
+        var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32).addcmul_(velocity, moved, minusOne);
+        using var decayed = decay.unsqueeze(1);
+        return (weights, velocity.mul_(decayed));
     }
 
     /// <summary>SGD with momentum and weight decay on the rows sampled by the last <see cref="ForwardBackward"/>, and only those.</summary>
@@ -185,6 +322,8 @@ public sealed class PartialFc : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
+        // Scalars held in locals: each must outlive the native calls that read it (see StateDict.Load).
+        using Scalar mu = momentum, decay = weightDecay, step = -learningRate;
         for (int i = 0; i < _shards.Length; i++)
         {
             if (_pending[i] is not { } pending) continue;
@@ -192,27 +331,24 @@ public sealed class PartialFc : IDisposable
             if (pending.Rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32 && pending.Weights is null)
             {
                 // Every row sampled, float32 storage: update in place, no gathered copies.
-                shard.Momentum.mul_(momentum).add_(pending.Gradient).add_(shard.Centres, alpha: weightDecay);
-                shard.Centres.add_(shard.Momentum, alpha: -learningRate);
+                shard.Momentum.mul_(mu).add_(pending.Gradient).add_(shard.Centres, alpha: decay);
+                shard.Centres.add_(shard.Momentum, alpha: step);
                 shard.Updated.fill_(_catchUp.Steps);
                 continue;
             }
-            // Caught-up rows come from the forward pass; the others are read now.
+            // The rows as scored (gathered or caught up) come from the forward pass, else are read now; either way
+            // this step owns them and updates them in place before writing them back.
             var weights = pending.Weights ?? shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
-            var velocity = (pending.Velocity ?? shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32)) * momentum + pending.Gradient + weights * weightDecay;
-            // Locals, not temporaries: each must outlive the native call that reads it (see StateDict.Load).
-            using var storedVelocity = velocity.to_type(shard.Momentum.dtype);
-            shard.Momentum.index_copy_(0, pending.Rows, storedVelocity);
-            using var storedCentres = (weights - velocity * learningRate).to_type(shard.Centres.dtype);
-            shard.Centres.index_copy_(0, pending.Rows, storedCentres);
+            var velocity = pending.Velocity ?? shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32);
+            velocity.mul_(mu).add_(pending.Gradient).add_(weights, alpha: decay);
+            using (var stored = velocity.to_type(shard.Momentum.dtype)) shard.Momentum.index_copy_(0, pending.Rows, stored);
+            weights.add_(velocity, alpha: step);
+            using (var stored = weights.to_type(shard.Centres.dtype)) shard.Centres.index_copy_(0, pending.Rows, stored);
             shard.Updated.index_fill_(0, pending.Rows, _catchUp.Steps);
-            if (pending.Weights is not null)
-            {
-                // Applied: a second Step without a forward pass must not apply the catch-up again.
-                pending.Weights.Dispose();
-                pending.Velocity?.Dispose();
-                _pending[i] = pending with { Weights = null, Velocity = null };
-            }
+            // Applied: a second Step without a forward pass reads the rows afresh rather than reapplying a catch-up.
+            pending.Weights?.Dispose();
+            pending.Velocity?.Dispose();
+            _pending[i] = pending with { Weights = null, Velocity = null };
         }
         _catchUp.Record(learningRate, momentum);
     }

@@ -29,6 +29,13 @@ public sealed record PartialFcOptions
     /// <summary>Seed of the initial centres and of negative sampling. <value>The default is 0.</value></summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Centre rows scored per block by the blocked kernel (heads with a target-only margin): bounds the temporaries to
+    /// N x BlockRows and keeps each block's centres in cache between the forward and backward products.
+    /// <value>The default is 16,384.</value>
+    /// </summary>
+    internal int BlockRows { get; init; } = 16_384;
+
     internal void Validate(long classes)
     {
         if (!(SampleRate > 0 && SampleRate <= 1)) throw new ArgumentException($"Sample rate must be in (0, 1] (got {SampleRate}).", nameof(SampleRate));

@@ -14,6 +14,9 @@ public sealed class CurricularFaceHead : MarginHead
     private readonly Tensor t;
     private readonly double _margin;
 
+    /// <inheritdoc/>
+    public override bool MarginOnTargetOnly => false;
+
     /// <summary>Creates the head.</summary>
     public CurricularFaceHead(double margin = 0.5, double scale = 64) : base(nameof(CurricularFaceHead), scale)
     {

@@ -20,6 +20,12 @@ public abstract class MarginHead : nn.Module
     public double Scale { get; }
 
     /// <summary>
+    /// Whether the margin changes the target column alone (every other logit is s cos): classifiers may then score
+    /// the other columns without the head, as Partial FC's blocked kernel does. CurricularFace reweights hard negatives, so not it.
+    /// </summary>
+    public virtual bool MarginOnTargetOnly => true;
+
+    /// <summary>
     /// Logits for <paramref name="cosine"/> (N x C) given column labels (N, -1 for none) and feature norms (N).
     /// <paramref name="targetCosine"/> (N), when given, is each row's own-class cosine wherever that class lives;
     /// sharded classifiers pass it because a row's target may sit in another shard.
