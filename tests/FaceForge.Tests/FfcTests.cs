@@ -91,6 +91,47 @@ public class FfcTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFold
     }
 
     [Fact]
+    public void PoolLossGradientMatchesAutogradWithARefreshedEntry()
+    {
+        torch.manual_seed(4);
+        const double margin = 0.5, scale = 8;
+        using var ffc = new FfcClassifier(6, 3, CombinedMarginHead.ArcFace(margin, scale));
+        ffc.Pass(torch.randn(1, 3), torch.tensor(new long[] { 0 }), torch.randn(3, 3), torch.tensor(new long[] { 0, 1, 2 }), rollback: false);
+        var probe = torch.randn(4, 3).requires_grad_(true);
+        var labels = new long[] { 1, 3, 9, 2 }; // 1: refreshed below; 3: new; 9: not in the pool
+        var gallery = torch.randn(2, 3);
+        using var twin = new ClassPool(6, 3);
+        twin.Restore(ffc.Pool.Order(), "test");
+        using (torch.no_grad()) twin.Slots.copy_(ffc.Pool.Slots);
+        var loss = ffc.Pass(probe, torch.tensor(labels), gallery, torch.tensor(new long[] { 1, 3 }), rollback: false);
+        loss.backward();
+
+        // The same by autograd: both matrices in full, ArcFace on the target, free entries left out, top-3 clipped for 9.
+        var refreshed = twin.Write(nn.functional.normalize(gallery, dim: 1), [1, 3], tentative: false);
+        Assert.Equal([twin.EntryOf(1)], refreshed);
+        var reference = probe.detach().clone().requires_grad_(true);
+        var features = nn.functional.normalize(reference, dim: 1);
+        var second = twin.Slots[0].clone();
+        second[twin.EntryOf(1)] = twin.Slots[1][twin.EntryOf(1)];
+        var occupied = twin.Occupied();
+        Tensor Loss(Tensor weights)
+        {
+            var cosine = features.mm(weights.t());
+            var known = torch.tensor(new long[] { 0, 1, 3 });
+            var targets = torch.tensor(new long[] { twin.EntryOf(1), twin.EntryOf(3), twin.EntryOf(2) });
+            var rows = cosine.index_select(0, known);
+            var logits = CombinedMarginHead.ArcFace(margin, scale).Logits(rows, targets, torch.ones(3)).masked_fill(occupied.logical_not().unsqueeze(0), double.NegativeInfinity);
+            var softmax = nn.functional.cross_entropy(logits, targets);
+            var hard = cosine[2].masked_fill(occupied.logical_not(), -1).topk(3).values.clamp_min(0).mean();
+            return softmax + hard;
+        }
+        var expected = Loss(twin.Slots[0]) + Loss(second);
+        expected.backward();
+        Assert.Equal(expected.item<float>(), loss.item<float>(), 4);
+        Assert.True(probe.grad!.allclose(reference.grad!, rtol: 1e-4, atol: 1e-5), $"gradients differ: {probe.grad!.str()} vs {reference.grad!.str()}");
+    }
+
+    [Fact]
     public void PairLoaderPutsTwoDistinctImagesOfOneIdentitySideBySide()
     {
         var loader = new BatchLoader(data.Dataset, new BatchLoaderOptions { BatchSize = 4, Workers = 1, IdentityPairs = true, Seed = 2 });

@@ -64,6 +64,12 @@ public sealed class FfcClassifier : IDisposable
     /// <paramref name="probe"/> against it: this process's mean divided by the process count, so that summed
     /// gradients are the global mean's. With <paramref name="rollback"/> the write is undone afterwards.
     /// </summary>
+    /// <remarks>
+    /// The pool takes no gradient, so the gradient of the cosines is worked out here, before the pool changes again,
+    /// and the returned tensor carries the loss's value with the gradient (d loss / d cos) W into the probe features:
+    /// no copy of the pool is kept for autograd. The second matrix differs from the first only in the refreshed
+    /// entries, so only those columns are scored again.
+    /// </remarks>
     public Tensor Pass(Tensor probe, Tensor probeLabels, Tensor gallery, Tensor galleryLabels, bool rollback)
     {
         Tensor allGallery, allLabels;
@@ -75,19 +81,39 @@ public sealed class FfcClassifier : IDisposable
         var existing = Pool.Write(allGallery, allLabels.data<long>().ToArray(), rollback);
         try
         {
-            var labels = torch.tensor(probeLabels.to_type(ScalarType.Int64).data<long>().ToArray().Select(l => (long)Pool.EntryOf(l)).ToArray());
+            var entries = probeLabels.to_type(ScalarType.Int64).data<long>().ToArray().Select(l => (long)Pool.EntryOf(l)).ToArray();
             var features = nn.functional.normalize(probe.to_type(ScalarType.Float32), dim: 1);
-            var occupied = Pool.Occupied();
-            Tensor second;
+            Tensor featureGradient;
+            double value;
             using (torch.no_grad())
             {
-                var refreshed = torch.zeros(Pool.Capacity, dtype: ScalarType.Bool);
-                if (existing.Count > 0) refreshed.index_fill_(0, torch.tensor(existing.Select(e => (long)e).ToArray()), true);
-                second = torch.where(refreshed.unsqueeze(1), Pool.Slots[1], Pool.Slots[0]);
+                var f = features.detach();
+                var occupied = Pool.Occupied();
+                var first = Pool.Slots[0];
+                var cosine = f.mm(first.t()).clamp_(-1, 1);
+                Tensor? refreshed = existing.Count > 0 ? torch.tensor(existing.Order().Select(e => (long)e).ToArray()) : null;
+                var second = cosine;
+                Tensor? change = null;
+                if (refreshed is not null)
+                {
+                    change = Pool.Slots[1].index_select(0, refreshed) - first.index_select(0, refreshed);
+                    second = cosine.clone().index_copy_(1, refreshed, f.mm(Pool.Slots[1].index_select(0, refreshed).t()).clamp_(-1, 1));
+                }
+                // Gradients of both matrices; the second reads slot 1 in the refreshed columns: g1 W + g2 W' = (g1 + g2) W + g2[:, r] (W'[r] - W[r]).
+                var (value2, gradient2) = PoolLoss(second, entries, occupied);
+                featureGradient = refreshed is not null ? gradient2.index_select(1, refreshed).mm(change!) : torch.zeros_like(f);
+                var (value1, gradient1) = PoolLoss(cosine, entries, occupied);
+                featureGradient.add_(gradient1.add_(gradient2).mm(first));
+                value = value1 + value2;
             }
-            var norms = probe.to_type(ScalarType.Float32).norm(1);
-            var loss = PoolLoss(features, labels, Pool.Slots[0].clone(), occupied, norms) + PoolLoss(features, labels, second, occupied, norms);
-            return _world.Size > 1 ? loss / _world.Size : loss;
+            if (_world.Size > 1)
+            {
+                value /= _world.Size;
+                featureGradient.div_(_world.Size);
+            }
+            // A scalar worth the loss whose gradient into the features is featureGradient.
+            var surrogate = (features * featureGradient).sum();
+            return surrogate + (value - surrogate.detach());
         }
         finally
         {
@@ -96,30 +122,49 @@ public sealed class FfcClassifier : IDisposable
     }
 
     /// <summary>
-    /// Margin softmax over the occupied entries for the rows whose identity is in the pool (label >= 0), plus the
-    /// clipped mean of the k largest cosines for the others.
+    /// The loss over one matrix of cosines (N x Q) and its gradient: the margin softmax over the occupied entries for
+    /// the rows whose identity is in the pool (entry >= 0, mean over those rows), plus the mean of the k largest
+    /// cosines clipped at 0 over the others (mean over their N' x k values), as the reference computes both.
     /// </summary>
-    private Tensor PoolLoss(Tensor features, Tensor labels, Tensor weights, Tensor occupied, Tensor norms)
+    private (double Value, Tensor Gradient) PoolLoss(Tensor cosine, long[] entries, Tensor occupied)
     {
-        var cosine = features.matmul(weights.t()).clamp(-1, 1);
-        var loss = torch.zeros(1).squeeze();
-        var inPool = labels.ge(0);
-        var known = inPool.nonzero().squeeze(1);
-        if (known.numel() > 0)
+        float scale = (float)Head.Scale;
+        var gradient = torch.zeros_like(cosine);
+        double value = 0;
+        var free = occupied.logical_not().unsqueeze(0);
+        long[] known = Enumerable.Range(0, entries.Length).Where(i => entries[i] >= 0).Select(i => (long)i).ToArray();
+        if (known.Length > 0)
         {
-            var rows = cosine.index_select(0, known);
-            var rowLabels = labels.index_select(0, known);
-            var logits = Head.Logits(rows, rowLabels, norms.index_select(0, known)).masked_fill(occupied.logical_not().unsqueeze(0), double.NegativeInfinity);
-            loss = loss + nn.functional.cross_entropy(logits, rowLabels);
+            var rows = torch.tensor(known);
+            var columns = torch.tensor(known.Select(i => entries[i]).ToArray()).unsqueeze(1);
+            var c = cosine.index_select(0, rows);
+            var targetCosine = c.gather(1, columns).squeeze(1).requires_grad_(true);
+            Tensor targetLogit;
+            using (torch.enable_grad())
+                targetLogit = Head.Logits(targetCosine.unsqueeze(1), torch.zeros(known.Length, dtype: ScalarType.Int64), torch.ones(known.Length)).squeeze(1);
+            var target = targetLogit.detach();
+            // Every other occupied column is s cos; the target column is set apart and added back with its margin.
+            c.masked_fill_(free, double.NegativeInfinity).scatter_(1, columns, torch.full([known.Length, 1], float.NegativeInfinity));
+            var rowMax = torch.maximum(c.max(1).values * scale, target);
+            var exps = c.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
+            var targetExp = (target - rowMax).exp();
+            var sum = exps.sum(1) + targetExp;
+            value += (sum.log() + rowMax - target).mean().item<float>();
+            using (torch.enable_grad()) targetLogit.backward([(targetExp / sum - 1) / known.Length]);
+            var rowGradient = exps.mul_((scale / known.Length / sum).unsqueeze(1)).scatter_(1, columns, targetCosine.grad!.unsqueeze(1));
+            gradient.index_copy_(0, rows, rowGradient);
         }
-        var unknown = inPool.logical_not().nonzero().squeeze(1);
-        if (unknown.numel() > 0 && Pool.Count > 0)
+        long[] unknown = Enumerable.Range(0, entries.Length).Where(i => entries[i] < 0).Select(i => (long)i).ToArray();
+        if (unknown.Length > 0 && Pool.Count > 0)
         {
-            var rows = cosine.index_select(0, unknown).masked_fill(occupied.logical_not().unsqueeze(0), -1);
-            var hardest = rows.topk(Math.Min(HardNegatives, Pool.Capacity), dim: 1).values.clamp_min(0);
-            loss = loss + hardest.mean();
+            var rows = torch.tensor(unknown);
+            var (values, positions) = cosine.index_select(0, rows).masked_fill_(free, -1).topk(Math.Min(HardNegatives, Pool.Capacity), dim: 1);
+            long count = values.numel();
+            value += values.clamp_min(0).sum().item<float>() / count;
+            var weights = values.gt(0).to_type(ScalarType.Float32).div_(count);
+            gradient.index_copy_(0, rows, torch.zeros(unknown.Length, cosine.shape[1]).scatter_(1, positions, weights));
         }
-        return loss;
+        return (value, gradient);
     }
 
     /// <summary>The gallery network's update: each parameter g = momentum g + (1 - momentum) p (buffers are the gallery network's own).</summary>
