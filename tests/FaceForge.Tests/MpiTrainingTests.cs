@@ -112,8 +112,11 @@ public class MpiTrainingTests(SyntheticFolderFixture data) : IClassFixture<Synth
         Assert.Equal(2, TrainingConfig.Load(Path.Combine(copy, "config.json")).MicroBatches); // BatchNorm groups kept
         (code, _, error) = CliHarness.Run("train", "--resume", copy);
         Assert.True(code == 0, error);
-        Assert.Equal(straight[2], StepLosses(copy)[^2], 1e-3 * Math.Abs(straight[2]));
-        Assert.Equal(straight[3], StepLosses(copy)[^1], 1e-3 * Math.Abs(straight[3]));
+        // Step 3 agrees to rounding (2e-7 relative); step 4 only loosely: the first updates swing the tiny initial centres
+        // so far that rounding grows by orders of magnitude per step (one process with 1, 2 or 3 shards parts by up to
+        // 0.8 % at step 4 as well), so a tight bound there would test the rounding, not the resharding.
+        Assert.Equal(straight[2], StepLosses(copy)[^2], 1e-4 * Math.Abs(straight[2]));
+        Assert.Equal(straight[3], StepLosses(copy)[^1], 1e-2 * Math.Abs(straight[3]));
     }
 
     [MpiFact]

@@ -24,6 +24,7 @@ public sealed class PartialFc : IDisposable
     private readonly ICommunicator _communicator;
     private readonly Generator _generator;
     private readonly Pending?[] _pending;
+    private readonly Tensor?[] _gradients;
     private readonly MomentumCatchUp _catchUp = new();
 
     /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01) (see <see cref="ClassCentreInit"/>).</summary>
@@ -47,6 +48,7 @@ public sealed class PartialFc : IDisposable
         }
         _generator = new Generator(0);
         _pending = new Pending?[_shards.Length];
+        _gradients = new Tensor?[_shards.Length];
     }
 
     /// <summary>All classes, over every process.</summary>
@@ -159,18 +161,20 @@ public sealed class PartialFc : IDisposable
             var blocks = new List<(long, Tensor, Tensor)>();
             for (long start = 0; start < weights.shape[0]; start += Options.BlockRows)
             {
+                // Each block's temporaries go with it; only its norms and cosines stay.
+                using var blockScope = torch.NewDisposeScope();
                 long count = Math.Min(Options.BlockRows, weights.shape[0] - start);
                 var block = weights.narrow(0, start, count);
                 var norms = block.norm(1).clamp_min_(1e-12);
                 var cosine = xd.mm(block.t()).div_(norms).clamp_(-1, 1);
-                maxCosine = torch.maximum(maxCosine, cosine.max(1).values);
+                maxCosine = torch.maximum(maxCosine, cosine.max(1).values).MoveToOuterDisposeScope();
                 var (targetRows, targetColumns) = Targets(columns, start, count);
                 if (targetRows.Length > 0)
                 {
                     var r = torch.tensor(targetRows);
                     targetCosine.index_put_(cosine.index([r, torch.tensor(targetColumns)]), r);
                 }
-                blocks.Add((start, norms, cosine));
+                blocks.Add((start, norms.MoveToOuterDisposeScope(), cosine.MoveToOuterDisposeScope()));
             }
             shards.Add((rows, weights, copy, caughtVelocity, columns, blocks));
         }
@@ -186,10 +190,11 @@ public sealed class PartialFc : IDisposable
         foreach (var shard in shards)
             foreach (var (start, _, values) in shard.Blocks)
             {
+                using var blockScope = torch.NewDisposeScope();
                 var (targetRows, targetColumns) = Targets(shard.Mapped, start, values.shape[1]);
                 if (targetRows.Length > 0) values.index_put_(torch.tensor(float.NegativeInfinity), torch.tensor(targetRows), torch.tensor(targetColumns));
                 values.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
-                sumExp += values.sum(1);
+                sumExp.add_(values.sum(1));
             }
         _communicator.AllReduce(sumExp, ReduceOperation.Sum);
         var targetExp = (targetLogit.detach() - rowMax).exp();
@@ -200,13 +205,15 @@ public sealed class PartialFc : IDisposable
         targetLogit.backward([(targetExp / sumExp - 1) / n]);
         var targetGradient = targetLeaf.grad!;
         var rowScale = (scale / n / sumExp).unsqueeze(1);
+        using Scalar one = 1.0;
         var featureGradient = torch.zeros_like(xd);
         for (int s = 0; s < shards.Count; s++)
         {
             var shard = shards[s];
-            var gradient = torch.empty_like(shard.Weights);
+            var gradient = GradientBuffer(s, shard.Weights.shape[0]);
             foreach (var (start, norms, values) in shard.Blocks)
             {
+                using var blockScope = torch.NewDisposeScope();
                 long count = values.shape[1];
                 var g = values.mul_(rowScale);
                 var (targetRows, targetColumns) = Targets(shard.Mapped, start, count);
@@ -217,12 +224,12 @@ public sealed class PartialFc : IDisposable
                 }
                 g.div_(norms); // d loss / d (x . w) = g / |w|
                 var block = shard.Weights.narrow(0, start, count);
-                featureGradient.add_(g.mm(block));
-                // d cos / d w = (x - cos w^) / |w|: the product below, minus its component along w.
-                var centreGradient = g.t().mm(xd);
-                var along = (centreGradient * block).sum(1).div_(norms.square());
-                centreGradient.sub_(block * along.unsqueeze(1));
-                gradient.narrow(0, start, count).copy_(centreGradient);
+                featureGradient.addmm_(g, block);
+                // d cos / d w = (x - cos w^) / |w|: the product below (written in place), minus its component along w.
+                // g^T made contiguous first: libtorch's product with a transposed N-row operand is several times slower.
+                var centreGradient = gradient.narrow(0, start, count).addmm_(g.t().contiguous(), xd, beta: 0);
+                var along = (centreGradient * block).sum(1).div_(norms.square()).neg_().unsqueeze(1);
+                centreGradient.addcmul_(block, along, one);
             }
             _pending[s]?.Dispose();
             _pending[s] = new Pending(shard.Rows.DetachFromDisposeScope(), gradient.DetachFromDisposeScope(),
@@ -232,6 +239,22 @@ public sealed class PartialFc : IDisposable
         _communicator.AllReduce(featureGradient, ReduceOperation.Sum);
         xn.backward([featureGradient]);
         return loss;
+    }
+
+    /// <summary>
+    /// Shard <paramref name="shard"/>'s centre-gradient rows, reused from step to step: a fresh buffer of this size (2 GB
+    /// for a million 512-d rows) would be page-faulted in anew each step, which costs more than the product writing it.
+    /// </summary>
+    private Tensor GradientBuffer(int shard, long rows)
+    {
+        if (_gradients[shard] is not { } buffer || buffer.shape[0] < rows)
+        {
+            _pending[shard]?.Dispose(); // its gradient may view the old buffer
+            _pending[shard] = null;
+            _gradients[shard]?.Dispose();
+            _gradients[shard] = buffer = torch.empty([rows, _shards[shard].Centres.shape[1]]).DetachFromDisposeScope();
+        }
+        return buffer.narrow(0, 0, rows);
     }
 
     /// <summary>The rows whose target column lies in [start, start + count) of a shard's sampled rows, and those columns relative to start.</summary>
@@ -361,6 +384,7 @@ public sealed class PartialFc : IDisposable
     {
         foreach (var shard in _shards) shard.Dispose();
         foreach (var pending in _pending) pending?.Dispose();
+        foreach (var gradient in _gradients) gradient?.Dispose();
         _generator.Dispose(); // the communicator belongs to the caller
         _catchUp.Dispose();
     }
