@@ -30,6 +30,16 @@ public class FfcTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFold
         Assert.Equal(1, pool.EntryOf(30));
         Assert.Equal([10L, 30L], pool.Order().Select(o => o.Identity));
         Assert.Equal(-1f, pool.Slots[0][1][0].item<float>());
+
+        // An entry touched, then evicted later in the same write, is another identity's now: not "existing".
+        using var small = new ClassPool(4, 2);
+        small.Write(torch.ones(4, 2), [1, 2, 3, 4], tentative: false);
+        var refreshed = small.Write(torch.ones(5, 2), [1, 5, 6, 7, 8], tentative: false);
+        Assert.Empty(refreshed);
+        Assert.Equal((-1, 0), (small.EntryOf(1), small.EntryOf(8)));
+        Assert.Throws<ArgumentException>(() => small.Write(torch.ones(2, 2), [9, -1], tentative: true));
+        Assert.Equal(-1, small.EntryOf(9)); // refused before anything changed, and no tentative write left pending
+        small.Write(torch.ones(1, 2), [9], tentative: false);
     }
 
     [Fact]

@@ -69,6 +69,8 @@ public sealed class ClassPool : IDisposable
         if (features.dim() != 2 || features.shape[1] != EmbeddingSize || features.shape[0] != identities.Count)
             throw new ArgumentException($"Pool features must be {identities.Count} x {EmbeddingSize} (got [{string.Join(", ", features.shape)}]).", nameof(features));
         if (_journal is not null) throw new InvalidOperationException("A tentative write is pending; roll it back first.");
+        // Checked before anything changes, so a refused write leaves the pool as it was.
+        if (identities.FirstOrDefault(i => i < 0, 0) is var bad and < 0) throw new ArgumentException($"Identity labels must be non-negative (got {bad}).", nameof(identities));
         if (tentative) _journal = [];
         var existing = new HashSet<int>();
         // The last write to a (slot, entry) wins, as the writes happen in order; one index_put with unique targets.
@@ -76,7 +78,6 @@ public sealed class ClassPool : IDisposable
         for (int i = 0; i < identities.Count; i++)
         {
             long identity = identities[i];
-            if (identity < 0) throw new ArgumentException($"Identity labels must be non-negative (got {identity}).", nameof(identities));
             int slot;
             if (_entryOf.TryGetValue(identity, out int entry))
             {
@@ -93,6 +94,7 @@ public sealed class ClassPool : IDisposable
                 if (entry < _used)
                 {
                     _entryOf.Remove(_identity[entry]);
+                    existing.Remove(entry); // evicted by this very write: now another identity's, with one slot
                     Unlink(entry);
                 }
                 else _used++;

@@ -62,7 +62,10 @@ public sealed class FfcClassifier : IDisposable
     /// <summary>
     /// Writes <paramref name="gallery"/> (gathered over processes) into the pool and returns the loss of
     /// <paramref name="probe"/> against it: this process's mean divided by the process count, so that summed
-    /// gradients are the global mean's. With <paramref name="rollback"/> the write is undone afterwards.
+    /// gradients average the processes' means (as the reference's data-parallel training does; with different counts
+    /// of known and unknown rows per process that is not exactly one process's mean over the global batch). With
+    /// <paramref name="rollback"/> the write is undone afterwards. NaN, with nothing written, when a gallery feature is
+    /// not finite.
     /// </summary>
     /// <remarks>
     /// The pool takes no gradient, so the gradient of the cosines is worked out here, before the pool changes again,
@@ -78,6 +81,8 @@ public sealed class FfcClassifier : IDisposable
             allGallery = _world.AllGather(nn.functional.normalize(gallery.detach().to_type(ScalarType.Float32), dim: 1).contiguous());
             allLabels = _world.AllGather(galleryLabels.to_type(ScalarType.Int64).contiguous());
         }
+        // Non-finite gallery features would poison the pool until evicted: skip the pass (the step counts as bad).
+        if (!allGallery.isfinite().all().item<bool>()) return torch.tensor(float.NaN);
         var existing = Pool.Write(allGallery, allLabels.data<long>().ToArray(), rollback);
         try
         {
@@ -158,7 +163,8 @@ public sealed class FfcClassifier : IDisposable
         if (unknown.Length > 0 && Pool.Count > 0)
         {
             var rows = torch.tensor(unknown);
-            var (values, positions) = cosine.index_select(0, rows).masked_fill_(free, -1).topk(Math.Min(HardNegatives, Pool.Capacity), dim: 1);
+            // k over the filled entries only: free columns would add zeros to the mean.
+            var (values, positions) = cosine.index_select(0, rows).masked_fill_(free, -1).topk(Math.Min(HardNegatives, Pool.Count), dim: 1);
             long count = values.numel();
             value += values.clamp_min(0).sum().item<float>() / count;
             var weights = values.gt(0).to_type(ScalarType.Float32).div_(count);

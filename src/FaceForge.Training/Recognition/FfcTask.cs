@@ -177,13 +177,15 @@ internal sealed class FfcTask : ITrainingTask
         long[] identity = Read("identity"), entry = Read("entry"), position = Read("position");
         if (entry.Length != identity.Length || position.Length != identity.Length)
             throw new InvalidDataException($"{source}: the pool's identity, entry and position lists differ in length.");
+        if (entry.Any(e => e < 0 || e >= _ffc.Pool.Capacity) || position.Any(p => p is not (0 or 1)))
+            throw new InvalidDataException($"{source}: the pool's entries must lie in [0, {_ffc.Pool.Capacity}) and its slot positions be 0 or 1.");
+        checkpoint.LoadModule(RecognitionTask.BackboneEntry, _probe);
+        checkpoint.LoadModule(GalleryEntry, _gallery);
+        checkpoint.LoadOptimizer(RecognitionTask.OptimizerEntry, _optimizer);
         _ffc.Pool.Restore(identity.Select((id, i) => (id, (int)entry[i], (int)position[i])).ToList(), source);
         using (var value = StateDict.ToTensor(slots))
         using (torch.no_grad())
             _ffc.Pool.Slots.copy_(value);
-        checkpoint.LoadModule(RecognitionTask.BackboneEntry, _probe);
-        checkpoint.LoadModule(GalleryEntry, _gallery);
-        checkpoint.LoadOptimizer(RecognitionTask.OptimizerEntry, _optimizer);
     }
 
     public void SaveModel(string path, int steps) =>

@@ -42,8 +42,8 @@ public sealed class BatchLoader
             _pairable = byLabel.Values.Where(v => v.Count >= 2).Select(v => v.ToArray()).ToArray();
             SingleImageIdentities = byLabel.Count - _pairable.Length;
             if (_pairable.Length < options.BatchSize / 2)
-                throw new ArgumentException($"Only {_pairable.Length} of the {byLabel.Count} identities have two or more images; a batch of {options.BatchSize} identity " +
-                    $"pairs needs {options.BatchSize / 2}. Lower the batch size or add images.", nameof(dataset));
+                throw new ArgumentException($"Only {_pairable.Length} of the {byLabel.Count} identities have two or more images; a batch of {options.BatchSize} images in " +
+                    $"identity pairs needs {options.BatchSize / 2} such identities. Lower the batch size or add images.", nameof(dataset));
         }
     }
 
