@@ -150,15 +150,14 @@ public sealed class PartialFc : IDisposable
         float scale = (float)Head.Scale;
         var xn = nn.functional.normalize(x, dim: 1);
         var xd = xn.detach();
-        var labels = y.data<long>().ToArray();
-        var shards = new List<(Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, long[] Mapped, List<(long Start, Tensor Norms, Tensor Values)> Blocks)>();
+        var shards = new List<(Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, List<Block> Blocks)>();
         var maxCosine = torch.full(n, -1f);
         var targetCosine = torch.zeros(n);
         for (int s = 0; s < _shards.Length; s++)
         {
             var (rows, weights, copy, caughtVelocity, mapped, _) = Prepare(s, y);
             var columns = mapped.data<long>().ToArray();
-            var blocks = new List<(long, Tensor, Tensor)>();
+            var blocks = new List<Block>();
             for (long start = 0; start < weights.shape[0]; start += Options.BlockRows)
             {
                 // Each block's temporaries go with it; only its norms and cosines stay.
@@ -174,9 +173,9 @@ public sealed class PartialFc : IDisposable
                     var r = torch.tensor(targetRows);
                     targetCosine.index_put_(cosine.index([r, torch.tensor(targetColumns)]), r);
                 }
-                blocks.Add((start, norms.MoveToOuterDisposeScope(), cosine.MoveToOuterDisposeScope()));
+                blocks.Add(new Block(start, norms.MoveToOuterDisposeScope(), cosine.MoveToOuterDisposeScope(), targetRows, targetColumns));
             }
-            shards.Add((rows, weights, copy, caughtVelocity, columns, blocks));
+            shards.Add((rows, weights, copy, caughtVelocity, blocks));
         }
         _communicator.AllReduce(targetCosine, ReduceOperation.Sum);
         _communicator.AllReduce(maxCosine, ReduceOperation.Max);
@@ -188,10 +187,9 @@ public sealed class PartialFc : IDisposable
         var rowMax = torch.maximum(maxCosine * scale, targetLogit.detach());
         var sumExp = torch.zeros(n);
         foreach (var shard in shards)
-            foreach (var (start, _, values) in shard.Blocks)
+            foreach (var (_, _, values, targetRows, targetColumns) in shard.Blocks)
             {
                 using var blockScope = torch.NewDisposeScope();
-                var (targetRows, targetColumns) = Targets(shard.Mapped, start, values.shape[1]);
                 if (targetRows.Length > 0) values.index_put_(torch.tensor(float.NegativeInfinity), torch.tensor(targetRows), torch.tensor(targetColumns));
                 values.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
                 sumExp.add_(values.sum(1));
@@ -211,12 +209,11 @@ public sealed class PartialFc : IDisposable
         {
             var shard = shards[s];
             var gradient = GradientBuffer(s, shard.Weights.shape[0]);
-            foreach (var (start, norms, values) in shard.Blocks)
+            foreach (var (start, norms, values, targetRows, targetColumns) in shard.Blocks)
             {
                 using var blockScope = torch.NewDisposeScope();
                 long count = values.shape[1];
                 var g = values.mul_(rowScale);
-                var (targetRows, targetColumns) = Targets(shard.Mapped, start, count);
                 if (targetRows.Length > 0)
                 {
                     var r = torch.tensor(targetRows);
@@ -388,6 +385,12 @@ public sealed class PartialFc : IDisposable
         _generator.Dispose(); // the communicator belongs to the caller
         _catchUp.Dispose();
     }
+
+    /// <summary>
+    /// One block of a shard's scored rows in <see cref="Blocked"/>: its first row, the rows' norms, the N x rows
+    /// cosines (exponentials, then gradients, in place), and the batch rows whose target column lies in it with those columns.
+    /// </summary>
+    private sealed record Block(long Start, Tensor Norms, Tensor Values, long[] TargetRows, long[] TargetColumns);
 
     /// <summary>What <see cref="Step"/> needs from the last forward pass of one shard: sampled rows, their gradient, and the caught-up rows if any.</summary>
     private sealed record Pending(Tensor Rows, Tensor Gradient, Tensor? Weights, Tensor? Velocity) : IDisposable

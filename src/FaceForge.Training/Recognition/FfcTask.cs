@@ -45,11 +45,7 @@ internal sealed class FfcTask : ITrainingTask
         try
         {
             _info = Trainer.ModelInfoFor(config);
-            var options = new BatchLoaderOptions
-            {
-                BatchSize = config.BatchSize, Width = _info.InputWidth, Height = _info.InputHeight, Workers = config.Workers,
-                Seed = config.Seed, SkipBad = config.SkipBad, Normalization = _info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
-            };
+            var options = RecognitionTask.LoaderOptions(config, _info, world);
             _instances = new BatchLoader(_dataset, options);
             if (_instances.BatchesPerEpoch == 0)
                 throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
@@ -87,8 +83,7 @@ internal sealed class FfcTask : ITrainingTask
 
     public StepResult? Step(StepContext context)
     {
-        _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, _config.Schedule, _config.Power,
-            _config.Milestones.Select(m => m * StepsPerEpoch).ToArray());
+        _schedule ??= LearningRateSchedule.For(_config, StepsPerEpoch, context.TotalSteps);
         // The pair loader cycles on its own epochs, one batch per step.
         int pairEpochs = _pairs.BatchesPerEpoch;
         var pairContext = context with { Epoch = context.Step / pairEpochs, IndexInEpoch = context.Step % pairEpochs };
@@ -130,12 +125,7 @@ internal sealed class FfcTask : ITrainingTask
         var metrics = new Dictionary<string, double> { ["pool_filled"] = _ffc.Pool.Count / (double)_ffc.Pool.Capacity };
         if (!double.IsFinite(value)) return new StepResult(double.NaN, lr, metrics);
         loss.backward();
-        if (_world.Size > 1)
-            foreach (var p in _trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
-        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
-        if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr, metrics);
-        _optimizer.step();
-        return new StepResult(value, lr, metrics);
+        return RecognitionTask.UpdateBackbone(_config, _world, _trainable, _optimizer) ? new StepResult(value, lr, metrics) : new StepResult(double.NaN, lr, metrics);
     }
 
     public void Save(CheckpointWriter checkpoint)

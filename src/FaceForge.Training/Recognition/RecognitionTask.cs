@@ -39,11 +39,7 @@ internal sealed class RecognitionTask : ITrainingTask
         _world = world;
         _dataset = FaceDataset.Open(config.Data, skipEmpty: config.SkipBad);
         _info = Trainer.ModelInfoFor(config);
-        _loader = new BatchLoader(_dataset, new BatchLoaderOptions
-        {
-            BatchSize = config.BatchSize, Width = _info.InputWidth, Height = _info.InputHeight, Workers = config.Workers,
-            Seed = config.Seed, SkipBad = config.SkipBad, Normalization = _info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
-        });
+        _loader = new BatchLoader(_dataset, LoaderOptions(config, _info, world));
         if (_loader.BatchesPerEpoch == 0)
         {
             _dataset.Dispose();
@@ -67,8 +63,7 @@ internal sealed class RecognitionTask : ITrainingTask
 
     public StepResult? Step(StepContext context)
     {
-        _schedule ??= new LearningRateSchedule(_config.LearningRate, (int)Math.Round(_config.WarmupEpochs * StepsPerEpoch), context.TotalSteps, _config.Schedule, _config.Power,
-            _config.Milestones.Select(m => m * StepsPerEpoch).ToArray());
+        _schedule ??= LearningRateSchedule.For(_config, StepsPerEpoch, context.TotalSteps);
         if (_batches.Next(context) is not { } batch) return null;
         double lr = _schedule.At(context.Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
@@ -77,14 +72,7 @@ internal sealed class RecognitionTask : ITrainingTask
         batch.Dispose(); // back to the loader's pool
         _optimizer.zero_grad();
         double loss = _classifier.LossAndBackward(Forward(images), labels);
-        if (!double.IsFinite(loss)) return new StepResult(double.NaN, lr);
-        // The loss is the global batch's mean, so the processes' gradients add up to the one-process gradient.
-        if (_world.Size > 1)
-            foreach (var p in _trainable) if (p.grad is { } g) _world.AllReduce(g, ReduceOperation.Sum);
-        var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
-        // A non-finite gradient: skip the update (the host counts it).
-        if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
-        _optimizer.step();
+        if (!double.IsFinite(loss) || !UpdateBackbone(_config, _world, _trainable, _optimizer)) return new StepResult(double.NaN, lr);
         _classifier.AfterStep(lr);
         return new StepResult(loss, lr);
     }
@@ -122,6 +110,28 @@ internal sealed class RecognitionTask : ITrainingTask
         _classifier.Dispose();
         _backbone.Dispose();
         _dataset.Dispose();
+    }
+
+    /// <summary>The input pipeline's settings for a config, a model and this process's share of each batch.</summary>
+    internal static BatchLoaderOptions LoaderOptions(TrainingConfig config, ModelInfo info, ICommunicator world) => new()
+    {
+        BatchSize = config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = config.Workers,
+        Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
+    };
+
+    /// <summary>
+    /// Sums the backbone's gradients over the processes (each loss is its share of the global batch's mean, so the sum
+    /// is the one-process gradient), clips them and steps the optimizer; false, with no update, when the gradient is
+    /// not finite (the host counts a bad step).
+    /// </summary>
+    internal static bool UpdateBackbone(TrainingConfig config, ICommunicator world, IReadOnlyList<TorchSharp.Modules.Parameter> trainable, optim.Optimizer optimizer)
+    {
+        if (world.Size > 1)
+            foreach (var p in trainable) if (p.grad is { } g) world.AllReduce(g, ReduceOperation.Sum);
+        var norm = config.GradientClip > 0 ? nn.utils.clip_grad_norm_(trainable, config.GradientClip) : 0;
+        if (!double.IsFinite(norm)) return false;
+        optimizer.step();
+        return true;
     }
 
     /// <summary>The backbone, from the config's init model if any, equal on every process.</summary>

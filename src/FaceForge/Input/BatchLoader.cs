@@ -32,17 +32,11 @@ public sealed class BatchLoader
         _options = options;
         if (options.IdentityPairs)
         {
-            var byLabel = new SortedDictionary<int, List<int>>();
-            for (int i = 0; i < dataset.Count; i++)
-            {
-                int label = dataset.GetLabel(i);
-                if (!byLabel.TryGetValue(label, out var list)) byLabel[label] = list = [];
-                list.Add(i);
-            }
-            _pairable = byLabel.Values.Where(v => v.Count >= 2).Select(v => v.ToArray()).ToArray();
-            SingleImageIdentities = byLabel.Count - _pairable.Length;
+            var identities = FaceDataset.ImagesByIdentity(dataset);
+            _pairable = identities.Where(v => v.Length >= 2).ToArray();
+            SingleImageIdentities = identities.Length - _pairable.Length;
             if (_pairable.Length < options.BatchSize / 2)
-                throw new ArgumentException($"Only {_pairable.Length} of the {byLabel.Count} identities have two or more images; a batch of {options.BatchSize} images in " +
+                throw new ArgumentException($"Only {_pairable.Length} of the {identities.Length} identities have two or more images; a batch of {options.BatchSize} images in " +
                     $"identity pairs needs {options.BatchSize / 2} such identities. Lower the batch size or add images.", nameof(dataset));
         }
     }

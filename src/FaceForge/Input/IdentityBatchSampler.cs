@@ -19,16 +19,10 @@ public sealed class IdentityBatchSampler
     {
         if (identitiesPerBatch < 1) throw new ArgumentException($"Identities per batch must be at least 1 (got {identitiesPerBatch}).");
         if (imagesPerIdentity < 2) throw new ArgumentException($"Images per identity must be at least 2 to form genuine pairs (got {imagesPerIdentity}).");
-        var byLabel = new Dictionary<int, List<int>>();
-        for (int i = 0; i < dataset.Count; i++)
-        {
-            int label = dataset.GetLabel(i);
-            if (!byLabel.TryGetValue(label, out var list)) byLabel[label] = list = [];
-            list.Add(i);
-        }
-        _eligible = byLabel.OrderBy(p => p.Key).Select(p => p.Value).Where(v => v.Count >= imagesPerIdentity).Select(v => v.ToArray()).ToArray();
+        var identities = FaceDataset.ImagesByIdentity(dataset);
+        _eligible = identities.Where(v => v.Length >= imagesPerIdentity).ToArray();
         if (_eligible.Length < identitiesPerBatch)
-            throw new ArgumentException($"Only {_eligible.Length} of the {byLabel.Count} identities have at least {imagesPerIdentity} images; a batch of " +
+            throw new ArgumentException($"Only {_eligible.Length} of the {identities.Length} identities have at least {imagesPerIdentity} images; a batch of " +
                 $"{identitiesPerBatch} identities x {imagesPerIdentity} images needs {identitiesPerBatch}. Lower the identities per batch or the images per identity.");
         IdentitiesPerBatch = identitiesPerBatch;
         ImagesPerIdentity = imagesPerIdentity;
