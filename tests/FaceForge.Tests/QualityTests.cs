@@ -1,3 +1,4 @@
+using FaceForge.Occlusion;
 using FaceForge.Data;
 using FaceForge.Embedding;
 using FaceForge.Evaluation;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FaceForge.Occlusion;
 using FaceForge.Alignment;
 using FaceForge.Evaluation;
 using FaceForge.Imaging;

@@ -1,4 +1,5 @@
 using FaceForge.Data;
+using FaceForge.Detection;
 using FaceForge.Imaging;
 
 namespace FaceForge.Training.Detection;
@@ -28,8 +29,17 @@ internal sealed class DetectionSamples
         if (_entries.Count == 0) throw new InvalidDataException($"{labels}: no image with a face.");
         _root = imageRoot ?? Path.GetDirectoryName(Path.GetFullPath(labels))!;
         _masks = maskRoot;
-        foreach (var (image, _) in _entries)
-            if (!File.Exists(Path.Combine(_root, image))) throw new FileNotFoundException($"{labels}: image '{image}' is not under '{_root}'.");
+        foreach (var (image, faces) in _entries)
+        {
+            string path = Path.Combine(_root, image);
+            if (!File.Exists(path)) throw new FileNotFoundException($"{labels}: image '{image}' is not under '{_root}'.");
+            // A box partly outside the image is common (a face cut by the border) and is trained as given; one with
+            // no pixel inside is a wrong label, or a label for another image.
+            var (width, height) = ImageDecoder.Size(path);
+            if (faces.FirstOrDefault(f => f.Box.Right <= 0 || f.Box.Bottom <= 0 || f.Box.Left >= width || f.Box.Top >= height) is { } outside)
+                throw new InvalidDataException($"{labels}: image '{image}' ({width}x{height}) has a box that falls outside it: "
+                    + $"x {outside.Box.Left:0.#} y {outside.Box.Top:0.#} w {outside.Box.Width:0.#} h {outside.Box.Height:0.#}.");
+        }
     }
 
     public int Count => _entries.Count;
@@ -64,8 +74,7 @@ internal sealed class DetectionSamples
         bool[]? occluded = null;
         if (_masks is not null)
         {
-            string maskPath = Path.Combine(_masks, Path.GetFileName(name));
-            if (!File.Exists(maskPath)) throw new FileNotFoundException($"Occlusion mask '{maskPath}' for '{name}' does not exist.", maskPath);
+            string maskPath = OcclusionMaskFile.Find(_masks, name);
             var mask = ImageDecoder.Decode(maskPath);
             occluded = new bool[plane];
             var mp = mask.Pixels;

@@ -47,6 +47,7 @@ internal sealed class DetectorTask : ITrainingTask
     private readonly ModelInfo _info;
     private readonly nn.Module<Tensor, DetectionOutput> _network;
     private readonly RetinaFaceMobileNet _detector;
+    private readonly RetinaFaceMobileNet? _teacher;
     private readonly OcclusionAwareDetector? _occlusion;
     private readonly AdversarialMaskGenerator _generator;
     private readonly optim.Optimizer _optimizer;
@@ -69,6 +70,7 @@ internal sealed class DetectorTask : ITrainingTask
         if (config.Init is { } init) LoadInit(_network, init, config.IsOcclusionAware);
         _occlusion = _network as OcclusionAwareDetector;
         _detector = _occlusion?.Detector ?? (RetinaFaceMobileNet)_network;
+        if (config.TeacherWeight > 0) _teacher = LoadTeacher(config.Init!);
         _generator = new AdversarialMaskGenerator();
         // The detector fine-tunes with SGD; the segmentation branch starts from scratch and gets Adam.
         _optimizer = optim.SGD(_detector.parameters(), config.LearningRate, config.Momentum, weight_decay: config.WeightDecay);
@@ -76,7 +78,26 @@ internal sealed class DetectorTask : ITrainingTask
         _generatorOptimizer = optim.Adam(_generator.parameters(), config.GeneratorLearningRate);
         _sampler = new Generator((ulong)config.Seed);
         _priors = RetinaFaceDecoder.MobileNet.Priors(config.InputWidth, config.InputHeight);
+        SetTrainingMode();
+    }
+
+    /// <summary>Training mode, with the detector's batch norm layers in inference mode when they are frozen.</summary>
+    private void SetTrainingMode()
+    {
         _network.train();
+        // Frozen parts run in inference mode too, or their batch norm statistics would still follow the new data.
+        foreach (var part in _detector.FrozenParts(_config.Trainable))
+        {
+            part.eval();
+            foreach (var parameter in part.parameters()) parameter.requires_grad = false;
+        }
+        if (!_config.FreezeBatchNorm) return;
+        foreach (var module in _detector.modules())
+            if (module is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d)
+            {
+                module.eval();
+                foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+            }
     }
 
     private string Mode => _config.Adversarial ? "adversarial masks" : "plain";
@@ -113,7 +134,15 @@ internal sealed class DetectorTask : ITrainingTask
         var targets = MultiBoxLoss.Match(batch, _priors, width, height);
         var body = _detector.Body(input);
         var features = _detector.Context(body);
-        var (loss, _) = MultiBoxLoss.Compute(_detector.Heads(features), targets);
+        var heads = _detector.Heads(features);
+        var (loss, _) = MultiBoxLoss.Compute(heads, targets);
+        double teacherValue = 0;
+        if (_teacher is not null && CleanFaceAnchors(batch, targets.Owner, width, height) is { } clean)
+        {
+            var consistency = TeacherConsistency(heads, input, clean);
+            teacherValue = consistency.item<float>();
+            loss = loss + _config.TeacherWeight * consistency;
+        }
         if (_occlusion is not null && _samples.HasMasks)
             loss = loss + _config.SegmentationWeight * SegmentationLoss(_occlusion.Occlusion(features[0]), OcclusionCells(batch, features[0], width, height));
         if (_config.Adversarial)
@@ -151,7 +180,7 @@ internal sealed class DetectorTask : ITrainingTask
         if (_config.GradientClip > 0) nn.utils.clip_grad_norm_(_detector.parameters(), _config.GradientClip);
         _optimizer.step();
         _segmentationOptimizer?.step();
-        return new StepResult(lossValue, lr, new Dictionary<string, double> { ["masked_loss"] = maskedValue });
+        return new StepResult(lossValue, lr, new Dictionary<string, double> { ["masked_loss"] = maskedValue, ["teacher_loss"] = teacherValue });
     }
 
     public void Save(CheckpointWriter checkpoint)
@@ -186,6 +215,7 @@ internal sealed class DetectorTask : ITrainingTask
 
     public void Dispose()
     {
+        _teacher?.Dispose();
         _sampler.Dispose();
         _generatorOptimizer.Dispose();
         _segmentationOptimizer?.Dispose();
@@ -205,6 +235,64 @@ internal sealed class DetectorTask : ITrainingTask
             return;
         }
         StateDict.Load(network, weights, strict: true, path);
+    }
+
+    /// <summary>The init model's RetinaFace part, frozen, in inference mode.</summary>
+    private static RetinaFaceMobileNet LoadTeacher(string path)
+    {
+        var (info, weights) = ModelFile.Read(path);
+        if (info.Kind != ModelInfo.DetectionKind) throw new InvalidDataException($"Init model '{path}' is a {info.Kind} model, not a face detector.");
+        var network = DetectorCatalog.Create(info);
+        StateDict.Load(network, weights, strict: true, path);
+        var teacher = network is OcclusionAwareDetector aofd ? aofd.Detector : (RetinaFaceMobileNet)network;
+        teacher.eval();
+        foreach (var parameter in teacher.parameters()) parameter.requires_grad = false;
+        return teacher;
+    }
+
+    /// <summary>
+    /// B x N: anchors matched to a face with (almost) no occluded pixel: where the teacher's outputs are the target.
+    /// Without occlusion masks every face counts as clean. Null when there is none.
+    /// </summary>
+    private static Tensor? CleanFaceAnchors(DetectionSample[] batch, int[][] owner, int width, int height)
+    {
+        int n = owner[0].Length;
+        var clean = new bool[batch.Length * n];
+        bool any = false;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            var faceClean = batch[i].Boxes.Select(box => batch[i].Occluded is not { } map || OccludedShare(map, box, width, height) < 0.02).ToArray();
+            for (int a = 0; a < n; a++)
+                if (owner[i][a] >= 0 && faceClean[owner[i][a]]) any = clean[i * n + a] = true;
+        }
+        return any ? torch.tensor(clean, [batch.Length, n]) : null;
+    }
+
+    private static double OccludedShare(bool[] map, float[] box, int width, int height)
+    {
+        int x0 = Math.Clamp((int)box[0], 0, width), x1 = Math.Clamp((int)MathF.Ceiling(box[2]), x0, width);
+        int y0 = Math.Clamp((int)box[1], 0, height), y1 = Math.Clamp((int)MathF.Ceiling(box[3]), y0, height);
+        int hidden = 0;
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++)
+                if (map[y * width + x]) hidden++;
+        return hidden / (double)Math.Max(1, (x1 - x0) * (y1 - y0));
+    }
+
+    /// <summary>
+    /// Smooth-L1 between the detector's and the teacher's raw box and landmark outputs, plus the cross-entropy of its
+    /// face probability against the teacher's, over the <paramref name="clean"/> anchors. Raw per-anchor outputs,
+    /// not decoded faces: whichever anchor wins NMS then gives the teacher's landmarks.
+    /// </summary>
+    private Tensor TeacherConsistency(DetectionOutput student, Tensor input, Tensor clean)
+    {
+        DetectionOutput teacher;
+        using (torch.no_grad()) teacher = _teacher!.Heads(_teacher.Context(_teacher.Body(input)));
+        var boxes = nn.functional.smooth_l1_loss(student.Boxes[clean], teacher.Boxes[clean]);
+        var marks = nn.functional.smooth_l1_loss(student.Landmarks[clean], teacher.Landmarks[clean]);
+        var target = nn.functional.softmax(teacher.Logits[clean], 1);
+        var scores = -(target * nn.functional.log_softmax(student.Logits[clean], 1)).sum(1).mean();
+        return boxes + marks + scores;
     }
 
     /// <summary>Generator logits for every face of the batch from its mean stride-8 features, and the (image, face) of each row.</summary>

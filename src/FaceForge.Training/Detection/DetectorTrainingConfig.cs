@@ -80,6 +80,15 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Momentum of the running reward baseline of the generator's policy gradient.")]
     public double RewardBaselineMomentum { get; init; } = 0.9;
 
+    [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and score outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
+    public double TeacherWeight { get; init; }
+
+    [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's).")]
+    public string Trainable { get; init; } = "all";
+
+    [Setting("Keep batch norm statistics and affine weights of the detector as initialised (batch norm in inference mode while fine-tuning).")]
+    public bool FreezeBatchNorm { get; init; }
+
     [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]
     public int MaxBadSteps { get; init; } = 5;
 
@@ -129,6 +138,10 @@ public sealed record DetectorTrainingConfig : IRunSettings
         Require(Epochs >= 1, "epochs", $"must be at least 1 (got {Epochs})");
         Require(MaxSteps >= 0, "max_steps", $"must be non-negative, 0 for no limit (got {MaxSteps})");
         Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "max_seconds", $"must be non-negative, 0 for no limit (got {MaxSeconds})");
+        Require(Trainable is "all" or "context" or "score-heads", "trainable", $"must be all, context or score-heads (got '{Trainable}')");
+        Require(Trainable == "all" || !string.IsNullOrWhiteSpace(Init), "trainable", "other than all needs init: frozen parts keep the init model's weights");
+        Require(TeacherWeight >= 0 && double.IsFinite(TeacherWeight), "teacher_weight", $"must be non-negative (got {TeacherWeight})");
+        Require(TeacherWeight == 0 || !string.IsNullOrWhiteSpace(Init), "teacher_weight", "needs init: the teacher is the init model");
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(CheckpointEvery >= 0, "checkpoint_every", $"must be non-negative (got {CheckpointEvery})");
         Require(LogEvery > 0, "log_every", $"must be positive (got {LogEvery})");

@@ -70,6 +70,19 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
     /// <inheritdoc/>
     public override DetectionOutput forward(Tensor input) => Heads(Features(input));
 
+    /// <summary>
+    /// The parts left as initialised when fine-tuning only <paramref name="trainable"/>: nothing for "all", the
+    /// MobileNet body for "context", everything but the score heads for "score-heads" (boxes and landmarks then stay
+    /// exactly the init model's at every anchor).
+    /// </summary>
+    internal IEnumerable<nn.Module> FrozenParts(string trainable) => trainable switch
+    {
+        "all" => [],
+        "context" => [body],
+        "score-heads" => [body, fpn, ssh1, ssh2, ssh3, BboxHead, LandmarkHead],
+        _ => throw new ArgumentException($"Unknown trainable part '{trainable}': all, context or score-heads.", nameof(trainable)),
+    };
+
     // B x (A*k) x H x W -> B x (H*W*A) x k, in the order of the priors (row, column, anchor).
     private static Tensor Flatten(Tensor x, int k) => x.permute(0, 2, 3, 1).contiguous().view(x.shape[0], -1, k);
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using FaceForge.Alignment;
 using FaceForge.Imaging;
-using SkiaSharp;
+using FaceForge.Occlusion;
 
 namespace FaceForge.Evaluation;
 
@@ -103,78 +103,5 @@ public sealed record Degradation(DegradationKind Kind, double Level, int Severit
                 }
         });
         return new RgbImage(w, h, result);
-    }
-}
-
-/// <summary>A face-mask image with transparency, painted over the lower face. Immutable after loading; thread-safe (painting copies).</summary>
-public sealed class MaskOverlay
-{
-    private readonly byte[] _png;
-
-    private MaskOverlay(byte[] png, string name)
-    {
-        _png = png;
-        Name = name;
-        SKBitmap? decoded;
-        try
-        {
-            decoded = SKBitmap.Decode(png);
-        }
-        catch (ArgumentException)
-        {
-            decoded = null;
-        }
-        using var bitmap = decoded ?? throw new InvalidDataException($"{name}: not a readable PNG image.");
-        if (bitmap.AlphaType == SKAlphaType.Opaque) throw new InvalidDataException($"{name}: the mask has no transparency; a mask overlay needs an alpha channel.");
-        // A mask must hide something and leave its surroundings: some pixels opaque, some transparent.
-        var alpha = bitmap.Pixels.Select(p => p.Alpha).ToArray();
-        if (!alpha.Any(a => a > 128) || !alpha.Any(a => a < 128))
-            throw new InvalidDataException($"{name}: the mask is {(alpha.Any(a => a > 128) ? "opaque everywhere" : "transparent everywhere")}; a mask overlay needs both opaque and transparent parts.");
-    }
-
-    /// <summary>The file name.</summary>
-    public string Name { get; }
-
-    /// <summary>Every PNG of <paramref name="folder"/>, in name order.</summary>
-    public static IReadOnlyList<MaskOverlay> LoadFolder(string folder)
-    {
-        if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException(File.Exists(folder) ? $"'{folder}' is a file; give the folder of mask PNGs." : $"Mask folder '{folder}' does not exist.");
-        var files = Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToArray();
-        if (files.Length == 0) throw new InvalidDataException($"Mask folder '{folder}' holds no PNG files.");
-        return files.Select(f => new MaskOverlay(File.ReadAllBytes(f), f)).ToArray();
-    }
-
-    /// <summary>
-    /// Paints the mask from the chin up to a top edge set by <paramref name="coverage"/> (1: just above the mouth, 2:
-    /// halfway between nose and mouth, 3: over the nose), as wide as 2.2 eye distances, turned with the eye line.
-    /// </summary>
-    public RgbImage Paint(RgbImage image, FaceLandmarks m, int coverage)
-    {
-        var eyes = (m.LeftEye + m.RightEye) / 2;
-        var mouth = (m.LeftMouth + m.RightMouth) / 2;
-        float down = Vector2.Distance(eyes, mouth);
-        var axis = down > 0 ? (mouth - eyes) / down : Vector2.UnitY;
-        float noseAt = Vector2.Dot(m.Nose - eyes, axis);
-        float top = coverage switch
-        {
-            1 => down - 0.15f * down,
-            2 => (noseAt + down) / 2,
-            _ => noseAt - 0.2f * down,
-        };
-        float bottom = down * 1.8f;
-        float width = 2.2f * Vector2.Distance(m.LeftEye, m.RightEye);
-        float angle = MathF.Atan2(m.RightEye.Y - m.LeftEye.Y, m.RightEye.X - m.LeftEye.X) * 180 / MathF.PI;
-        using var canvasBitmap = ImageEncoder.ToBitmap(image);
-        using var overlay = SKBitmap.Decode(_png);
-        using (var canvas = new SKCanvas(canvasBitmap))
-        {
-            canvas.Translate(eyes.X, eyes.Y);
-            canvas.RotateDegrees(angle);
-            // In the rotated frame, y runs from the eye line towards the chin.
-            using var paint = new SKPaint { IsAntialias = true };
-            canvas.DrawBitmap(overlay, new SKRect(-width / 2, top, width / 2, bottom), paint);
-        }
-        return ImageEncoder.FromBitmap(canvasBitmap);
     }
 }

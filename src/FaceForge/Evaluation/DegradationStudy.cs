@@ -1,3 +1,4 @@
+using FaceForge.Occlusion;
 using FaceForge.Alignment;
 using FaceForge.Embedding;
 using FaceForge.Imaging;

@@ -70,8 +70,7 @@ public static class DetectionProtocol
 
         public void Add(string name, RgbImage image)
         {
-            string maskPath = Path.Combine(_masks, Path.GetFileName(name));
-            if (!File.Exists(maskPath)) throw new FileNotFoundException($"No occlusion mask '{maskPath}' for '{name}'.", maskPath);
+            string maskPath = OcclusionMaskFile.Find(_masks, name);
             var mask = ImageDecoder.Decode(maskPath);
             if (mask.Width != image.Width || mask.Height != image.Height)
                 throw new InvalidDataException($"Mask '{maskPath}' is {mask.Width}x{mask.Height}, its image {image.Width}x{image.Height}.");

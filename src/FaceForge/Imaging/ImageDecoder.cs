@@ -49,6 +49,22 @@ public static class ImageDecoder
         };
     }
 
+    /// <summary>Width and height of the image at <paramref name="path"/>, from its header where the format allows (no full decode).</summary>
+    public static (int Width, int Height) Size(string path)
+    {
+        var format = ImageFormat.Unknown;
+        using (var file = File.OpenRead(path))
+        {
+            Span<byte> head = stackalloc byte[16];
+            format = ImageFormatSniffer.Detect(head[..file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)]);
+        }
+        if (format is ImageFormat.Unknown or ImageFormat.Pnm) { var decoded = Decode(path); return (decoded.Width, decoded.Height); }
+        using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: corrupt {format}.");
+        // EXIF orientations 5-8 swap the sides, as Decode does.
+        bool swap = (int)codec.EncodedOrigin >= 5;
+        return swap ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+    }
+
     private static unsafe RgbImage DecodeWithSkia(ReadOnlySpan<byte> data, string name, ImageFormat format)
     {
         using var skData = SKData.CreateCopy(data);

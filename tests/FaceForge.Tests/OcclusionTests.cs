@@ -1,0 +1,249 @@
+using System.Numerics;
+using System.Text.Json;
+using FaceForge.Alignment;
+using FaceForge.Detection;
+using FaceForge.Evaluation;
+using FaceForge.Imaging;
+using FaceForge.Models;
+using FaceForge.Occlusion;
+using FaceForge.Synthesis;
+using FaceForge.Training.Detection;
+using FaceForge.Training.Weights;
+using SkiaSharp;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>Real-face occlusion sets (issue 16): occluders painted by landmarks, pseudo-labels, composites.</summary>
+public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFaceFixture>
+{
+    private static readonly FaceLandmarks Frontal = new(new(80, 90), new(120, 90), new(100, 112), new(84, 134), new(116, 134));
+    private static readonly FaceBox FaceBox = new(60, 55, 140, 165);
+
+    /// <summary>An RGBA PNG: an opaque rounded band with transparent corners, like a mask picture.</summary>
+    private static string OverlayFile(string dir, bool transparent = true)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(60, 30, SKColorType.Rgba8888, transparent ? SKAlphaType.Unpremul : SKAlphaType.Opaque));
+        bitmap.Erase(transparent ? SKColors.Transparent : SKColors.White);
+        using (var canvas = new SKCanvas(bitmap))
+            canvas.DrawRoundRect(new SKRect(4, 2, 56, 28), 10, 10, new SKPaint { Color = new SKColor(40, 120, 200) });
+        string path = Path.Combine(dir, transparent ? "band-mask.png" : "opaque.png");
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+        return path;
+    }
+
+    [Theory]
+    [InlineData(OcclusionKind.Mask)]
+    [InlineData(OcclusionKind.Sunglasses)]
+    [InlineData(OcclusionKind.Hand)]
+    [InlineData(OcclusionKind.Scarf)]
+    [InlineData(OcclusionKind.HalfCover)]
+    public void OccludersAreDrawnOnTheFaceAndTheMapMarksOnlyHiddenFacePixels(OcclusionKind kind)
+    {
+        var overlay = MaskOverlay.Load(OverlayFile(TestPaths.NewTempDirectory("overlay")));
+        var image = new RgbImage(200, 200);
+        image.Pixels.Fill(128);
+        var occluded = new bool[200 * 200];
+        OccluderPainter.Paint(image, occluded, FaceBox, Frontal, kind, overlay, new Random(3));
+        int hidden = occluded.Count(o => o);
+        Assert.InRange(hidden, 80, 0.8 * FaceBox.Area);
+        for (int p = 0; p < occluded.Length; p++)
+        {
+            int x = p % 200, y = p / 200;
+            if (occluded[p])
+            {
+                Assert.True(FaceBox.Left <= x + 0.5f && x + 0.5f <= FaceBox.Right && FaceBox.Top <= y + 0.5f && y + 0.5f <= FaceBox.Bottom, $"({x}, {y}) marked outside the face box");
+                Assert.False(image.Pixels[3 * p] == 128 && image.Pixels[3 * p + 1] == 128 && image.Pixels[3 * p + 2] == 128, $"({x}, {y}) marked but not painted");
+            }
+        }
+        // Far from the face nothing changes.
+        Assert.Equal(128, image.Pixels[3 * (5 * 200 + 5)]);
+        Assert.Equal(128, image.Pixels[3 * (195 * 200 + 195)]);
+        // Where each kind belongs: a mask or scarf covers the mouth, sunglasses the eyes and not the mouth.
+        bool Hidden(Vector2 p) => occluded[(int)p.Y * 200 + (int)p.X];
+        var mouth = (Frontal.LeftMouth + Frontal.RightMouth) / 2;
+        if (kind is OcclusionKind.Mask or OcclusionKind.Scarf) Assert.True(Hidden(mouth) && !Hidden(Frontal.LeftEye));
+        if (kind is OcclusionKind.Sunglasses) Assert.True(Hidden(Frontal.LeftEye) && Hidden(Frontal.RightEye) && !Hidden(mouth));
+    }
+
+    [Fact]
+    public void MasksFollowATurnedHead()
+    {
+        var overlay = MaskOverlay.Load(OverlayFile(TestPaths.NewTempDirectory("overlay-turn")));
+        // The same face turned 90 degrees: the mask must cover the (now sideways) mouth, not the image's lower half.
+        var turned = Frontal.Select(p => new Vector2(200 - p.Y, p.X));
+        var box = new FaceBox(200 - FaceBox.Bottom, FaceBox.Left, 200 - FaceBox.Top, FaceBox.Right);
+        var image = new RgbImage(200, 200);
+        var occluded = new bool[200 * 200];
+        OccluderPainter.Paint(image, occluded, box, turned, OcclusionKind.Mask, overlay, new Random(1));
+        var mouth = (turned.LeftMouth + turned.RightMouth) / 2;
+        Assert.True(occluded[(int)mouth.Y * 200 + (int)mouth.X]);
+        Assert.False(occluded[(int)turned.LeftEye.Y * 200 + (int)turned.LeftEye.X]);
+    }
+
+    [Fact]
+    public void AnOverlayWithoutTransparencyIsRefusedByName()
+    {
+        string path = OverlayFile(TestPaths.NewTempDirectory("overlay-opaque"), transparent: false);
+        var error = Assert.Throws<InvalidDataException>(() => MaskOverlay.Load(path));
+        Assert.Contains("opaque.png", error.Message);
+        Assert.Contains("alpha", error.Message);
+    }
+
+    /// <summary>A stand-in detector: one face at a fixed place in every image wider than 100 pixels, none in narrower ones.</summary>
+    private sealed class FixedDetector : IFaceDetector
+    {
+        public string Name => "fixed";
+        public bool HasLandmarks => true;
+        public IReadOnlyList<DetectedFace> Detect(RgbImage image) => image.Width > 100 ? [new DetectedFace(FaceBox, 0.99f, Frontal)] : [];
+        public void Dispose() { }
+    }
+
+    private static (string Root, List<string> Images) Sources(string name)
+    {
+        string root = TestPaths.NewTempDirectory(name);
+        var images = new List<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            var image = new RgbImage(i == 3 ? 80 : 200, 200);
+            for (int p = 0; p < image.Pixels.Length; p++) image.Pixels[p] = (byte)(p * (i + 3) % 251);
+            string rel = $"person{i}/person{i}_0001.jpg";
+            Directory.CreateDirectory(Path.Combine(root, $"person{i}"));
+            ImageEncoder.Save(image, Path.Combine(root, rel));
+            images.Add(rel);
+        }
+        return (root, images);
+    }
+
+    [Fact]
+    public void SetsArePseudoLabelledSkipFacelessImagesAndRepeatForASeed()
+    {
+        var (root, sources) = Sources("occ-src");
+        using var detector = new FixedDetector();
+        var labels = PseudoLabels.Detect(detector, root, sources);
+        Assert.Equal(["person3/person3_0001.jpg"], labels.Skipped); // no face found: counted and left out, not guessed
+        var overlay = MaskOverlay.Load(OverlayFile(TestPaths.NewTempDirectory("occ-overlay")));
+        var options = new OccludedSetOptions { Overlays = [overlay], OcclusionRate = 1, Seed = 5 };
+        string single = TestPaths.NewTempDirectory("occ-single");
+        var reference = new Dictionary<string, FaceLandmarks> { ["person0/person0_0001.jpg"] = Frontal };
+        var report = OccludedSetWriter.Write(labels, root, single, options, reference);
+        Assert.Equal((3, 1, 3, 3), (report.Images, report.SkippedNoFace, report.Faces, report.OccludedFaces));
+        Assert.True(File.Exists(Path.Combine(single, "person1/person1_0001.jpg")));
+        Assert.True(File.Exists(Path.Combine(single, "masks/person1_0001.png")));
+        Assert.Single(File.ReadAllLines(Path.Combine(single, "landmarks.txt")));
+        Assert.Equal("person3/person3_0001.jpg", File.ReadAllText(Path.Combine(single, "skipped.txt")).Trim());
+        Assert.Contains("pseudo-labels", JsonDocument.Parse(File.ReadAllText(Path.Combine(single, "dataset.json"))).RootElement.GetProperty("labels").GetString());
+        // The labels are the clean image's, whatever was painted over the face.
+        var entries = FaceForge.Data.FaceAnnotations.Read(Path.Combine(single, "label.txt"));
+        Assert.All(entries, e => Assert.Equal(FaceBox, e.Faces.Single().Box));
+
+        string a = TestPaths.NewTempDirectory("occ-comp-a"), b = TestPaths.NewTempDirectory("occ-comp-b");
+        var composite = options with { Composites = 12, OcclusionRate = 0.5 };
+        var first = OccludedSetWriter.Write(labels, root, a, composite);
+        OccludedSetWriter.Write(labels, root, b, composite);
+        Assert.Equal(File.ReadAllText(Path.Combine(a, "label.txt")), File.ReadAllText(Path.Combine(b, "label.txt")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a, "masks/000007.png")), File.ReadAllBytes(Path.Combine(b, "masks/000007.png")));
+        Assert.Equal(12, first.Images);
+        Assert.InRange(first.Faces, 12, 12 * 9);
+        foreach (var (image, faces) in FaceForge.Data.FaceAnnotations.Read(Path.Combine(a, "label.txt")))
+        {
+            var (w, h) = ImageDecoder.Size(Path.Combine(a, image));
+            Assert.Equal((320, 240), (w, h));
+            Assert.All(faces, f => Assert.True(f.Box.Left >= 0 && f.Box.Top >= 0 && f.Box.Right <= 320 && f.Box.Bottom <= 240 && f.Box.Width >= 8, $"{image}: {f.Box}"));
+        }
+    }
+
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void RealLfwFacesArePseudoLabelledByTheImportedDetectorAndMasked()
+    {
+        string lfw = Path.Combine(TestPaths.Shared!, "data/lfw");
+        string dir = Path.Combine(TestPaths.NewTempDirectory("occ-lfw"), "set");
+        var (code, output, error) = CliHarness.Run("data", "occlude", "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(lfw, "pairs.txt"), "--split", "test",
+            "--detector", retina.Model!, "--out", dir, "--occluders", "mask", "--overlays", Path.Combine(TestPaths.Shared!, "data/mask-overlays/red-mask.png"),
+            "--occlusion-rate", "1", "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--limit", "6", "--seed", "2", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(6, json.GetProperty("images").GetInt32());
+        Assert.Equal(json.GetProperty("faces").GetInt32(), json.GetProperty("occluded_faces").GetInt32());
+        // The test split takes the images the test folds name, never a training person's.
+        var reference = LandmarksFile.Read(Path.Combine(dir, "landmarks.txt"));
+        Assert.Equal(6, reference.Count);
+        var folds = FaceForge.Evaluation.LfwPairs.Read(Path.Combine(lfw, "pairs.txt")).Where(p => p.Fold >= 5).SelectMany(p => new[] { p.First, p.Second }).ToHashSet();
+        Assert.All(reference.Keys, k => Assert.Contains(k, folds));
+        // Pseudo-labels are the imported detector's own: its centre face matches landmarks.txt (made by the same weights).
+        foreach (var (image, faces) in FaceForge.Data.FaceAnnotations.Read(Path.Combine(dir, "label.txt")))
+        {
+            var centre = faces.MinBy(f => Vector2.DistanceSquared(f.Box.Centre, new Vector2(125, 125)))!;
+            Assert.True(LandmarkMetrics.Nme(centre.Landmarks!.Value, reference[image]) < 0.01, image);
+            var mask = ImageDecoder.Decode(OcclusionMaskFile.Find(Path.Combine(dir, "masks"), image));
+            var mouth = (reference[image].LeftMouth + reference[image].RightMouth) / 2;
+            Assert.Equal(255, mask.Pixels[3 * ((int)mouth.Y * mask.Width + (int)mouth.X)]);
+        }
+    }
+
+    [Fact]
+    public void DetectorTrainingRefusesABoxOutsideItsImage()
+    {
+        string dir = TestPaths.NewTempDirectory("box-outside");
+        ImageEncoder.Save(new RgbImage(64, 48), Path.Combine(dir, "a.png"));
+        File.WriteAllText(Path.Combine(dir, "label.txt"), "# a.png\n10 10 20 20\n70 5 10 10\n");
+        var (code, _, error) = CliHarness.Run("train-detector", "--data", dir, "--out", Path.Combine(dir, "run"), "--max-steps", "1", "--arch", "retinaface-mnet025");
+        Assert.Equal(2, code);
+        Assert.Contains("a.png", error);
+        Assert.Contains("falls outside", error);
+        Assert.False(File.Exists(Path.Combine(dir, "run", "model.ffm")));
+    }
+
+    [Fact]
+    public void ScoreHeadFineTuningKeepsBoxesAndLandmarksOfTheInitModel()
+    {
+        string dir = TestPaths.NewTempDirectory("score-heads");
+        new SyntheticFaces(new SyntheticFaceOptions { Identities = 2, ImagesPerIdentity = 1, Seed = 4, SceneOcclusionRate = 0 }).WriteDetectionScenes(Path.Combine(dir, "scenes"), 4);
+        var info = DetectorCatalog.Defaults(DetectorCatalog.RetinaFace);
+        string init = Path.Combine(dir, "init.ffm");
+        using (var network = DetectorCatalog.Create(info)) ModelFile.Save(init, info, StateDict.Export(network));
+        string run = Path.Combine(dir, "run");
+        var (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", run, "--init", init, "--trainable", "score-heads",
+            "--teacher-weight", "1", "--max-steps", "2", "--batch-size", "2", "--lr", "0.05", "--json");
+        Assert.True(code == 0, error);
+        var before = ModelFile.Read(init).Weights;
+        var after = ModelFile.Read(Path.Combine(run, "model.ffm")).Weights;
+        // The occlusion-aware model adds its segmentation branch; its detector part is the init model's layout.
+        var detector = after.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(before.Count, detector.Count);
+        var changed = detector.Where(kv => !kv.Value.Data.AsSpan().SequenceEqual(before[kv.Key["detector.".Length..]].Data)).Select(kv => kv.Key).ToList();
+        Assert.NotEmpty(changed);
+        // Only the face/background heads move; body, FPN, SSH (batch norm statistics included), box and landmark heads do not.
+        Assert.All(changed, key => Assert.Contains("ClassHead", key));
+        Assert.Contains(File.ReadLines(Path.Combine(run, "metrics.jsonl")), line => JsonDocument.Parse(line).RootElement.GetProperty("teacher_loss").GetDouble() > 0);
+
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--teacher-weight", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("teacher_weight", error);
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--init", init, "--trainable", "heads");
+        Assert.Equal(2, code);
+        Assert.Contains("score-heads", error);
+    }
+
+    [Fact]
+    public void TheOccludeCommandNamesBadOverlaysAndHoldOuts()
+    {
+        var (root, _) = Sources("occ-cli");
+        string overlays = TestPaths.NewTempDirectory("occ-cli-overlays");
+        OverlayFile(overlays, transparent: false);
+        string model = Path.Combine(TestPaths.NewTempDirectory("occ-cli-model"), "none.ffm");
+        var (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--overlays", overlays);
+        Assert.Equal(2, code);
+        Assert.Contains("opaque.png", error);
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--overlays", overlays, "--hold-out", "red-mask");
+        Assert.Equal(2, code);
+        Assert.Contains("red-mask", error);
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", root, "--occluders", "sunglasses");
+        Assert.Equal(2, code);
+        Assert.Contains("image root", error);
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--occluders", "glasses");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown occluder 'glasses'", error);
+    }
+}
