@@ -12,7 +12,8 @@
 #   synthetic  the heavy-occlusion synthetic scenes of bench/aofd.sh: AP at IoU 0.5.
 # Each trained detector is left at DIR/plain-SEED/model.ffm and DIR/adversarial-SEED/model.ffm; the per-detector
 # figures are DIR/results.jsonl and the mean and spread over seeds DIR/summary.md.
-# Usage: [SEEDS="1 2 3"] [COMPOSITES=3000] [EPOCHS=3] [TRAIN_ARGS=""] bench/aofd-real.sh [DIR]
+# Training: TRAIN_ARGS (default --trainable score-heads, which leaves boxes and landmarks as imported; docs/occlusion.md).
+# Usage: [SEEDS="1 2 3"] [COMPOSITES=3000] [EPOCHS=3] [TRAIN_ARGS="--trainable score-heads"] bench/aofd-real.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/faceforge-aofd-real}
@@ -27,11 +28,11 @@ photos=$(cd ../shared/data/photos && pwd)
 ff=$out/bin/faceforge
 cd "$out"
 [ -f retinaface.ffm ] || $ff model import --from "$lfw/../../models/retinaface-mnet025/mobilenet0.25_Final.pth" --arch retinaface-mnet025 --out retinaface.ffm >&2
-test="--images $lfw/images --pairs $lfw/pairs.txt --split test --detector retinaface.ffm --landmarks $lfw/landmarks.txt --occlusion-rate 1"
+test=(--images "$lfw/images" --pairs "$lfw/pairs.txt" --split test --detector retinaface.ffm --landmarks "$lfw/landmarks.txt" --occlusion-rate 1)
 [ -f train/label.txt ] || $ff data occlude --images "$lfw/images" --pairs "$lfw/pairs.txt" --split train --detector retinaface.ffm --out train \
   --overlays "$overlays" --hold-out black-mask,red-mask --composites ${COMPOSITES:-3000} --occlusion-rate 0.5 --seed 11 --force --json
-[ -f test-mask/label.txt ] || $ff data occlude $test --out test-mask --occluders mask --overlays "$overlays/black-mask.png" "$overlays/red-mask.png" --seed 21 --force --json
-[ -f test-half/label.txt ] || $ff data occlude $test --out test-half --occluders half-cover --seed 22 --force --json
+[ -f test-mask/label.txt ] || $ff data occlude "${test[@]}" --out test-mask --occluders mask --overlays "$overlays/black-mask.png" "$overlays/red-mask.png" --seed 21 --force --json
+[ -f test-half/label.txt ] || $ff data occlude "${test[@]}" --out test-half --occluders half-cover --seed 22 --force --json
 [ -f photos/label.txt ] || $ff data occlude --images "$photos" --detector retinaface.ffm --out photos --occluders none --force --json
 [ -f synthetic/scenes/label.txt ] || $ff data synth --out synthetic --identities 2 --images 1 --scenes 300 --scene-occlusion 1.0 --heavy-occlusion --seed 202 --force >&2
 
@@ -39,23 +40,24 @@ detectors="imported"
 for seed in ${SEEDS:-1 2 3}; do
   for mode in plain adversarial; do
     flag=""; [ $mode = plain ] && flag="--plain"
-    [ -f $mode-$seed/model.ffm ] || $ff train-detector --data train --out $mode-$seed --init retinaface.ffm --epochs ${EPOCHS:-3} --seed $seed --force $flag ${TRAIN_ARGS:-} --json >&2
+    [ -f $mode-$seed/model.ffm ] || $ff train-detector --data train --out $mode-$seed --init retinaface.ffm --epochs ${EPOCHS:-3} --seed $seed --force $flag ${TRAIN_ARGS---trainable score-heads} --json >&2
     detectors="$detectors $mode-$seed"
   done
 done
 
 : > results.jsonl
+: > eval.log
 for d in $detectors; do
   model=$d/model.ffm; [ $d = imported ] && model=retinaface.ffm
   row() { jq -c --arg d "$d" --arg s "$1" '. + {detector: $d, set: $s}' >> results.jsonl; }
-  $ff eval landmarks --model $model --images "$lfw/images" --landmarks test-mask/landmarks.txt --json 2>/dev/null | row clean
+  $ff eval landmarks --model $model --images "$lfw/images" --landmarks test-mask/landmarks.txt --json 2>>eval.log | row clean
   for set in mask half; do
-    lm=$($ff eval landmarks --model $model --images test-$set --landmarks test-$set/landmarks.txt --json 2>/dev/null)
-    ap=$($ff eval detect --model $model --images test-$set --annotations test-$set/label.txt --json 2>/dev/null)
+    lm=$($ff eval landmarks --model $model --images test-$set --landmarks test-$set/landmarks.txt --json 2>>eval.log)
+    ap=$($ff eval detect --model $model --images test-$set --annotations test-$set/label.txt --json 2>>eval.log)
     jq -c -n --argjson a "$lm" --argjson b "$ap" '$a + {ap: $b.ap, recall: $b.recall, faces: $b.faces}' | row $set
   done
-  $ff eval detect --model $model --images "$photos" --annotations photos/label.txt --confidence 0.5 --json 2>/dev/null | row photos
-  $ff eval detect --model $model --images synthetic/scenes --annotations synthetic/scenes/label.txt --json 2>/dev/null | row synthetic
+  $ff eval detect --model $model --images "$photos" --annotations photos/label.txt --confidence 0.5 --json 2>>eval.log | row photos
+  $ff eval detect --model $model --images synthetic/scenes --annotations synthetic/scenes/label.txt --json 2>>eval.log | row synthetic
 done
 
 # Mean and sample standard deviation over seeds, per detector kind and set.

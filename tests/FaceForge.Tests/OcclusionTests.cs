@@ -150,7 +150,8 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         {
             var (w, h) = ImageDecoder.Size(Path.Combine(a, image));
             Assert.Equal((320, 240), (w, h));
-            Assert.All(faces, f => Assert.True(f.Box.Left >= 0 && f.Box.Top >= 0 && f.Box.Right <= 320 && f.Box.Bottom <= 240 && f.Box.Width >= 8, $"{image}: {f.Box}"));
+            // Boxes are clipped to the canvas (to label precision: x, y, w, h are written to 0.01).
+            Assert.All(faces, f => Assert.True(f.Box.Left >= 0 && f.Box.Top >= 0 && f.Box.Right <= 320.05f && f.Box.Bottom <= 240.05f && f.Box.Width >= 7.95f, $"{image}: {f.Box}"));
         }
     }
 
@@ -224,6 +225,13 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--init", init, "--trainable", "heads");
         Assert.Equal(2, code);
         Assert.Contains("score-heads", error);
+        // Without occlusion masks the teacher cannot tell clean faces from occluded ones: refused, not guessed.
+        string bare = TestPaths.NewTempDirectory("teacher-no-masks");
+        ImageEncoder.Save(new RgbImage(64, 48), Path.Combine(bare, "a.png"));
+        File.WriteAllText(Path.Combine(bare, "label.txt"), "# a.png\n10 10 20 20\n");
+        (code, _, error) = CliHarness.Run("train-detector", "--data", bare, "--out", Path.Combine(bare, "run"), "--init", init, "--teacher-weight", "1", "--arch", "retinaface-mnet025");
+        Assert.Equal(2, code);
+        Assert.Contains("needs occlusion masks", error);
     }
 
     [Fact]
@@ -239,9 +247,18 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--overlays", overlays, "--hold-out", "red-mask");
         Assert.Equal(2, code);
         Assert.Contains("red-mask", error);
-        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", root, "--occluders", "sunglasses");
+        // The output may be neither the image root, nor above it (--force would delete the sources), nor inside it.
+        foreach (string bad in new[] { root, Path.Combine(root, ".."), Path.Combine(root, "person0", "out") })
+        {
+            (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", bad, "--occluders", "sunglasses", "--force");
+            Assert.Equal(2, code);
+            Assert.Contains("image root", error);
+        }
+        Assert.True(File.Exists(Path.Combine(root, "person0/person0_0001.jpg")));
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--occluders", "sunglasses",
+            "--composites", "4", "--landmarks", Path.Combine(root, "none.txt"));
         Assert.Equal(2, code);
-        Assert.Contains("image root", error);
+        Assert.Contains("--composites", error);
         (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--occluders", "glasses");
         Assert.Equal(2, code);
         Assert.Contains("Unknown occluder 'glasses'", error);

@@ -56,6 +56,8 @@ internal static class DataOccludeCommand
                 Seed = parse.GetValue(seed),
             };
             Parse(() => { options.Validate(); return 0; }, "options");
+            if (parse.GetValue(landmarks) is not null && options.Composites > 0)
+                throw new UserErrorException("--landmarks names source images; --composites writes new images that cannot carry them. Use one or the other.");
             var sources = Sources(root, parse.GetValue(pairs), parse.GetValue(split), parse.GetValue(testFolds)!);
             if (parse.GetValue(limit) is int n)
             {
@@ -66,8 +68,11 @@ internal static class DataOccludeCommand
             var reference = ImageInputs.Landmarks(parse.GetValue(landmarks));
             string target = parse.GetValue(output)!;
             if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
-            if (Path.GetFullPath(target).TrimEnd('/').Equals(Path.GetFullPath(root).TrimEnd('/'), StringComparison.Ordinal))
-                throw new UserErrorException("--out: the output folder is the image root; the sources would be overwritten.");
+            string fullOut = Path.GetFullPath(target).TrimEnd('/') + "/", fullRoot = Path.GetFullPath(root).TrimEnd('/') + "/";
+            if (fullRoot.StartsWith(fullOut, StringComparison.Ordinal) || fullOut.StartsWith(fullRoot, StringComparison.Ordinal))
+                throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it; the sources would be overwritten or read back as sources. Choose a folder outside '{root}'.");
+            if (options.Composites == 0 && sources.GroupBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
+                throw new UserErrorException($"--images: '{string.Join("', '", twin)}' share a file name, so their occlusion masks would collide in masks/; rename one, or use --composites.");
             if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             {
                 if (!parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");

@@ -64,7 +64,10 @@ internal sealed class DetectorTask : ITrainingTask
         _labels = Directory.Exists(config.Data) ? Path.Combine(config.Data, "label.txt") : config.Data;
         string besideLabels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_labels))!, "masks");
         string? masks = config.Masks ?? (Directory.Exists(besideLabels) ? besideLabels : null);
-        _samples = new DetectionSamples(_labels, config.Images, config.IsOcclusionAware ? masks : null);
+        _samples = new DetectionSamples(_labels, config.Images, config.IsOcclusionAware || config.TeacherWeight > 0 ? masks : null);
+        // Without masks every face would count as clean, and the teacher would hold occluded faces to the init model.
+        if (config.TeacherWeight > 0 && !_samples.HasMasks)
+            throw new ArgumentException($"Config 'teacher_weight' needs occlusion masks (a masks/ folder beside '{_labels}', or 'masks'): they tell which faces are unoccluded.");
         _info = DetectorCatalog.Defaults(config.Arch) with { Source = $"faceforge train-detector ({Mode})" };
         _network = DetectorCatalog.Create(_info);
         if (config.Init is { } init) LoadInit(_network, init, config.IsOcclusionAware);
@@ -242,9 +245,16 @@ internal sealed class DetectorTask : ITrainingTask
     {
         var (info, weights) = ModelFile.Read(path);
         if (info.Kind != ModelInfo.DetectionKind) throw new InvalidDataException($"Init model '{path}' is a {info.Kind} model, not a face detector.");
-        var network = DetectorCatalog.Create(info);
-        StateDict.Load(network, weights, strict: true, path);
-        var teacher = network is OcclusionAwareDetector aofd ? aofd.Detector : (RetinaFaceMobileNet)network;
+        // An occlusion-aware init's detector part (its "detector." weights) is the teacher.
+        var own = info.Architecture.Equals(DetectorCatalog.RetinaFace, StringComparison.OrdinalIgnoreCase) ? weights
+            : weights.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["detector.".Length..], kv => kv.Value);
+        var network = new RetinaFaceMobileNet();
+        StateDict.Load(network, own, strict: true, path);
+        return Frozen(network);
+    }
+
+    private static RetinaFaceMobileNet Frozen(RetinaFaceMobileNet teacher)
+    {
         teacher.eval();
         foreach (var parameter in teacher.parameters()) parameter.requires_grad = false;
         return teacher;

@@ -36,6 +36,7 @@ public static class OccludedSetWriter
         IReadOnlyDictionary<string, FaceLandmarks>? reference = null, IProgress<int>? progress = null)
     {
         options.Validate();
+        if (reference is not null && options.Composites > 0) throw new ArgumentException("Reference landmarks name source images; composites are new images, so they cannot carry them.", nameof(reference));
         if (labels.Images.Count == 0) throw new ArgumentException($"No source image with a face ({labels.Skipped.Count} without one).", nameof(labels));
         if (options.Composites == 0 && labels.Images.GroupBy(i => Path.GetFileNameWithoutExtension(i.Image), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
             throw new ArgumentException($"Source images '{string.Join("', '", twin.Select(i => i.Image))}' share a file name; their occlusion masks would collide in masks/.");
@@ -82,12 +83,12 @@ public static class OccludedSetWriter
     {
         var image = ImageDecoder.Decode(Path.Combine(root, source.Image));
         var occluded = new bool[image.Width * image.Height];
-        var (painted, kinds) = PaintFaces(image, occluded, source.Faces, options, random);
+        var painted = PaintFaces(image, occluded, source.Faces, options, random);
         string target = Path.Combine(outDir, source.Image);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         AtomicFile.WriteAllBytes(target, Encode(image, source.Image));
         WriteMask(outDir, source.Image, occluded, image.Width, image.Height);
-        return new Written(source.Image, source.Faces.Select(f => (f.Box, f.Landmarks)).ToList(), painted.Count(p => p), kinds);
+        return new Written(source.Image, source.Faces.Select(f => (f.Box, f.Landmarks)).ToList(), painted.Count(p => p is not null), painted.OfType<string>().ToList());
     }
 
     /// <summary>A grid of random crops of random sources, each with its own occluders, scale and lighting.</summary>
@@ -108,13 +109,13 @@ public static class OccludedSetWriter
                 var source = labels.Images[random.Next(labels.Images.Count)];
                 var image = ImageDecoder.Decode(Path.Combine(root, source.Image));
                 var hidden = new bool[image.Width * image.Height];
-                var (painted, names) = PaintFaces(image, hidden, source.Faces, options, random);
+                var painted = PaintFaces(image, hidden, source.Faces, options, random);
                 // A window of the cell's shape, 50-100 % of the largest that fits, placed around the main face.
                 float aspect = cell.W / (float)cell.H;
                 float windowW = Math.Min(image.Width, image.Height * aspect) * (0.5f + 0.5f * random.NextSingle()), windowH = windowW / aspect;
                 var subject = IFaceDetector.NearestCentre(source.Faces, image.Width, image.Height)!.Box.Centre;
-                float x0 = Math.Clamp(subject.X - windowW * (0.25f + 0.5f * random.NextSingle()), 0, image.Width - windowW);
-                float y0 = Math.Clamp(subject.Y - windowH * (0.25f + 0.5f * random.NextSingle()), 0, image.Height - windowH);
+                float x0 = Math.Clamp(subject.X - windowW * (0.25f + 0.5f * random.NextSingle()), 0, Math.Max(0, image.Width - windowW));
+                float y0 = Math.Clamp(subject.Y - windowH * (0.25f + 0.5f * random.NextSingle()), 0, Math.Max(0, image.Height - windowH));
                 float scale = cell.W / windowW;
                 Resample(image, hidden, x0, y0, 1 / scale, canvas, occluded, cell, Lighting(random));
                 for (int f = 0; f < source.Faces.Count; f++)
@@ -124,12 +125,11 @@ public static class OccludedSetWriter
                     var clipped = new FaceBox(Math.Max(box.Left, cell.X), Math.Max(box.Top, cell.Y), Math.Min(box.Right, cell.X + cell.W), Math.Min(box.Bottom, cell.Y + cell.H));
                     // Keep faces mostly inside the cell and large enough for the smallest anchors.
                     if (clipped.Area < 0.6f * box.Area || Math.Min(clipped.Width, clipped.Height) < 8) continue;
-                    if (painted[f]) occludedFaces++;
+                    if (painted[f] is { } kind) { occludedFaces++; kinds.Add(kind); }
                     var marks = face.Landmarks!.Value.Select(p => new System.Numerics.Vector2((p.X - x0) * scale + cell.X, (p.Y - y0) * scale + cell.Y));
                     bool inside = marks.ToArray().All(p => p.X >= cell.X && p.X < cell.X + cell.W && p.Y >= cell.Y && p.Y < cell.Y + cell.H);
                     faces.Add((clipped, inside ? marks : null));
                 }
-                kinds.AddRange(names);
             }
         string name = $"{index + 1:D6}.jpg";
         AtomicFile.WriteAllBytes(Path.Combine(outDir, name), ImageEncoder.EncodeJpeg(canvas, 92));
@@ -137,12 +137,11 @@ public static class OccludedSetWriter
         return new Written(name, faces, occludedFaces, kinds);
     }
 
-    /// <summary>Paints an occluder on each face with the options' rate; returns which faces got one, and the occluders' names.</summary>
-    private static (bool[] Painted, List<string> Kinds) PaintFaces(RgbImage image, bool[] occluded, IReadOnlyList<DetectedFace> faces, OccludedSetOptions options, Random random)
+    /// <summary>Paints an occluder on each face with the options' rate; returns, per face, the occluder's name or null.</summary>
+    private static string?[] PaintFaces(RgbImage image, bool[] occluded, IReadOnlyList<DetectedFace> faces, OccludedSetOptions options, Random random)
     {
-        var kinds = new List<string>();
-        var painted = new bool[faces.Count];
-        if (options.Kinds.Count == 0) return (painted, kinds);
+        var painted = new string?[faces.Count];
+        if (options.Kinds.Count == 0) return painted;
         for (int f = 0; f < faces.Count; f++)
         {
             var face = faces[f];
@@ -150,10 +149,9 @@ public static class OccludedSetWriter
             var kind = options.Kinds[random.Next(options.Kinds.Count)];
             var overlay = kind == OcclusionKind.Mask ? options.Overlays[random.Next(options.Overlays.Count)] : null;
             OccluderPainter.Paint(image, occluded, face.Box, face.Landmarks!.Value, kind, overlay, random);
-            kinds.Add(overlay is null ? OcclusionKinds.Name(kind) : $"mask:{Path.GetFileNameWithoutExtension(overlay.Name)}");
-            painted[f] = true;
+            painted[f] = overlay is null ? OcclusionKinds.Name(kind) : $"mask:{Path.GetFileNameWithoutExtension(overlay.Name)}";
         }
-        return (painted, kinds);
+        return painted;
     }
 
     /// <summary>Cell edges along a side: equal parts with their inner edges moved by up to 12 % of a part.</summary>
@@ -171,9 +169,11 @@ public static class OccludedSetWriter
         double gain = 0.55 + 0.8 * random.NextDouble(), contrast = 0.7 + 0.55 * random.NextDouble(), gamma = 0.7 + 0.7 * random.NextDouble();
         bool grey = random.NextDouble() < 0.1;
         var tables = new byte[grey ? 4 : 3][];
+        double common = 0.9 + 0.2 * random.NextDouble();
         for (int c = 0; c < 3; c++)
         {
-            double cast = 0.9 + 0.2 * random.NextDouble();
+            // A grey cell keeps one curve for all channels, or the cast would tint it again.
+            double cast = grey ? common : 0.9 + 0.2 * random.NextDouble();
             tables[c] = new byte[256];
             for (int v = 0; v < 256; v++)
                 tables[c][v] = (byte)Math.Clamp(((255 * Math.Pow(v / 255.0, gamma) - 128) * contrast + 128) * gain * cast + 0.5, 0, 255);
