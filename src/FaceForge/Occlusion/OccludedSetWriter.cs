@@ -74,7 +74,7 @@ public static class OccludedSetWriter
             ["faces"] = report.Faces,
             ["occluded_faces"] = report.OccludedFaces,
             ["occluders"] = kinds,
-        }, new JsonSerializerOptions { WriteIndented = true }));
+        }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
         return report;
     }
 
