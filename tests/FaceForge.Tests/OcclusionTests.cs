@@ -255,6 +255,18 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
             Assert.Contains("image root", error);
         }
         Assert.True(File.Exists(Path.Combine(root, "person0/person0_0001.jpg")));
+        // --force empties --out only after every input has been read: a bad detector leaves it as it was, and an
+        // input kept inside --out is refused.
+        string kept = Path.Combine(root, "..", "occ-cli-kept");
+        Directory.CreateDirectory(kept);
+        File.WriteAllText(Path.Combine(kept, "keep.txt"), "x");
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", kept, "--occluders", "sunglasses", "--force");
+        Assert.Equal(2, code);
+        Assert.True(File.Exists(Path.Combine(kept, "keep.txt")), error);
+        (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", Path.Combine(kept, "keep.txt"), "--out", kept, "--occluders", "sunglasses", "--force");
+        Assert.Equal(2, code);
+        Assert.Contains("inside --out", error);
+        Assert.True(File.Exists(Path.Combine(kept, "keep.txt")));
         (code, _, error) = CliHarness.Run("data", "occlude", "--images", root, "--detector", model, "--out", Path.Combine(root, "..", "occ-cli-out"), "--occluders", "sunglasses",
             "--composites", "4", "--landmarks", Path.Combine(root, "none.txt"));
         Assert.Equal(2, code);

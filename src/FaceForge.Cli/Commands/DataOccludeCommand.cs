@@ -39,6 +39,7 @@ internal static class DataOccludeCommand
         command.SetAction(parse =>
         {
             string root = parse.GetValue(images)!;
+            if (File.Exists(root)) throw new UserErrorException($"--images: '{root}' is a file; give the folder of images.");
             if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
             var kinds = parse.GetValue(occluders)!.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Parse(() => OcclusionKinds.Parse(parse.GetValue(occluders)!), "--occluders");
             var masks = LoadOverlays(parse.GetValue(overlays) ?? [], parse.GetValue(holdOut));
@@ -55,6 +56,8 @@ internal static class DataOccludeCommand
                 Height = height,
                 Seed = parse.GetValue(seed),
             };
+            if (options.OcclusionRate is < 0 or > 1 || double.IsNaN(options.OcclusionRate)) throw new UserErrorException($"--occlusion-rate: {options.OcclusionRate} is not in [0, 1].");
+            if (parse.GetValue(confidence) is var c && !(c is >= 0 and <= 1)) throw new UserErrorException($"--confidence: {c} is not in [0, 1].");
             Parse(() => { options.Validate(); return 0; }, "options");
             if (parse.GetValue(landmarks) is not null && options.Composites > 0)
                 throw new UserErrorException("--landmarks names source images; --composites writes new images that cannot carry them. Use one or the other.");
@@ -73,11 +76,13 @@ internal static class DataOccludeCommand
                 throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it; the sources would be overwritten or read back as sources. Choose a folder outside '{root}'.");
             if (options.Composites == 0 && sources.GroupBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
                 throw new UserErrorException($"--images: '{string.Join("', '", twin)}' share a file name, so their occlusion masks would collide in masks/; rename one, or use --composites.");
-            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
-            {
-                if (!parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");
-                Directory.Delete(target, recursive: true);
-            }
+            // Inputs inside --out would be deleted by --force before (or while) they are read.
+            foreach (var (option, path) in new[] { ("--detector", parse.GetValue(detector)), ("--landmarks", parse.GetValue(landmarks)), ("--pairs", parse.GetValue(pairs)) }
+                .Concat((parse.GetValue(overlays) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(o => ("--overlays", (string?)o))))
+                if (path is not null && (Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(fullOut, StringComparison.Ordinal))
+                    throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which is emptied before writing; keep inputs outside it.");
+            bool replace = Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any();
+            if (replace && !parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             PseudoLabels labels;
             using (var labeller = ModelInputs.Open(parse.GetValue(detector)!, "--detector", parse.GetValue(confidence)))
@@ -85,7 +90,10 @@ internal static class DataOccludeCommand
                 if (!labeller.HasLandmarks) throw new UserErrorException($"--detector: '{labeller.Name}' gives no landmarks; occluders are placed by them.");
                 labels = progress.Run("pseudo-labelling", sources.Count, "img", p => PseudoLabels.Detect(labeller, root, sources, p));
             }
-            if (labels.Images.Count == 0) throw new UserErrorException($"--detector: no face found at score >= {parse.GetValue(confidence)} in any of the {sources.Count} images.");
+            if (labels.Images.Count == 0)
+                throw new UserErrorException($"--images: '{parse.GetValue(detector)}' found no face at --confidence {parse.GetValue(confidence)} in any of the {sources.Count} images of '{root}'; nothing written.");
+            // Only now, with every input read and checked, is the old output replaced.
+            if (replace) Directory.Delete(target, recursive: true);
             int total = options.Composites > 0 ? options.Composites : labels.Images.Count;
             var report = progress.Run("writing", total, "img", p => OccludedSetWriter.Write(labels, root, target, options, reference, p));
             var writer = parse.InvocationConfiguration.Output;
@@ -100,7 +108,7 @@ internal static class DataOccludeCommand
     private static T Parse<T>(Func<T> parse, string option)
     {
         try { return parse(); }
-        catch (ArgumentException e) { throw new UserErrorException($"{option}: {e.Message}"); }
+        catch (ArgumentException e) { throw new UserErrorException($"{option}: {(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message)}"); }
     }
 
     private static (int Width, int Height) ParseSize(string text)
@@ -134,6 +142,9 @@ internal static class DataOccludeCommand
         if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
         var all = LfwPairs.Read(pairsPath);
         var folds = Parse(() => LfwPairs.ParseFolds(testFolds), "--test-folds");
+        int foldCount = all.Max(p => p.Fold) + 1;
+        if (folds.FirstOrDefault(f => f >= foldCount, -1) is int absent and >= 0)
+            throw new UserErrorException($"--test-folds: fold {absent + 1} does not exist ('{pairsPath}' has folds 1-{foldCount}).");
         switch (split!.ToLowerInvariant())
         {
             case "train":

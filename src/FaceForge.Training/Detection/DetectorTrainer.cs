@@ -63,6 +63,7 @@ internal sealed class DetectorTask : ITrainingTask
         _config = config;
         _labels = Directory.Exists(config.Data) ? Path.Combine(config.Data, "label.txt") : config.Data;
         string besideLabels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_labels))!, "masks");
+        if (config.Masks is { } given && !Directory.Exists(given)) throw new DirectoryNotFoundException($"Config 'masks': folder '{given}' does not exist.");
         string? masks = config.Masks ?? (Directory.Exists(besideLabels) ? besideLabels : null);
         _samples = new DetectionSamples(_labels, config.Images, config.IsOcclusionAware || config.TeacherWeight > 0 ? masks : null);
         // Without masks every face would count as clean, and the teacher would hold occluded faces to the init model.

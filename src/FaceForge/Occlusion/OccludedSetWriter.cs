@@ -10,7 +10,7 @@ namespace FaceForge.Occlusion;
 
 /// <summary>What <see cref="OccludedSetWriter.Write"/> wrote.</summary>
 /// <param name="Out">The output folder.</param>
-/// <param name="SourceImages">Pseudo-labelled source images used.</param>
+/// <param name="SourceImages">Source images read (with a face or not).</param>
 /// <param name="SkippedNoFace">Source images left out because the detector found no face on them.</param>
 /// <param name="Images">Images written.</param>
 /// <param name="Faces">Labelled faces in them.</param>
@@ -58,7 +58,7 @@ public static class OccludedSetWriter
             AtomicFile.WriteAllText(Path.Combine(outDir, "landmarks.txt"), string.Concat(written.Where(w => reference.ContainsKey(w.Name)).Select(w =>
                 w.Name + "\t" + string.Join('\t', reference[w.Name].ToFlat().Select(v => v.ToString("0.00", CultureInfo.InvariantCulture))) + "\n")));
         var kinds = written.SelectMany(w => w.Kinds).GroupBy(k => k).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
-        var report = new OccludedSetReport(outDir, labels.Images.Count, labels.Skipped.Count, count, written.Sum(w => w.Faces.Count), written.Sum(w => w.Occluded), kinds);
+        var report = new OccludedSetReport(outDir, labels.Images.Count + labels.Skipped.Count, labels.Skipped.Count, count, written.Sum(w => w.Faces.Count), written.Sum(w => w.Occluded), kinds);
         AtomicFile.WriteAllText(Path.Combine(outDir, "dataset.json"), JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["labels"] = $"pseudo-labels: boxes and landmarks found by detector '{labels.Detector}' on the clean images, not human annotations",
