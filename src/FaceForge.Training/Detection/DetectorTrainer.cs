@@ -90,18 +90,17 @@ internal sealed class DetectorTask : ITrainingTask
     {
         _network.train();
         // Frozen parts run in inference mode too, or their batch norm statistics would still follow the new data.
-        foreach (var part in _detector.FrozenParts(_config.Trainable))
-        {
-            part.eval();
-            foreach (var parameter in part.parameters()) parameter.requires_grad = false;
-        }
-        if (!_config.FreezeBatchNorm) return;
-        foreach (var module in _detector.modules())
-            if (module is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d)
-            {
-                module.eval();
-                foreach (var parameter in module.parameters()) parameter.requires_grad = false;
-            }
+        var frozen = _detector.FrozenParts(_config.Trainable);
+        if (_config.FreezeBatchNorm) frozen = frozen.Concat(_detector.modules().Where(m => m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d));
+        foreach (var part in frozen) Freeze(part);
+    }
+
+    /// <summary>Inference mode and no gradients: a frozen part, or the teacher.</summary>
+    private static T Freeze<T>(T module) where T : nn.Module
+    {
+        module.eval();
+        foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+        return module;
     }
 
     private string Mode => _config.Adversarial ? "adversarial masks" : "plain";
@@ -251,14 +250,7 @@ internal sealed class DetectorTask : ITrainingTask
             : weights.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["detector.".Length..], kv => kv.Value);
         var network = new RetinaFaceMobileNet();
         StateDict.Load(network, own, strict: true, path);
-        return Frozen(network);
-    }
-
-    private static RetinaFaceMobileNet Frozen(RetinaFaceMobileNet teacher)
-    {
-        teacher.eval();
-        foreach (var parameter in teacher.parameters()) parameter.requires_grad = false;
-        return teacher;
+        return Freeze(network);
     }
 
     /// <summary>
