@@ -16,6 +16,7 @@ internal static class CommandTree
         root.Subcommands.Add(TrainUncertaintyCommand.Create());
         root.Subcommands.Add(DistillCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(DetectCommand.Create());

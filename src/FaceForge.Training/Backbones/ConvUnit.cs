@@ -1,10 +1,11 @@
+using FaceForge.Training.Export;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace FaceForge.Training.Backbones;
 
 /// <summary>Convolution without bias, batch norm, and an optional PReLU (fields conv, bn, prelu: PyTorch's names).</summary>
-internal sealed class ConvUnit : nn.Module<Tensor, Tensor>
+internal sealed class ConvUnit : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d bn;
@@ -23,5 +24,11 @@ internal sealed class ConvUnit : nn.Module<Tensor, Tensor>
     {
         var y = bn.call(conv.call(x));
         return prelu is null ? y : prelu.call(y);
+    }
+
+    public string ExportOnnx(OnnxGraph graph, string input)
+    {
+        var y = graph.Scoped("conv", () => graph.Conv(conv, bn, input));
+        return prelu is null ? y : graph.Emit(prelu, y, "prelu");
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
@@ -9,7 +10,7 @@ namespace FaceForge.Training.Backbones;
 /// IResNet (Deng et al., ArcFace) with arcface_torch's parameter names. Depths differ only in block counts.
 /// 112x112 input; The width multiplier scales the four stage widths (1 keeps arcface_torch's shapes).
 /// </summary>
-internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
+internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, IOnnxBackbone
 {
     private static readonly Dictionary<int, int[]> BlockCounts = new()
     {
@@ -71,7 +72,20 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
         return features.call(fc.call(featureMap.flatten(1))).MoveToOuterDisposeScope();
     }
 
-    private sealed class Block : nn.Module<Tensor, Tensor>
+    public string ExportFeatureMap(OnnxGraph graph, string input)
+    {
+        var x = graph.Emit(prelu, graph.Scoped("conv1", () => graph.Conv(conv1, bn1, input)), "prelu");
+        x = graph.Emit(layer4, graph.Emit(layer3, graph.Emit(layer2, graph.Emit(layer1, x, "layer1"), "layer2"), "layer3"), "layer4");
+        return graph.Scoped("bn2", () => graph.BatchNorm(bn2, x));
+    }
+
+    public string ExportEmbed(OnnxGraph graph, string featureMap)
+    {
+        var x = graph.Node("Flatten", [featureMap], OnnxGraph.Ints("axis", 1));
+        return graph.Scoped("fc", () => graph.Gemm(fc, features, x));
+    }
+
+    private sealed class Block : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly BatchNorm2d bn1, bn2, bn3;
         private readonly Conv2d conv1, conv2;
@@ -95,6 +109,14 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
         {
             var y = bn3.call(conv2.call(prelu.call(bn2.call(conv1.call(bn1.call(x))))));
             return TensorSum.Add(y, downsample is null ? x : downsample.call(x));
+        }
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var y = graph.Scoped("bn1", () => graph.BatchNorm(bn1, input));
+            y = graph.Emit(prelu, graph.Scoped("conv1", () => graph.Conv(conv1, bn2, y)), "prelu");
+            y = graph.Scoped("conv2", () => graph.Conv(conv2, bn3, y));
+            return graph.Node("Add", [y, downsample is null ? input : graph.Emit(downsample, input, "downsample")]);
         }
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
@@ -10,7 +11,7 @@ namespace FaceForge.Training.Backbones;
 /// state-dict names (layers.N…, conv_sep…, features…). 112x112 input, GDC head to the embedding.
 /// The width multiplier scales every channel count for small runs (1 keeps arcface_torch's shapes).
 /// </summary>
-internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
+internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, IOnnxBackbone
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly Block conv_sep;
@@ -51,8 +52,17 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
 
     public Tensor Embed(Tensor featureMap) => features.call(featureMap);
 
+    public string ExportFeatureMap(OnnxGraph graph, string input)
+    {
+        int i = 0;
+        foreach (var layer in layers) input = graph.Emit(layer, input, $"layers.{i++}");
+        return graph.Emit(conv_sep, input, "conv_sep");
+    }
+
+    public string ExportEmbed(OnnxGraph graph, string featureMap) => graph.Emit(features, featureMap, "features");
+
     /// <summary>Conv, BN and optionally PReLU in a Sequential named "layers" (arcface_torch's ConvBlock / LinearBlock).</summary>
-    private sealed class Block : nn.Module<Tensor, Tensor>
+    private sealed class Block : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential layers;
 
@@ -69,9 +79,11 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
         }
 
         public override Tensor forward(Tensor x) => layers.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input) => graph.Emit(layers, input, "layers");
     }
 
-    private sealed class DepthWise : nn.Module<Tensor, Tensor>
+    private sealed class DepthWise : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential layers;
         private readonly bool _residual;
@@ -84,9 +96,15 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
         }
 
         public override Tensor forward(Tensor x) => _residual ? TensorSum.Add(x, layers.call(x)) : layers.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var y = graph.Emit(layers, input, "layers");
+            return _residual ? graph.Node("Add", [input, y]) : y;
+        }
     }
 
-    private sealed class Residual : nn.Module<Tensor, Tensor>
+    private sealed class Residual : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential layers;
 
@@ -97,5 +115,7 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
         }
 
         public override Tensor forward(Tensor x) => layers.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input) => graph.Emit(layers, input, "layers");
     }
 }

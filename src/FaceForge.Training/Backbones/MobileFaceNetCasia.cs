@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
@@ -10,7 +11,7 @@ namespace FaceForge.Training.Backbones;
 /// whose CASIA-WebFace weights are ../shared/models/mobilefacenet-casia: parameter names match that checkpoint.
 /// Input 3x112x96, (x - 127.5)/128, SphereFace alignment; output a 128-d embedding.
 /// </summary>
-internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
+internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, IOnnxBackbone
 {
     // (expansion, output channels, repeats, first stride), as in the paper's table 1.
     private static readonly (int T, int C, int N, int S)[] Settings = [(2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1)];
@@ -62,8 +63,22 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMa
         return linear1.call(linear7.call(featureMap)).flatten(1).MoveToOuterDisposeScope();
     }
 
+    public string ExportFeatureMap(OnnxGraph graph, string input)
+    {
+        var x = graph.Emit(conv1, input, "conv1");
+        x = graph.Emit(dw_conv1, x, "dw_conv1");
+        x = graph.Emit(blocks, x, "blocks");
+        return graph.Emit(conv2, x, "conv2");
+    }
+
+    public string ExportEmbed(OnnxGraph graph, string featureMap)
+    {
+        var x = graph.Emit(linear1, graph.Emit(linear7, featureMap, "linear7"), "linear1");
+        return graph.Node("Flatten", [x], OnnxGraph.Ints("axis", 1));
+    }
+
     /// <summary>MobileNetV2 bottleneck: 1x1 expand, 3x3 depthwise, 1x1 linear project (fields: conv.0 … conv.7).</summary>
-    private sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+    private sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential conv;
         private readonly bool _residual;
@@ -80,5 +95,11 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMa
         }
 
         public override Tensor forward(Tensor x) => _residual ? TensorSum.Add(x, conv.call(x)) : conv.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var y = graph.Emit(conv, input, "conv");
+            return _residual ? graph.Node("Add", [input, y]) : y;
+        }
     }
 }

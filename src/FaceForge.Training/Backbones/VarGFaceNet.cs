@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Backbones;
@@ -13,7 +14,7 @@ namespace FaceForge.Training.Backbones;
 /// this uses a sigmoid SE gate, a 7x7 (not 7x6) kernel and keeps the final BN.
 /// The width multiplier scales all channel counts (multiples of 8) for small runs.
 /// </summary>
-internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone
+internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, IOnnxBackbone
 {
     private const int ChannelsPerGroup = 8;
 
@@ -56,8 +57,12 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
 
     public Tensor Embed(Tensor featureMap) => embedding.call(featureMap);
 
+    public string ExportFeatureMap(OnnxGraph graph, string input) => graph.Emit(stages, graph.Emit(stem, input, "stem"), "stages");
+
+    public string ExportEmbed(OnnxGraph graph, string featureMap) => graph.Emit(embedding, featureMap, "embedding");
+
     /// <summary>3x3 variable-group conv (C to 2C, 8 channels per group), BN, PReLU, 1x1 conv to the output, BN, optional PReLU.</summary>
-    private sealed class SeparableUnit : nn.Module<Tensor, Tensor>
+    private sealed class SeparableUnit : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential body;
 
@@ -74,9 +79,11 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
 
         public override Tensor forward(Tensor x) => body.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input) => graph.Emit(body, input, "body");
     }
 
-    private sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
+    private sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential gate;
 
@@ -87,9 +94,11 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
 
         public override Tensor forward(Tensor x) => x * gate.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input) => graph.Node("Mul", [input, graph.Emit(gate, input, "gate")]);
     }
 
-    private sealed class NormalBlock : nn.Module<Tensor, Tensor>
+    private sealed class NormalBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly SeparableUnit unit1, unit2;
         private readonly SqueezeExcitation se;
@@ -105,10 +114,16 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
 
         public override Tensor forward(Tensor x) => prelu.call(TensorSum.Add(se.call(unit2.call(unit1.call(x))), x));
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var y = graph.Emit(se, graph.Emit(unit2, graph.Emit(unit1, input, "unit1"), "unit2"), "se");
+            return graph.Emit(prelu, graph.Node("Add", [y, input]), "prelu");
+        }
     }
 
     /// <summary>Two stride-2 branches summed, a further unit, plus a stride-2 shortcut unit.</summary>
-    private sealed class DownBlock : nn.Module<Tensor, Tensor>
+    private sealed class DownBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly SeparableUnit branch1, branch2, merge, shortcut;
         private readonly PReLU prelu;
@@ -124,5 +139,12 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
 
         public override Tensor forward(Tensor x) => prelu.call(TensorSum.Add(merge.call(TensorSum.Add(branch1.call(x), branch2.call(x))), shortcut.call(x)));
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var branches = graph.Node("Add", [graph.Emit(branch1, input, "branch1"), graph.Emit(branch2, input, "branch2")]);
+            var y = graph.Node("Add", [graph.Emit(merge, branches, "merge"), graph.Emit(shortcut, input, "shortcut")]);
+            return graph.Emit(prelu, y, "prelu");
+        }
     }
 }

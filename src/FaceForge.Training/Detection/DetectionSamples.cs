@@ -69,7 +69,7 @@ internal sealed class DetectionSamples
             marks.Add(scaled);
         }
         var pixels = new float[3 * width * height];
-        TorchFaceDetector.WriteBgr(flip ? image.FlipHorizontal() : image, pixels);
+        RetinaFaceDecoder.WriteInput(flip ? image.FlipHorizontal() : image, pixels);
         int plane = width * height;
         bool[]? occluded = null;
         if (_masks is not null)

@@ -1,3 +1,4 @@
+using FaceForge.Training.Export;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -33,6 +34,9 @@ public sealed class OcclusionAwareDetector : nn.Module<Tensor, DetectionOutput>
 
     /// <summary>Occlusion logits, B x 1 x H/8 x W/8, from the stride-8 features.</summary>
     public Tensor Occlusion(Tensor stride8Features) => segmentation.call(stride8Features);
+
+    /// <summary>Occlusion probabilities (sigmoid of <see cref="Occlusion"/>) in ONNX.</summary>
+    internal string ExportOcclusion(OnnxGraph graph, string stride8Features) => graph.Node("Sigmoid", [graph.Emit(segmentation, stride8Features, "segmentation")]);
 
     /// <inheritdoc/>
     public override DetectionOutput forward(Tensor input) => detector.call(input);

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 
 namespace FaceForge.Training.Detection;
@@ -71,6 +72,23 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
     public override DetectionOutput forward(Tensor input) => Heads(Features(input));
 
     /// <summary>
+    /// The network in ONNX: per-anchor box offsets, face/background probabilities (softmax of the logits) and
+    /// landmark offsets, in the order of the forward outputs; also the SSH feature maps.
+    /// </summary>
+    internal (string Boxes, string Scores, string Landmarks, string[] Features) ExportOnnx(OnnxGraph graph, string input)
+    {
+        var (c3, c4, c5) = graph.Scoped("body", () => body.ExportOnnx(graph, input));
+        var (p3, p4, p5) = graph.Scoped("fpn", () => fpn.ExportOnnx(graph, c3, c4, c5));
+        string[] features = [graph.Emit(ssh1, p3, "ssh1"), graph.Emit(ssh2, p4, "ssh2"), graph.Emit(ssh3, p5, "ssh3")];
+        // Flatten as the C# forward does: B x (A*k) x H x W -> B x (H*W*A) x k, levels one after the other.
+        string Head(ModuleList<HeadConv> heads, string name, int k) => graph.Node("Concat",
+            features.Select((f, i) => graph.Node("Reshape", [graph.Node("Transpose", [graph.Emit(heads[i], f, $"{name}.{i}")], OnnxGraph.Ints("perm", 0, 2, 3, 1)), graph.Int64Constant("shape", 0, -1, k)])).ToArray(),
+            OnnxGraph.Ints("axis", 1));
+        var scores = graph.Node("Softmax", [Head(ClassHead, nameof(ClassHead), 2)], OnnxGraph.Ints("axis", -1));
+        return (Head(BboxHead, nameof(BboxHead), 4), scores, Head(LandmarkHead, nameof(LandmarkHead), 10), features);
+    }
+
+    /// <summary>
     /// The parts left as initialised when fine-tuning only <paramref name="trainable"/>: nothing for "all", the
     /// MobileNet body for "context", everything but the score heads for "score-heads" (boxes and landmarks then stay
     /// exactly the init model's at every anchor).
@@ -108,6 +126,13 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
             RegisterComponents();
         }
 
+        public (string, string, string) ExportOnnx(OnnxGraph graph, string input)
+        {
+            var c3 = graph.Emit(stage1, input, "stage1");
+            var c4 = graph.Emit(stage2, c3, "stage2");
+            return (c3, c4, graph.Emit(stage3, c4, "stage3"));
+        }
+
         public override (Tensor, Tensor, Tensor) forward(Tensor x)
         {
             var c3 = stage1.call(x);
@@ -130,6 +155,23 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
             RegisterComponents();
         }
 
+        public (string, string, string) ExportOnnx(OnnxGraph graph, string c3, string c4, string c5)
+        {
+            var o3 = graph.Emit(output3, c5, "output3");
+            var o2 = graph.Emit(merge2, graph.Node("Add", [graph.Emit(output2, c4, "output2"), Upsample(graph, o3, c4)]), "merge2");
+            var o1 = graph.Emit(merge1, graph.Node("Add", [graph.Emit(output1, c3, "output1"), Upsample(graph, o2, c3)]), "merge1");
+            return (o1, o2, o3);
+        }
+
+        // Nearest-neighbour resize of x to like's height and width; "asymmetric" + "floor" is PyTorch's nearest.
+        private static string Upsample(OnnxGraph graph, string x, string like)
+        {
+            string Dims(string t, long from, long to) => graph.Node("Slice", [graph.Node("Shape", [t]), graph.Int64Constant("starts", from), graph.Int64Constant("ends", to)]);
+            var sizes = graph.Node("Concat", [Dims(x, 0, 2), Dims(like, 2, 4)], OnnxGraph.Ints("axis", 0));
+            return graph.Node("Resize", [x, "", "", sizes],
+                OnnxGraph.String("mode", "nearest"), OnnxGraph.String("coordinate_transformation_mode", "asymmetric"), OnnxGraph.String("nearest_mode", "floor"));
+        }
+
         public override (Tensor, Tensor, Tensor) forward(Tensor c3, Tensor c4, Tensor c5)
         {
             var o3 = output3.call(c5);
@@ -139,7 +181,7 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
         }
     }
 
-    private sealed class Ssh : nn.Module<Tensor, Tensor>
+    private sealed class Ssh : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential conv3X3, conv5X5_1, conv5X5_2, conv7X7_2, conv7x7_3;
 
@@ -159,9 +201,17 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
             var branch7 = conv7X7_2.call(branch5);
             return nn.functional.relu(torch.cat([conv3X3.call(x), conv5X5_2.call(branch5), conv7x7_3.call(branch7)], 1));
         }
+
+        public string ExportOnnx(OnnxGraph graph, string input)
+        {
+            var branch5 = graph.Emit(conv5X5_1, input, "conv5X5_1");
+            var branch7 = graph.Emit(conv7X7_2, branch5, "conv7X7_2");
+            var joined = graph.Node("Concat", [graph.Emit(conv3X3, input, "conv3X3"), graph.Emit(conv5X5_2, branch5, "conv5X5_2"), graph.Emit(conv7x7_3, branch7, "conv7x7_3")], OnnxGraph.Ints("axis", 1));
+            return graph.Node("Relu", [joined]);
+        }
     }
 
-    private sealed class HeadConv : nn.Module<Tensor, Tensor>
+    private sealed class HeadConv : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv1x1;
 
@@ -172,5 +222,7 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
         }
 
         public override Tensor forward(Tensor x) => conv1x1.call(x);
+
+        public string ExportOnnx(OnnxGraph graph, string input) => graph.Emit(conv1x1, input, "conv1x1");
     }
 }

@@ -16,7 +16,6 @@ namespace FaceForge.Training.Detection;
 /// <remarks>Thread-safe: calls are serialised on one network.</remarks>
 public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
 {
-    private static readonly float[] BgrMean = [104, 117, 123];
     private readonly nn.Module<Tensor, DetectionOutput> _network;
     private readonly DetectorOptions _options;
     private readonly float[] _scales;
@@ -90,7 +89,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
         for (int i = 0; i < images.Count; i++) results[i] = [];
         foreach (float scale in _scales)
         {
-            var prepared = images.Select(image => Prepare(image, scale)).ToArray();
+            var prepared = images.Select(image => RetinaFaceDecoder.Prepare(image, scale, _options.MaxSide)).ToArray();
             foreach (var group in Enumerable.Range(0, images.Count).GroupBy(i => (prepared[i].Image.Width, prepared[i].Image.Height)))
             {
                 int[] members = group.ToArray();
@@ -106,16 +105,6 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
         return results.Select(r => (IReadOnlyList<DetectedFace>)NonMaximumSuppression.Apply(r, _options)).ToArray();
     }
 
-    private (RgbImage Image, float Back) Prepare(RgbImage image, float scale)
-    {
-        if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
-        // Huge images come down to MaxSide first; extra scales apply on top of that.
-        float factor = scale * Math.Min(1f, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
-        if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
-        int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
-        return (ImageResizer.Resize(image, w, h), (float)image.Width / w);
-    }
-
     private float[] Priors(int w, int h)
     {
         lock (_priors)
@@ -128,7 +117,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     private (float[] Boxes, float[] Scores, float[] Landmarks)[] Run(RgbImage[] batch, int w, int h)
     {
         var input = new float[batch.Length * 3 * h * w];
-        for (int b = 0; b < batch.Length; b++) WriteBgr(batch[b], input.AsSpan(b * 3 * h * w, 3 * h * w));
+        for (int b = 0; b < batch.Length; b++) RetinaFaceDecoder.WriteInput(batch[b], input.AsSpan(b * 3 * h * w, 3 * h * w));
         lock (_gate)
         {
             using var scope = torch.NewDisposeScope();
@@ -139,19 +128,6 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
                 output.Boxes[b].contiguous().data<float>().ToArray(),
                 scores[b].contiguous().data<float>().ToArray(),
                 output.Landmarks[b].contiguous().data<float>().ToArray())).ToArray();
-        }
-    }
-
-    /// <summary>BGR planes (channel 0 is blue) minus RetinaFace's mean, as its weights expect.</summary>
-    internal static void WriteBgr(RgbImage image, Span<float> destination)
-    {
-        var pixels = image.Pixels;
-        int plane = image.Width * image.Height;
-        for (int p = 0; p < plane; p++)
-        {
-            destination[p] = pixels[3 * p + 2] - BgrMean[0];
-            destination[plane + p] = pixels[3 * p + 1] - BgrMean[1];
-            destination[2 * plane + p] = pixels[3 * p] - BgrMean[2];
         }
     }
 
@@ -166,7 +142,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     {
         if (_network is not OcclusionAwareDetector aofd) return null;
         var input = new float[3 * image.Width * image.Height];
-        WriteBgr(image, input);
+        RetinaFaceDecoder.WriteInput(image, input);
         lock (_gate)
         {
             using var scope = torch.NewDisposeScope();

@@ -110,6 +110,9 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
     /// <summary>The backbone network.</summary>
     internal nn.Module<Tensor, Tensor> Network => _network;
 
+    /// <summary>The PFE uncertainty head, if the model has one.</summary>
+    internal UncertaintyHead? Uncertainty => _uncertainty;
+
     /// <inheritdoc/>
     /// <remarks>
     /// With a flip test the magnitude is the mean of both copies' norms; the variances are averaged (Add) or set side

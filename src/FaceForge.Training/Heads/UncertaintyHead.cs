@@ -1,3 +1,4 @@
+using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,7 +13,7 @@ namespace FaceForge.Training.Heads;
 /// sigma^2 per embedding dimension. Weights live in a model file under "uncertainty.".
 /// </summary>
 /// <remarks>Not thread-safe (a TorchSharp module).</remarks>
-public sealed class UncertaintyHead : nn.Module<Tensor, Tensor>
+public sealed class UncertaintyHead : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Linear fc1;
     private readonly BatchNorm1d bn1;
@@ -43,5 +44,14 @@ public sealed class UncertaintyHead : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var hidden = nn.functional.relu(bn1.call(fc1.call(featureMap.flatten(1))));
         return TensorSum.Add(bn2.call(fc2.call(hidden)).mul(gamma), beta).MoveToOuterDisposeScope();
+    }
+
+    string IOnnxExportable.ExportOnnx(OnnxGraph graph, string input)
+    {
+        var x = graph.Node("Flatten", [input], OnnxGraph.Ints("axis", 1));
+        x = graph.Node("Relu", [graph.Scoped("fc1", () => graph.Gemm(fc1, bn1, x))]);
+        x = graph.Scoped("fc2", () => graph.Gemm(fc2, bn2, x));
+        x = graph.Node("Mul", [x, graph.Constant("gamma", OnnxGraph.Floats(gamma), [1])]);
+        return graph.Node("Add", [x, graph.Constant("beta", OnnxGraph.Floats(beta), [1])]);
     }
 }

@@ -6,18 +6,21 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace FaceForge.Detection;
 
 /// <summary>
-/// Face detectors exported to ONNX, run by ONNX Runtime: YuNet (OpenCV zoo, 2023 anchor-free layout with cls/obj/
+/// Face detectors exported to ONNX, run by ONNX Runtime: FaceForge's own exports (RetinaFace mobilenet0.25 and the
+/// occlusion-aware detector: loc/conf/landms per anchor, decoded by <see cref="RetinaFaceDecoder"/>, plus occlusion
+/// probabilities), YuNet (OpenCV zoo, 2023 anchor-free layout with cls/obj/
 /// bbox/kps outputs per stride; landmarks) and Ultra-Light-Fast-Generic (RFB/slim, fixed input, decoded corner-form
 /// boxes; no landmarks). The layout is recognised from the model's outputs.
 /// </summary>
 /// <remarks>Thread-safe: ONNX Runtime sessions allow concurrent runs.</remarks>
-public sealed class OnnxFaceDetector : IFaceDetector
+public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
 {
     private static readonly int[] YuNetStrides = [8, 16, 32];
     private readonly InferenceSession _session;
     private readonly DetectorOptions _options;
     private readonly string _input;
-    private readonly bool _yunet;
+    private readonly bool _yunet, _retinaFace, _occlusion;
+    private readonly Dictionary<(int, int), float[]> _priors = [];
     private readonly int _fixedWidth, _fixedHeight;
 
     /// <summary>Loads <paramref name="path"/>.</summary>
@@ -38,7 +41,18 @@ public sealed class OnnxFaceDetector : IFaceDetector
         }
         _input = _session.InputMetadata.Keys.Single();
         var outputs = _session.OutputMetadata.Keys.ToHashSet();
-        if (YuNetStrides.All(s => outputs.Contains($"cls_{s}") && outputs.Contains($"obj_{s}") && outputs.Contains($"bbox_{s}") && outputs.Contains($"kps_{s}")))
+        var info = Models.OnnxModelMetadata.Read(_session, path);
+        if (info is not null && info.Kind != Models.ModelInfo.DetectionKind)
+        {
+            _session.Dispose();
+            throw new InvalidDataException($"{path}: '{info.Architecture}' is a {info.Kind} model, not a face detector.");
+        }
+        if (outputs.IsSupersetOf(["loc", "conf", "landms"]))
+        {
+            _retinaFace = true;
+            _occlusion = outputs.Contains("occlusion");
+        }
+        else if (YuNetStrides.All(s => outputs.Contains($"cls_{s}") && outputs.Contains($"obj_{s}") && outputs.Contains($"bbox_{s}") && outputs.Contains($"kps_{s}")))
             _yunet = true;
         else if (outputs.SetEquals(["scores", "boxes"]))
         {
@@ -49,23 +63,54 @@ public sealed class OnnxFaceDetector : IFaceDetector
         else
         {
             _session.Dispose();
-            throw new InvalidDataException($"{path}: unknown detector layout (outputs {string.Join(", ", outputs)}); FaceForge runs YuNet and Ultra-Light ONNX models.");
+            throw new InvalidDataException($"{path}: unknown detector layout (outputs {string.Join(", ", outputs)}); FaceForge runs its own exported detectors, YuNet and Ultra-Light ONNX models.");
         }
-        Name = Path.GetFileNameWithoutExtension(path);
+        Name = info?.Architecture ?? Path.GetFileNameWithoutExtension(path);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
 
     /// <inheritdoc/>
-    public bool HasLandmarks => _yunet;
+    public bool HasLandmarks => _yunet || _retinaFace;
+
+    /// <inheritdoc/>
+    public bool PredictsOcclusion => _occlusion;
 
     /// <inheritdoc/>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
-        var candidates = _yunet ? DetectYuNet(image) : DetectUltraLight(image);
+        var candidates = _retinaFace ? DetectRetinaFace(image) : _yunet ? DetectYuNet(image) : DetectUltraLight(image);
         return NonMaximumSuppression.Apply(candidates, _options);
+    }
+
+    private List<DetectedFace> DetectRetinaFace(RgbImage image)
+    {
+        // As TorchFaceDetector at scale 1: the image's own size, huge ones brought down to MaxSide.
+        var (input, back) = RetinaFaceDecoder.Prepare(image, 1, _options.MaxSide);
+        int w = input.Width, h = input.Height;
+        var data = new float[3 * w * h];
+        RetinaFaceDecoder.WriteInput(input, data);
+        using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data, [1, 3, h, w]))], ["loc", "conf", "landms"]);
+        float[] Output(string name) => results.First(r => r.Name == name).AsEnumerable<float>().ToArray();
+        float[] conf = Output("conf");
+        var scores = new float[conf.Length / 2];
+        for (int i = 0; i < scores.Length; i++) scores[i] = conf[2 * i + 1];
+        float[] priors;
+        lock (_priors)
+            if (!_priors.TryGetValue((w, h), out priors!)) _priors[(w, h)] = priors = RetinaFaceDecoder.MobileNet.Priors(w, h);
+        return RetinaFaceDecoder.MobileNet.Decode(Output("loc"), scores, Output("landms"), priors, w, h, back, _options.ConfidenceThreshold);
+    }
+
+    /// <inheritdoc/>
+    public float[]? OcclusionProbabilities(RgbImage image)
+    {
+        if (!_occlusion) return null;
+        var data = new float[3 * image.Width * image.Height];
+        RetinaFaceDecoder.WriteInput(image, data);
+        using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data, [1, 3, image.Height, image.Width]))], ["occlusion"]);
+        return results.First().AsEnumerable<float>().ToArray();
     }
 
     private List<DetectedFace> DetectYuNet(RgbImage image)

@@ -12,6 +12,33 @@ public sealed class RetinaFaceDecoder
     public static RetinaFaceDecoder MobileNet { get; } = new([[10, 20], [32, 64], [128, 256]], [8, 16, 32]);
 
     private const float CentreVariance = 0.1f, SizeVariance = 0.2f;
+    private static readonly float[] BgrMean = [104, 117, 123];
+
+    /// <summary>BGR planes (channel 0 is blue) minus RetinaFace's mean (104, 117, 123), as its weights expect.</summary>
+    public static void WriteInput(Imaging.RgbImage image, Span<float> destination)
+    {
+        var pixels = image.Pixels;
+        int plane = image.Width * image.Height;
+        for (int p = 0; p < plane; p++)
+        {
+            destination[p] = pixels[3 * p + 2] - BgrMean[0];
+            destination[plane + p] = pixels[3 * p + 1] - BgrMean[1];
+            destination[2 * plane + p] = pixels[3 * p] - BgrMean[2];
+        }
+    }
+
+    /// <summary>
+    /// The image a RetinaFace network runs on: scaled by <paramref name="scale"/> after huge images come down to
+    /// <paramref name="maxSide"/>; <c>Back</c> maps its coordinates to the original's.
+    /// </summary>
+    public static (Imaging.RgbImage Image, float Back) Prepare(Imaging.RgbImage image, float scale, int maxSide)
+    {
+        if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
+        float factor = scale * Math.Min(1f, (float)maxSide / Math.Max(image.Width, image.Height));
+        if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
+        int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
+        return (Imaging.ImageResizer.Resize(image, w, h), (float)image.Width / w);
+    }
 
     /// <summary>Creates a decoder for anchors of <paramref name="minSizes"/> pixels on feature maps of <paramref name="steps"/> strides.</summary>
     public RetinaFaceDecoder(int[][] minSizes, int[] steps)

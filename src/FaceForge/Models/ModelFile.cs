@@ -23,7 +23,7 @@ public static class ModelFile
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
             using (var writer = new StreamWriter(zip.CreateEntry("model.json").Open(), new UTF8Encoding(false)))
-                writer.Write(JsonSerializer.Serialize(info, Json));
+                writer.Write(SerializeInfo(info));
             using var weightsStream = new BinaryWriter(zip.CreateEntry("weights.bin", CompressionLevel.Fastest).Open());
             WriteTensors(weightsStream, weights);
         });
@@ -143,14 +143,23 @@ public static class ModelFile
     {
         var entry = zip.GetEntry("model.json") ?? throw new InvalidDataException($"{path}: not a FaceForge model file (no model.json).");
         using var reader = new StreamReader(entry.Open());
+        return ParseInfo(reader.ReadToEnd(), path, "model.json");
+    }
+
+    /// <summary>The model.json text of <paramref name="info"/> (also what an exported ONNX model carries in its metadata).</summary>
+    public static string SerializeInfo(ModelInfo info) => JsonSerializer.Serialize(info, Json);
+
+    /// <summary>Parses and checks model.json text; <paramref name="path"/> and <paramref name="what"/> name it in messages.</summary>
+    public static ModelInfo ParseInfo(string json, string path, string what)
+    {
         try
         {
-            var info = JsonSerializer.Deserialize<ModelInfo>(reader.ReadToEnd(), Json) ?? throw new InvalidDataException($"{path}: empty model.json.");
-            return info.Problem() is { } problem ? throw new InvalidDataException($"{path}: model.json: {problem}.") : info;
+            var info = JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new InvalidDataException($"{path}: empty {what}.");
+            return info.Problem() is { } problem ? throw new InvalidDataException($"{path}: {what}: {problem}.") : info;
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: bad model.json: {Configuration.SettingsJson.Describe(e)}", e);
+            throw new InvalidDataException($"{path}: bad {what}: {Configuration.SettingsJson.Describe(e)}", e);
         }
     }
 }

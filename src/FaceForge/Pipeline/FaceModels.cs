@@ -79,13 +79,12 @@ public sealed record OwnedFacePipeline(FacePipeline Pipeline, IFaceDetector Dete
     }
 }
 
-/// <summary>ONNX Runtime in the core: detectors (YuNet, Ultra-Light) today; recognition models arrive with FaceForge's ONNX exporter.</summary>
+/// <summary>ONNX Runtime in the core: FaceForge's exported recognition models and detectors, YuNet and Ultra-Light detectors.</summary>
 internal sealed class OnnxModelBackend : IFaceModelBackend
 {
     public bool CanOpen(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    public IFaceEmbedder OpenEmbedder(string path) =>
-        throw new InvalidDataException($"'{path}': ONNX recognition models are not supported yet; use a FaceForge .ffm model (ONNX files serve as detectors).");
+    public IFaceEmbedder OpenEmbedder(string path) => new OnnxFaceEmbedder(path);
 
     public IFaceDetector OpenDetector(string path, DetectorOptions options) => new OnnxFaceDetector(path, options);
 }
