@@ -236,6 +236,17 @@ public class OnnxExportTests
         using IFaceEmbedder own = new OnnxFaceEmbedder(onnx);
         var crops = Crops(info, 2, 1);
         Assert.Equal(own.Embed(crops, FlipMode.Add), stated.Embed(crops, FlipMode.Add));
+        // The same rule on the command line, with the three options that state what the metadata would have.
+        string crop = Path.Combine(dir, "crop.png");
+        ImageEncoder.Save(crops[0], crop);
+        var refused = CliHarness.Run("embed", crop, "--model", foreign, "--aligned");
+        Assert.Equal(CliRunner.UserErrorExitCode, refused.Code);
+        Assert.Contains("--onnx-template", refused.Error);
+        var accepted = CliHarness.Run("embed", crop, "--model", foreign, "--aligned", "--onnx-template", info.Template, "--onnx-mean", "127.5", "--onnx-std", "127.5");
+        Assert.True(accepted.Code == 0, accepted.Error);
+        var misplaced = CliHarness.Run("embed", crop, "--model", ffm, "--aligned", "--onnx-mean", "127.5");
+        Assert.Equal(CliRunner.UserErrorExitCode, misplaced.Code);
+
         // Without the recorded fingerprint, the file's own hash stands for it.
         Assert.NotEqual(ModelFingerprint.Of(ffm), ModelFingerprint.Of(foreign));
     }

@@ -16,9 +16,11 @@ internal static class EmbedCommand
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: None, Add or Concatenate [default: Add].", DefaultValueFactory = _ => FlipMode.Add };
         var json = new Option<bool>("--json") { Description = "Print JSON (image, embedding, quality: the model's, higher is better, null when it carries none; sigma_sq_harmonic_mean for models with an uncertainty head)." };
         var command = new Command("embed", "Compute L2-normalised face embeddings.") { model, images, landmarks, detector, aligned, flip, json };
+        var foreign = new ForeignOnnxOptions();
+        foreign.AddTo(command);
         command.SetAction(parse =>
         {
-            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
             var paths = parse.GetValue(images)!;
             var (crops, noFace) = inputs.CropAll(paths);

@@ -30,12 +30,14 @@ internal static class EvalVerifyCommand
         {
             model, images, pairs, landmarks, detector, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut,
         };
+        var foreign = new ForeignOnnxOptions();
+        foreign.AddTo(command);
         command.SetAction(parse =>
         {
             if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             var scoring = ModelInputs.Score(parse.GetValue(score)!, embedder);
             if (scoring != ComparisonScore.Cosine && parse.GetValue(calibrate))
                 throw new UserErrorException("--calibrate stores a cosine threshold (faceforge verify scores with cosine); calibrate with --score cosine.");

@@ -30,9 +30,23 @@ internal static class ModelInputs
         return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }
 
-    /// <summary>Opens a recognition model file (FaceForge .ffm through libtorch).</summary>
-    public static IFaceEmbedder OpenEmbedder(string path, string option) =>
-        File.Exists(path) ? new FaceModels(new TorchModelBackend()).OpenEmbedder(path) : throw new UserErrorException($"{option}: '{path}' does not exist.");
+    /// <summary>Opens a recognition model file: FaceForge .ffm through libtorch, ONNX (FaceForge's exports, or others with <paramref name="onnx"/>) through ONNX Runtime.</summary>
+    public static IFaceEmbedder OpenEmbedder(string path, string option, OnnxEmbedderOptions? onnx = null)
+    {
+        if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
+        bool isOnnx = path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+        if (onnx is { Template: not null } or { NormalizationMean: not null } or { NormalizationStd: not null } && !isOnnx)
+            throw new UserErrorException($"--onnx-template, --onnx-mean and --onnx-std apply to ONNX models; '{path}' is not one.");
+        if (!isOnnx) return new FaceModels(new TorchModelBackend()).OpenEmbedder(path);
+        try
+        {
+            return new OnnxFaceEmbedder(path, onnx);
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("no FaceForge metadata", StringComparison.Ordinal))
+        {
+            throw new UserErrorException($"{e.Message} On the command line: --onnx-template, --onnx-mean and --onnx-std (InsightFace models: arcface-112x112, 127.5, 127.5).");
+        }
+    }
 
     /// <summary>--score cosine|mls.</summary>
     public static Option<string> ScoreOption()

@@ -21,10 +21,12 @@ internal static class VerifyCommand
         {
             model, first, second, pairs, landmarks, detector, aligned, threshold, json,
         };
+        var foreign = new ForeignOnnxOptions();
+        foreign.AddTo(command);
         command.SetAction(parse =>
         {
             var list = PairList(parse.GetValue(first), parse.GetValue(second), parse.GetValue(pairs));
-            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model");
+            using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             double? t = parse.GetValue(threshold) ?? embedder.Info.Threshold;
             if (t is double given && !(given >= -1 && given <= 1)) throw new UserErrorException($"--threshold: {given} is not a cosine in [-1, 1].");
             // Scores are compared with the threshold under the flip test it was calibrated with.
