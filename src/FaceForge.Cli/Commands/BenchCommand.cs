@@ -12,6 +12,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchTrainCommand.Create());
         bench.Subcommands.Add(BenchClassifierCommand.Create());
         bench.Subcommands.Add(BenchDetectCommand.Create());
+        bench.Subcommands.Add(BenchGalleryCommand.Create());
         return bench;
     }
 }

@@ -75,7 +75,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
                     ["threshold_fpir"] = Number(header.ThresholdFpir),
                     ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
                 };
-                foreach (var (key, value) in meta) SetMeta(connection, key, value);
+                foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
                 transaction.Commit();
             }
             // Stale journals of a replaced file would be replayed into the new one.
