@@ -126,9 +126,7 @@ public sealed class FaceGallery : IDisposable
                 throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
             float norm = TensorPrimitives.Norm(face.Vector);
             if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"{where}: the vector is {(norm == 0 ? "zero" : "not finite")}.", nameof(faces));
-            var unit = new float[face.Vector.Length];
-            TensorPrimitives.Divide(face.Vector, norm, unit);
-            normalised.Add(face with { Vector = unit });
+            normalised.Add(face with { Vector = Unit(face.Vector, norm) });
         }
         if (normalised.Count == 0) return [];
         _lock.EnterWriteLock();
@@ -212,8 +210,7 @@ public sealed class FaceGallery : IDisposable
         if (probe.Length != Model.EmbeddingSize) throw new ArgumentException($"A {probe.Length}-d probe for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(probe));
         float norm = TensorPrimitives.Norm(probe);
         if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
-        var unit = new float[probe.Length];
-        TensorPrimitives.Divide(probe, norm, unit);
+        var unit = Unit(probe, norm);
         _lock.EnterReadLock();
         try
         {
@@ -363,6 +360,14 @@ public sealed class FaceGallery : IDisposable
         _hnsw = null;
         _store.Dispose();
         _lock.Dispose();
+    }
+
+    /// <summary>A unit-length copy; embeddings that are unit length already (to float precision) are kept bit for bit.</summary>
+    private static float[] Unit(float[] vector, float norm)
+    {
+        var unit = (float[])vector.Clone();
+        if (Math.Abs(norm - 1) > 1e-6f) TensorPrimitives.Divide(vector, norm, unit);
+        return unit;
     }
 
     private void AddToMemory(long id, string subject, float[] vector)
