@@ -112,12 +112,22 @@ internal static class BenchGalleryCommand
             }
             var result = new
             {
-                Faces = n, Dim = dim, Precision = kind.ToString().ToLowerInvariant(), Queries = q,
-                ExactMsPerQuery = Math.Round(exactMs, 3), StreamingReadMs = Math.Round(streamMs, 3), ExactOverStreaming = Math.Round(exactMs / streamMs, 3),
-                StreamingGBPerS = Math.Round(bytes / streamMs / 1e6, 2), ExactRecallOfMate = mated / (double)q,
-                HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null, HnswMsPerQuery = hnswMs is double h ? Math.Round(h, 4) : (double?)null,
-                HnswRecallAt1 = recall, HnswSpeedup = hnswMs is double hm ? Math.Round(exactMs / hm, 1) : (double?)null,
-                SqliteEnrollRowsPerS = rowsPerSecond is double r ? Math.Round(r) : (double?)null, SqliteBatch = size, SqliteFaces = enrol,
+                Faces = n,
+                Dim = dim,
+                Precision = kind.ToString().ToLowerInvariant(),
+                Queries = q,
+                ExactMsPerQuery = Math.Round(exactMs, 3),
+                StreamingReadMs = Math.Round(streamMs, 3),
+                ExactOverStreaming = Math.Round(exactMs / streamMs, 3),
+                StreamingGBPerS = Math.Round(bytes / streamMs / 1e6, 2),
+                ExactRecallOfMate = mated / (double)q,
+                HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null,
+                HnswMsPerQuery = hnswMs is double h ? Math.Round(h, 4) : (double?)null,
+                HnswRecallAt1 = recall,
+                HnswSpeedup = hnswMs is double hm ? Math.Round(exactMs / hm, 1) : (double?)null,
+                SqliteEnrollRowsPerS = rowsPerSecond is double r ? Math.Round(r) : (double?)null,
+                SqliteBatch = size,
+                SqliteFaces = enrol,
                 Threads = 1,
             };
             var writer = parse.InvocationConfiguration.Output;
