@@ -19,6 +19,7 @@ internal static class CommandTree
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(GalleryCommand.Create());
         root.Subcommands.Add(DetectCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -13,6 +13,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchClassifierCommand.Create());
         bench.Subcommands.Add(BenchDetectCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
+        bench.Subcommands.Add(BenchGalleryCommand.Create());
         return bench;
     }
 }

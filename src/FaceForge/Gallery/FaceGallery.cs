@@ -1,0 +1,401 @@
+using System.Numerics.Tensors;
+using System.Text.Json;
+
+namespace FaceForge.Gallery;
+
+/// <summary>
+/// A face gallery: subjects with one or more templates (faces) of one recognition model, searched by cosine. A
+/// subject's score for a probe is the best cosine over its templates. Small galleries are scanned exactly with SIMD
+/// dot products; from <see cref="GalleryOptions.HnswAbove"/> faces on, an HNSW index proposes candidates that are
+/// then re-scored exactly. The store (one SQLite file by default) is written first, in one transaction per call,
+/// and the in-memory index only after the commit, so memory never holds a face the store lacks.
+/// </summary>
+/// <remarks>
+/// Thread-safe: <see cref="Identify"/> may run on many threads at once (HNSW searches are serialised);
+/// enrolment, removal and threshold changes take an exclusive lock. Holds native memory (the HNSW graph) and the
+/// store's connection: dispose it.
+/// </remarks>
+public sealed class FaceGallery : IDisposable
+{
+    private readonly IGalleryStore _store;
+    private readonly GalleryOpenOptions _open;
+    private readonly ExactIndex _exact;
+    private readonly List<string> _subjectNames = [];
+    private readonly Dictionary<string, int> _subjectIndex = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, int> _facesPerSubject = [];
+    private readonly ReaderWriterLockSlim _lock = new();
+    private readonly Lock _hnswLock = new();
+    private HnswIndex? _hnsw;
+
+    private FaceGallery(IGalleryStore store, GalleryOpenOptions open)
+    {
+        _store = store;
+        _open = open;
+        var header = store.Header;
+        _exact = new ExactIndex(header.Model.EmbeddingSize, header.Options.Precision);
+        foreach (var face in store.ReadFaces()) AddToMemory(face.Id, face.Subject, face.Vector);
+        UpdateHnsw();
+    }
+
+    /// <summary>The model the gallery's vectors came from.</summary>
+    public GalleryModel Model => _store.Header.Model;
+
+    /// <summary>The creation options.</summary>
+    public GalleryOptions Options => _store.Header.Options;
+
+    /// <summary>The open-set threshold (best score must be strictly above it), or null.</summary>
+    public double? Threshold => _store.Header.Threshold;
+
+    /// <summary>Faces in the in-memory index (equal to the store's rows).</summary>
+    public int Count
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try { return _exact.Count; }
+            finally { _lock.ExitReadLock(); }
+        }
+    }
+
+    /// <summary>Faces in the HNSW graph, or null when identification is exact.</summary>
+    public long? HnswCount => _hnsw?.Count;
+
+    /// <summary>"hnsw" or "exact".</summary>
+    public string IndexKind => _hnsw is null ? "exact" : "hnsw";
+
+    /// <summary>Creates a gallery file (SQLite) for <paramref name="model"/>.</summary>
+    /// <exception cref="IOException">The file exists and <paramref name="overwrite"/> is false.</exception>
+    public static FaceGallery Create(string path, GalleryModel model, GalleryOptions? options = null, bool overwrite = false, GalleryOpenOptions? open = null)
+    {
+        options ??= new GalleryOptions();
+        if (options.Problem() is { } problem) throw new ArgumentException($"Gallery options: {problem}.", nameof(options));
+        if (model.EmbeddingSize < 1) throw new ArgumentException($"Embedding size {model.EmbeddingSize} is not positive.", nameof(model));
+        return new FaceGallery(SqliteGalleryStore.Create(path, new GalleryHeader(model, options, null, null), overwrite, open), open ?? new GalleryOpenOptions());
+    }
+
+    /// <summary>Opens the gallery file at <paramref name="path"/> and loads its faces into memory.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a gallery, or a damaged record (named).</exception>
+    /// <exception cref="LockedException">Another writer holds it past the lock timeout.</exception>
+    public static FaceGallery Open(string path, GalleryOpenOptions? open = null) => Open(SqliteGalleryStore.Open(path, open), open);
+
+    /// <summary>Opens a gallery on <paramref name="store"/> (which it then owns).</summary>
+    public static FaceGallery Open(IGalleryStore store, GalleryOpenOptions? open = null)
+    {
+        try
+        {
+            return new FaceGallery(store, open ?? new GalleryOpenOptions());
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fails unless an embedding model with <paramref name="fingerprint"/> and <paramref name="embeddingSize"/> is
+    /// the one this gallery was built with (the message names both).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Another model or another embedding size.</exception>
+    public void RequireModel(string fingerprint, int embeddingSize, string modelDescription)
+    {
+        if (embeddingSize != Model.EmbeddingSize)
+            throw new InvalidDataException($"{_store.Location}: the gallery holds {Model.EmbeddingSize}-d embeddings of {Model.Architecture} ({Model.ModelPath}), but {modelDescription} gives {embeddingSize}-d ones.");
+        if (!string.Equals(fingerprint, Model.Fingerprint, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{_store.Location}: the gallery was built with model {Model.Architecture} {Model.ModelPath} (fingerprint {Model.Fingerprint[..Math.Min(12, Model.Fingerprint.Length)]}), "
+                + $"not {modelDescription} (fingerprint {fingerprint[..Math.Min(12, fingerprint.Length)]}): embeddings of different networks are not comparable.");
+    }
+
+    /// <summary>
+    /// Enrols <paramref name="faces"/> in one transaction: all are stored or none. Vectors are normalised to unit
+    /// length. A subject id already enrolled gets the new faces as extra templates.
+    /// </summary>
+    /// <returns>The new faces' ids, in order.</returns>
+    /// <exception cref="ArgumentException">A face has another length, a non-finite or zero vector, or an empty subject id (the face's index and source are named).</exception>
+    /// <exception cref="LockedException">Another writer holds the store.</exception>
+    public IReadOnlyList<long> Enroll(IReadOnlyList<GalleryFace> faces)
+    {
+        var normalised = new List<GalleryFace>(faces.Count);
+        for (int i = 0; i < faces.Count; i++)
+        {
+            var face = faces[i];
+            string where = $"face {i}{(face.Source is null ? "" : $" ({face.Source})")}";
+            if (string.IsNullOrWhiteSpace(face.Subject)) throw new ArgumentException($"{where}: empty subject id.", nameof(faces));
+            if (face.Vector.Length != Model.EmbeddingSize)
+                throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
+            float norm = TensorPrimitives.Norm(face.Vector);
+            if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"{where}: the vector is {(norm == 0 ? "zero" : "not finite")}.", nameof(faces));
+            normalised.Add(face with { Vector = Unit(face.Vector, norm) });
+        }
+        if (normalised.Count == 0) return [];
+        _lock.EnterWriteLock();
+        try
+        {
+            var ids = _store.AddFaces(normalised);
+            for (int i = 0; i < ids.Count; i++)
+            {
+                AddToMemory(ids[i], normalised[i].Subject, normalised[i].Vector);
+                _hnsw?.Add(ids[i], _exact.Vector(_exact.Count - 1));
+            }
+            UpdateHnsw();
+            return ids;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes a subject and all its templates; the number of faces removed (0 when unknown).</summary>
+    public int Remove(string subject)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            var ids = _store.RemoveSubject(subject);
+            foreach (long id in ids)
+            {
+                _exact.Remove(id);
+                _hnsw?.Remove(id);
+            }
+            if (_subjectIndex.TryGetValue(subject, out int index)) _facesPerSubject.Remove(index);
+            UpdateHnsw();
+            return ids.Count;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Merges metadata into a subject's (a null value removes the key).</summary>
+    /// <exception cref="KeyNotFoundException">No such subject.</exception>
+    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata)
+    {
+        _lock.EnterWriteLock();
+        try { _store.SetMetadata(subject, metadata); }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Records the open-set threshold (null removes it) and the FPIR it was calibrated for, if any.</summary>
+    public void SetThreshold(double? threshold, double? fpir = null)
+    {
+        if (threshold is double t && !(t >= -1 && t <= 1)) throw new ArgumentException($"Threshold {t} is not a cosine in [-1, 1].", nameof(threshold));
+        _lock.EnterWriteLock();
+        try { _store.SetThreshold(threshold, fpir); }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>
+    /// Calibrates and records the threshold for <paramref name="targetFpir"/> from probes of people who are not
+    /// enrolled (see <see cref="ThresholdCalibration.CalibrateThreshold"/>). Returns the threshold.
+    /// </summary>
+    public double Calibrate(IEnumerable<float[]> nonMatedProbes, double targetFpir)
+    {
+        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException("The gallery is empty: enrol subjects before calibrating.")).ToList();
+        double threshold = ThresholdCalibration.CalibrateThreshold(scores, targetFpir);
+        SetThreshold(threshold, targetFpir);
+        return threshold;
+    }
+
+    /// <summary>
+    /// The <paramref name="topK"/> best subjects for <paramref name="probe"/>, each scored by its best template, and
+    /// whether the best one passes the gallery's threshold.
+    /// </summary>
+    /// <exception cref="ArgumentException">The probe's length differs from the gallery's, or it is zero or not finite.</exception>
+    public GalleryIdentification Identify(float[] probe, int topK = 5)
+    {
+        if (topK < 1) throw new ArgumentException($"top-k must be at least 1 (got {topK}).", nameof(topK));
+        if (probe.Length != Model.EmbeddingSize) throw new ArgumentException($"A {probe.Length}-d probe for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(probe));
+        float norm = TensorPrimitives.Norm(probe);
+        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
+        var unit = Unit(probe, norm);
+        _lock.EnterReadLock();
+        try
+        {
+            List<(int Row, float Score)> rows;
+            if (_hnsw is { } hnsw)
+            {
+                long[] ids;
+                lock (_hnswLock) ids = hnsw.Search(unit, Math.Max(_open.HnswCandidates, 4 * topK));
+                rows = ids.Select(id => _exact.TryRow(id, out int row) ? row : -1).Where(r => r >= 0)
+                    .Select(r => (r, _exact.Score(r, unit))).OrderByDescending(x => x.Item2).ToList();
+            }
+            else
+            {
+                // Scan for enough faces to hold topK distinct subjects; widen when one subject's templates crowd the top.
+                int want = Math.Max(4 * topK, 16);
+                while (true)
+                {
+                    rows = _exact.Search(unit, want);
+                    if (rows.Count >= _exact.Count || rows.Select(r => _exact.Subject(r.Row)).Distinct().Count() >= topK) break;
+                    want *= 4;
+                }
+            }
+            var matches = new List<GalleryMatch>(topK);
+            var seen = new HashSet<int>();
+            foreach (var (row, score) in rows)
+            {
+                if (!seen.Add(_exact.Subject(row))) continue;
+                matches.Add(new GalleryMatch(_subjectNames[_exact.Subject(row)], score, _exact.FaceId(row)));
+                if (matches.Count == topK) break;
+            }
+            double? threshold = Threshold;
+            bool? known = threshold is double t ? matches.Count > 0 && matches[0].Score > t : null;
+            return new GalleryIdentification(matches, threshold, known, IndexKind);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Every subject with its face count and metadata, by id.</summary>
+    public IReadOnlyList<GallerySubject> Subjects()
+    {
+        _lock.EnterReadLock();
+        try { return _store.Subjects(); }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>The gallery's figures.</summary>
+    public GalleryStats Stats()
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            var header = _store.Header;
+            return new GalleryStats(_exact.Count, _facesPerSubject.Count, header.Model.EmbeddingSize, header.Options.Precision, IndexKind, header.Options.HnswAbove,
+                header.Threshold, header.ThresholdFpir, header.Model, _store.Location);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// Writes the gallery as JSON: format, model, precision, threshold, subjects (id, metadata) and faces (id,
+    /// subject, quality, source, vector as stored, widened to float32), read from the store in id order.
+    /// </summary>
+    public void Export(Stream output)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
+            var header = _store.Header;
+            json.WriteStartObject();
+            json.WriteString("format", "faceforge-gallery-export");
+            json.WriteNumber("version", 1);
+            json.WriteStartObject("model");
+            json.WriteString("fingerprint", header.Model.Fingerprint);
+            json.WriteString("architecture", header.Model.Architecture);
+            json.WriteNumber("embedding_size", header.Model.EmbeddingSize);
+            json.WriteString("template", header.Model.Template);
+            json.WriteString("path", header.Model.ModelPath);
+            json.WriteString("detector", header.Model.DetectorPath);
+            json.WriteEndObject();
+            json.WriteString("precision", header.Options.Precision.ToString().ToLowerInvariant());
+            if (header.Threshold is double t) json.WriteNumber("threshold", t);
+            else json.WriteNull("threshold");
+            json.WriteStartArray("subjects");
+            foreach (var subject in _store.Subjects())
+            {
+                json.WriteStartObject();
+                json.WriteString("id", subject.Id);
+                json.WriteStartObject("metadata");
+                foreach (var (key, value) in subject.Metadata) json.WriteString(key, value);
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("faces");
+            foreach (var face in _store.ReadFaces())
+            {
+                json.WriteStartObject();
+                json.WriteNumber("id", face.Id);
+                json.WriteString("subject", face.Subject);
+                if (face.Quality is double q) json.WriteNumber("quality", q);
+                else json.WriteNull("quality");
+                json.WriteString("source", face.Source);
+                json.WriteStartArray("vector");
+                foreach (float v in face.Vector) json.WriteNumberValue(v);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>The ids of the faces in memory, for consistency checks against the store.</summary>
+    internal IReadOnlyList<long> FaceIds()
+    {
+        _lock.EnterReadLock();
+        try { return Enumerable.Range(0, _exact.Count).Select(_exact.FaceId).Order().ToList(); }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>The exact index, for benchmarks (bandwidth reference, exact vs HNSW).</summary>
+    internal ExactIndex Exact => _exact;
+
+    /// <summary>Exact top-k rows bypassing HNSW (benchmarks and recall tests); face ids, best first.</summary>
+    internal long[] ExactNearest(float[] unitProbe, int count)
+    {
+        _lock.EnterReadLock();
+        try { return _exact.Search(unitProbe, count).Select(r => _exact.FaceId(r.Row)).ToArray(); }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _hnsw?.Dispose();
+        _hnsw = null;
+        _store.Dispose();
+        _lock.Dispose();
+    }
+
+    /// <summary>A unit-length copy; embeddings that are unit length already (to float precision) are kept bit for bit.</summary>
+    private static float[] Unit(float[] vector, float norm)
+    {
+        var unit = (float[])vector.Clone();
+        if (Math.Abs(norm - 1) > 1e-6f) TensorPrimitives.Divide(vector, norm, unit);
+        return unit;
+    }
+
+    private void AddToMemory(long id, string subject, float[] vector)
+    {
+        if (!_subjectIndex.TryGetValue(subject, out int index))
+        {
+            index = _subjectNames.Count;
+            _subjectNames.Add(subject);
+            _subjectIndex[subject] = index;
+        }
+        _facesPerSubject[index] = _facesPerSubject.GetValueOrDefault(index) + 1;
+        _exact.Add(id, index, vector);
+    }
+
+    /// <summary>Builds the HNSW graph once the gallery reaches its size threshold (or drops it below).</summary>
+    private void UpdateHnsw()
+    {
+        bool wanted = _open.ForceHnsw ?? _exact.Count >= Options.HnswAbove;
+        if (wanted && _hnsw is null)
+        {
+            var hnsw = new HnswIndex(_exact.Dimensions, _exact.Precision, _open);
+            for (int row = 0; row < _exact.Count; row++) hnsw.Add(_exact.FaceId(row), _exact.Vector(row));
+            _hnsw = hnsw;
+        }
+        else if (!wanted && _hnsw is not null)
+        {
+            _hnsw.Dispose();
+            _hnsw = null;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace FaceForge.Gallery;
+
+/// <summary>
+/// Where a gallery's faces persist. Every write is one transaction: it commits whole or not at all, so a process
+/// killed mid-write leaves the store as it was before that write. <see cref="FaceGallery"/> keeps its in-memory
+/// index in step with the store; a store shared by several processes would add a change sequence to follow.
+/// </summary>
+/// <remarks>Implementations are not thread-safe: <see cref="FaceGallery"/> serialises calls.</remarks>
+public interface IGalleryStore : IDisposable
+{
+    /// <summary>Where the store lives, for messages (a file path, a server address).</summary>
+    string Location { get; }
+
+    /// <summary>The model, options and threshold recorded at creation.</summary>
+    GalleryHeader Header { get; }
+
+    /// <summary>Every face, in id order.</summary>
+    /// <exception cref="InvalidDataException">A stored record is damaged (named by its face id).</exception>
+    IEnumerable<StoredFace> ReadFaces();
+
+    /// <summary>Adds <paramref name="faces"/> in one transaction, creating subjects as needed; their ids, in order.</summary>
+    /// <exception cref="LockedException">Another writer holds the store past the lock timeout.</exception>
+    IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces);
+
+    /// <summary>Removes a subject and its faces in one transaction; the ids of the faces removed (empty when unknown).</summary>
+    IReadOnlyList<long> RemoveSubject(string subject);
+
+    /// <summary>Merges <paramref name="metadata"/> into a subject's (a null value removes the key).</summary>
+    /// <exception cref="KeyNotFoundException">No such subject.</exception>
+    void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata);
+
+    /// <summary>Every subject with its face count and metadata, by id.</summary>
+    IReadOnlyList<GallerySubject> Subjects();
+
+    /// <summary>Records the open-set threshold (and the FPIR it was calibrated for, if any).</summary>
+    void SetThreshold(double? threshold, double? fpir);
+}

@@ -1,0 +1,353 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace FaceForge.Gallery;
+
+/// <summary>
+/// A gallery in one SQLite file: tables meta (key/value: format, model, options, threshold), subjects and faces
+/// (vector as a little-endian float32 or float16 blob). Rollback journal with synchronous=FULL: a commit is on disk
+/// when it returns, and a write interrupted by a crash is rolled back by the next open.
+/// </summary>
+/// <remarks>Not thread-safe (one connection); <see cref="FaceGallery"/> serialises calls.</remarks>
+public sealed class SqliteGalleryStore : IGalleryStore
+{
+    /// <summary>The value of meta 'format' that marks a FaceForge gallery.</summary>
+    public const string Format = "faceforge-gallery";
+
+    /// <summary>The schema version this code writes and reads.</summary>
+    public const int SchemaVersion = 1;
+
+    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteCorrupt = 11, SqliteNotADatabase = 26;
+
+    private readonly SqliteConnection _connection;
+
+    private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header)
+    {
+        Location = path;
+        _connection = connection;
+        Header = header;
+    }
+
+    /// <inheritdoc/>
+    public string Location { get; }
+
+    /// <inheritdoc/>
+    public GalleryHeader Header { get; private set; }
+
+    /// <summary>
+    /// Creates a gallery file at <paramref name="path"/>. The file is written under a temporary name and renamed into
+    /// place, so a failed creation never leaves a half-made gallery, and with <paramref name="overwrite"/> an existing
+    /// gallery is replaced only once the new one is complete.
+    /// </summary>
+    /// <exception cref="IOException">The file exists and <paramref name="overwrite"/> is false.</exception>
+    public static SqliteGalleryStore Create(string path, GalleryHeader header, bool overwrite, GalleryOpenOptions? options = null)
+    {
+        path = Path.GetFullPath(path);
+        if (File.Exists(path) && !overwrite) throw new IOException($"'{path}' already exists; a gallery is only replaced when asked to overwrite it.");
+        string temporary = $"{path}.{Guid.NewGuid():N}.creating";
+        try
+        {
+            using (var connection = Connect(temporary, SqliteOpenMode.ReadWriteCreate, options))
+            {
+                using var transaction = connection.BeginTransaction();
+                Execute(connection, """
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+                    CREATE TABLE subjects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL DEFAULT '{}');
+                    CREATE TABLE faces (id INTEGER PRIMARY KEY AUTOINCREMENT, subject INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+                        vector BLOB NOT NULL, quality REAL, source TEXT);
+                    CREATE INDEX faces_subject ON faces(subject);
+                    """);
+                var model = header.Model;
+                var meta = new Dictionary<string, string?>
+                {
+                    ["format"] = Format,
+                    ["schema_version"] = SchemaVersion.ToString(CultureInfo.InvariantCulture),
+                    ["model_fingerprint"] = model.Fingerprint,
+                    ["model_architecture"] = model.Architecture,
+                    ["embedding_size"] = model.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
+                    ["model_template"] = model.Template,
+                    ["model_path"] = model.ModelPath,
+                    ["detector_path"] = model.DetectorPath,
+                    ["precision"] = header.Options.Precision.ToString().ToLowerInvariant(),
+                    ["hnsw_above"] = header.Options.HnswAbove.ToString(CultureInfo.InvariantCulture),
+                    ["threshold"] = Number(header.Threshold),
+                    ["threshold_fpir"] = Number(header.ThresholdFpir),
+                    ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                };
+                foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
+                transaction.Commit();
+            }
+            // Stale journals of a replaced file would be replayed into the new one.
+            foreach (string suffix in new[] { "-journal", "-wal", "-shm" }) File.Delete(path + suffix);
+            File.Move(temporary, path, overwrite);
+        }
+        finally
+        {
+            File.Delete(temporary);
+            File.Delete(temporary + "-journal");
+        }
+        return Open(path, options);
+    }
+
+    /// <summary>Opens the gallery file at <paramref name="path"/>.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not an SQLite database, or not a FaceForge gallery, or one of a newer schema.</exception>
+    /// <exception cref="LockedException">Another writer holds it past the lock timeout.</exception>
+    public static SqliteGalleryStore Open(string path, GalleryOpenOptions? options = null)
+    {
+        path = Path.GetFullPath(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Gallery '{path}' does not exist (create it with 'faceforge gallery create').", path);
+        var connection = Connect(path, SqliteOpenMode.ReadWrite, options);
+        try
+        {
+            var meta = Guard(path, () =>
+            {
+                var values = new Dictionary<string, string?>();
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT key, value FROM meta";
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+                return values;
+            });
+            return new SqliteGalleryStore(path, connection, ParseHeader(path, meta));
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<StoredFace> ReadFaces()
+    {
+        var model = Header.Model;
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id";
+        using var reader = Guard(Location, command.ExecuteReader);
+        while (Guard(Location, reader.Read))
+        {
+            long id = reader.GetInt64(0);
+            var blob = (byte[])reader.GetValue(2);
+            var vector = VectorCodec.Decode(blob, model.EmbeddingSize, Header.Options.Precision)
+                ?? throw new InvalidDataException($"{Location}: face {id}: vector of {blob.Length} bytes, expected {model.EmbeddingSize} {Header.Options.Precision.ToString().ToLowerInvariant()} values.");
+            yield return new StoredFace(id, reader.GetString(1), vector, reader.IsDBNull(3) ? null : reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetString(4));
+        }
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces) => Write(transaction =>
+    {
+        var subjects = new Dictionary<string, long>(StringComparer.Ordinal);
+        using var find = Command(transaction, "SELECT id FROM subjects WHERE name = $name", "$name");
+        using var addSubject = Command(transaction, "INSERT INTO subjects(name) VALUES ($name) RETURNING id", "$name");
+        using var addFace = Command(transaction, "INSERT INTO faces(subject, vector, quality, source) VALUES ($subject, $vector, $quality, $source) RETURNING id",
+            "$subject", "$vector", "$quality", "$source");
+        var ids = new List<long>(faces.Count);
+        foreach (var face in faces)
+        {
+            if (!subjects.TryGetValue(face.Subject, out long subject))
+            {
+                find.Parameters[0].Value = face.Subject;
+                subject = find.ExecuteScalar() is long known ? known : (long)addSubject.With(face.Subject).ExecuteScalar()!;
+                subjects[face.Subject] = subject;
+            }
+            addFace.Parameters[0].Value = subject;
+            addFace.Parameters[1].Value = VectorCodec.Encode(face.Vector, Header.Options.Precision);
+            addFace.Parameters[2].Value = face.Quality is double q ? q : DBNull.Value;
+            addFace.Parameters[3].Value = (object?)face.Source ?? DBNull.Value;
+            ids.Add((long)addFace.ExecuteScalar()!);
+        }
+        return ids;
+    });
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> RemoveSubject(string subject) => Write(transaction =>
+    {
+        var ids = new List<long>();
+        using (var select = Command(transaction, "SELECT f.id FROM faces f JOIN subjects s ON s.id = f.subject WHERE s.name = $name", "$name"))
+        {
+            select.Parameters[0].Value = subject;
+            using var reader = select.ExecuteReader();
+            while (reader.Read()) ids.Add(reader.GetInt64(0));
+        }
+        using (var delete = Command(transaction, "DELETE FROM faces WHERE subject IN (SELECT id FROM subjects WHERE name = $name)", "$name"))
+            delete.With(subject).ExecuteNonQuery();
+        using (var delete = Command(transaction, "DELETE FROM subjects WHERE name = $name", "$name"))
+            delete.With(subject).ExecuteNonQuery();
+        return (IReadOnlyList<long>)ids;
+    });
+
+    /// <inheritdoc/>
+    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction =>
+    {
+        using var select = Command(transaction, "SELECT metadata FROM subjects WHERE name = $name", "$name");
+        string json = select.With(subject).ExecuteScalar() as string ?? throw new KeyNotFoundException($"{Location}: no subject '{subject}'.");
+        var merged = JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [];
+        foreach (var (key, value) in metadata)
+        {
+            if (value is null) merged.Remove(key);
+            else merged[key] = value;
+        }
+        using var update = Command(transaction, "UPDATE subjects SET metadata = $metadata WHERE name = $name", "$metadata", "$name");
+        update.Parameters[0].Value = JsonSerializer.Serialize(merged);
+        update.Parameters[1].Value = subject;
+        update.ExecuteNonQuery();
+        return 0;
+    });
+
+    /// <inheritdoc/>
+    public IReadOnlyList<GallerySubject> Subjects() => Guard(Location, () =>
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT s.name, s.metadata, (SELECT COUNT(*) FROM faces f WHERE f.subject = s.id) FROM subjects s ORDER BY s.name";
+        using var reader = command.ExecuteReader();
+        var subjects = new List<GallerySubject>();
+        while (reader.Read())
+        {
+            Dictionary<string, string> metadata;
+            try
+            {
+                metadata = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(1)) ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{Location}: subject '{reader.GetString(0)}': metadata is not a JSON object of strings ({e.Message}).", e);
+            }
+            subjects.Add(new GallerySubject(reader.GetString(0), reader.GetInt32(2), metadata));
+        }
+        return subjects;
+    });
+
+    /// <inheritdoc/>
+    public void SetThreshold(double? threshold, double? fpir)
+    {
+        Write(transaction =>
+        {
+            SetMeta(_connection, "threshold", Number(threshold), transaction);
+            SetMeta(_connection, "threshold_fpir", Number(fpir), transaction);
+            return 0;
+        });
+        Header = Header with { Threshold = threshold, ThresholdFpir = fpir };
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _connection.Dispose();
+
+    private static SqliteConnection Connect(string path, SqliteOpenMode mode, GalleryOpenOptions? options)
+    {
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = mode,
+            // Closing must release the file (tests reopen and delete it; a pool would keep it open).
+            Pooling = false,
+            DefaultTimeout = Math.Max(1, (int)Math.Ceiling((options ?? new GalleryOpenOptions()).LockTimeout.TotalSeconds)),
+            ForeignKeys = true,
+        };
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            Guard(path, () =>
+            {
+                connection.Open();
+                Execute(connection, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
+                return 0;
+            });
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+        return connection;
+    }
+
+    private static GalleryHeader ParseHeader(string path, Dictionary<string, string?> meta)
+    {
+        string Get(string key) => meta.TryGetValue(key, out string? v) && v is not null ? v : throw new InvalidDataException($"{path}: gallery metadata lacks '{key}' (a damaged or foreign file).");
+        if (!meta.TryGetValue("format", out string? format) || format != Format)
+            throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery (meta 'format' is {(format is null ? "missing" : $"'{format}'")}).");
+        if (!int.TryParse(Get("schema_version"), CultureInfo.InvariantCulture, out int version) || version > SchemaVersion)
+            throw new InvalidDataException($"{path}: gallery schema version '{meta["schema_version"]}' is newer than this FaceForge reads ({SchemaVersion}).");
+        if (!int.TryParse(Get("embedding_size"), CultureInfo.InvariantCulture, out int size) || size < 1)
+            throw new InvalidDataException($"{path}: embedding size '{meta["embedding_size"]}' is not a positive number.");
+        if (!Enum.TryParse<GalleryPrecision>(Get("precision"), ignoreCase: true, out var precision))
+            throw new InvalidDataException($"{path}: precision '{meta["precision"]}' is neither float32 nor float16.");
+        if (!int.TryParse(Get("hnsw_above"), CultureInfo.InvariantCulture, out int hnswAbove) || hnswAbove < 1)
+            throw new InvalidDataException($"{path}: hnsw_above '{meta["hnsw_above"]}' is not a positive number.");
+        var model = new GalleryModel(Get("model_fingerprint"), Get("model_architecture"), size, Get("model_template"), Get("model_path"), meta.GetValueOrDefault("detector_path"));
+        return new GalleryHeader(model, new GalleryOptions { Precision = precision, HnswAbove = hnswAbove }, Parse(meta.GetValueOrDefault("threshold")), Parse(meta.GetValueOrDefault("threshold_fpir")));
+    }
+
+    private static double? Parse(string? text) => text is null ? null : double.Parse(text, CultureInfo.InvariantCulture);
+
+    private static string? Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Runs <paramref name="work"/> in one immediate (write-locking) transaction, committed only when it returns.</summary>
+    private T Write<T>(Func<SqliteTransaction, T> work) => Guard(Location, () =>
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        var result = work(transaction);
+        transaction.Commit();
+        return result;
+    });
+
+    private SqliteCommand Command(SqliteTransaction transaction, string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (string name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        return command;
+    }
+
+    private static void SetMeta(SqliteConnection connection, string key, string? value, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "INSERT INTO meta(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$value", (object?)value ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>SQLite's errors as the gallery's: a busy file is locked, a foreign or damaged one is invalid data, both naming the file.</summary>
+    private static T Guard<T>(string path, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
+        {
+            throw new LockedException(path, null);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
+        {
+            throw new InvalidDataException($"{path}: not a FaceForge gallery (not a readable SQLite database: {e.Message.TrimEnd('.')}).", e);
+        }
+        catch (SqliteException e) when (e.Message.Contains("no such table", StringComparison.Ordinal) || e.Message.Contains("no such column", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery ({e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).TrimEnd('.')}).", e);
+        }
+    }
+}
+
+/// <summary>Fills a one-parameter command.</summary>
+file static class CommandExtensions
+{
+    public static SqliteCommand With(this SqliteCommand command, object value)
+    {
+        command.Parameters[0].Value = value;
+        return command;
+    }
+}

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FaceForge.Gallery;
+using FaceForge.Models;
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Weights;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>`faceforge gallery` end to end on small data, the kill -9 durability test, and a real model on LFW photos.</summary>
+public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
+{
+    private static string Faceforge => Path.Combine(AppContext.BaseDirectory, "faceforge");
+
+    private static (int Code, string Output, string Error) Ok(params string[] args)
+    {
+        var result = CliHarness.Run(args);
+        Assert.True(result.Code == 0, $"exit {result.Code} for {string.Join(' ', args)}: {result.Error}");
+        return result;
+    }
+
+    /// <summary>Asserts exit 2 with one error line containing each of <paramref name="mentions"/> and no stack trace.</summary>
+    private static string UserError(string[] args, params string[] mentions)
+    {
+        var (code, _, error) = CliHarness.Run(args);
+        Assert.True(code == 2, $"exit {code} for {string.Join(' ', args)}: {error}");
+        string line = error.Trim().Split('\n')[^1];
+        Assert.StartsWith("error: ", line);
+        Assert.DoesNotContain("   at ", error);
+        foreach (string mention in mentions) Assert.Contains(mention, line);
+        return line;
+    }
+
+    /// <summary>A small random model (like <see cref="TestModels.Random"/>) with other weights, size or quality.</summary>
+    private static string RandomModel(string dir, string name, int seed, int embeddingSize = 32, QualityKind quality = QualityKind.None)
+    {
+        string path = Path.Combine(dir, name);
+        TorchSharp.torch.manual_seed(seed);
+        var info = TestModels.Small with { EmbeddingSize = embeddingSize, Quality = quality };
+        using var network = BackboneCatalog.Create(info);
+        ModelFile.Save(path, info, StateDict.Export(network));
+        return path;
+    }
+
+    private string Image(int index) => Path.Combine(data.Root, data.Dataset.RelativePath(index));
+
+    private string Identity(int index) => data.Dataset.IdentityNames[data.Dataset.GetLabel(index)];
+
+    [Fact]
+    public void CommandsCreateEnrolIdentifyListRemoveStatsAndExport()
+    {
+        string dir = TestPaths.NewTempDirectory("gallery-cli");
+        string model = TestModels.Random(dir);
+        string gallery = Path.Combine(dir, "faces.gallery");
+        var created = JsonDocument.Parse(Ok("gallery", "create", gallery, "--model", model, "--json").Output).RootElement;
+        Assert.Equal(0, created.GetProperty("faces").GetInt32());
+        UserError(["gallery", "create", gallery, "--model", model], gallery, "--force");
+
+        var enrolled = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--folder", data.Root, "--json").Output).RootElement;
+        Assert.Equal(data.Dataset.Count, enrolled.GetProperty("enrolled").GetInt32());
+        Ok("gallery", "enroll", gallery, "--subject", "extra", Image(0), Image(1), "--meta", "name=Ada Lovelace", "--meta", "team=x");
+        // The same id again adds templates.
+        Ok("gallery", "enroll", gallery, "--subject", "extra", Image(2));
+        var list = JsonDocument.Parse(Ok("gallery", "list", gallery, "--json").Output).RootElement.EnumerateArray().ToList();
+        var extra = list.Single(s => s.GetProperty("id").GetString() == "extra");
+        Assert.Equal(3, extra.GetProperty("faces").GetInt32());
+        Assert.Equal("Ada Lovelace", extra.GetProperty("metadata").GetProperty("name").GetString());
+        Assert.Equal(data.Dataset.IdentityNames.Count + 1, list.Count);
+
+        // An enrolled image finds its own identity (the same crop: cosine 1), here tied with 'extra' for Image(0).
+        int probe = data.Dataset.Count - 1;
+        var answer = JsonDocument.Parse(Ok("gallery", "identify", gallery, Image(probe), "--top-k", "3", "--json").Output).RootElement;
+        var face = answer.GetProperty("images")[0].GetProperty("faces")[0];
+        Assert.Equal(Identity(probe), face.GetProperty("best").GetString());
+        Assert.Equal(1.0, face.GetProperty("score").GetDouble(), 3);
+        Assert.Equal(3, face.GetProperty("matches").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, face.GetProperty("known").ValueKind);
+
+        Ok("gallery", "calibrate", gallery, "--threshold", "0.9");
+        face = JsonDocument.Parse(Ok("gallery", "identify", gallery, Image(probe), "--json").Output).RootElement.GetProperty("images")[0].GetProperty("faces")[0];
+        Assert.True(face.GetProperty("known").GetBoolean());
+
+        var stats = JsonDocument.Parse(Ok("gallery", "stats", gallery, "--json").Output).RootElement;
+        Assert.Equal(data.Dataset.Count + 3, stats.GetProperty("faces").GetInt32());
+        Assert.Equal(data.Dataset.IdentityNames.Count + 1, stats.GetProperty("subjects").GetInt32());
+        Assert.Equal(32, stats.GetProperty("embedding_size").GetInt32());
+        Assert.Equal("exact", stats.GetProperty("index").GetString());
+        Assert.Equal("sqlite", stats.GetProperty("store").GetProperty("kind").GetString());
+        Assert.Equal(0.9, stats.GetProperty("threshold").GetDouble());
+        Assert.Equal(TestModels.Small.Architecture, stats.GetProperty("model").GetProperty("architecture").GetString());
+        Assert.Equal(ModelFingerprint.Of(model), stats.GetProperty("model").GetProperty("fingerprint").GetString());
+
+        Assert.Equal(3, JsonDocument.Parse(Ok("gallery", "remove", gallery, "--subject", "extra", "--json").Output).RootElement.GetProperty("removed").GetInt32());
+        UserError(["gallery", "remove", gallery, "--subject", "extra"], "extra");
+
+        string export = Path.Combine(dir, "export.json");
+        Ok("gallery", "export", gallery, "--out", export);
+        var exported = JsonDocument.Parse(File.ReadAllText(export)).RootElement;
+        Assert.Equal(data.Dataset.Count, exported.GetProperty("faces").GetArrayLength());
+        Assert.Equal(32, exported.GetProperty("faces")[0].GetProperty("vector").GetArrayLength());
+
+        // --force replaces the gallery with an empty one.
+        Ok("gallery", "create", gallery, "--model", model, "--force", "--precision", "float16");
+        Assert.Equal(0, JsonDocument.Parse(Ok("gallery", "stats", gallery, "--json").Output).RootElement.GetProperty("faces").GetInt32());
+    }
+
+    [Fact]
+    public void BadInputIsRefusedWithOneLineNamingWhatIsWrong()
+    {
+        string dir = TestPaths.NewTempDirectory("gallery-bad");
+        string model = TestModels.Random(dir);
+        string gallery = Path.Combine(dir, "faces.gallery");
+        Ok("gallery", "create", gallery, "--model", model);
+
+        // Another model's weights, or another embedding size: refused naming both models.
+        string other = RandomModel(dir, "other.ffm", seed: 6);
+        UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--model", other], model, other);
+        string wide = RandomModel(dir, "wide.ffm", seed: 5, embeddingSize: 16);
+        UserError(["gallery", "identify", gallery, Image(0), "--model", wide], "32-d", "16-d");
+        // The same weights under another name are accepted.
+        string copy = Path.Combine(dir, "copy.ffm");
+        File.Copy(model, copy);
+        Ok("gallery", "enroll", gallery, "--subject", "a", Image(0), "--model", copy);
+
+        UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--min-quality", "1"], "--min-quality", "carries no quality");
+        UserError(["gallery", "enroll", gallery, "--subject", "a", Path.Combine(dir, "missing.png")], "missing.png");
+        UserError(["gallery", "enroll", gallery, Image(0)], "--subject", "--folder");
+        UserError(["gallery", "create", Path.Combine(dir, "pg.gallery"), "--model", model, "--store", "postgres://localhost/x"], "--store");
+
+        string garbage = Path.Combine(dir, "garbage.gallery");
+        File.WriteAllText(garbage, "this is not a database, just text long enough to be read as one page header...........................");
+        UserError(["gallery", "stats", garbage], garbage, "not a FaceForge gallery");
+        UserError(["gallery", "list", Path.Combine(dir, "absent.gallery")], "absent.gallery");
+    }
+
+    [Fact]
+    public void FacesBelowTheQualityThresholdAreRefused()
+    {
+        string dir = TestPaths.NewTempDirectory("gallery-quality");
+        string model = RandomModel(dir, "mag.ffm", seed: 5, quality: QualityKind.Magnitude);
+        string gallery = Path.Combine(dir, "faces.gallery");
+        Ok("gallery", "create", gallery, "--model", model);
+        var (code, output, error) = CliHarness.Run("gallery", "enroll", gallery, "--subject", "a", Image(0), Image(1), "--min-quality", "1e9", "--json");
+        Assert.True(code == 3, error);
+        Assert.Contains(Image(0), error);
+        Assert.Contains("below --min-quality", error);
+        Assert.Equal(0, JsonDocument.Parse(output).RootElement.GetProperty("enrolled").GetInt32());
+        UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--min-quality", "1e9", "--strict"], "--strict", "nothing was enrolled");
+        Ok("gallery", "enroll", gallery, "--subject", "a", Image(0), Image(1), "--min-quality", "0");
+        Assert.Equal(2, JsonDocument.Parse(Ok("gallery", "stats", gallery, "--json").Output).RootElement.GetProperty("faces").GetInt32());
+    }
+
+    [Fact]
+    public void KilledMidEnrolmentTheGalleryHoldsEveryCommittedFaceAndNothingHalfWritten()
+    {
+        const int total = 10_000, batch = 5, dim = 64, seed = 3;
+        string gallery = Path.Combine(TestPaths.NewTempDirectory("gallery-kill"), "faces.gallery");
+        var start = new ProcessStartInfo(Faceforge) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in new[] { "gallery", "enroll-synthetic", gallery, "--faces", $"{total}", "--batch", $"{batch}", "--dim", $"{dim}", "--seed", $"{seed}" })
+            start.ArgumentList.Add(arg);
+        int printed = 0;
+        using (var child = Process.Start(start)!)
+        {
+            _ = child.StandardError.ReadToEndAsync();
+            while (child.StandardOutput.ReadLine() is { } line)
+            {
+                printed = int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (printed >= 1500) break;
+            }
+            child.Kill(); // SIGKILL on Linux: no finally blocks, no disposal, mid-transaction
+            Assert.True(child.WaitForExit(60_000));
+        }
+        Assert.True(printed >= 1500, "the child printed no commits before it ended");
+
+        int rows;
+        using (var connection = new SqliteConnection($"Data Source={gallery};Pooling=False"))
+        {
+            connection.Open();
+            using var check = connection.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            // Opening replays (rolls back) the interrupted transaction's journal first.
+            Assert.Equal("ok", check.ExecuteScalar());
+            check.CommandText = "SELECT COUNT(*) FROM faces";
+            rows = (int)(long)check.ExecuteScalar()!;
+        }
+        Assert.True(rows >= printed, $"{rows} rows but {printed} were reported committed");
+        Assert.True(rows < total, $"the child finished ({rows} faces) before it was killed; the test proves nothing");
+        Assert.Equal(0, rows % batch); // whole batches only
+
+        using var reopened = FaceGallery.Open(gallery);
+        Assert.Equal(rows, reopened.Count);
+        Assert.Equal(rows, reopened.FaceIds().Count);
+        using var store = SqliteGalleryStore.Open(gallery);
+        var faces = store.ReadFaces().ToList();
+        Assert.Equal(Enumerable.Range(0, rows).Select(i => $"synthetic:{i}"), faces.Select(f => f.Source));
+        foreach (var (face, i) in faces.Select((f, i) => (f, i)))
+        {
+            Assert.Equal($"s{i / 4}", face.Subject);
+            Assert.Equal(SyntheticEmbeddings.Vector(seed, i, dim), face.Vector);
+        }
+        // Enrolment carries on from where it stopped.
+        reopened.Enroll([new GalleryFace("after", SyntheticEmbeddings.Vector(seed, total, dim))]);
+        Assert.Equal(rows + 1, reopened.Count);
+    }
+
+    [SharedFact("models/mobilefacenet-casia/068.ckpt")]
+    public void RealModelOnLfwPhotosIdentifiesPeopleAndAppliesThePhotoRules()
+    {
+        TestPaths.SharedOrSkipMessage("models/yunet/face_detection_yunet.onnx", out var yunet);
+        Assert.NotNull(yunet);
+        string shared = TestPaths.Shared!;
+        string dir = TestPaths.NewTempDirectory("gallery-lfw");
+        string model = Path.Combine(dir, "mfn.ffm");
+        Ok("model", "import", "--from", Path.Combine(shared, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model);
+        string gallery = Path.Combine(dir, "lfw.gallery");
+        Ok("gallery", "create", gallery, "--model", model, "--detector", yunet!);
+        string[] people = ["George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld"];
+        string Lfw(string person, int n) => Path.Combine(shared, "data/lfw/images", person, $"{person}_{n:0000}.jpg");
+        foreach (string person in people) Ok("gallery", "enroll", gallery, "--subject", person, Lfw(person, 1), "--largest");
+
+        var answer = JsonDocument.Parse(Ok(["gallery", "identify", gallery, .. people.Select(p => Lfw(p, 2)), "--json"]).Output).RootElement;
+        var images = answer.GetProperty("images").EnumerateArray().ToList();
+        for (int i = 0; i < people.Length; i++)
+        {
+            var faces = images[i].GetProperty("faces").EnumerateArray().ToList();
+            Assert.NotEmpty(faces);
+            var central = faces.MaxBy(f => (f.GetProperty("box")[2].GetDouble() - f.GetProperty("box")[0].GetDouble()) * (f.GetProperty("box")[3].GetDouble() - f.GetProperty("box")[1].GetDouble()))!;
+            Assert.Equal(people[i], central.GetProperty("best").GetString());
+        }
+
+        // A group photo: refused without --largest (naming the file and the count), enrolled with it.
+        string group = Path.Combine(shared, "data/photos/sample1.jpg");
+        var (code, _, error) = CliHarness.Run("gallery", "enroll", gallery, "--subject", "group", group);
+        Assert.True(code == 3, error);
+        Assert.Contains(group, error);
+        Assert.Contains("faces found", error);
+        Ok("gallery", "enroll", gallery, "--subject", "group", group, "--largest");
+        var many = JsonDocument.Parse(Ok("gallery", "identify", gallery, group, "--json").Output).RootElement.GetProperty("images")[0].GetProperty("faces");
+        Assert.True(many.GetArrayLength() >= 2, "every face of the group photo is identified");
+        Assert.Equal(4, many[0].GetProperty("box").GetArrayLength());
+
+        // A photo without a face is refused naming it.
+        string blank = Path.Combine(dir, "blank.png");
+        File.WriteAllBytes(blank, FaceForge.Imaging.ImageEncoder.EncodePng(new FaceForge.Imaging.RgbImage(200, 200)));
+        (code, _, error) = CliHarness.Run("gallery", "enroll", gallery, "--subject", "nobody", blank);
+        Assert.True(code == 3, error);
+        Assert.Contains("blank.png", error);
+        Assert.Contains("no face", error);
+    }
+}

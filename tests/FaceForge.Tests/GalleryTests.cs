@@ -1,0 +1,284 @@
+using FaceForge.Gallery;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace FaceForge.Tests;
+
+/// <summary>The gallery core: exact search against brute force, HNSW recall, calibration, the SQLite store and its faults.</summary>
+public class GalleryTests
+{
+    private static GalleryModel Model(int dim, string fingerprint = "f00d") => new(fingerprint, "test", dim, "arcface", "/models/test.ffm", null);
+
+    private static FaceGallery Memory(int dim, GalleryPrecision precision = GalleryPrecision.Float32, GalleryOpenOptions? open = null) =>
+        FaceGallery.Open(new MemoryGalleryStore(new GalleryHeader(Model(dim), new GalleryOptions { Precision = precision }, null, null)), open);
+
+    private static string NewPath() => Path.Combine(TestPaths.NewTempDirectory("gallery"), "faces.gallery");
+
+    [Theory]
+    [InlineData(GalleryPrecision.Float32)]
+    [InlineData(GalleryPrecision.Float16)]
+    public void ExactSearchMatchesBruteForceOverBestTemplates(GalleryPrecision precision)
+    {
+        const int dim = 48, subjects = 150, perSubject = 4;
+        using var gallery = Memory(dim, precision);
+        var faces = Enumerable.Range(0, subjects * perSubject).Select(i => new GalleryFace($"p{i % subjects}", SyntheticEmbeddings.Vector(3, i, dim))).ToList();
+        gallery.Enroll(faces);
+        // Brute force in double over the vectors as stored (float16 rounds them).
+        var stored = faces.Select(f => precision == GalleryPrecision.Float32 ? f.Vector : f.Vector.Select(v => (float)(Half)v).ToArray()).ToList();
+        for (int q = 0; q < 40; q++)
+        {
+            var probe = q % 2 == 0 ? SyntheticEmbeddings.Near(3, q * 7, dim, 0.75f, 99) : SyntheticEmbeddings.Vector(77, q, dim);
+            var expected = Enumerable.Range(0, faces.Count)
+                .Select(i => (Subject: faces[i].Subject, Score: stored[i].Zip(probe, (a, b) => (double)a * b).Sum()))
+                .GroupBy(x => x.Subject).Select(g => (Subject: g.Key, Score: g.Max(x => x.Score))).OrderByDescending(x => x.Score).Take(5).ToList();
+            var found = gallery.Identify(probe, 5);
+            Assert.Equal("exact", found.Index);
+            Assert.Equal(expected.Select(e => e.Subject), found.Matches.Select(m => m.Subject));
+            foreach (var (e, m) in expected.Zip(found.Matches)) Assert.Equal(e.Score, m.Score, 4);
+        }
+    }
+
+    [Fact]
+    public void OneSubjectWithManyTemplatesDoesNotCrowdOutOthers()
+    {
+        const int dim = 16;
+        using var gallery = Memory(dim);
+        var centre = SyntheticEmbeddings.Vector(5, 0, dim);
+        // 100 near-copies of one subject, then 3 other subjects: top-3 must still list three subjects.
+        gallery.Enroll(Enumerable.Range(0, 100).Select(i => new GalleryFace("crowd", SyntheticEmbeddings.Near(5, 0, dim, 0.05f, i + 1))).ToList());
+        gallery.Enroll(Enumerable.Range(1, 3).Select(i => new GalleryFace($"other{i}", SyntheticEmbeddings.Vector(5, i, dim))).ToList());
+        var found = gallery.Identify(centre, 3);
+        Assert.Equal(3, found.Matches.Select(m => m.Subject).Distinct().Count());
+        Assert.Equal("crowd", found.Best!.Subject);
+    }
+
+    [Fact]
+    public void HnswRecallAtOneMatchesExactOn20kVectors()
+    {
+        const int dim = 64, n = 20_000, queries = 400;
+        using var exact = Memory(dim);
+        using var hnsw = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true });
+        // Unrelated probes have no clear nearest neighbour in 64-d random data: the hardest case for a graph, it
+        // needs a wider build and search beam than the defaults (which suit face probes: a mate or nobody).
+        using var wide = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true, HnswExpansionAdd = 128, HnswExpansionSearch = 512, HnswCandidates = 512 });
+        var faces = Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(21, i, dim))).ToList();
+        exact.Enroll(faces);
+        hnsw.Enroll(faces);
+        wide.Enroll(faces);
+        Assert.Equal("hnsw", hnsw.IndexKind);
+        Assert.Equal(n, hnsw.HnswCount);
+        var random = new Random(4);
+        int hits = 0, unrelatedHits = 0;
+        for (int q = 0; q < queries; q++)
+        {
+            var mated = SyntheticEmbeddings.Near(21, random.Next(n), dim, 0.75f, 500 + q);
+            var truth = exact.Identify(mated, 1).Best!;
+            var found = hnsw.Identify(mated, 1).Best!;
+            if (truth.FaceId == found.FaceId)
+            {
+                hits++;
+                Assert.Equal(truth.Score, found.Score, 6); // re-ranked exactly: the same score, not an approximation
+            }
+            var unrelated = SyntheticEmbeddings.Vector(900, q, dim);
+            if (exact.Identify(unrelated, 1).Best!.FaceId == wide.Identify(unrelated, 1).Best!.FaceId) unrelatedHits++;
+        }
+        Assert.True(hits >= 0.99 * queries, $"recall@1 on mated probes (default settings) {hits}/{queries}");
+        Assert.True(unrelatedHits >= 0.99 * queries, $"recall@1 on unrelated random probes (wide beam) {unrelatedHits}/{queries}");
+    }
+
+    [Fact]
+    public void CalibratedThresholdLetsThroughAtMostTheTargetFpir()
+    {
+        var scores = Enumerable.Range(0, 200).Select(i => i / 200.0).ToList(); // 0, 0.005, …, 0.995
+        double t = ThresholdCalibration.CalibrateThreshold(scores, 0.1);
+        Assert.Equal(0.895, t, 9); // 20 scores strictly above
+        Assert.Equal(0.1, ThresholdCalibration.Fpir(scores, t), 9);
+        double strict = ThresholdCalibration.CalibrateThreshold(scores, 0.001);
+        Assert.Equal(0.995, strict, 9);
+        Assert.Equal(0, ThresholdCalibration.Fpir(scores, strict));
+        var ties = new List<double> { 0.5, 0.5, 0.5, 0.5, 0.1 };
+        Assert.True(ThresholdCalibration.Fpir(ties, ThresholdCalibration.CalibrateThreshold(ties, 0.5)) <= 0.5);
+        Assert.Throws<ArgumentException>(() => ThresholdCalibration.CalibrateThreshold([], 0.1));
+        Assert.Throws<ArgumentException>(() => ThresholdCalibration.CalibrateThreshold(scores, 0));
+        Assert.Throws<ArgumentException>(() => ThresholdCalibration.CalibrateThreshold([0.1, double.NaN], 0.1));
+    }
+
+    [Fact]
+    public void OpenSetDecisionUsesTheCalibratedThreshold()
+    {
+        const int dim = 64;
+        using var gallery = Memory(dim);
+        gallery.Enroll(Enumerable.Range(0, 50).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(8, i, dim))).ToList());
+        double t = gallery.Calibrate(Enumerable.Range(0, 100).Select(i => SyntheticEmbeddings.Vector(9, i, dim)), 0.05);
+        Assert.Equal(t, gallery.Threshold);
+        var mated = gallery.Identify(SyntheticEmbeddings.Near(8, 3, dim, 0.5f, 1), 1);
+        Assert.True(mated.Known);
+        Assert.Equal("s3", mated.Best!.Subject);
+        int passed = Enumerable.Range(0, 100).Count(i => gallery.Identify(SyntheticEmbeddings.Vector(9, i, dim), 1).Known == true);
+        Assert.True(passed <= 5, $"{passed} of the calibration's unknown probes pass");
+    }
+
+    [Theory]
+    [InlineData(GalleryPrecision.Float32)]
+    [InlineData(GalleryPrecision.Float16)]
+    public void SqliteStoreRoundTripsFacesMetadataAndThreshold(GalleryPrecision precision)
+    {
+        string path = NewPath();
+        const int dim = 32;
+        var faces = Enumerable.Range(0, 30).Select(i => new GalleryFace($"s{i % 7}", SyntheticEmbeddings.Vector(2, i, dim), i * 0.5, $"img{i}.png")).ToList();
+        float[][] before;
+        using (var gallery = FaceGallery.Create(path, Model(dim), new GalleryOptions { Precision = precision, HnswAbove = 1234 }))
+        {
+            var ids = gallery.Enroll(faces);
+            Assert.Equal(30, ids.Count);
+            gallery.SetMetadata("s3", new Dictionary<string, string?> { ["name"] = "Ada", ["team"] = "x" });
+            gallery.SetMetadata("s3", new Dictionary<string, string?> { ["team"] = null });
+            gallery.SetThreshold(0.42, 0.01);
+            before = Enumerable.Range(0, 5).Select(q => SyntheticEmbeddings.Vector(40, q, dim)).ToArray();
+        }
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(30, reopened.Count);
+        Assert.Equal(Model(dim), reopened.Model);
+        Assert.Equal(precision, reopened.Options.Precision);
+        Assert.Equal(1234, reopened.Options.HnswAbove);
+        Assert.Equal(0.42, reopened.Threshold);
+        Assert.Equal(0.01, reopened.Stats().ThresholdFpir);
+        var subjects = reopened.Subjects();
+        Assert.Equal(7, subjects.Count);
+        Assert.Equal(5, subjects.Single(s => s.Id == "s0").Faces);
+        Assert.Equal(new Dictionary<string, string> { ["name"] = "Ada" }, subjects.Single(s => s.Id == "s3").Metadata);
+        using var store = SqliteGalleryStore.Open(path);
+        var stored = store.ReadFaces().ToList();
+        for (int i = 0; i < faces.Count; i++)
+        {
+            Assert.Equal(faces[i].Subject, stored[i].Subject);
+            Assert.Equal(faces[i].Quality, stored[i].Quality);
+            Assert.Equal(faces[i].Source, stored[i].Source);
+            var expected = precision == GalleryPrecision.Float32 ? faces[i].Vector : faces[i].Vector.Select(v => (float)(Half)v).ToArray();
+            Assert.Equal(expected, stored[i].Vector);
+        }
+        // Export: JSON with every face.
+        using var json = new MemoryStream();
+        reopened.Export(json);
+        using var document = System.Text.Json.JsonDocument.Parse(json.ToArray());
+        Assert.Equal(30, document.RootElement.GetProperty("faces").GetArrayLength());
+        Assert.Equal(dim, document.RootElement.GetProperty("faces")[0].GetProperty("vector").GetArrayLength());
+        Assert.Equal("Ada", document.RootElement.GetProperty("subjects").EnumerateArray().Single(s => s.GetProperty("id").GetString() == "s3").GetProperty("metadata").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void EnrollingAKnownSubjectAddsTemplatesAndRemoveDeletesThemAll()
+    {
+        string path = NewPath();
+        const int dim = 16;
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+        {
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(1, 0, dim)), new GalleryFace("bob", SyntheticEmbeddings.Vector(1, 1, dim))]);
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(1, 2, dim))]);
+            Assert.Equal(2, gallery.Subjects().Single(s => s.Id == "ada").Faces);
+            Assert.Equal(2, gallery.Remove("ada"));
+            Assert.Equal(0, gallery.Remove("nobody"));
+            Assert.Equal(1, gallery.Count);
+            Assert.All(Enumerable.Range(0, 3), i => Assert.Equal("bob", gallery.Identify(SyntheticEmbeddings.Vector(1, i, dim), 5).Best!.Subject));
+        }
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(["bob"], reopened.Subjects().Select(s => s.Id));
+        Assert.Equal(1, reopened.Count);
+        Assert.Equal(1, reopened.Stats().Subjects);
+    }
+
+    [Fact]
+    public void RemovalKeepsTheHnswIndexInStep()
+    {
+        const int dim = 16;
+        using var gallery = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true });
+        gallery.Enroll(Enumerable.Range(0, 200).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(6, i, dim))).ToList());
+        gallery.Remove("s10");
+        Assert.Equal(199, gallery.HnswCount);
+        Assert.NotEqual("s10", gallery.Identify(SyntheticEmbeddings.Vector(6, 10, dim), 1).Best!.Subject);
+    }
+
+    [Fact]
+    public void AnotherModelOrEmbeddingSizeIsRefusedNamingBoth()
+    {
+        using var gallery = Memory(32);
+        gallery.RequireModel("F00D", 32, "same");
+        var other = Assert.Throws<InvalidDataException>(() => gallery.RequireModel("beef", 32, "mobilefacenet /tmp/other.ffm"));
+        Assert.Contains("/models/test.ffm", other.Message);
+        Assert.Contains("/tmp/other.ffm", other.Message);
+        var size = Assert.Throws<InvalidDataException>(() => gallery.RequireModel("f00d", 128, "mobilefacenet /tmp/other.ffm"));
+        Assert.Contains("32-d", size.Message);
+        Assert.Contains("128-d", size.Message);
+        var wrong = Assert.Throws<ArgumentException>(() => gallery.Enroll([new GalleryFace("x", new float[31], Source: "a.png")]));
+        Assert.Contains("a.png", wrong.Message);
+        Assert.Throws<ArgumentException>(() => gallery.Enroll([new GalleryFace("x", new float[32])]));
+    }
+
+    [Fact]
+    public void CorruptOrForeignFilesAreRefusedNamingTheFile()
+    {
+        string garbage = NewPath();
+        File.WriteAllBytes(garbage, Enumerable.Range(0, 4096).Select(i => (byte)(i * 37)).ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(garbage));
+        Assert.Contains(garbage, e.Message);
+        Assert.Contains("not a FaceForge gallery", e.Message);
+
+        string foreign = NewPath();
+        using (var connection = new SqliteConnection($"Data Source={foreign};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE people (name TEXT)";
+            command.ExecuteNonQuery();
+        }
+        var f = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(foreign));
+        Assert.Contains(foreign, f.Message);
+        Assert.Contains("not a FaceForge gallery", f.Message);
+
+        // A gallery whose vector blob was cut short names the face.
+        string damaged = NewPath();
+        using (var gallery = FaceGallery.Create(damaged, Model(8))) gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
+        using (var connection = new SqliteConnection($"Data Source={damaged};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE faces SET vector = x'0000'";
+            command.ExecuteNonQuery();
+        }
+        var d = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(damaged));
+        Assert.Contains(damaged, d.Message);
+        Assert.Contains("face 1", d.Message);
+        Assert.Throws<FileNotFoundException>(() => FaceGallery.Open(NewPath()));
+    }
+
+    [Fact]
+    public void AWriterHoldingTheFileMakesEnrolmentFailAsLockedAndLosesNothing()
+    {
+        string path = NewPath();
+        using var gallery = FaceGallery.Create(path, Model(8), open: new GalleryOpenOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
+        using (var other = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction(deferred: false);
+            var e = Assert.Throws<LockedException>(() => gallery.Enroll([new GalleryFace("b", SyntheticEmbeddings.Vector(1, 1, 8))]));
+            Assert.Contains(path, e.Message);
+        }
+        Assert.Equal(1, gallery.Count);
+        gallery.Enroll([new GalleryFace("b", SyntheticEmbeddings.Vector(1, 1, 8))]);
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(2, reopened.Count);
+    }
+
+    [Fact]
+    public void CreateRefusesAnExistingFileUnlessOverwriting()
+    {
+        string path = NewPath();
+        using (var gallery = FaceGallery.Create(path, Model(8))) gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
+        Assert.Throws<IOException>(() => FaceGallery.Create(path, Model(8)));
+        using (var kept = FaceGallery.Open(path)) Assert.Equal(1, kept.Count);
+        using var replaced = FaceGallery.Create(path, Model(8), overwrite: true);
+        Assert.Equal(0, replaced.Count);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.creating"));
+    }
+}
