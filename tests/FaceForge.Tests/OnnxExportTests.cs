@@ -287,3 +287,46 @@ public class OnnxExportTests
         Assert.True(a.Zip(b, (x, y) => x * y).Sum() >= 0.99999);
     }
 }
+
+/// <summary>The LFW open-set identification protocol through the gallery.</summary>
+public class LfwOpenSetTests
+{
+    [SharedFact("data/lfw/landmarks.txt")]
+    public void LfwSplitsIntoTheDocumentedCounts()
+    {
+        var names = Alignment.LandmarksFile.Read(Path.Combine(TestPaths.Shared!, "data/lfw/landmarks.txt")).Keys;
+        var split = Evaluation.LfwOpenSetProtocol.SplitImages(names);
+        Assert.Equal(1680, split.Enrolled.Count);
+        Assert.Equal(4069, split.Unknown.Count);
+        Assert.Equal(13233 - 1680 - 4069, split.Mated.Count);
+        Assert.Equal("Aaron_Peirsol/Aaron_Peirsol_0001.jpg", split.Enrolled.First(e => e.Person == "Aaron_Peirsol").Image);
+        Assert.DoesNotContain(split.Mated, m => m.Image == "Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+    }
+
+    [SharedFact("models/mobilefacenet-casia/068.ckpt")]
+    public void ExactAndHnswSearchAndBothRuntimesGiveTheSameFigures()
+    {
+        string shared = TestPaths.Shared!, dir = TestPaths.NewTempDirectory("open-set");
+        string ffm = Path.Combine(dir, "mfn.ffm"), onnx = Path.Combine(dir, "mfn.onnx"), landmarks = Path.Combine(dir, "landmarks.txt");
+        Assert.Equal(0, CliHarness.Run("model", "import", "--from", Path.Combine(shared, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", ffm).Code);
+        Assert.Equal(0, CliHarness.Run("export", "onnx", "--model", ffm, "--out", onnx).Code);
+        // The first 600 images of LFW's landmarks file: people A-Al, a real open set of its own.
+        File.WriteAllLines(landmarks, File.ReadLines(Path.Combine(shared, "data/lfw/landmarks.txt")).Take(600));
+        JsonElement Run(string model, string index)
+        {
+            var result = CliHarness.Run("eval", "identify", "--model", model, "--images", Path.Combine(shared, "data/lfw/images"), "--landmarks", landmarks,
+                "--protocol", "lfw-open-set", "--index", index, "--json");
+            Assert.True(result.Code == 0, result.Error);
+            return JsonDocument.Parse(result.Output).RootElement;
+        }
+        var reference = Run(ffm, "exact");
+        Assert.True(reference.GetProperty("rank1").GetDouble() > 0.9, reference.ToString());
+        Assert.True(reference.GetProperty("unknown_probes").GetInt32() > 100);
+        foreach (var other in new[] { Run(ffm, "hnsw"), Run(onnx, "exact") })
+            foreach (string key in new[] { "rank1", "rank5", "dir_at_fpir", "enrolled", "probes", "unknown_probes" })
+                Assert.Equal(reference.GetProperty(key).ToString(), other.GetProperty(key).ToString());
+
+        var mixed = CliHarness.Run("eval", "identify", "--model", ffm, "--protocol", "lfw-open-set", "--gallery", dir, "--probes", dir, "--images", dir);
+        Assert.Equal(CliRunner.UserErrorExitCode, mixed.Code);
+    }
+}

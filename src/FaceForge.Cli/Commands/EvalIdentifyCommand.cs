@@ -10,10 +10,20 @@ internal static class EvalIdentifyCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "FaceForge model file.", Required = true };
-        var gallery = new Option<string>("--gallery") { Description = "Folder of identity folders: the enrolled faces (aligned).", Required = true };
-        var probes = new Option<string>("--probes") { Description = "Folder of identity folders: the faces to identify (aligned). Folders named as a gallery identity are mated probes; the others are unknown (open-set) probes.", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print JSON: rank1, rank5, probes, unknown_probes, identities, dir_at_fpir (0.01, 0.1)." };
+        var model = new Option<string>("--model") { Description = "Recognition model: FaceForge .ffm or its ONNX export.", Required = true };
+        var gallery = new Option<string?>("--gallery") { Description = "Folder of identity folders: the enrolled faces (aligned)." };
+        var probes = new Option<string?>("--probes") { Description = "Folder of identity folders: the faces to identify (aligned). Folders named as a gallery identity are mated probes; the others are unknown (open-set) probes." };
+        var protocolName = new Option<string?>("--protocol")
+        {
+            Description = "lfw-open-set: through a FaceGallery, everyone in --images with two or more images enrolled with the first, their other images as probes, the one-image people as unknown probes.",
+        };
+        protocolName.AcceptOnlyFromAmong("lfw-open-set");
+        var images = new Option<string?>("--images") { Description = "With --protocol: the image root (LFW's images folder: Person/Person_NNNN.jpg)." };
+        var landmarks = new Option<string?>("--landmarks") { Description = "With --protocol: landmarks file (path x1 y1 … x5 y5) aligning every image it lists (else the images must be aligned crops)." };
+        var index = new Option<string>("--index") { Description = "With --protocol: the gallery's search, exact or hnsw (re-ranked exactly).", DefaultValueFactory = _ => "exact" };
+        index.AcceptOnlyFromAmong("exact", "hnsw");
+        var flip = new Option<FlipMode>("--flip") { Description = "With --protocol: flip test.", DefaultValueFactory = _ => FlipMode.Add };
+        var json = new Option<bool>("--json") { Description = "Print JSON: rank1, rank5, probes, unknown_probes, identities, dir_at_fpir (0.01, 0.1); with --protocol also enrolled, threshold_at_fpir, index." };
         var templates = new Option<string>("--templates")
         {
             Description = "How an identity's gallery images become one template: mean (normalised sum), or fused (PFE: each dimension weighted by 1/sigma^2; the template's variance is 1 / sum 1/sigma^2; needs an uncertainty head).",
@@ -21,12 +31,21 @@ internal static class EvalIdentifyCommand
         };
         templates.AcceptOnlyFromAmong("mean", "fused");
         var score = ModelInputs.ScoreOption();
-        var command = new Command("identify", "1:N identification against a gallery (one template per identity): rank-1, rank-5 and open-set DIR at FPIR 1 % and 10 %.") { model, gallery, probes, templates, score, json };
+        var command = new Command("identify", "1:N identification against a gallery (one template per identity): rank-1, rank-5 and open-set DIR at FPIR 1 % and 10 %.")
+        {
+            model, gallery, probes, protocolName, images, landmarks, index, flip, templates, score, json,
+        };
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
+            if (parse.GetValue(protocolName) is not null)
+            {
+                if (parse.GetValue(gallery) is not null || parse.GetValue(probes) is not null) throw new UserErrorException("--protocol builds its own gallery and probes from --images: drop --gallery and --probes.");
+                return OpenSet(parse, modelPath, parse.GetValue(images), parse.GetValue(landmarks), parse.GetValue(index)!, parse.GetValue(flip), parse.GetValue(json), progress);
+            }
+            if (parse.GetValue(gallery) is null || parse.GetValue(probes) is null) throw new UserErrorException("Give --gallery and --probes (folders of identity folders), or --protocol lfw-open-set with --images.");
             using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             var mode = parse.GetValue(templates) == "fused" ? TemplateMode.Fused : TemplateMode.Mean;
             if (mode == TemplateMode.Fused) ModelInputs.RequireQuality(embedder, Models.QualityKind.Uncertainty, "--templates fused");
@@ -54,6 +73,53 @@ internal static class EvalIdentifyCommand
             return 0;
         });
         return command;
+    }
+
+    private static int OpenSet(ParseResult parse, string modelPath, string? root, string? landmarksPath, string index, FlipMode flip, bool json, ProgressReporter progress)
+    {
+        if (root is null) throw new UserErrorException("--protocol lfw-open-set needs --images (LFW's images folder).");
+        if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
+        if (landmarksPath is not null && !File.Exists(landmarksPath)) throw new UserErrorException($"--landmarks: '{landmarksPath}' does not exist.");
+        using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
+        var points = landmarksPath is null ? null : Alignment.LandmarksFile.Read(landmarksPath);
+        IEnumerable<string> names;
+        if (points is not null) names = points.Keys;
+        else
+        {
+            using var set = ImageFolderDataset.Open(root);
+            names = Enumerable.Range(0, set.Count).Select(set.RelativePath).ToArray();
+        }
+        LfwOpenSetProtocol.Split split;
+        try
+        {
+            split = LfwOpenSetProtocol.SplitImages(names);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"--images: {e.Message}");
+        }
+        var source = new AlignedImageSource(root, points, embedder.Info.AlignmentTemplate);
+        var galleryModel = new Gallery.GalleryModel(Models.ModelFingerprint.Of(modelPath), embedder.Info.Architecture, embedder.Info.EmbeddingSize * (flip == FlipMode.Concatenate ? 2 : 1),
+            embedder.Info.Template, Path.GetFullPath(modelPath), null);
+        using var faces = Gallery.FaceGallery.Open(new Gallery.MemoryGalleryStore(new Gallery.GalleryHeader(galleryModel, new Gallery.GalleryOptions(), null, null)),
+            new Gallery.GalleryOpenOptions { ForceHnsw = index == "hnsw" });
+        int total = split.Enrolled.Count + split.Mated.Count + split.Unknown.Count;
+        var report = progress.Run("embedding", total, "img", p => LfwOpenSetProtocol.Run(split, embedder, source.Load, faces, flip, progress: p));
+        var writer = parse.InvocationConfiguration.Output;
+        if (json)
+            JsonOutput.Write(writer, new
+            {
+                Protocol = "lfw-open-set", report.Rank1, report.Rank5, Probes = report.MatedProbes, report.UnknownProbes, Identities = report.Enrolled, report.Enrolled,
+                report.DirAtFpir, report.ThresholdAtFpir, report.Index, Flip = flip.ToString(), Model = modelPath,
+            });
+        else
+        {
+            writer.WriteLine($"lfw-open-set ({report.Index} search): {report.Enrolled} people enrolled, {report.MatedProbes} mated and {report.UnknownProbes} unknown probes");
+            writer.WriteLine($"rank-1 {100 * report.Rank1:0.00} %, rank-5 {100 * report.Rank5:0.00} %");
+            foreach (var (fpir, dir) in report.DirAtFpir)
+                writer.WriteLine(dir is double d ? $"DIR at FPIR {fpir}: {100 * d:0.00} % (threshold {report.ThresholdAtFpir[fpir]:0.0000})" : $"DIR at FPIR {fpir}: too few unknown probes to measure");
+        }
+        return 0;
     }
 
     /// <summary>Every image of a folder of identity folders, as (absolute path, identity folder name).</summary>
