@@ -30,15 +30,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         _options = options ?? new DetectorOptions();
         _options.Validate();
         if (!File.Exists(path)) throw new FileNotFoundException($"Detector '{path}' does not exist.", path);
-        try
-        {
-            using var sessionOptions = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Environment.ProcessorCount };
-            _session = new InferenceSession(path, sessionOptions);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new InvalidDataException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]}).", e);
-        }
+        _session = Models.OnnxModelFile.Open(path, Environment.ProcessorCount);
         _input = _session.InputMetadata.Keys.Single();
         var outputs = _session.OutputMetadata.Keys.ToHashSet();
         var info = Models.OnnxModelMetadata.Read(_session, path);

@@ -44,16 +44,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     public OnnxFaceEmbedder(string path, OnnxEmbedderOptions? options = null)
     {
         options ??= new OnnxEmbedderOptions();
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
-        try
-        {
-            using var sessionOptions = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = options.Threads };
-            _session = new InferenceSession(path, sessionOptions);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new InvalidDataException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]}).", e);
-        }
+        _session = OnnxModelFile.Open(path, options.Threads);
         try
         {
             if (_session.InputMetadata.Count != 1)

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FaceForge.Models;
 
@@ -25,17 +24,9 @@ public static class ModelFingerprint
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            try
-            {
-                using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-                using var session = new InferenceSession(path, options);
+            using (var session = OnnxModelFile.Open(path, optimize: false))
                 if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxMetadataKey, out string? recorded) && recorded.Length == 64)
                     return recorded.ToLowerInvariant();
-            }
-            catch (OnnxRuntimeException e)
-            {
-                throw new InvalidDataException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]}).", e);
-            }
             using var file = File.OpenRead(path);
             return Convert.ToHexStringLower(SHA256.HashData(file));
         }

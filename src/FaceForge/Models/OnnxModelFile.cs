@@ -1,0 +1,28 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace FaceForge.Models;
+
+/// <summary>Opens ONNX files for the core's runtimes, with one error for files ONNX Runtime cannot load.</summary>
+internal static class OnnxModelFile
+{
+    /// <summary>A session for <paramref name="path"/>; <paramref name="threads"/> 0 lets ONNX Runtime choose.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load it (its first message line is quoted).</exception>
+    public static InferenceSession Open(string path, int threads = 0, bool optimize = true)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        try
+        {
+            using var options = new SessionOptions
+            {
+                LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = threads,
+                GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
+            };
+            return new InferenceSession(path, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]}).", e);
+        }
+    }
+}
