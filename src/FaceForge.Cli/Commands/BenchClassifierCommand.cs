@@ -76,15 +76,9 @@ internal static class BenchClassifierCommand
             for (int i = 0; i < timed; i++) bench.Step();
             var result = new
             {
-                Method = kind,
-                Classes = c,
-                Rate = kind == "pfc" ? r : kind.StartsWith("full", StringComparison.Ordinal) ? 1.0 : (double?)null,
-                PoolSize = kind == "ffc" ? entries : (int?)null,
-                Batch = n,
-                Dim = d,
-                FcDtype = kind == "pfc" ? parse.GetValue(fcDtype) ?? "fp32" : kind.StartsWith("full", StringComparison.Ordinal) ? "fp32" : null,
-                Shards = kind == "pfc" ? parse.GetValue(shards) : (int?)null,
-                Steps = timed,
+                Method = kind, Classes = c, Rate = kind == "pfc" ? r : kind.StartsWith("full", StringComparison.Ordinal) ? 1.0 : (double?)null, PoolSize = kind == "ffc" ? entries : (int?)null,
+                Batch = n, Dim = d, FcDtype = kind == "pfc" ? parse.GetValue(fcDtype) ?? "fp32" : kind.StartsWith("full", StringComparison.Ordinal) ? "fp32" : null,
+                Shards = kind == "pfc" ? parse.GetValue(shards) : (int?)null, Steps = timed,
                 MsPerStep = Math.Round(clock.Elapsed.TotalMilliseconds / timed, 1),
                 PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0),
                 ClassMemoryMb = Math.Round(bench.ClassBytes() / 1048576.0, 1),

@@ -64,17 +64,9 @@ internal static class BenchTrainCommand
             });
             var result = new
             {
-                Arch = info.Architecture,
-                Width = parse.GetValue(width),
-                Input = $"{info.InputWidth}x{info.InputHeight}",
-                Batch = n,
-                Steps = timed,
-                Layout = parse.GetValue(layout),
-                TrainImagesPerSecond = Math.Round(train, 1),
-                InferenceImagesPerSecond = Math.Round(infer, 1),
-                PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0),
-                TorchThreads = torch.get_num_threads(),
-                MallocTuned = FaceForge.Training.Runtime.AllocatorTuning.Applied,
+                Arch = info.Architecture, Width = parse.GetValue(width), Input = $"{info.InputWidth}x{info.InputHeight}", Batch = n, Steps = timed, Layout = parse.GetValue(layout),
+                TrainImagesPerSecond = Math.Round(train, 1), InferenceImagesPerSecond = Math.Round(infer, 1),
+                PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0), TorchThreads = torch.get_num_threads(), MallocTuned = FaceForge.Training.Runtime.AllocatorTuning.Applied,
             };
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);

@@ -27,12 +27,8 @@ internal static class DataSynthCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var options = new SyntheticFaceOptions
             {
-                Identities = parse.GetValue(identities),
-                ImagesPerIdentity = parse.GetValue(images),
-                Size = parse.GetValue(size),
-                Seed = parse.GetValue(seed),
-                SceneOcclusionRate = parse.GetValue(sceneOcclusion),
-                SceneHeavyOcclusion = parse.GetValue(heavy),
+                Identities = parse.GetValue(identities), ImagesPerIdentity = parse.GetValue(images), Size = parse.GetValue(size), Seed = parse.GetValue(seed),
+                SceneOcclusionRate = parse.GetValue(sceneOcclusion), SceneHeavyOcclusion = parse.GetValue(heavy),
             };
             string dir = parse.GetValue(output)!;
             if (string.IsNullOrWhiteSpace(dir)) throw new UserErrorException("--out: give a folder for the generated data.");

@@ -41,20 +41,9 @@ internal static class DemoCommand
             string trainFaces = Path.GetFullPath(Path.Combine(dir, "train", "faces"));
             var config = new TrainingConfig
             {
-                Data = trainFaces,
-                Arch = "vargfacenet",
-                Width = parse.GetValue(width),
-                Head = HeadKind.ArcFace,
-                Epochs = parse.GetValue(epochs),
-                WarmupEpochs = 0.5,
-                Scale = parse.GetValue(scale),
-                Margin = parse.GetValue(margin),
-                MaxSeconds = parse.GetValue(seconds),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(learningRate),
-                Seed = s,
-                CheckpointEvery = 0,
-                LogEvery = 5,
+                Data = trainFaces, Arch = "vargfacenet", Width = parse.GetValue(width), Head = HeadKind.ArcFace, Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
+                Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
+                MaxSeconds = parse.GetValue(seconds), BatchSize = parse.GetValue(batchSize), LearningRate = parse.GetValue(learningRate), Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
             // Checked before anything is written; messages name the demo's options (they share train's names).
             new SettingsBinder<TrainingConfig>().Validate(config.Validate);

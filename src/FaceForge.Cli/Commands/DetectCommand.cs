@@ -68,9 +68,7 @@ internal static class DetectCommand
                 }
                 results.Add(new
                 {
-                    Image = path,
-                    Width = image.Width,
-                    Height = image.Height,
+                    Image = path, Width = image.Width, Height = image.Height,
                     Faces = faces.Select((f, i) => new
                     {
                         Box = new[] { f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom }.Select(v => MathF.Round(v, 1)),

@@ -73,8 +73,7 @@ internal static class DistillCommand
             if (parse.GetValue(run.Json))
                 JsonOutput.Write(writer, new
                 {
-                    Model = distiller.ModelPath,
-                    RunFolder = distiller.Root,
+                    Model = distiller.ModelPath, RunFolder = distiller.Root,
                     Generations = results.Select(r => new { r.Generation, r.Result.Steps, Model = r.Result.ModelPath, FinalLoss = r.Result.Losses.Count > 0 ? r.Result.Losses[^1].Loss : (double?)null, Seconds = Math.Round(r.Result.Seconds, 1) }),
                 });
             else

@@ -32,11 +32,7 @@ internal static class EmbedCommand
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, paths.Select((p, i) => new
                 {
-                    Image = p,
-                    Embedding = faces[i].Vector,
-                    faces[i].Quality,
-                    QualityKind = embedder.Info.Quality,
-                    faces[i].SigmaSqHarmonicMean,
+                    Image = p, Embedding = faces[i].Vector, faces[i].Quality, QualityKind = embedder.Info.Quality, faces[i].SigmaSqHarmonicMean,
                 }).ToArray());
             else
                 for (int i = 0; i < paths.Length; i++)

@@ -20,8 +20,7 @@ internal static class EvalDegradationCommand
         var kinds = new Option<string[]>("--degradation")
         {
             Description = "Study only these kinds (repeat the option): blur, downscale, jpeg, darken, mask [default: all; mask needs --masks].",
-            Arity = ArgumentArity.OneOrMore,
-            AllowMultipleArgumentsPerToken = true,
+            Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = true,
         };
         kinds.AcceptOnlyFromAmong("blur", "downscale", "jpeg", "darken", "mask");
         var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." }.OutputFolder();
@@ -67,16 +66,11 @@ internal static class EvalDegradationCommand
             {
                 JsonOutput.Write(writer, new
                 {
-                    QualityKind = embedder.Info.Quality,
-                    Flip = "None",
+                    QualityKind = embedder.Info.Quality, Flip = "None",
                     Results = result.Results.Select(r => new
                     {
-                        Degradation = r.Degradation?.Kind.ToString().ToLowerInvariant() ?? "clean",
-                        r.Degradation?.Level,
-                        Severity = r.Degradation?.Severity ?? 0,
-                        r.MeanQuality,
-                        r.AccuracyCosine,
-                        r.AccuracyMls,
+                        Degradation = r.Degradation?.Kind.ToString().ToLowerInvariant() ?? "clean", r.Degradation?.Level, Severity = r.Degradation?.Severity ?? 0,
+                        r.MeanQuality, r.AccuracyCosine, r.AccuracyMls,
                     }),
                     result.Spearman,
                     Identification = result.Identification.Select(i => new { Degradation = i.Degradation.Name, i.Rank1Mean, i.Rank1Fused, i.Identities, i.Probes }),

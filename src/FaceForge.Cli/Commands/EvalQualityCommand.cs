@@ -28,9 +28,7 @@ internal static class EvalQualityCommand
         var quality = new Option<string[]>("--quality")
         {
             Description = "Qualities to compare (repeat the option): magnitude (MagFace models), uncertainty (models with a PFE head), inter-ocular (eye distance in the photo), detector-score, random (the floor: the mean curve of 10 seeded draws).",
-            Required = true,
-            Arity = ArgumentArity.OneOrMore,
-            AllowMultipleArgumentsPerToken = true,
+            Required = true, Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = true,
         };
         quality.AcceptOnlyFromAmong(Kinds);
         var score = ModelInputs.ScoreOption();
@@ -145,19 +143,13 @@ internal static class EvalQualityCommand
             {
                 Curves = result.Curves.ToDictionary(c => c.Key, c => new
                 {
-                    c.Value.Rejected,
-                    c.Value.RejectedActual,
-                    Fnmr = c.Value.Fixed[headline],
-                    FnmrRecomputed = c.Value.Recomputed[headline],
+                    c.Value.Rejected, c.Value.RejectedActual, Fnmr = c.Value.Fixed[headline], FnmrRecomputed = c.Value.Recomputed[headline],
                     ByFmr = c.Value.Fixed.Keys.ToDictionary(k => k, k => new { Fixed = c.Value.Fixed[k], Recomputed = c.Value.Recomputed[k] }),
                 }),
                 Auc = result.Curves.ToDictionary(c => c.Key, c => c.Value.AucFixed[headline]),
                 AucRecomputed = result.Curves.ToDictionary(c => c.Key, c => c.Value.AucRecomputed[headline]),
                 AucByFmr = result.Curves.ToDictionary(c => c.Key, c => c.Value.AucFixed.Keys.ToDictionary(k => k, k => new { Fixed = c.Value.AucFixed[k], Recomputed = c.Value.AucRecomputed[k] })),
-                Fmr = double.Parse(headline, System.Globalization.CultureInfo.InvariantCulture),
-                result.GenuinePairs,
-                result.ImpostorPairs,
-                result.Thresholds,
+                Fmr = double.Parse(headline, System.Globalization.CultureInfo.InvariantCulture), result.GenuinePairs, result.ImpostorPairs, result.Thresholds,
             });
             return;
         }

@@ -41,10 +41,7 @@ internal static class EvalVerifyCommand
                 throw new UserErrorException("--calibrate stores a cosine threshold (faceforge verify scores with cosine); calibrate with --score cosine.");
             var options = new VerificationOptions
             {
-                Score = scoring,
-                Flip = parse.GetValue(flip),
-                BatchSize = parse.GetValue(batch),
-                Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
+                Score = scoring, Flip = parse.GetValue(flip), BatchSize = parse.GetValue(batch), Folds = parse.GetValue(folds) is { } f ? LfwPairs.ParseFolds(f) : null,
             };
             var (protocol, load) = parse.GetValue(bin) is { } binPath
                 ? parse.GetValue(pairs) is not null || parse.GetValue(images) is not null ? throw new UserErrorException("Give --bin, or --images with --pairs, not both.")

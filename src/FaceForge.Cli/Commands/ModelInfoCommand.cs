@@ -45,21 +45,9 @@ internal static class ModelInfoCommand
             }
             var result = new
             {
-                info.Architecture,
-                info.Kind,
-                info.InputWidth,
-                info.InputHeight,
-                info.Template,
-                Width = info.Options.GetValueOrDefault("width", 1),
-                EmbeddingSize = detector ? (int?)null : info.EmbeddingSize,
-                counts.Parameters,
-                counts.MultiplyAdds,
-                Quality = detector ? (QualityKind?)null : info.Quality,
-                info.Threshold,
-                info.ThresholdFlip,
-                info.NormalizationMean,
-                info.NormalizationStd,
-                info.Source,
+                info.Architecture, info.Kind, info.InputWidth, info.InputHeight, info.Template, Width = info.Options.GetValueOrDefault("width", 1),
+                EmbeddingSize = detector ? (int?)null : info.EmbeddingSize, counts.Parameters, counts.MultiplyAdds,
+                Quality = detector ? (QualityKind?)null : info.Quality, info.Threshold, info.ThresholdFlip, info.NormalizationMean, info.NormalizationStd, info.Source,
             };
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);

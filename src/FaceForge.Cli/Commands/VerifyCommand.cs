@@ -47,16 +47,9 @@ internal static class VerifyCommand
                 double? quality = a.Quality is double qa && b.Quality is double qb ? Math.Min(qa, qb) : null;
                 return new
                 {
-                    p.A,
-                    p.B,
-                    Score = score,
-                    Threshold = t,
-                    Same = t is double value ? score > value : (bool?)null,
-                    Quality = quality,
-                    QualityA = a.Quality,
-                    QualityB = b.Quality,
-                    SigmaSqHarmonicMeanA = a.SigmaSqHarmonicMean,
-                    SigmaSqHarmonicMeanB = b.SigmaSqHarmonicMean,
+                    p.A, p.B, Score = score, Threshold = t, Same = t is double value ? score > value : (bool?)null,
+                    Quality = quality, QualityA = a.Quality, QualityB = b.Quality,
+                    SigmaSqHarmonicMeanA = a.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b.SigmaSqHarmonicMean,
                 };
             }).ToList();
             var writer = parse.InvocationConfiguration.Output;
