@@ -134,7 +134,7 @@ internal static class CliRunner
     private static bool IsUserError(Exception e) =>
         e is UserErrorException or FaceForge.Training.Distributed.DistributedUnavailableException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             or ArgumentException or UnauthorizedAccessException or FaceForge.Training.Hosting.RunFolderConflictException
-        || e is PathTooLongException or LockedException || (e is IOException io && DiskProblem.Is(io));
+        || e is PathTooLongException or LockedException or FaceForge.Gallery.GalleryUnavailableException || (e is IOException io && DiskProblem.Is(io));
 }
 
 /// <summary>A mistake of the person running the command, reported as one line.</summary>

@@ -127,7 +127,8 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--min-quality", "1"], "--min-quality", "carries no quality");
         UserError(["gallery", "enroll", gallery, "--subject", "a", Path.Combine(dir, "missing.png")], "missing.png");
         UserError(["gallery", "enroll", gallery, Image(0)], "--subject", "--folder");
-        UserError(["gallery", "create", Path.Combine(dir, "pg.gallery"), "--model", model, "--store", "postgres://localhost/x"], "--store");
+        UserError(["gallery", "create", Path.Combine(dir, "my.gallery"), "--model", model, "--store", "mysql://localhost/x"], "--store");
+        UserError(["gallery", "create", "faces", "--model", model, "--store", "postgres://nobody@localhost:1/x"], "unreachable", "localhost:1");
 
         string garbage = Path.Combine(dir, "garbage.gallery");
         File.WriteAllText(garbage, "this is not a database, just text long enough to be read as one page header...........................");
@@ -200,6 +201,7 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
             Assert.Equal($"s{i / 4}", face.Subject);
             Assert.Equal(SyntheticEmbeddings.Vector(seed, i, dim), face.Vector);
         }
+        using (var indexed = FaceGallery.Open(gallery, new GalleryOpenOptions { ForceHnsw = true })) Assert.Equal(rows, indexed.HnswCount);
         // Enrolment carries on from where it stopped.
         reopened.Enroll([new GalleryFace("after", SyntheticEmbeddings.Vector(seed, total, dim))]);
         Assert.Equal(rows + 1, reopened.Count);

@@ -281,4 +281,16 @@ public class GalleryTests
         Assert.Equal(0, replaced.Count);
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.creating"));
     }
+
+    [Fact]
+    public void AnUnreachableServerIsAClearErrorNamingIt()
+    {
+        string nowhere = "Host=/nonexistent-faceforge-socket;Port=1;Username=nobody;Database=faces";
+        Assert.Throws<GalleryUnavailableException>(() => FaceGallery.Open(nowhere));
+        var (code, _, error) = CliHarness.Run("gallery", "stats", nowhere);
+        Assert.Equal(2, code);
+        Assert.Contains("unreachable", error);
+        Assert.Contains("/nonexistent-faceforge-socket", error);
+        Assert.DoesNotContain("   at ", error);
+    }
 }

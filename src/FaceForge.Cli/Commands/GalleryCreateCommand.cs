@@ -12,7 +12,11 @@ internal static class GalleryCreateCommand
         var gallery = GalleryCommand.GalleryArgument();
         var model = new Option<string>("--model") { Description = "Recognition model file: its weights fingerprint, architecture and embedding size are recorded; enrol and identify reopen it.", Required = true };
         var detector = new Option<string?>("--detector") { Description = "Face detector (with landmarks) for photos; without one, gallery images are aligned crops at the model's input size." };
-        var store = new Option<string?>("--store") { Description = "Where the gallery lives: sqlite (the default: the GALLERY file itself)." };
+        var store = new Option<string?>("--store")
+        {
+            Description = "Where the gallery lives: sqlite (the default: the GALLERY file), or a PostgreSQL server (postgres://user@host:port/db or Host=…;Database=…), "
+                + "in which GALLERY names the schema; GALLERY may also be such a URI or connection string itself.",
+        };
         var precision = new Option<string>("--precision") { Description = "Stored vector precision: float32, or float16 (half the memory; cosines within about 1e-3).", DefaultValueFactory = _ => "float32" };
         precision.AcceptOnlyFromAmong("float32", "float16");
         var hnswAbove = new Option<int>("--hnsw-above") { Description = "Use an HNSW index (candidates re-ranked exactly) from this many faces on; below, every face is scored exactly.", DefaultValueFactory = _ => 50_000 }.AtLeast(1);
@@ -22,11 +26,10 @@ internal static class GalleryCreateCommand
         var command = new Command("create", "Create an empty gallery file bound to a recognition model (and detector).") { gallery, model, detector, store, precision, hnswAbove, threshold, force, json };
         command.SetAction(parse =>
         {
-            string path = parse.GetValue(gallery)!;
-            if (parse.GetValue(store) is { } uri && !uri.Equals("sqlite", StringComparison.OrdinalIgnoreCase) && !uri.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
-                throw new UserErrorException($"--store: '{uri}' is not a store this FaceForge has: only sqlite (the GALLERY file) is available; a PostgreSQL store is not built yet.");
-            if (Directory.Exists(path)) throw new UserErrorException($"GALLERY: '{path}' is a folder; give a file name such as faces.gallery.");
-            if (File.Exists(path) && !parse.GetValue(force))
+            string path = Location(parse.GetValue(gallery)!, parse.GetValue(store));
+            bool postgres = PostgresGalleryStore.IsLocation(path);
+            if (!postgres && Directory.Exists(path)) throw new UserErrorException($"GALLERY: '{path}' is a folder; give a file name such as faces.gallery.");
+            if (!postgres && File.Exists(path) && !parse.GetValue(force))
                 throw new UserErrorException($"'{path}' already exists; pass --force to replace it, or enrol into it with 'faceforge gallery enroll'.");
             if (parse.GetValue(threshold) is double t && !(t >= -1 && t <= 1)) throw new UserErrorException($"--threshold: {t} is not a cosine in [-1, 1].");
             string modelPath = Path.GetFullPath(parse.GetValue(model)!);
@@ -45,13 +48,45 @@ internal static class GalleryCreateCommand
                 HnswAbove = parse.GetValue(hnswAbove),
             };
             var recorded = new GalleryModel(fingerprint, info.Architecture, info.EmbeddingSize, info.Template, modelPath, detectorPath);
-            using var created = FaceGallery.Create(path, recorded, options, overwrite: parse.GetValue(force));
+            FaceGallery created;
+            try
+            {
+                created = FaceGallery.Create(path, recorded, options, overwrite: parse.GetValue(force));
+            }
+            catch (IOException e) when (postgres && e is not GalleryUnavailableException && e is not LockedException)
+            {
+                throw new UserErrorException($"{e.Message} Pass --force to replace it.");
+            }
+            using var _ = created;
             if (parse.GetValue(threshold) is double value) created.SetThreshold(value);
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, GalleryStatsCommand.Describe(created.Stats()));
-            else writer.WriteLine($"created {path}: {info.Architecture} ({info.EmbeddingSize}-d, fingerprint {fingerprint[..12]}), {(detectorPath is null ? "aligned crops" : "photos via " + Path.GetFileName(detectorPath))}, {parse.GetValue(precision)}");
+            else writer.WriteLine($"created {created.Stats().Store}: {info.Architecture} ({info.EmbeddingSize}-d, fingerprint {fingerprint[..12]}), {(detectorPath is null ? "aligned crops" : "photos via " + Path.GetFileName(detectorPath))}, {parse.GetValue(precision)}");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The gallery's location: GALLERY itself, or with --store a PostgreSQL server, GALLERY's name as the schema in it.</summary>
+    private static string Location(string gallery, string? store)
+    {
+        if (store is null || store.Equals("sqlite", StringComparison.OrdinalIgnoreCase)) return gallery;
+        if (!PostgresGalleryStore.IsLocation(store))
+            throw new UserErrorException($"--store: '{store}' is neither sqlite nor a PostgreSQL URI (postgres://user@host:port/db) or connection string (Host=…).");
+        if (PostgresGalleryStore.IsLocation(gallery)) throw new UserErrorException("--store: GALLERY is a PostgreSQL location already; give one of them.");
+        string schema = Path.GetFileNameWithoutExtension(gallery).ToLowerInvariant();
+        if (!System.Text.RegularExpressions.Regex.IsMatch(schema, "^[A-Za-z_][A-Za-z0-9_]{0,62}$"))
+            throw new UserErrorException($"GALLERY: '{schema}' cannot name a PostgreSQL schema (letters, digits, underscores).");
+        Npgsql.NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = PostgresGalleryStore.ConnectionString(store);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"--store: {e.Message}");
+        }
+        builder.SearchPath = schema;
+        return builder.ConnectionString;
     }
 }

@@ -21,7 +21,7 @@ internal static class GalleryStatsCommand
             {
                 writer.WriteLine($"{stats.Faces} faces of {stats.Subjects} subjects, {stats.EmbeddingSize}-d {stats.Precision.ToString().ToLowerInvariant()}, {stats.Index} search (HNSW from {stats.HnswAbove} faces)");
                 writer.WriteLine($"model {stats.Model.Architecture} {stats.Model.ModelPath} (fingerprint {stats.Model.Fingerprint[..Math.Min(12, stats.Model.Fingerprint.Length)]}), detector {stats.Model.DetectorPath ?? "none (aligned crops)"}");
-                writer.WriteLine($"store sqlite {stats.Store}; threshold {(stats.Threshold is double t ? t.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) : "none")}");
+                writer.WriteLine($"store {stats.Store}; threshold {(stats.Threshold is double t ? t.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) : "none")}");
             }
             return 0;
         });
@@ -37,7 +37,7 @@ internal static class GalleryStatsCommand
         Precision = stats.Precision.ToString().ToLowerInvariant(),
         Model = new { stats.Model.Architecture, stats.Model.Fingerprint, Path = stats.Model.ModelPath, stats.Model.Template },
         Detector = stats.Model.DetectorPath,
-        Store = new { Kind = "sqlite", Location = stats.Store },
+        Store = new { Kind = stats.Store.StartsWith("postgres://", StringComparison.Ordinal) ? "postgres" : "sqlite", Location = stats.Store },
         Index = stats.Index,
         stats.HnswAbove,
         stats.Threshold,

@@ -26,6 +26,8 @@ public sealed class FaceGallery : IDisposable
     private readonly ReaderWriterLockSlim _lock = new();
     private readonly Lock _hnswLock = new();
     private HnswIndex? _hnsw;
+    private long _seen;
+    private long _lastRefresh;
 
     private FaceGallery(IGalleryStore store, GalleryOpenOptions open)
     {
@@ -34,6 +36,8 @@ public sealed class FaceGallery : IDisposable
         var header = store.Header;
         _exact = new ExactIndex(header.Model.EmbeddingSize, header.Options.Precision);
         foreach (var face in store.ReadFaces()) AddToMemory(face.Id, face.Subject, face.Vector);
+        if (store is ISharedGalleryStore shared) _seen = shared.LoadedSequence;
+        _lastRefresh = Environment.TickCount64;
         UpdateHnsw();
     }
 
@@ -63,21 +67,31 @@ public sealed class FaceGallery : IDisposable
     /// <summary>"hnsw" or "exact".</summary>
     public string IndexKind => _hnsw is null ? "exact" : "hnsw";
 
-    /// <summary>Creates a gallery file (SQLite) for <paramref name="model"/>.</summary>
-    /// <exception cref="IOException">The file exists and <paramref name="overwrite"/> is false.</exception>
-    public static FaceGallery Create(string path, GalleryModel model, GalleryOptions? options = null, bool overwrite = false, GalleryOpenOptions? open = null)
+    /// <summary>
+    /// Creates a gallery for <paramref name="model"/> at <paramref name="location"/>: a file path (SQLite), or a
+    /// PostgreSQL URI or connection string (<see cref="PostgresGalleryStore.IsLocation"/>).
+    /// </summary>
+    /// <exception cref="IOException">A gallery exists there and <paramref name="overwrite"/> is false.</exception>
+    /// <exception cref="GalleryUnavailableException">A PostgreSQL server cannot be reached.</exception>
+    public static FaceGallery Create(string location, GalleryModel model, GalleryOptions? options = null, bool overwrite = false, GalleryOpenOptions? open = null)
     {
         options ??= new GalleryOptions();
         if (options.Problem() is { } problem) throw new ArgumentException($"Gallery options: {problem}.", nameof(options));
         if (model.EmbeddingSize < 1) throw new ArgumentException($"Embedding size {model.EmbeddingSize} is not positive.", nameof(model));
-        return new FaceGallery(SqliteGalleryStore.Create(path, new GalleryHeader(model, options, null, null), overwrite, open), open ?? new GalleryOpenOptions());
+        var header = new GalleryHeader(model, options, null, null);
+        IGalleryStore store = PostgresGalleryStore.IsLocation(location)
+            ? PostgresGalleryStore.Create(location, header, overwrite, open)
+            : SqliteGalleryStore.Create(location, header, overwrite, open);
+        return Open(store, open);
     }
 
-    /// <summary>Opens the gallery file at <paramref name="path"/> and loads its faces into memory.</summary>
+    /// <summary>Opens the gallery at <paramref name="location"/> (a file path, or a PostgreSQL URI or connection string) and loads its faces into memory.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a gallery, or a damaged record (named).</exception>
     /// <exception cref="LockedException">Another writer holds it past the lock timeout.</exception>
-    public static FaceGallery Open(string path, GalleryOpenOptions? open = null) => Open(SqliteGalleryStore.Open(path, open), open);
+    /// <exception cref="GalleryUnavailableException">A PostgreSQL server cannot be reached.</exception>
+    public static FaceGallery Open(string location, GalleryOpenOptions? open = null) =>
+        Open(PostgresGalleryStore.IsLocation(location) ? PostgresGalleryStore.Open(location, open) : SqliteGalleryStore.Open(location, open), open);
 
     /// <summary>Opens a gallery on <paramref name="store"/> (which it then owns).</summary>
     public static FaceGallery Open(IGalleryStore store, GalleryOpenOptions? open = null)
@@ -154,12 +168,7 @@ public sealed class FaceGallery : IDisposable
         try
         {
             var ids = _store.RemoveSubject(subject);
-            foreach (long id in ids)
-            {
-                _exact.Remove(id);
-                _hnsw?.Remove(id);
-            }
-            if (_subjectIndex.TryGetValue(subject, out int index)) _facesPerSubject.Remove(index);
+            foreach (long id in ids) RemoveFromMemory(id);
             UpdateHnsw();
             return ids.Count;
         }
@@ -211,6 +220,7 @@ public sealed class FaceGallery : IDisposable
         float norm = TensorPrimitives.Norm(probe);
         if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
         var unit = Unit(probe, norm);
+        if (_store is ISharedGalleryStore && Environment.TickCount64 - Interlocked.Read(ref _lastRefresh) >= _open.RefreshInterval.TotalMilliseconds) Refresh();
         _lock.EnterReadLock();
         try
         {
@@ -248,6 +258,36 @@ public sealed class FaceGallery : IDisposable
         finally
         {
             _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// Applies the changes other processes committed to a shared store (PostgreSQL) since this gallery last looked;
+    /// a no-op for a store of this process alone. <see cref="Identify"/> calls it at most every
+    /// <see cref="GalleryOpenOptions.RefreshInterval"/>.
+    /// </summary>
+    public void Refresh()
+    {
+        if (_store is not ISharedGalleryStore shared) return;
+        _lock.EnterWriteLock();
+        try
+        {
+            var changes = shared.ChangesSince(_seen);
+            foreach (long id in changes.Removed) RemoveFromMemory(id);
+            foreach (var face in changes.Added)
+            {
+                // Our own writes come back through the log too: skip what memory holds already.
+                if (_exact.TryRow(face.Id, out _)) continue;
+                AddToMemory(face.Id, face.Subject, face.Vector);
+                _hnsw?.Add(face.Id, _exact.Vector(_exact.Count - 1));
+            }
+            _seen = changes.Sequence;
+            Interlocked.Exchange(ref _lastRefresh, Environment.TickCount64);
+            UpdateHnsw();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
         }
     }
 
@@ -380,6 +420,16 @@ public sealed class FaceGallery : IDisposable
         }
         _facesPerSubject[index] = _facesPerSubject.GetValueOrDefault(index) + 1;
         _exact.Add(id, index, vector);
+    }
+
+    private void RemoveFromMemory(long id)
+    {
+        if (!_exact.TryRow(id, out int row)) return;
+        int subject = _exact.Subject(row);
+        _exact.Remove(id);
+        _hnsw?.Remove(id);
+        if (_facesPerSubject.TryGetValue(subject, out int left) && left > 1) _facesPerSubject[subject] = left - 1;
+        else _facesPerSubject.Remove(subject);
     }
 
     /// <summary>Builds the HNSW graph once the gallery reaches its size threshold (or drops it below).</summary>

@@ -37,6 +37,9 @@ public sealed record GalleryOpenOptions
     /// <summary>How many HNSW candidates are re-ranked exactly per query (at least 4 x top-k). <value>64 by default.</value></summary>
     public int HnswCandidates { get; init; } = 64;
 
+    /// <summary>For a shared store (PostgreSQL): how often identification first applies other processes' changes. <value>1 s by default; zero checks before every probe.</value></summary>
+    public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Build the HNSW index whatever the gallery's size (tests and benchmarks); null follows <see cref="GalleryOptions.HnswAbove"/>.</summary>
     public bool? ForceHnsw { get; init; }
 }

@@ -264,7 +264,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
         return connection;
     }
 
-    private static GalleryHeader ParseHeader(string path, Dictionary<string, string?> meta)
+    internal static GalleryHeader ParseHeader(string path, Dictionary<string, string?> meta)
     {
         string Get(string key) => meta.TryGetValue(key, out string? v) && v is not null ? v : throw new InvalidDataException($"{path}: gallery metadata lacks '{key}' (a damaged or foreign file).");
         if (!meta.TryGetValue("format", out string? format) || format != Format)
