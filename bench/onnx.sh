@@ -30,13 +30,14 @@ python3 - <<'PY' > summary.md
 import json
 b = json.load(open("bench-onnx.json")); d = b["detector"]
 v = {m: json.load(open(f"verify-{m}.json")) for m in ("ffm", "onnx")}
-def acc(r):
-    a = r.get("accuracy"); return f"{100*a['mean']:.2f} ± {100*a['std']:.2f} %" if isinstance(a, dict) else str(a)
+def acc(r): return f"{100*r['accuracy_mean']:.3f} ± {100*r['accuracy_std']:.3f} %"
 print(f"| figure | libtorch (.ffm) | ONNX Runtime (.onnx) |\n|---|---|---|")
 print(f"| LFW 10-fold accuracy, flip Add | {acc(v['ffm'])} | {acc(v['onnx'])} |")
 print(f"| embedding images/s (batch {b['batch_size']}, {b['images']} images) | {b['torch_images_per_second']} | {b['onnx_images_per_second']} |")
 print(f"| detector images/s ({d['images']} LFW photos) | {d['torch_images_per_second']} | {d['onnx_images_per_second']} |")
 print()
+same = v["ffm"]["fold_accuracies"] == v["onnx"]["fold_accuracies"]
+print(f"Fold accuracies {'identical' if same else 'DIFFERENT'}: .ffm {v['ffm']['fold_accuracies']}, .onnx {v['onnx']['fold_accuracies']}.")
 print(f"Embedding cosine between the runtimes over {b['images']} LFW images: lowest {b['min_cosine']:.7f} ({b['worst_image']}), "
       f"mean {b['mean_cosine']:.7f}, {b['below0_99999']} below 0.99999.")
 print(f"Detector over {d['images']} photos, {d['faces']} faces: {d['images_with_different_counts']} photos with different face counts, "
