@@ -21,10 +21,11 @@ internal static class BenchGalleryCommand
         var hnsw = new Option<bool>("--hnsw") { Description = "Also build the HNSW index and measure its recall@1 and speed-up.", DefaultValueFactory = _ => true };
         var enrollFaces = new Option<int>("--enroll-faces") { Description = "Faces enrolled into a temporary SQLite gallery for the enrolment rate (0 skips it).", DefaultValueFactory = _ => 100_000 }.AtLeast(0);
         var batch = new Option<int>("--batch") { Description = "Faces per enrolment transaction.", DefaultValueFactory = _ => 1000 }.AtLeast(1);
+        var efSearch = new Option<int>("--ef-search") { Description = "HNSW search beam (and candidates re-ranked exactly).", DefaultValueFactory = _ => new GalleryOpenOptions().HnswExpansionSearch }.AtLeast(1);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("gallery", "Gallery search: exact ms/query vs a streaming read of the same bytes, HNSW recall@1 and speed-up, SQLite enrolment rows/s.")
         {
-            faces, dimensions, queries, precision, hnsw, enrollFaces, batch, json,
+            faces, dimensions, queries, precision, hnsw, efSearch, enrollFaces, batch, json,
         };
         command.SetAction(parse =>
         {
@@ -70,7 +71,8 @@ internal static class BenchGalleryCommand
             {
                 gallery.Dispose();
                 clock.Restart();
-                gallery = FaceGallery.Open(store, new GalleryOpenOptions { ForceHnsw = true });
+                int ef = parse.GetValue(efSearch);
+                gallery = FaceGallery.Open(store, new GalleryOpenOptions { ForceHnsw = true, HnswExpansionSearch = ef, HnswCandidates = ef });
                 buildSeconds = clock.Elapsed.TotalSeconds;
                 error.WriteLine($"HNSW built over {gallery.HnswCount} faces in {buildSeconds:0.0} s");
                 gallery.Identify(probes[0], 1);
@@ -124,6 +126,7 @@ internal static class BenchGalleryCommand
                 HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null,
                 HnswMsPerQuery = hnswMs is double h ? Math.Round(h, 4) : (double?)null,
                 HnswRecallAt1 = recall,
+                HnswEfSearch = parse.GetValue(efSearch),
                 HnswSpeedup = hnswMs is double hm ? Math.Round(exactMs / hm, 1) : (double?)null,
                 SqliteEnrollRowsPerS = rowsPerSecond is double r ? Math.Round(r) : (double?)null,
                 SqliteBatch = size,

@@ -439,7 +439,7 @@ public sealed class FaceGallery : IDisposable
         if (wanted && _hnsw is null)
         {
             var hnsw = new HnswIndex(_exact.Dimensions, _exact.Precision, _open);
-            for (int row = 0; row < _exact.Count; row++) hnsw.Add(_exact.FaceId(row), _exact.Vector(row));
+            hnsw.AddMany(_exact.Count, row => (_exact.FaceId(row), _exact.Vector(row)));
             _hnsw = hnsw;
         }
         else if (!wanted && _hnsw is not null)

@@ -19,7 +19,22 @@ internal sealed class HnswIndex : IDisposable
 
     public long Count => (long)_index.Size();
 
-    public void Add(long faceId, float[] vector) => _index.Add((ulong)faceId, vector);
+    public void Add(long faceId, float[] vector)
+    {
+        Reserve(1);
+        _index.Add((ulong)faceId, vector);
+    }
+
+    /// <summary>Adds <paramref name="count"/> faces after one reservation.</summary>
+    public void AddMany(int count, Func<int, (long FaceId, float[] Vector)> face)
+    {
+        Reserve(count);
+        for (int i = 0; i < count; i++)
+        {
+            var (id, vector) = face(i);
+            _index.Add((ulong)id, vector);
+        }
+    }
 
     public void Remove(long faceId) => _index.Remove((ulong)faceId);
 
@@ -31,4 +46,21 @@ internal sealed class HnswIndex : IDisposable
     }
 
     public void Dispose() => _index.Dispose();
+
+    /// <summary>
+    /// Grows the capacity geometrically. USearch's C# binding grows it by exactly what one Add needs, and each growth
+    /// reallocates the index: a million adds then cost quadratic time (a 1M x 512 build did not finish in an hour).
+    /// The binding's growth method is private, so it is reached by reflection; if the binding changes, Add's own
+    /// growth still works, only slowly.
+    /// </summary>
+    private void Reserve(int more)
+    {
+        ulong size = _index.Size(), capacity = _index.Capacity();
+        if (size + (ulong)more <= capacity || Grow is null) return;
+        ulong wanted = Math.Max(size + (ulong)more, Math.Max(1024, 2 * capacity));
+        Grow.Invoke(_index, [wanted - capacity]);
+    }
+
+    private static readonly System.Reflection.MethodInfo? Grow =
+        typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
 }
