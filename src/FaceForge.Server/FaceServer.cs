@@ -119,7 +119,7 @@ public static class FaceServer
         });
         app.UseRouting();
         app.UseMiddleware<RequestMetricsMiddleware>();
-        app.UseMiddleware<ApiKeyMiddleware>(keys is null ? Array.Empty<object>() : [keys]);
+        app.Use(next => new ApiKeyMiddleware(next, keys).InvokeAsync);
         app.UseRateLimiter();
         Map(app);
         return app;

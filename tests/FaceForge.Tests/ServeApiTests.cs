@@ -198,6 +198,15 @@ public class ServeApiTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     }
 
     [SharedFact(Yunet)]
+    public async Task WithoutAKeysFileEveryRequestIsAllowed()
+    {
+        var (app, client) = await ServeFixture.Start(fixture.Options(fixture.NewGallery()) with { KeysPath = null });
+        await using var _ = app;
+        await Json(await Send(client, HttpMethod.Post, "/v1/galleries/main/subjects", null, JsonContent.Create(new { id = "open" })), 201);
+        Assert.Equal(HttpStatusCode.OK, (await Send(client, HttpMethod.Get, "/metrics", null)).StatusCode);
+    }
+
+    [SharedFact(Yunet)]
     public async Task FloodBeyondTheRateLimitGets429PerKey()
     {
         var (app, client) = await ServeFixture.Start(fixture.Options(fixture.NewGallery()) with { RateLimit = 3, RateWindow = TimeSpan.FromHours(1) });
