@@ -20,7 +20,8 @@ internal static class ImageUpload
     {
         if (!request.HasFormContentType || !(request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             throw new ApiProblemException(415, "Unsupported media type", $"send the image as multipart/form-data in the field '{Field}' (got content type '{request.ContentType ?? "none"}').");
-        long allowed = options.MaxImageBytes * Math.Max(1, count ?? 1) + Overhead;
+        // Verify takes two images; enrolment any number within two images' bytes (the host's body limit, FaceServer).
+        long allowed = options.MaxImageBytes * (count ?? 2) + Overhead;
         if (request.ContentLength is long length && length > allowed)
             throw new ApiProblemException(413, "Payload too large", $"the request body is {length} bytes; the limit is {allowed} ({options.MaxImageBytes} per image).");
         IFormCollection form;

@@ -144,7 +144,10 @@ internal static class BenchServeCommand
                     P99 = Math.Round(Percentile(l.Value, 0.99), 1),
                 }),
                 MemoryStartMb = Math.Round(result.MemoryStart / 1048576.0, 1),
+                MemoryMidMb = Math.Round(result.MemoryMid / 1048576.0, 1),
                 MemoryEndMb = Math.Round(result.MemoryEnd / 1048576.0, 1),
+                ManagedHeapStartMb = Math.Round(result.ManagedStart / 1048576.0, 1),
+                ManagedHeapEndMb = Math.Round(result.ManagedEnd / 1048576.0, 1),
                 MemoryGrowth = Math.Round((double)(result.MemoryEnd - result.MemoryStart) / result.MemoryStart, 3),
             };
             if (json) JsonOutput.Write(output, summary);
@@ -152,7 +155,7 @@ internal static class BenchServeCommand
             {
                 output.WriteLine($"{summary.Requests} requests in {summary.Seconds} s from {clientCount} clients against {before} faces: {summary.RequestsPerSecond} req/s, {summary.ImagesPerSecond} images/s ({summary.ServiceImagesVsOffline:P0} of the offline pipeline's {summary.OfflineImagesPerSecond}), {summary.Errors} errors, {lost} lost enrolments");
                 foreach (var (kind, figures) in summary.LatencyMs) output.WriteLine($"  {kind}: {figures.Count} requests, p50 {figures.P50} ms, p99 {figures.P99} ms");
-                output.WriteLine($"  memory (working set): {summary.MemoryStartMb} MB at start, {summary.MemoryEndMb} MB at end ({summary.MemoryGrowth:P1})");
+                output.WriteLine($"  memory (working set): {summary.MemoryStartMb} MB at start, {summary.MemoryMidMb} MB half-way, {summary.MemoryEndMb} MB at end ({summary.MemoryGrowth:P1}); managed heap {summary.ManagedHeapStartMb} to {summary.ManagedHeapEndMb} MB");
             }
             return summary.Errors == 0 && lost == 0 ? 0 : 1;
         }
@@ -162,7 +165,8 @@ internal static class BenchServeCommand
         }
     }
 
-    private sealed record LoadResult(Dictionary<string, List<double>> Latencies, int Errors, string? FirstError, int Enrolled, double Seconds, long MemoryStart, long MemoryEnd)
+    private sealed record LoadResult(Dictionary<string, List<double>> Latencies, int Errors, string? FirstError, int Enrolled, double Seconds,
+        long MemoryStart, long MemoryMid, long MemoryEnd, long ManagedStart, long ManagedEnd)
     {
         public int Count(string kind) => Latencies.GetValueOrDefault(kind)?.Count ?? 0;
     }
@@ -179,12 +183,19 @@ internal static class BenchServeCommand
             for (int i = 0; i < 3; i++) await Send(http, i == 1 ? "verify" : "identify", probes, random, c, -1 - i);
         })).ToArray());
         GC.Collect();
-        long memoryStart = Environment.WorkingSet;
+        long memoryStart = Environment.WorkingSet, managedStart = GC.GetTotalMemory(false);
         var latencies = new System.Collections.Concurrent.ConcurrentBag<(string Kind, double Ms)>();
         int errors = 0, enrolled = 0;
         string? firstError = null;
         var clock = Stopwatch.StartNew();
         var deadline = TimeSpan.FromSeconds(seconds);
+        // The working set half-way too: whether growth levels off (model arenas sized once) or keeps climbing (a leak).
+        long memoryMid = 0;
+        var sampler = Task.Run(async () =>
+        {
+            await Task.Delay(deadline / 2);
+            memoryMid = Environment.WorkingSet;
+        });
         var tasks = Enumerable.Range(0, clientCount).Select(client => Task.Run(async () =>
         {
             var random = new Random(1000 + client);
@@ -215,12 +226,13 @@ internal static class BenchServeCommand
             }
         })).ToArray();
         Task.WaitAll(tasks);
+        sampler.Wait();
         double elapsed = clock.Elapsed.TotalSeconds;
         GC.Collect();
-        long memoryEnd = Environment.WorkingSet;
+        long memoryEnd = Environment.WorkingSet, managedEnd = GC.GetTotalMemory(false);
         log.WriteLine($"load: {latencies.Count} requests, {errors} errors in {elapsed:0.0} s");
         var byKind = latencies.GroupBy(l => l.Kind).ToDictionary(g => g.Key, g => g.Select(l => l.Ms).Order().ToList());
-        return new LoadResult(byKind, errors, firstError, enrolled, elapsed, memoryStart, memoryEnd);
+        return new LoadResult(byKind, errors, firstError, enrolled, elapsed, memoryStart, memoryMid, memoryEnd, managedStart, managedEnd);
     }
 
     /// <summary>One request; null when it succeeded, else what went wrong.</summary>
