@@ -23,6 +23,8 @@ internal static class CommandTree
         root.Subcommands.Add(DetectCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         return root;
     }
 }

@@ -14,6 +14,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchDetectCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
         bench.Subcommands.Add(BenchGalleryCommand.Create());
+        bench.Subcommands.Add(BenchServeCommand.Create());
         return bench;
     }
 }

@@ -161,6 +161,40 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
+    /// <summary>Adds a subject without faces (faces come later through <see cref="Enroll"/>); false when the id exists already.</summary>
+    /// <exception cref="ArgumentException">The id is empty.</exception>
+    public bool AddSubject(string subject)
+    {
+        if (string.IsNullOrWhiteSpace(subject)) throw new ArgumentException("Empty subject id.", nameof(subject));
+        _lock.EnterWriteLock();
+        try { return _store.AddSubject(subject); }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>How many faces <paramref name="subject"/> has in memory (0 when unknown): no store read.</summary>
+    public int SubjectFaceCount(string subject)
+    {
+        _lock.EnterReadLock();
+        try { return _subjectIndex.TryGetValue(subject, out int index) ? _facesPerSubject.GetValueOrDefault(index) : 0; }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>
+    /// One page of the enrolled faces in id order (id and subject, from memory: no store read), and the total count.
+    /// </summary>
+    public (IReadOnlyList<(long Id, string Subject)> Faces, int Total) FacePage(int offset, int limit)
+    {
+        if (offset < 0 || limit < 0) throw new ArgumentException($"offset {offset} and limit {limit} must not be negative.");
+        _lock.EnterReadLock();
+        try
+        {
+            var page = Enumerable.Range(0, _exact.Count).Select(row => (Id: _exact.FaceId(row), Row: row)).OrderBy(f => f.Id).Skip(offset).Take(limit)
+                .Select(f => (f.Id, _subjectNames[_exact.Subject(f.Row)])).ToList();
+            return (page, _exact.Count);
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
     /// <summary>Removes a subject and all its templates; the number of faces removed (0 when unknown).</summary>
     public int Remove(string subject)
     {

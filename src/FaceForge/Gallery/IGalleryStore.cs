@@ -22,6 +22,10 @@ public interface IGalleryStore : IDisposable
     /// <exception cref="LockedException">Another writer holds the store past the lock timeout.</exception>
     IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces);
 
+    /// <summary>Adds a subject without faces in one transaction; false when the id is enrolled already (nothing changes).</summary>
+    /// <exception cref="LockedException">Another writer holds the store past the lock timeout.</exception>
+    bool AddSubject(string subject);
+
     /// <summary>Removes a subject and its faces in one transaction; the ids of the faces removed (empty when unknown).</summary>
     IReadOnlyList<long> RemoveSubject(string subject);
 

@@ -36,6 +36,9 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
     }
 
     /// <inheritdoc/>
+    public bool AddSubject(string subject) => _metadata.TryAdd(subject, []);
+
+    /// <inheritdoc/>
     public IReadOnlyList<long> RemoveSubject(string subject)
     {
         var ids = _faces.Values.Where(f => f.Subject == subject).Select(f => f.Id).ToList();

@@ -226,6 +226,14 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     });
 
     /// <inheritdoc/>
+    public bool AddSubject(string subject) => Write(transaction =>
+    {
+        using var add = new NpgsqlCommand("INSERT INTO gallery_subjects(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", _connection, transaction);
+        add.Parameters.Add(new NpgsqlParameter { Value = subject });
+        return add.ExecuteNonQuery() == 1;
+    });
+
+    /// <inheritdoc/>
     public IReadOnlyList<long> RemoveSubject(string subject) => Write(transaction =>
     {
         var ids = new List<long>();

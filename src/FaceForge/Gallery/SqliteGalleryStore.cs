@@ -163,6 +163,13 @@ public sealed class SqliteGalleryStore : IGalleryStore
     });
 
     /// <inheritdoc/>
+    public bool AddSubject(string subject) => Write(transaction =>
+    {
+        using var add = Command(transaction, "INSERT OR IGNORE INTO subjects(name) VALUES ($name)", "$name");
+        return add.With(subject).ExecuteNonQuery() == 1;
+    });
+
+    /// <inheritdoc/>
     public IReadOnlyList<long> RemoveSubject(string subject) => Write(transaction =>
     {
         var ids = new List<long>();

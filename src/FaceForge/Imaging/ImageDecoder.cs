@@ -65,6 +65,24 @@ public static class ImageDecoder
         return swap ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
     }
 
+    /// <summary>
+    /// Width and height of an encoded image held in memory, read from its header (no pixels are decoded or
+    /// allocated), so a service can refuse a small file that claims a huge picture before decoding it.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a supported image, or a corrupt header (named by <paramref name="name"/>).</exception>
+    public static (int Width, int Height) Size(ReadOnlySpan<byte> data, string name)
+    {
+        var format = ImageFormatSniffer.Detect(data);
+        if (format == ImageFormat.Unknown)
+            throw new InvalidDataException(data.Length == 0 ? $"{name}: empty file." : $"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}.");
+        if (format == ImageFormat.Pnm) return PnmReader.Size(data, name);
+        using var skData = SKData.CreateCopy(data);
+        using var stream = new SKMemoryStream(skData);
+        using var codec = SKCodec.Create(stream, out var createResult) ?? throw new InvalidDataException($"{name}: corrupt {format} ({createResult}).");
+        bool swap = (int)codec.EncodedOrigin >= 5;
+        return swap ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+    }
+
     private static unsafe RgbImage DecodeWithSkia(ReadOnlySpan<byte> data, string name, ImageFormat format)
     {
         using var skData = SKData.CreateCopy(data);

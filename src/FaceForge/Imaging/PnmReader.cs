@@ -3,6 +3,19 @@ namespace FaceForge.Imaging;
 /// <summary>Reads Netpbm grey maps and pixel maps: P2 and P5 (grey, expanded to RGB), P3 and P6 (RGB); maxval up to 65535.</summary>
 internal static class PnmReader
 {
+    /// <summary>Width and height from the header alone (nothing allocated for the raster).</summary>
+    public static (int Width, int Height) Size(ReadOnlySpan<byte> data, string name)
+    {
+        int position = 0;
+        string magic = NextToken(data, ref position, name);
+        if (magic is not ("P2" or "P3" or "P5" or "P6"))
+            throw new InvalidDataException($"{name}: unsupported Netpbm type '{magic}' (expected P2, P3, P5 or P6).");
+        int width = NextInt(data, ref position, name, "width");
+        int height = NextInt(data, ref position, name, "height");
+        if (width <= 0 || height <= 0) throw new InvalidDataException($"{name}: bad Netpbm header (width {width}, height {height}).");
+        return (width, height);
+    }
+
     public static RgbImage Read(ReadOnlySpan<byte> data, string name)
     {
         int position = 0;

@@ -1,0 +1,47 @@
+using FaceForge.Gallery;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace FaceForge.Server;
+
+/// <summary>
+/// Turns every failure into problem+json: refusals with their own status, body limits 413, a busy store 503, and
+/// anything unexpected a bare 500 whose detail is a trace id (the exception goes to the log, never to the client).
+/// </summary>
+internal sealed class ExceptionProblemMiddleware(RequestDelegate next, ILogger<ExceptionProblemMiddleware> log)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (ApiProblemException e)
+        {
+            await ProblemResponse.WriteAsync(context, e.Status, e.Title, e.Message, e.RetryAfterSeconds);
+        }
+        catch (BadHttpRequestException e)
+        {
+            string title = e.StatusCode == 413 ? "Payload too large" : "Bad request";
+            await ProblemResponse.WriteAsync(context, e.StatusCode, title, e.StatusCode == 413 ? "the request body exceeds the service's upload limit." : e.Message);
+        }
+        catch (LockedException e)
+        {
+            await ProblemResponse.WriteAsync(context, 503, "Gallery busy", $"another writer holds the gallery: {e.Message}", retryAfterSeconds: 1);
+        }
+        catch (GalleryUnavailableException e)
+        {
+            log.LogError("gallery store unavailable: {Message}", e.Message);
+            await ProblemResponse.WriteAsync(context, 503, "Gallery unavailable", "the gallery's store cannot be reached; try again later.", retryAfterSeconds: 5);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: nobody is left to answer.
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "internal error on {Method} {Path} (trace {Trace})", context.Request.Method, context.Request.Path, context.TraceIdentifier);
+            await ProblemResponse.WriteAsync(context, 500, "Internal error", $"the service failed unexpectedly; the log has the details under trace id {context.TraceIdentifier}.");
+        }
+    }
+}
