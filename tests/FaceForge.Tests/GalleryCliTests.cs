@@ -162,9 +162,11 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         foreach (string arg in new[] { "gallery", "enroll-synthetic", gallery, "--faces", $"{total}", "--batch", $"{batch}", "--dim", $"{dim}", "--seed", $"{seed}" })
             start.ArgumentList.Add(arg);
         int printed = 0;
+        var childErrors = new System.Text.StringBuilder();
         using (var child = Process.Start(start)!)
         {
-            _ = child.StandardError.ReadToEndAsync();
+            child.ErrorDataReceived += (_, e) => { lock (childErrors) childErrors.AppendLine(e.Data); };
+            child.BeginErrorReadLine();
             while (child.StandardOutput.ReadLine() is { } line)
             {
                 printed = int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
@@ -173,7 +175,7 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
             child.Kill(); // SIGKILL on Linux: no finally blocks, no disposal, mid-transaction
             Assert.True(child.WaitForExit(60_000));
         }
-        Assert.True(printed >= 1500, "the child printed no commits before it ended");
+        Assert.True(printed >= 1500, $"the child ended after reporting {printed} committed faces; its standard error: {childErrors.ToString().Trim()}");
 
         int rows;
         using (var connection = new SqliteConnection($"Data Source={gallery};Pooling=False"))
