@@ -20,7 +20,6 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     private readonly DetectorOptions _options;
     private readonly float[] _scales;
     private readonly object _gate = new();
-    private readonly Dictionary<(int, int), float[]> _priors = [];
 
     /// <summary>Wraps <paramref name="network"/>; <paramref name="scales"/> lists extra input scales (1 is always run).</summary>
     public TorchFaceDetector(nn.Module<Tensor, DetectionOutput> network, string name, DetectorOptions? options = null, IReadOnlyList<float>? scales = null)
@@ -98,20 +97,11 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
                 for (int m = 0; m < members.Length; m++)
                 {
                     var (boxes, scores, landmarks) = decoded[m];
-                    results[members[m]].AddRange(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, landmarks, Priors(w, h), w, h, prepared[members[m]].Back, _options.ConfidenceThreshold));
+                    results[members[m]].AddRange(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, landmarks, RetinaFaceDecoder.MobileNet.CachedPriors(w, h), w, h, prepared[members[m]].Back, _options.ConfidenceThreshold));
                 }
             }
         }
         return results.Select(r => (IReadOnlyList<DetectedFace>)NonMaximumSuppression.Apply(r, _options)).ToArray();
-    }
-
-    private float[] Priors(int w, int h)
-    {
-        lock (_priors)
-        {
-            if (!_priors.TryGetValue((w, h), out var priors)) _priors[(w, h)] = priors = RetinaFaceDecoder.MobileNet.Priors(w, h);
-            return priors;
-        }
     }
 
     private (float[] Boxes, float[] Scores, float[] Landmarks)[] Run(RgbImage[] batch, int w, int h)

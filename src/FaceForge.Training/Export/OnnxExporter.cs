@@ -212,22 +212,10 @@ public static class OnnxExporter
             int d = got.Length / (int)shape[0];
             for (int n = 0; n < shape[0]; n++)
             {
-                double cos = Cosine(got.AsSpan(n * d, d), want.AsSpan(n * d, d));
+                double cos = FaceForge.Embedding.Similarity.Cosine(got.AsSpan(n * d, d), want.AsSpan(n * d, d));
                 minCos = Math.Min(minCos ?? 1, cos);
             }
         }
         return (maxAbs, minCos);
-    }
-
-    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-        return dot / Math.Sqrt(na * nb);
     }
 }

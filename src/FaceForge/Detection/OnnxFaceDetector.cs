@@ -20,7 +20,6 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     private readonly DetectorOptions _options;
     private readonly string _input;
     private readonly bool _yunet, _retinaFace, _occlusion;
-    private readonly Dictionary<(int, int), float[]> _priors = [];
     private readonly int _fixedWidth, _fixedHeight;
 
     /// <summary>Loads <paramref name="path"/>.</summary>
@@ -89,10 +88,8 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         float[] conf = Output("conf");
         var scores = new float[conf.Length / 2];
         for (int i = 0; i < scores.Length; i++) scores[i] = conf[2 * i + 1];
-        float[] priors;
-        lock (_priors)
-            if (!_priors.TryGetValue((w, h), out priors!)) _priors[(w, h)] = priors = RetinaFaceDecoder.MobileNet.Priors(w, h);
-        return RetinaFaceDecoder.MobileNet.Decode(Output("loc"), scores, Output("landms"), priors, w, h, back, _options.ConfidenceThreshold);
+        var decoder = RetinaFaceDecoder.MobileNet;
+        return decoder.Decode(Output("loc"), scores, Output("landms"), decoder.CachedPriors(w, h), w, h, back, _options.ConfidenceThreshold);
     }
 
     /// <inheritdoc/>

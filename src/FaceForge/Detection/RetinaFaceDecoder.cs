@@ -14,6 +14,11 @@ public sealed class RetinaFaceDecoder
     private const float CentreVariance = 0.1f, SizeVariance = 0.2f;
     private static readonly float[] BgrMean = [104, 117, 123];
 
+    // Priors by input size. Bounded: a service sees a new photo size with nearly every request, and each entry of a
+    // 640x480 input holds 200 kB.
+    private const int CachedSizes = 32;
+    private readonly Dictionary<(int, int), float[]> _priors = [];
+
     /// <summary>BGR planes (channel 0 is blue) minus RetinaFace's mean (104, 117, 123), as its weights expect.</summary>
     public static void WriteInput(Imaging.RgbImage image, Span<float> destination)
     {
@@ -72,6 +77,17 @@ public sealed class RetinaFaceDecoder
                     }
         }
         return priors.ToArray();
+    }
+
+    /// <summary><see cref="Priors"/>, kept for the last sizes asked for (the returned array must not be changed). Thread-safe.</summary>
+    public float[] CachedPriors(int width, int height)
+    {
+        lock (_priors)
+        {
+            if (_priors.TryGetValue((width, height), out var priors)) return priors;
+            if (_priors.Count >= CachedSizes) _priors.Clear();
+            return _priors[(width, height)] = Priors(width, height);
+        }
     }
 
     /// <summary>

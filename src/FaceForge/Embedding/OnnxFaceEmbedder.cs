@@ -136,8 +136,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
                     if (sigmaSq is not null) sigmaSq = [.. sigmaSq.Select(s => s / 2), .. other!.Select(s => s / 2)];
                 }
             }
-            float norm = Norm(vector);
-            if (norm > 0) for (int i = 0; i < vector.Length; i++) vector[i] /= norm;
+            Similarity.Normalize(vector);
             result[n] = FaceEmbedding.Create(vector, magnitude, sigmaSq, Info.Quality);
         }
         return result;
