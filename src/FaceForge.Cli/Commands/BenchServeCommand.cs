@@ -74,6 +74,7 @@ internal static class BenchServeCommand
                 probes = probes.Where(b => pipeline.Pipeline.Analyse(ImageDecoder.Decode(b, "probe")).MaxBy(f => f.Face.Box.Area) is { } face
                     && face.InterOcularPixels >= gate.MinInterOcularPixels && MathF.Abs(face.Yaw) <= gate.MaxYaw).ToArray();
                 log.WriteLine($"{probes.Length} probe photos pass the enrolment gate");
+                if (probes.Length == 0) throw new UserErrorException("--images: no probe photo passes the enrolment gate (a face large and frontal enough); give a folder of identity folders of photos such as LFW's.");
                 var clock = Stopwatch.StartNew();
                 int done = 0;
                 while (clock.Elapsed.TotalSeconds < Math.Min(20, Math.Max(5, seconds / 3.0)))

@@ -328,9 +328,10 @@ public sealed class FaceGallery : IDisposable
     /// <summary>Every subject with its face count and metadata, by id.</summary>
     public IReadOnlyList<GallerySubject> Subjects()
     {
-        _lock.EnterReadLock();
+        // The write lock: the store's one connection is not thread-safe, so every store call is serialised.
+        _lock.EnterWriteLock();
         try { return _store.Subjects(); }
-        finally { _lock.ExitReadLock(); }
+        finally { _lock.ExitWriteLock(); }
     }
 
     /// <summary>The gallery's figures.</summary>
@@ -355,7 +356,7 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     public void Export(Stream output)
     {
-        _lock.EnterReadLock();
+        _lock.EnterWriteLock(); // reads the store: serialised like every store call
         try
         {
             using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
@@ -404,7 +405,7 @@ public sealed class FaceGallery : IDisposable
         }
         finally
         {
-            _lock.ExitReadLock();
+            _lock.ExitWriteLock();
         }
     }
 
