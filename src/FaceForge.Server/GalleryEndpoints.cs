@@ -37,10 +37,10 @@ internal static class GalleryEndpoints
         }
         string id = body?.Id ?? throw new ApiProblemException(400, "Missing subject id", "the body has no \"id\" (e.g. {\"id\": \"ada\"}).");
         Require(id);
-        if (!served.AddSubject(id))
+        // The subject and its metadata in one transaction: a crash between them would leave a subject without its
+        // metadata, and a client retrying would get 409.
+        if (!served.AddSubject(id, body.Metadata?.ToDictionary(m => m.Key, m => (string?)m.Value)))
             throw new ApiProblemException(409, "Subject exists", $"subject '{id}' exists in gallery '{gallery}' already; add faces with POST /v1/galleries/{gallery}/subjects/{id}/faces.");
-        if (body.Metadata is { Count: > 0 } metadata)
-            served.SetMetadata(id, metadata.ToDictionary(m => m.Key, m => (string?)m.Value));
         return Results.Json(new SubjectJson(id, 0, body.Metadata ?? []), statusCode: 201);
     }
 
@@ -48,8 +48,8 @@ internal static class GalleryEndpoints
     {
         var served = galleries.Get(gallery);
         Require(id);
-        Find(served, gallery, id);
-        return Results.Json(new RemovedSubjectJson(id, served.Remove(id)));
+        int removed = served.Remove(id) ?? throw NoSubject(gallery, id);
+        return Results.Json(new RemovedSubjectJson(id, removed));
     }
 
     public static async Task<IResult> Enrol(string gallery, string id, HttpRequest request, FaceAnalysisQueue queue, ServedGalleries galleries, FaceServerOptions options, CancellationToken cancel)
@@ -103,8 +103,9 @@ internal static class GalleryEndpoints
         if (NameRules.SubjectProblem(id) is { } problem) throw new ApiProblemException(400, "Invalid subject id", problem + ".");
     }
 
-    private static GallerySubject Find(FaceGallery gallery, string name, string id) =>
-        gallery.Subjects().FirstOrDefault(s => s.Id == id) ?? throw new ApiProblemException(404, "No such subject", $"gallery '{name}' has no subject '{id}'.");
+    private static GallerySubject Find(FaceGallery gallery, string name, string id) => gallery.Subject(id) ?? throw NoSubject(name, id);
+
+    private static ApiProblemException NoSubject(string gallery, string id) => new(404, "No such subject", $"gallery '{gallery}' has no subject '{id}'.");
 
     private static SubjectJson Json(GallerySubject s) => new(s.Id, s.Faces, s.Metadata);
 }

@@ -47,6 +47,25 @@ public class GalleryPostgresTests(SyntheticFolderFixture data, PostgresServer se
     }
 
     [PostgresFact]
+    public void MetadataLookupAndRemovalOfOneSubject()
+    {
+        const int dim = 8;
+        using var gallery = FaceGallery.Create(server.ConnectionString("one_subject"), Model(dim));
+        gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(5, 0, dim))],
+            new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["ada"] = new Dictionary<string, string?> { ["name"] = "Ada" } });
+        Assert.True(gallery.AddSubject("bob", new Dictionary<string, string?> { ["team"] = "b" }));
+        var stray = new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["nobody"] = new Dictionary<string, string?> { ["x"] = "y" } };
+        Assert.Throws<KeyNotFoundException>(() => gallery.Enroll([new GalleryFace("carl", SyntheticEmbeddings.Vector(5, 1, dim))], stray));
+        Assert.Equal(1, gallery.Count);
+        Assert.Null(gallery.Subject("carl"));
+        Assert.Equal(("Ada", 1), (gallery.Subject("ada")!.Metadata["name"], gallery.Subject("ada")!.Faces));
+        Assert.Equal("b", gallery.Subject("bob")!.Metadata["team"]);
+        Assert.Equal(0, gallery.Remove("bob"));
+        Assert.Null(gallery.Remove("bob"));
+        Assert.Equal(1, gallery.Remove("ada"));
+    }
+
+    [PostgresFact]
     public void CliCreatesEnrolsAndIdentifiesInAPostgresGallery()
     {
         string dir = TestPaths.NewTempDirectory("gallery-pg-cli");

@@ -12,6 +12,14 @@ public class GalleryTests
     private static FaceGallery Memory(int dim, GalleryPrecision precision = GalleryPrecision.Float32, GalleryOpenOptions? open = null) =>
         FaceGallery.Open(new MemoryGalleryStore(new GalleryHeader(Model(dim), new GalleryOptions { Precision = precision }, null, null)), open);
 
+    /// <summary>A vector as a float16 gallery stores it.</summary>
+    private static float[] Stored(float[] vector)
+    {
+        var half = new Half[vector.Length];
+        VectorCodec.ToHalf(vector, half);
+        return half.Select(v => (float)v).ToArray();
+    }
+
     private static string NewPath() => Path.Combine(TestPaths.NewTempDirectory("gallery"), "faces.gallery");
 
     [Theory]
@@ -24,7 +32,7 @@ public class GalleryTests
         var faces = Enumerable.Range(0, subjects * perSubject).Select(i => new GalleryFace($"p{i % subjects}", SyntheticEmbeddings.Vector(3, i, dim))).ToList();
         gallery.Enroll(faces);
         // Brute force in double over the vectors as stored (float16 rounds them).
-        var stored = faces.Select(f => precision == GalleryPrecision.Float32 ? f.Vector : f.Vector.Select(v => (float)(Half)v).ToArray()).ToList();
+        var stored = faces.Select(f => precision == GalleryPrecision.Float32 ? f.Vector : Stored(f.Vector)).ToList();
         for (int q = 0; q < 40; q++)
         {
             var probe = q % 2 == 0 ? SyntheticEmbeddings.Near(3, q * 7, dim, 0.75f, 99) : SyntheticEmbeddings.Vector(77, q, dim);
@@ -34,7 +42,7 @@ public class GalleryTests
             var found = gallery.Identify(probe, 5);
             Assert.Equal("exact", found.Index);
             Assert.Equal(expected.Select(e => e.Subject), found.Matches.Select(m => m.Subject));
-            foreach (var (e, m) in expected.Zip(found.Matches)) Assert.Equal(e.Score, m.Score, 4);
+            foreach (var (e, m) in expected.Zip(found.Matches)) Assert.Equal(e.Score, m.Score, 1e-5);
         }
     }
 
@@ -50,6 +58,40 @@ public class GalleryTests
         var found = gallery.Identify(centre, 3);
         Assert.Equal(3, found.Matches.Select(m => m.Subject).Distinct().Count());
         Assert.Equal("crowd", found.Best!.Subject);
+    }
+
+    [Fact]
+    public void Float16ScanScoresEqualTheWidenedDotProduct()
+    {
+        // 50 dimensions leave a tail after the 16-wide blocks; rows of values below float16's smallest normal (stored
+        // as zero), of mixed signs and large values, and of zeros check the scan's bit trick against the general conversion.
+        const int dim = 50;
+        var index = new ExactIndex(dim, GalleryPrecision.Float16);
+        var rows = new List<float[]>
+        {
+            Enumerable.Repeat(3e-6f, dim).ToArray(),
+            Enumerable.Range(0, dim).Select(j => j % 2 == 0 ? -2e-5f : 7e-5f).ToArray(),
+            new float[dim],
+            Enumerable.Range(0, dim).Select(j => j % 3 == 0 ? -0.9f : 0.5f).ToArray(),
+        };
+        rows.AddRange(Enumerable.Range(0, 30).Select(i => SyntheticEmbeddings.Vector(4, i, dim)));
+        for (int i = 0; i < rows.Count; i++) index.Add(i + 1, i, rows[i]);
+        Assert.All(index.Vector(0), v => Assert.Equal(0f, v));
+        Assert.Equal(rows[1].Select(v => Math.Abs(v) < 6.1e-5f ? 0f : (float)(Half)v), index.Vector(1));
+        Assert.Equal(rows[5].Select(v => (float)(Half)v), index.Vector(5)); // unit vectors: components far above 6.1e-5
+        for (int q = 0; q < 5; q++)
+        {
+            var probe = SyntheticEmbeddings.Vector(40, q, dim);
+            var found = index.Search(probe, rows.Count);
+            Assert.Equal(rows.Count, found.Count);
+            foreach (var (row, score) in found)
+            {
+                double expected = index.Vector(row).Zip(probe, (a, b) => (double)a * b).Sum();
+                Assert.True(Math.Abs(score - expected) <= 1e-6 + 1e-5 * Math.Abs(expected), $"row {row}: {score} vs {expected}");
+                Assert.Equal(index.Score(row, probe), score, 5);
+            }
+            Assert.NotEqual(0, found.Single(f => f.Row == 1).Score);
+        }
     }
 
     [Fact]
@@ -109,8 +151,10 @@ public class GalleryTests
         const int dim = 64;
         using var gallery = Memory(dim);
         gallery.Enroll(Enumerable.Range(0, 50).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(8, i, dim))).ToList());
-        double t = gallery.Calibrate(Enumerable.Range(0, 100).Select(i => SyntheticEmbeddings.Vector(9, i, dim)), 0.05);
-        Assert.Equal(t, gallery.Threshold);
+        var calibration = gallery.Calibrate(Enumerable.Range(0, 100).Select(i => SyntheticEmbeddings.Vector(9, i, dim)), 0.05);
+        Assert.Equal(calibration.Threshold, gallery.Threshold);
+        Assert.Equal(100, calibration.Probes);
+        Assert.InRange(calibration.Fpir, 0.01, 0.05);
         var mated = gallery.Identify(SyntheticEmbeddings.Near(8, 3, dim, 0.5f, 1), 1);
         Assert.True(mated.Known);
         Assert.Equal("s3", mated.Best!.Subject);
@@ -154,8 +198,7 @@ public class GalleryTests
             Assert.Equal(faces[i].Subject, stored[i].Subject);
             Assert.Equal(faces[i].Quality, stored[i].Quality);
             Assert.Equal(faces[i].Source, stored[i].Source);
-            var expected = precision == GalleryPrecision.Float32 ? faces[i].Vector : faces[i].Vector.Select(v => (float)(Half)v).ToArray();
-            Assert.Equal(expected, stored[i].Vector);
+            Assert.Equal(precision == GalleryPrecision.Float32 ? faces[i].Vector : Stored(faces[i].Vector), stored[i].Vector);
         }
         // Export: JSON with every face.
         using var json = new MemoryStream();
@@ -177,7 +220,10 @@ public class GalleryTests
             gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(1, 2, dim))]);
             Assert.Equal(2, gallery.Subjects().Single(s => s.Id == "ada").Faces);
             Assert.Equal(2, gallery.Remove("ada"));
-            Assert.Equal(0, gallery.Remove("nobody"));
+            Assert.Null(gallery.Remove("nobody"));
+            Assert.True(gallery.AddSubject("carol"));
+            Assert.Equal(0, gallery.Remove("carol")); // a subject without faces is removed, not "unknown"
+            Assert.Null(gallery.Subject("carol"));
             Assert.Equal(1, gallery.Count);
             Assert.All(Enumerable.Range(0, 3), i => Assert.Equal("bob", gallery.Identify(SyntheticEmbeddings.Vector(1, i, dim), 5).Best!.Subject));
         }
@@ -185,6 +231,47 @@ public class GalleryTests
         Assert.Equal(["bob"], reopened.Subjects().Select(s => s.Id));
         Assert.Equal(1, reopened.Count);
         Assert.Equal(1, reopened.Stats().Subjects);
+    }
+
+    [Fact]
+    public void MetadataIsWrittenInTheSameTransactionAsTheFacesOrTheSubject()
+    {
+        string path = NewPath();
+        const int dim = 16;
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+        {
+            var meta = new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["ada"] = new Dictionary<string, string?> { ["name"] = "Ada Lovelace" } };
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(1, 0, dim))], meta);
+            Assert.True(gallery.AddSubject("bob", new Dictionary<string, string?> { ["team"] = "b" }));
+            Assert.False(gallery.AddSubject("bob", new Dictionary<string, string?> { ["team"] = "changed" }));
+            // Metadata for a subject that does not exist: the whole write fails, the face is not stored either.
+            var stray = new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["nobody"] = new Dictionary<string, string?> { ["x"] = "y" } };
+            Assert.Throws<KeyNotFoundException>(() => gallery.Enroll([new GalleryFace("carl", SyntheticEmbeddings.Vector(1, 1, dim))], stray));
+            Assert.Equal(1, gallery.Count);
+        }
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(1, reopened.Count);
+        Assert.Null(reopened.Subject("carl"));
+        Assert.Equal("Ada Lovelace", reopened.Subject("ada")!.Metadata["name"]);
+        Assert.Equal(1, reopened.Subject("ada")!.Faces);
+        Assert.Equal("b", reopened.Subject("bob")!.Metadata["team"]);
+        Assert.Equal(0, reopened.Subject("bob")!.Faces);
+    }
+
+    [Fact]
+    public void FacePagesFollowIdOrderAfterRemovals()
+    {
+        const int dim = 8;
+        using var gallery = Memory(dim);
+        var ids = gallery.Enroll(Enumerable.Range(0, 40).Select(i => new GalleryFace($"s{i % 10}", SyntheticEmbeddings.Vector(3, i, dim))).ToList());
+        gallery.Remove("s3"); // removal moves the last rows into the holes: row order no longer follows ids
+        var left = ids.Where((_, i) => i % 10 != 3).ToList();
+        var (page, total) = gallery.FacePage(5, 10);
+        Assert.Equal(36, total);
+        Assert.Equal(left.Skip(5).Take(10), page.Select(f => f.Id));
+        Assert.Equal(Enumerable.Range(0, 40).Where(i => i % 10 != 3).Skip(5).Take(10).Select(i => $"s{i % 10}"), page.Select(f => f.Subject));
+        Assert.Empty(gallery.FacePage(36, 10).Faces);
+        Assert.Equal(left.Skip(30), gallery.FacePage(30, 100).Faces.Select(f => f.Id));
     }
 
     [Fact]

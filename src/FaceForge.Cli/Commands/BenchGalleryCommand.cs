@@ -21,11 +21,13 @@ internal static class BenchGalleryCommand
         var hnsw = new Option<bool>("--hnsw") { Description = "Also build the HNSW index and measure its recall@1 and speed-up.", DefaultValueFactory = _ => true };
         var enrollFaces = new Option<int>("--enroll-faces") { Description = "Faces enrolled into a temporary SQLite gallery for the enrolment rate (0 skips it).", DefaultValueFactory = _ => 100_000 }.AtLeast(0);
         var batch = new Option<int>("--batch") { Description = "Faces per enrolment transaction.", DefaultValueFactory = _ => 1000 }.AtLeast(1);
-        var efSearch = new Option<int>("--ef-search") { Description = "HNSW search beam (and candidates re-ranked exactly).", DefaultValueFactory = _ => new GalleryOpenOptions().HnswExpansionSearch }.AtLeast(1);
+        var efSearch = new Option<int[]>("--ef-search") { Description = "HNSW search beams, each also the number of candidates re-ranked exactly; several (comma-separated) are measured on one built graph.", DefaultValueFactory = _ => [new GalleryOpenOptions().HnswExpansionSearch], CustomParser = ParseList };
+        var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswConnectivity }.Between(2, 256);
+        var efAdd = new Option<int>("--ef-add") { Description = "HNSW beam while building.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswExpansionAdd }.Between(1, 4096);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("gallery", "Gallery search: exact ms/query vs a streaming read of the same bytes, HNSW recall@1 and speed-up, SQLite enrolment rows/s.")
         {
-            faces, dimensions, queries, precision, hnsw, efSearch, enrollFaces, batch, json,
+            faces, dimensions, queries, precision, hnsw, efSearch, connectivity, efAdd, enrollFaces, batch, json,
         };
         command.SetAction(parse =>
         {
@@ -66,27 +68,38 @@ internal static class BenchGalleryCommand
             int mated = targets.Where((t, i) => truth[i] == t + 1).Count(); // face ids start at 1
             error.WriteLine($"exact {exactMs:0.00} ms/query, streaming read {streamMs:0.00} ms ({bytes / streamMs / 1e6:0.0} GB/s), sink {sink & 1}");
 
-            double? buildSeconds = null, hnswMs = null, recall = null;
+            double? buildSeconds = null;
+            var sweep = new List<object>();
             if (parse.GetValue(hnsw))
             {
                 gallery.Dispose();
                 clock.Restart();
-                int ef = parse.GetValue(efSearch);
-                gallery = FaceGallery.Open(store, new GalleryOpenOptions { ForceHnsw = true, HnswExpansionSearch = ef, HnswCandidates = ef });
-                buildSeconds = clock.Elapsed.TotalSeconds;
-                error.WriteLine($"HNSW built over {gallery.HnswCount} faces in {buildSeconds:0.0} s");
-                gallery.Identify(probes[0], 1);
-                var times = new List<double>();
-                int hits = 0;
-                for (int i = 0; i < q; i++)
+                int[] beams = parse.GetValue(efSearch)!;
+                // The smallest beam at construction: a search for k candidates widens USearch's beam to k.
+                gallery = FaceGallery.Open(store, new GalleryOpenOptions
                 {
-                    clock.Restart();
-                    long found = gallery.Identify(probes[i], 1).Best!.FaceId;
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                    if (found == truth[i]) hits++;
+                    ForceHnsw = true, HnswExpansionSearch = beams.Min(), HnswCandidates = beams.Min(),
+                    HnswConnectivity = parse.GetValue(connectivity), HnswExpansionAdd = parse.GetValue(efAdd),
+                });
+                buildSeconds = clock.Elapsed.TotalSeconds;
+                error.WriteLine($"HNSW built over {gallery.HnswCount} faces in {buildSeconds:0.0} s ({gallery.HnswCount / buildSeconds:0} faces/s, {Environment.ProcessorCount} threads)");
+                foreach (int beam in beams)
+                {
+                    gallery.HnswCandidates = beam;
+                    gallery.Identify(probes[0], 1);
+                    var times = new List<double>();
+                    int hits = 0;
+                    for (int i = 0; i < q; i++)
+                    {
+                        clock.Restart();
+                        long found = gallery.Identify(probes[i], 1).Best!.FaceId;
+                        times.Add(clock.Elapsed.TotalMilliseconds);
+                        if (found == truth[i]) hits++;
+                    }
+                    double ms = Median(times);
+                    error.WriteLine($"HNSW beam {beam}: recall@1 {hits / (double)q:0.000}, {ms:0.000} ms/query, {exactMs / ms:0.0}x exact");
+                    sweep.Add(new { EfSearch = beam, MsPerQuery = Math.Round(ms, 4), RecallAt1 = hits / (double)q, Speedup = Math.Round(exactMs / ms, 1) });
                 }
-                hnswMs = Median(times);
-                recall = hits / (double)q;
             }
             gallery.Dispose();
 
@@ -123,15 +136,15 @@ internal static class BenchGalleryCommand
                 ExactOverStreaming = Math.Round(exactMs / streamMs, 3),
                 StreamingGBPerS = Math.Round(bytes / streamMs / 1e6, 2),
                 ExactRecallOfMate = mated / (double)q,
+                HnswConnectivity = parse.GetValue(connectivity),
+                HnswEfAdd = parse.GetValue(efAdd),
                 HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null,
-                HnswMsPerQuery = hnswMs is double h ? Math.Round(h, 4) : (double?)null,
-                HnswRecallAt1 = recall,
-                HnswEfSearch = parse.GetValue(efSearch),
-                HnswSpeedup = hnswMs is double hm ? Math.Round(exactMs / hm, 1) : (double?)null,
+                HnswBuildThreads = Environment.ProcessorCount,
+                Hnsw = sweep,
                 SqliteEnrollRowsPerS = rowsPerSecond is double r ? Math.Round(r) : (double?)null,
                 SqliteBatch = size,
                 SqliteFaces = enrol,
-                Threads = 1,
+                SearchThreads = 1,
             };
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, result);
@@ -139,6 +152,22 @@ internal static class BenchGalleryCommand
             return 0;
         });
         return command;
+    }
+
+    private static int[] ParseList(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var values = new List<int>();
+        foreach (var token in result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (!int.TryParse(token, out int value) || value < 1)
+            {
+                result.AddError($"--ef-search: '{token}' is not a whole number of at least 1.");
+                return [];
+            }
+            values.Add(value);
+        }
+        if (values.Count == 0) result.AddError("--ef-search needs at least one value.");
+        return values.ToArray();
     }
 
     private static double Median(List<double> values)

@@ -99,7 +99,8 @@ internal static class EvalIdentifyCommand
             throw new UserErrorException($"--images: {e.Message}");
         }
         var source = new AlignedImageSource(root, points, embedder.Info.AlignmentTemplate);
-        var galleryModel = new Gallery.GalleryModel(Models.ModelFingerprint.Of(modelPath), embedder.Info.Architecture, embedder.Info.EmbeddingSize * (flip == FlipMode.Concatenate ? 2 : 1),
+        // An in-memory gallery of this run alone never checks the model: no fingerprint (hashing iresnet100 takes ~1 s).
+        var galleryModel = new Gallery.GalleryModel("in-memory", embedder.Info.Architecture, embedder.Info.EmbeddingSize * (flip == FlipMode.Concatenate ? 2 : 1),
             embedder.Info.Template, Path.GetFullPath(modelPath), null);
         using var faces = Gallery.FaceGallery.Open(new Gallery.MemoryGalleryStore(new Gallery.GalleryHeader(galleryModel, new Gallery.GalleryOptions(), null, null)),
             new Gallery.GalleryOpenOptions { ForceHnsw = index == "hnsw" });

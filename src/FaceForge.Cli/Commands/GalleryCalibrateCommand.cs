@@ -40,13 +40,11 @@ internal static class GalleryCalibrateCommand
             using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var found = progress.Run("embedding", paths.Count, "img", p => inputs.Faces(paths, (_, faces) => faces.Count == 0 ? faces : [faces.MaxBy(f => f.Box.Area)!], p));
-            var scores = found.SelectMany(f => f).Select(f => opened.Identify(f.Embedding.Vector, 1).Best!.Score).ToList();
-            if (scores.Count == 0) throw new UserErrorException("No face found in the calibration images.");
-            double value = ThresholdCalibration.CalibrateThreshold(scores, target);
-            opened.SetThreshold(value, target);
-            double measured = ThresholdCalibration.Fpir(scores, value);
-            if (parse.GetValue(json)) JsonOutput.Write(writer, new { Threshold = value, TargetFpir = target, Probes = scores.Count, Fpir = measured });
-            else writer.WriteLine($"threshold {value:0.######} for FPIR {target} ({measured:0.####} measured on {scores.Count} unknown probes)");
+            var probes = found.SelectMany(f => f).Select(f => f.Embedding.Vector).ToList();
+            if (probes.Count == 0) throw new UserErrorException("No face found in the calibration images.");
+            var calibration = opened.Calibrate(probes, target);
+            if (parse.GetValue(json)) JsonOutput.Write(writer, new { calibration.Threshold, calibration.TargetFpir, calibration.Probes, calibration.Fpir });
+            else writer.WriteLine($"threshold {calibration.Threshold:0.######} for FPIR {target} ({calibration.Fpir:0.####} measured on {calibration.Probes} unknown probes)");
             return 0;
         });
         return command;

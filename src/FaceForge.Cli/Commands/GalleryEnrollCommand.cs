@@ -64,8 +64,8 @@ internal static class GalleryEnrollCommand
             foreach (var (image, reason) in refused) error.WriteLine($"refused '{image}': {reason}");
             if (refused.Count > 0 && parse.GetValue(strict))
                 throw new UserErrorException($"--strict: {refused.Count} image(s) refused (first: '{refused[0].Image}': {refused[0].Reason}); nothing was enrolled.");
-            opened.Enroll(faces);
-            if (metadata.Count > 0 && faces.Count > 0) opened.SetMetadata(parse.GetValue(subject)!, metadata);
+            // Faces and metadata in one transaction: a crash leaves both or neither.
+            opened.Enroll(faces, metadata.Count > 0 && faces.Count > 0 ? new Dictionary<string, IReadOnlyDictionary<string, string?>> { [parse.GetValue(subject)!] = metadata } : null);
             var writer = parse.InvocationConfiguration.Output;
             var subjects = faces.Select(f => f.Subject).Distinct().ToList();
             if (parse.GetValue(json))

@@ -17,8 +17,7 @@ internal static class GalleryRemoveCommand
             string path = parse.GetValue(gallery)!;
             string id = parse.GetValue(subject)!;
             using var opened = FaceGallery.Open(path);
-            int removed = opened.Remove(id);
-            if (removed == 0) throw new UserErrorException($"{path}: no subject '{id}' (see 'faceforge gallery list').");
+            int removed = opened.Remove(id) ?? throw new UserErrorException($"{path}: no subject '{id}' (see 'faceforge gallery list').");
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, new { Subject = id, Removed = removed, Faces = opened.Count });
             else writer.WriteLine($"removed '{id}' ({removed} face(s)); {opened.Count} faces left");

@@ -1,5 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FaceForge.Gallery;
 
@@ -14,8 +17,11 @@ internal sealed class ExactIndex
     /// <summary>Rows per chunk: chunks of a few MB grow without copying the whole gallery.</summary>
     private const int RowsPerChunk = 8192;
 
-    /// <summary>float16 rows are widened this many at a time into a scratch buffer that stays in L1/L2.</summary>
-    private const int HalfBlock = 32;
+    /// <summary>2^112: a half's bits moved into a float's places give the half's value times 2^-112 (see <see cref="DotHalf"/>).</summary>
+    private const float HalfScale = 5.192296858534828e33f;
+
+    /// <summary>How many float16 rows ahead of the scan <see cref="Prefetch"/> asks for (2 to 16 measured alike).</summary>
+    private const int PrefetchRows = 4;
 
     private readonly List<float[]> _single = [];
     private readonly List<Half[]> _half = [];
@@ -54,7 +60,7 @@ internal sealed class ExactIndex
         else
         {
             if (chunk == _half.Count) _half.Add(new Half[RowsPerChunk * Dimensions]);
-            TensorPrimitives.ConvertToHalf(vector, _half[chunk].AsSpan(offset, Dimensions));
+            VectorCodec.ToHalf(vector, _half[chunk].AsSpan(offset, Dimensions));
         }
         _faceIds.Add(faceId);
         _subjects.Add(subject);
@@ -111,20 +117,24 @@ internal sealed class ExactIndex
                 for (int r = 0; r < n; r++) best.Offer(first + r, TensorPrimitives.Dot(rows.Slice(r * Dimensions, Dimensions), probe));
             }
         }
-        else
+        else if (Vector256.IsHardwareAccelerated)
         {
-            var wide = new float[HalfBlock * Dimensions];
+            var scaled = new float[Dimensions];
+            TensorPrimitives.Multiply(probe, HalfScale, scaled);
             for (int chunk = 0; chunk < _half.Count; chunk++)
             {
                 var rows = _half[chunk].AsSpan();
                 int first = chunk * RowsPerChunk, n = Math.Min(RowsPerChunk, Count - first);
-                for (int block = 0; block < n; block += HalfBlock)
+                for (int r = 0; r < n; r++)
                 {
-                    int m = Math.Min(HalfBlock, n - block);
-                    TensorPrimitives.ConvertToSingle(rows.Slice(block * Dimensions, m * Dimensions), wide.AsSpan(0, m * Dimensions));
-                    for (int r = 0; r < m; r++) best.Offer(first + block + r, TensorPrimitives.Dot(wide.AsSpan(r * Dimensions, Dimensions), probe));
+                    if (r + PrefetchRows < n) Prefetch(rows.Slice((r + PrefetchRows) * Dimensions, Dimensions));
+                    best.Offer(first + r, DotHalf(rows.Slice(r * Dimensions, Dimensions), scaled));
                 }
             }
+        }
+        else
+        {
+            for (int row = 0; row < Count; row++) best.Offer(row, Score(row, probe));
         }
         return best.Sorted();
     }
@@ -145,6 +155,47 @@ internal sealed class ExactIndex
                 : MemoryMarshal.AsBytes(_half[chunk].AsSpan(0, rows * Dimensions));
             sum += TensorPrimitives.Sum(MemoryMarshal.Cast<byte, int>(bytes));
         }
+        return sum;
+    }
+
+    /// <summary>
+    /// The dot product of a float16 row with a probe already multiplied by 2^112. Widening halves to floats through
+    /// the general conversion made the float16 scan compute-bound (3.2x the streaming read); here each half is
+    /// sign-extended, shifted left 13 bits and masked, which puts its exponent and mantissa in a float's places: that
+    /// float is the half's value times 2^-112, for normal and subnormal halves alike (stored vectors are finite,
+    /// so infinities and NaNs, which this would misread, never occur). Three integer operations per 8 values keep the
+    /// scan near memory bandwidth. Subnormal halves would be read right but become subnormal floats, slow in a
+    /// multiply-add: <see cref="VectorCodec.ToHalf"/> stores none.
+    /// </summary>
+    /// <summary>
+    /// Asks for a row a few rows ahead: the float16 dot product's integer work did not overlap with the hardware
+    /// prefetcher's loads (scan time was the sum of compute and a streaming read: 2.0x); asked explicitly, 1.3x.
+    /// </summary>
+    private static unsafe void Prefetch(ReadOnlySpan<Half> row)
+    {
+        if (!Sse.IsSupported) return;
+        fixed (Half* start = row)
+        {
+            byte* bytes = (byte*)start;
+            for (int offset = 0; offset < row.Length * sizeof(Half); offset += 64) Sse.Prefetch0(bytes + offset);
+        }
+    }
+
+    private static float DotHalf(ReadOnlySpan<Half> row, ReadOnlySpan<float> scaledProbe)
+    {
+        ref short halves = ref Unsafe.As<Half, short>(ref MemoryMarshal.GetReference(row));
+        ref float probe = ref MemoryMarshal.GetReference(scaledProbe);
+        var mask = Vector256.Create(unchecked((int)0x8FFFE000)); // sign and the 15 bits of exponent and mantissa
+        Vector256<float> sum0 = default, sum1 = default;
+        int i = 0;
+        for (; i <= row.Length - 16; i += 16)
+        {
+            var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref halves, (nuint)i));
+            sum0 = Vector256.MultiplyAddEstimate(Vector256.As<int, float>(Vector256.ShiftLeft(lower, 13) & mask), Vector256.LoadUnsafe(ref probe, (nuint)i), sum0);
+            sum1 = Vector256.MultiplyAddEstimate(Vector256.As<int, float>(Vector256.ShiftLeft(upper, 13) & mask), Vector256.LoadUnsafe(ref probe, (nuint)i + 8), sum1);
+        }
+        float sum = Vector256.Sum(sum0 + sum1);
+        for (; i < row.Length; i++) sum += (float)row[i] * (scaledProbe[i] / HalfScale);
         return sum;
     }
 

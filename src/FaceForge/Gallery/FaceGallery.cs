@@ -23,6 +23,7 @@ public sealed class FaceGallery : IDisposable
     private readonly List<string> _subjectNames = [];
     private readonly Dictionary<string, int> _subjectIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<int, int> _facesPerSubject = [];
+    private readonly List<long> _idsInOrder = []; // for FacePage: a page without sorting every id per request
     private readonly ReaderWriterLockSlim _lock = new();
     private readonly Lock _hnswLock = new();
     private HnswIndex? _hnsw;
@@ -33,6 +34,7 @@ public sealed class FaceGallery : IDisposable
     {
         _store = store;
         _open = open;
+        HnswCandidates = open.HnswCandidates;
         var header = store.Header;
         _exact = new ExactIndex(header.Model.EmbeddingSize, header.Options.Precision);
         foreach (var face in store.ReadFaces()) AddToMemory(face.Id, face.Subject, face.Vector);
@@ -63,6 +65,9 @@ public sealed class FaceGallery : IDisposable
 
     /// <summary>Faces in the HNSW graph, or null when identification is exact.</summary>
     public long? HnswCount => _hnsw?.Count;
+
+    /// <summary>HNSW candidates re-ranked per probe: <see cref="GalleryOpenOptions.HnswCandidates"/>; benchmarks sweep it on one built graph.</summary>
+    internal int HnswCandidates { get; set; }
 
     /// <summary>"hnsw" or "exact".</summary>
     public string IndexKind => _hnsw is null ? "exact" : "hnsw";
@@ -123,12 +128,13 @@ public sealed class FaceGallery : IDisposable
 
     /// <summary>
     /// Enrols <paramref name="faces"/> in one transaction: all are stored or none. Vectors are normalised to unit
-    /// length. A subject id already enrolled gets the new faces as extra templates.
+    /// length. A subject id already enrolled gets the new faces as extra templates. <paramref name="metadata"/> (by
+    /// subject id, merged as <see cref="SetMetadata"/> does) is written in the same transaction.
     /// </summary>
     /// <returns>The new faces' ids, in order.</returns>
     /// <exception cref="ArgumentException">A face has another length, a non-finite or zero vector, or an empty subject id (the face's index and source are named).</exception>
     /// <exception cref="LockedException">Another writer holds the store.</exception>
-    public IReadOnlyList<long> Enroll(IReadOnlyList<GalleryFace> faces)
+    public IReadOnlyList<long> Enroll(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null)
     {
         var normalised = new List<GalleryFace>(faces.Count);
         for (int i = 0; i < faces.Count; i++)
@@ -146,7 +152,7 @@ public sealed class FaceGallery : IDisposable
         _lock.EnterWriteLock();
         try
         {
-            var ids = _store.AddFaces(normalised);
+            var ids = _store.AddFaces(normalised, metadata);
             for (int i = 0; i < ids.Count; i++)
             {
                 AddToMemory(ids[i], normalised[i].Subject, normalised[i].Vector);
@@ -161,13 +167,16 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    /// <summary>Adds a subject without faces (faces come later through <see cref="Enroll"/>); false when the id exists already.</summary>
+    /// <summary>
+    /// Adds a subject without faces (faces come later through <see cref="Enroll"/>) and its metadata, in one
+    /// transaction; false when the id exists already (nothing changes).
+    /// </summary>
     /// <exception cref="ArgumentException">The id is empty.</exception>
-    public bool AddSubject(string subject)
+    public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null)
     {
         if (string.IsNullOrWhiteSpace(subject)) throw new ArgumentException("Empty subject id.", nameof(subject));
         _lock.EnterWriteLock();
-        try { return _store.AddSubject(subject); }
+        try { return _store.AddSubject(subject, metadata); }
         finally { _lock.ExitWriteLock(); }
     }
 
@@ -188,20 +197,21 @@ public sealed class FaceGallery : IDisposable
         _lock.EnterReadLock();
         try
         {
-            var page = Enumerable.Range(0, _exact.Count).Select(row => (Id: _exact.FaceId(row), Row: row)).OrderBy(f => f.Id).Skip(offset).Take(limit)
-                .Select(f => (f.Id, _subjectNames[_exact.Subject(f.Row)])).ToList();
+            int first = Math.Min(offset, _idsInOrder.Count), count = Math.Min(limit, _idsInOrder.Count - first);
+            var page = _idsInOrder.GetRange(first, count).Select(id => (id, SubjectOf(id))).ToList();
             return (page, _exact.Count);
         }
         finally { _lock.ExitReadLock(); }
     }
 
-    /// <summary>Removes a subject and all its templates; the number of faces removed (0 when unknown).</summary>
-    public int Remove(string subject)
+    /// <summary>Removes a subject and all its templates; the number of faces removed (0 for a subject without faces), or null when no such subject.</summary>
+    public int? Remove(string subject)
     {
         _lock.EnterWriteLock();
         try
         {
             var ids = _store.RemoveSubject(subject);
+            if (ids is null) return null;
             foreach (long id in ids) RemoveFromMemory(id);
             UpdateHnsw();
             return ids.Count;
@@ -232,14 +242,19 @@ public sealed class FaceGallery : IDisposable
 
     /// <summary>
     /// Calibrates and records the threshold for <paramref name="targetFpir"/> from probes of people who are not
-    /// enrolled (see <see cref="ThresholdCalibration.CalibrateThreshold"/>). Returns the threshold.
+    /// enrolled (see <see cref="ThresholdCalibration.CalibrateThreshold"/>).
     /// </summary>
-    public double Calibrate(IEnumerable<float[]> nonMatedProbes, double targetFpir)
+    /// <exception cref="ArgumentException">The target is not a rate in (0, 1), or there are no probes.</exception>
+    /// <exception cref="InvalidOperationException">The gallery is empty.</exception>
+    public GalleryCalibration Calibrate(IEnumerable<float[]> nonMatedProbes, double targetFpir)
     {
-        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException("The gallery is empty: enrol subjects before calibrating.")).ToList();
+        if (!(targetFpir > 0 && targetFpir < 1)) throw new ArgumentException($"The target FPIR {targetFpir} is not a rate in (0, 1).", nameof(targetFpir));
+        if (Count == 0) throw new InvalidOperationException("The gallery is empty: enrol subjects before calibrating.");
+        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best!.Score).ToList();
+        if (scores.Count == 0) throw new ArgumentException("No unknown probes to calibrate on.", nameof(nonMatedProbes));
         double threshold = ThresholdCalibration.CalibrateThreshold(scores, targetFpir);
         SetThreshold(threshold, targetFpir);
-        return threshold;
+        return new GalleryCalibration(threshold, targetFpir, scores.Count, ThresholdCalibration.Fpir(scores, threshold));
     }
 
     /// <summary>
@@ -254,7 +269,7 @@ public sealed class FaceGallery : IDisposable
         float norm = TensorPrimitives.Norm(probe);
         if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
         var unit = Unit(probe, norm);
-        if (_store is ISharedGalleryStore && Environment.TickCount64 - Interlocked.Read(ref _lastRefresh) >= _open.RefreshInterval.TotalMilliseconds) Refresh();
+        if (_store is ISharedGalleryStore) RefreshIfDue();
         _lock.EnterReadLock();
         try
         {
@@ -262,7 +277,7 @@ public sealed class FaceGallery : IDisposable
             if (_hnsw is { } hnsw)
             {
                 long[] ids;
-                lock (_hnswLock) ids = hnsw.Search(unit, Math.Max(_open.HnswCandidates, 4 * topK));
+                lock (_hnswLock) ids = hnsw.Search(unit, Math.Max(HnswCandidates, 4 * topK));
                 rows = ids.Select(id => _exact.TryRow(id, out int row) ? row : -1).Where(r => r >= 0)
                     .Select(r => (r, _exact.Score(r, unit))).OrderByDescending(x => x.Item2).ToList();
             }
@@ -325,12 +340,36 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refreshes when the interval has passed: of concurrent callers, the one that moves the refresh time runs it
+    /// and the others go on with memory as it is (else every caller queued on the write lock to refresh in turn).
+    /// A zero interval refreshes before every probe.
+    /// </summary>
+    private void RefreshIfDue()
+    {
+        if (_open.RefreshInterval <= TimeSpan.Zero)
+        {
+            Refresh();
+            return;
+        }
+        long last = Interlocked.Read(ref _lastRefresh), now = Environment.TickCount64;
+        if (now - last >= _open.RefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastRefresh, now, last) == last) Refresh();
+    }
+
     /// <summary>Every subject with its face count and metadata, by id.</summary>
     public IReadOnlyList<GallerySubject> Subjects()
     {
         // The write lock: the store's one connection is not thread-safe, so every store call is serialised.
         _lock.EnterWriteLock();
         try { return _store.Subjects(); }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>One subject with its face count and metadata (one store read), or null when unknown.</summary>
+    public GallerySubject? Subject(string id)
+    {
+        _lock.EnterWriteLock();
+        try { return _store.Subjects(id).SingleOrDefault(); }
         finally { _lock.ExitWriteLock(); }
     }
 
@@ -455,13 +494,19 @@ public sealed class FaceGallery : IDisposable
         }
         _facesPerSubject[index] = _facesPerSubject.GetValueOrDefault(index) + 1;
         _exact.Add(id, index, vector);
+        // Ids mostly arrive in increasing order (a store's sequence); other processes' commits may interleave.
+        if (_idsInOrder.Count == 0 || _idsInOrder[^1] < id) _idsInOrder.Add(id);
+        else _idsInOrder.Insert(~_idsInOrder.BinarySearch(id), id);
     }
+
+    private string SubjectOf(long id) => _exact.TryRow(id, out int row) ? _subjectNames[_exact.Subject(row)] : throw new InvalidOperationException($"Face {id} is not in memory.");
 
     private void RemoveFromMemory(long id)
     {
         if (!_exact.TryRow(id, out int row)) return;
         int subject = _exact.Subject(row);
         _exact.Remove(id);
+        _idsInOrder.RemoveAt(_idsInOrder.BinarySearch(id));
         _hnsw?.Remove(id);
         if (_facesPerSubject.TryGetValue(subject, out int left) && left > 1) _facesPerSubject[subject] = left - 1;
         else _facesPerSubject.Remove(subject);
@@ -473,7 +518,7 @@ public sealed class FaceGallery : IDisposable
         bool wanted = _open.ForceHnsw ?? _exact.Count >= Options.HnswAbove;
         if (wanted && _hnsw is null)
         {
-            var hnsw = new HnswIndex(_exact.Dimensions, _exact.Precision, _open);
+            var hnsw = new HnswIndex(_exact.Dimensions, _open);
             hnsw.AddMany(_exact.Count, row => (_exact.FaceId(row), _exact.Vector(row)));
             _hnsw = hnsw;
         }

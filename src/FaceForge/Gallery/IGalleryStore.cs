@@ -18,23 +18,30 @@ public interface IGalleryStore : IDisposable
     /// <exception cref="InvalidDataException">A stored record is damaged (named by its face id).</exception>
     IEnumerable<StoredFace> ReadFaces();
 
-    /// <summary>Adds <paramref name="faces"/> in one transaction, creating subjects as needed; their ids, in order.</summary>
+    /// <summary>
+    /// Adds <paramref name="faces"/> in one transaction, creating subjects as needed, and merges
+    /// <paramref name="metadata"/> (by subject id, as <see cref="SetMetadata"/>) in the same transaction; their ids, in order.
+    /// </summary>
     /// <exception cref="LockedException">Another writer holds the store past the lock timeout.</exception>
-    IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces);
+    /// <exception cref="KeyNotFoundException">Metadata for a subject that neither exists nor is in <paramref name="faces"/> (nothing is stored).</exception>
+    IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null);
 
-    /// <summary>Adds a subject without faces in one transaction; false when the id is enrolled already (nothing changes).</summary>
+    /// <summary>
+    /// Adds a subject without faces, with <paramref name="metadata"/>, in one transaction; false when the id is
+    /// enrolled already (nothing changes).
+    /// </summary>
     /// <exception cref="LockedException">Another writer holds the store past the lock timeout.</exception>
-    bool AddSubject(string subject);
+    bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null);
 
-    /// <summary>Removes a subject and its faces in one transaction; the ids of the faces removed (empty when unknown).</summary>
-    IReadOnlyList<long> RemoveSubject(string subject);
+    /// <summary>Removes a subject and its faces in one transaction; the ids of the faces removed, or null when no such subject.</summary>
+    IReadOnlyList<long>? RemoveSubject(string subject);
 
     /// <summary>Merges <paramref name="metadata"/> into a subject's (a null value removes the key).</summary>
     /// <exception cref="KeyNotFoundException">No such subject.</exception>
     void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata);
 
-    /// <summary>Every subject with its face count and metadata, by id.</summary>
-    IReadOnlyList<GallerySubject> Subjects();
+    /// <summary>Every subject with its face count and metadata, by id; only the one named <paramref name="subject"/> when given (none when unknown).</summary>
+    IReadOnlyList<GallerySubject> Subjects(string? subject = null);
 
     /// <summary>Records the open-set threshold (and the FPIR it was calibrated for, if any).</summary>
     void SetThreshold(double? threshold, double? fpir);

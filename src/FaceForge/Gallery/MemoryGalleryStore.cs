@@ -21,8 +21,11 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
     public IEnumerable<StoredFace> ReadFaces() => _faces.Values.ToList();
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces)
+    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null)
     {
+        // Checked first so that a failure stores nothing, as a transaction would.
+        foreach (var name in metadata?.Keys ?? [])
+            if (!_metadata.ContainsKey(name) && !faces.Any(f => f.Subject == name)) throw new KeyNotFoundException($"No subject '{name}'.");
         var ids = new List<long>(faces.Count);
         foreach (var face in faces)
         {
@@ -32,15 +35,22 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
             _faces[_next] = new StoredFace(_next, face.Subject, vector, face.Quality, face.Source);
             ids.Add(_next++);
         }
+        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) SetMetadata(name, values);
         return ids;
     }
 
     /// <inheritdoc/>
-    public bool AddSubject(string subject) => _metadata.TryAdd(subject, []);
+    public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null)
+    {
+        if (!_metadata.TryAdd(subject, [])) return false;
+        if (metadata is not null) SetMetadata(subject, metadata);
+        return true;
+    }
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> RemoveSubject(string subject)
+    public IReadOnlyList<long>? RemoveSubject(string subject)
     {
+        if (!_metadata.ContainsKey(subject)) return null;
         var ids = _faces.Values.Where(f => f.Subject == subject).Select(f => f.Id).ToList();
         foreach (long id in ids) _faces.Remove(id);
         _metadata.Remove(subject);
@@ -59,8 +69,8 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<GallerySubject> Subjects() =>
-        _metadata.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new GallerySubject(s.Key, _faces.Values.Count(f => f.Subject == s.Key), new Dictionary<string, string>(s.Value))).ToList();
+    public IReadOnlyList<GallerySubject> Subjects(string? subject = null) =>
+        _metadata.Where(s => subject is null || s.Key == subject).OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new GallerySubject(s.Key, _faces.Values.Count(f => f.Subject == s.Key), new Dictionary<string, string>(s.Value))).ToList();
 
     /// <inheritdoc/>
     public void SetThreshold(double? threshold, double? fpir) => Header = Header with { Threshold = threshold, ThresholdFpir = fpir };

@@ -201,7 +201,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     });
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces) => Write(transaction =>
+    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null) => Write(transaction =>
     {
         var subjects = new Dictionary<string, long>(StringComparer.Ordinal);
         var ids = new List<long>(faces.Count);
@@ -221,20 +221,23 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
             add.Parameters.Add(new NpgsqlParameter { Value = (object?)face.Source ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             ids.Add((long)add.ExecuteScalar()!);
         }
+        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) MergeMetadata(transaction, name, values);
         Log(transaction, ids, added: true);
         return ids;
     });
 
     /// <inheritdoc/>
-    public bool AddSubject(string subject) => Write(transaction =>
+    public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null) => Write(transaction =>
     {
         using var add = new NpgsqlCommand("INSERT INTO gallery_subjects(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", _connection, transaction);
         add.Parameters.Add(new NpgsqlParameter { Value = subject });
-        return add.ExecuteNonQuery() == 1;
+        if (add.ExecuteNonQuery() != 1) return false;
+        if (metadata is not null) MergeMetadata(transaction, subject, metadata);
+        return true;
     });
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> RemoveSubject(string subject) => Write(transaction =>
+    public IReadOnlyList<long>? RemoveSubject(string subject) => Write(transaction =>
     {
         var ids = new List<long>();
         using (var delete = new NpgsqlCommand("DELETE FROM gallery_faces WHERE subject IN (SELECT id FROM gallery_subjects WHERE name = $1) RETURNING id", _connection, transaction))
@@ -246,14 +249,16 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         using (var delete = new NpgsqlCommand("DELETE FROM gallery_subjects WHERE name = $1", _connection, transaction))
         {
             delete.Parameters.Add(new NpgsqlParameter { Value = subject });
-            delete.ExecuteNonQuery();
+            if (delete.ExecuteNonQuery() == 0) return null;
         }
         Log(transaction, ids, added: false);
-        return (IReadOnlyList<long>)ids;
+        return (IReadOnlyList<long>?)ids;
     });
 
     /// <inheritdoc/>
-    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction =>
+    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction => MergeMetadata(transaction, subject, metadata));
+
+    private int MergeMetadata(NpgsqlTransaction transaction, string subject, IReadOnlyDictionary<string, string?> metadata)
     {
         using var select = new NpgsqlCommand("SELECT metadata FROM gallery_subjects WHERE name = $1 FOR UPDATE", _connection, transaction);
         select.Parameters.Add(new NpgsqlParameter { Value = subject });
@@ -269,12 +274,14 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         update.Parameters.Add(new NpgsqlParameter { Value = subject });
         update.ExecuteNonQuery();
         return 0;
-    });
+    }
 
     /// <inheritdoc/>
-    public IReadOnlyList<GallerySubject> Subjects() => Guard(Location, () =>
+    public IReadOnlyList<GallerySubject> Subjects(string? subject = null) => Guard(Location, () =>
     {
-        using var command = new NpgsqlCommand("SELECT s.name, s.metadata, (SELECT COUNT(*) FROM gallery_faces f WHERE f.subject = s.id) FROM gallery_subjects s ORDER BY s.name COLLATE \"C\"", _connection);
+        using var command = new NpgsqlCommand("SELECT s.name, s.metadata, (SELECT COUNT(*) FROM gallery_faces f WHERE f.subject = s.id) FROM gallery_subjects s"
+            + (subject is null ? "" : " WHERE s.name = $1") + " ORDER BY s.name COLLATE \"C\"", _connection);
+        if (subject is not null) command.Parameters.Add(new NpgsqlParameter { Value = subject });
         using var reader = command.ExecuteReader();
         var subjects = new List<GallerySubject>();
         while (reader.Read())

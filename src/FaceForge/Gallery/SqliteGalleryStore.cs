@@ -137,7 +137,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces) => Write(transaction =>
+    public IReadOnlyList<long> AddFaces(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null) => Write(transaction =>
     {
         var subjects = new Dictionary<string, long>(StringComparer.Ordinal);
         using var find = Command(transaction, "SELECT id FROM subjects WHERE name = $name", "$name");
@@ -159,18 +159,21 @@ public sealed class SqliteGalleryStore : IGalleryStore
             addFace.Parameters[3].Value = (object?)face.Source ?? DBNull.Value;
             ids.Add((long)addFace.ExecuteScalar()!);
         }
+        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) MergeMetadata(transaction, name, values);
         return ids;
     });
 
     /// <inheritdoc/>
-    public bool AddSubject(string subject) => Write(transaction =>
+    public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null) => Write(transaction =>
     {
         using var add = Command(transaction, "INSERT OR IGNORE INTO subjects(name) VALUES ($name)", "$name");
-        return add.With(subject).ExecuteNonQuery() == 1;
+        if (add.With(subject).ExecuteNonQuery() != 1) return false;
+        if (metadata is not null) MergeMetadata(transaction, subject, metadata);
+        return true;
     });
 
     /// <inheritdoc/>
-    public IReadOnlyList<long> RemoveSubject(string subject) => Write(transaction =>
+    public IReadOnlyList<long>? RemoveSubject(string subject) => Write(transaction =>
     {
         var ids = new List<long>();
         using (var select = Command(transaction, "SELECT f.id FROM faces f JOIN subjects s ON s.id = f.subject WHERE s.name = $name", "$name"))
@@ -182,12 +185,14 @@ public sealed class SqliteGalleryStore : IGalleryStore
         using (var delete = Command(transaction, "DELETE FROM faces WHERE subject IN (SELECT id FROM subjects WHERE name = $name)", "$name"))
             delete.With(subject).ExecuteNonQuery();
         using (var delete = Command(transaction, "DELETE FROM subjects WHERE name = $name", "$name"))
-            delete.With(subject).ExecuteNonQuery();
-        return (IReadOnlyList<long>)ids;
+            if (delete.With(subject).ExecuteNonQuery() == 0) return null;
+        return (IReadOnlyList<long>?)ids;
     });
 
     /// <inheritdoc/>
-    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction =>
+    public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction => MergeMetadata(transaction, subject, metadata));
+
+    private int MergeMetadata(SqliteTransaction transaction, string subject, IReadOnlyDictionary<string, string?> metadata)
     {
         using var select = Command(transaction, "SELECT metadata FROM subjects WHERE name = $name", "$name");
         string json = select.With(subject).ExecuteScalar() as string ?? throw new KeyNotFoundException($"{Location}: no subject '{subject}'.");
@@ -202,13 +207,15 @@ public sealed class SqliteGalleryStore : IGalleryStore
         update.Parameters[1].Value = subject;
         update.ExecuteNonQuery();
         return 0;
-    });
+    }
 
     /// <inheritdoc/>
-    public IReadOnlyList<GallerySubject> Subjects() => Guard(Location, () =>
+    public IReadOnlyList<GallerySubject> Subjects(string? subject = null) => Guard(Location, () =>
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT s.name, s.metadata, (SELECT COUNT(*) FROM faces f WHERE f.subject = s.id) FROM subjects s ORDER BY s.name";
+        command.CommandText = "SELECT s.name, s.metadata, (SELECT COUNT(*) FROM faces f WHERE f.subject = s.id) FROM subjects s"
+            + (subject is null ? "" : " WHERE s.name = $name") + " ORDER BY s.name";
+        if (subject is not null) command.Parameters.AddWithValue("$name", subject);
         using var reader = command.ExecuteReader();
         var subjects = new List<GallerySubject>();
         while (reader.Read())
