@@ -27,18 +27,19 @@ internal static class BenchServeCommand
         var real = new Option<int>("--real") { Description = "Real people enrolled from --images (their first photo).", DefaultValueFactory = _ => 50 }.AtLeast(1);
         var clients = new Option<int>("--clients") { Description = "Concurrent clients.", DefaultValueFactory = _ => 16 }.Between(1, 256);
         var seconds = new Option<int>("--seconds") { Description = "Load duration.", DefaultValueFactory = _ => 60 }.Between(1, 3600);
+        var warmup = new Option<int>("--warmup-seconds") { Description = "The same load first, not counted, so that memory at start is the service's working size.", DefaultValueFactory = _ => 20 }.Between(0, 3600);
         var work = new Option<string?>("--work") { Description = "Folder for the gallery file (a temporary one by default; removed afterwards)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("serve", "The service under load on loopback: mixed identify/verify/enrol from N clients for T seconds against a gallery of synthetic plus real faces; p50/p99, throughput, errors, memory, lost enrolments, and the offline pipeline's images/s side by side.")
         {
-            model, detector, images, faces, real, clients, seconds, work, json,
+            model, detector, images, faces, real, clients, seconds, warmup, work, json,
         };
         command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(detector)!, parse.GetValue(images)!, parse.GetValue(faces), parse.GetValue(real),
-            parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(clients), parse.GetValue(warmup), parse.GetValue(seconds), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int seconds, string? workDir, bool json, TextWriter output, TextWriter log)
+    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int warmupSeconds, int seconds, string? workDir, bool json, TextWriter output, TextWriter log)
     {
         if (!Directory.Exists(imagesDir)) throw new UserErrorException($"--images: '{imagesDir}' is not a folder.");
         modelPath = Path.GetFullPath(modelPath);
@@ -114,7 +115,7 @@ internal static class BenchServeCommand
                 b.Logging.SetMinimumLevel(LogLevel.Warning); // keep stdout for the figures
             });
             app.StartAsync().GetAwaiter().GetResult();
-            var result = Load(app.Urls.First(), probes, clientCount, seconds, log);
+            var result = Load(app.Urls.First(), probes, clientCount, warmupSeconds, seconds, log);
             app.StopAsync().GetAwaiter().GetResult();
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             int after;
@@ -144,19 +145,22 @@ internal static class BenchServeCommand
                     P50 = Math.Round(Percentile(l.Value, 0.50), 1),
                     P99 = Math.Round(Percentile(l.Value, 0.99), 1),
                 }),
+                WarmupSeconds = warmupSeconds,
+                MemoryColdMb = result.MemoryColdMb,
                 MemoryStartMb = Math.Round(result.MemoryStart / 1048576.0, 1),
                 MemoryMidMb = Math.Round(result.MemoryMid / 1048576.0, 1),
                 MemoryEndMb = Math.Round(result.MemoryEnd / 1048576.0, 1),
                 ManagedHeapStartMb = Math.Round(result.ManagedStart / 1048576.0, 1),
                 ManagedHeapEndMb = Math.Round(result.ManagedEnd / 1048576.0, 1),
                 MemoryGrowth = Math.Round((double)(result.MemoryEnd - result.MemoryStart) / result.MemoryStart, 3),
+                MemorySamples = result.Samples,
             };
             if (json) JsonOutput.Write(output, summary);
             else
             {
                 output.WriteLine($"{summary.Requests} requests in {summary.Seconds} s from {clientCount} clients against {before} faces: {summary.RequestsPerSecond} req/s, {summary.ImagesPerSecond} images/s ({summary.ServiceImagesVsOffline:P0} of the offline pipeline's {summary.OfflineImagesPerSecond}), {summary.Errors} errors, {lost} lost enrolments");
                 foreach (var (kind, figures) in summary.LatencyMs) output.WriteLine($"  {kind}: {figures.Count} requests, p50 {figures.P50} ms, p99 {figures.P99} ms");
-                output.WriteLine($"  memory (working set): {summary.MemoryStartMb} MB at start, {summary.MemoryMidMb} MB half-way, {summary.MemoryEndMb} MB at end ({summary.MemoryGrowth:P1}); managed heap {summary.ManagedHeapStartMb} to {summary.ManagedHeapEndMb} MB");
+                output.WriteLine($"  memory (working set): {summary.MemoryColdMb} MB before the {warmupSeconds} s warm-up, {summary.MemoryStartMb} MB at start, {summary.MemoryMidMb} MB half-way, {summary.MemoryEndMb} MB at end ({summary.MemoryGrowth:P1}); managed heap {summary.ManagedHeapStartMb} to {summary.ManagedHeapEndMb} MB");
             }
             return summary.Errors == 0 && lost == 0 ? 0 : 1;
         }
@@ -167,40 +171,49 @@ internal static class BenchServeCommand
     }
 
     private sealed record LoadResult(Dictionary<string, List<double>> Latencies, int Errors, string? FirstError, int Enrolled, double Seconds,
-        long MemoryStart, long MemoryMid, long MemoryEnd, long ManagedStart, long ManagedEnd)
+        double MemoryColdMb, long MemoryStart, long MemoryMid, long MemoryEnd, long ManagedStart, long ManagedEnd, List<MemorySample> Samples)
     {
         public int Count(string kind) => Latencies.GetValueOrDefault(kind)?.Count ?? 0;
     }
 
-    /// <summary>N clients until the deadline: 70 % identify, 20 % verify, 10 % enrol (largest face, into a new subject per request).</summary>
-    private static LoadResult Load(string url, byte[][] probes, int clientCount, int seconds, TextWriter log)
+    /// <summary>
+    /// The process's memory split by kind, to tell a leak from pages touched once: anonymous (heaps, native buffers)
+    /// vs file-backed (code and mapped files paged in as new paths run), and what the GC has committed.
+    /// </summary>
+    private sealed record MemorySample(double Seconds, double WorkingSetMb, double AnonymousMb, double FileMb, double GcCommittedMb)
+    {
+        public static MemorySample Now(double seconds)
+        {
+            double anonymous = 0, file = 0;
+            if (File.Exists("/proc/self/status"))
+                foreach (var line in File.ReadLines("/proc/self/status"))
+                {
+                    if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anonymous = Kilobytes(line) / 1024.0;
+                    else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kilobytes(line) / 1024.0;
+                }
+            return new MemorySample(Math.Round(seconds, 1), Math.Round(Environment.WorkingSet / 1048576.0, 1), Math.Round(anonymous, 1), Math.Round(file, 1),
+                Math.Round(GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0, 1));
+        }
+
+        private static long Kilobytes(string line) => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// N clients sending 70 % identify, 20 % verify, 10 % enrol (largest face, into a new subject per request): first
+    /// for <paramref name="warmupSeconds"/> uncounted (the heaps, ONNX Runtime's arenas and the connection pool grow
+    /// to their working size; their enrolments still count for the lost-enrolment check), then until the deadline.
+    /// </summary>
+    private static LoadResult Load(string url, byte[][] probes, int clientCount, int warmupSeconds, int seconds, TextWriter log)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clientCount }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
-        // Warm-up: every client sends a few requests, not counted, so that memory at start includes the model
-        // arenas grown for full batches and the connection pool.
-        Task.WaitAll(Enumerable.Range(0, clientCount).Select(c => Task.Run(async () =>
-        {
-            var random = new Random(c);
-            for (int i = 0; i < 3; i++) await Send(http, i == 1 ? "verify" : "identify", probes, random, c, -1 - i);
-        })).ToArray());
-        GC.Collect();
-        long memoryStart = Environment.WorkingSet, managedStart = GC.GetTotalMemory(false);
         var latencies = new System.Collections.Concurrent.ConcurrentBag<(string Kind, double Ms)>();
         int errors = 0, enrolled = 0;
         string? firstError = null;
         var clock = Stopwatch.StartNew();
-        var deadline = TimeSpan.FromSeconds(seconds);
-        // The working set half-way too: whether growth levels off (model arenas sized once) or keeps climbing (a leak).
-        long memoryMid = 0;
-        var sampler = Task.Run(async () =>
+        void Clients(TimeSpan until, bool measured, int round) => Task.WaitAll(Enumerable.Range(0, clientCount).Select(client => Task.Run(async () =>
         {
-            await Task.Delay(deadline / 2);
-            memoryMid = Environment.WorkingSet;
-        });
-        var tasks = Enumerable.Range(0, clientCount).Select(client => Task.Run(async () =>
-        {
-            var random = new Random(1000 + client);
-            for (int n = 0; clock.Elapsed < deadline; n++)
+            var random = new Random(1000 * round + client);
+            for (int n = 0; clock.Elapsed < until; n++)
             {
                 double pick = random.NextDouble();
                 string kind = pick < 0.7 ? "identify" : pick < 0.9 ? "verify" : "enrol";
@@ -208,7 +221,7 @@ internal static class BenchServeCommand
                 string? failure;
                 try
                 {
-                    failure = await Send(http, kind, probes, random, client, n);
+                    failure = await Send(http, kind, probes, random, client, measured ? n : -1 - n);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
@@ -216,7 +229,7 @@ internal static class BenchServeCommand
                 }
                 if (failure is null)
                 {
-                    latencies.Add((kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+                    if (measured) latencies.Add((kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
                     if (kind == "enrol") Interlocked.Increment(ref enrolled);
                 }
                 else
@@ -225,15 +238,41 @@ internal static class BenchServeCommand
                     Interlocked.CompareExchange(ref firstError, $"{kind}: {failure}", null);
                 }
             }
-        })).ToArray();
-        Task.WaitAll(tasks);
+        })).ToArray());
+
+        var cold = MemorySample.Now(0);
+        Clients(TimeSpan.FromSeconds(warmupSeconds), measured: false, round: 1);
+        log.WriteLine($"warm-up: {warmupSeconds} s, working set {cold.WorkingSetMb} -> {Environment.WorkingSet / 1048576.0:0.0} MB");
+        GC.Collect();
+        long memoryStart = Environment.WorkingSet, managedStart = GC.GetTotalMemory(false);
+        clock.Restart();
+        var deadline = TimeSpan.FromSeconds(seconds);
+        // The working set half-way and every 5 s: whether growth levels off (heaps sized once) or keeps climbing (a leak).
+        long memoryMid = 0;
+        var samples = new List<MemorySample> { MemorySample.Now(0) };
+        var sampler = Task.Run(async () =>
+        {
+            await Task.Delay(deadline / 2);
+            memoryMid = Environment.WorkingSet;
+        });
+        var series = Task.Run(async () =>
+        {
+            while (clock.Elapsed < deadline)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5));
+                lock (samples) samples.Add(MemorySample.Now(clock.Elapsed.TotalSeconds));
+            }
+        });
+        Clients(deadline, measured: true, round: 2);
         sampler.Wait();
         double elapsed = clock.Elapsed.TotalSeconds;
+        series.Wait();
         GC.Collect();
         long memoryEnd = Environment.WorkingSet, managedEnd = GC.GetTotalMemory(false);
+        samples.Add(MemorySample.Now(clock.Elapsed.TotalSeconds));
         log.WriteLine($"load: {latencies.Count} requests, {errors} errors in {elapsed:0.0} s");
         var byKind = latencies.GroupBy(l => l.Kind).ToDictionary(g => g.Key, g => g.Select(l => l.Ms).Order().ToList());
-        return new LoadResult(byKind, errors, firstError, enrolled, elapsed, memoryStart, memoryMid, memoryEnd, managedStart, managedEnd);
+        return new LoadResult(byKind, errors, firstError, enrolled, elapsed, cold.WorkingSetMb, memoryStart, memoryMid, memoryEnd, managedStart, managedEnd, samples);
     }
 
     /// <summary>One request; null when it succeeded, else what went wrong.</summary>

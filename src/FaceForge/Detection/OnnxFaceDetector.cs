@@ -1,3 +1,4 @@
+using System.Buffers;
 using FaceForge.Alignment;
 using FaceForge.Imaging;
 using Microsoft.ML.OnnxRuntime;
@@ -80,26 +81,42 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     {
         // As TorchFaceDetector at scale 1: the image's own size, huge ones brought down to MaxSide.
         var (input, back) = RetinaFaceDecoder.Prepare(image, 1, _options.MaxSide);
-        int w = input.Width, h = input.Height;
-        var data = new float[3 * w * h];
-        RetinaFaceDecoder.WriteInput(input, data);
-        using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data, [1, 3, h, w]))], ["loc", "conf", "landms"]);
-        float[] Output(string name) => results.First(r => r.Name == name).AsEnumerable<float>().ToArray();
-        float[] conf = Output("conf");
-        var scores = new float[conf.Length / 2];
-        for (int i = 0; i < scores.Length; i++) scores[i] = conf[2 * i + 1];
-        var decoder = RetinaFaceDecoder.MobileNet;
-        return decoder.Decode(Output("loc"), scores, Output("landms"), decoder.CachedPriors(w, h), w, h, back, _options.ConfidenceThreshold);
+        int w = input.Width, h = input.Height, length = 3 * w * h;
+        // From the shared pool: a photo's input is megabytes (see OnnxFaceEmbedder.EmbedFaces).
+        var data = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            RetinaFaceDecoder.WriteInput(input, data.AsSpan(0, length));
+            using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data.AsMemory(0, length), [1, 3, h, w]))], ["loc", "conf", "landms"]);
+            float[] Output(string name) => results.First(r => r.Name == name).AsEnumerable<float>().ToArray();
+            float[] conf = Output("conf");
+            var scores = new float[conf.Length / 2];
+            for (int i = 0; i < scores.Length; i++) scores[i] = conf[2 * i + 1];
+            var decoder = RetinaFaceDecoder.MobileNet;
+            return decoder.Decode(Output("loc"), scores, Output("landms"), decoder.CachedPriors(w, h), w, h, back, _options.ConfidenceThreshold);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(data);
+        }
     }
 
     /// <inheritdoc/>
     public float[]? OcclusionProbabilities(RgbImage image)
     {
         if (!_occlusion) return null;
-        var data = new float[3 * image.Width * image.Height];
-        RetinaFaceDecoder.WriteInput(image, data);
-        using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data, [1, 3, image.Height, image.Width]))], ["occlusion"]);
-        return results.First().AsEnumerable<float>().ToArray();
+        int length = 3 * image.Width * image.Height;
+        var data = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            RetinaFaceDecoder.WriteInput(image, data.AsSpan(0, length));
+            using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data.AsMemory(0, length), [1, 3, image.Height, image.Width]))], ["occlusion"]);
+            return results.First().AsEnumerable<float>().ToArray();
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(data);
+        }
     }
 
     private List<DetectedFace> DetectYuNet(RgbImage image)

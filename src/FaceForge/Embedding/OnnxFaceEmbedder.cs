@@ -1,3 +1,4 @@
+using System.Buffers;
 using FaceForge.Alignment;
 using FaceForge.Imaging;
 using FaceForge.Models;
@@ -99,17 +100,40 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     {
         if (crops.Count == 0) return [];
         int h = Info.InputHeight, w = Info.InputWidth, size = 3 * h * w, d = Info.EmbeddingSize;
-        var input = new float[crops.Count * size];
-        for (int n = 0; n < crops.Count; n++)
+        // Input tensors come from the shared pool: a batch is megabytes, and a service allocating them afresh per
+        // call grew the GC's committed large-object heap to 4x the live heap (docs/benchmarks.md, "Service").
+        int length = crops.Count * size;
+        var input = ArrayPool<float>.Shared.Rent(length);
+        float[] features;
+        float[]? logSigmaSq, flippedFeatures = null, flippedLog = null;
+        try
         {
-            var crop = crops[n];
-            if (crop.Width != w || crop.Height != h)
-                throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
-            Info.Normalization.WriteChannelsFirst(crop, input.AsSpan(n * size, size));
+            for (int n = 0; n < crops.Count; n++)
+            {
+                var crop = crops[n];
+                if (crop.Width != w || crop.Height != h)
+                    throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
+                Info.Normalization.WriteChannelsFirst(crop, input.AsSpan(n * size, size));
+            }
+            (features, logSigmaSq) = Run(input.AsMemory(0, length), crops.Count);
+            if (flip != FlipMode.None)
+            {
+                var mirrored = ArrayPool<float>.Shared.Rent(length);
+                try
+                {
+                    Mirror(input.AsSpan(0, length), mirrored.AsSpan(0, length), w);
+                    (flippedFeatures, flippedLog) = Run(mirrored.AsMemory(0, length), crops.Count);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(mirrored);
+                }
+            }
         }
-        var (features, logSigmaSq) = Run(input, crops.Count);
-        float[]? flippedFeatures = null, flippedLog = null;
-        if (flip != FlipMode.None) (flippedFeatures, flippedLog) = Run(Mirror(input, w), crops.Count);
+        finally
+        {
+            ArrayPool<float>.Shared.Return(input);
+        }
         var result = new FaceEmbedding[crops.Count];
         for (int n = 0; n < crops.Count; n++)
         {
@@ -142,7 +166,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
         return result;
     }
 
-    private (float[] Features, float[]? LogSigmaSq) Run(float[] input, int count)
+    private (float[] Features, float[]? LogSigmaSq) Run(Memory<float> input, int count)
     {
         int size = 3 * Info.InputHeight * Info.InputWidth, d = Info.EmbeddingSize;
         if (!_dynamicBatch && count > 1)
@@ -152,7 +176,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
             var log = _logSigmaSq is null ? null : new float[count * d];
             for (int n = 0; n < count; n++)
             {
-                var (f, l) = Run(input.AsSpan(n * size, size).ToArray(), 1);
+                var (f, l) = Run(input.Slice(n * size, size), 1);
                 f.CopyTo(features, n * d);
                 l?.CopyTo(log!, n * d);
             }
@@ -170,16 +194,14 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     }
 
     // The same crops mirrored left to right (each row of each plane reversed).
-    private static float[] Mirror(float[] input, int width)
+    private static void Mirror(ReadOnlySpan<float> input, Span<float> mirrored, int width)
     {
-        var mirrored = new float[input.Length];
         for (int row = 0; row < input.Length; row += width)
         {
-            var source = input.AsSpan(row, width);
-            var target = mirrored.AsSpan(row, width);
+            var source = input.Slice(row, width);
+            var target = mirrored.Slice(row, width);
             for (int x = 0; x < width; x++) target[x] = source[width - 1 - x];
         }
-        return mirrored;
     }
 
     private static float Norm(ReadOnlySpan<float> v)

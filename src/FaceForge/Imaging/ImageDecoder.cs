@@ -93,16 +93,24 @@ public static class ImageDecoder
         if ((long)info.Width * info.Height > MaxPixels)
             throw new InvalidDataException($"{name}: {info.Width}x{info.Height} exceeds the {MaxPixels}-pixel limit.");
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[target.BytesSize];
-        SKCodecResult result;
-        fixed (byte* pointer = rgba)
-            result = codec.GetPixels(target, (IntPtr)pointer);
-        if (result != SKCodecResult.Success)
+        // The RGBA scratch is pooled: only the RGB image outlives the call.
+        var rgba = System.Buffers.ArrayPool<byte>.Shared.Rent(target.BytesSize);
+        try
         {
-            string why = result == SKCodecResult.IncompleteInput ? "truncated" : result.ToString();
-            throw new InvalidDataException($"{name}: corrupt {format}: {why}.");
+            SKCodecResult result;
+            fixed (byte* pointer = rgba)
+                result = codec.GetPixels(target, (IntPtr)pointer);
+            if (result != SKCodecResult.Success)
+            {
+                string why = result == SKCodecResult.IncompleteInput ? "truncated" : result.ToString();
+                throw new InvalidDataException($"{name}: corrupt {format}: {why}.");
+            }
+            return Orient(ImageEncoder.FromRgba(info.Width, info.Height, rgba.AsSpan(0, target.BytesSize)), (int)codec.EncodedOrigin);
         }
-        return Orient(ImageEncoder.FromRgba(info.Width, info.Height, rgba), (int)codec.EncodedOrigin);
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rgba);
+        }
     }
 
     /// <summary>Applies an EXIF orientation (1 to 8) so the result is upright.</summary>

@@ -64,7 +64,7 @@ public static class ImageEncoder
     }
 
     /// <summary>Drops the alpha channel of tightly packed RGBA bytes.</summary>
-    internal static RgbImage FromRgba(int width, int height, byte[] rgba)
+    internal static RgbImage FromRgba(int width, int height, ReadOnlySpan<byte> rgba)
     {
         var rgb = new byte[width * height * 3];
         for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
