@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The service under load (issue 18), loopback only, bounded in time: the shared CASIA MobileFaceNet and RetinaFace
 # mobilenet0.25 imported and exported to ONNX, a gallery of FACES synthetic vectors plus the first photo of 50 LFW
-# people, `faceforge serve`'s application started in-process on 127.0.0.1, CLIENTS clients for LOAD_SECONDS s sending
+# people, `faceforge serve`'s application started in-process on 127.0.0.1, CLIENTS clients for LOAD_SECONDS s (after 20 s of the same load, uncounted) sending
 # 70 % identify, 20 % verify, 10 % enrol; the offline batched pipeline's images/s on the same photos first.
 # Results: DIR/serve-load.json (p50/p99 per kind, throughput, errors, lost enrolments, memory start/end).
 # Usage: [FACES=100000] [CLIENTS=16] [LOAD_SECONDS=60] bench/serve-load.sh [DIR]

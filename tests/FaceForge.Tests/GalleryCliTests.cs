@@ -137,6 +137,22 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
     }
 
     [Fact]
+    public void BenchGallerySweepsSearchBeamsOnOneGraph()
+    {
+        var (_, output, _) = Ok("bench", "gallery", "--faces", "3000", "--dim", "16", "--queries", "20", "--ef-search", "4,64", "--connectivity", "8",
+            "--ef-add", "32", "--enroll-faces", "0", "--json");
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        var sweep = root.GetProperty("hnsw").EnumerateArray().ToList();
+        Assert.Equal([4, 64], sweep.Select(r => r.GetProperty("ef_search").GetInt32()));
+        Assert.All(sweep, r => Assert.InRange(r.GetProperty("recall_at1").GetDouble(), 0, 1));
+        Assert.True(sweep[1].GetProperty("recall_at1").GetDouble() >= 0.9, output); // 16-d, beam 64: near exact
+        var (code, _, error) = CliHarness.Run("bench", "gallery", "--faces", "100", "--ef-search", "8,zero");
+        Assert.Equal(2, code);
+        Assert.Contains("'zero' is not a whole number", error);
+    }
+
+    [Fact]
     public void FacesBelowTheQualityThresholdAreRefused()
     {
         string dir = TestPaths.NewTempDirectory("gallery-quality");
