@@ -27,19 +27,20 @@ internal static class BenchServeCommand
         var real = new Option<int>("--real") { Description = "Real people enrolled from --images (their first photo).", DefaultValueFactory = _ => 50 }.AtLeast(1);
         var clients = new Option<int>("--clients") { Description = "Concurrent clients.", DefaultValueFactory = _ => 16 }.Between(1, 256);
         var seconds = new Option<int>("--seconds") { Description = "Load duration.", DefaultValueFactory = _ => 60 }.Between(1, 3600);
-        var warmup = new Option<int>("--warmup-seconds") { Description = "The same load first, not counted, so that memory at start is the service's working size.", DefaultValueFactory = _ => 20 }.Between(0, 3600);
+        var identifyOnly = new Option<bool>("--identify-only") { Description = "Every request an identification (the service's identify images/s against the offline pipeline's), instead of the 70/20/10 mix." };
+        var warmup = new Option<int>("--warmup-seconds") { Description = "The same load first, not counted, so that memory at start is the service's working size.", DefaultValueFactory = _ => 30 }.Between(0, 3600);
         var work = new Option<string?>("--work") { Description = "Folder for the gallery file (a temporary one by default; removed afterwards)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("serve", "The service under load on loopback: mixed identify/verify/enrol from N clients for T seconds against a gallery of synthetic plus real faces; p50/p99, throughput, errors, memory, lost enrolments, and the offline pipeline's images/s side by side.")
         {
-            model, detector, images, faces, real, clients, seconds, warmup, work, json,
+            model, detector, images, faces, real, clients, seconds, warmup, identifyOnly, work, json,
         };
         command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(detector)!, parse.GetValue(images)!, parse.GetValue(faces), parse.GetValue(real),
-            parse.GetValue(clients), parse.GetValue(warmup), parse.GetValue(seconds), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(clients), parse.GetValue(warmup), parse.GetValue(seconds), parse.GetValue(identifyOnly), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int warmupSeconds, int seconds, string? workDir, bool json, TextWriter output, TextWriter log)
+    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int warmupSeconds, int seconds, bool identifyOnly, string? workDir, bool json, TextWriter output, TextWriter log)
     {
         if (!Directory.Exists(imagesDir)) throw new UserErrorException($"--images: '{imagesDir}' is not a folder.");
         modelPath = Path.GetFullPath(modelPath);
@@ -115,7 +116,7 @@ internal static class BenchServeCommand
                 b.Logging.SetMinimumLevel(LogLevel.Warning); // keep stdout for the figures
             });
             app.StartAsync().GetAwaiter().GetResult();
-            var result = Load(app.Urls.First(), probes, clientCount, warmupSeconds, seconds, log);
+            var result = Load(app.Urls.First(), probes, clientCount, warmupSeconds, seconds, identifyOnly, log);
             app.StopAsync().GetAwaiter().GetResult();
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             int after;
@@ -127,6 +128,7 @@ internal static class BenchServeCommand
             var summary = new
             {
                 Clients = clientCount,
+                Mix = identifyOnly ? "identify" : "70 % identify, 20 % verify, 10 % enrol",
                 Seconds = Math.Round(result.Seconds, 1),
                 GalleryFaces = before,
                 Requests = result.Latencies.Values.Sum(l => l.Count),
@@ -199,11 +201,11 @@ internal static class BenchServeCommand
     }
 
     /// <summary>
-    /// N clients sending 70 % identify, 20 % verify, 10 % enrol (largest face, into a new subject per request): first
+    /// N clients sending 70 % identify, 20 % verify, 10 % enrol (largest face, into a new subject per request), or only identify: first
     /// for <paramref name="warmupSeconds"/> uncounted (the heaps, ONNX Runtime's arenas and the connection pool grow
     /// to their working size; their enrolments still count for the lost-enrolment check), then until the deadline.
     /// </summary>
-    private static LoadResult Load(string url, byte[][] probes, int clientCount, int warmupSeconds, int seconds, TextWriter log)
+    private static LoadResult Load(string url, byte[][] probes, int clientCount, int warmupSeconds, int seconds, bool identifyOnly, TextWriter log)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clientCount }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
         var latencies = new System.Collections.Concurrent.ConcurrentBag<(string Kind, double Ms)>();
@@ -216,7 +218,7 @@ internal static class BenchServeCommand
             for (int n = 0; clock.Elapsed < until; n++)
             {
                 double pick = random.NextDouble();
-                string kind = pick < 0.7 ? "identify" : pick < 0.9 ? "verify" : "enrol";
+                string kind = identifyOnly || pick < 0.7 ? "identify" : pick < 0.9 ? "verify" : "enrol";
                 long started = Stopwatch.GetTimestamp();
                 string? failure;
                 try
