@@ -95,6 +95,26 @@ public class GalleryTests
     }
 
     [Fact]
+    public void HnswGraphBuiltOnOpenOnEveryCoreHoldsEveryFace()
+    {
+        // Opening a store that already holds faces builds the graph in parallel (HnswIndex.AddMany).
+        const int dim = 32, n = 6000;
+        var store = new MemoryGalleryStore(new GalleryHeader(Model(dim), new GalleryOptions(), null, null));
+        store.AddFaces(Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(31, i, dim))).ToList());
+        using var exact = FaceGallery.Open(store);
+        using var hnsw = FaceGallery.Open(store, new GalleryOpenOptions { ForceHnsw = true });
+        Assert.Equal(n, hnsw.HnswCount);
+        var random = new Random(5);
+        int hits = 0;
+        for (int q = 0; q < 200; q++)
+        {
+            var probe = SyntheticEmbeddings.Near(31, random.Next(n), dim, 0.5f, 900 + q);
+            if (exact.Identify(probe, 1).Best!.FaceId == hnsw.Identify(probe, 1).Best!.FaceId) hits++;
+        }
+        Assert.True(hits >= 196, $"recall@1 {hits / 200.0}");
+    }
+
+    [Fact]
     public void HnswRecallAtOneMatchesExactOn20kVectors()
     {
         const int dim = 64, n = 20_000, queries = 400;
