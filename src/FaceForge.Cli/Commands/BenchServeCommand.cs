@@ -27,20 +27,21 @@ internal static class BenchServeCommand
         var real = new Option<int>("--real") { Description = "Real people enrolled from --images (their first photo).", DefaultValueFactory = _ => 50 }.AtLeast(1);
         var clients = new Option<int>("--clients") { Description = "Concurrent clients.", DefaultValueFactory = _ => 16 }.Between(1, 256);
         var seconds = new Option<int>("--seconds") { Description = "Load duration.", DefaultValueFactory = _ => 60 }.Between(1, 3600);
+        var maxRequests = new Option<int>("--max-requests") { Description = "Stop after this many measured requests even before the time is up (the warm-up is bounded by its time).", DefaultValueFactory = _ => 1_000_000 }.AtLeast(1);
         var identifyOnly = new Option<bool>("--identify-only") { Description = "Every request an identification (the service's identify images/s against the offline pipeline's), instead of the 70/20/10 mix." };
         var warmup = new Option<int>("--warmup-seconds") { Description = "The same load first, not counted, so that memory at start is the service's working size.", DefaultValueFactory = _ => 30 }.Between(0, 3600);
         var work = new Option<string?>("--work") { Description = "Folder for the gallery file (a temporary one by default; removed afterwards)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("serve", "The service under load on loopback: mixed identify/verify/enrol from N clients for T seconds against a gallery of synthetic plus real faces; p50/p99, throughput, errors, memory, lost enrolments, and the offline pipeline's images/s side by side.")
         {
-            model, detector, images, faces, real, clients, seconds, warmup, identifyOnly, work, json,
+            model, detector, images, faces, real, clients, seconds, warmup, maxRequests, identifyOnly, work, json,
         };
         command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(detector)!, parse.GetValue(images)!, parse.GetValue(faces), parse.GetValue(real),
-            parse.GetValue(clients), parse.GetValue(warmup), parse.GetValue(seconds), parse.GetValue(identifyOnly), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(clients), parse.GetValue(warmup), parse.GetValue(seconds), parse.GetValue(maxRequests), parse.GetValue(identifyOnly), parse.GetValue(work), parse.GetValue(json), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int warmupSeconds, int seconds, bool identifyOnly, string? workDir, bool json, TextWriter output, TextWriter log)
+    private static int Run(string modelPath, string detectorPath, string imagesDir, int syntheticFaces, int realPeople, int clientCount, int warmupSeconds, int seconds, int maxRequests, bool identifyOnly, string? workDir, bool json, TextWriter output, TextWriter log)
     {
         if (!Directory.Exists(imagesDir)) throw new UserErrorException($"--images: '{imagesDir}' is not a folder.");
         modelPath = Path.GetFullPath(modelPath);
@@ -116,7 +117,7 @@ internal static class BenchServeCommand
                 b.Logging.SetMinimumLevel(LogLevel.Warning); // keep stdout for the figures
             });
             app.StartAsync().GetAwaiter().GetResult();
-            var result = Load(app.Urls.First(), probes, clientCount, warmupSeconds, seconds, identifyOnly, log);
+            var result = Load(app.Urls.First(), probes, clientCount, warmupSeconds, seconds, maxRequests, identifyOnly, log);
             app.StopAsync().GetAwaiter().GetResult();
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             int after;
@@ -205,17 +206,17 @@ internal static class BenchServeCommand
     /// for <paramref name="warmupSeconds"/> uncounted (the heaps, ONNX Runtime's arenas and the connection pool grow
     /// to their working size; their enrolments still count for the lost-enrolment check), then until the deadline.
     /// </summary>
-    private static LoadResult Load(string url, byte[][] probes, int clientCount, int warmupSeconds, int seconds, bool identifyOnly, TextWriter log)
+    private static LoadResult Load(string url, byte[][] probes, int clientCount, int warmupSeconds, int seconds, int maxRequests, bool identifyOnly, TextWriter log)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clientCount }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
         var latencies = new System.Collections.Concurrent.ConcurrentBag<(string Kind, double Ms)>();
-        int errors = 0, enrolled = 0;
+        int errors = 0, enrolled = 0, sent = 0;
         string? firstError = null;
         var clock = Stopwatch.StartNew();
         void Clients(TimeSpan until, bool measured, int round) => Task.WaitAll(Enumerable.Range(0, clientCount).Select(client => Task.Run(async () =>
         {
             var random = new Random(1000 * round + client);
-            for (int n = 0; clock.Elapsed < until; n++)
+            for (int n = 0; clock.Elapsed < until && Interlocked.Increment(ref sent) <= maxRequests; n++)
             {
                 double pick = random.NextDouble();
                 string kind = identifyOnly || pick < 0.7 ? "identify" : pick < 0.9 ? "verify" : "enrol";
@@ -248,24 +249,29 @@ internal static class BenchServeCommand
         GC.Collect();
         long memoryStart = Environment.WorkingSet, managedStart = GC.GetTotalMemory(false);
         clock.Restart();
+        Interlocked.Exchange(ref sent, 0);
         var deadline = TimeSpan.FromSeconds(seconds);
+        using var done = new CancellationTokenSource();
         // The working set half-way and every 5 s: whether growth levels off (heaps sized once) or keeps climbing (a leak).
         long memoryMid = 0;
         var samples = new List<MemorySample> { MemorySample.Now(0) };
         var sampler = Task.Run(async () =>
         {
-            await Task.Delay(deadline / 2);
+            try { await Task.Delay(deadline / 2, done.Token); }
+            catch (OperationCanceledException) { } // the request bound ended the run first
             memoryMid = Environment.WorkingSet;
         });
         var series = Task.Run(async () =>
         {
-            while (clock.Elapsed < deadline)
+            while (!done.IsCancellationRequested)
             {
-                await Task.Delay(TimeSpan.FromSeconds(5));
+                try { await Task.Delay(TimeSpan.FromSeconds(5), done.Token); }
+                catch (OperationCanceledException) { break; }
                 lock (samples) samples.Add(MemorySample.Now(clock.Elapsed.TotalSeconds));
             }
         });
         Clients(deadline, measured: true, round: 2);
+        done.Cancel();
         sampler.Wait();
         double elapsed = clock.Elapsed.TotalSeconds;
         series.Wait();
