@@ -92,6 +92,15 @@ public class GalleryTests
             }
             Assert.NotEqual(0, found.Single(f => f.Row == 1).Score);
         }
+        // Past the first chunk of rows (8,192): the scan and its prefetch cross into the next chunk.
+        var big = new ExactIndex(16, GalleryPrecision.Float16);
+        for (int i = 0; i < 8300; i++) big.Add(i + 1, i, SyntheticEmbeddings.Vector(6, i, 16));
+        var query = SyntheticEmbeddings.Vector(60, 0, 16);
+        var best = big.Search(query, 5);
+        var expectedRows = Enumerable.Range(0, 8300).Select(r => (Row: r, Score: big.Vector(r).Zip(query, (a, b) => (double)a * b).Sum()))
+            .OrderByDescending(x => x.Score).Take(5).ToList();
+        Assert.Equal(expectedRows.Select(e => e.Row), best.Select(b => b.Row));
+        Assert.Equal(8300, big.Search(query, 9000).Count);
     }
 
     [Fact]

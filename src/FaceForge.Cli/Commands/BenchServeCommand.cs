@@ -134,6 +134,7 @@ internal static class BenchServeCommand
                 GalleryFaces = before,
                 Requests = result.Latencies.Values.Sum(l => l.Count),
                 Errors = result.Errors,
+                WarmupErrors = result.WarmupErrors,
                 FirstError = result.FirstError,
                 Enrolled = result.Enrolled,
                 LostEnrolments = lost,
@@ -173,7 +174,7 @@ internal static class BenchServeCommand
         }
     }
 
-    private sealed record LoadResult(Dictionary<string, List<double>> Latencies, int Errors, string? FirstError, int Enrolled, double Seconds,
+    private sealed record LoadResult(Dictionary<string, List<double>> Latencies, int Errors, int WarmupErrors, string? FirstError, int Enrolled, double Seconds,
         double MemoryColdMb, long MemoryStart, long MemoryMid, long MemoryEnd, long ManagedStart, long ManagedEnd, List<MemorySample> Samples)
     {
         public int Count(string kind) => Latencies.GetValueOrDefault(kind)?.Count ?? 0;
@@ -210,13 +211,13 @@ internal static class BenchServeCommand
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clientCount }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
         var latencies = new System.Collections.Concurrent.ConcurrentBag<(string Kind, double Ms)>();
-        int errors = 0, enrolled = 0, sent = 0;
+        int errors = 0, warmupErrors = 0, enrolled = 0, sent = 0;
         string? firstError = null;
         var clock = Stopwatch.StartNew();
         void Clients(TimeSpan until, bool measured, int round) => Task.WaitAll(Enumerable.Range(0, clientCount).Select(client => Task.Run(async () =>
         {
             var random = new Random(1000 * round + client);
-            for (int n = 0; clock.Elapsed < until && Interlocked.Increment(ref sent) <= maxRequests; n++)
+            for (int n = 0; clock.Elapsed < until && (!measured || Interlocked.Increment(ref sent) <= maxRequests); n++)
             {
                 double pick = random.NextDouble();
                 string kind = identifyOnly || pick < 0.7 ? "identify" : pick < 0.9 ? "verify" : "enrol";
@@ -235,21 +236,21 @@ internal static class BenchServeCommand
                     if (measured) latencies.Add((kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
                     if (kind == "enrol") Interlocked.Increment(ref enrolled);
                 }
-                else
+                else if (measured)
                 {
                     Interlocked.Increment(ref errors);
                     Interlocked.CompareExchange(ref firstError, $"{kind}: {failure}", null);
                 }
+                else Interlocked.Increment(ref warmupErrors);
             }
         })).ToArray());
 
         var cold = MemorySample.Now(0);
         Clients(TimeSpan.FromSeconds(warmupSeconds), measured: false, round: 1);
-        log.WriteLine($"warm-up: {warmupSeconds} s, working set {cold.WorkingSetMb} -> {Environment.WorkingSet / 1048576.0:0.0} MB");
+        log.WriteLine($"warm-up: {warmupSeconds} s, {warmupErrors} errors, working set {cold.WorkingSetMb} -> {Environment.WorkingSet / 1048576.0:0.0} MB");
         GC.Collect();
         long memoryStart = Environment.WorkingSet, managedStart = GC.GetTotalMemory(false);
         clock.Restart();
-        Interlocked.Exchange(ref sent, 0);
         var deadline = TimeSpan.FromSeconds(seconds);
         using var done = new CancellationTokenSource();
         // The working set half-way and every 5 s: whether growth levels off (heaps sized once) or keeps climbing (a leak).
@@ -280,7 +281,7 @@ internal static class BenchServeCommand
         samples.Add(MemorySample.Now(clock.Elapsed.TotalSeconds));
         log.WriteLine($"load: {latencies.Count} requests, {errors} errors in {elapsed:0.0} s");
         var byKind = latencies.GroupBy(l => l.Kind).ToDictionary(g => g.Key, g => g.Select(l => l.Ms).Order().ToList());
-        return new LoadResult(byKind, errors, firstError, enrolled, elapsed, cold.WorkingSetMb, memoryStart, memoryMid, memoryEnd, managedStart, managedEnd, samples);
+        return new LoadResult(byKind, errors, warmupErrors, firstError, enrolled, elapsed, cold.WorkingSetMb, memoryStart, memoryMid, memoryEnd, managedStart, managedEnd, samples);
     }
 
     /// <summary>One request; null when it succeeded, else what went wrong.</summary>

@@ -159,15 +159,6 @@ internal sealed class ExactIndex
     }
 
     /// <summary>
-    /// The dot product of a float16 row with a probe already multiplied by 2^112. Widening halves to floats through
-    /// the general conversion made the float16 scan compute-bound (3.2x the streaming read); here each half is
-    /// sign-extended, shifted left 13 bits and masked, which puts its exponent and mantissa in a float's places: that
-    /// float is the half's value times 2^-112, for normal and subnormal halves alike (stored vectors are finite,
-    /// so infinities and NaNs, which this would misread, never occur). Three integer operations per 8 values keep the
-    /// scan near memory bandwidth. Subnormal halves would be read right but become subnormal floats, slow in a
-    /// multiply-add: <see cref="VectorCodec.ToHalf"/> stores none.
-    /// </summary>
-    /// <summary>
     /// Asks for a row a few rows ahead: the float16 dot product's integer work did not overlap with the hardware
     /// prefetcher's loads (scan time was the sum of compute and a streaming read: 2.0x); asked explicitly, 1.3x.
     /// </summary>
@@ -181,6 +172,15 @@ internal sealed class ExactIndex
         }
     }
 
+    /// <summary>
+    /// The dot product of a float16 row with a probe already multiplied by 2^112. Widening halves to floats through
+    /// the general conversion made the float16 scan compute-bound (3.2x the streaming read); here each half is
+    /// sign-extended, shifted left 13 bits and masked, which puts its exponent and mantissa in a float's places: that
+    /// float is the half's value times 2^-112, for normal and subnormal halves alike (stored vectors are finite,
+    /// so infinities and NaNs, which this would misread, never occur). Three integer operations per 8 values keep the
+    /// scan near memory bandwidth. Subnormal halves would be read right but become subnormal floats, slow in a
+    /// multiply-add: <see cref="VectorCodec.ToHalf"/> stores none.
+    /// </summary>
     private static float DotHalf(ReadOnlySpan<Half> row, ReadOnlySpan<float> scaledProbe)
     {
         ref short halves = ref Unsafe.As<Half, short>(ref MemoryMarshal.GetReference(row));

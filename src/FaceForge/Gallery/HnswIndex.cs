@@ -28,16 +28,37 @@ internal sealed class HnswIndex : IDisposable
         _index.Add((ulong)faceId, vector);
     }
 
-    /// <summary>Adds <paramref name="count"/> faces after one reservation, on every core.</summary>
+    /// <summary>
+    /// Adds <paramref name="count"/> faces after one reservation, on every core when the reservation holds them all:
+    /// USearch's native index takes concurrent adds (it reserves one thread context per hardware thread with the
+    /// capacity), but the binding's own growth inside Add is not thread-safe, so without room for every face (the
+    /// reflective reservation unavailable) the adds run one after another.
+    /// </summary>
     public void AddMany(int count, Func<int, (long FaceId, float[] Vector)> face)
     {
         Reserve(count);
-        // USearch's native index takes concurrent adds (one thread context per core is reserved with the capacity).
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        if (_index.Capacity() < _index.Size() + (ulong)count)
         {
-            var (id, vector) = face(i);
-            _index.Add((ulong)id, vector);
-        });
+            for (int i = 0; i < count; i++)
+            {
+                var (id, vector) = face(i);
+                _index.Add((ulong)id, vector);
+            }
+            return;
+        }
+        try
+        {
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            {
+                var (id, vector) = face(i);
+                _index.Add((ulong)id, vector);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // The first failure as the sequential loop would have thrown it, not wrapped.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
     public void Remove(long faceId) => _index.Remove((ulong)faceId);
