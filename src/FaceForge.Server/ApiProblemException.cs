@@ -12,4 +12,7 @@ internal sealed class ApiProblemException(int status, string title, string detai
     public string Title { get; } = title;
 
     public int? RetryAfterSeconds { get; } = retryAfterSeconds;
+
+    /// <summary>Client text quoted in a detail: at most <paramref name="length"/> characters, control characters as '?'.</summary>
+    public static string Quote(string? text, int length) => text is null ? "" : new string(text.Take(length).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

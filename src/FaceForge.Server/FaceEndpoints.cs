@@ -66,14 +66,14 @@ internal static class FaceEndpoints
     {
         if (!request.Query.TryGetValue(name, out var values) || values.Count == 0) return fallback;
         return int.TryParse(values[0], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
-            ? value : throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be a whole number from {min} to {max} (got '{Shorten(values[0])}').");
+            ? value : throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be a whole number from {min} to {max} (got '{ApiProblemException.Quote(values[0], 40)}').");
     }
 
     public static double? QueryDouble(HttpRequest request, string name, double min, double max)
     {
         if (!request.Query.TryGetValue(name, out var values) || values.Count == 0) return null;
         return double.TryParse(values[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) && value >= min && value <= max
-            ? value : throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be a number from {min} to {max} (got '{Shorten(values[0])}').");
+            ? value : throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be a number from {min} to {max} (got '{ApiProblemException.Quote(values[0], 40)}').");
     }
 
     public static bool QueryBool(HttpRequest request, string name)
@@ -83,11 +83,9 @@ internal static class FaceEndpoints
         {
             "true" or "1" => true,
             "false" or "0" => false,
-            var other => throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be true or false (got '{Shorten(other)}')."),
+            var other => throw new ApiProblemException(400, "Invalid query parameter", $"{name} must be true or false (got '{ApiProblemException.Quote(other, 40)}')."),
         };
     }
-
-    private static string Shorten(string? text) => text is null ? "" : new string(text.Take(40).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     private static float[][]? Landmarks(DetectedFace face) =>
         face.Landmarks is { } m ? new[] { m.LeftEye, m.RightEye, m.Nose, m.LeftMouth, m.RightMouth }.Select(p => new[] { Round(p.X), Round(p.Y) }).ToArray() : null;

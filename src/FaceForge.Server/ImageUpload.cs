@@ -46,7 +46,7 @@ internal static class ImageUpload
         for (int i = 0; i < files.Count; i++)
         {
             var file = files[i];
-            string name = files.Count > 1 ? $"image {i + 1} ('{Shown(file.FileName)}')" : $"image '{Shown(file.FileName)}'";
+            string name = files.Count > 1 ? $"image {i + 1} ('{ApiProblemException.Quote(file.FileName, 60)}')" : $"image '{ApiProblemException.Quote(file.FileName, 60)}'";
             if (file.Length > options.MaxImageBytes)
                 throw new ApiProblemException(413, "Payload too large", $"{name} is {file.Length} bytes; the limit is {options.MaxImageBytes}.");
             var bytes = new byte[file.Length];
@@ -71,6 +71,4 @@ internal static class ImageUpload
             throw new ApiProblemException(422, "Unreadable image", e.Message);
         }
     }
-
-    private static string Shown(string name) => new(name.Take(60).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

@@ -22,11 +22,7 @@ internal static partial class NameRules
         : $"'{Shown(id)}' is not a subject id (1 to {MaxSubjectLength} letters, digits, '_', '-' or '.', starting with a letter or digit)";
 
     /// <summary>The name as it may be echoed: at most 80 characters, control characters replaced.</summary>
-    private static string Shown(string name)
-    {
-        var cleaned = new string(name.Take(80).Select(c => char.IsControl(c) ? '?' : c).ToArray());
-        return name.Length > 80 ? cleaned + "…" : cleaned;
-    }
+    private static string Shown(string name) => ApiProblemException.Quote(name, 80) + (name.Length > 80 ? "…" : "");
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\z")]
     private static partial Regex GalleryPattern();

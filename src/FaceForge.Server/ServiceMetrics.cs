@@ -41,13 +41,14 @@ internal sealed class ServiceMetrics
     {
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
+        var requests = _requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status).ToList();
         text.AppendLine("# HELP faceforge_requests_total Requests by method, route and status code.");
         text.AppendLine("# TYPE faceforge_requests_total counter");
-        foreach (var ((method, route, status), counter) in _requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
+        foreach (var ((method, route, status), counter) in requests)
             text.AppendLine(c, $"faceforge_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {counter.Count}");
         text.AppendLine("# HELP faceforge_request_seconds_sum Total time spent answering, by method, route and status code.");
         text.AppendLine("# TYPE faceforge_request_seconds_sum counter");
-        foreach (var ((method, route, status), counter) in _requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
+        foreach (var ((method, route, status), counter) in requests)
             text.AppendLine(c, $"faceforge_request_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {counter.Seconds:0.######}");
         text.AppendLine("# HELP faceforge_request_duration_seconds Request latency, all routes.");
         text.AppendLine("# TYPE faceforge_request_duration_seconds histogram");

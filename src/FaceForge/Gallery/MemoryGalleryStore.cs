@@ -35,7 +35,7 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
             _faces[_next] = new StoredFace(_next, face.Subject, vector, face.Quality, face.Source);
             ids.Add(_next++);
         }
-        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) SetMetadata(name, values);
+        if (metadata is not null) foreach (var (name, values) in metadata) SetMetadata(name, values);
         return ids;
     }
 

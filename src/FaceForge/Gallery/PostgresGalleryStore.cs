@@ -221,7 +221,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
             add.Parameters.Add(new NpgsqlParameter { Value = (object?)face.Source ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             ids.Add((long)add.ExecuteScalar()!);
         }
-        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) MergeMetadata(transaction, name, values);
+        if (metadata is not null) foreach (var (name, values) in metadata) MergeMetadata(transaction, name, values);
         Log(transaction, ids, added: true);
         return ids;
     });

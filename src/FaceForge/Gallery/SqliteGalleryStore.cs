@@ -159,7 +159,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
             addFace.Parameters[3].Value = (object?)face.Source ?? DBNull.Value;
             ids.Add((long)addFace.ExecuteScalar()!);
         }
-        foreach (var (name, values) in metadata ?? new Dictionary<string, IReadOnlyDictionary<string, string?>>()) MergeMetadata(transaction, name, values);
+        if (metadata is not null) foreach (var (name, values) in metadata) MergeMetadata(transaction, name, values);
         return ids;
     });
 

@@ -39,14 +39,8 @@ public static class ImageDecoder
     /// <summary>Decodes an encoded image held in memory; <paramref name="name"/> is used in error messages.</summary>
     public static RgbImage Decode(ReadOnlySpan<byte> data, string name)
     {
-        var format = ImageFormatSniffer.Detect(data);
-        return format switch
-        {
-            ImageFormat.Unknown when data.Length == 0 => throw new InvalidDataException($"{name}: empty file."),
-            ImageFormat.Unknown => throw new InvalidDataException($"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}."),
-            ImageFormat.Pnm => PnmReader.Read(data, name),
-            _ => DecodeWithSkia(data, name, format),
-        };
+        var format = Format(data, name);
+        return format == ImageFormat.Pnm ? PnmReader.Read(data, name) : WithCodec(data, name, format, codec => DecodeWithSkia(codec, name, format));
     }
 
     /// <summary>Width and height of the image at <paramref name="path"/>, from its header where the format allows (no full decode).</summary>
@@ -60,9 +54,7 @@ public static class ImageDecoder
         }
         if (format is ImageFormat.Unknown or ImageFormat.Pnm) { var decoded = Decode(path); return (decoded.Width, decoded.Height); }
         using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: corrupt {format}.");
-        // EXIF orientations 5-8 swap the sides, as Decode does.
-        bool swap = (int)codec.EncodedOrigin >= 5;
-        return swap ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+        return OrientedSize(codec);
     }
 
     /// <summary>
@@ -72,23 +64,33 @@ public static class ImageDecoder
     /// <exception cref="InvalidDataException">Not a supported image, or a corrupt header (named by <paramref name="name"/>).</exception>
     public static (int Width, int Height) Size(ReadOnlySpan<byte> data, string name)
     {
-        var format = ImageFormatSniffer.Detect(data);
-        if (format == ImageFormat.Unknown)
-            throw new InvalidDataException(data.Length == 0 ? $"{name}: empty file." : $"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}.");
-        if (format == ImageFormat.Pnm) return PnmReader.Size(data, name);
-        using var skData = SKData.CreateCopy(data);
-        using var stream = new SKMemoryStream(skData);
-        using var codec = SKCodec.Create(stream, out var createResult) ?? throw new InvalidDataException($"{name}: corrupt {format} ({createResult}).");
-        bool swap = (int)codec.EncodedOrigin >= 5;
-        return swap ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+        var format = Format(data, name);
+        return format == ImageFormat.Pnm ? PnmReader.Size(data, name) : WithCodec(data, name, format, OrientedSize);
     }
 
-    private static unsafe RgbImage DecodeWithSkia(ReadOnlySpan<byte> data, string name, ImageFormat format)
+    /// <summary>The format of <paramref name="data"/>, or the error for an empty or unsupported file.</summary>
+    private static ImageFormat Format(ReadOnlySpan<byte> data, string name) => ImageFormatSniffer.Detect(data) switch
+    {
+        ImageFormat.Unknown when data.Length == 0 => throw new InvalidDataException($"{name}: empty file."),
+        ImageFormat.Unknown => throw new InvalidDataException($"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}."),
+        var known => known,
+    };
+
+    /// <summary>Runs <paramref name="work"/> on a Skia codec over a copy of <paramref name="data"/> (the codec reads its stream lazily, so both live for the call).</summary>
+    private static T WithCodec<T>(ReadOnlySpan<byte> data, string name, ImageFormat format, Func<SKCodec, T> work)
     {
         using var skData = SKData.CreateCopy(data);
         using var stream = new SKMemoryStream(skData);
-        using var codec = SKCodec.Create(stream, out var createResult)
-            ?? throw new InvalidDataException($"{name}: corrupt {format} ({createResult}).");
+        using var codec = SKCodec.Create(stream, out var createResult) ?? throw new InvalidDataException($"{name}: corrupt {format} ({createResult}).");
+        return work(codec);
+    }
+
+    /// <summary>The codec's size as <see cref="Decode(ReadOnlySpan{byte}, string)"/> returns it: EXIF orientations 5-8 swap the sides.</summary>
+    private static (int Width, int Height) OrientedSize(SKCodec codec) =>
+        (int)codec.EncodedOrigin >= 5 ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+
+    private static unsafe RgbImage DecodeWithSkia(SKCodec codec, string name, ImageFormat format)
+    {
         var info = codec.Info;
         if ((long)info.Width * info.Height > MaxPixels)
             throw new InvalidDataException($"{name}: {info.Width}x{info.Height} exceeds the {MaxPixels}-pixel limit.");

@@ -7,25 +7,26 @@ internal static class PnmReader
     public static (int Width, int Height) Size(ReadOnlySpan<byte> data, string name)
     {
         int position = 0;
+        var (_, width, height) = Header(data, ref position, name);
+        if (width <= 0 || height <= 0) throw new InvalidDataException($"{name}: bad Netpbm header (width {width}, height {height}).");
+        return (width, height);
+    }
+
+    /// <summary>The magic number (checked) and the width and height; <paramref name="position"/> ends after the height.</summary>
+    private static (string Magic, int Width, int Height) Header(ReadOnlySpan<byte> data, ref int position, string name)
+    {
         string magic = NextToken(data, ref position, name);
         if (magic is not ("P2" or "P3" or "P5" or "P6"))
             throw new InvalidDataException($"{name}: unsupported Netpbm type '{magic}' (expected P2, P3, P5 or P6).");
-        int width = NextInt(data, ref position, name, "width");
-        int height = NextInt(data, ref position, name, "height");
-        if (width <= 0 || height <= 0) throw new InvalidDataException($"{name}: bad Netpbm header (width {width}, height {height}).");
-        return (width, height);
+        return (magic, NextInt(data, ref position, name, "width"), NextInt(data, ref position, name, "height"));
     }
 
     public static RgbImage Read(ReadOnlySpan<byte> data, string name)
     {
         int position = 0;
-        string magic = NextToken(data, ref position, name);
+        var (magic, width, height) = Header(data, ref position, name);
         bool grey = magic is "P2" or "P5";
         bool binary = magic is "P5" or "P6";
-        if (magic is not ("P2" or "P3" or "P5" or "P6"))
-            throw new InvalidDataException($"{name}: unsupported Netpbm type '{magic}' (expected P2, P3, P5 or P6).");
-        int width = NextInt(data, ref position, name, "width");
-        int height = NextInt(data, ref position, name, "height");
         int maxValue = NextInt(data, ref position, name, "maxval");
         if (width <= 0 || height <= 0 || maxValue is <= 0 or > 65535)
             throw new InvalidDataException($"{name}: bad Netpbm header (width {width}, height {height}, maxval {maxValue}).");
