@@ -95,11 +95,15 @@ public class OnnxExportTests
         Assert.True(result.MinCosine >= 0.99999, $"{architecture}: cosine {result.MinCosine}");
 
         // Batch norms after convolutions and linears are folded away; only those before a convolution (IResNet's
-        // pre-activation and its last one) remain.
+        // pre-activation and its last one) remain. PReLU is written as depthwise convolutions and an Add, never as
+        // PRelu (ONNX Runtime would leave its blocked layout for it).
         var proto = ReadProto(onnx);
+        Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "PRelu");
+        int preluAdds = proto.Graph.Node.Count(n => n.OpType == "Conv" && n.Input[1].EndsWith("one_minus_slope", StringComparison.Ordinal));
+        Assert.True(preluAdds > 0, $"{architecture}: no PReLU found");
         int batchNorms = proto.Graph.Node.Count(n => n.OpType == "BatchNormalization");
         if (architecture.StartsWith("iresnet", StringComparison.Ordinal))
-            Assert.Equal(1 + proto.Graph.Node.Count(n => n.OpType == "Add"), batchNorms);
+            Assert.Equal(1 + proto.Graph.Node.Count(n => n.OpType == "Add") - preluAdds, batchNorms);
         else Assert.Equal(0, batchNorms);
         Assert.Equal("batch", proto.Graph.Input.Single().Type.TensorType.Shape.Dim[0].DimParam);
         Assert.Equal(ModelFingerprint.Of(ffm), ModelFingerprint.Of(onnx));
