@@ -219,12 +219,22 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.All(changed, key => Assert.Contains("ClassHead", key));
         Assert.Contains(File.ReadLines(Path.Combine(run, "metrics.jsonl")), line => JsonDocument.Parse(line).RootElement.GetProperty("teacher_loss").GetDouble() > 0);
 
+        // score-box-heads: the box heads move too, the landmark heads and everything under the heads do not.
+        string boxRun = Path.Combine(dir, "box-run");
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", boxRun, "--init", init, "--trainable", "score-box-heads",
+            "--teacher-weight", "1", "--max-steps", "2", "--batch-size", "2", "--lr", "0.05", "--json");
+        Assert.True(code == 0, error);
+        var boxChanged = ModelFile.Read(Path.Combine(boxRun, "model.ffm")).Weights.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal))
+            .Where(kv => !kv.Value.Data.AsSpan().SequenceEqual(before[kv.Key["detector.".Length..]].Data)).Select(kv => kv.Key).ToList();
+        Assert.Contains(boxChanged, key => key.Contains("BboxHead"));
+        Assert.All(boxChanged, key => Assert.True(key.Contains("ClassHead") || key.Contains("BboxHead"), key));
+
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--teacher-weight", "1");
         Assert.Equal(2, code);
         Assert.Contains("teacher_weight", error);
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--init", init, "--trainable", "heads");
         Assert.Equal(2, code);
-        Assert.Contains("score-heads", error);
+        Assert.Contains("score-box-heads", error);
         // Without occlusion masks the teacher cannot tell clean faces from occluded ones: refused, not guessed.
         string bare = TestPaths.NewTempDirectory("teacher-no-masks");
         ImageEncoder.Save(new RgbImage(64, 48), Path.Combine(bare, "a.png"));

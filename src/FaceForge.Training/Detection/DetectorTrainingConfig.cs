@@ -83,7 +83,7 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and score outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
     public double TeacherWeight { get; init; }
 
-    [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's).")]
+    [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's); score-box-heads (the face/background and box heads: landmarks stay the init model's, boxes learn whole faces under occluders).")]
     public string Trainable { get; init; } = "all";
 
     [Setting("Keep batch norm statistics and affine weights of the detector as initialised (batch norm in inference mode while fine-tuning).")]
@@ -138,7 +138,7 @@ public sealed record DetectorTrainingConfig : IRunSettings
         Require(Epochs >= 1, "epochs", $"must be at least 1 (got {Epochs})");
         Require(MaxSteps >= 0, "max_steps", $"must be non-negative, 0 for no limit (got {MaxSteps})");
         Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "max_seconds", $"must be non-negative, 0 for no limit (got {MaxSeconds})");
-        Require(Trainable is "all" or "context" or "score-heads", "trainable", $"must be all, context or score-heads (got '{Trainable}')");
+        Require(Trainable is "all" or "context" or "score-heads" or "score-box-heads", "trainable", $"must be all, context, score-heads or score-box-heads (got '{Trainable}')");
         Require(Trainable == "all" || !string.IsNullOrWhiteSpace(Init), "trainable", "other than all needs init: frozen parts keep the init model's weights");
         Require(TeacherWeight >= 0 && double.IsFinite(TeacherWeight), "teacher_weight", $"must be non-negative (got {TeacherWeight})");
         Require(TeacherWeight == 0 || !string.IsNullOrWhiteSpace(Init), "teacher_weight", "needs init: the teacher is the init model");

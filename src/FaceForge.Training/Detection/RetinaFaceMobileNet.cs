@@ -91,14 +91,16 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
     /// <summary>
     /// The parts left as initialised when fine-tuning only <paramref name="trainable"/>: nothing for "all", the
     /// MobileNet body for "context", everything but the score heads for "score-heads" (boxes and landmarks then stay
-    /// exactly the init model's at every anchor).
+    /// exactly the init model's at every anchor), everything but the score and box heads for "score-box-heads"
+    /// (landmarks stay the init model's; boxes learn the whole face where an occluder hides part of it).
     /// </summary>
     internal IEnumerable<nn.Module> FrozenParts(string trainable) => trainable switch
     {
         "all" => [],
         "context" => [body],
         "score-heads" => [body, fpn, ssh1, ssh2, ssh3, BboxHead, LandmarkHead],
-        _ => throw new ArgumentException($"Unknown trainable part '{trainable}': all, context or score-heads.", nameof(trainable)),
+        "score-box-heads" => [body, fpn, ssh1, ssh2, ssh3, LandmarkHead],
+        _ => throw new ArgumentException($"Unknown trainable part '{trainable}': all, context, score-heads or score-box-heads.", nameof(trainable)),
     };
 
     // B x (A*k) x H x W -> B x (H*W*A) x k, in the order of the priors (row, column, anchor).
