@@ -13,7 +13,7 @@ lfw=$(cd ../shared/data/lfw && pwd)
 [ -x "$out/bin/faceforge" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
 ff=$out/bin/faceforge
 [ -f "$out/mfn.ffm" ] || $ff model import --from "$lfw/../../models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out "$out/mfn.ffm" >&2
-for d in "$lfw"/images/*/; do ls "$d" | head -1 | sed "s|^|$d|"; done > "$out/first.txt"
+for d in "$lfw"/images/*/; do files=("$d"*); echo "${files[0]}"; done > "$out/first.txt"
 # One JSON array per xargs batch.
 xargs -a "$out/first.txt" $ff embed --model "$out/mfn.ffm" --landmarks "$lfw/landmarks.txt" --flip None --json > "$out/embeddings.json"
 /usr/bin/env python3 - "$out/embeddings.json" <<'PY'
