@@ -14,9 +14,14 @@ lfw=$(cd ../shared/data/lfw && pwd)
 ff=$out/bin/faceforge
 [ -f "$out/mfn.ffm" ] || $ff model import --from "$lfw/../../models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out "$out/mfn.ffm" >&2
 for d in "$lfw"/images/*/; do files=("$d"*); echo "${files[0]}"; done > "$out/first.txt"
-# One JSON array per xargs batch.
-xargs -a "$out/first.txt" $ff embed --model "$out/mfn.ffm" --landmarks "$lfw/landmarks.txt" --flip None --json > "$out/embeddings.json"
-/usr/bin/env python3 - "$out/embeddings.json" <<'PY'
+# One JSON array per xargs batch; kept, so a rerun only redoes the analysis (delete it to embed again).
+if [ ! -s "$out/embeddings.json" ]; then
+  xargs -a "$out/first.txt" $ff embed --model "$out/mfn.ffm" --landmarks "$lfw/landmarks.txt" --flip None --json > "$out/embeddings.json.tmp"
+  mv "$out/embeddings.json.tmp" "$out/embeddings.json"
+fi
+# Debian's python3 (where python3-numpy installs), before any other python3 on the path.
+py=/usr/bin/python3; [ -x $py ] || py=python3
+$py - "$out/embeddings.json" <<'PY'
 import json, sys
 import numpy as np
 text = open(sys.argv[1]).read(); decoder = json.JSONDecoder(); i = 0; rows = []
