@@ -38,6 +38,7 @@ test=(--images "$lfw/images" --pairs "$lfw/pairs.txt" --split test --detector re
 [ -f photos/label.txt ] || $ff data occlude --images "$photos" --detector retinaface.ffm --out photos --occluders none --force --json
 [ -f synthetic/scenes/label.txt ] || $ff data synth --out synthetic --identities 2 --images 1 --scenes 300 --scene-occlusion 1.0 --heavy-occlusion --seed 202 --force >&2
 
+# A detector already in DIR is kept whatever TRAIN_ARGS say now: use a new DIR (or delete DIR/MODE-SEED) for another recipe.
 detectors="imported"
 for seed in ${SEEDS:-1 2 3}; do
   for mode in plain adversarial; do

@@ -21,13 +21,13 @@ internal static class DemoCommand
         var testIdentities = new Option<int>("--test-identities") { Description = "Held-out identities for verification.", DefaultValueFactory = _ => 100 }.AtLeast(20);
         var epochs = new Option<int>("--epochs") { Description = "Training epochs (the LR schedule spans them).", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var seconds = new Option<double>("--max-seconds", "--seconds") { Description = "Training time cap in seconds, 0 for none (past it the schedule is cut short, and the figure then depends on the machine's speed).", DefaultValueFactory = _ => 0 };
-        var scale = new Option<double>("--scale") { Description = "ArcFace scale s (train's default for ArcFace).", DefaultValueFactory = _ => TrainingConfig.DefaultScale(HeadKind.ArcFace) };
-        var margin = new Option<double>("--margin") { Description = "ArcFace margin m (radians; CosFace: cosine).", DefaultValueFactory = _ => 0.1 };
+        var scale = new Option<double>("--scale") { Description = "Logit scale s, for every head (train's default for ArcFace; train gives CosFace 64).", DefaultValueFactory = _ => TrainingConfig.DefaultScale(HeadKind.ArcFace) };
+        var margin = new Option<double>("--margin") { Description = "Margin m (ArcFace: radians; CosFace: cosine).", DefaultValueFactory = _ => 0.1 };
         var width = new Option<double>("--width") { Description = "VarGFaceNet width multiplier.", DefaultValueFactory = _ => 0.25 };
         var batchSize = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 64 }.AtLeast(2);
         var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (half an epoch of warmup, polynomial decay).", DefaultValueFactory = _ => 0.002 };
-        var head = new Option<HeadKind>("--head") { Description = "Margin head: ArcFace or CosFace.", DefaultValueFactory = _ => HeadKind.ArcFace };
-        var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "Optimizer: Sgd (momentum 0.9) or AdamW.", DefaultValueFactory = _ => OptimizerKind.AdamW };
+        var head = new Option<HeadKind>("--head") { Description = "Margin head, as train's --head (the recipe was chosen with ArcFace).", DefaultValueFactory = _ => HeadKind.ArcFace };
+        var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "Optimizer: AdamW, or Sgd (momentum 0.9; --lr and --weight-decay default to AdamW's values: with Sgd pass e.g. --lr 0.1 --weight-decay 5e-4).", DefaultValueFactory = _ => OptimizerKind.AdamW };
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (AdamW: decoupled).", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print JSON: the keys of eval verify plus seconds." };
@@ -63,7 +63,7 @@ internal static class DemoCommand
             var outcome = progress.Run("embedding test faces", protocol.Images.Count, "img", p => protocol.Run(embedder, source.Load, p));
             var report = outcome.Report;
             string reportDir = Path.Combine(dir, "report");
-            VerificationReportWriter.Write(reportDir, "FaceForge demo: VarGFaceNet + ArcFace on synthetic faces", report, outcome.Scores, outcome.Same, result.Losses,
+            VerificationReportWriter.Write(reportDir, $"FaceForge demo: VarGFaceNet + {config.Head} on synthetic faces", report, outcome.Scores, outcome.Same, result.Losses,
                 new Dictionary<string, string>
                 {
                     ["training"] = $"{parse.GetValue(identities)} identities x {parse.GetValue(images)} images, {result.Steps} steps in {result.Seconds:0} s",
