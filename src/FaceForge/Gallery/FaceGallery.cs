@@ -249,9 +249,10 @@ public sealed class FaceGallery : IDisposable
     public GalleryCalibration Calibrate(IEnumerable<float[]> nonMatedProbes, double targetFpir)
     {
         if (!(targetFpir > 0 && targetFpir < 1)) throw new ArgumentException($"The target FPIR {targetFpir} is not a rate in (0, 1).", nameof(targetFpir));
-        if (Count == 0) throw new InvalidOperationException("The gallery is empty: enrol subjects before calibrating.");
+        const string empty = "The gallery is empty: enrol subjects before calibrating.";
+        if (Count == 0) throw new InvalidOperationException(empty);
         // Best is null only if another process emptied a shared gallery meanwhile.
-        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException("The gallery is empty: enrol subjects before calibrating.")).ToList();
+        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException(empty)).ToList();
         if (scores.Count == 0) throw new ArgumentException("No unknown probes to calibrate on.", nameof(nonMatedProbes));
         double threshold = ThresholdCalibration.CalibrateThreshold(scores, targetFpir);
         SetThreshold(threshold, targetFpir);

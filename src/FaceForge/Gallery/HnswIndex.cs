@@ -36,23 +36,20 @@ internal sealed class HnswIndex : IDisposable
     /// </summary>
     public void AddMany(int count, Func<int, (long FaceId, float[] Vector)> face)
     {
+        void AddOne(int i)
+        {
+            var (id, vector) = face(i);
+            _index.Add((ulong)id, vector);
+        }
         Reserve(count);
         if (_index.Capacity() < _index.Size() + (ulong)count)
         {
-            for (int i = 0; i < count; i++)
-            {
-                var (id, vector) = face(i);
-                _index.Add((ulong)id, vector);
-            }
+            for (int i = 0; i < count; i++) AddOne(i);
             return;
         }
         try
         {
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-            {
-                var (id, vector) = face(i);
-                _index.Add((ulong)id, vector);
-            });
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, AddOne);
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
