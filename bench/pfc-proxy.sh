@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
 dotnet build bench/PartialFcProxy -c Release -v q -nologo -o "$bin" >&2
 for classes in ${CLASSES:-2000 8000 20000}; do
   for item in ${RUNS:-1.0 0.1 0.1:sampled-only}; do

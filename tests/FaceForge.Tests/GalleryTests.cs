@@ -158,6 +158,32 @@ public class GalleryTests
     }
 
     [Fact]
+    public void BinaryHnswGraphFindsTheMatesAndScoresThemExactly()
+    {
+        // Sign bits walked by Hamming distance: a probe's mate (cosine about 0.8) still comes first once re-ranked.
+        const int dim = 256, n = 8000, queries = 200;
+        using var exact = Memory(dim);
+        using var binary = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true, HnswVectors = HnswVectors.Binary, HnswConnectivity = 32, HnswExpansionAdd = 128 });
+        var faces = Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(41, i, dim))).ToList();
+        exact.Enroll(faces);
+        binary.Enroll(faces);
+        Assert.Equal(n, binary.HnswCount);
+        var random = new Random(6);
+        int hits = 0;
+        for (int q = 0; q < queries; q++)
+        {
+            var probe = SyntheticEmbeddings.Near(41, random.Next(n), dim, 0.75f, 700 + q);
+            var truth = exact.Identify(probe, 1).Best!;
+            var found = binary.Identify(probe, 1).Best!;
+            if (truth.FaceId != found.FaceId) continue;
+            hits++;
+            Assert.Equal(truth.Score, found.Score, 6);
+        }
+        Assert.True(hits >= 0.98 * queries, $"recall@1 {hits}/{queries}");
+        Assert.Equal("s123", binary.Identify(faces[123].Vector, 1).Best!.Subject);
+    }
+
+    [Fact]
     public void CalibratedThresholdLetsThroughAtMostTheTargetFpir()
     {
         var scores = Enumerable.Range(0, 200).Select(i => i / 200.0).ToList(); // 0, 0.005, …, 0.995

@@ -314,6 +314,31 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(0.8, DegradationStudy.Spearman([0, 1, 2, 3], [1, 2, 4, 3]), 9);
     }
 
+    [Fact]
+    public void DegradeAugmentationChangesSomeCropsRepeatablyAndValidatesItsProbability()
+    {
+        var crop = new Imaging.RgbImage(96, 112);
+        var pixels = crop.Pixels;
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(40 + (i / 3 % 96) * 2 + (i / 288 % 2) * 30);
+        var never = new AugmentationOptions { FlipProbability = 0 };
+        var always = never with { DegradeProbability = 1 };
+        var half = never with { DegradeProbability = 0.5 };
+        Assert.True(Augmenter.Apply(crop, never, new Random(3)).Pixels.SequenceEqual(crop.Pixels));
+        int changed = 0, halfChanged = 0;
+        for (int seed = 0; seed < 40; seed++)
+        {
+            var a = Augmenter.Apply(crop, always, new Random(seed));
+            Assert.True(a.Pixels.SequenceEqual(Augmenter.Apply(crop, always, new Random(seed)).Pixels), "one seed, one degradation");
+            if (!a.Pixels.SequenceEqual(crop.Pixels)) changed++;
+            if (!Augmenter.Apply(crop, half, new Random(seed)).Pixels.SequenceEqual(crop.Pixels)) halfChanged++;
+        }
+        Assert.True(changed >= 38, $"{changed} of 40 crops degraded at probability 1");
+        Assert.InRange(halfChanged, 10, 30);
+        Assert.Throws<ArgumentException>(() => new BatchLoaderOptions { Augmentation = never with { DegradeProbability = 1.5 } }.Augmentation.Validate());
+        var error = Assert.Throws<ArgumentException>(() => new FaceForge.Training.Recognition.TrainingConfig { Data = "x", DegradeProbability = -0.1 }.Validate());
+        Assert.Contains("degrade_probability", error.Message);
+    }
+
     [SharedFact("data/lfw/pairs.txt")]
     public void EvalQualityPrintsCurvesAndAreasAndDrawsThePlot()
     {

@@ -23,11 +23,12 @@ internal static class BenchGalleryCommand
         var batch = new Option<int>("--batch") { Description = "Faces per enrolment transaction.", DefaultValueFactory = _ => 1000 }.AtLeast(1);
         var efSearch = new Option<int[]>("--ef-search") { Description = "HNSW search beams, each also the number of candidates re-ranked exactly; several (comma-separated) are measured on one built graph.", DefaultValueFactory = _ => [new GalleryOpenOptions().HnswExpansionSearch], CustomParser = ParseList };
         var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswConnectivity }.Between(2, 256);
+        var graphVectors = new Option<string>("--graph-vectors") { Description = "What the HNSW graph keeps of each face: int8 copies or sign bits (binary, Hamming).", DefaultValueFactory = _ => "int8" }.AcceptOnlyFromAmong("int8", "binary");
         var efAdd = new Option<int>("--ef-add") { Description = "HNSW beam while building.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswExpansionAdd }.Between(1, 4096);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("gallery", "Gallery search: exact ms/query vs a streaming read of the same bytes, HNSW recall@1 and speed-up, SQLite enrolment rows/s.")
         {
-            faces, dimensions, queries, precision, hnsw, efSearch, connectivity, efAdd, enrollFaces, batch, json,
+            faces, dimensions, queries, precision, hnsw, efSearch, connectivity, graphVectors, efAdd, enrollFaces, batch, json,
         };
         command.SetAction(parse =>
         {
@@ -80,6 +81,7 @@ internal static class BenchGalleryCommand
                 {
                     ForceHnsw = true, HnswExpansionSearch = beams.Min(), HnswCandidates = beams.Min(),
                     HnswConnectivity = parse.GetValue(connectivity), HnswExpansionAdd = parse.GetValue(efAdd),
+                    HnswVectors = parse.GetValue(graphVectors) == "binary" ? HnswVectors.Binary : HnswVectors.Int8,
                 });
                 buildSeconds = clock.Elapsed.TotalSeconds;
                 error.WriteLine($"HNSW built over {gallery.HnswCount} faces in {buildSeconds:0.0} s ({gallery.HnswCount / buildSeconds:0} faces/s, {Environment.ProcessorCount} threads)");
@@ -137,6 +139,7 @@ internal static class BenchGalleryCommand
                 StreamingGBPerS = Math.Round(bytes / streamMs / 1e6, 2),
                 ExactRecallOfMate = mated / (double)q,
                 HnswConnectivity = parse.GetValue(connectivity),
+                HnswGraphVectors = parse.GetValue(graphVectors),
                 HnswEfAdd = parse.GetValue(efAdd),
                 HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null,
                 HnswBuildThreads = Environment.ProcessorCount,

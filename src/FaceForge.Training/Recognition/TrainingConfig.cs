@@ -176,6 +176,9 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Log a metrics line every N steps.")]
     public int LogEvery { get; init; } = 20;
 
+    [Setting("Probability of one random quality degradation per training image (Gaussian blur, down-and-up rescale, JPEG, darkening; mild to heavy): with MagFace, teaches the magnitude that such faces are harder.")]
+    public double DegradeProbability { get; init; }
+
     [Setting("Seed of initialisation, order and augmentation.")]
     public int Seed { get; init; }
 
@@ -231,6 +234,7 @@ public sealed record TrainingConfig : IRunSettings
         Require(Width > 0, "width", $"must be positive (got {Width})");
         Require(Scale >= 0, "scale", $"must be positive, or 0 for the head's default (got {Scale})");
         Require(Margin >= 0, "margin", $"must be non-negative (got {Margin})");
+        Require(DegradeProbability is >= 0 and <= 1, "degrade_probability", $"must be in [0, 1] (got {DegradeProbability})");
         Require(GradientClip >= 0, "gradient_clip", $"must be non-negative (got {GradientClip})");
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(Power > 0, "power", $"must be positive (got {Power})");

@@ -48,7 +48,15 @@ public sealed record Degradation(DegradationKind Kind, double Level, int Severit
     /// <summary>The degraded copy of <paramref name="image"/>, whose face has <paramref name="landmarks"/>; masks need <paramref name="masks"/> (RGBA overlays, one chosen by <paramref name="variant"/>).</summary>
     public RgbImage Apply(RgbImage image, FaceLandmarks landmarks, IReadOnlyList<MaskOverlay>? masks = null, int variant = 0)
     {
-        float eyes = Math.Max(1, Vector2.Distance(landmarks.LeftEye, landmarks.RightEye));
+        if (Kind != DegradationKind.Mask) return Apply(image, Vector2.Distance(landmarks.LeftEye, landmarks.RightEye));
+        if (masks is not { Count: > 0 }) throw new ArgumentException("Mask degradation needs at least one mask overlay.", nameof(masks));
+        return masks[Math.Abs(variant) % masks.Count].Paint(image, landmarks, (int)Level);
+    }
+
+    /// <summary>The degraded copy of <paramref name="image"/> for a face whose eyes are <paramref name="eyeDistance"/> pixels apart (every kind but masks).</summary>
+    internal RgbImage Apply(RgbImage image, float eyeDistance)
+    {
+        float eyes = Math.Max(1, eyeDistance);
         switch (Kind)
         {
             case DegradationKind.Blur:
@@ -65,8 +73,7 @@ public sealed record Degradation(DegradationKind Kind, double Level, int Severit
                 for (int i = 0; i < dark.Pixels.Length; i++) dark.Pixels[i] = lut[dark.Pixels[i]];
                 return dark;
             default:
-                if (masks is not { Count: > 0 }) throw new ArgumentException("Mask degradation needs at least one mask overlay.", nameof(masks));
-                return masks[Math.Abs(variant) % masks.Count].Paint(image, landmarks, (int)Level);
+                throw new InvalidOperationException("A mask is painted by the landmarks: use Apply(image, landmarks, masks).");
         }
     }
 

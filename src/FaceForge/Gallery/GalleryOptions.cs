@@ -28,6 +28,9 @@ public sealed record GalleryOpenOptions
     /// <summary>HNSW graph degree (USearch connectivity). <value>16 by default.</value></summary>
     public int HnswConnectivity { get; init; } = 16;
 
+    /// <summary>What the HNSW graph keeps of each face. <value><see cref="HnswVectors.Int8"/> by default.</value></summary>
+    public HnswVectors HnswVectors { get; init; } = HnswVectors.Int8;
+
     /// <summary>HNSW beam width while building. <value>64 by default (building costs about linearly in it; recall after exact re-ranking stays above 0.99 on face-like probes).</value></summary>
     public int HnswExpansionAdd { get; init; } = 64;
 

@@ -5,19 +5,22 @@ namespace FaceForge.Gallery;
 /// <summary>
 /// An approximate nearest-neighbour graph (HNSW, USearch) over the gallery's face ids, inner-product metric on unit
 /// vectors. Its candidates are re-scored exactly by <see cref="FaceGallery"/>, so only recall, never scores, is approximate.
-/// The graph keeps int8 copies of the vectors whatever the gallery's precision: candidates are re-ranked on the exact
-/// vectors anyway, and int8 takes a quarter of float32's memory and built 4x faster than float32 with the same recall
-/// (100k x 512: recall@1 0.64 vs 0.56-0.60 at beam 64, 12 s vs 50 s on 2 cores; docs/benchmarks.md).
+/// The graph keeps int8 copies of the vectors (or their sign bits, <see cref="HnswVectors"/>) whatever the gallery's
+/// precision: candidates are re-ranked on the exact vectors anyway, and int8 takes a quarter of float32's memory and
+/// built 4x faster than float32 with the same recall (100k x 512: recall@1 0.64 vs 0.56-0.60 at beam 64, 12 s vs 50 s
+/// on 2 cores; docs/benchmarks.md).
 /// </summary>
 /// <remarks>Holds native memory: dispose it. Not thread-safe: callers serialise every call (USearch's C# binding grows its capacity unsynchronised).</remarks>
 internal sealed class HnswIndex : IDisposable
 {
     private readonly USearchIndex _index;
+    private readonly bool _binary;
 
     public HnswIndex(int dimensions, GalleryOpenOptions options)
     {
-        _index = new USearchIndex(MetricKind.Ip, ScalarKind.Int8, (ulong)dimensions,
-            (ulong)options.HnswConnectivity, (ulong)options.HnswExpansionAdd, (ulong)options.HnswExpansionSearch);
+        _binary = options.HnswVectors == HnswVectors.Binary;
+        _index = new USearchIndex(_binary ? MetricKind.Hamming : MetricKind.Ip, _binary ? ScalarKind.Bits1 : ScalarKind.Int8,
+            (ulong)dimensions, (ulong)options.HnswConnectivity, (ulong)options.HnswExpansionAdd, (ulong)options.HnswExpansionSearch);
     }
 
     public long Count => (long)_index.Size();
@@ -25,7 +28,7 @@ internal sealed class HnswIndex : IDisposable
     public void Add(long faceId, float[] vector)
     {
         Reserve(1);
-        _index.Add((ulong)faceId, vector);
+        AddVector(faceId, vector);
     }
 
     /// <summary>
@@ -39,7 +42,7 @@ internal sealed class HnswIndex : IDisposable
         void AddOne(int i)
         {
             var (id, vector) = face(i);
-            _index.Add((ulong)id, vector);
+            AddVector(id, vector);
         }
         Reserve(count);
         if (_index.Capacity() < _index.Size() + (ulong)count)
@@ -63,11 +66,29 @@ internal sealed class HnswIndex : IDisposable
     /// <summary>Up to <paramref name="count"/> face ids nearest to <paramref name="probe"/>.</summary>
     public long[] Search(float[] probe, int count)
     {
-        int found = _index.Search(probe, count, out ulong[] keys, out float[] _);
+        ulong[] keys;
+        int found = _binary ? _index.Search(Signs(probe), count, out keys, out float[] _) : _index.Search(probe, count, out keys, out _);
         return keys.Take(found).Select(k => (long)k).ToArray();
     }
 
     public void Dispose() => _index.Dispose();
+
+    private void AddVector(long faceId, float[] vector)
+    {
+        if (_binary) _index.Add((ulong)faceId, Signs(vector));
+        else _index.Add((ulong)faceId, vector);
+    }
+
+    /// <summary>
+    /// +1 or -1 per dimension. USearch quantises an int8 vector to its bits by sign (a float vector's conversion to
+    /// bits is not what the binding passes), and the binding has no byte-packed search.
+    /// </summary>
+    private static sbyte[] Signs(float[] vector)
+    {
+        var signs = new sbyte[vector.Length];
+        for (int j = 0; j < vector.Length; j++) signs[j] = vector[j] > 0 ? (sbyte)1 : (sbyte)-1;
+        return signs;
+    }
 
     /// <summary>
     /// Grows the capacity geometrically. USearch's C# binding grows it by exactly what one Add needs, and each growth

@@ -15,6 +15,12 @@ public sealed record AugmentationOptions
     /// <summary>Probability of a 3x3 box blur. <value>The default is 0.</value></summary>
     public double BlurProbability { get; init; }
 
+    /// <summary>
+    /// Probability of one quality degradation: Gaussian blur, down-and-up rescale, JPEG compression or darkening, the
+    /// kind and its severity drawn uniformly (<see cref="Augmenter"/> gives the ranges). <value>The default is 0.</value>
+    /// </summary>
+    public double DegradeProbability { get; init; }
+
     /// <summary>Probability of brightness, contrast and saturation jitter of ±20%. <value>The default is 0.</value></summary>
     public double ColorJitterProbability { get; init; }
 
@@ -33,7 +39,7 @@ public sealed record AugmentationOptions
 
     internal void Validate()
     {
-        foreach (var (name, p) in new[] { (nameof(FlipProbability), FlipProbability), (nameof(DownscaleProbability), DownscaleProbability), (nameof(BlurProbability), BlurProbability), (nameof(ColorJitterProbability), ColorJitterProbability), (nameof(GrayProbability), GrayProbability), (nameof(AlignmentJitter), AlignmentJitter) })
+        foreach (var (name, p) in new[] { (nameof(FlipProbability), FlipProbability), (nameof(DownscaleProbability), DownscaleProbability), (nameof(BlurProbability), BlurProbability), (nameof(DegradeProbability), DegradeProbability), (nameof(ColorJitterProbability), ColorJitterProbability), (nameof(GrayProbability), GrayProbability), (nameof(AlignmentJitter), AlignmentJitter) })
         {
             if (p is < 0 or > 1 || double.IsNaN(p)) throw new ArgumentException($"{name} must be in [0, 1] (got {p}).", name);
         }

@@ -1,3 +1,4 @@
+using FaceForge.Evaluation;
 using FaceForge.Imaging;
 
 namespace FaceForge.Input;
@@ -15,9 +16,30 @@ internal static class Augmenter
             image = ImageResizer.Resize(ImageResizer.Resize(image, w, h), image.Width, image.Height);
         }
         if (random.NextDouble() < options.BlurProbability) image = BoxBlur(image);
+        if (random.NextDouble() < options.DegradeProbability) image = Degrade(image, random);
         if (random.NextDouble() < options.ColorJitterProbability) image = Jitter(image, random);
         if (random.NextDouble() < options.GrayProbability) image = Gray(image);
         return image;
+    }
+
+    /// <summary>
+    /// One of the quality study's photometric kinds (<see cref="Degradation"/>) at a severity drawn uniformly from
+    /// barely visible to a little past the study's heaviest: blur sigma 0.01-0.15 of the eye distance, 10-30 pixels
+    /// between the eyes, JPEG quality 8-60, gamma 1.2-4. The crop is an aligned face, so its eye distance is taken as a
+    /// third of its width (the templates put it at 0.31-0.37).
+    /// </summary>
+    private static RgbImage Degrade(RgbImage image, Random random)
+    {
+        int kind = random.Next(4);
+        double u = random.NextDouble();
+        var degradation = kind switch
+        {
+            0 => new Degradation(DegradationKind.Blur, 0.01 + 0.14 * u, 0),
+            1 => new Degradation(DegradationKind.Downscale, 10 + 20 * u, 0),
+            2 => new Degradation(DegradationKind.Jpeg, Math.Round(8 + 52 * u), 0),
+            _ => new Degradation(DegradationKind.Darken, 1.2 + 2.8 * u, 0),
+        };
+        return degradation.Apply(image, image.Width / 3f);
     }
 
     private static RgbImage BoxBlur(RgbImage image)
