@@ -225,6 +225,21 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
     }
 
     [Fact]
+    public void UncertaintyHeadOnDegradedVariantsSeesOtherCropsAndResumesExactly()
+    {
+        var degraded = Config(4) with { DegradeProbability = 0.5, DegradedVariants = 2 };
+        string clean = TestPaths.NewTempDirectory("pfe-clean"), straight = TestPaths.NewTempDirectory("pfe-degraded"), split = TestPaths.NewTempDirectory("pfe-degraded-split");
+        var plain = new UncertaintyTrainer(Config(4), clean).Run();
+        var full = new UncertaintyTrainer(degraded, straight).Run();
+        // Same head initialisation and batches; only the degraded crops differ, so the first loss already does.
+        Assert.NotEqual(plain.Losses[0].Loss, full.Losses[0].Loss);
+        using (var stop = new CancellationTokenSource())
+            new UncertaintyTrainer(degraded, split).Run(progress: new CancelAt(2, stop), cancellation: stop.Token);
+        Assert.Equal(full.Losses[2].Loss, new UncertaintyTrainer(degraded, split).Run(resume: true).FirstLoss, 4);
+        Assert.Contains("degrade_probability", Assert.Throws<ArgumentException>(() => (Config(1) with { DegradeProbability = 2 }).Validate()).Message);
+    }
+
+    [Fact]
     public void ResumeRefusesAModelFileThatChanged()
     {
         string dir = TestPaths.NewTempDirectory("pfe-changed"), model = Path.Combine(dir, "model.ffm"), run = Path.Combine(dir, "run");

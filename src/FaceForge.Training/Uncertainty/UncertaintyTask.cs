@@ -27,7 +27,7 @@ internal sealed class UncertaintyTask : ITrainingTask
     private readonly IdentityBatchSampler _sampler;
     private readonly UncertaintyHead _head;
     private readonly optim.Optimizer _optimizer;
-    private readonly Dictionary<(int Index, bool Mirrored), (Tensor Map, Tensor Mean)> _cache = [];
+    private readonly Dictionary<(int Index, bool Mirrored, int Variant), (Tensor Map, Tensor Mean)> _cache = [];
     private readonly string _modelHash;
     private long _cacheBytes;
 
@@ -71,7 +71,7 @@ internal sealed class UncertaintyTask : ITrainingTask
         double lr = _config.LearningRate * (1 - context.Step / (double)Math.Max(1, context.TotalSteps));
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         var (indices, draws) = _sampler.Batch(context.Epoch, context.IndexInEpoch);
-        var keys = indices.Select((i, n) => (i, _config.Flip && draws[n] < 0.5)).ToArray();
+        var keys = indices.Select((i, n) => (i, _config.Flip && draws[n] < 0.5, Variant(context, n))).ToArray();
         Fill(keys, context.Cancellation);
         using var scope = torch.NewDisposeScope();
         var maps = torch.stack(keys.Select(k => _cache[k].Map).ToArray());
@@ -88,8 +88,16 @@ internal sealed class UncertaintyTask : ITrainingTask
         return new StepResult(value, lr, new Dictionary<string, double> { ["log_sigma_sq_mean"] = logSigmaSq.mean().item<float>() });
     }
 
+    /// <summary>0 for the clean crop, else which of the image's degraded variants sample <paramref name="n"/> of this step is.</summary>
+    private int Variant(StepContext context, int n)
+    {
+        if (_config.DegradeProbability <= 0) return 0;
+        var random = new Random(Randomness.SeedMixer.Mix(_config.Seed, 0xde9, context.Epoch, context.IndexInEpoch, n));
+        return random.NextDouble() < _config.DegradeProbability ? 1 + random.Next(_config.DegradedVariants) : 0;
+    }
+
     /// <summary>Runs the frozen backbone over the crops not cached yet.</summary>
-    private void Fill((int Index, bool Mirrored)[] keys, CancellationToken cancellation)
+    private void Fill((int Index, bool Mirrored, int Variant)[] keys, CancellationToken cancellation)
     {
         var missing = keys.Distinct().Where(k => !_cache.ContainsKey(k)).ToArray();
         if (missing.Length == 0) return;
@@ -97,10 +105,12 @@ internal sealed class UncertaintyTask : ITrainingTask
         var crops = new RgbImage[missing.Length];
         Parallel.For(0, missing.Length, new ParallelOptions { CancellationToken = cancellation }, n =>
         {
-            var (index, mirrored) = missing[n];
+            var (index, mirrored, variant) = missing[n];
             var crop = ImageDecoder.Decode(_dataset.ReadEncoded(index), _dataset.Describe(index));
             if (crop.Width != info.InputWidth || crop.Height != info.InputHeight)
                 throw new InvalidDataException($"{_dataset.Describe(index)}: the crop is {crop.Width}x{crop.Height}; the model takes {info.InputWidth}x{info.InputHeight} ({info.Template}): align the dataset for this model.");
+            // A variant is a fixed draw of the image: the same degradation whenever it is recomputed.
+            if (variant > 0) crop = Augmenter.Degrade(crop, new Random(Randomness.SeedMixer.Mix(_config.Seed, 0xde9a, index, variant)));
             crops[n] = mirrored ? crop.FlipHorizontal() : crop;
         });
         const int chunk = 64;
@@ -122,7 +132,7 @@ internal sealed class UncertaintyTask : ITrainingTask
     }
 
     /// <summary>Once the cache is over its budget, the crops just used are recomputed next time instead of kept.</summary>
-    private void DropUncached((int Index, bool Mirrored)[] keys)
+    private void DropUncached((int Index, bool Mirrored, int Variant)[] keys)
     {
         if (_cacheBytes <= (long)_config.CacheMegabytes << 20) return;
         foreach (var key in keys.Distinct())

@@ -44,6 +44,12 @@ public sealed record UncertaintyTrainingConfig : IRunSettings
     [Setting("Also train on mirrored crops (the backbone's features of both are cached).")]
     public bool Flip { get; init; } = true;
 
+    [Setting("Probability that a sample is one of its image's degraded variants (Gaussian blur, down-and-up rescale, JPEG or darkening, mild to heavy) instead of the clean crop: the head then learns the uncertainty of faces worse than the training set's.")]
+    public double DegradeProbability { get; init; }
+
+    [Setting("Degraded variants per image when degrade_probability is positive (each a fixed draw, so its features are cached like the clean crop's).")]
+    public int DegradedVariants { get; init; } = 8;
+
     [Setting("Memory for cached backbone features in MiB: the frozen backbone's output never changes, so each crop runs through it once while the cache has room.")]
     public int CacheMegabytes { get; init; } = 4096;
 
@@ -73,6 +79,8 @@ public sealed record UncertaintyTrainingConfig : IRunSettings
         void Require(bool ok, string key, string rule) { if (!ok) throw new ArgumentException($"Config '{key}' {rule}."); }
         Require(!string.IsNullOrWhiteSpace(Model), "model", "is required");
         Require(!string.IsNullOrWhiteSpace(Data), "data", "is required");
+        Require(DegradeProbability is >= 0 and <= 1, "degrade_probability", $"must be in [0, 1] (got {DegradeProbability})");
+        Require(DegradedVariants >= 1, "degraded_variants", $"must be at least 1 (got {DegradedVariants})");
         Require(IdentitiesPerBatch >= 1, "identities_per_batch", $"must be at least 1 (got {IdentitiesPerBatch})");
         Require(ImagesPerIdentity >= 2, "images_per_identity", $"must be at least 2 to form genuine pairs (got {ImagesPerIdentity})");
         Require((long)IdentitiesPerBatch * ImagesPerIdentity <= 65536, "identities_per_batch", "times images_per_identity must be at most 65536");

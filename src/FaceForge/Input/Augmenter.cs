@@ -28,7 +28,7 @@ internal static class Augmenter
     /// between the eyes, JPEG quality 8-60, gamma 1.2-4. The crop is an aligned face, so its eye distance is taken as a
     /// third of its width (the templates put it at 0.31-0.37).
     /// </summary>
-    private static RgbImage Degrade(RgbImage image, Random random)
+    internal static RgbImage Degrade(RgbImage image, Random random)
     {
         int kind = random.Next(4);
         double u = random.NextDouble();
