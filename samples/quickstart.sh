@@ -14,7 +14,7 @@ mkdir -p "$work"
 # A version of its own for each run: NuGet's cache never serves an older build of the same version.
 version=0.1.0-local.$(date +%Y%m%d%H%M%S)
 # That version is of no use after this run: take it out of NuGet's package cache again, pass or fail.
-packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
+packages=$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: *//p')
 trap 'rm -rf "$packages/faceforge.core/$version" "$packages/faceforge.training/$version"' EXIT
 for project in src/FaceForge src/FaceForge.Training; do dotnet pack $project -c Release -o "$work/feed" -p:Version=$version -v q -nologo >/dev/null; done
 rm -rf "$work/app" "$work/onnx-app" && cp -r samples/QuickStart "$work/app" && cp -r samples/OnnxQuickStart "$work/onnx-app"

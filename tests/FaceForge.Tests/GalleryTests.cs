@@ -158,6 +158,24 @@ public class GalleryTests
     }
 
     [Fact]
+    public void SignBitGraphRanksBySignsNotByAngle()
+    {
+        // Face 1 has every sign of the probe but points elsewhere; face 2 is 21 degrees from it but differs in one sign.
+        static float[] Unit(float[] v) { var n = System.Numerics.Tensors.TensorPrimitives.Norm(v); return v.Select(x => x / n).ToArray(); }
+        var probe = Unit([1, 1, 1, 1, 1, 1, 1, 1]);
+        var signsAlike = Unit([0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 1]);
+        var angleAlike = Unit([1, 1, 1, 1, 1, 1, 1, -0.01f]);
+        foreach (var (kind, nearest) in new[] { (HnswVectors.Binary, 1L), (HnswVectors.Int8, 2L) })
+        {
+            using var index = new HnswIndex(8, new GalleryOpenOptions { HnswVectors = kind });
+            index.Add(1, signsAlike);
+            index.Add(2, angleAlike);
+            Assert.Equal(nearest, index.Search(probe, 1)[0]);
+        }
+        Assert.Contains("multiple of 8", Assert.Throws<ArgumentException>(() => new HnswIndex(12, new GalleryOpenOptions { HnswVectors = HnswVectors.Binary })).Message);
+    }
+
+    [Fact]
     public void BinaryHnswGraphFindsTheMatesAndScoresThemExactly()
     {
         // Sign bits walked by Hamming distance: a probe's mate (cosine about 0.8) still comes first once re-ranked.

@@ -15,29 +15,37 @@ internal static class TestPaths
         return $"../shared/{relative} is missing (expected beside the repository at {Path.Combine(RepositoryRoot, "..", "shared")})";
     }
 
-    /// <summary>A new folder under this test process's scratch root, which is deleted when the process exits.</summary>
+    /// <summary>A new folder under this test process's scratch root (short names: PostgreSQL's socket lives in one, and a socket path may not pass 107 bytes).</summary>
     public static string NewTempDirectory(string name)
     {
-        string dir = Path.Combine(RunRoot.Value, $"{name}-{Guid.NewGuid():N}");
+        string dir = Path.Combine(RunRoot.Value, $"{name}-{Guid.NewGuid().ToString("N")[..12]}");
         Directory.CreateDirectory(dir);
         return dir;
     }
 
     /// <summary>
-    /// One root per test process (faceforge-tests/run-PID-GUID), deleted at exit unless FACEFORGE_KEEP_TEST_FILES=1;
-    /// roots left by processes that no longer run (killed, crashed) are deleted when the next run starts. Without this
-    /// every run left its models, galleries and datasets behind: 21 GB after a day of test runs.
+    /// One root per test process, faceforge-tests/rPID-XXXXXXXX, removed when the process exits; a root whose process
+    /// no longer runs (killed, crashed, or stopped by the test runner before its exit handler finished) is removed by
+    /// the next run. With FACEFORGE_KEEP_TEST_FILES=1 the root is named keep-PID-XXXXXXXX and left alone. Without this
+    /// every run left its models, galleries and datasets behind: 21 GB after a day of test runs here.
     /// </summary>
     private static readonly Lazy<string> RunRoot = new(() =>
     {
         string parent = Path.Combine(Path.GetTempPath(), "faceforge-tests");
         Directory.CreateDirectory(parent);
-        foreach (var stale in Directory.EnumerateDirectories(parent, "run-*"))
-            if (int.TryParse(Path.GetFileName(stale).Split('-')[1], out int pid) && !IsRunning(pid)) TryDelete(stale);
-        string root = Path.Combine(parent, $"run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        foreach (var stale in Directory.EnumerateDirectories(parent))
+        {
+            string folder = Path.GetFileName(stale);
+            if (folder.StartsWith("keep-", StringComparison.Ordinal)) continue;
+            int dash = folder.IndexOf('-');
+            if (folder.StartsWith('r') && dash > 1 ? int.TryParse(folder[1..dash], out int pid) && !IsRunning(pid)
+                     : Directory.GetLastWriteTimeUtc(stale) < DateTime.UtcNow.AddDays(-1)) // the flat layout of earlier versions
+                TryDelete(stale);
+        }
+        bool keep = Environment.GetEnvironmentVariable("FACEFORGE_KEEP_TEST_FILES") == "1";
+        string root = Path.Combine(parent, $"{(keep ? "keep-" : "r")}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(root);
-        if (Environment.GetEnvironmentVariable("FACEFORGE_KEEP_TEST_FILES") != "1")
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        if (!keep) AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
         return root;
     });
 
@@ -62,7 +70,7 @@ internal static class TestPaths
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Scratch only: a file still open elsewhere keeps its folder until the next run's sweep.
+            // Scratch only: a file still open elsewhere keeps its folder until a later run's sweep.
         }
     }
 

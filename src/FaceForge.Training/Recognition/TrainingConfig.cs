@@ -176,7 +176,7 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Log a metrics line every N steps.")]
     public int LogEvery { get; init; } = 20;
 
-    [Setting("Probability of one random quality degradation per training image (Gaussian blur, down-and-up rescale, JPEG, darkening; mild to heavy): with MagFace, teaches the magnitude that such faces are harder.")]
+    [Setting("Probability of one random quality degradation per training image (Gaussian blur, down-and-up rescale, JPEG, darkening; mild to heavy), so the model meets faces worse than the training set's (docs/quality.md).")]
     public double DegradeProbability { get; init; }
 
     [Setting("Seed of initialisation, order and augmentation.")]

@@ -3,8 +3,8 @@ using Cloud.Unum.USearch;
 namespace FaceForge.Gallery;
 
 /// <summary>
-/// An approximate nearest-neighbour graph (HNSW, USearch) over the gallery's face ids, inner-product metric on unit
-/// vectors. Its candidates are re-scored exactly by <see cref="FaceGallery"/>, so only recall, never scores, is approximate.
+/// An approximate nearest-neighbour graph (HNSW, USearch) over the gallery's face ids: inner product on int8 copies
+/// of the unit vectors, or Hamming distance on their sign bits. Its candidates are re-scored exactly by <see cref="FaceGallery"/>, so only recall, never scores, is approximate.
 /// The graph keeps int8 copies of the vectors (or their sign bits, <see cref="HnswVectors"/>) whatever the gallery's
 /// precision: candidates are re-ranked on the exact vectors anyway, and int8 takes a quarter of float32's memory and
 /// built 4x faster than float32 with the same recall (100k x 512: recall@1 0.64 vs 0.56-0.60 at beam 64, 12 s vs 50 s
@@ -19,6 +19,9 @@ internal sealed class HnswIndex : IDisposable
     public HnswIndex(int dimensions, GalleryOpenOptions options)
     {
         _binary = options.HnswVectors == HnswVectors.Binary;
+        // USearch packs 8 bits a byte; a partial last byte is not cleared before it is filled.
+        if (_binary && dimensions % 8 != 0)
+            throw new ArgumentException($"A sign-bit HNSW graph needs a multiple of 8 dimensions (the gallery has {dimensions}); use int8.", nameof(options));
         _index = new USearchIndex(_binary ? MetricKind.Hamming : MetricKind.Ip, _binary ? ScalarKind.Bits1 : ScalarKind.Int8,
             (ulong)dimensions, (ulong)options.HnswConnectivity, (ulong)options.HnswExpansionAdd, (ulong)options.HnswExpansionSearch);
     }
@@ -80,8 +83,8 @@ internal sealed class HnswIndex : IDisposable
     }
 
     /// <summary>
-    /// +1 or -1 per dimension. USearch quantises an int8 vector to its bits by sign (a float vector's conversion to
-    /// bits is not what the binding passes), and the binding has no byte-packed search.
+    /// +1 or -1 per dimension, which USearch quantises to one bit each by sign. (The binding's byte[] overload of Add
+    /// takes one byte per dimension, not packed bits, and it has no byte[] search.)
     /// </summary>
     private static sbyte[] Signs(float[] vector)
     {

@@ -2,7 +2,7 @@ namespace FaceForge.Input;
 
 /// <summary>
 /// Training augmentations, after arcface_torch: a horizontal flip, and optionally (all off by default) a
-/// down-and-up rescale, a small blur, colour jitter and conversion to grey. Probabilities are in [0, 1].
+/// down-and-up rescale, a small blur, a quality degradation, colour jitter and conversion to grey. Probabilities are in [0, 1].
 /// </summary>
 public sealed record AugmentationOptions
 {

@@ -16,7 +16,8 @@ internal static class Augmenter
             image = ImageResizer.Resize(ImageResizer.Resize(image, w, h), image.Width, image.Height);
         }
         if (random.NextDouble() < options.BlurProbability) image = BoxBlur(image);
-        if (random.NextDouble() < options.DegradeProbability) image = Degrade(image, random);
+        // Drawn only when asked for, so the draws after it (colour, grey) stay those of runs made before it existed.
+        if (options.DegradeProbability > 0 && random.NextDouble() < options.DegradeProbability) image = Degrade(image, random);
         if (random.NextDouble() < options.ColorJitterProbability) image = Jitter(image, random);
         if (random.NextDouble() < options.GrayProbability) image = Gray(image);
         return image;
