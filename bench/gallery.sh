@@ -10,6 +10,6 @@ $ff bench gallery --faces 1000000 --dim 512 --queries 100 --precision float32 --
 $ff bench gallery --faces 1000000 --dim 512 --queries 100 --precision float16 --hnsw false --enroll-faces 100000 --json
 $ff bench gallery --faces 10 --dim 512 --queries 1 --precision float32 --hnsw false --enroll-faces 100000 --json
 $ff bench gallery --faces 1000000 --dim 512 --queries 200 --precision float32 --connectivity 32 --ef-add 256 --ef-search 16,32,64,128,256 --enroll-faces 0 --json
-# The graph on sign bits, degree 256: the configuration that meets recall@1 >= 0.99 at >= 30x (docs/benchmarks.md).
+# The graph on sign bits, degree 256: recall@1 0.986-0.996 at about 30x over two builds (docs/benchmarks.md).
 $ff bench gallery --faces 1000000 --dim 512 --queries 500 --precision float32 --graph-vectors binary --connectivity 256 --ef-add 128 \
   --ef-search 128,192,256,320,384 --enroll-faces 0 --json
