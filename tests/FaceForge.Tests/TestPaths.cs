@@ -24,9 +24,9 @@ internal static class TestPaths
     }
 
     /// <summary>
-    /// One root per test process, faceforge-tests/rPID-XXXXXXXX, removed when the process exits; a root whose process
-    /// no longer runs (killed, crashed, or stopped by the test runner before its exit handler finished) is removed by
-    /// the next run. With FACEFORGE_KEEP_TEST_FILES=1 the root is named keep-PID-XXXXXXXX and left alone. Without this
+    /// One root per test process, faceforge-tests/rPID-XXXXXXXX, removed when the process exits if the test runner lets
+    /// the exit handler finish (it often stops the host first); a root whose process no longer runs is removed by the
+    /// next run, and by .ci/run on its way out. With FACEFORGE_KEEP_TEST_FILES=1 the root is named keep-PID-XXXXXXXX and left alone. Without this
     /// every run left its models, galleries and datasets behind: 21 GB after a day of test runs here.
     /// </summary>
     private static readonly Lazy<string> RunRoot = new(() =>
