@@ -3,12 +3,11 @@ using Cloud.Unum.USearch;
 namespace FaceForge.Gallery;
 
 /// <summary>
-/// An approximate nearest-neighbour graph (HNSW, USearch) over the gallery's face ids: inner product on int8 copies
-/// of the unit vectors, or Hamming distance on their sign bits. Its candidates are re-scored exactly by <see cref="FaceGallery"/>, so only recall, never scores, is approximate.
-/// The graph keeps int8 copies of the vectors (or their sign bits, <see cref="HnswVectors"/>) whatever the gallery's
-/// precision: candidates are re-ranked on the exact vectors anyway, and int8 takes a quarter of float32's memory and
-/// built 4x faster than float32 with the same recall (100k x 512: recall@1 0.64 vs 0.56-0.60 at beam 64, 12 s vs 50 s
-/// on 2 cores; docs/benchmarks.md).
+/// An approximate nearest-neighbour graph (HNSW, USearch) over the gallery's face ids, walked by inner product on int8
+/// copies of the unit vectors or by Hamming distance on their sign bits (<see cref="HnswVectors"/>), whatever the
+/// gallery's precision. Its candidates are re-scored exactly by <see cref="FaceGallery"/>, so only recall, never scores,
+/// is approximate; int8 takes a quarter of float32's memory and built 4x faster than float32 with the same recall
+/// (100k x 512: recall@1 0.64 vs 0.56-0.60 at beam 64, 12 s vs 50 s on 2 cores; docs/benchmarks.md).
 /// </summary>
 /// <remarks>Holds native memory: dispose it. Not thread-safe: callers serialise every call (USearch's C# binding grows its capacity unsynchronised).</remarks>
 internal sealed class HnswIndex : IDisposable
