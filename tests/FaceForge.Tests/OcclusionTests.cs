@@ -10,6 +10,7 @@ using FaceForge.Synthesis;
 using FaceForge.Training.Detection;
 using FaceForge.Training.Weights;
 using SkiaSharp;
+using TorchSharp;
 using Xunit;
 
 namespace FaceForge.Tests;
@@ -197,6 +198,34 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     }
 
     [Fact]
+    public void WinnerMarginHoldsTheTeachersBestAnchorOfEachCleanFace()
+    {
+        // Two images of four anchors. Image 0: anchors 0-2 belong to face 0 (clean), anchor 3 to nothing.
+        // Image 1: anchors 0-1 to face 0 (occluded: not clean), anchors 2-3 to face 1 (clean).
+        int[][] owner = [[0, 0, 0, -1], [0, 0, 1, 1]];
+        bool[] clean = [true, true, true, false, false, false, true, true];
+        using var teacher = torch.tensor(new float[] { 5, 9, 8, 0, 1, 2, 7, 3 }, [2, 4]);
+        float Margin(float[] student)
+        {
+            using var odds = torch.tensor(student, [2, 4]);
+            using var loss = DetectorTask.WinnerMargin(odds, teacher, clean, owner);
+            return loss.item<float>();
+        }
+        // The teacher's winners: anchor 1 of image 0, 1 ahead of anchor 2 (the most asked, WinnerMarginLogOdds); anchor 2
+        // of image 1, 4 ahead, of which 1 is asked.
+        Assert.Equal(1, DetectorTask.WinnerMarginLogOdds);
+        // The teacher itself, and a detector that keeps both leads: nothing to pay.
+        Assert.Equal(0, Margin([5, 9, 8, 0, 1, 2, 7, 3]), 5);
+        Assert.Equal(0, Margin([0, 10, 9, 50, 50, 50, 7, 6]), 5);
+        // Image 0's runner-up overtakes the winner by 2: the hinge pays 1 + 2 for that face, averaged over 2 faces.
+        Assert.Equal(1.5f, Margin([0, 10, 12, 0, 0, 0, 7, 6]), 4);
+        // Image 1's lead shrinks to 0.25: 0.75 to pay.
+        Assert.Equal(0.375f, Margin([0, 10, 9, 0, 0, 0, 6.25f, 6]), 4);
+        // Unmatched and occluded faces' anchors never count, however high they score.
+        Assert.Equal(0, Margin([0, 10, 0, 99, 99, 99, 9, 0]), 5);
+    }
+
+    [Fact]
     public void ScoreHeadFineTuningKeepsBoxesAndLandmarksOfTheInitModel()
     {
         string dir = TestPaths.NewTempDirectory("score-heads");
@@ -217,7 +246,9 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.NotEmpty(changed);
         // Only the face/background heads move; body, FPN, SSH (batch norm statistics included), box and landmark heads do not.
         Assert.All(changed, key => Assert.Contains("ClassHead", key));
-        Assert.Contains(File.ReadLines(Path.Combine(run, "metrics.jsonl")), line => JsonDocument.Parse(line).RootElement.GetProperty("teacher_loss").GetDouble() > 0);
+        var teacherLoss = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(m => m.TryGetProperty("teacher_loss", out _)).Select(m => m.GetProperty("teacher_loss").GetDouble()).ToList();
+        Assert.Contains(teacherLoss, value => value > 0);
 
         // score-box-heads: the box heads move too, the landmark heads and everything under the heads do not.
         string boxRun = Path.Combine(dir, "box-run");

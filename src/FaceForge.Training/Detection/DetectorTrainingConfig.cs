@@ -80,7 +80,7 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Momentum of the running reward baseline of the generator's policy gradient.")]
     public double RewardBaselineMomentum { get; init; } = 0.9;
 
-    [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and score outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
+    [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and face log-odds outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
     public double TeacherWeight { get; init; }
 
     [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's); score-box-heads (the face/background and box heads: landmarks stay the init model's, boxes learn whole faces under occluders).")]
