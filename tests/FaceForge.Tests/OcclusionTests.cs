@@ -226,6 +226,25 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     }
 
     [Fact]
+    public void BackgroundHoldChargesOnlyBackgroundAnchorsScoredAboveTheTeacher()
+    {
+        // Image 0: anchors 0-1 matched, 2-3 background. Image 1: anchor 0 matched, 1-3 background. 3 matched anchors.
+        bool[] background = [false, false, true, true, false, true, true, true];
+        using var teacher = torch.tensor(new float[] { 5, 5, -6, -2, 4, -8, -3, 0 }, [2, 4]);
+        float Hold(float[] student)
+        {
+            using var odds = torch.tensor(student, [2, 4]);
+            using var loss = DetectorTask.BackgroundHold(odds, teacher, background, 3);
+            return loss.item<float>();
+        }
+        Assert.Equal(0, Hold([5, 5, -6, -2, 4, -8, -3, 0]), 5);
+        // Matched anchors may rise or fall freely; background may fall below the teacher's.
+        Assert.Equal(0, Hold([-9, 20, -9, -5, 30, -20, -4, -1]), 5);
+        // Background rising above the teacher: 1 + 3 + 0.5 over 3 matched anchors.
+        Assert.Equal(4.5f / 3, Hold([5, 5, -5, 1, 4, -8, -2.5f, -1]), 4);
+    }
+
+    [Fact]
     public void ScoreHeadFineTuningKeepsBoxesAndLandmarksOfTheInitModel()
     {
         string dir = TestPaths.NewTempDirectory("score-heads");
@@ -250,11 +269,13 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
             .Where(m => m.TryGetProperty("teacher_loss", out _)).Select(m => m.GetProperty("teacher_loss").GetDouble()).ToList();
         Assert.Contains(teacherLoss, value => value > 0);
 
-        // score-box-heads: the box heads move too, the landmark heads and everything under the heads do not.
+        // score-box-heads: the box heads move too, the landmark heads and everything under the heads do not (the
+        // background hold, on here, changes what the heads learn, not which ones).
         string boxRun = Path.Combine(dir, "box-run");
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", boxRun, "--init", init, "--trainable", "score-box-heads",
-            "--teacher-weight", "1", "--max-steps", "2", "--batch-size", "2", "--lr", "0.05", "--json");
+            "--teacher-weight", "1", "--background-hold-weight", "2", "--max-steps", "2", "--batch-size", "2", "--lr", "0.05", "--json");
         Assert.True(code == 0, error);
+        Assert.Contains("\"background_hold_weight\": 2", File.ReadAllText(Path.Combine(boxRun, "config.json")));
         var boxChanged = ModelFile.Read(Path.Combine(boxRun, "model.ffm")).Weights.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal))
             .Where(kv => !kv.Value.Data.AsSpan().SequenceEqual(before[kv.Key["detector.".Length..]].Data)).Select(kv => kv.Key).ToList();
         Assert.Contains(boxChanged, key => key.Contains("BboxHead"));
@@ -263,6 +284,12 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--teacher-weight", "1");
         Assert.Equal(2, code);
         Assert.Contains("teacher_weight", error);
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--background-hold-weight", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("background_hold_weight", error);
+        (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--init", init, "--background-hold-weight", "-1");
+        Assert.Equal(2, code);
+        Assert.Contains("background_hold_weight", error);
         (code, _, error) = CliHarness.Run("train-detector", "--data", Path.Combine(dir, "scenes"), "--out", Path.Combine(dir, "run2"), "--init", init, "--trainable", "heads");
         Assert.Equal(2, code);
         Assert.Contains("score-box-heads", error);

@@ -83,6 +83,9 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and face log-odds outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
     public double TeacherWeight { get; init; }
 
+    [Setting("Weight of the background hold: on anchors away from every face, the detector's face log-odds may not rise above those of the init model (frozen) on the same input. Fewer false faces on backgrounds the training set lacks, at the price of recall under occlusion (docs/occlusion.md); 0 disables.")]
+    public double BackgroundHoldWeight { get; init; }
+
     [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's); score-box-heads (the face/background and box heads: landmarks stay the init model's, boxes learn whole faces under occluders).")]
     public string Trainable { get; init; } = "all";
 
@@ -142,6 +145,8 @@ public sealed record DetectorTrainingConfig : IRunSettings
         Require(Trainable == "all" || !string.IsNullOrWhiteSpace(Init), "trainable", "other than all needs init: frozen parts keep the init model's weights");
         Require(TeacherWeight >= 0 && double.IsFinite(TeacherWeight), "teacher_weight", $"must be non-negative (got {TeacherWeight})");
         Require(TeacherWeight == 0 || !string.IsNullOrWhiteSpace(Init), "teacher_weight", "needs init: the teacher is the init model");
+        Require(BackgroundHoldWeight >= 0 && double.IsFinite(BackgroundHoldWeight), "background_hold_weight", $"must be non-negative (got {BackgroundHoldWeight})");
+        Require(BackgroundHoldWeight == 0 || !string.IsNullOrWhiteSpace(Init), "background_hold_weight", "needs init: the hold is to the init model");
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(CheckpointEvery >= 0, "checkpoint_every", $"must be non-negative (got {CheckpointEvery})");
         Require(LogEvery > 0, "log_every", $"must be positive (got {LogEvery})");
