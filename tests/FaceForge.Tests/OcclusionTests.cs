@@ -202,8 +202,9 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     {
         // Two images of four anchors. Image 0: anchors 0-2 belong to face 0 (clean), anchor 3 to nothing.
         // Image 1: anchors 0-1 to face 0 (occluded: not clean), anchors 2-3 to face 1 (clean).
-        int[][] owner = [[0, 0, 0, -1], [0, 0, 1, 1]];
-        bool[] clean = [true, true, true, false, false, false, true, true];
+        // A clean face with one anchor (face 2 of image 0, anchor 3) has no runner-up: it never counts.
+        int[][] owner = [[0, 0, 0, 2], [0, 0, 1, 1]];
+        bool[] clean = [true, true, true, true, false, false, true, true];
         using var teacher = torch.tensor(new float[] { 5, 9, 8, 0, 1, 2, 7, 3 }, [2, 4]);
         float Margin(float[] student)
         {
@@ -214,6 +215,10 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         // The teacher's winners: anchor 1 of image 0, 1 ahead of anchor 2 (the most asked, WinnerMarginLogOdds); anchor 2
         // of image 1, 4 ahead, of which 1 is asked.
         Assert.Equal(1, DetectorTask.WinnerMarginLogOdds);
+        // Log-odds of the face class (index 1 of the background/face logits), the scale both terms work on.
+        using (var logits = torch.tensor(new float[] { 0.5f, 2f, 3f, -1f }, [1, 2, 2]))
+        using (var odds = DetectorTask.LogOdds(logits))
+            Assert.Equal([1.5f, -4f], odds.data<float>().ToArray());
         // The teacher itself, and a detector that keeps both leads: nothing to pay.
         Assert.Equal(0, Margin([5, 9, 8, 0, 1, 2, 7, 3]), 5);
         Assert.Equal(0, Margin([0, 10, 9, 50, 50, 50, 7, 6]), 5);
@@ -221,7 +226,7 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.Equal(1.5f, Margin([0, 10, 12, 0, 0, 0, 7, 6]), 4);
         // Image 1's lead shrinks to 0.25: 0.75 to pay.
         Assert.Equal(0.375f, Margin([0, 10, 9, 0, 0, 0, 6.25f, 6]), 4);
-        // Unmatched and occluded faces' anchors never count, however high they score.
+        // A single-anchor face and occluded faces never count, however high they score.
         Assert.Equal(0, Margin([0, 10, 0, 99, 99, 99, 9, 0]), 5);
     }
 
@@ -276,6 +281,8 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
             "--teacher-weight", "1", "--background-hold-weight", "2", "--max-steps", "2", "--batch-size", "2", "--lr", "0.05", "--json");
         Assert.True(code == 0, error);
         Assert.Contains("\"background_hold_weight\": 2", File.ReadAllText(Path.Combine(boxRun, "config.json")));
+        Assert.All(File.ReadLines(Path.Combine(boxRun, "metrics.jsonl")).Select(line => JsonDocument.Parse(line).RootElement).Where(m => m.TryGetProperty("teacher_loss", out _)),
+            m => Assert.True(double.IsFinite(m.GetProperty("background_hold_loss").GetDouble())));
         var boxChanged = ModelFile.Read(Path.Combine(boxRun, "model.ffm")).Weights.Where(kv => kv.Key.StartsWith("detector.", StringComparison.Ordinal))
             .Where(kv => !kv.Value.Data.AsSpan().SequenceEqual(before[kv.Key["detector.".Length..]].Data)).Select(kv => kv.Key).ToList();
         Assert.Contains(boxChanged, key => key.Contains("BboxHead"));

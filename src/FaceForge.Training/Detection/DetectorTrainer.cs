@@ -140,11 +140,12 @@ internal sealed class DetectorTask : ITrainingTask
         var heads = _detector.Heads(features);
         var (loss, _) = MultiBoxLoss.Compute(heads, targets);
         double teacherValue = 0, holdValue = 0;
-        if (_teacher is not null)
+        var clean = _config.TeacherWeight > 0 ? CleanFaceAnchors(batch, targets.Owner, width, height) : null;
+        if (_teacher is not null && (clean is not null || _config.BackgroundHoldWeight > 0))
         {
             DetectionOutput teacher;
             using (torch.no_grad()) teacher = _teacher.Heads(_teacher.Context(_teacher.Body(input)));
-            if (_config.TeacherWeight > 0 && CleanFaceAnchors(batch, targets.Owner, width, height) is { } clean)
+            if (clean is not null)
             {
                 var consistency = TeacherConsistency(heads, teacher, clean, targets.Owner);
                 teacherValue = consistency.item<float>();
@@ -195,7 +196,7 @@ internal sealed class DetectorTask : ITrainingTask
         if (_config.GradientClip > 0) nn.utils.clip_grad_norm_(_detector.parameters(), _config.GradientClip);
         _optimizer.step();
         _segmentationOptimizer?.step();
-        return new StepResult(lossValue, lr, new Dictionary<string, double> { ["masked_loss"] = maskedValue, ["teacher_loss"] = teacherValue, ["background_hold"] = holdValue });
+        return new StepResult(lossValue, lr, new Dictionary<string, double> { ["masked_loss"] = maskedValue, ["teacher_loss"] = teacherValue, ["background_hold_loss"] = holdValue });
     }
 
     public void Save(CheckpointWriter checkpoint)
@@ -298,7 +299,8 @@ internal sealed class DetectorTask : ITrainingTask
     /// Over the <paramref name="clean"/> anchors, smooth-L1 between the detector's and the teacher's raw box, landmark
     /// and face log-odds outputs, plus <see cref="WinnerMargin"/>. Raw per-anchor outputs, not decoded faces: the
     /// landmarks of a detection are those of the anchor that wins NMS, so holding the teacher's winner gives the
-    /// teacher's landmarks.
+    /// teacher's landmarks, when that winner is an anchor matched to the face (anchors that match no face are held by
+    /// neither term).
     /// </summary>
     private static Tensor TeacherConsistency(DetectionOutput student, DetectionOutput teacher, bool[] clean, int[][] owner)
     {
@@ -314,8 +316,8 @@ internal sealed class DetectorTask : ITrainingTask
     /// <summary>
     /// Over the <paramref name="background"/> anchors (B x N, flat), the detector's face log-odds above the teacher's,
     /// summed and divided by the <paramref name="matched"/> anchors (as <see cref="MultiBoxLoss"/> normalises):
-    /// one-sided, so the detector may grow surer that something is background, never surer than the teacher that it
-    /// is a face. Learning to score partly hidden faces also raises hair and dark background in the shared photos above
+    /// one-sided, so growing surer that something is background costs nothing, and growing surer than the teacher that
+    /// it is a face is penalised. Learning to score partly hidden faces also raises hair and dark background in the shared photos above
     /// 0.5 (3 false faces in 6 photos at 640 pixels); the training composites' backgrounds are few, so the hold is to
     /// the teacher on every background anchor rather than to labels on the hardest ones. It trades occlusion recall for
     /// those false faces (docs/occlusion.md), hence opt-in.
@@ -340,7 +342,9 @@ internal sealed class DetectorTask : ITrainingTask
             {
                 if (owner[i][a] >= 0) { matched++; continue; }
                 float cx = priors[4 * a] * width, cy = priors[4 * a + 1] * height;
-                background[i * n + a] = !batch[i].Boxes.Any(box => cx >= box[0] && cx <= box[2] && cy >= box[1] && cy <= box[3]);
+                bool onFace = false;
+                foreach (var box in batch[i].Boxes) onFace |= cx >= box[0] && cx <= box[2] && cy >= box[1] && cy <= box[3];
+                background[i * n + a] = !onFace;
             }
         return (background, matched);
     }
@@ -395,7 +399,7 @@ internal sealed class DetectorTask : ITrainingTask
     internal const float WinnerMarginLogOdds = 1;
 
     /// <summary>log p(face) - log p(background) per anchor, from the two-class logits.</summary>
-    private static Tensor LogOdds(Tensor logits) => logits[.., .., 1] - logits[.., .., 0];
+    internal static Tensor LogOdds(Tensor logits) => logits[.., .., 1] - logits[.., .., 0];
 
     /// <summary>Generator logits for every face of the batch from its mean stride-8 features, and the (image, face) of each row.</summary>
     private static (Tensor Logits, List<(int Image, int Face)> Faces) Policy(AdversarialMaskGenerator generator, Tensor stride8, DetectionSample[] batch)

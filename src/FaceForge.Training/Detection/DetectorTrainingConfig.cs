@@ -80,10 +80,10 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Momentum of the running reward baseline of the generator's policy gradient.")]
     public double RewardBaselineMomentum { get; init; } = 0.9;
 
-    [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and face log-odds outputs are held to those of the init model (frozen) on the same input, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
+    [Setting("Weight of the teacher consistency: on faces with no occluder, the detector's raw box, landmark and face log-odds outputs are held to those of the init model (frozen) on the same input, and each face's best anchor (the init model's) is kept ahead of its others, so fine-tuning for occlusion does not move clean faces' landmarks; 0 disables.")]
     public double TeacherWeight { get; init; }
 
-    [Setting("Weight of the background hold: on anchors away from every face, the detector's face log-odds may not rise above those of the init model (frozen) on the same input. Fewer false faces on backgrounds the training set lacks, at the price of recall under occlusion (docs/occlusion.md); 0 disables.")]
+    [Setting("Weight of the background hold: on anchors away from every face, the detector's face log-odds are penalised for rising above those of the init model (frozen) on the same input. Fewer false faces on backgrounds the training set lacks, at the price of recall under occlusion (docs/occlusion.md); 0 disables.")]
     public double BackgroundHoldWeight { get; init; }
 
     [Setting("Detector parts fine-tuned: all; context (FPN, SSH and heads; the MobileNet body frozen); score-heads (only the face/background heads: boxes and landmarks stay the init model's); score-box-heads (the face/background and box heads: landmarks stay the init model's, boxes learn whole faces under occluders).")]
