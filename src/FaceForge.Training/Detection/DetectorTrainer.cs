@@ -145,16 +145,17 @@ internal sealed class DetectorTask : ITrainingTask
         {
             DetectionOutput teacher;
             using (torch.no_grad()) teacher = _teacher.Heads(_teacher.Context(_teacher.Body(input)));
+            var (studentOdds, teacherOdds) = (LogOdds(heads.Logits), LogOdds(teacher.Logits));
             if (clean is not null)
             {
-                var consistency = TeacherConsistency(heads, teacher, clean, targets.Owner);
+                var consistency = TeacherConsistency(heads, teacher, studentOdds, teacherOdds, clean, targets.Owner);
                 teacherValue = consistency.item<float>();
                 loss = loss + _config.TeacherWeight * consistency;
             }
             if (_config.BackgroundHoldWeight > 0)
             {
                 var (background, matched) = BackgroundAnchors(batch, targets.Owner, _priors, width, height);
-                var hold = BackgroundHold(LogOdds(heads.Logits), LogOdds(teacher.Logits), background, matched);
+                var hold = BackgroundHold(studentOdds, teacherOdds, background, matched);
                 holdValue = hold.item<float>();
                 loss = loss + _config.BackgroundHoldWeight * hold;
             }
@@ -302,10 +303,8 @@ internal sealed class DetectorTask : ITrainingTask
     /// teacher's landmarks, when that winner is an anchor matched to the face (anchors that match no face are held by
     /// neither term).
     /// </summary>
-    private static Tensor TeacherConsistency(DetectionOutput student, DetectionOutput teacher, bool[] clean, int[][] owner)
+    private static Tensor TeacherConsistency(DetectionOutput student, DetectionOutput teacher, Tensor studentOdds, Tensor teacherOdds, bool[] clean, int[][] owner)
     {
-        var studentOdds = LogOdds(student.Logits);
-        var teacherOdds = LogOdds(teacher.Logits);
         var mask = torch.tensor(clean, [owner.Length, owner[0].Length]);
         var boxes = nn.functional.smooth_l1_loss(student.Boxes[mask], teacher.Boxes[mask]);
         var marks = nn.functional.smooth_l1_loss(student.Landmarks[mask], teacher.Landmarks[mask]);
@@ -317,10 +316,10 @@ internal sealed class DetectorTask : ITrainingTask
     /// Over the <paramref name="background"/> anchors (B x N, flat), the detector's face log-odds above the teacher's,
     /// summed and divided by the <paramref name="matched"/> anchors (as <see cref="MultiBoxLoss"/> normalises):
     /// one-sided, so growing surer that something is background costs nothing, and growing surer than the teacher that
-    /// it is a face is penalised. Learning to score partly hidden faces also raises hair and dark background in the shared photos above
-    /// 0.5 (3 false faces in 6 photos at 640 pixels); the training composites' backgrounds are few, so the hold is to
-    /// the teacher on every background anchor rather than to labels on the hardest ones. It trades occlusion recall for
-    /// those false faces (docs/occlusion.md), hence opt-in.
+    /// it is a face is penalised. Learning to score partly hidden faces also raises hair and dark background in the
+    /// shared photos above 0.5 (3 false faces in 6 photos at 640 pixels); the training composites' backgrounds are few,
+    /// so the hold is to the teacher on every background anchor rather than to labels on the hardest ones. It trades
+    /// occlusion recall for those false faces (docs/occlusion.md), hence opt-in.
     /// </summary>
     internal static Tensor BackgroundHold(Tensor studentOdds, Tensor teacherOdds, bool[] background, int matched)
     {
@@ -352,10 +351,10 @@ internal sealed class DetectorTask : ITrainingTask
     /// <summary>
     /// Per clean face, a hinge that keeps the teacher's highest-scoring anchor (among those matched to the face) ahead of
     /// the face's other anchors in the detector's log-odds by as much as the teacher had it ahead, up to
-    /// <see cref="WinnerMarginLogOdds"/>. A face's neighbouring
-    /// anchors score within a fraction of a log-odds unit of each other, so holding each anchor's score near the
-    /// teacher's does not hold which one is highest: with that alone, another anchor won NMS on 12 % of the clean test
-    /// faces and brought its landmarks (0.55-0.6 % NME against the imported 0.009 %; docs/occlusion.md).
+    /// <see cref="WinnerMarginLogOdds"/>. A face's neighbouring anchors score within a fraction of a log-odds unit of
+    /// each other, so holding each anchor's score near the teacher's does not hold which one is highest: with that
+    /// alone, another anchor won NMS on 12 % of the clean test faces and brought its landmarks (0.55 % NME against the
+    /// imported 0.009 %; docs/occlusion.md).
     /// </summary>
     internal static Tensor WinnerMargin(Tensor studentOdds, Tensor teacherOdds, bool[] clean, int[][] owner)
     {
@@ -384,11 +383,13 @@ internal sealed class DetectorTask : ITrainingTask
             for (; k < width; k++) { others[g * width + k] = best; padding[g * width + k] = true; }
         }
         using var pad = torch.tensor(padding, [groups.Count, width]);
+        using var otherIndex = torch.tensor(others);
+        using var winnerIndex = torch.tensor(winners);
         Tensor Lead(Tensor odds)
         {
             var flat = odds.reshape(-1);
-            var runnerUp = flat[torch.tensor(others)].view(groups.Count, width).masked_fill(pad, float.NegativeInfinity).amax(1);
-            return flat[torch.tensor(winners)] - runnerUp;
+            var runnerUp = flat[otherIndex].view(groups.Count, width).masked_fill(pad, float.NegativeInfinity).amax(1);
+            return flat[winnerIndex] - runnerUp;
         }
         // The teacher's own lead, up to the margin: what the detector can keep with heads shared by neighbouring anchors.
         var target = Lead(teacherOdds.detach()).clamp_max(WinnerMarginLogOdds);
