@@ -332,5 +332,9 @@ public class LfwOpenSetTests
 
         var mixed = CliHarness.Run("eval", "identify", "--model", ffm, "--protocol", "lfw-open-set", "--gallery", dir, "--probes", dir, "--images", dir);
         Assert.Equal(CliRunner.UserErrorExitCode, mixed.Code);
+        // The HNSW beam means nothing to an exact search.
+        var beamWithoutGraph = CliHarness.Run("eval", "identify", "--model", ffm, "--protocol", "lfw-open-set", "--images", dir, "--ef-search", "128");
+        Assert.Equal(CliRunner.UserErrorExitCode, beamWithoutGraph.Code);
+        Assert.Contains("--index hnsw", beamWithoutGraph.Error);
     }
 }

@@ -69,8 +69,8 @@ internal static class BenchGalleryCommand
             int mated = targets.Where((t, i) => truth[i] == t + 1).Count(); // face ids start at 1
             error.WriteLine($"exact {exactMs:0.00} ms/query, streaming read {streamMs:0.00} ms ({bytes / streamMs / 1e6:0.0} GB/s), sink {sink & 1}");
 
-            double? buildSeconds = null;
-            var sweep = new List<object>();
+            double? buildSeconds = null, exactAfterMs = null;
+            var beamTimes = new List<(int Beam, double Ms, double Recall)>();
             if (parse.GetValue(hnsw))
             {
                 gallery.Dispose();
@@ -98,11 +98,25 @@ internal static class BenchGalleryCommand
                         times.Add(clock.Elapsed.TotalMilliseconds);
                         if (found == truth[i]) hits++;
                     }
-                    double ms = Median(times);
-                    error.WriteLine($"HNSW beam {beam}: recall@1 {hits / (double)q:0.000}, {ms:0.000} ms/query, {exactMs / ms:0.0}x exact");
-                    sweep.Add(new { EfSearch = beam, MsPerQuery = Math.Round(ms, 4), RecallAt1 = hits / (double)q, Speedup = Math.Round(exactMs / ms, 1) });
+                    beamTimes.Add((beam, Median(times), hits / (double)q));
+                    error.WriteLine($"HNSW beam {beam}: recall@1 {hits / (double)q:0.000}, {Median(times):0.000} ms/query");
                 }
+                // The exact scan again (the same top-16 scan Identify runs without a graph), after the graph's searches:
+                // speed-ups count against the faster of the two exact timings, so a noisy spell during the first
+                // cannot inflate them.
+                var again = new List<double>();
+                for (int i = 0; i < q; i++)
+                {
+                    clock.Restart();
+                    sink += gallery.ExactNearest(probes[i], 16)[0];
+                    again.Add(clock.Elapsed.TotalMilliseconds);
+                }
+                exactAfterMs = Median(again);
+                error.WriteLine($"exact again after the HNSW searches: {exactAfterMs:0.00} ms/query");
             }
+            double exactRef = Math.Min(exactMs, exactAfterMs ?? exactMs);
+            var sweep = beamTimes.Select(t => new { EfSearch = t.Beam, MsPerQuery = Math.Round(t.Ms, 4), RecallAt1 = t.Recall, Speedup = Math.Round(exactRef / t.Ms, 1) }).ToList();
+            foreach (var t in beamTimes) error.WriteLine($"HNSW beam {t.Beam}: recall@1 {t.Recall:0.000}, {exactRef / t.Ms:0.0}x exact ({exactRef:0.00} ms)");
             gallery.Dispose();
 
             double? rowsPerSecond = null;
@@ -136,6 +150,7 @@ internal static class BenchGalleryCommand
                 ExactMsPerQuery = Math.Round(exactMs, 3),
                 StreamingReadMs = Math.Round(streamMs, 3),
                 ExactOverStreaming = Math.Round(exactMs / streamMs, 3),
+                ExactAfterHnswMsPerQuery = exactAfterMs is double after ? Math.Round(after, 3) : (double?)null,
                 StreamingGBPerS = Math.Round(bytes / streamMs / 1e6, 2),
                 ExactRecallOfMate = mated / (double)q,
                 HnswConnectivity = parse.GetValue(connectivity),

@@ -22,6 +22,11 @@ internal static class EvalIdentifyCommand
         var landmarks = new Option<string?>("--landmarks") { Description = "With --protocol: landmarks file (path x1 y1 … x5 y5) aligning every image it lists (else the images must be aligned crops)." };
         var index = new Option<string>("--index") { Description = "With --protocol: the gallery's search, exact or hnsw (re-ranked exactly).", DefaultValueFactory = _ => "exact" };
         index.AcceptOnlyFromAmong("exact", "hnsw");
+        var efSearch = new Option<int>("--ef-search")
+        {
+            Description = "With --index hnsw: the search beam, also the number of candidates re-ranked exactly.",
+            DefaultValueFactory = _ => new Gallery.GalleryOpenOptions().HnswExpansionSearch,
+        }.Between(1, 100_000);
         var flip = new Option<FlipMode>("--flip") { Description = "With --protocol: flip test.", DefaultValueFactory = _ => FlipMode.Add };
         var json = new Option<bool>("--json") { Description = "Print JSON: rank1, rank5, probes, unknown_probes, identities, dir_at_fpir (0.01, 0.1); with --protocol also enrolled, threshold_at_fpir, index." };
         var templates = new Option<string>("--templates")
@@ -33,7 +38,7 @@ internal static class EvalIdentifyCommand
         var score = ModelInputs.ScoreOption();
         var command = new Command("identify", "1:N identification against a gallery (one template per identity): rank-1, rank-5 and open-set DIR at FPIR 1 % and 10 %.")
         {
-            model, gallery, probes, protocolName, images, landmarks, index, flip, templates, score, json,
+            model, gallery, probes, protocolName, images, landmarks, index, efSearch, flip, templates, score, json,
         };
         command.SetAction(parse =>
         {
@@ -43,8 +48,11 @@ internal static class EvalIdentifyCommand
             if (parse.GetValue(protocolName) is not null)
             {
                 if (parse.GetValue(gallery) is not null || parse.GetValue(probes) is not null) throw new UserErrorException("--protocol builds its own gallery and probes from --images: drop --gallery and --probes.");
-                return OpenSet(parse, modelPath, parse.GetValue(images), parse.GetValue(landmarks), parse.GetValue(index)!, parse.GetValue(flip), parse.GetValue(json), progress);
+                bool beamGiven = parse.GetResult(efSearch) is { Implicit: false };
+                if (beamGiven && parse.GetValue(index) != "hnsw") throw new UserErrorException("--ef-search sets the HNSW search: give it with --index hnsw.");
+                return OpenSet(parse, modelPath, parse.GetValue(images), parse.GetValue(landmarks), parse.GetValue(index)!, parse.GetValue(efSearch), parse.GetValue(flip), parse.GetValue(json), progress);
             }
+            if (parse.GetValue(index) != "exact" || parse.GetResult(efSearch) is { Implicit: false }) throw new UserErrorException("--index and --ef-search go with --protocol: --gallery and --probes compare templates exactly.");
             if (parse.GetValue(gallery) is null || parse.GetValue(probes) is null) throw new UserErrorException("Give --gallery and --probes (folders of identity folders), or --protocol lfw-open-set with --images.");
             using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             var mode = parse.GetValue(templates) == "fused" ? TemplateMode.Fused : TemplateMode.Mean;
@@ -75,7 +83,7 @@ internal static class EvalIdentifyCommand
         return command;
     }
 
-    private static int OpenSet(ParseResult parse, string modelPath, string? root, string? landmarksPath, string index, FlipMode flip, bool json, ProgressReporter progress)
+    private static int OpenSet(ParseResult parse, string modelPath, string? root, string? landmarksPath, string index, int efSearch, FlipMode flip, bool json, ProgressReporter progress)
     {
         if (root is null) throw new UserErrorException("--protocol lfw-open-set needs --images (LFW's images folder).");
         if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
@@ -102,8 +110,8 @@ internal static class EvalIdentifyCommand
         // An in-memory gallery of this run alone never checks the model: no fingerprint (hashing iresnet100 takes ~1 s).
         var galleryModel = new Gallery.GalleryModel("in-memory", embedder.Info.Architecture, embedder.Info.EmbeddingSize * (flip == FlipMode.Concatenate ? 2 : 1),
             embedder.Info.Template, Path.GetFullPath(modelPath), null);
-        using var faces = Gallery.FaceGallery.Open(new Gallery.MemoryGalleryStore(new Gallery.GalleryHeader(galleryModel, new Gallery.GalleryOptions(), null, null)),
-            new Gallery.GalleryOpenOptions { ForceHnsw = index == "hnsw" });
+        var open = new Gallery.GalleryOpenOptions { ForceHnsw = index == "hnsw", HnswExpansionSearch = efSearch, HnswCandidates = efSearch };
+        using var faces = Gallery.FaceGallery.Open(new Gallery.MemoryGalleryStore(new Gallery.GalleryHeader(galleryModel, new Gallery.GalleryOptions(), null, null)), open);
         int total = split.Enrolled.Count + split.Mated.Count + split.Unknown.Count;
         var report = progress.Run("embedding", total, "img", p => LfwOpenSetProtocol.Run(split, embedder, source.Load, faces, flip, progress: p));
         var writer = parse.InvocationConfiguration.Output;
@@ -111,7 +119,7 @@ internal static class EvalIdentifyCommand
             JsonOutput.Write(writer, new
             {
                 Protocol = "lfw-open-set", report.Rank1, report.Rank5, Probes = report.MatedProbes, report.UnknownProbes, Identities = report.Enrolled, report.Enrolled,
-                report.DirAtFpir, report.ThresholdAtFpir, report.Index, Flip = flip.ToString(), Model = modelPath,
+                report.DirAtFpir, report.ThresholdAtFpir, report.Index, EfSearch = index == "hnsw" ? open.HnswExpansionSearch : (int?)null, Flip = flip.ToString(), Model = modelPath,
             });
         else
         {
