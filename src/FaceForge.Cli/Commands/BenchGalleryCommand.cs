@@ -98,8 +98,9 @@ internal static class BenchGalleryCommand
                         times.Add(clock.Elapsed.TotalMilliseconds);
                         if (found == truth[i]) hits++;
                     }
-                    beamTimes.Add((beam, Median(times), hits / (double)q));
-                    error.WriteLine($"HNSW beam {beam}: recall@1 {hits / (double)q:0.000}, {Median(times):0.000} ms/query");
+                    double ms = Median(times);
+                    beamTimes.Add((beam, ms, hits / (double)q));
+                    error.WriteLine($"HNSW beam {beam}: recall@1 {hits / (double)q:0.000}, {ms:0.000} ms/query");
                 }
                 // The exact scan again (the same top-16 scan Identify runs without a graph), after the graph's searches:
                 // speed-ups count against the faster of the two exact timings, so a noisy spell during the first

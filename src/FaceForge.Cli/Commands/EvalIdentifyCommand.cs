@@ -45,14 +45,14 @@ internal static class EvalIdentifyCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string modelPath = parse.GetValue(model)!;
             if (!File.Exists(modelPath)) throw new UserErrorException($"--model: '{modelPath}' does not exist.");
+            bool beamGiven = parse.GetResult(efSearch) is { Implicit: false };
             if (parse.GetValue(protocolName) is not null)
             {
                 if (parse.GetValue(gallery) is not null || parse.GetValue(probes) is not null) throw new UserErrorException("--protocol builds its own gallery and probes from --images: drop --gallery and --probes.");
-                bool beamGiven = parse.GetResult(efSearch) is { Implicit: false };
                 if (beamGiven && parse.GetValue(index) != "hnsw") throw new UserErrorException("--ef-search sets the HNSW search: give it with --index hnsw.");
                 return OpenSet(parse, modelPath, parse.GetValue(images), parse.GetValue(landmarks), parse.GetValue(index)!, parse.GetValue(efSearch), parse.GetValue(flip), parse.GetValue(json), progress);
             }
-            if (parse.GetValue(index) != "exact" || parse.GetResult(efSearch) is { Implicit: false }) throw new UserErrorException("--index and --ef-search go with --protocol: --gallery and --probes compare templates exactly.");
+            if (parse.GetValue(index) != "exact" || beamGiven) throw new UserErrorException("--index and --ef-search go with --protocol: --gallery and --probes compare templates exactly.");
             if (parse.GetValue(gallery) is null || parse.GetValue(probes) is null) throw new UserErrorException("Give --gallery and --probes (folders of identity folders), or --protocol lfw-open-set with --images.");
             using var embedder = ModelInputs.OpenEmbedder(modelPath, "--model");
             var mode = parse.GetValue(templates) == "fused" ? TemplateMode.Fused : TemplateMode.Mean;
@@ -119,7 +119,7 @@ internal static class EvalIdentifyCommand
             JsonOutput.Write(writer, new
             {
                 Protocol = "lfw-open-set", report.Rank1, report.Rank5, Probes = report.MatedProbes, report.UnknownProbes, Identities = report.Enrolled, report.Enrolled,
-                report.DirAtFpir, report.ThresholdAtFpir, report.Index, EfSearch = index == "hnsw" ? open.HnswExpansionSearch : (int?)null, Flip = flip.ToString(), Model = modelPath,
+                report.DirAtFpir, report.ThresholdAtFpir, report.Index, EfSearch = index == "hnsw" ? efSearch : (int?)null, Flip = flip.ToString(), Model = modelPath,
             });
         else
         {
