@@ -18,6 +18,7 @@ internal sealed class ServedGalleries : IDisposable
                 var gallery = FaceGallery.Open(location);
                 _galleries[name] = gallery;
                 gallery.RequireModel(fingerprint, model.EmbeddingSize, $"{model.Architecture} {modelPath}");
+                gallery.PrepareIndex(); // the graph now, not during the first request
             }
         }
         catch

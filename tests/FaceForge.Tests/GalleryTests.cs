@@ -104,14 +104,18 @@ public class GalleryTests
     }
 
     [Fact]
-    public void HnswGraphBuiltOnOpenOnEveryCoreHoldsEveryFace()
+    public void HnswGraphBuiltOnEveryCoreWhenFirstNeededHoldsEveryFace()
     {
-        // Opening a store that already holds faces builds the graph in parallel (HnswIndex.AddMany).
+        // The graph of a store that already holds faces is built in parallel (HnswIndex.AddMany), when first needed.
         const int dim = 32, n = 6000;
         var store = new MemoryGalleryStore(new GalleryHeader(Model(dim), new GalleryOptions(), null, null));
         store.AddFaces(Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(31, i, dim))).ToList());
         using var exact = FaceGallery.Open(store);
         using var hnsw = FaceGallery.Open(store, new GalleryOpenOptions { ForceHnsw = true });
+        Assert.Equal("hnsw", hnsw.IndexKind);
+        Assert.Null(hnsw.HnswCount); // opening builds nothing: commands that do not search never pay for the graph
+        hnsw.PrepareIndex();
+        Assert.Equal("built", hnsw.HnswSource);
         Assert.Equal(n, hnsw.HnswCount);
         var random = new Random(5);
         int hits = 0;
@@ -133,6 +137,9 @@ public class GalleryTests
         // needs a wider build and search beam than the defaults (which suit face probes: a mate or nobody).
         using var wide = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true, HnswExpansionAdd = 128, HnswExpansionSearch = 512, HnswCandidates = 512 });
         var faces = Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(21, i, dim))).ToList();
+        // Graphs first, then faces added one by one (as a serving gallery grows); the other tests build in parallel.
+        hnsw.PrepareIndex();
+        wide.PrepareIndex();
         exact.Enroll(faces);
         hnsw.Enroll(faces);
         wide.Enroll(faces);
@@ -183,6 +190,7 @@ public class GalleryTests
         using var exact = Memory(dim);
         using var binary = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true, HnswVectors = HnswVectors.Binary, HnswConnectivity = 32, HnswExpansionAdd = 128 });
         var faces = Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(41, i, dim))).ToList();
+        binary.PrepareIndex(); // faces join the graph one by one
         exact.Enroll(faces);
         binary.Enroll(faces);
         Assert.Equal(n, binary.HnswCount);
@@ -353,6 +361,8 @@ public class GalleryTests
         const int dim = 16;
         using var gallery = Memory(dim, open: new GalleryOpenOptions { ForceHnsw = true });
         gallery.Enroll(Enumerable.Range(0, 200).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(6, i, dim))).ToList());
+        gallery.PrepareIndex();
+        Assert.Equal(200, gallery.HnswCount);
         gallery.Remove("s10");
         Assert.Equal(199, gallery.HnswCount);
         Assert.NotEqual("s10", gallery.Identify(SyntheticEmbeddings.Vector(6, 10, dim), 1).Best!.Subject);
@@ -452,5 +462,139 @@ public class GalleryTests
         Assert.Contains("unreachable", error);
         Assert.Contains("/nonexistent-faceforge-socket", error);
         Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void SavedHnswGraphIsLoadedBroughtUpToDateAndNeverTakenFromAnotherGallery()
+    {
+        const int dim = 64, n = 3000;
+        string path = NewPath(), graph = path + ".hnsw";
+        var open = new GalleryOpenOptions { ForceHnsw = true };
+        var faces = Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(51, i, dim))).ToList();
+        float[] Probe(int i) => SyntheticEmbeddings.Near(51, i, dim, 0.5f, 800 + i);
+        using (var gallery = FaceGallery.Create(path, Model(dim), open: open))
+        {
+            gallery.Enroll(faces);
+            Assert.False(File.Exists(graph)); // enrolment alone builds no graph
+            Assert.Equal("s5", gallery.Identify(Probe(5), 1).Best!.Subject);
+            Assert.Equal("built", gallery.HnswSource);
+        }
+        Assert.True(File.Exists(graph) && File.Exists(graph + ".json"));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.saving"));
+
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("loaded", gallery.HnswSource);
+            Assert.Equal(n, gallery.HnswCount);
+            Assert.Equal("s7", gallery.Identify(Probe(7), 1).Best!.Subject);
+            // Changes after the save, in this process and (below) before the next open.
+            gallery.Enroll([new GalleryFace("late", SyntheticEmbeddings.Vector(52, 0, dim))]);
+            Assert.Equal(n + 1, gallery.HnswCount);
+        }
+        using (var gallery = FaceGallery.Open(path, open with { ForceHnsw = false }))
+        {
+            Assert.Equal(1, gallery.Remove("s9"));
+            gallery.Enroll(Enumerable.Range(0, 40).Select(i => new GalleryFace($"new{i}", SyntheticEmbeddings.Vector(53, i, dim))).ToList());
+            Assert.Null(gallery.HnswCount); // HNSW not forced and below the default size threshold: exact, no graph touched
+        }
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("updated", gallery.HnswSource); // 41 added and 1 removed since the save (over 1 %: saved again)
+            Assert.Equal(n + 40, gallery.HnswCount);
+            Assert.Equal(gallery.Count, gallery.HnswCount);
+            Assert.Equal("new17", gallery.Identify(SyntheticEmbeddings.Near(53, 17, dim, 0.5f, 1), 1).Best!.Subject);
+            Assert.Equal("late", gallery.Identify(SyntheticEmbeddings.Near(52, 0, dim, 0.5f, 1), 1).Best!.Subject);
+            Assert.NotEqual("s9", gallery.Identify(Probe(9), 1).Best!.Subject);
+        }
+
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("loaded", gallery.HnswSource);
+        }
+
+        // Other graph settings, a damaged graph, a manifest that is not one: rebuilt, and the gallery answers as before.
+        using (var gallery = FaceGallery.Open(path, open with { HnswConnectivity = 24 }))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("built", gallery.HnswSource);
+        }
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("built", gallery.HnswSource); // the connectivity-24 graph replaced the saved one
+        }
+        var bytes = File.ReadAllBytes(graph);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        File.WriteAllBytes(graph, bytes);
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("built", gallery.HnswSource);
+            Assert.Equal("s11", gallery.Identify(Probe(11), 1).Best!.Subject);
+        }
+        File.WriteAllText(graph + ".json", "{ not json");
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("built", gallery.HnswSource);
+        }
+
+        // A gallery restored from a backup whose face ids were since given to other faces: the newer graph is not its own.
+        string backup = path + ".backup";
+        IReadOnlyList<long> keptIds = [];
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("loaded", gallery.HnswSource);
+        }
+        File.Copy(path, backup);
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            keptIds = gallery.Enroll(Enumerable.Range(0, 100).Select(i => new GalleryFace($"kept{i}", SyntheticEmbeddings.Vector(55, i, dim))).ToList());
+            gallery.PrepareIndex();
+            Assert.Equal("updated", gallery.HnswSource); // and saved again (100 changes, over 1 %)
+        }
+        File.Copy(backup, path, overwrite: true);
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            var reused = gallery.Enroll(Enumerable.Range(0, 100).Select(i => new GalleryFace($"restored{i}", SyntheticEmbeddings.Vector(56, i, dim))).ToList());
+            Assert.Equal(keptIds, reused); // the same ids, other faces
+            gallery.PrepareIndex();
+            Assert.Equal("built", gallery.HnswSource);
+            Assert.Equal("restored42", gallery.Identify(SyntheticEmbeddings.Near(56, 42, dim, 0.5f, 1), 1).Best!.Subject);
+        }
+
+        // A new gallery at the same path (the old graph kept aside and put back): another gallery's graph.
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            gallery.PrepareIndex();
+            Assert.Equal("loaded", gallery.HnswSource);
+        }
+        File.Copy(graph, graph + ".aside");
+        File.Copy(graph + ".json", graph + ".json.aside");
+        using (FaceGallery.Create(path, Model(dim), overwrite: true, open: open)) { }
+        Assert.False(File.Exists(graph)); // replacing a gallery deletes its graph
+        File.Move(graph + ".aside", graph);
+        File.Move(graph + ".json.aside", graph + ".json");
+        using (var replaced = FaceGallery.Open(path, open))
+        {
+            replaced.Enroll(Enumerable.Range(0, n + 40).Select(i => new GalleryFace($"other{i}", SyntheticEmbeddings.Vector(54, i, dim))).ToList());
+            replaced.PrepareIndex();
+            Assert.Equal("built", replaced.HnswSource);
+            Assert.Equal("other3", replaced.Identify(SyntheticEmbeddings.Near(54, 3, dim, 0.5f, 1), 1).Best!.Subject);
+        }
+
+        // A graph that cannot be saved (here its name is taken by a folder): used, not saved, nothing half-written left.
+        File.Delete(graph);
+        Directory.CreateDirectory(graph);
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            Assert.Equal("other3", gallery.Identify(SyntheticEmbeddings.Near(54, 3, dim, 0.5f, 1), 1).Best!.Subject);
+            Assert.Equal("built", gallery.HnswSource);
+        }
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.saving"));
     }
 }

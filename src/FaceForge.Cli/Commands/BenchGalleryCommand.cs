@@ -25,10 +25,11 @@ internal static class BenchGalleryCommand
         var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswConnectivity }.Between(2, 256);
         var graphVectors = new Option<string>("--graph-vectors") { Description = "What the HNSW graph keeps of each face: int8 copies or sign bits (binary, Hamming).", DefaultValueFactory = _ => "int8" }.AcceptOnlyFromAmong("int8", "binary");
         var efAdd = new Option<int>("--ef-add") { Description = "HNSW beam while building.", DefaultValueFactory = _ => new GalleryOpenOptions().HnswExpansionAdd }.Between(1, 4096);
+        var graphFile = new Option<FileInfo?>("--graph-file") { Description = "Keep the HNSW graph in this file: loaded when it holds this run's gallery and settings, else built and saved there (the graph a gallery file keeps beside it); the JSON then also times loading it back." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("gallery", "Gallery search: exact ms/query vs a streaming read of the same bytes, HNSW recall@1 and speed-up, SQLite enrolment rows/s.")
         {
-            faces, dimensions, queries, precision, hnsw, efSearch, connectivity, graphVectors, efAdd, enrollFaces, batch, json,
+            faces, dimensions, queries, precision, hnsw, efSearch, connectivity, graphVectors, efAdd, graphFile, enrollFaces, batch, json,
         };
         command.SetAction(parse =>
         {
@@ -38,7 +39,12 @@ internal static class BenchGalleryCommand
             const int seed = 7;
             var model = GalleryEnrollSyntheticCommand.Model(dim);
             var header = new GalleryHeader(model, new GalleryOptions { Precision = kind, HnswAbove = int.MaxValue }, null, null);
-            var store = new MemoryGalleryStore(header);
+            var saved = parse.GetValue(graphFile);
+            var store = new MemoryGalleryStore(header)
+            {
+                // The identity names the synthetic data, so a graph saved by a run with other vectors is rebuilt.
+                GraphFile = saved is null ? null : new HnswGraphFile(saved.FullName, $"bench-gallery synthetic v1 seed {seed} faces {n} dim {dim} {kind}"),
+            };
             var clock = Stopwatch.StartNew();
             var gallery = FaceGallery.Open(store);
             for (int start = 0; start < n; start += 10_000)
@@ -69,7 +75,8 @@ internal static class BenchGalleryCommand
             int mated = targets.Where((t, i) => truth[i] == t + 1).Count(); // face ids start at 1
             error.WriteLine($"exact {exactMs:0.00} ms/query, streaming read {streamMs:0.00} ms ({bytes / streamMs / 1e6:0.0} GB/s), sink {sink & 1}");
 
-            double? buildSeconds = null, exactAfterMs = null;
+            double? buildSeconds = null, exactAfterMs = null, loadSeconds = null;
+            string? graphSource = null;
             var beamTimes = new List<(int Beam, double Ms, double Recall)>();
             if (parse.GetValue(hnsw))
             {
@@ -77,14 +84,21 @@ internal static class BenchGalleryCommand
                 clock.Restart();
                 int[] beams = parse.GetValue(efSearch)!;
                 // The smallest beam at construction: a search for k candidates widens USearch's beam to k.
-                gallery = FaceGallery.Open(store, new GalleryOpenOptions
+                var graphOptions = new GalleryOpenOptions
                 {
                     ForceHnsw = true, HnswExpansionSearch = beams.Min(), HnswCandidates = beams.Min(),
                     HnswConnectivity = parse.GetValue(connectivity), HnswExpansionAdd = parse.GetValue(efAdd),
                     HnswVectors = parse.GetValue(graphVectors) == "binary" ? HnswVectors.Binary : HnswVectors.Int8,
-                });
-                buildSeconds = clock.Elapsed.TotalSeconds;
-                error.WriteLine($"HNSW built over {gallery.HnswCount} faces in {buildSeconds:0.0} s ({gallery.HnswCount / buildSeconds:0} faces/s, {Environment.ProcessorCount} threads)");
+                };
+                gallery = FaceGallery.Open(store, graphOptions);
+                gallery.PrepareIndex();
+                graphSource = gallery.HnswSource;
+                if (graphSource == "built") buildSeconds = clock.Elapsed.TotalSeconds; // with --graph-file, saving it too
+                else loadSeconds = clock.Elapsed.TotalSeconds;
+                double openSeconds = clock.Elapsed.TotalSeconds;
+                error.WriteLine(graphSource == "built"
+                    ? $"HNSW built over {gallery.HnswCount} faces in {openSeconds:0.0} s ({gallery.HnswCount / openSeconds:0} faces/s, {Environment.ProcessorCount} threads)"
+                    : $"HNSW graph over {gallery.HnswCount} faces {graphSource} from {saved?.FullName} in {openSeconds:0.0} s");
                 foreach (int beam in beams)
                 {
                     gallery.HnswCandidates = beam;
@@ -114,6 +128,17 @@ internal static class BenchGalleryCommand
                 }
                 exactAfterMs = Median(again);
                 error.WriteLine($"exact again after the HNSW searches: {exactAfterMs:0.00} ms/query");
+                if (saved is not null && graphSource == "built")
+                {
+                    // What the next open pays instead of the build: the hash check and USearch's load.
+                    gallery.Dispose();
+                    clock.Restart();
+                    gallery = FaceGallery.Open(store, graphOptions);
+                    gallery.PrepareIndex();
+                    loadSeconds = clock.Elapsed.TotalSeconds;
+                    error.WriteLine($"HNSW graph {gallery.HnswSource} back from {saved.FullName} in {loadSeconds:0.0} s");
+                    if (gallery.HnswSource != "loaded") loadSeconds = null;
+                }
             }
             double exactRef = Math.Min(exactMs, exactAfterMs ?? exactMs);
             var sweep = beamTimes.Select(t => new { EfSearch = t.Beam, MsPerQuery = Math.Round(t.Ms, 4), RecallAt1 = t.Recall, Speedup = Math.Round(exactRef / t.Ms, 1) }).ToList();
@@ -158,6 +183,8 @@ internal static class BenchGalleryCommand
                 HnswGraphVectors = parse.GetValue(graphVectors),
                 HnswEfAdd = parse.GetValue(efAdd),
                 HnswBuildS = buildSeconds is double b ? Math.Round(b, 1) : (double?)null,
+                HnswGraph = graphSource,
+                HnswLoadS = loadSeconds is double l ? Math.Round(l, 1) : (double?)null,
                 HnswBuildThreads = Environment.ProcessorCount,
                 Hnsw = sweep,
                 SqliteEnrollRowsPerS = rowsPerSecond is double r ? Math.Round(r) : (double?)null,

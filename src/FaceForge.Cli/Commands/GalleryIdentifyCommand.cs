@@ -24,6 +24,15 @@ internal static class GalleryIdentifyCommand
             using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
             var paths = parse.GetValue(images)!;
             var found = inputs.Faces(paths, (_, faces) => faces);
+            if (opened.IndexKind == "hnsw" && opened.HnswCount is null)
+            {
+                // Minutes for a large gallery's first search; a saved graph loads in seconds.
+                var error = parse.InvocationConfiguration.Error;
+                error.WriteLine($"HNSW graph over {opened.Count:N0} faces: loading the one saved beside the gallery, or building it...");
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                opened.PrepareIndex();
+                error.WriteLine($"HNSW graph {opened.HnswSource} in {clock.Elapsed.TotalSeconds:0.0} s.");
+            }
             int k = parse.GetValue(topK);
             var results = paths.Select((image, i) => new
             {

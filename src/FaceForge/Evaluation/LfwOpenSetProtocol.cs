@@ -76,6 +76,9 @@ public static class LfwOpenSetProtocol
             return vectors;
         }
         var enrolledVectors = Embed(split.Enrolled.Select(e => e.Image).ToArray());
+        // The graph (if any) first, so faces join it one by one in enrolment order: the same graph every run, where a
+        // parallel build would differ from run to run.
+        gallery.PrepareIndex();
         gallery.Enroll(split.Enrolled.Select((e, i) => new GalleryFace(e.Person, enrolledVectors[i], null, e.Image)).ToArray());
         var matedVectors = Embed(split.Mated.Select(m => m.Image).ToArray());
         var unknownVectors = Embed(split.Unknown);

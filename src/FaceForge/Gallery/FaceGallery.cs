@@ -1,3 +1,4 @@
+using Cloud.Unum.USearch;
 using System.Numerics.Tensors;
 using System.Text.Json;
 
@@ -40,7 +41,6 @@ public sealed class FaceGallery : IDisposable
         foreach (var face in store.ReadFaces()) AddToMemory(face.Id, face.Subject, face.Vector);
         if (store is ISharedGalleryStore shared) _seen = shared.LoadedSequence;
         _lastRefresh = Environment.TickCount64;
-        UpdateHnsw();
     }
 
     /// <summary>The model the gallery's vectors came from.</summary>
@@ -63,14 +63,17 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    /// <summary>Faces in the HNSW graph, or null when identification is exact.</summary>
+    /// <summary>Faces in the HNSW graph, or null while it is not built (identification is exact, or nothing was searched yet: see <see cref="PrepareIndex"/>).</summary>
     public long? HnswCount => _hnsw?.Count;
+
+    /// <summary>How the HNSW graph came to be: "built", "loaded" (saved beside the gallery file), "updated" (loaded, then faces enrolled or removed since were applied), or null while there is none.</summary>
+    internal string? HnswSource { get; private set; }
 
     /// <summary>HNSW candidates re-ranked per probe: <see cref="GalleryOpenOptions.HnswCandidates"/>; benchmarks sweep it on one built graph.</summary>
     internal int HnswCandidates { get; set; }
 
     /// <summary>"hnsw" or "exact".</summary>
-    public string IndexKind => _hnsw is null ? "exact" : "hnsw";
+    public string IndexKind => HnswWanted ? "hnsw" : "exact";
 
     /// <summary>
     /// Creates a gallery for <paramref name="model"/> at <paramref name="location"/>: a file path (SQLite), or a
@@ -272,6 +275,7 @@ public sealed class FaceGallery : IDisposable
         if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
         var unit = Unit(probe, norm);
         if (_store is ISharedGalleryStore) RefreshIfDue();
+        PrepareIndex();
         _lock.EnterReadLock();
         try
         {
@@ -304,7 +308,7 @@ public sealed class FaceGallery : IDisposable
             }
             double? threshold = Threshold;
             bool? known = threshold is double t ? matches.Count > 0 && matches[0].Score > t : null;
-            return new GalleryIdentification(matches, threshold, known, IndexKind);
+            return new GalleryIdentification(matches, threshold, known, _hnsw is null ? "exact" : "hnsw");
         }
         finally
         {
@@ -514,20 +518,85 @@ public sealed class FaceGallery : IDisposable
         else _facesPerSubject.Remove(subject);
     }
 
-    /// <summary>Builds the HNSW graph once the gallery reaches its size threshold (or drops it below).</summary>
+    private bool HnswWanted => _open.ForceHnsw ?? _exact.Count >= Options.HnswAbove;
+
+    /// <summary>
+    /// Builds the HNSW graph now if identification uses one (the gallery has reached its size threshold), or loads
+    /// the one saved beside the gallery file; otherwise the first <see cref="Identify"/> does, so commands that do not
+    /// search (enrol, list, stats) never pay for it. Servers call it at start-up.
+    /// </summary>
+    public void PrepareIndex()
+    {
+        if (!HnswWanted || Volatile.Read(ref _hnsw) is not null) return;
+        _lock.EnterWriteLock();
+        try
+        {
+            if (HnswWanted && _hnsw is null) _hnsw = LoadOrBuildHnsw();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// The saved graph brought up to date, or a new one (saved when the store keeps a graph file). Face ids are never
+    /// reused within a gallery's history (the graph file is only loaded for the history it was saved from), so a
+    /// saved graph needs only the faces enrolled since (ids it lacks) added and the removed ones (ids up to its
+    /// highest that memory no longer holds) dropped; it is saved again once those changes reach 1 % of the faces.
+    /// </summary>
+    private HnswIndex LoadOrBuildHnsw()
+    {
+        var file = _open.SaveHnswGraph ? _store.GraphFile : null;
+        long maxId = _idsInOrder.Count == 0 ? 0 : _idsInOrder[^1];
+        if (file?.TryLoad(_exact.Dimensions, _open, out long savedMaxId) is { } loaded)
+        {
+            try
+            {
+                var missing = Enumerable.Range(0, _exact.Count).Where(row => !loaded.Contains(_exact.FaceId(row))).ToList();
+                int removed = 0;
+                for (long id = 1; id <= savedMaxId; id++)
+                {
+                    if (_exact.TryRow(id, out _) || !loaded.Contains(id)) continue;
+                    loaded.Remove(id);
+                    removed++;
+                }
+                loaded.AddMany(missing.Count, i => (_exact.FaceId(missing[i]), _exact.Vector(missing[i])));
+                if (loaded.Count == _exact.Count)
+                {
+                    int changes = missing.Count + removed;
+                    HnswSource = changes == 0 ? "loaded" : "updated";
+                    if (changes > 0 && 100L * changes >= _exact.Count) file.TrySave(loaded, _exact.Dimensions, _open, maxId);
+                    return loaded;
+                }
+            }
+            catch (Exception e) when (e is USearchException or System.Reflection.TargetInvocationException)
+            {
+                // A graph USearch cannot update is rebuilt like one that does not fit.
+            }
+            loaded.Dispose(); // a count the manifest's highest id cannot account for: not a graph to trust
+        }
+        var hnsw = new HnswIndex(_exact.Dimensions, _open);
+        try
+        {
+            hnsw.AddMany(_exact.Count, row => (_exact.FaceId(row), _exact.Vector(row)));
+        }
+        catch
+        {
+            hnsw.Dispose();
+            throw;
+        }
+        HnswSource = "built";
+        file?.TrySave(hnsw, _exact.Dimensions, _open, maxId);
+        return hnsw;
+    }
+
+    /// <summary>Drops the HNSW graph once the gallery falls below its size threshold; <see cref="PrepareIndex"/> builds it when needed.</summary>
     private void UpdateHnsw()
     {
-        bool wanted = _open.ForceHnsw ?? _exact.Count >= Options.HnswAbove;
-        if (wanted && _hnsw is null)
-        {
-            var hnsw = new HnswIndex(_exact.Dimensions, _open);
-            hnsw.AddMany(_exact.Count, row => (_exact.FaceId(row), _exact.Vector(row)));
-            _hnsw = hnsw;
-        }
-        else if (!wanted && _hnsw is not null)
-        {
-            _hnsw.Dispose();
-            _hnsw = null;
-        }
+        if (HnswWanted || _hnsw is null) return;
+        _hnsw.Dispose();
+        _hnsw = null;
+        HnswSource = null;
     }
 }

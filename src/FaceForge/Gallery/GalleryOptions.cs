@@ -43,6 +43,12 @@ public sealed record GalleryOpenOptions
     /// <summary>For a shared store (PostgreSQL): how often identification first applies other processes' changes. <value>1 s by default; zero checks before every probe.</value></summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// For a gallery file (SQLite): keep its HNSW graph beside it (GALLERY.hnsw and GALLERY.hnsw.json), so that the
+    /// next open loads it and adds only the faces enrolled since instead of rebuilding it. <value>True by default.</value>
+    /// </summary>
+    public bool SaveHnswGraph { get; init; } = true;
+
     /// <summary>Build the HNSW index whatever the gallery's size (tests and benchmarks); null follows <see cref="GalleryOptions.HnswAbove"/>.</summary>
     public bool? ForceHnsw { get; init; }
 }

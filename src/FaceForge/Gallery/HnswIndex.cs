@@ -25,7 +25,51 @@ internal sealed class HnswIndex : IDisposable
             (ulong)dimensions, (ulong)options.HnswConnectivity, (ulong)options.HnswExpansionAdd, (ulong)options.HnswExpansionSearch);
     }
 
+    private HnswIndex(USearchIndex index, bool binary)
+    {
+        _index = index;
+        _binary = binary;
+    }
+
+    /// <summary>
+    /// A graph saved by <see cref="Save"/>, or null when its dimensions or degree are not <paramref name="options"/>'s.
+    /// Only for files known to be whole (<see cref="HnswGraphFile"/> checks their hash): USearch trusts what it reads.
+    /// The file's beams are not saved with it: <paramref name="options"/>' are set.
+    /// </summary>
+    public static HnswIndex? Load(string path, int dimensions, GalleryOpenOptions options)
+    {
+        var index = new USearchIndex(path, false);
+        try
+        {
+            // Without the handle (a changed binding) the beams would stay USearch's defaults: rebuild instead.
+            if (index.Dimensions() != (ulong)dimensions || index.Connectivity() != (ulong)options.HnswConnectivity
+                || Handle?.GetValue(index) is not IntPtr handle || handle == IntPtr.Zero)
+            {
+                index.Dispose();
+                return null;
+            }
+            usearch_change_expansion_add(handle, (UIntPtr)options.HnswExpansionAdd, out IntPtr addError);
+            usearch_change_expansion_search(handle, (UIntPtr)options.HnswExpansionSearch, out IntPtr searchError);
+            if (addError != IntPtr.Zero || searchError != IntPtr.Zero)
+            {
+                index.Dispose();
+                return null;
+            }
+            return new HnswIndex(index, options.HnswVectors == HnswVectors.Binary);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
     public long Count => (long)_index.Size();
+
+    public bool Contains(long faceId) => _index.Contains((ulong)faceId);
+
+    /// <summary>Writes the graph to <paramref name="path"/> (USearch's own format).</summary>
+    public void Save(string path) => _index.Save(path);
 
     public void Add(long faceId, float[] vector)
     {
@@ -103,8 +147,18 @@ internal sealed class HnswIndex : IDisposable
         ulong size = _index.Size(), capacity = _index.Capacity();
         if (size + (ulong)more <= capacity || Grow is null) return;
         ulong wanted = Math.Max(size + (ulong)more, Math.Max(1024, 2 * capacity));
-        Grow.Invoke(_index, [wanted - capacity]);
+        // The binding reserves its size plus the argument (a loaded graph's capacity may exceed its size).
+        Grow.Invoke(_index, [wanted - size]);
     }
+
+    private static readonly System.Reflection.FieldInfo? Handle =
+        typeof(USearchIndex).GetField("_index", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+
+    [System.Runtime.InteropServices.DllImport("libusearch_c")]
+    private static extern void usearch_change_expansion_add(IntPtr index, UIntPtr expansion, out IntPtr error);
+
+    [System.Runtime.InteropServices.DllImport("libusearch_c")]
+    private static extern void usearch_change_expansion_search(IntPtr index, UIntPtr expansion, out IntPtr error);
 
     private static readonly System.Reflection.MethodInfo? Grow =
         typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);

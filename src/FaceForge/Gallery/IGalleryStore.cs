@@ -45,4 +45,7 @@ public interface IGalleryStore : IDisposable
 
     /// <summary>Records the open-set threshold (and the FPIR it was calibrated for, if any).</summary>
     void SetThreshold(double? threshold, double? fpir);
+
+    /// <summary>Where the store's HNSW graph is saved between processes, or null when it keeps none (each process then builds it at its first search).</summary>
+    internal HnswGraphFile? GraphFile => null;
 }

@@ -14,6 +14,11 @@ public sealed class MemoryGalleryStore(GalleryHeader header) : IGalleryStore
     /// <inheritdoc/>
     public string Location => "memory";
 
+    /// <summary>Where benchmarks keep the HNSW graph of a synthetic gallery between runs (its identity names the data); null keeps none.</summary>
+    internal HnswGraphFile? GraphFile { get; init; }
+
+    HnswGraphFile? IGalleryStore.GraphFile => GraphFile;
+
     /// <inheritdoc/>
     public GalleryHeader Header { get; private set; } = header;
 

@@ -22,12 +22,43 @@ public sealed class SqliteGalleryStore : IGalleryStore
 
     private readonly SqliteConnection _connection;
 
-    private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header)
+    private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header, string? created)
     {
         Location = path;
         _connection = connection;
         Header = header;
+        // Galleries without a creation stamp (none are written so) keep no graph file: it could not be told from another's.
+        _graphFile = created is null ? null : new HnswGraphFile(path + ".hnsw", created, GraphMark, SetGraphMark);
     }
+
+    /// <summary>The hash of the HNSW graph last saved beside this file (see <see cref="HnswGraphFile"/>), read now: another process may have saved one since.</summary>
+    private string? GraphMark() => Guard(Location, () =>
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT value FROM meta WHERE key = 'hnsw_graph'";
+        return command.ExecuteScalar() as string;
+    });
+
+    /// <summary>Records a saved graph's hash; false when the file cannot be written now (the graph is then rebuilt by the next process).</summary>
+    private bool SetGraphMark(string sha)
+    {
+        try
+        {
+            return Write(transaction =>
+            {
+                SetMeta(_connection, "hnsw_graph", sha, transaction);
+                return true;
+            });
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return false;
+        }
+    }
+
+    private readonly HnswGraphFile? _graphFile;
+
+    HnswGraphFile? IGalleryStore.GraphFile => _graphFile;
 
     /// <inheritdoc/>
     public string Location { get; }
@@ -81,6 +112,13 @@ public sealed class SqliteGalleryStore : IGalleryStore
             // Stale journals of a replaced file would be replayed into the new one.
             foreach (string suffix in new[] { "-journal", "-wal", "-shm" }) File.Delete(path + suffix);
             File.Move(temporary, path, overwrite);
+            // The replaced gallery's saved HNSW graph: never loaded for the new one (another creation stamp), only wasted space.
+            try
+            {
+                foreach (string suffix in new[] { ".hnsw", ".hnsw.json" }) File.Delete(path + suffix);
+                new HnswGraphFile(path + ".hnsw", "").DeleteStaleTemporaries(TimeSpan.Zero);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
         finally
         {
@@ -110,7 +148,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
                 while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
                 return values;
             });
-            return new SqliteGalleryStore(path, connection, ParseHeader(path, meta));
+            return new SqliteGalleryStore(path, connection, ParseHeader(path, meta), meta.GetValueOrDefault("created_utc"));
         }
         catch
         {
