@@ -103,6 +103,29 @@ public class GalleryTests
         Assert.Equal(8300, big.Search(query, 9000).Count);
     }
 
+    [Theory]
+    [InlineData(7)]   // shorter than one 32-wide block: all tail
+    [InlineData(50)]  // one block and a tail
+    [InlineData(128)] // blocks only
+    public void Float32ScanScoresEqualTheDotProduct(int dim)
+    {
+        var index = new ExactIndex(dim, GalleryPrecision.Float32);
+        var rows = Enumerable.Range(0, 40).Select(i => SyntheticEmbeddings.Vector(5, i, dim)).ToList();
+        rows.Add(Enumerable.Range(0, dim).Select(j => j % 3 == 0 ? -0.9f : 0.5f).ToArray());
+        for (int i = 0; i < rows.Count; i++) index.Add(i + 1, i, rows[i]);
+        var probe = SyntheticEmbeddings.Vector(41, 0, dim);
+        var found = index.Search(probe, rows.Count);
+        Assert.Equal(rows.Count, found.Count);
+        foreach (var (row, score) in found)
+        {
+            double expected = rows[row].Zip(probe, (a, b) => (double)a * b).Sum();
+            Assert.True(Math.Abs(score - expected) <= 1e-6 + 1e-5 * Math.Abs(expected), $"dim {dim} row {row}: {score} vs {expected}");
+            Assert.Equal(score, index.Score(row, probe)); // re-ranked HNSW candidates score as the scan does
+        }
+        var order = rows.Select((r, i) => (Row: i, Score: r.Zip(probe, (a, b) => (double)a * b).Sum())).OrderByDescending(x => x.Score).Take(3);
+        Assert.Equal(order.Select(o => o.Row), found.Take(3).Select(f => f.Row));
+    }
+
     [Fact]
     public void HnswGraphBuiltOnEveryCoreWhenFirstNeededHoldsEveryFace()
     {

@@ -97,7 +97,7 @@ internal sealed class ExactIndex
     /// <summary>The cosine of <paramref name="probe"/> with one row.</summary>
     public float Score(int row, ReadOnlySpan<float> probe)
     {
-        if (Precision == GalleryPrecision.Float32) return TensorPrimitives.Dot(RowSingle(row), probe);
+        if (Precision == GalleryPrecision.Float32) return DotSingle(RowSingle(row), probe);
         Span<float> wide = stackalloc float[Dimensions];
         TensorPrimitives.ConvertToSingle(RowHalf(row), wide);
         return TensorPrimitives.Dot(wide, probe);
@@ -114,7 +114,7 @@ internal sealed class ExactIndex
             {
                 var rows = _single[chunk].AsSpan();
                 int first = chunk * RowsPerChunk, n = Math.Min(RowsPerChunk, Count - first);
-                for (int r = 0; r < n; r++) best.Offer(first + r, TensorPrimitives.Dot(rows.Slice(r * Dimensions, Dimensions), probe));
+                for (int r = 0; r < n; r++) best.Offer(first + r, DotSingle(rows.Slice(r * Dimensions, Dimensions), probe));
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -127,7 +127,7 @@ internal sealed class ExactIndex
                 int first = chunk * RowsPerChunk, n = Math.Min(RowsPerChunk, Count - first);
                 for (int r = 0; r < n; r++)
                 {
-                    if (r + PrefetchRows < n) Prefetch(rows.Slice((r + PrefetchRows) * Dimensions, Dimensions));
+                    if (r + PrefetchRows < n) Prefetch(MemoryMarshal.AsBytes(rows.Slice((r + PrefetchRows) * Dimensions, Dimensions)));
                     best.Offer(first + r, DotHalf(rows.Slice(r * Dimensions, Dimensions), scaled));
                 }
             }
@@ -162,13 +162,12 @@ internal sealed class ExactIndex
     /// Asks for a row a few rows ahead: the float16 dot product's integer work did not overlap with the hardware
     /// prefetcher's loads (scan time was the sum of compute and a streaming read: 2.0x); asked explicitly, 1.3x.
     /// </summary>
-    private static unsafe void Prefetch(ReadOnlySpan<Half> row)
+    private static unsafe void Prefetch(ReadOnlySpan<byte> row)
     {
         if (!Sse.IsSupported) return;
-        fixed (Half* start = row)
+        fixed (byte* start = row)
         {
-            byte* bytes = (byte*)start;
-            for (int offset = 0; offset < row.Length * sizeof(Half); offset += 64) Sse.Prefetch0(bytes + offset);
+            for (int offset = 0; offset < row.Length; offset += 64) Sse.Prefetch0(start + offset);
         }
     }
 
@@ -196,6 +195,31 @@ internal sealed class ExactIndex
         }
         float sum = Vector256.Sum(sum0 + sum1);
         for (; i < row.Length; i++) sum += (float)row[i] * (scaledProbe[i] / HalfScale);
+        return sum;
+    }
+
+    /// <summary>
+    /// The dot product of a float32 row with the probe, four independent sums of 8 lanes. TensorPrimitives.Dot made the
+    /// float32 scan compute-bound on a machine without AVX-512 (1M x 512: 210 ms against a 126-130 ms streaming read,
+    /// 1.64x; 140 ms, 1.08x, with this; a software prefetch as the float16 scan has helped Dot little and slowed this).
+    /// Also the score of <see cref="Score"/>, so an HNSW candidate re-ranked exactly scores as the scan scores it.
+    /// </summary>
+    private static float DotSingle(ReadOnlySpan<float> row, ReadOnlySpan<float> probe)
+    {
+        if (!Vector256.IsHardwareAccelerated) return TensorPrimitives.Dot(row, probe);
+        ref float x = ref MemoryMarshal.GetReference(row);
+        ref float y = ref MemoryMarshal.GetReference(probe);
+        Vector256<float> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+        int i = 0;
+        for (; i <= row.Length - 32; i += 32)
+        {
+            sum0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref y, (nuint)i), sum0);
+            sum1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, (nuint)i + 8), Vector256.LoadUnsafe(ref y, (nuint)i + 8), sum1);
+            sum2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, (nuint)i + 16), Vector256.LoadUnsafe(ref y, (nuint)i + 16), sum2);
+            sum3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, (nuint)i + 24), Vector256.LoadUnsafe(ref y, (nuint)i + 24), sum3);
+        }
+        float sum = Vector256.Sum((sum0 + sum1) + (sum2 + sum3));
+        for (; i < row.Length; i++) sum += row[i] * probe[i];
         return sum;
     }
 
