@@ -172,6 +172,15 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         // The same graph: the same recall on the same probes.
         Assert.Equal(first.GetProperty("hnsw")[0].GetProperty("recall_at1").GetDouble(), second.GetProperty("hnsw")[0].GetProperty("recall_at1").GetDouble());
         Assert.Equal("built", Run(2500).GetProperty("hnsw_graph").GetString()); // other data: not that graph
+
+        // A file that is not a graph this command saved (here a gallery) is never overwritten.
+        string victim = Path.Combine(Path.GetDirectoryName(graph)!, "faces.gallery");
+        File.WriteAllText(victim, "a user's file");
+        var (code, _, error) = CliHarness.Run("bench", "gallery", "--faces", "100", "--dim", "16", "--queries", "5", "--enroll-faces", "0", "--graph-file", victim);
+        Assert.Equal(2, code);
+        Assert.Contains("is not a graph this command saved", error);
+        Assert.Equal("a user's file", File.ReadAllText(victim));
+        Assert.False(File.Exists(victim + ".json"));
     }
 
     [Fact]

@@ -565,6 +565,37 @@ public class GalleryTests
             Assert.Equal("built", gallery.HnswSource);
         }
 
+        // The manifest is not hashed: a highest face id edited to long.MaxValue once made the catch-up walk every id up
+        // to it (a search that never returned). Now the walk ends at the graph's own ids; the graph loads as it is.
+        string manifest = File.ReadAllText(graph + ".json");
+        File.WriteAllText(graph + ".json", System.Text.RegularExpressions.Regex.Replace(manifest, "\"max_face_id\":\\s*\\d+", $"\"max_face_id\":{long.MaxValue}"));
+        Assert.NotEqual(manifest, File.ReadAllText(graph + ".json"));
+        using (var gallery = FaceGallery.Open(path, open))
+        {
+            var prepare = new Thread(gallery.PrepareIndex) { IsBackground = true };
+            prepare.Start();
+            Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), "PrepareIndex did not return with an edited max_face_id");
+            Assert.Equal("loaded", gallery.HnswSource);
+            Assert.Equal(gallery.Count, gallery.HnswCount);
+            Assert.Equal("s13", gallery.Identify(Probe(13), 1).Best!.Subject);
+        }
+
+        // Stale temporaries: only this graph's own (GRAPH[.json].GUID.saving) are ever deleted, never a user's file
+        // that merely starts with the graph's name.
+        string own = graph + "." + Guid.NewGuid().ToString("N") + ".saving", ownManifest = graph + ".json." + Guid.NewGuid().ToString("N") + ".saving";
+        string notes = graph + "-my-notes.saving", other = graph + ".x.saving";
+        foreach (string f in new[] { own, ownManifest, notes, other })
+        {
+            File.WriteAllText(f, "x");
+            File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddHours(-2));
+        }
+        new HnswGraphFile(graph, "any").DeleteStaleTemporaries(TimeSpan.FromHours(1));
+        Assert.False(File.Exists(own));
+        Assert.False(File.Exists(ownManifest));
+        Assert.True(File.Exists(notes) && File.Exists(other));
+        File.Delete(notes);
+        File.Delete(other);
+
         // A gallery restored from a backup whose face ids were since given to other faces: the newer graph is not its own.
         string backup = path + ".backup";
         IReadOnlyList<long> keptIds = [];

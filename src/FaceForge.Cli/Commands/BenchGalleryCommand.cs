@@ -40,11 +40,11 @@ internal static class BenchGalleryCommand
             var model = GalleryEnrollSyntheticCommand.Model(dim);
             var header = new GalleryHeader(model, new GalleryOptions { Precision = kind, HnswAbove = int.MaxValue }, null, null);
             var saved = parse.GetValue(graphFile);
-            var store = new MemoryGalleryStore(header)
-            {
-                // The identity names the synthetic data, so a graph saved by a run with other vectors is rebuilt.
-                GraphFile = saved is null ? null : new HnswGraphFile(saved.FullName, $"bench-gallery synthetic v1 seed {seed} faces {n} dim {dim} {kind}"),
-            };
+            // The identity names the synthetic data, so a graph saved by a run with other vectors is rebuilt.
+            var graph = saved is null ? null : new HnswGraphFile(saved.FullName, $"bench-gallery synthetic v1 seed {seed} faces {n} dim {dim} {kind}");
+            if (graph is not null && !graph.MayWrite())
+                throw new UserErrorException($"--graph-file '{saved!.FullName}' exists and is not a graph this command saved (no FaceForge manifest '{saved.FullName}.json' beside it): it is never overwritten; choose another path.");
+            var store = new MemoryGalleryStore(header) { GraphFile = graph };
             var clock = Stopwatch.StartNew();
             var gallery = FaceGallery.Open(store);
             for (int start = 0; start < n; start += 10_000)

@@ -554,10 +554,15 @@ public sealed class FaceGallery : IDisposable
             try
             {
                 var missing = Enumerable.Range(0, _exact.Count).Where(row => !loaded.Contains(_exact.FaceId(row))).ToList();
+                // The manifest is not covered by the hash: the walk stops once every id the graph holds has been met,
+                // so an edited highest id costs nothing (a wrong one leaves a count that does not match: rebuilt).
                 int removed = 0;
-                for (long id = 1; id <= savedMaxId; id++)
+                long held = loaded.Count, met = 0;
+                for (long id = 1; id <= savedMaxId && met < held; id++)
                 {
-                    if (_exact.TryRow(id, out _) || !loaded.Contains(id)) continue;
+                    if (!loaded.Contains(id)) continue;
+                    met++;
+                    if (_exact.TryRow(id, out _)) continue;
                     loaded.Remove(id);
                     removed++;
                 }

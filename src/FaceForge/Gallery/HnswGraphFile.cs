@@ -95,10 +95,36 @@ internal sealed record HnswGraphFile(string Path, string StoreIdentity, Func<str
         try
         {
             string folder = System.IO.Path.GetDirectoryName(Path)!, name = System.IO.Path.GetFileName(Path);
-            foreach (string file in Directory.EnumerateFiles(folder, name + "*.saving"))
-                if (DateTime.UtcNow - File.GetLastWriteTimeUtc(file) >= age) TryDelete(file);
+            foreach (string file in Directory.EnumerateFiles(folder, name + ".*.saving"))
+                if (IsOwnTemporary(System.IO.Path.GetFileName(file), name) && DateTime.UtcNow - File.GetLastWriteTimeUtc(file) >= age) TryDelete(file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>True for the names <see cref="TrySave"/> gives its temporaries: GRAPH.{guid}.saving and GRAPH.json.{guid}.saving.</summary>
+    internal static bool IsOwnTemporary(string fileName, string graphName)
+    {
+        foreach (string prefix in new[] { graphName + ".", graphName + ".json." })
+            if (fileName.Length == prefix.Length + 32 + ".saving".Length && fileName.StartsWith(prefix, StringComparison.Ordinal)
+                && fileName.EndsWith(".saving", StringComparison.Ordinal) && fileName.AsSpan(prefix.Length, 32).ContainsAnyExcept("0123456789abcdef") is false)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// True when <see cref="Path"/> does not exist or is a graph this class saved (its manifest beside it names our
+    /// format): what may be overwritten. Anything else at that path is a user's file, never to be replaced.
+    /// </summary>
+    public bool MayWrite()
+    {
+        if (!File.Exists(Path) && !Directory.Exists(Path)) return !File.Exists(ManifestPath) || IsManifest(ManifestPath);
+        return File.Exists(Path) && IsManifest(ManifestPath);
+    }
+
+    private static bool IsManifest(string path)
+    {
+        try { return JsonSerializer.Deserialize<Manifest>(File.ReadAllText(path))?.Format == Format; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return false; }
     }
 
     private static void TryDelete(string path)

@@ -50,7 +50,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
                 return true;
             });
         }
-        catch (Exception e) when (e is IOException or InvalidDataException)
+        // A read-only file, or one replaced under this process (SQLite error 8), is a graph not recorded: rebuilt next time.
+        catch (Exception e) when (e is IOException or InvalidDataException or Microsoft.Data.Sqlite.SqliteException)
         {
             return false;
         }
