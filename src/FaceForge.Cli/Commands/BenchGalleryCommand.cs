@@ -93,9 +93,9 @@ internal static class BenchGalleryCommand
                 gallery = FaceGallery.Open(store, graphOptions);
                 gallery.PrepareIndex();
                 graphSource = gallery.HnswSource;
-                if (graphSource == "built") buildSeconds = clock.Elapsed.TotalSeconds; // with --graph-file, saving it too
-                else loadSeconds = clock.Elapsed.TotalSeconds;
                 double openSeconds = clock.Elapsed.TotalSeconds;
+                if (graphSource == "built") buildSeconds = openSeconds; // with --graph-file, saving it too
+                else loadSeconds = openSeconds;
                 error.WriteLine(graphSource == "built"
                     ? $"HNSW built over {gallery.HnswCount} faces in {openSeconds:0.0} s ({gallery.HnswCount / openSeconds:0} faces/s, {Environment.ProcessorCount} threads)"
                     : $"HNSW graph over {gallery.HnswCount} faces {graphSource} from {saved?.FullName} in {openSeconds:0.0} s");

@@ -16,8 +16,9 @@ namespace FaceForge.Gallery;
 /// or replaced mid-save (the hash differs). Such a graph is never handed to USearch, which trusts what it reads.
 /// </summary>
 /// <remarks>
-/// Each write goes to a temporary file renamed into place, graph first, manifest second, the mark last: a reader sees
-/// an old pair, a new pair, or a pair whose hashes disagree (then it rebuilds). Saving is best effort: a folder that
+/// Each write goes to a temporary file renamed into place, the mark first, then the graph, then the manifest: a reader
+/// sees an old pair, a new pair, or a mark and a pair whose hashes disagree (then it rebuilds); a gallery that cannot
+/// record the mark keeps the graph it has. Saving is best effort: a folder that
 /// cannot be written leaves the gallery working, with the graph rebuilt by the next process's first search.
 /// </remarks>
 /// <param name="Path">The graph file.</param>
@@ -71,9 +72,11 @@ internal sealed record HnswGraphFile(string Path, string StoreIdentity, Func<str
                 sha = Convert.ToHexString(SHA256.HashData(stream));
             }
             File.WriteAllText(manifest, JsonSerializer.Serialize(Expected(dimensions, options) with { MaxFaceId = maxFaceId, Bytes = bytes, Sha256 = sha }));
+            // The mark first: a gallery that cannot record it (read-only, replaced) keeps its current graph and pair.
+            if (WriteMark is not null && !WriteMark(sha)) return false;
             File.Move(graph, Path, overwrite: true);
             File.Move(manifest, ManifestPath, overwrite: true);
-            return WriteMark?.Invoke(sha) ?? true;
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or USearchException)
         {
