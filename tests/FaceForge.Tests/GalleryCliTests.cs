@@ -181,6 +181,13 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         Assert.Contains("is not a graph this command saved", error);
         Assert.Equal("a user's file", File.ReadAllText(victim));
         Assert.False(File.Exists(victim + ".json"));
+
+        // A folder that does not exist is refused before the build, not found out after it.
+        string lost = Path.Combine(Path.GetDirectoryName(graph)!, "no-such-folder", "g.hnsw");
+        (code, _, error) = CliHarness.Run("bench", "gallery", "--faces", "100", "--dim", "16", "--queries", "5", "--enroll-faces", "0", "--graph-file", lost);
+        Assert.Equal(2, code);
+        Assert.Contains("does not exist", error);
+        Assert.DoesNotContain("   at ", error);
     }
 
     [Fact]

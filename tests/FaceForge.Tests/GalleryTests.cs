@@ -565,6 +565,24 @@ public class GalleryTests
             Assert.Equal("built", gallery.HnswSource);
         }
 
+        // A FIFO in place of the manifest, then of the graph: opening one blocks until a writer comes, so neither is
+        // opened; the gallery rebuilds and its save renames real files over them.
+        if (OperatingSystem.IsLinux())
+            foreach (string fifo in new[] { graph + ".json", graph })
+            {
+                File.Delete(fifo);
+                using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) mkfifo.WaitForExit();
+                Assert.True((File.GetUnixFileMode(fifo) & UnixFileMode.UserRead) != 0 && new FileInfo(fifo).Length == 0, "mkfifo made no FIFO");
+                using (var gallery = FaceGallery.Open(path, open))
+                {
+                    var prepare = new Thread(gallery.PrepareIndex) { IsBackground = true };
+                    prepare.Start();
+                    Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), $"PrepareIndex blocked on a FIFO at {Path.GetFileName(fifo)}");
+                    Assert.Equal("built", gallery.HnswSource);
+                }
+                Assert.True(new FileInfo(fifo).Length > 0); // the FIFO was replaced by the saved file
+            }
+
         // The manifest is not hashed: a highest face id edited to long.MaxValue once made the catch-up walk every id up
         // to it (a search that never returned). Now the walk ends at the graph's own ids; the graph loads as it is.
         string manifest = File.ReadAllText(graph + ".json");

@@ -42,6 +42,9 @@ internal static class BenchGalleryCommand
             var saved = parse.GetValue(graphFile);
             // The identity names the synthetic data, so a graph saved by a run with other vectors is rebuilt.
             var graph = saved is null ? null : new HnswGraphFile(saved.FullName, $"bench-gallery synthetic v1 seed {seed} faces {n} dim {dim} {kind}");
+            // Checked before a build that may take an hour, whose graph would otherwise have nowhere to go.
+            if (saved is not null && !Directory.Exists(saved.DirectoryName))
+                throw new UserErrorException($"--graph-file '{saved.FullName}': the folder '{saved.DirectoryName}' does not exist; create it first.");
             if (graph is not null && !graph.MayWrite())
                 throw new UserErrorException($"--graph-file '{saved!.FullName}' exists and is not a graph this command saved (no FaceForge manifest '{saved.FullName}.json' beside it): it is never overwritten; choose another path.");
             var store = new MemoryGalleryStore(header) { GraphFile = graph };
@@ -136,7 +139,9 @@ internal static class BenchGalleryCommand
                     gallery = FaceGallery.Open(store, graphOptions);
                     gallery.PrepareIndex();
                     loadSeconds = clock.Elapsed.TotalSeconds;
-                    error.WriteLine($"HNSW graph {gallery.HnswSource} back from {saved.FullName} in {loadSeconds:0.0} s");
+                    error.WriteLine(gallery.HnswSource == "loaded"
+                        ? $"HNSW graph loaded back from {saved.FullName} in {loadSeconds:0.0} s"
+                        : $"HNSW graph could not be saved to or loaded from {saved.FullName}: {gallery.HnswSource} again in {loadSeconds:0.0} s");
                     if (gallery.HnswSource != "loaded") loadSeconds = null;
                 }
             }

@@ -38,10 +38,12 @@ internal sealed record HnswGraphFile(string Path, string StoreIdentity, Func<str
         maxFaceId = 0;
         try
         {
-            if (!File.Exists(Path) || !File.Exists(ManifestPath)) return null;
+            if (!File.Exists(Path) || !IsSmallFile(ManifestPath)) return null;
             var saved = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(ManifestPath));
             if (saved is null || saved with { MaxFaceId = 0, Bytes = 0, Sha256 = "" } != Expected(dimensions, options)) return null;
             if (ReadMark is not null && ReadMark() != saved.Sha256) return null;
+            // Sizes come from stat, without opening: a FIFO or device at the path (size 0) would block an open or never end.
+            if (new FileInfo(Path).Length != saved.Bytes) return null;
             // Hash the bytes USearch will read: on Linux it loads this very open file (a rename meanwhile cannot swap it).
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
             if (stream.Length != saved.Bytes || Convert.ToHexString(SHA256.HashData(stream)) != saved.Sha256) return null;
@@ -126,9 +128,15 @@ internal sealed record HnswGraphFile(string Path, string StoreIdentity, Func<str
 
     private static bool IsManifest(string path)
     {
-        try { return JsonSerializer.Deserialize<Manifest>(File.ReadAllText(path))?.Format == Format; }
+        try { return IsSmallFile(path) && JsonSerializer.Deserialize<Manifest>(File.ReadAllText(path))?.Format == Format; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return false; }
     }
+
+    /// <summary>
+    /// A file of 1 byte to 1 MiB, judged by its size alone: what a manifest can be. A FIFO or a device reports size 0,
+    /// so it is never opened (opening a FIFO blocks until a writer comes).
+    /// </summary>
+    private static bool IsSmallFile(string path) => new FileInfo(path) is { Exists: true, Length: > 0 and <= 1 << 20 };
 
     private static void TryDelete(string path)
     {
