@@ -571,13 +571,14 @@ public class GalleryTests
             foreach (string fifo in new[] { graph + ".json", graph })
             {
                 File.Delete(fifo);
-                using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) mkfifo.WaitForExit();
-                Assert.True((File.GetUnixFileMode(fifo) & UnixFileMode.UserRead) != 0 && new FileInfo(fifo).Length == 0, "mkfifo made no FIFO");
+                using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+                {
+                    mkfifo.WaitForExit();
+                    Assert.True(mkfifo.ExitCode == 0 && new FileInfo(fifo).Length == 0, $"mkfifo {fifo} failed");
+                }
                 using (var gallery = FaceGallery.Open(path, open))
                 {
-                    var prepare = new Thread(gallery.PrepareIndex) { IsBackground = true };
-                    prepare.Start();
-                    Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), $"PrepareIndex blocked on a FIFO at {Path.GetFileName(fifo)}");
+                    PrepareWithinTwoMinutes(gallery, $"with a FIFO at {Path.GetFileName(fifo)}");
                     Assert.Equal("built", gallery.HnswSource);
                 }
                 Assert.True(new FileInfo(fifo).Length > 0); // the FIFO was replaced by the saved file
@@ -590,9 +591,7 @@ public class GalleryTests
         Assert.NotEqual(manifest, File.ReadAllText(graph + ".json"));
         using (var gallery = FaceGallery.Open(path, open))
         {
-            var prepare = new Thread(gallery.PrepareIndex) { IsBackground = true };
-            prepare.Start();
-            Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), "PrepareIndex did not return with an edited max_face_id");
+            PrepareWithinTwoMinutes(gallery, "with an edited max_face_id");
             Assert.Equal("loaded", gallery.HnswSource);
             Assert.Equal(gallery.Count, gallery.HnswCount);
             Assert.Equal("s13", gallery.Identify(Probe(13), 1).Best!.Subject);
@@ -668,5 +667,13 @@ public class GalleryTests
             Assert.Equal("built", gallery.HnswSource);
         }
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.saving"));
+    }
+
+    /// <summary>PrepareIndex on a background thread: a hang fails the test (after 2 minutes) instead of stalling the run.</summary>
+    private static void PrepareWithinTwoMinutes(FaceGallery gallery, string what)
+    {
+        var prepare = new Thread(gallery.PrepareIndex) { IsBackground = true };
+        prepare.Start();
+        Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), $"PrepareIndex did not return {what}");
     }
 }

@@ -38,12 +38,13 @@ internal sealed record HnswGraphFile(string Path, string StoreIdentity, Func<str
         maxFaceId = 0;
         try
         {
-            if (!File.Exists(Path) || !IsSmallFile(ManifestPath)) return null;
+            // Sizes come from stat, without opening: a FIFO or device at either path (size 0) would block an open or never end.
+            var graphFile = new FileInfo(Path);
+            if (!graphFile.Exists || !IsSmallFile(ManifestPath)) return null;
             var saved = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(ManifestPath));
             if (saved is null || saved with { MaxFaceId = 0, Bytes = 0, Sha256 = "" } != Expected(dimensions, options)) return null;
             if (ReadMark is not null && ReadMark() != saved.Sha256) return null;
-            // Sizes come from stat, without opening: a FIFO or device at the path (size 0) would block an open or never end.
-            if (new FileInfo(Path).Length != saved.Bytes) return null;
+            if (graphFile.Length != saved.Bytes) return null;
             // Hash the bytes USearch will read: on Linux it loads this very open file (a rename meanwhile cannot swap it).
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
             if (stream.Length != saved.Bytes || Convert.ToHexString(SHA256.HashData(stream)) != saved.Sha256) return null;
