@@ -676,4 +676,53 @@ public class GalleryTests
         prepare.Start();
         Assert.True(prepare.Join(TimeSpan.FromMinutes(2)), $"PrepareIndex did not return {what}");
     }
+    // A full disk: the enrolment that does not fit is refused whole, naming the file; every committed face stays, the
+    // graph that cannot be saved is still searched, and nothing half-written is left beside the gallery.
+    [MountFact]
+    public void AFullDiskRefusesTheEnrolmentWholeAndKeepsTheGalleryAndItsSearch()
+    {
+        const int dim = 64, n = 2000;
+        string mount = TestPaths.NewTempDirectory("gallery-disk"), path = Path.Combine(mount, "faces.gallery");
+        // About 0.6 MB of float32 rows for n faces: the gallery fits, a second n faces and its journal do not.
+        Assert.True(FaultTests.Mount(mount, "size=1100k"));
+        try
+        {
+            var open = new GalleryOpenOptions { ForceHnsw = true };
+            float[] Probe(int i) => SyntheticEmbeddings.Near(61, i, dim, 0.5f, 900 + i);
+            using (var gallery = FaceGallery.Create(path, Model(dim), open: open))
+            {
+                gallery.Enroll(Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(61, i, dim))).ToList());
+                var more = Enumerable.Range(0, 2 * n).Select(i => new GalleryFace($"t{i}", SyntheticEmbeddings.Vector(62, i, dim))).ToList();
+                var full = Assert.Throws<IOException>(() => gallery.Enroll(more));
+                Assert.Contains(path, full.Message);
+                Assert.Contains("No space left", full.Message);
+                Assert.Equal(n, gallery.Count);
+                // The rolled-back journal freed its space: fill it, so the graph's save finds the disk full.
+                try
+                {
+                    using var filler = File.Create(Path.Combine(mount, "filler"));
+                    while (true) filler.Write(new byte[64 * 1024]);
+                }
+                catch (IOException)
+                {
+                }
+                // The graph is built in memory and its save fails for want of space: the search still answers from it.
+                Assert.Equal("s5", gallery.Identify(Probe(5), 1).Best!.Subject);
+                Assert.Equal("built", gallery.HnswSource);
+            }
+            Assert.False(File.Exists(path + ".hnsw"));
+            Assert.Empty(Directory.GetFiles(mount, "*.saving"));
+            File.Delete(Path.Combine(mount, "filler"));
+            using (var gallery = FaceGallery.Open(path, open))
+            {
+                Assert.Equal(n, gallery.Count);
+                Assert.DoesNotContain(gallery.Subjects(), s => s.Id.StartsWith('t'));
+                Assert.Equal("s1999", gallery.Identify(Probe(1999), 1).Best!.Subject);
+            }
+        }
+        finally
+        {
+            FaultTests.Unmount(mount);
+        }
+    }
 }

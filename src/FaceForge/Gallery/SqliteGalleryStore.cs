@@ -18,7 +18,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
     /// <summary>The schema version this code writes and reads.</summary>
     public const int SchemaVersion = 1;
 
-    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteCorrupt = 11, SqliteNotADatabase = 26;
+    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteCorrupt = 11, SqliteFull = 13, SqliteNotADatabase = 26;
 
     private readonly SqliteConnection _connection;
 
@@ -373,7 +373,10 @@ public sealed class SqliteGalleryStore : IGalleryStore
         command.ExecuteNonQuery();
     }
 
-    /// <summary>SQLite's errors as the gallery's: a busy file is locked, a foreign or damaged one is invalid data, both naming the file.</summary>
+    /// <summary>
+    /// SQLite's errors as the gallery's, naming the file: a busy file is locked, a foreign or damaged one is invalid
+    /// data, a full disk an I/O error (the transaction is rolled back, so nothing of the change is in the file).
+    /// </summary>
     private static T Guard<T>(string path, Func<T> work)
     {
         try
@@ -383,6 +386,10 @@ public sealed class SqliteGalleryStore : IGalleryStore
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
         {
             throw new LockedException(path, null);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
+        {
+            throw new IOException($"{path}: No space left on device (SQLite error 13): the change was not written, the gallery is as it was before it.", e);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
         {
