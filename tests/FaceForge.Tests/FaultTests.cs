@@ -278,6 +278,52 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         }
     }
 
+    // 7b. Replacing data on a full disk keeps the old data; a read-only gallery is a one-line error naming it.
+    [MountFact]
+    public void ReplacingOnAFullDiskKeepsTheOldDataAndNoLockOrTemporaryIsLeft()
+    {
+        string mount = TestPaths.NewTempDirectory("replace-disk"), model = TestModels.Random(TestPaths.NewTempDirectory("replace-model"));
+        Assert.True(Mount(mount, "size=600k"));
+        try
+        {
+            string set = Path.Combine(mount, "syn"), gallery = Path.Combine(mount, "g.gallery");
+            var ok = CliHarness.Run("data", "synth", "--out", set, "--identities", "2", "--images", "2", "--size", "64");
+            Assert.True(ok.Code == 0, ok.Error);
+            ok = CliHarness.Run("gallery", "create", gallery, "--model", model);
+            Assert.True(ok.Code == 0, ok.Error);
+            Dictionary<string, string> Snapshot() => Directory.GetFiles(mount, "*", SearchOption.AllDirectories)
+                .ToDictionary(f => Path.GetRelativePath(mount, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+            var before = Snapshot();
+            // The new set does not fit beside the old one: refused, and the old set is untouched (it used to be deleted first).
+            UserError(["data", "synth", "--out", set, "--identities", "40", "--images", "8", "--size", "64", "--force"], "No space left");
+            Assert.Equal(before, Snapshot());
+            Assert.Empty(Directory.GetDirectories(set, ".*"));
+
+            // A full disk takes a lock file's inode but not its pid: no empty lock may stay behind.
+            try
+            {
+                using var filler = File.Create(Path.Combine(mount, "filler"));
+                while (true) filler.Write(new byte[16 * 1024]);
+            }
+            catch (IOException)
+            {
+            }
+            UserError(["data", "pack", "--images", data.Root, "--out", Path.Combine(mount, "pk")], "No space left");
+            Assert.Empty(Directory.GetFiles(mount, "*.lock"));
+            File.Delete(Path.Combine(mount, "filler"));
+
+            Assert.True(Remount(mount, "ro"));
+            UserError(["data", "synth", "--out", set, "--identities", "2", "--images", "2", "--size", "64", "--force"], "Read-only file system");
+            UserError(["gallery", "create", gallery, "--model", model, "--force"], gallery);
+            UserError(["gallery", "calibrate", gallery, "--threshold", "0.5"], gallery, "cannot be written");
+            Assert.Equal(before, Snapshot());
+        }
+        finally
+        {
+            Unmount(mount);
+        }
+    }
+
     // 8. A truncated newest checkpoint: named, set aside, and the run resumes from the one before.
     [Fact]
     public void TruncatedNewestCheckpointIsNamedAndTheRunResumesFromTheOneBefore()

@@ -31,7 +31,7 @@ internal static class DataOccludeCommand
         var limit = new Option<int?>("--limit") { Description = "Use only the first N source images." };
         var seed = new Option<int>("--seed") { Description = "Seed of occluders, crops and lighting.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print JSON: images, faces, occluded_faces, occluders, source_images, skipped_no_face, out." };
-        var force = new Option<bool>("--force") { Description = "Write into an --out folder that already holds files (it is emptied first)." };
+        var force = new Option<bool>("--force") { Description = "Replace an --out folder that already holds files (the new set is written aside and takes its place once complete)." };
         var command = new Command("occlude", "Build a detection set from real faces: pseudo-labels from a detector on the clean images, occluders (masks, sunglasses, hands, scarves, half covers) painted by the landmarks, occlusion masks.")
         {
             images, detector, output, pairs, split, testFolds, occluders, overlays, holdOut, rate, composites, size, landmarks, confidence, limit, seed, json, force,
@@ -76,11 +76,11 @@ internal static class DataOccludeCommand
                 throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it; the sources would be overwritten or read back as sources. Choose a folder outside '{root}'.");
             if (options.Composites == 0 && sources.GroupBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
                 throw new UserErrorException($"--images: '{string.Join("', '", twin)}' share a file name, so their occlusion masks would collide in masks/; rename one, or use --composites.");
-            // Inputs inside --out would be deleted by --force before (or while) they are read.
+            // Inputs inside --out would be replaced by --force.
             foreach (var (option, path) in new[] { ("--detector", parse.GetValue(detector)), ("--landmarks", parse.GetValue(landmarks)), ("--pairs", parse.GetValue(pairs)) }
                 .Concat((parse.GetValue(overlays) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(o => ("--overlays", (string?)o))))
                 if (path is not null && (Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(fullOut, StringComparison.Ordinal))
-                    throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which is emptied before writing; keep inputs outside it.");
+                    throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
             bool replace = Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any();
             if (replace && !parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
@@ -92,10 +92,9 @@ internal static class DataOccludeCommand
             }
             if (labels.Images.Count == 0)
                 throw new UserErrorException($"--images: '{parse.GetValue(detector)}' found no face at --confidence {parse.GetValue(confidence)} in any of the {sources.Count} images of '{root}'; nothing written.");
-            // Only now, with every input read and checked, is the old output replaced.
-            if (replace) Directory.Delete(target, recursive: true);
             int total = options.Composites > 0 ? options.Composites : labels.Images.Count;
-            var report = progress.Run("writing", total, "img", p => OccludedSetWriter.Write(labels, root, target, options, reference, p));
+            // Written aside and put in --out's place once complete: a failure leaves the old set as it was.
+            var report = AtomicFolder.Write(target, staged => progress.Run("writing", total, "img", p => OccludedSetWriter.Write(labels, root, staged, options, reference, p))) with { Out = target };
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) JsonOutput.Write(writer, report with { Out = Path.GetFullPath(report.Out) });
             else writer.WriteLine($"wrote {report.Images} images with {report.Faces} faces ({report.OccludedFaces} occluded) to {Path.GetFullPath(report.Out)}; "

@@ -17,7 +17,7 @@ internal static class DataSplitLfwCommand
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file: write aligned crops instead of copies." };
         var template = new Option<string>("--template") { Description = $"Crop template with --landmarks: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.", DefaultValueFactory = _ => AlignmentTemplate.ArcFace112.Name };
         var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, out." };
-        var force = new Option<bool>("--force") { Description = "Write into an --out folder that already holds files (it is emptied first)." };
+        var force = new Option<bool>("--force") { Description = "Replace an --out folder that already holds files (the new split is written aside and takes its place once complete)." };
         var command = new Command("split-lfw", "Write LFW's training split: everyone not in a pair of the test folds.") { images, pairs, testFolds, output, landmarks, template, json, force };
         command.SetAction(parse =>
         {
@@ -36,14 +36,13 @@ internal static class DataSplitLfwCommand
             if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             {
                 if (!parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the split would mix with them. Choose another --out, or pass --force to replace them.");
-                Directory.Delete(target, recursive: true);
             }
             var people = LfwSplit.TrainingIdentities(root, allPairs, folds);
             var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
             var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
-            string outDir = parse.GetValue(output)!;
             var files = people.SelectMany(p => Directory.GetFiles(Path.Combine(root, p)).Order(StringComparer.Ordinal).Select(f => (Person: p, File: f))).ToList();
-            progress.Run("writing split", files.Count, "img", progress =>
+            // Written whole or not at all: a failure (a full disk) leaves --out as it was, a replaced split included.
+            AtomicFolder.Write(target, outDir => progress.Run("writing split", files.Count, "img", progress =>
             {
                 int done = 0;
                 Parallel.ForEach(files, item =>
@@ -59,8 +58,9 @@ internal static class DataSplitLfwCommand
                         throw new UserErrorException($"The landmarks file has no entry for '{item.Person}/{name}'.");
                     progress.Report(Interlocked.Increment(ref done));
                 });
-            });
-            var result = new { Identities = people.Count, Images = files.Count, Out = Path.GetFullPath(outDir), TestFolds = folds.Select(f => f + 1).ToArray() };
+                return 0;
+            }));
+            var result = new { Identities = people.Count, Images = files.Count, Out = Path.GetFullPath(target), TestFolds = folds.Select(f => f + 1).ToArray() };
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
             else parse.InvocationConfiguration.Output.WriteLine($"wrote {result.Images} images of {result.Identities} identities to {result.Out}");
             return 0;

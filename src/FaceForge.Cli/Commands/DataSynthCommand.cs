@@ -17,7 +17,7 @@ internal static class DataSynthCommand
         var sceneOcclusion = new Option<double>("--scene-occlusion") { Description = "Fraction of scene faces given an occluder (1: every face, for a heavy-occlusion test set).", DefaultValueFactory = _ => 0.5 };
         var heavy = new Option<bool>("--heavy-occlusion") { Description = "Also cover a random half of every scene face (a heavy-occlusion test set)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
-        var force = new Option<bool>("--force") { Description = "Write into an --out folder that already holds faces/ or scenes/ (their files are replaced)." };
+        var force = new Option<bool>("--force") { Description = "Replace the faces/ and scenes/ an --out folder already holds (the new ones are written aside and take their place once complete)." };
         var command = new Command("synth", "Generate synthetic face identities (aligned 112x112 crops with landmarks) and detection scenes.")
         {
             output, identities, images, size, seed, scenes, sceneOcclusion, heavy, json, force,
@@ -39,7 +39,6 @@ internal static class DataSynthCommand
                 if (!Directory.Exists(existing) || !Directory.EnumerateFileSystemEntries(existing).Any()) continue;
                 if (!parse.GetValue(force))
                     throw new UserErrorException($"--out: '{existing}' already holds data; a new set would mix with it. Choose another --out, or pass --force to replace it.");
-                Directory.Delete(existing, recursive: true);
             }
             options.Validate();
             int sceneCount = parse.GetValue(scenes);
@@ -59,13 +58,16 @@ internal static class DataSynthCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int total = options.Identities * options.ImagesPerIdentity;
         string facesDir = Path.Combine(dir, "faces");
-        progress.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(facesDir, p));
-        string? scenesDir = null;
-        if (sceneCount > 0)
+        string? scenesDir = sceneCount > 0 ? Path.Combine(dir, "scenes") : null;
+        // Each folder is written aside and takes its place at the end (scenes first, then faces): a failure in either
+        // leaves both as they were.
+        AtomicFolder.Write(facesDir, faces =>
         {
-            scenesDir = Path.Combine(dir, "scenes");
-            progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenesDir, sceneCount, p));
-        }
+            progress.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(faces, p));
+            if (scenesDir is not null)
+                AtomicFolder.Write(scenesDir, scenes => { progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenes, sceneCount, p)); return 0; });
+            return 0;
+        });
         return new Summary(Path.GetFullPath(facesDir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
     }
 }

@@ -55,7 +55,11 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Margin; 0 takes the head's default.")]
     public double Margin { get; init; }
 
-    [Setting("Peak learning rate (SGD with momentum, warmup then polynomial decay).", Option = "--lr")]
+    [Setting("Optimizer: Sgd (momentum) or AdamW (decoupled weight decay; pass e.g. --lr 0.002 --weight-decay 0.05).")]
+    [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+
+    [Setting("Peak learning rate (warmup then polynomial decay).", Option = "--lr")]
     public double LearningRate { get; init; } = 0.1;
 
     [Setting("SGD momentum.")]
@@ -138,7 +142,7 @@ public sealed record DistillationConfig : IRunSettings
     internal TrainingConfig StudentConfig() => new()
     {
         Data = Data ?? "", Arch = Student, Width = Width, EmbeddingSize = EmbeddingSize, Head = Head, Scale = Scale, Margin = Margin,
-        LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, WarmupEpochs = WarmupEpochs, Epochs = Epochs,
+        Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, WarmupEpochs = WarmupEpochs, Epochs = Epochs,
         MaxSteps = MaxSteps, MaxSeconds = MaxSeconds, BatchSize = BatchSize, Workers = Workers, GradientClip = GradientClip,
         MaxBadSteps = MaxBadSteps, CheckpointEvery = CheckpointEvery, LogEvery = LogEvery, Seed = Seed, Init = Init,
     };

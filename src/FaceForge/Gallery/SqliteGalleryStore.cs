@@ -18,7 +18,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
     /// <summary>The schema version this code writes and reads.</summary>
     public const int SchemaVersion = 1;
 
-    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteCorrupt = 11, SqliteFull = 13, SqliteNotADatabase = 26;
+    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteReadOnly = 8, SqliteCorrupt = 11, SqliteFull = 13, SqliteCantOpen = 14, SqliteNotADatabase = 26;
 
     private readonly SqliteConnection _connection;
 
@@ -51,7 +51,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
             });
         }
         // A read-only file, or one replaced under this process (SQLite error 8), is a graph not recorded: rebuilt next time.
-        catch (Exception e) when (e is IOException or InvalidDataException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
         {
             return false;
         }
@@ -80,8 +80,9 @@ public sealed class SqliteGalleryStore : IGalleryStore
         string temporary = $"{path}.{Guid.NewGuid():N}.creating";
         try
         {
-            using (var connection = Connect(temporary, SqliteOpenMode.ReadWriteCreate, options))
+            Guard(path, () =>
             {
+                using var connection = Connect(temporary, SqliteOpenMode.ReadWriteCreate, options);
                 using var transaction = connection.BeginTransaction();
                 Execute(connection, """
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -109,7 +110,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
                 };
                 foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
                 transaction.Commit();
-            }
+                return 0;
+            });
             // Stale journals of a replaced file would be replayed into the new one.
             foreach (string suffix in new[] { "-journal", "-wal", "-shm" }) File.Delete(path + suffix);
             File.Move(temporary, path, overwrite);
@@ -375,7 +377,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
 
     /// <summary>
     /// SQLite's errors as the gallery's, naming the file: a busy file is locked, a foreign or damaged one is invalid
-    /// data, a full disk an I/O error (the transaction is rolled back, so nothing of the change is in the file).
+    /// data, a full disk an I/O error, a file or folder that cannot be written an access error (the transaction is rolled
+    /// back, so nothing of the change is in the file).
     /// </summary>
     private static T Guard<T>(string path, Func<T> work)
     {
@@ -390,6 +393,12 @@ public sealed class SqliteGalleryStore : IGalleryStore
         catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
         {
             throw new IOException($"{path}: No space left on device (SQLite error 13): the change was not written, the gallery is as it was before it.", e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteReadOnly or SqliteCantOpen)
+        {
+            // SQLITE_READONLY_DBMOVED (1032): the file was renamed or replaced under this connection.
+            string cause = e.SqliteExtendedErrorCode == 1032 ? "the file was moved or replaced while open" : "a read-only file or file system, or no permission";
+            throw new UnauthorizedAccessException($"{path}: cannot be written ({e.Message.Replace("SQLite Error", "SQLite error", StringComparison.Ordinal).TrimEnd('.')}): {cause}; nothing was changed.", e);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
         {

@@ -2,10 +2,13 @@ namespace FaceForge;
 
 /// <summary>
 /// IO failures of the machine, not of FaceForge, whose message already names the path: a full disk (ENOSPC), a quota
-/// (EDQUOT), a read-only file system (EROFS), a name too long (ENAMETOOLONG). .NET puts the errno in HResult on Unix.
+/// (EDQUOT), a read-only file system (EROFS), a name too long (ENAMETOOLONG), and a folder that may not be removed or
+/// written (.NET reports EACCES, EPERM and EROFS on a folder as "Access to the path '…' is denied" without an errno).
+/// .NET puts the errno in HResult on Unix.
 /// </summary>
 internal static class DiskProblem
 {
     public static bool Is(IOException e) => e.HResult is 28 or 122 or 30 or 36
-        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase);
+        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase)
+        || e.Message.StartsWith("Access to the path", StringComparison.Ordinal);
 }

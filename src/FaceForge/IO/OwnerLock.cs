@@ -41,11 +41,20 @@ public sealed class OwnerLock : IDisposable
                 stream.Dispose();
                 continue;
             }
-            stream.SetLength(0);
-            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            stream.Write(pid);
-            stream.Flush();
-            return new OwnerLock(path, stream);
+            var owner = new OwnerLock(path, stream);
+            try
+            {
+                stream.SetLength(0);
+                stream.Write(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                stream.Flush();
+            }
+            catch
+            {
+                // A full disk takes the file but not the pid: release it, so no empty lock file is left behind.
+                owner.Dispose();
+                throw;
+            }
+            return owner;
         }
         throw new LockedException(path, Owner(path));
     }
