@@ -238,6 +238,28 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void AnAdamWStudentResumesWithItsMomentsAndReachesTheUninterruptedLoss()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-adamw"), teacher = Teacher(dir);
+        var config = Config(teacher, 4) with { Optimizer = Training.Recognition.OptimizerKind.AdamW, LearningRate = 0.002, WeightDecay = 0.05 };
+        Assert.Contains("\"optimizer\": \"AdamW\"", config.ToJson());
+        using var straight = new Distiller(config, Path.Combine(dir, "straight"));
+        straight.Prepare(false, false);
+        var full = straight.RunGeneration(1, resume: false, force: false);
+        using var split = new Distiller(config, Path.Combine(dir, "split"));
+        split.Prepare(false, false);
+        using (var stop = new CancellationTokenSource())
+            Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
+        split.Prepare(resume: true, force: false);
+        // Step 3's loss rests on the restored weights; step 4's also on step 3's update, which uses Adam's first and
+        // second moments: they must come back from the checkpoint too.
+        var resumed = split.RunGeneration(1, resume: true, force: false);
+        Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 4);
+        Assert.Equal(4, resumed.Losses[^1].Step);
+        Assert.Equal(full.Losses[3].Loss, resumed.Losses[^1].Loss, 4);
+    }
+
+    [Fact]
     public void ATeacherThatChangesBetweenGenerationsIsRefused()
     {
         string dir = TestPaths.NewTempDirectory("distill-teacher"), teacher = Teacher(dir);
