@@ -43,6 +43,8 @@ internal static class EvalQualityCommand
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            // A report folder that cannot be made (read-only, a file in the way) fails now, not after the embedding.
+            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var kinds = parse.GetValue(quality)!.Distinct().ToArray();
             string root = parse.GetValue(images)!, pairsPath = parse.GetValue(pairs)!;
             if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of images." : $"--images: folder '{root}' does not exist.");
@@ -124,10 +126,11 @@ internal static class EvalQualityCommand
                     : result.Curves[k]);
                 result = result with { Curves = curves };
             }
+            Print(parse, result, json);
+            // After the figures are printed: a report that cannot be written (a full disk) does not take them with it.
             if (parse.GetValue(report) is { } dir)
                 ErrorVersusRejectReportWriter.Write(dir, $"Error versus reject: {Path.GetFileName(parse.GetValue(model))}", result,
                     new Dictionary<string, string> { ["pairs"] = $"{pairsPath}{(selected is null ? "" : $", folds {parse.GetValue(folds)}")}", ["score"] = parse.GetValue(score)! });
-            Print(parse, result, json);
             return 0;
         });
         return command;

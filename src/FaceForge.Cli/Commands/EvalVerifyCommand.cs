@@ -36,6 +36,8 @@ internal static class EvalVerifyCommand
         {
             if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            // A report folder that cannot be made (read-only, a file in the way) fails now, not after the embedding.
+            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             var scoring = ModelInputs.Score(parse.GetValue(score)!, embedder);
@@ -52,8 +54,6 @@ internal static class EvalVerifyCommand
                     parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), options, progress);
             var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
             var result = outcome.Report;
-            if (parse.GetValue(report) is { } dir)
-                VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, outcome.Scores, outcome.Same);
             string? calibrated = null;
             if (parse.GetValue(calibrate))
             {
@@ -65,6 +65,9 @@ internal static class EvalVerifyCommand
             VerificationOutput.Print(parse, result, clock.Elapsed.TotalSeconds, calibrated is null ? null : new { CalibratedModel = Path.GetFullPath(calibrated), Flip = options.Flip.ToString() });
             if (calibrated is not null && !parse.GetValue(json))
                 parse.InvocationConfiguration.Output.WriteLine($"calibrated threshold {result.Threshold:0.0000} (flip {options.Flip}) written to {calibrated}{(calibrated == parse.GetValue(model) ? " (rewritten in place)" : "")}");
+            // After the figures are printed: a report that cannot be written (a full disk) does not take them with it.
+            if (parse.GetValue(report) is { } dir)
+                VerificationReportWriter.Write(dir, $"Verification: {Path.GetFileName(parse.GetValue(model))}", result, outcome.Scores, outcome.Same);
             return 0;
         });
         return command;
