@@ -257,6 +257,10 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 4);
         Assert.Equal(4, resumed.Losses[^1].Step);
         Assert.Equal(full.Losses[3].Loss, resumed.Losses[^1].Loss, 4);
+        // And the student did train with AdamW: SGD at the same rate takes another second step.
+        using var sgd = new Distiller(config with { Optimizer = Training.Recognition.OptimizerKind.Sgd, MaxSteps = 2 }, Path.Combine(dir, "sgd"));
+        sgd.Prepare(false, false);
+        Assert.NotEqual(Math.Round(full.Losses[1].Loss, 4), Math.Round(sgd.RunGeneration(1, resume: false, force: false).Losses[1].Loss, 4));
     }
 
     [Fact]

@@ -314,8 +314,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
 
             Assert.True(Remount(mount, "ro"));
             UserError(["data", "synth", "--out", set, "--identities", "2", "--images", "2", "--size", "64", "--force"], "Read-only file system");
-            UserError(["gallery", "create", gallery, "--model", model, "--force"], gallery);
-            UserError(["gallery", "calibrate", gallery, "--threshold", "0.5"], gallery, "cannot be written");
+            UserError(["gallery", "create", gallery, "--model", model, "--force"], $"{gallery}: cannot be");
+            UserError(["gallery", "calibrate", gallery, "--threshold", "0.5"], $"{gallery}: cannot be written");
             Assert.Equal(before, Snapshot());
         }
         finally

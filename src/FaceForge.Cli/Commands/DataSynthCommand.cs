@@ -59,15 +59,16 @@ internal static class DataSynthCommand
         int total = options.Identities * options.ImagesPerIdentity;
         string facesDir = Path.Combine(dir, "faces");
         string? scenesDir = sceneCount > 0 ? Path.Combine(dir, "scenes") : null;
-        // Each folder is written aside and takes its place at the end (scenes first, then faces): a failure in either
+        // Each folder is staged and takes its place once written (scenes, then faces): a failure while writing either
         // leaves both as they were.
         AtomicFolder.Write(facesDir, faces =>
         {
             progress.Run("synthesising faces", total, "img", p => generator.WriteRecognitionSet(faces, p));
             if (scenesDir is not null)
-                AtomicFolder.Write(scenesDir, scenes => { progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenes, sceneCount, p)); return 0; });
-            return 0;
+                AtomicFolder.Write(scenesDir, scenes => progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenes, sceneCount, p)));
         });
+        // A replaced set without scenes: an old scenes/ (which --force was asked to replace) would pass for this set's.
+        if (scenesDir is null && Directory.Exists(Path.Combine(dir, "scenes"))) Directory.Delete(Path.Combine(dir, "scenes"), recursive: true);
         return new Summary(Path.GetFullPath(facesDir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
     }
 }

@@ -43,8 +43,6 @@ internal static class EvalQualityCommand
         command.SetAction(parse =>
         {
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
-            // A report folder that cannot be made (read-only, a file in the way) fails now, not after the embedding.
-            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var kinds = parse.GetValue(quality)!.Distinct().ToArray();
             string root = parse.GetValue(images)!, pairsPath = parse.GetValue(pairs)!;
             if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of images." : $"--images: folder '{root}' does not exist.");
@@ -75,6 +73,8 @@ internal static class EvalQualityCommand
                 : null;
             if (points is not null) ImageInputs.RequireLandmarksFor(points, keys, parse.GetValue(landmarks)!);
             Dictionary<string, double>? detectorScores = null;
+            // A report folder that cannot be made (read-only) fails now, with the inputs checked, not after the embedding.
+            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             if (points is null || kinds.Contains("detector-score"))
             {
                 // Detected down to a low confidence floor, so the score of a poor face is measured rather than cut to

@@ -36,8 +36,6 @@ internal static class EvalVerifyCommand
         {
             if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
-            // A report folder that cannot be made (read-only, a file in the way) fails now, not after the embedding.
-            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             var scoring = ModelInputs.Score(parse.GetValue(score)!, embedder);
@@ -52,6 +50,8 @@ internal static class EvalVerifyCommand
                 : VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
                 : ForPairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
                     parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), options, progress);
+            // A report folder that cannot be made (read-only) fails now, with the inputs checked, not after the embedding.
+            if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
             var result = outcome.Report;
             string? calibrated = null;

@@ -99,16 +99,12 @@ public sealed class RunFolder(string path, int rank = 0)
     public IReadOnlyList<string> RunFiles() =>
         new[] { ModelPath, ConfigPath, MetricsPath, FinishedPath }.Where(System.IO.File.Exists).Select(System.IO.Path.GetFileName).OfType<string>().ToList();
 
-    /// <summary>
-    /// Deletes what a previous run left (this process's checkpoints; process 0 also metrics, finished.json, the model
-    /// and its report), for a run that starts over: a new run that then fails (a full disk) leaves an unfinished run,
-    /// not the old run's model beside the new run's checkpoints.
-    /// </summary>
+    /// <summary>Deletes what a previous run left (this process's checkpoints; process 0 also metrics and finished.json), for a run that starts over.</summary>
     public void Clear()
     {
         foreach (string checkpoint in Checkpoints()) System.IO.File.Delete(checkpoint);
         if (rank != 0) return;
-        foreach (string file in new[] { MetricsPath, FinishedPath, ModelPath, File("report.html"), File("loss.png") }) System.IO.File.Delete(file);
+        foreach (string file in new[] { MetricsPath, FinishedPath }) System.IO.File.Delete(file);
     }
 
     /// <summary>Deletes half-written temporary files that an interrupted checkpoint write left behind.</summary>

@@ -82,7 +82,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
         {
             Guard(path, () =>
             {
-                using var connection = Connect(temporary, SqliteOpenMode.ReadWriteCreate, options);
+                using var connection = Connect(temporary, SqliteOpenMode.ReadWriteCreate, options, shown: path);
                 using var transaction = connection.BeginTransaction();
                 Execute(connection, """
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -290,7 +290,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
     /// <inheritdoc/>
     public void Dispose() => _connection.Dispose();
 
-    private static SqliteConnection Connect(string path, SqliteOpenMode mode, GalleryOpenOptions? options)
+    // shown: the path errors name (a gallery being created is written under a temporary name).
+    private static SqliteConnection Connect(string path, SqliteOpenMode mode, GalleryOpenOptions? options, string? shown = null)
     {
         var builder = new SqliteConnectionStringBuilder
         {
@@ -304,7 +305,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
         var connection = new SqliteConnection(builder.ToString());
         try
         {
-            Guard(path, () =>
+            Guard(shown ?? path, () =>
             {
                 connection.Open();
                 Execute(connection, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
@@ -394,11 +395,15 @@ public sealed class SqliteGalleryStore : IGalleryStore
         {
             throw new IOException($"{path}: No space left on device (SQLite error 13): the change was not written, the gallery is as it was before it.", e);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode is SqliteReadOnly or SqliteCantOpen)
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteReadOnly)
         {
             // SQLITE_READONLY_DBMOVED (1032): the file was renamed or replaced under this connection.
             string cause = e.SqliteExtendedErrorCode == 1032 ? "the file was moved or replaced while open" : "a read-only file or file system, or no permission";
-            throw new UnauthorizedAccessException($"{path}: cannot be written ({e.Message.Replace("SQLite Error", "SQLite error", StringComparison.Ordinal).TrimEnd('.')}): {cause}; nothing was changed.", e);
+            throw new UnauthorizedAccessException($"{path}: cannot be written ({Sqlite(e)}): {cause}; nothing was changed.", e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteCantOpen)
+        {
+            throw new UnauthorizedAccessException($"{path}: cannot be opened ({Sqlite(e)}): a read-only or missing folder, no permission, or too many open files.", e);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
         {
@@ -409,6 +414,9 @@ public sealed class SqliteGalleryStore : IGalleryStore
             throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery ({e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).TrimEnd('.')}).", e);
         }
     }
+
+    /// <summary>SQLite's message as a clause: "SQLite error 8: 'attempt to write a readonly database'".</summary>
+    private static string Sqlite(SqliteException e) => e.Message.Replace("SQLite Error", "SQLite error", StringComparison.Ordinal).TrimEnd('.');
 }
 
 /// <summary>Fills a one-parameter command.</summary>
