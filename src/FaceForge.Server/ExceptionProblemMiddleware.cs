@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace FaceForge.Server;
 
 /// <summary>
-/// Turns every failure into problem+json: refusals with their own status, body limits 413, a busy store 503, and
-/// anything unexpected a bare 500 whose detail is a trace id (the exception goes to the log, never to the client).
+/// Turns every failure into problem+json: refusals with their own status, body limits 413, a busy or unwritable store
+/// 503, a full disk 507, and anything unexpected a bare 500 whose detail is a trace id (the exception goes to the log,
+/// never to the client: nor do the paths of the storage failures).
 /// </summary>
 internal sealed class ExceptionProblemMiddleware(RequestDelegate next, ILogger<ExceptionProblemMiddleware> log)
 {
@@ -33,6 +34,16 @@ internal sealed class ExceptionProblemMiddleware(RequestDelegate next, ILogger<E
         {
             log.LogError("gallery store unavailable: {Message}", e.Message);
             await ProblemResponse.WriteAsync(context, 503, "Gallery unavailable", "the gallery's store cannot be reached; try again later.", retryAfterSeconds: 5);
+        }
+        catch (IOException e) when (DiskProblem.Is(e) && e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase))
+        {
+            log.LogError("gallery storage full: {Message}", e.Message);
+            await ProblemResponse.WriteAsync(context, 507, "Insufficient storage", "the gallery's disk is full; nothing of this request was written.");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException || e is IOException io && DiskProblem.Is(io))
+        {
+            log.LogError("gallery storage not writable: {Message}", e.Message);
+            await ProblemResponse.WriteAsync(context, 503, "Gallery not writable", "the gallery's storage cannot be written now (read-only or no permission); nothing of this request was written.", retryAfterSeconds: 30);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

@@ -78,4 +78,22 @@ public class ServeHostTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         Assert.Equal(1, opened.Count);
         Assert.Equal("aaron", opened.Subjects().Single().Id);
     }
+    // Storage faults under a request: their own statuses, no path or message of the server's files in the body.
+    [Theory]
+    [InlineData("No space left on device : '/srv/g.gallery-journal'", 507)]
+    [InlineData("Read-only file system : '/srv/g.gallery'", 503)]
+    [InlineData(null, 503)]
+    [InlineData("disk I/O error", 500)]
+    public async Task StorageFaultsAnswerWithTheirStatusAndNoServerPath(string? io, int status)
+    {
+        Exception fault = io is null ? new UnauthorizedAccessException("/srv/g.gallery: cannot be written") : new IOException(io);
+        var middleware = new ExceptionProblemMiddleware(_ => throw fault, Microsoft.Extensions.Logging.Abstractions.NullLogger<ExceptionProblemMiddleware>.Instance);
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+        await middleware.InvokeAsync(context);
+        Assert.Equal(status, context.Response.StatusCode);
+        string body = System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
+        Assert.Contains($"\"status\":{status}", body.Replace(" ", ""));
+        Assert.DoesNotContain("/srv", body);
+    }
 }
