@@ -35,7 +35,7 @@ internal sealed class ExceptionProblemMiddleware(RequestDelegate next, ILogger<E
             log.LogError("gallery store unavailable: {Message}", e.Message);
             await ProblemResponse.WriteAsync(context, 503, "Gallery unavailable", "the gallery's store cannot be reached; try again later.", retryAfterSeconds: 5);
         }
-        catch (IOException e) when (DiskProblem.Is(e) && e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (DiskProblem.IsFull(e))
         {
             log.LogError("gallery storage full: {Message}", e.Message);
             await ProblemResponse.WriteAsync(context, 507, "Insufficient storage", "the gallery's disk is full; nothing of this request was written.");

@@ -300,17 +300,10 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
             Assert.Empty(Directory.GetDirectories(set, ".*"));
 
             // A full disk takes a lock file's inode but not its pid: no empty lock may stay behind.
-            try
-            {
-                using var filler = File.Create(Path.Combine(mount, "filler"));
-                while (true) filler.Write(new byte[16 * 1024]);
-            }
-            catch (IOException)
-            {
-            }
+            string filler = FillDisk(mount);
             UserError(["data", "pack", "--images", data.Root, "--out", Path.Combine(mount, "pk")], "No space left");
             Assert.Empty(Directory.GetFiles(mount, "*.lock"));
-            File.Delete(Path.Combine(mount, "filler"));
+            File.Delete(filler);
 
             Assert.True(Remount(mount, "ro"));
             UserError(["data", "synth", "--out", set, "--identities", "2", "--images", "2", "--size", "64", "--force"], "Read-only file system");
@@ -562,6 +555,21 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     private static bool Remount(string target, string options) => Run("mount", "-o", $"remount,{options}", target);
 
     internal static void Unmount(string target) => Run("umount", target);
+
+    /// <summary>Writes a file into <paramref name="mount"/> until its disk is full (writes run up to the last byte); returns its path.</summary>
+    internal static string FillDisk(string mount)
+    {
+        string path = Path.Combine(mount, "filler");
+        try
+        {
+            using var filler = File.Create(path);
+            while (true) filler.Write(new byte[64 * 1024]);
+        }
+        catch (IOException)
+        {
+        }
+        return path;
+    }
 
     private static bool Run(string file, params string[] args)
     {

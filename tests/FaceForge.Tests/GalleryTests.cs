@@ -689,6 +689,7 @@ public class GalleryTests
         {
             var open = new GalleryOpenOptions { ForceHnsw = true };
             float[] Probe(int i) => SyntheticEmbeddings.Near(61, i, dim, 0.5f, 900 + i);
+            string filler;
             using (var gallery = FaceGallery.Create(path, Model(dim), open: open))
             {
                 gallery.Enroll(Enumerable.Range(0, n).Select(i => new GalleryFace($"s{i}", SyntheticEmbeddings.Vector(61, i, dim))).ToList());
@@ -698,21 +699,14 @@ public class GalleryTests
                 Assert.Contains("No space left", full.Message);
                 Assert.Equal(n, gallery.Count);
                 // The rolled-back journal freed its space: fill it, so the graph's save finds the disk full.
-                try
-                {
-                    using var filler = File.Create(Path.Combine(mount, "filler"));
-                    while (true) filler.Write(new byte[64 * 1024]);
-                }
-                catch (IOException)
-                {
-                }
+                filler = FaultTests.FillDisk(mount);
                 // The graph is built in memory and its save fails for want of space: the search still answers from it.
                 Assert.Equal("s5", gallery.Identify(Probe(5), 1).Best!.Subject);
                 Assert.Equal("built", gallery.HnswSource);
             }
             Assert.False(File.Exists(path + ".hnsw"));
             Assert.Empty(Directory.GetFiles(mount, "*.saving"));
-            File.Delete(Path.Combine(mount, "filler"));
+            File.Delete(filler);
             using (var gallery = FaceGallery.Open(path, open))
             {
                 Assert.Equal(n, gallery.Count);

@@ -71,16 +71,11 @@ internal static class DataOccludeCommand
             var reference = ImageInputs.Landmarks(parse.GetValue(landmarks));
             string target = parse.GetValue(output)!;
             if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
-            string fullOut = Path.GetFullPath(target).TrimEnd('/') + "/", fullRoot = Path.GetFullPath(root).TrimEnd('/') + "/";
-            if (fullRoot.StartsWith(fullOut, StringComparison.Ordinal) || fullOut.StartsWith(fullRoot, StringComparison.Ordinal))
-                throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it; the sources would be overwritten or read back as sources. Choose a folder outside '{root}'.");
+            // Sources apart from --out, and no input inside it: --force replaces it.
+            ReplacedOutput.RequireApart(target, root, new[] { ("--detector", parse.GetValue(detector)), ("--landmarks", parse.GetValue(landmarks)), ("--pairs", parse.GetValue(pairs)) }
+                .Concat((parse.GetValue(overlays) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(o => ("--overlays", (string?)o))));
             if (options.Composites == 0 && sources.GroupBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
                 throw new UserErrorException($"--images: '{string.Join("', '", twin)}' share a file name, so their occlusion masks would collide in masks/; rename one, or use --composites.");
-            // Inputs inside --out would be replaced by --force.
-            foreach (var (option, path) in new[] { ("--detector", parse.GetValue(detector)), ("--landmarks", parse.GetValue(landmarks)), ("--pairs", parse.GetValue(pairs)) }
-                .Concat((parse.GetValue(overlays) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(o => ("--overlays", (string?)o))))
-                if (path is not null && (Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(fullOut, StringComparison.Ordinal))
-                    throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
             bool replace = Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any();
             if (replace && !parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);

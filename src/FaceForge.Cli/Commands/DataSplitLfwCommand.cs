@@ -36,12 +36,7 @@ internal static class DataSplitLfwCommand
             if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !parse.GetValue(force))
                 throw new UserErrorException($"--out: '{target}' already holds files; the split would mix with them. Choose another --out, or pass --force to replace them.");
             // --force replaces --out: inputs inside it would be replaced too; an --out inside the images would be read as people.
-            static bool Inside(string inner, string outer) => (Path.GetFullPath(inner).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
-            if (Inside(target, root) || Inside(root, target))
-                throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it. Choose a folder outside '{root}'.");
-            foreach (var (option, path) in new[] { ("--pairs", pairsPath), ("--landmarks", parse.GetValue(landmarks)) })
-                if (path is not null && Inside(path, target))
-                    throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the split replaces; keep inputs outside it.");
+            ReplacedOutput.RequireApart(target, root, [("--pairs", pairsPath), ("--landmarks", parse.GetValue(landmarks))]);
             var people = LfwSplit.TrainingIdentities(root, allPairs, folds);
             var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
             var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);

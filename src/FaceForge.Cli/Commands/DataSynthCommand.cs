@@ -58,7 +58,8 @@ internal static class DataSynthCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int total = options.Identities * options.ImagesPerIdentity;
         string facesDir = Path.Combine(dir, "faces");
-        string? scenesDir = sceneCount > 0 ? Path.Combine(dir, "scenes") : null;
+        string scenesPath = Path.Combine(dir, "scenes");
+        string? scenesDir = sceneCount > 0 ? scenesPath : null;
         // Each folder is staged and takes its place once written (scenes, then faces): a failure while writing either
         // leaves both as they were.
         AtomicFolder.Write(facesDir, faces =>
@@ -68,7 +69,7 @@ internal static class DataSynthCommand
                 AtomicFolder.Write(scenesDir, scenes => progress.Run("synthesising scenes", sceneCount, "scene", p => generator.WriteDetectionScenes(scenes, sceneCount, p)));
         });
         // A replaced set without scenes: an old scenes/ (which --force was asked to replace) would pass for this set's.
-        if (scenesDir is null && Directory.Exists(Path.Combine(dir, "scenes"))) Directory.Delete(Path.Combine(dir, "scenes"), recursive: true);
+        if (scenesDir is null && Directory.Exists(scenesPath)) Directory.Delete(scenesPath, recursive: true);
         return new Summary(Path.GetFullPath(facesDir), options.Identities, total, options.Size, options.Seed, scenesDir is null ? null : Path.GetFullPath(scenesDir), sceneCount, clock.Elapsed.TotalSeconds);
     }
 }

@@ -8,7 +8,9 @@ namespace FaceForge;
 /// </summary>
 internal static class DiskProblem
 {
-    public static bool Is(IOException e) => e.HResult is 28 or 122 or 30 or 36
-        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase)
-        || e.Message.StartsWith("Access to the path", StringComparison.Ordinal);
+    public static bool Is(IOException e) => IsFull(e) || e.HResult is 30 or 36
+        || e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase) || e.Message.StartsWith("Access to the path", StringComparison.Ordinal);
+
+    /// <summary>No room left: a full disk (ENOSPC, also as the message of an error that lost its errno) or a quota (EDQUOT).</summary>
+    public static bool IsFull(IOException e) => e.HResult is 28 or 122 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 }

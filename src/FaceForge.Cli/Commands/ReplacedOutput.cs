@@ -1,0 +1,21 @@
+namespace FaceForge.Cli.Commands;
+
+/// <summary>
+/// Checks for a data command whose --out the new set replaces (with --force): the output apart from the image root, and
+/// no other input inside the output, each refused before anything is read or written.
+/// </summary>
+internal static class ReplacedOutput
+{
+    /// <summary>Refuses an --out that is <paramref name="root"/>, holds it or lies inside it, and any input inside --out.</summary>
+    public static void RequireApart(string target, string root, IEnumerable<(string Option, string? Path)> inputs)
+    {
+        if (Inside(target, root) || Inside(root, target))
+            throw new UserErrorException($"--out: '{target}' is the image root, holds it or lies inside it; the sources would be overwritten or read back as sources. Choose a folder outside '{root}'.");
+        foreach (var (option, path) in inputs)
+            if (path is not null && Inside(path, target))
+                throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
+    }
+
+    private static bool Inside(string inner, string outer) =>
+        (Path.GetFullPath(inner).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
+}
