@@ -65,6 +65,71 @@ public class BatchLoaderTests(SyntheticFolderFixture data) : IClassFixture<Synth
         Assert.Throws<ArgumentException>(() => new BatchLoader(data.Dataset, options with { SliceIndex = 0, SliceCount = 4 }));
     }
 
+    /// <summary>
+    /// Aligned images (no landmarks) are moved themselves: a dot at a crop's centre stays put under the jitter's scale
+    /// and rotation, so where it lands measures the shift alone, at most j times the eye distance (a third of the width).
+    /// </summary>
+    [Fact]
+    public void AlignmentJitterMovesAlignedCropsWithinItsBounds()
+    {
+        string root = TestPaths.NewTempDirectory("jitterset");
+        for (int id = 0; id < 2; id++)
+        {
+            Directory.CreateDirectory(Path.Combine(root, $"id{id}"));
+            for (int k = 0; k < 10; k++)
+            {
+                var image = new FaceForge.Imaging.RgbImage(60, 60);
+                for (int y = 28; y < 32; y++)
+                for (int x = 28; x < 32; x++)
+                    image.Buffer.AsSpan((y * 60 + x) * 3, 3).Fill(255);
+                FaceForge.Imaging.ImageEncoder.Save(image, Path.Combine(root, $"id{id}", $"{k}.png"));
+            }
+        }
+        using var dataset = ImageFolderDataset.Open(root);
+        var plain = new BatchLoaderOptions { BatchSize = 20, Width = 60, Height = 60, Seed = 3, Workers = 1, Augmentation = new AugmentationOptions { FlipProbability = 0 } };
+        const double j = 0.1;
+        var jittered = plain with { Augmentation = plain.Augmentation with { AlignmentJitter = j } };
+        var still = Collect(new BatchLoader(dataset, plain), 0).Single().Pixels;
+        var moved = Collect(new BatchLoader(dataset, jittered), 0).Single().Pixels;
+        Assert.Equal(moved, Collect(new BatchLoader(dataset, jittered with { Workers = 2 }), 0).Single().Pixels);
+
+        int plane = 3 * 60 * 60, shifted = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            var (x0, y0) = Centroid(still.AsSpan(i * plane, plane));
+            var (x1, y1) = Centroid(moved.AsSpan(i * plane, plane));
+            Assert.Equal(30, x0, 0.01);
+            Assert.Equal(30, y0, 0.01);
+            double bound = j * 60 / 3.0 + 0.5; // the shift, plus interpolation
+            Assert.InRange(Math.Abs(x1 - 30), 0, bound);
+            Assert.InRange(Math.Abs(y1 - 30), 0, bound);
+            if (Math.Abs(x1 - 30) + Math.Abs(y1 - 30) > 0.3) shifted++;
+        }
+        Assert.True(shifted >= 15, $"only {shifted} of 20 crops moved");
+        Assert.Throws<ArgumentException>(() => new BatchLoader(dataset, plain with { Augmentation = plain.Augmentation with { AlignmentJitter = 1.5 } }));
+        // train's keys reach the loader, and bad values are refused naming the key.
+        var config = new FaceForge.Training.Recognition.TrainingConfig { Data = root, AlignmentJitter = j, ColorJitterProbability = 0.3 };
+        var loader = FaceForge.Training.Recognition.RecognitionTask.LoaderOptions(config, new FaceForge.Models.ModelInfo { Architecture = "vargfacenet", InputWidth = 60, InputHeight = 60, Template = "arcface", EmbeddingSize = 8 }, new FaceForge.Training.Distributed.SingleProcessCommunicator());
+        Assert.Equal((j, 0.3), (loader.Augmentation.AlignmentJitter, loader.Augmentation.ColorJitterProbability));
+        Assert.Contains("alignment_jitter", Assert.Throws<ArgumentException>(() => (config with { AlignmentJitter = 0.7 }).Validate()).Message);
+        Assert.Contains("color_jitter_probability", Assert.Throws<ArgumentException>(() => (config with { ColorJitterProbability = -1 }).Validate()).Message);
+
+        // The red channel's brightness-weighted centre of one normalised crop.
+        static (double X, double Y) Centroid(ReadOnlySpan<float> crop)
+        {
+            var red = crop[..(60 * 60)];
+            float min = float.MaxValue;
+            foreach (float v in red) min = Math.Min(min, v);
+            double sum = 0, sx = 0, sy = 0;
+            for (int k = 0; k < red.Length; k++)
+            {
+                double w = red[k] - min;
+                sum += w; sx += w * (k % 60 + 0.5); sy += w * (k / 60 + 0.5);
+            }
+            return (sx / sum, sy / sum);
+        }
+    }
+
     [Fact]
     public void EpochsShuffleDifferentlyAndLabelsMatchTheDataset()
     {

@@ -117,7 +117,7 @@ internal sealed class RecognitionTask : ITrainingTask
     {
         BatchSize = config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = config.Workers,
         Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
-        Augmentation = new AugmentationOptions { DegradeProbability = config.DegradeProbability },
+        Augmentation = new AugmentationOptions { DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter },
     };
 
     /// <summary>

@@ -179,6 +179,12 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Probability of one random quality degradation per training image (Gaussian blur, down-and-up rescale, JPEG, darkening; mild to heavy), so the model meets faces worse than the training set's (docs/quality.md).")]
     public double DegradeProbability { get; init; }
 
+    [Setting("Probability of brightness, contrast and saturation jitter of ±20% per training image.")]
+    public double ColorJitterProbability { get; init; }
+
+    [Setting("Size j of a random similarity move per training image: scale e^u, rotation u radians, shift u eye distances, u uniform in [-j, j] (0.05 is mild).")]
+    public double AlignmentJitter { get; init; }
+
     [Setting("Seed of initialisation, order and augmentation.")]
     public int Seed { get; init; }
 
@@ -235,6 +241,8 @@ public sealed record TrainingConfig : IRunSettings
         Require(Scale >= 0, "scale", $"must be positive, or 0 for the head's default (got {Scale})");
         Require(Margin >= 0, "margin", $"must be non-negative (got {Margin})");
         Require(DegradeProbability is >= 0 and <= 1, "degrade_probability", $"must be in [0, 1] (got {DegradeProbability})");
+        Require(ColorJitterProbability is >= 0 and <= 1, "color_jitter_probability", $"must be in [0, 1] (got {ColorJitterProbability})");
+        Require(AlignmentJitter is >= 0 and <= 0.5, "alignment_jitter", $"must be in [0, 0.5] (got {AlignmentJitter})");
         Require(GradientClip >= 0, "gradient_clip", $"must be non-negative (got {GradientClip})");
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(Power > 0, "power", $"must be positive (got {Power})");

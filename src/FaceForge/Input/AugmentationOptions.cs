@@ -28,8 +28,10 @@ public sealed record AugmentationOptions
     public double GrayProbability { get; init; }
 
     /// <summary>
-    /// Size j of a random similarity move of the landmarks before alignment (only when aligning from landmarks): scale
-    /// by e^u, rotate by u radians and shift by u times the eye distance in x and in y, each u uniform in [-j, j].
+    /// Size j of a random similarity move: scale by e^u, rotate by u radians and shift by u times the eye distance in
+    /// x and in y, each u uniform in [-j, j]. With landmarks the landmarks move before alignment; images taken as
+    /// aligned are moved themselves about their centre (eye distance a third of the width; what leaves the crop is
+    /// filled by the edge pixels).
     /// <value>The default is 0 (none).</value>
     /// </summary>
     public double AlignmentJitter { get; init; }

@@ -163,11 +163,14 @@ public sealed class BatchLoader
             int index = order[position];
             var image = Load(ref index);
             int draw = Randomness.SeedMixer.Mix(_options.Seed, epoch, position);
-            var points = _options.Landmarks is { } landmarks ? Jitter(landmarks[index], draw) : (FaceLandmarks?)null;
+            var move = DrawMove(draw);
+            var points = _options.Landmarks is { } landmarks ? move.Apply(landmarks[index]) : (FaceLandmarks?)null;
             for (int v = 0; v < views.Length; v++)
             {
                 var view = views[v];
                 var crop = Crop(image, points, view, index);
+                // Aligned images have no landmarks to move: the same move is applied to the crop itself.
+                if (points is null) crop = move.Apply(crop);
                 // Every view replays the same draw: one flip, one jitter, one blur decision per sample.
                 crop = Augmenter.Apply(crop, _options.Augmentation, new Random(draw));
                 int plane = 3 * view.Height * view.Width;
@@ -192,20 +195,52 @@ public sealed class BatchLoader
         }
     }
 
-    /// <summary>The landmarks moved by a random similarity (<see cref="AugmentationOptions.AlignmentJitter"/>) about their centre.</summary>
-    private FaceLandmarks Jitter(FaceLandmarks points, int draw)
+    /// <summary>This sample's random similarity move (<see cref="AugmentationOptions.AlignmentJitter"/>), none when the jitter is 0.</summary>
+    private JitterMove DrawMove(int draw)
     {
         double j = _options.Augmentation.AlignmentJitter;
-        if (j == 0) return points;
+        if (j == 0) return default;
         var random = new Random(Randomness.SeedMixer.Mix(draw, 0x0a11, 0x9e7));
         double U() => (2 * random.NextDouble() - 1) * j;
         float scale = (float)Math.Exp(U()), angle = (float)U();
-        float eyes = Vector2.Distance(points.LeftEye, points.RightEye);
-        var shift = new Vector2((float)U() * eyes, (float)U() * eyes);
-        var all = points.ToArray();
-        var centre = all.Aggregate(Vector2.Zero, (a, b) => a + b) / all.Length;
-        var rotation = Matrix3x2.CreateRotation(angle);
-        return points.Select(q => centre + Vector2.Transform(q - centre, rotation) * scale + shift);
+        float shiftX = (float)U(), shiftY = (float)U();
+        return new JitterMove(true, scale, angle, shiftX, shiftY);
+    }
+
+    /// <summary>
+    /// Scale, rotation (radians) and shift (in eye distances) about the centre of the points or of the crop; the
+    /// eye distance of an aligned crop is taken as a third of its width, as <see cref="Augmenter"/> does.
+    /// </summary>
+    private readonly record struct JitterMove(bool Active, float Scale, float Angle, float ShiftX, float ShiftY)
+    {
+        public FaceLandmarks Apply(FaceLandmarks points)
+        {
+            if (!Active) return points;
+            float eyes = Vector2.Distance(points.LeftEye, points.RightEye);
+            var all = points.ToArray();
+            var centre = all.Aggregate(Vector2.Zero, (a, b) => a + b) / all.Length;
+            var rotation = Matrix3x2.CreateRotation(Angle);
+            var shift = new Vector2(ShiftX * eyes, ShiftY * eyes);
+            float scale = Scale;
+            return points.Select(q => centre + Vector2.Transform(q - centre, rotation) * scale + shift);
+        }
+
+        public RgbImage Apply(RgbImage crop)
+        {
+            if (!Active) return crop;
+            var map = Map(new Vector2(crop.Width / 2f, crop.Height / 2f), crop.Width / 3f);
+            var result = new RgbImage(crop.Width, crop.Height);
+            FaceAligner.Warp(crop, map, result.Buffer, crop.Width, crop.Height);
+            return result;
+        }
+
+        /// <summary>p -> centre + scale R(angle) (p - centre) + shift x eyes, as the landmarks move.</summary>
+        private SimilarityTransform Map(Vector2 centre, float eyes)
+        {
+            float a = Scale * MathF.Cos(Angle), b = Scale * MathF.Sin(Angle);
+            var shift = new Vector2(ShiftX * eyes, ShiftY * eyes);
+            return new SimilarityTransform(a, b, centre.X - (a * centre.X - b * centre.Y) + shift.X, centre.Y - (b * centre.X + a * centre.Y) + shift.Y);
+        }
     }
 
     private RgbImage Load(ref int index)

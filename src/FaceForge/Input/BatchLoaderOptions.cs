@@ -84,7 +84,6 @@ public sealed record BatchLoaderOptions
         Augmentation.Validate();
         foreach (var (view, i) in Views.Select((v, i) => (v, i))) view.Validate(i == 0 ? "main view" : $"view {i}");
         if (Landmarks is not null && Views.Any(v => v.Template is null)) throw new ArgumentException("With Landmarks every view needs a Template.", nameof(Landmarks));
-        if (Landmarks is null && Augmentation.AlignmentJitter > 0) throw new ArgumentException("AlignmentJitter moves landmarks: it needs Landmarks.", nameof(Landmarks));
     }
 
     /// <summary>The main view, then <see cref="ExtraViews"/>.</summary>
