@@ -72,6 +72,10 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         // 600 impostor pairs cannot measure a FAR of 1e-3 or 1e-4.
         var tar = JsonDocument.Parse(output).RootElement.GetProperty("tar_at_far");
         Assert.Equal(JsonValueKind.Null, tar.GetProperty("1e-4").ValueKind);
+        // An ONNX model cannot take the threshold: refused before the evaluation, not after it.
+        (code, _, error) = CliHarness.Run("eval", "verify", "--model", Path.ChangeExtension(model, ".onnx"), "--images", Lfw("images"), "--pairs", Lfw("pairs.txt"), "--calibrate");
+        Assert.Equal(2, code);
+        Assert.Contains("--calibrate writes the threshold into a FaceForge model (.ffm)", error);
     }
 
     [Fact]

@@ -35,6 +35,9 @@ internal static class EvalVerifyCommand
         command.SetAction(parse =>
         {
             if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
+            // The threshold is written into a FaceForge model file: an ONNX model would fail only after the whole evaluation.
+            if (parse.GetValue(calibrate) && parse.GetValue(model)!.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new UserErrorException($"--calibrate writes the threshold into a FaceForge model (.ffm); '{parse.GetValue(model)}' is ONNX: calibrate the .ffm, then export it (the export carries the threshold).");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
