@@ -128,6 +128,21 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         Assert.Contains("[default: 32]", output.Split('\n').Single(l => l.TrimStart().StartsWith("--scale", StringComparison.Ordinal)));
     }
 
+    /// <summary>The demo end to end at a toy size: it trains, scores identity-disjoint pairs (N / 2 of each kind per fold, at least 30) and writes its report.</summary>
+    [Fact]
+    public void DemoRunsAtAToySizeAndScalesItsPairsWithTheTestIdentities()
+    {
+        string dir = TestPaths.NewTempDirectory("demo");
+        var (code, output, error) = CliHarness.Run("demo", "--out", dir, "--identities", "12", "--images", "3", "--epochs", "1", "--batch-size", "8",
+            "--test-identities", "80", "--alignment-jitter", "0.05", "--json");
+        Assert.True(code == 0, error);
+        var result = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(10 * 2 * 40, result.GetProperty("pairs").GetInt32());
+        Assert.InRange(result.GetProperty("accuracy_mean").GetDouble(), 0, 1);
+        Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
+        Assert.Equal(0.05, JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "run", "config.json"))).RootElement.GetProperty("alignment_jitter").GetDouble());
+    }
+
     private sealed class Collect(List<int> steps) : IProgress<TrainingStatus>
     {
         public void Report(TrainingStatus value) => steps.Add(value.Step);
