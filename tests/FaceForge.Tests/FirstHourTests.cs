@@ -76,6 +76,9 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         (code, _, error) = CliHarness.Run("eval", "verify", "--model", Path.ChangeExtension(model, ".onnx"), "--images", Lfw("images"), "--pairs", Lfw("pairs.txt"), "--calibrate");
         Assert.Equal(2, code);
         Assert.Contains("--calibrate writes the threshold into a FaceForge model (.ffm)", error);
+        (code, _, error) = CliHarness.Run("eval", "verify", "--model", model, "--images", Lfw("images"), "--pairs", Lfw("pairs.txt"), "--calibrate", "--out", Path.ChangeExtension(calibrated, ".onnx"));
+        Assert.Equal(2, code);
+        Assert.Contains("name it .ffm", error);
     }
 
     [Fact]

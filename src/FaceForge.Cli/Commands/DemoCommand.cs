@@ -60,8 +60,8 @@ internal static class DemoCommand
 
             using var testSet = ImageFolderDataset.Open(testDir);
             var items = Enumerable.Range(0, testSet.Count).Select(i => (testSet.RelativePath(i), testSet.GetLabel(i))).ToList();
-            // 300 identities give 3,000 pairs: with 600 (the first demo's) a run's figure moved by about 2 points with the
-            // draw of pairs alone (docs/benchmarks.md, "Demo").
+            // 300 identities give 3,000 pairs: with 600 (the first demo's) a run's figure moved by 1.5 to 2.8 points with
+            // the draw of pairs alone (docs/benchmarks.md, "Demo"). Pairs are drawn with replacement (some repeat).
             int perFold = Math.Max(30, parse.GetValue(testIdentities) / 2);
             var protocol = new VerificationProtocol(PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: perFold, seed: s));
             using var embedder = ModelInputs.OpenEmbedder(result.ModelPath, "--model");

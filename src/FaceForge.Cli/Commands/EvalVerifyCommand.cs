@@ -38,6 +38,8 @@ internal static class EvalVerifyCommand
             // The threshold is written into a FaceForge model file: an ONNX model would fail only after the whole evaluation.
             if (parse.GetValue(calibrate) && parse.GetValue(model)!.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
                 throw new UserErrorException($"--calibrate writes the threshold into a FaceForge model (.ffm); '{parse.GetValue(model)}' is ONNX: calibrate the .ffm, then export it (the export carries the threshold).");
+            if (parse.GetValue(calibratedOut) is { } calibratedPath && calibratedPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new UserErrorException($"--out '{calibratedPath}': --calibrate writes a FaceForge model (.ffm), which every command would then take for ONNX by its name; name it .ffm and export it afterwards.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));

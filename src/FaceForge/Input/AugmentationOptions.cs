@@ -30,8 +30,9 @@ public sealed record AugmentationOptions
     /// <summary>
     /// Size j of a random similarity move: scale by e^u, rotate by u radians and shift by u times the eye distance in
     /// x and in y, each u uniform in [-j, j]. With landmarks the landmarks move before alignment; images taken as
-    /// aligned are moved themselves about their centre (eye distance a third of the width; what leaves the crop is
-    /// filled by the edge pixels).
+    /// aligned are moved themselves about their centre (eye distance a third of the width; what the move uncovers is
+    /// black, as in alignment). Views of different shapes without landmarks get the same draw but not quite the same
+    /// move (each takes its own width as the scale of the shift).
     /// <value>The default is 0 (none).</value>
     /// </summary>
     public double AlignmentJitter { get; init; }

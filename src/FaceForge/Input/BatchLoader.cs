@@ -169,7 +169,7 @@ public sealed class BatchLoader
             {
                 var view = views[v];
                 var crop = Crop(image, points, view, index);
-                // Aligned images have no landmarks to move: the same move is applied to the crop itself.
+                // Aligned images have no landmarks to move: the crop itself is moved by a draw of the same distribution.
                 if (points is null) crop = move.Apply(crop);
                 // Every view replays the same draw: one flip, one jitter, one blur decision per sample.
                 crop = Augmenter.Apply(crop, _options.Augmentation, new Random(draw));
@@ -228,13 +228,14 @@ public sealed class BatchLoader
         public RgbImage Apply(RgbImage crop)
         {
             if (!Active) return crop;
-            var map = Map(new Vector2(crop.Width / 2f, crop.Height / 2f), crop.Width / 3f);
+            // Pixel centres are whole numbers in Warp, so the crop's centre is ((W - 1) / 2, (H - 1) / 2).
+            var map = Map(new Vector2((crop.Width - 1) / 2f, (crop.Height - 1) / 2f), crop.Width / 3f);
             var result = new RgbImage(crop.Width, crop.Height);
             FaceAligner.Warp(crop, map, result.Buffer, crop.Width, crop.Height);
             return result;
         }
 
-        /// <summary>p -> centre + scale R(angle) (p - centre) + shift x eyes, as the landmarks move.</summary>
+        /// <summary>p -> centre + scale R(angle) (p - centre) + shift x eyes, the formula the landmarks move by.</summary>
         private SimilarityTransform Map(Vector2 centre, float eyes)
         {
             float a = Scale * MathF.Cos(Angle), b = Scale * MathF.Sin(Angle);
