@@ -36,9 +36,9 @@ internal static class EvalVerifyCommand
         {
             if (parse.GetValue(calibratedOut) is not null && !parse.GetValue(calibrate)) throw new UserErrorException("--out goes with --calibrate (it names the calibrated model to write).");
             // The threshold is written into a FaceForge model file: an ONNX model would fail only after the whole evaluation.
-            if (parse.GetValue(calibrate) && parse.GetValue(model)!.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            if (parse.GetValue(calibrate) && ModelInputs.IsOnnx(parse.GetValue(model)!))
                 throw new UserErrorException($"--calibrate writes the threshold into a FaceForge model (.ffm); '{parse.GetValue(model)}' is ONNX: calibrate the .ffm, then export it (the export carries the threshold).");
-            if (parse.GetValue(calibratedOut) is { } calibratedPath && calibratedPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            if (parse.GetValue(calibratedOut) is { } calibratedPath && ModelInputs.IsOnnx(calibratedPath))
                 throw new UserErrorException($"--out '{calibratedPath}': --calibrate writes a FaceForge model (.ffm), which every command would then take for ONNX by its name; name it .ffm and export it afterwards.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();

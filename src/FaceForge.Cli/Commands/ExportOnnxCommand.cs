@@ -21,7 +21,7 @@ internal static class ExportOnnxCommand
         {
             string modelPath = parse.GetValue(model)!, outPath = parse.GetValue(output)!;
             if (!File.Exists(modelPath)) throw new UserErrorException(Directory.Exists(modelPath) ? $"--model: '{modelPath}' is a folder, not a model file." : $"--model: '{modelPath}' does not exist.");
-            if (modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UserErrorException($"--model: '{modelPath}' is already ONNX; export takes a FaceForge .ffm model.");
+            if (ModelInputs.IsOnnx(modelPath)) throw new UserErrorException($"--model: '{modelPath}' is already ONNX; export takes a FaceForge .ffm model.");
             if (Directory.Exists(outPath)) throw new UserErrorException($"--out: '{outPath}' is a folder; give a file path such as model.onnx.");
             if (Path.GetFullPath(outPath) == Path.GetFullPath(modelPath)) throw new UserErrorException("--out: the output would overwrite the model being exported.");
             int set = parse.GetValue(opset);

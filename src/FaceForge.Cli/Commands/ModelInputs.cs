@@ -30,11 +30,14 @@ internal static class ModelInputs
         return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }
 
+    /// <summary>Whether the CLI takes <paramref name="path"/> for an ONNX model: by its name, as the model backends do.</summary>
+    public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Opens a recognition model file: FaceForge .ffm through libtorch, ONNX (FaceForge's exports, or others with <paramref name="onnx"/>) through ONNX Runtime.</summary>
     public static IFaceEmbedder OpenEmbedder(string path, string option, OnnxEmbedderOptions? onnx = null)
     {
         if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
-        bool isOnnx = path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+        bool isOnnx = IsOnnx(path);
         if (onnx is { Template: not null } or { NormalizationMean: not null } or { NormalizationStd: not null } && !isOnnx)
             throw new UserErrorException($"--onnx-template, --onnx-mean and --onnx-std apply to ONNX models; '{path}' is not one.");
         if (!isOnnx) return new FaceModels(new TorchModelBackend()).OpenEmbedder(path);
