@@ -204,15 +204,19 @@ public sealed class BatchLoader
         double U() => (2 * random.NextDouble() - 1) * j;
         float scale = (float)Math.Exp(U()), angle = (float)U();
         float shiftX = (float)U(), shiftY = (float)U();
-        return new JitterMove(true, scale, angle, shiftX, shiftY);
+        return new JitterMove(scale, angle, shiftX, shiftY);
     }
 
     /// <summary>
     /// Scale, rotation (radians) and shift (in eye distances) about the centre of the points or of the crop; the
-    /// eye distance of an aligned crop is taken as a third of its width, as <see cref="Augmenter"/> does.
+    /// eye distance of an aligned crop is taken as a third of its width, as <see cref="Augmenter"/> does. The default
+    /// (scale 0, which no draw gives) is no move. The landmarks keep the rotation-matrix form they moved by before the
+    /// crop form existed, so runs with landmarks reproduce to the bit.
     /// </summary>
-    private readonly record struct JitterMove(bool Active, float Scale, float Angle, float ShiftX, float ShiftY)
+    private readonly record struct JitterMove(float Scale, float Angle, float ShiftX, float ShiftY)
     {
+        private bool Active => Scale != 0;
+
         public FaceLandmarks Apply(FaceLandmarks points)
         {
             if (!Active) return points;
