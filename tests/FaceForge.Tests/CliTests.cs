@@ -55,6 +55,33 @@ public class CliTests
         Assert.Equal(0, recInfo.Code);
         var rec = JsonDocument.Parse(recInfo.Output).RootElement;
         Assert.Equal((4, 12, "recordio"), (rec.GetProperty("identities").GetInt32(), rec.GetProperty("images").GetInt32(), rec.GetProperty("format").GetString()));
+
+        // PREFIX.rec names the same pair as PREFIX (it used to print PREFIX.rec.rec); a bare folder names none.
+        var named = CliHarness.Run("data", "pack", "--images", Path.Combine(dir, "faces"), "--out", Path.Combine(dir, "named.rec"));
+        Assert.Equal(0, named.Code);
+        Assert.Contains($"into {Path.Combine(dir, "named.rec")} ", named.Output);
+        Assert.True(File.Exists(Path.Combine(dir, "named.idx")));
+        var folder = CliHarness.Run("data", "pack", "--images", Path.Combine(dir, "faces"), "--out", dir + "/");
+        Assert.Equal(CliRunner.UserErrorExitCode, folder.Code);
+        Assert.Contains("give a prefix such as", folder.Error);
+        Assert.False(File.Exists(Path.Combine(dir, ".rec")));
+    }
+
+    [Fact]
+    public void TrainStoresItsPathsAbsoluteAndKeepsItsRunOutOfTheData()
+    {
+        string root = DataFormatTests.MakeFolder("cli-paths", 3, 2);
+        string[] common = ["--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--max-steps", "1", "--batch-size", "4", "--workers", "1"];
+        // Inside the data, a run folder would be read back as an identity without images by every later command.
+        var inside = CliHarness.Run(["train", "--data", root, "--out", Path.Combine(root, "run"), .. common]);
+        Assert.Equal(CliRunner.UserErrorExitCode, inside.Code);
+        Assert.Contains("lies inside --data", inside.Error);
+        Assert.False(Directory.Exists(Path.Combine(root, "run")));
+        // A relative --data is stored absolute, so --resume works from any working directory.
+        string run = Path.Combine(root + "-runs", "run");
+        var trained = CliHarness.Run(["train", "--data", Path.GetRelativePath(Environment.CurrentDirectory, root), "--out", run, .. common]);
+        Assert.Equal(0, trained.Code);
+        Assert.Equal(root, JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))).RootElement.GetProperty("data").GetString());
     }
 
     [Fact]

@@ -101,6 +101,72 @@ public class DataFormatTests
         Assert.Equal([3f, 5f], raw.ReadImageRecord(8).Labels);
     }
 
+    /// <summary>A packed 3 x 2 folder rewritten with <paramref name="edit"/> applied to each record (null drops it).</summary>
+    private static string RepackedPack(string name, Func<long, ImageRecord, ImageRecord?> edit)
+    {
+        string root = MakeFolder(name, 3, 2);
+        using (var folder = ImageFolderDataset.Open(root, cacheDirectory: root + "-cache")) DatasetPacker.Pack(folder, Path.Combine(root + "-out", "train"));
+        string prefix = Path.Combine(root + "-edited", "train");
+        using var raw = new RecordIoReader(Path.Combine(root + "-out", "train"));
+        using var writer = new RecordIoWriter(prefix);
+        foreach (long key in raw.Keys)
+            if (edit(key, raw.ReadImageRecord(key)) is { } record) writer.Write(key, record.ToBytes());
+        writer.Commit();
+        return prefix;
+    }
+
+    [Theory]
+    [InlineData(0, 7f, 1e9f, "record 0 (header): claims")] // a billion identities: refused before anything is allocated
+    [InlineData(0, 7f, float.NaN, "record 0 (header): end key NaN is not a whole number")]
+    [InlineData(8, 3f, 1e6f, "record 8: image range [3, 1000000) is not within the image keys [1, 7)")]
+    [InlineData(8, 5f, 2f, "record 8: image range [5, 2)")]
+    [InlineData(8, 1f, 3f, "record 8: image key 1 also belongs to an earlier identity")]
+    public void RecordIoRangesAreCheckedAgainstTheIndex(long key, float start, float end, string expected)
+    {
+        string prefix = RepackedPack("ranges", (k, r) => k == key ? r with { Labels = [start, end] } : r);
+        var e = Assert.Throws<InvalidDataException>(() => RecordIoDataset.Open(prefix));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData(-3f, "label -3 is outside 0 .. 5")]
+    [InlineData(1e9f, "label 1000000000 is outside 0 .. 5")]
+    [InlineData(1.5f, "label 1.5 is not a whole number")]
+    public void HeaderlessPackLabelsMustBeClassIds(float label, string expected)
+    {
+        // Without record 0 each image's own label is its class: a bad one used to crash training inside libtorch.
+        string prefix = RepackedPack("flat", (k, r) => k == 0 || r.Labels.Length > 0 ? null : k == 3 ? r with { Header = r.Header with { Label = label } } : r);
+        var e = Assert.Throws<InvalidDataException>(() => RecordIoDataset.Open(prefix));
+        Assert.Contains("train.rec record 3", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void IndexWithARepeatedKeyOrOffsetIsRefused()
+    {
+        string prefix = RepackedPack("dup", (_, r) => r);
+        string[] lines = File.ReadAllLines(prefix + ".idx");
+        string offsetOfKey1 = lines[1].Split('\t')[1];
+        File.WriteAllLines(prefix + ".idx", [.. lines, $"5\t{offsetOfKey1}"]);
+        Assert.Contains($"key 5 is indexed twice", Assert.Throws<InvalidDataException>(() => new RecordIoReader(prefix)).Message);
+        File.WriteAllLines(prefix + ".idx", [.. lines, $"99\t{offsetOfKey1}"]);
+        Assert.Contains($"key 99 points at offset {offsetOfKey1}, as line 2 does", Assert.Throws<InvalidDataException>(() => new RecordIoReader(prefix)).Message);
+    }
+
+    [Fact]
+    public void SkippedEmptyFolderThatGainsImagesIsRescanned()
+    {
+        string root = MakeFolder("gains", 2, 2);
+        Directory.CreateDirectory(Path.Combine(root, "newcomer"));
+        string cache = root + "-cache";
+        using (var before = ImageFolderDataset.Open(root, skipEmpty: true, cacheDirectory: cache)) Assert.Equal(["newcomer"], before.SkippedFolders);
+        Thread.Sleep(20);
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "newcomer", "0.png"));
+        using var after = ImageFolderDataset.Open(root, skipEmpty: true, cacheDirectory: cache);
+        Assert.Equal((3, 5), (after.IdentityCount, after.Count));
+        Assert.Empty(after.SkippedFolders);
+    }
+
     [Fact]
     public void MissingIdxIsNamed()
     {

@@ -100,6 +100,11 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         var exported = JsonDocument.Parse(File.ReadAllText(export)).RootElement;
         Assert.Equal(data.Dataset.Count, exported.GetProperty("faces").GetArrayLength());
         Assert.Equal(32, exported.GetProperty("faces")[0].GetProperty("vector").GetArrayLength());
+        // An existing file is replaced only with --force; the gallery itself never (it used to be overwritten with JSON).
+        UserError(["gallery", "export", gallery, "--out", export], export, "--force");
+        UserError(["gallery", "export", gallery, "--out", gallery, "--force"], "overwrite the gallery itself");
+        Ok("gallery", "export", gallery, "--out", export, "--force");
+        Assert.Equal(data.Dataset.Count, JsonDocument.Parse(Ok("gallery", "stats", gallery, "--json").Output).RootElement.GetProperty("faces").GetInt32());
 
         // --force replaces the gallery with an empty one.
         Ok("gallery", "create", gallery, "--model", model, "--force", "--precision", "float16");
@@ -127,6 +132,8 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--min-quality", "1"], "--min-quality", "carries no quality");
         UserError(["gallery", "enroll", gallery, "--subject", "a", Path.Combine(dir, "missing.png")], "missing.png");
         UserError(["gallery", "enroll", gallery, Image(0)], "--subject", "--folder");
+        // A tab or line break in an id would forge rows of `gallery list`.
+        UserError(["gallery", "enroll", gallery, "--subject", "evil\tname\nid_00001\t99", Image(0)], "control character");
         UserError(["gallery", "create", Path.Combine(dir, "my.gallery"), "--model", model, "--store", "mysql://localhost/x"], "--store");
         UserError(["gallery", "create", "faces", "--model", model, "--store", "postgres://nobody@localhost:1/x"], "unreachable", "localhost:1");
 

@@ -88,14 +88,14 @@ public class RecognitionModelTests
     public void TrainCommandRejectsBadInputInOneLine()
     {
         string dir = TestPaths.NewTempDirectory("train-cli");
-        var unknown = CliHarness.Run("train", "--data", dir, "--arch", "resnet9000", "--out", Path.Combine(dir, "run"));
+        var unknown = CliHarness.Run("train", "--data", dir, "--arch", "resnet9000", "--out", Path.Combine(dir + "-runs", "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, unknown.Code);
         Assert.Contains("vargfacenet", unknown.Error);
         File.WriteAllText(Path.Combine(dir, "c.json"), "{\"batchsize\": 3}");
-        var config = CliHarness.Run("train", "--data", dir, "--config", Path.Combine(dir, "c.json"), "--out", Path.Combine(dir, "run"));
+        var config = CliHarness.Run("train", "--data", dir, "--config", Path.Combine(dir, "c.json"), "--out", Path.Combine(dir + "-runs", "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, config.Code);
         Assert.Contains("batchsize", config.Error);
-        var lr = CliHarness.Run("train", "--data", dir, "--lr", "-0.1", "--out", Path.Combine(dir, "run"));
+        var lr = CliHarness.Run("train", "--data", dir, "--lr", "-0.1", "--out", Path.Combine(dir + "-runs", "run"));
         Assert.Equal(CliRunner.UserErrorExitCode, lr.Code);
         Assert.Contains("learning_rate", lr.Error);
         Assert.All(new[] { unknown, config, lr }, r => Assert.Single(r.Error.Trim().Split('\n')));

@@ -79,4 +79,36 @@ public class SettingsBinderTests
         Assert.Equal("--fc-dtype: 'fp8' is not one of fp32, fp16.", Error("--fc-dtype", "fp8"));
         Assert.Contains("[default: 0.1]", binder[nameof(TrainingConfig.LearningRate)].Description);
     }
+
+    [Fact]
+    public void ConfigFilesTakeTheOptionsSpellingsAndRefuseNumbersForChoices()
+    {
+        string dir = TestPaths.NewTempDirectory("config-values");
+        string Write(string json) { string f = Path.Combine(dir, $"c{Guid.NewGuid():N}.json"); File.WriteAllText(f, json); return f; }
+        Assert.Equal(HeadKind.CosFace, TrainingConfig.Load(Write("""{"head": "cos-face"}""")).Head); // --head's spelling
+        Assert.Equal(HeadKind.CosFace, TrainingConfig.Load(Write("""{"head": "CosFace"}""")).Head); // config.json's
+        // The stock enum converter read 1 as CosFace and 9 as an optimizer that does not exist.
+        string file = Write("""{"head": 1}""");
+        var e = Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(file));
+        Assert.StartsWith(file, e.Message);
+        Assert.Contains("key 'head' must be one of: arc-face, cos-face", e.Message);
+        Assert.Contains("key 'optimizer' must be one of", Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(Write("""{"optimizer": 9}"""))).Message);
+        Assert.Contains("key 'scale' must be a finite number (got 1e400)", Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(Write("""{"scale": 1e400}"""))).Message);
+    }
+
+    [Theory]
+    [InlineData("nesterov", "is SGD's")]
+    [InlineData("straight_through", "is ArcFace's margin")]
+    [InlineData("milestones", "need schedule multi-step")]
+    public void SettingsTheOtherChoicesIgnoreAreRefused(string key, string expected)
+    {
+        var config = key switch
+        {
+            "nesterov" => new TrainingConfig { Data = "d", Optimizer = OptimizerKind.AdamW, Nesterov = true },
+            "straight_through" => new TrainingConfig { Data = "d", Head = HeadKind.CosFace, StraightThrough = true },
+            _ => new TrainingConfig { Data = "d", Milestones = [2] },
+        };
+        var e = Assert.Throws<ArgumentException>(config.Validate);
+        Assert.StartsWith($"Config '{key}' {expected}", e.Message);
+    }
 }

@@ -18,9 +18,12 @@ internal static class DataPackCommand
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             string folder = parse.GetValue(images)!;
             if (!Directory.Exists(folder)) throw new UserErrorException($"--images: folder '{folder}' does not exist.");
+            // PREFIX, PREFIX.rec and PREFIX.idx all name the same pair; a bare folder names none.
+            string prefix = FaceForge.Data.RecordIo.RecordIoReader.StripExtension(parse.GetValue(output)!);
+            if (Path.GetFileName(prefix).Length == 0 || Directory.Exists(prefix))
+                throw new UserErrorException($"--out: '{parse.GetValue(output)}' is a folder; give a prefix such as {Path.Combine(parse.GetValue(output)!, "train")} (writes train.rec and train.idx).");
             bool skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(folder, skipEmpty: skip);
-            string prefix = parse.GetValue(output)!;
             var (written, skipped) = progress.Run("packing", dataset.Count, "img", p => DatasetPacker.Pack(dataset, prefix, validate: true, skipBad: skip, progress: p));
             var summary = new { Rec = Path.GetFullPath(prefix + ".rec"), Idx = Path.GetFullPath(prefix + ".idx"), Identities = dataset.IdentityCount, Images = written, Bad = skipped + dataset.SkippedFolders.Count };
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);

@@ -26,9 +26,10 @@ internal static class EvalVerifyCommand
         var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself." };
         var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };
         var score = ModelInputs.ScoreOption();
+        var force = new Option<bool>("--force") { Description = "With --calibrate --out: replace an existing file." };
         var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
         {
-            model, images, pairs, landmarks, detector, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut,
+            model, images, pairs, landmarks, detector, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut, force,
         };
         var foreign = new ForeignOnnxOptions();
         foreign.AddTo(command);
@@ -40,6 +41,9 @@ internal static class EvalVerifyCommand
                 throw new UserErrorException($"--calibrate writes the threshold into a FaceForge model (.ffm); '{parse.GetValue(model)}' is ONNX: calibrate the .ffm, then export it (the export carries the threshold).");
             if (parse.GetValue(calibratedOut) is { } calibratedPath && ModelInputs.IsOnnx(calibratedPath))
                 throw new UserErrorException($"--out '{calibratedPath}': --calibrate writes a FaceForge model (.ffm), which every command would then take for ONNX by its name; name it .ffm and export it afterwards.");
+            if (parse.GetValue(force) && parse.GetValue(calibratedOut) is null) throw new UserErrorException("--force goes with --calibrate --out (it lets the calibrated model replace an existing file).");
+            if (parse.GetValue(calibratedOut) is { } newModel && Path.GetFullPath(newModel) != Path.GetFullPath(parse.GetValue(model)!))
+                ReplacedOutput.RequireNewFile(newModel, parse.GetValue(force));
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));

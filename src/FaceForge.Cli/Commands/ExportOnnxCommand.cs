@@ -9,13 +9,14 @@ internal static class ExportOnnxCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "FaceForge model file (.ffm): any backbone, or a detector (retinaface-mnet025, aofd-mnet025).", Required = true };
-        var output = new Option<string>("--out") { Description = "ONNX file to write (replaced atomically).", Required = true };
+        var output = new Option<string>("--out") { Description = "ONNX file to write (an existing one only with --force).", Required = true };
         var opset = new Option<int>("--opset") { Description = $"ONNX operator set, {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}.", DefaultValueFactory = _ => 17 };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip the check that runs the file with ONNX Runtime beside libtorch on a random batch of two." };
         var json = new Option<bool>("--json") { Description = "Print JSON: path, architecture, kind, nodes, initializers, bytes, outputs, max_abs_difference, min_cosine." };
+        var force = ReplacedOutput.ForceOption();
         var command = new Command("onnx", "Export a model to ONNX: batch norms folded, dynamic batch axis, template, normalisation, embedding size and quality in the metadata; checked against libtorch unless --no-verify.")
         {
-            model, output, opset, noVerify, json,
+            model, output, opset, noVerify, force, json,
         };
         command.SetAction(parse =>
         {
@@ -24,6 +25,7 @@ internal static class ExportOnnxCommand
             if (ModelInputs.IsOnnx(modelPath)) throw new UserErrorException($"--model: '{modelPath}' is already ONNX; export takes a FaceForge .ffm model.");
             if (Directory.Exists(outPath)) throw new UserErrorException($"--out: '{outPath}' is a folder; give a file path such as model.onnx.");
             if (Path.GetFullPath(outPath) == Path.GetFullPath(modelPath)) throw new UserErrorException("--out: the output would overwrite the model being exported.");
+            ReplacedOutput.RequireNewFile(outPath, parse.GetValue(force));
             int set = parse.GetValue(opset);
             if (set is < OnnxExporter.MinOpset or > OnnxExporter.MaxOpset) throw new UserErrorException($"--opset: {set} is not supported; choose {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}.");
             string? folder = Path.GetDirectoryName(Path.GetFullPath(outPath));

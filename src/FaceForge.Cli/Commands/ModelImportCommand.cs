@@ -20,12 +20,13 @@ internal static class ModelImportCommand
         var embedding = new Option<int?>("--embedding-size") { Description = "Embedding length if not the architecture's default." };
         var width = new Option<double?>("--width") { Description = "Width multiplier the checkpoint was trained with (default 1)." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var command = new Command("import", "Import PyTorch weights into a FaceForge model file; prints missing and unexpected keys.") { from, arch, output, embedding, width, json };
+        var force = ReplacedOutput.ForceOption();
+        var command = new Command("import", "Import PyTorch weights into a FaceForge model file; prints missing and unexpected keys.") { from, arch, output, embedding, width, force, json };
         arch.AcceptOnlyFromAmong([.. BackboneCatalog.Names, .. DetectorCatalog.Names]);
         command.SetAction(parse =>
         {
             string source = parse.GetValue(from)!;
-            if (!File.Exists(source)) throw new UserErrorException($"--from: '{source}' does not exist.");
+            if (!File.Exists(source)) throw new UserErrorException(Directory.Exists(source) ? $"--from: '{source}' is a folder; give the checkpoint file (.pth, .pt)." : $"--from: '{source}' does not exist.");
             TorchRuntime.EnsureLoaded();
             string name = parse.GetValue(arch)!;
             bool detector = DetectorCatalog.IsDetector(name);
@@ -36,6 +37,8 @@ internal static class ModelImportCommand
             if (info.Problem() is { } problem) throw new UserErrorException($"--embedding-size/--width: {problem}.");
             string target = parse.GetValue(output)!;
             if (Directory.Exists(target)) throw new UserErrorException($"--out: '{target}' is a folder; give the model file's path (e.g. {Path.Combine(target, name + ".ffm")}).");
+            if (Path.GetFullPath(target) == Path.GetFullPath(source)) throw new UserErrorException("--out: the model would overwrite the checkpoint it is imported from.");
+            ReplacedOutput.RequireNewFile(target, parse.GetValue(force));
             var weights = PyTorchCheckpoint.LoadStateDict(source);
             using nn.Module network = detector ? DetectorCatalog.Create(info) : BackboneCatalog.Create(info);
             // BatchNorm's step counters are bookkeeping, not weights: old checkpoints may lack them.

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace FaceForge.Cli.Commands;
 
 /// <summary>
@@ -18,4 +20,14 @@ internal static class ReplacedOutput
 
     private static bool Inside(string inner, string outer) =>
         (Path.GetFullPath(inner).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    /// <summary>The --force of a command that writes one file.</summary>
+    public static Option<bool> ForceOption() => new("--force") { Description = "Replace the --out file if it exists (the new one is written aside and renamed over it once complete)." };
+
+    /// <summary>Refuses an --out that is a folder, or an existing file without --force: a slip in --out must not replace a gallery or a model.</summary>
+    public static void RequireNewFile(string path, bool force, string option = "--out")
+    {
+        if (Directory.Exists(path)) throw new UserErrorException($"{option}: '{path}' is a folder; give a file name.");
+        if (File.Exists(path) && !force) throw new UserErrorException($"{option}: '{path}' already exists; choose another file, or pass --force to replace it.");
+    }
 }

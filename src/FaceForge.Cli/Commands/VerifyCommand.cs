@@ -86,7 +86,7 @@ internal static class VerifyCommand
             return [(a, b)];
         }
         if (a is not null) throw new UserErrorException("Give two images (A B) or --pairs FILE, not both.");
-        if (!File.Exists(file)) throw new UserErrorException($"--pairs: '{file}' does not exist.");
+        if (!File.Exists(file)) throw new UserErrorException(Directory.Exists(file) ? $"--pairs: '{file}' is a folder; give the file of pairs." : $"--pairs: '{file}' does not exist.");
         var list = new List<(string, string)>();
         int number = 0;
         foreach (string raw in File.ReadLines(file))

@@ -66,7 +66,12 @@ internal sealed class RunCommandLine<T> where T : new()
             var start = parse.GetValue(Config) is { } file
                 ? load(File.Exists(file) ? file : throw new UserErrorException(Directory.Exists(file) ? $"--config: '{file}' is a folder; give the JSON file." : $"--config: '{file}' does not exist."))
                 : new T();
-            config = Settings.Apply(parse, start);
+            config = Settings.AbsolutePaths(Settings.Apply(parse, start));
+            // A run folder inside an input folder would be read back as data (an identity folder without images).
+            string outFull = Path.GetFullPath(runDir).TrimEnd('/') + "/";
+            foreach (var (option, path) in Settings.Paths(config, identityFolders: true))
+                if (Directory.Exists(path) && outFull.StartsWith(path.TrimEnd('/') + "/", StringComparison.Ordinal))
+                    throw new UserErrorException($"--out: '{runDir}' lies inside {option.Name} '{path}'; the run's files would be read as part of it. Choose a run folder outside it.");
             check(config);
         }
         Settings.Validate(() => validate(config));

@@ -69,6 +69,22 @@ internal sealed class SettingsBinder<T> where T : new()
         }
     }
 
+    /// <summary>The path settings <paramref name="config"/> gives, with their options (only datasets of identity folders with <paramref name="identityFolders"/>).</summary>
+    public IEnumerable<(Option Option, string Path)> Paths(T config, bool identityFolders = false) =>
+        from b in _bound
+        let setting = b.Property.GetCustomAttribute<SettingAttribute>()!
+        where setting.IsPath && (!identityFolders || setting.IsIdentityFolders) && b.Property.GetValue(config) is string { Length: > 0 }
+        select (b.Option, (string)b.Property.GetValue(config)!);
+
+    /// <summary><paramref name="config"/> with every path setting (<see cref="SettingAttribute.IsPath"/>) made absolute against the working directory.</summary>
+    public T AbsolutePaths(T config)
+    {
+        var json = JsonSerializer.SerializeToNode(config, SettingsJson.Options)!.AsObject();
+        foreach (var (option, path) in Paths(config))
+            json[SettingsJson.Key(_bound.Single(b => b.Option == option).Property.Name)] = Path.GetFullPath(path);
+        return json.Deserialize<T>(SettingsJson.Options)!;
+    }
+
     /// <summary>
     /// Runs a config's validation and rewrites its "Config 'key' …" messages to name the command-line option too, so
     /// the person sees the spelling they typed.
@@ -115,9 +131,7 @@ internal sealed class SettingsBinder<T> where T : new()
         throw new NotSupportedException($"Settings of type {type.Name} have no command-line form.");
     }
 
-    /// <summary>A field's command-line spellings, preferred first: its [SettingValue], its name in kebab case, its name.</summary>
-    private static string[] Spellings(FieldInfo field) =>
-        field.GetCustomAttribute<SettingValueAttribute>() is { } value ? [value.Name, Kebab(field.Name), field.Name] : [Kebab(field.Name), field.Name];
+    private static string[] Spellings(FieldInfo field) => SettingValueAttribute.Spellings(field);
 
     private static string OptionName(PropertyInfo property) => "--" + Kebab(property.Name);
 

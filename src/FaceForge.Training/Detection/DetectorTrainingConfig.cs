@@ -11,13 +11,13 @@ namespace FaceForge.Training.Detection;
 public sealed record DetectorTrainingConfig : IRunSettings
 {
 #pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
-    [Setting("RetinaFace/WIDER label.txt, or a folder holding one (as data synth --scenes writes).")]
+    [Setting("RetinaFace/WIDER label.txt, or a folder holding one (as data synth --scenes writes).", IsPath = true)]
     public string Data { get; init; } = "";
 
-    [Setting("Folder the label paths are relative to; empty: the label file's folder.")]
+    [Setting("Folder the label paths are relative to; empty: the label file's folder.", IsPath = true)]
     public string? Images { get; init; }
 
-    [Setting("Occlusion masks folder; empty: masks/ beside label.txt when it exists, else no segmentation loss.")]
+    [Setting("Occlusion masks folder; empty: masks/ beside label.txt when it exists, else no segmentation loss.", IsPath = true)]
     public string? Masks { get; init; }
 
     [Setting("Detector architecture: retinaface-mnet025 or aofd-mnet025.")]
@@ -26,7 +26,7 @@ public sealed record DetectorTrainingConfig : IRunSettings
     [Setting("Train without the adversarial mask generator (the baseline); only aofd-mnet025 trains against it.")]
     public bool Plain { get; init; }
 
-    [Setting("Detector model file to start from (a RetinaFace import initialises an AOFD model's detector part).")]
+    [Setting("Detector model file to start from (a RetinaFace import initialises an AOFD model's detector part).", IsPath = true)]
     public string? Init { get; init; }
 
     [Setting("Training input width in pixels.")]

@@ -15,7 +15,7 @@ public sealed record DistillationConfig : IRunSettings
 {
 #pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
 
-    [Setting("Teacher: a FaceForge recognition model; it runs without gradient on crops of its own template and normalisation.")]
+    [Setting("Teacher: a FaceForge recognition model; it runs without gradient on crops of its own template and normalisation.", IsPath = true)]
     public string? Teacher { get; init; }
 
     [Setting("Student backbone name.", Option = "--student")]
@@ -27,10 +27,10 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Student embedding length; 0 takes the teacher's, so the two embeddings compare directly. Another length trains a linear projection to the teacher's length, used only in training.")]
     public int EmbeddingSize { get; init; }
 
-    [Setting("Dataset: an image folder (identity sub-folders) of photos aligned by --landmarks, or of crops the student and the teacher both take as they are.")]
+    [Setting("Dataset: an image folder (identity sub-folders) of photos aligned by --landmarks, or of crops the student and the teacher both take as they are.", IsPath = true, IsIdentityFolders = true)]
     public string? Data { get; init; }
 
-    [Setting("Landmarks file (relative path x1 y1 … x5 y5) of every image in --data: each sample is aligned twice from the same points, to the student's template and to the teacher's.")]
+    [Setting("Landmarks file (relative path x1 y1 … x5 y5) of every image in --data: each sample is aligned twice from the same points, to the student's template and to the teacher's.", IsPath = true)]
     public string? Landmarks { get; init; }
 
     [Setting("Weight of the distillation term (squared distance of unit embeddings, 2 - 2 cos); VarGFaceNet's paper uses 7.")]
@@ -39,14 +39,14 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Generations: generation k's student initialises generation k + 1, with the same teacher; each is a run folder RUN/gen-K.")]
     public int Generations { get; init; } = 1;
 
-    [Setting("Model file whose weights initialise the first generation's student, or null (random).")]
+    [Setting("Model file whose weights initialise the first generation's student, or null (random).", IsPath = true)]
     public string? Init { get; init; }
 
     [Setting("Start the class centres at each identity's mean teacher embedding (one teacher pass over the data, unaugmented) when the student's embedding size is the teacher's, so the margin loss and the distillation term pull the same way from the first step; otherwise the centres start random.")]
     public bool TeacherCentres { get; init; } = true;
 
     [Setting("Margin head of the student's classification term.")]
-    [JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<HeadKind>))]
     public HeadKind Head { get; init; } = HeadKind.ArcFace;
 
     [Setting("Logit scale s; 0 takes the head's default.")]
@@ -56,7 +56,7 @@ public sealed record DistillationConfig : IRunSettings
     public double Margin { get; init; }
 
     [Setting("Optimizer: Sgd (momentum) or AdamW (decoupled weight decay; pass e.g. --lr 0.002 --weight-decay 0.05).")]
-    [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<OptimizerKind>))]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
     [Setting("Peak learning rate (warmup then polynomial decay).", Option = "--lr")]

@@ -84,7 +84,7 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             {
                 skipped++;
                 if (++badSteps >= settings.MaxBadSteps)
-                    throw new TrainingDivergedException($"Training diverged: {badSteps} consecutive steps with a non-finite loss or gradient (last at step {step}, learning rate {result.LearningRate:g3}); lower the learning rate or lengthen the warmup, then resume.");
+                    throw new TrainingDivergedException($"Training diverged: {badSteps} consecutive steps with a non-finite loss or gradient (last at step {step}, learning rate {result.LearningRate:g3}); lower the learning rate or lengthen the warmup and start the run again (the same --out with --force replaces this one).");
             }
             else
             {

@@ -53,7 +53,7 @@ public sealed record TrainingConfig : IRunSettings
 {
 #pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
 
-    [Setting("Dataset: image folder or RecordIO prefix.")]
+    [Setting("Dataset: image folder or RecordIO prefix.", IsPath = true, IsIdentityFolders = true)]
     public string Data { get; init; } = "";
 
     [Setting("Backbone name.")]
@@ -66,7 +66,7 @@ public sealed record TrainingConfig : IRunSettings
     public int EmbeddingSize { get; init; }
 
     [Setting("Margin head.")]
-    [JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<HeadKind>))]
     public HeadKind Head { get; init; } = HeadKind.ArcFace;
 
     [Setting("Logit scale s; 0 takes the head's default: 32 for ArcFace (the demo's; on few identities 64 trains far worse), 64 for CosFace, MagFace and CurricularFace (their papers').")]
@@ -94,7 +94,7 @@ public sealed record TrainingConfig : IRunSettings
     public double MagFaceUpperMargin { get; init; } = 0.8;
 
     [Setting("Classifier: fc (class-centre matrix, full or Partial FC) or ffc (dynamic class pool).")]
-    [JsonConverter(typeof(JsonStringEnumConverter<ClassifierKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<ClassifierKind>))]
     public ClassifierKind Classifier { get; init; } = ClassifierKind.Fc;
 
     [Setting("FFC pool size Q: a count of identities (1 or more), or a fraction of the dataset's identities (below 1).")]
@@ -110,15 +110,15 @@ public sealed record TrainingConfig : IRunSettings
     public int Shards { get; init; } = 1;
 
     [Setting("Storage of the class centres; Float16 uses Partial FC with half-size centres.")]
-    [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreStorage>))]
+    [JsonConverter(typeof(SettingEnumConverter<Classifiers.CentreStorage>))]
     public Classifiers.CentreStorage FcDtype { get; init; } = Classifiers.CentreStorage.Float32;
 
     [Setting("Partial FC: momentum of the centres a step did not sample (CatchUp: they keep moving as under full-matrix SGD; SampledOnly: the first release's behaviour).")]
-    [JsonConverter(typeof(JsonStringEnumConverter<Classifiers.CentreMomentum>))]
+    [JsonConverter(typeof(SettingEnumConverter<Classifiers.CentreMomentum>))]
     public Classifiers.CentreMomentum FcMomentum { get; init; } = Classifiers.CentreMomentum.CatchUp;
 
     [Setting("Optimizer.")]
-    [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<OptimizerKind>))]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
     [Setting("Peak learning rate.", Option = "--lr")]
@@ -134,7 +134,7 @@ public sealed record TrainingConfig : IRunSettings
     public double WeightDecay { get; init; } = 5e-4;
 
     [Setting("LR schedule after warmup.")]
-    [JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
+    [JsonConverter(typeof(SettingEnumConverter<ScheduleKind>))]
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Polynomial;
 
     [Setting("Polynomial power.")]
@@ -191,7 +191,7 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Skip unreadable images.")]
     public bool SkipBad { get; init; }
 
-    [Setting("Model file whose weights initialise the backbone (fine-tuning), or null.")]
+    [Setting("Model file whose weights initialise the backbone (fine-tuning), or null.", IsPath = true)]
     public string? Init { get; init; }
 
 #pragma warning restore CS1591
@@ -247,6 +247,10 @@ public sealed record TrainingConfig : IRunSettings
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(Power > 0, "power", $"must be positive (got {Power})");
         Require(!Nesterov || Momentum > 0, "nesterov", "needs a positive momentum");
+        // Settings another choice ignores are refused rather than silently dropped.
+        Require(!Nesterov || Optimizer == OptimizerKind.Sgd, "nesterov", $"is SGD's; the optimizer is {Optimizer}");
+        Require(!StraightThrough || Head == HeadKind.ArcFace, "straight_through", $"is ArcFace's margin; the head is {Head}");
+        Require(Milestones.Length == 0 || Schedule == ScheduleKind.MultiStep, "milestones", "need schedule multi-step (the polynomial schedule has none)");
         Require(SampleRate > 0 && SampleRate <= 1, "sample_rate", $"must be in (0, 1] (got {SampleRate})");
         Require(Shards >= 1, "shards", $"must be at least 1 (got {Shards})");
         Require(double.IsFinite(Width) && Width <= 16, "width", $"must be at most 16 (got {Width})");

@@ -11,10 +11,10 @@ public sealed record UncertaintyTrainingConfig : IRunSettings
 {
 #pragma warning disable CS1591 // each setting is documented by its [Setting] description, the one text --help shows
 
-    [Setting("Recognition model whose backbone stays frozen (its embeddings are the means).")]
+    [Setting("Recognition model whose backbone stays frozen (its embeddings are the means).", IsPath = true)]
     public string? Model { get; init; }
 
-    [Setting("Dataset: image folder or RecordIO prefix, crops at the model's input size and template.")]
+    [Setting("Dataset: image folder or RecordIO prefix, crops at the model's input size and template.", IsPath = true, IsIdentityFolders = true)]
     public string? Data { get; init; }
 
     [Setting("Identities per batch (P).")]

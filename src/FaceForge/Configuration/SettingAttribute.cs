@@ -13,6 +13,12 @@ public sealed class SettingAttribute(string description) : Attribute
 
     /// <summary>The command-line name when it is not the key in kebab case (e.g. "--lr" for learning_rate).</summary>
     public string? Option { get; init; }
+
+    /// <summary>A file or folder: a new run stores it absolute, so the run resumes from any working directory.</summary>
+    public bool IsPath { get; init; }
+
+    /// <summary>A dataset of identity sub-folders: a run folder inside it would be read back as an identity without images.</summary>
+    public bool IsIdentityFolders { get; init; }
 }
 
 /// <summary>The command-line spelling of an enum value when it is not the name in kebab case (e.g. "fp16" for Float16).</summary>
@@ -21,4 +27,11 @@ public sealed class SettingValueAttribute(string name) : Attribute
 {
     /// <summary>The spelling.</summary>
     public string Name { get; } = name;
+
+    /// <summary>A field's spellings, preferred first: its [SettingValue], its name in kebab case, its name.</summary>
+    public static string[] Spellings(System.Reflection.FieldInfo field)
+    {
+        string kebab = System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(field.Name);
+        return System.Reflection.CustomAttributeExtensions.GetCustomAttribute<SettingValueAttribute>(field) is { } value ? [value.Name, kebab, field.Name] : [kebab, field.Name];
+    }
 }

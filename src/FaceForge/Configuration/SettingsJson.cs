@@ -13,7 +13,11 @@ public static class SettingsJson
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         AllowDuplicateProperties = false,
         WriteIndented = true,
+        Converters = { new FiniteDoubleConverter() },
     };
+
+    /// <summary>Starts the message of an enum value no spelling matches (<see cref="SettingEnumConverter{T}"/>).</summary>
+    internal const string NotOneOfMarker = "must be one of: ";
 
     /// <summary>The JSON key of a property.</summary>
     public static string Key(string propertyName) => JsonNamingPolicy.SnakeCaseLower.ConvertName(propertyName);
@@ -36,6 +40,8 @@ public static class SettingsJson
     {
         string key = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "";
         string message = e.Message;
+        if (message.StartsWith(NotOneOfMarker, StringComparison.Ordinal) || message.StartsWith(FiniteDoubleConverter.Message, StringComparison.Ordinal))
+            return key.Length == 0 ? $"a value {message}" : $"key '{key}' {message}";
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
             return System.Text.RegularExpressions.Regex.Replace(message, @"The JSON property '([^']*)' could not be mapped.*", "unknown key '$1'.");
         if (message.Contains("could not be converted to", StringComparison.Ordinal))
@@ -57,4 +63,18 @@ public static class SettingsJson
 
     /// <summary>The config as indented JSON.</summary>
     public static string Write<T>(T config) => JsonSerializer.Serialize(config, Options);
+
+    /// <summary>Numbers beyond double's range (1e400) read as infinity, which no setting means and JSON cannot write back.</summary>
+    private sealed class FiniteDoubleConverter : JsonConverter<double>
+    {
+        internal const string Message = "must be a finite number";
+
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            double value = reader.GetDouble();
+            return double.IsFinite(value) ? value : throw new JsonException($"{Message} (got {System.Text.Encoding.UTF8.GetString(reader.ValueSpan)}).");
+        }
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options) => writer.WriteNumberValue(value);
+    }
 }

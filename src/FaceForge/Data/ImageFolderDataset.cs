@@ -69,7 +69,7 @@ public sealed class ImageFolderDataset : IFaceDataset
 
 /// <summary>
 /// The cached file list of an <see cref="ImageFolderDataset"/>. It is valid while the modification times of the
-/// root and of every identity folder are unchanged (adding, removing or renaming a file changes its folder's time),
+/// root and of every sub-folder (skipped ones included) are unchanged (adding, removing or renaming a file changes its folder's time),
 /// which costs one stat per identity instead of listing every file.
 /// </summary>
 public sealed class ImageFolderIndex
@@ -86,7 +86,7 @@ public sealed class ImageFolderIndex
     /// <summary>Folders skipped for having no images, and folders or files ("folder/file") whose names are not valid UTF-8.</summary>
     public required List<string> Skipped { get; init; }
 
-    /// <summary>Modification time (UTC ticks) of the root and each identity folder, root first.</summary>
+    /// <summary>Modification time (UTC ticks) of the root and of every sub-folder (identities and skipped ones, ordinal name order), root first.</summary>
     public required List<long> FolderTimes { get; init; }
 
     /// <summary>Whether empty folders were skipped when this index was built.</summary>
@@ -134,25 +134,26 @@ public sealed class ImageFolderIndex
 
     private static bool IsCurrent(string root, ImageFolderIndex index)
     {
-        var folders = Directory.GetDirectories(root);
-        if (folders.Length != index.Identities.Count + index.Skipped.Count(s => !s.Contains('/'))) return false;
-        if (index.FolderTimes.Count != index.Identities.Count + 1) return false;
+        // Skipped folders count too: an empty folder that gains images must not stay skipped.
+        var folders = SubFolders(root);
+        var known = index.Identities.Concat(index.Skipped.Where(s => !s.Contains('/'))).Order(StringComparer.Ordinal);
+        if (!folders.SequenceEqual(known, StringComparer.Ordinal) || index.FolderTimes.Count != folders.Count + 1) return false;
         if (Directory.GetLastWriteTimeUtc(root).Ticks != index.FolderTimes[0]) return false;
-        for (int i = 0; i < index.Identities.Count; i++)
-        {
-            string folder = Path.Combine(root, index.Identities[i]);
-            if (!Directory.Exists(folder) || Directory.GetLastWriteTimeUtc(folder).Ticks != index.FolderTimes[i + 1]) return false;
-        }
+        for (int i = 0; i < folders.Count; i++)
+            if (Directory.GetLastWriteTimeUtc(Path.Combine(root, folders[i])).Ticks != index.FolderTimes[i + 1]) return false;
         return true;
     }
+
+    private static List<string> SubFolders(string root) =>
+        Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
 
     private static ImageFolderIndex Scan(string root, bool skipEmpty)
     {
         var index = new ImageFolderIndex { Identities = [], Files = [], Labels = [], Skipped = [], FolderTimes = [Directory.GetLastWriteTimeUtc(root).Ticks], SkipEmpty = skipEmpty };
-        var folders = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
-        foreach (string name in folders)
+        foreach (string name in SubFolders(root))
         {
             string folder = Path.Combine(root, name);
+            index.FolderTimes.Add(Directory.GetLastWriteTimeUtc(folder).Ticks);
             // .NET decodes a name that is not valid UTF-8 with U+FFFD and then cannot open it: an error naming it, or
             // (skipEmpty, the skip_bad setting) skipped and listed in Skipped like an empty folder.
             if (name.Contains('\uFFFD'))
@@ -179,7 +180,6 @@ public sealed class ImageFolderIndex
             }
             int label = index.Identities.Count;
             index.Identities.Add(name);
-            index.FolderTimes.Add(Directory.GetLastWriteTimeUtc(folder).Ticks);
             foreach (string file in files)
             {
                 index.Files.Add(name + "/" + file);

@@ -129,13 +129,19 @@ public sealed class FaceGallery : IDisposable
                 + $"not {modelDescription} (fingerprint {fingerprint[..Math.Min(12, fingerprint.Length)]}): embeddings of different networks are not comparable.");
     }
 
+    /// <summary>What is wrong with a new subject id, or null: empty, or a control character (a tab or line break would forge rows of list and export output).</summary>
+    internal static string? SubjectIdProblem(string? subject) =>
+        string.IsNullOrWhiteSpace(subject) ? "empty subject id."
+        : subject.Any(char.IsControl) ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} holds a control character (tab, line break, ...); ids are one line of text."
+        : null;
+
     /// <summary>
     /// Enrols <paramref name="faces"/> in one transaction: all are stored or none. Vectors are normalised to unit
     /// length. A subject id already enrolled gets the new faces as extra templates. <paramref name="metadata"/> (by
     /// subject id, merged as <see cref="SetMetadata"/> does) is written in the same transaction.
     /// </summary>
     /// <returns>The new faces' ids, in order.</returns>
-    /// <exception cref="ArgumentException">A face has another length, a non-finite or zero vector, or an empty subject id (the face's index and source are named).</exception>
+    /// <exception cref="ArgumentException">A face has another length, a non-finite or zero vector, or an empty subject id or one with a control character (the face's index and source are named).</exception>
     /// <exception cref="LockedException">Another writer holds the store.</exception>
     public IReadOnlyList<long> Enroll(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null)
     {
@@ -144,7 +150,7 @@ public sealed class FaceGallery : IDisposable
         {
             var face = faces[i];
             string where = $"face {i}{(face.Source is null ? "" : $" ({face.Source})")}";
-            if (string.IsNullOrWhiteSpace(face.Subject)) throw new ArgumentException($"{where}: empty subject id.", nameof(faces));
+            if (SubjectIdProblem(face.Subject) is { } problem) throw new ArgumentException($"{where}: {problem}", nameof(faces));
             if (face.Vector.Length != Model.EmbeddingSize)
                 throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
             float norm = TensorPrimitives.Norm(face.Vector);
@@ -177,7 +183,7 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="ArgumentException">The id is empty.</exception>
     public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null)
     {
-        if (string.IsNullOrWhiteSpace(subject)) throw new ArgumentException("Empty subject id.", nameof(subject));
+        if (SubjectIdProblem(subject) is { } problem) throw new ArgumentException(problem, nameof(subject));
         _lock.EnterWriteLock();
         try { return _store.AddSubject(subject, metadata); }
         finally { _lock.ExitWriteLock(); }

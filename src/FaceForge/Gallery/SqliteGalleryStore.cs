@@ -138,7 +138,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
     public static SqliteGalleryStore Open(string path, GalleryOpenOptions? options = null)
     {
         path = Path.GetFullPath(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Gallery '{path}' does not exist (create it with 'faceforge gallery create').", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException(Directory.Exists(path) ? $"Gallery '{path}' is a folder; give the gallery file." : $"Gallery '{path}' does not exist (create it with 'faceforge gallery create').", path);
         var connection = Connect(path, SqliteOpenMode.ReadWrite, options);
         try
         {

@@ -37,27 +37,7 @@ public sealed class RecordIoDataset : IFaceDataset
         try
         {
             var header = reader.Contains(0) ? reader.ReadImageRecord(0) : null;
-            if (header is { Labels.Length: >= 2 })
-            {
-                long first = (long)header.Labels[0], end = (long)header.Labels[1];
-                var keys = new List<long>();
-                var labels = new List<int>();
-                for (long id = first; id < end; id++)
-                {
-                    var identity = reader.ReadImageRecord(id);
-                    if (identity.Labels.Length < 2)
-                        throw new InvalidDataException($"{reader.RecPath} record {id}: identity record without an image range.");
-                    for (long k = (long)identity.Labels[0]; k < (long)identity.Labels[1]; k++)
-                    {
-                        keys.Add(k);
-                        labels.Add((int)(id - first));
-                    }
-                }
-                return new RecordIoDataset(reader, [.. keys], [.. labels], (int)(end - first));
-            }
-            var flatKeys = reader.Keys.ToArray();
-            var flatLabels = flatKeys.Select(k => (int)reader.ReadImageRecord(k).PrimaryLabel).ToArray();
-            return new RecordIoDataset(reader, flatKeys, flatLabels, flatLabels.Length == 0 ? 0 : flatLabels.Max() + 1);
+            return header is { Labels.Length: >= 2 } ? OpenIndexed(reader, header) : OpenFlat(reader);
         }
         catch
         {
@@ -65,6 +45,68 @@ public sealed class RecordIoDataset : IFaceDataset
             throw;
         }
     }
+
+    /// <summary>
+    /// Header layout: every range is checked against the index before anything is allocated from it, so a record
+    /// claiming a billion identities or images is an error naming it, not an exhausted memory.
+    /// </summary>
+    private static RecordIoDataset OpenIndexed(RecordIoReader reader, ImageRecord header)
+    {
+        string where = $"{reader.RecPath} record 0 (header)";
+        long first = WholeLabel(header.Labels[0], where, "first identity key"), end = WholeLabel(header.Labels[1], where, "end key");
+        if (first < 1 || end < first)
+            throw new InvalidDataException($"{where}: identity keys [{first}, {end}) are not a range after the image keys.");
+        if (end - first > reader.Keys.Count)
+            throw new InvalidDataException($"{where}: claims {end - first} identities, but '{reader.IdxPath}' indexes {reader.Keys.Count} records.");
+        var keys = new List<long>();
+        var labels = new List<int>();
+        var seen = new HashSet<long>();
+        for (long id = first; id < end; id++)
+        {
+            string at = $"{reader.RecPath} record {id}";
+            if (!reader.Contains(id))
+                throw new InvalidDataException($"{at}: identity record missing from '{reader.IdxPath}' (the header names identities [{first}, {end})).");
+            var identity = reader.ReadImageRecord(id);
+            if (identity.Labels.Length < 2)
+                throw new InvalidDataException($"{at}: identity record without an image range.");
+            long start = WholeLabel(identity.Labels[0], at, "image range start"), stop = WholeLabel(identity.Labels[1], at, "image range end");
+            if (start < 1 || stop < start || stop > first)
+                throw new InvalidDataException($"{at}: image range [{start}, {stop}) is not within the image keys [1, {first}).");
+            for (long k = start; k < stop; k++)
+            {
+                if (!reader.Contains(k))
+                    throw new InvalidDataException($"{at}: image key {k} of its range [{start}, {stop}) is missing from '{reader.IdxPath}'.");
+                if (!seen.Add(k))
+                    throw new InvalidDataException($"{at}: image key {k} also belongs to an earlier identity.");
+                keys.Add(k);
+                labels.Add((int)(id - first));
+            }
+        }
+        return new RecordIoDataset(reader, [.. keys], [.. labels], (int)(end - first));
+    }
+
+    /// <summary>No header: each record's own label is its class, which must be a whole number below the record count.</summary>
+    private static RecordIoDataset OpenFlat(RecordIoReader reader)
+    {
+        var keys = reader.Keys.ToArray();
+        if (keys.Length == 0) throw new InvalidDataException($"{reader.RecPath}: the pack holds no records.");
+        var labels = new int[keys.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            string at = $"{reader.RecPath} record {keys[i]}";
+            long label = WholeLabel(reader.ReadImageRecord(keys[i]).PrimaryLabel, at, "label");
+            // A class id past the number of images cannot be a dense class list: it would size a classifier from nothing.
+            if (label < 0 || label >= keys.Length)
+                throw new InvalidDataException($"{at}: label {label} is outside 0 .. {keys.Length - 1} (classes are numbered from 0, at most one per image).");
+            labels[i] = (int)label;
+        }
+        return new RecordIoDataset(reader, keys, labels, labels.Length == 0 ? 0 : labels.Max() + 1);
+    }
+
+    private static long WholeLabel(float value, string where, string what) =>
+        float.IsFinite(value) && value == MathF.Round(value) && Math.Abs(value) < 1e15f
+            ? (long)value
+            : throw new InvalidDataException($"{where}: {what} {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a whole number.");
 
     /// <inheritdoc/>
     public int GetLabel(int index) => _labels[index];

@@ -106,6 +106,7 @@ public sealed class RecordIoReader : IDisposable
     private static Dictionary<long, long> ReadIndex(string idxPath)
     {
         var offsets = new Dictionary<long, long>();
+        var lineOf = new Dictionary<long, int>(); // offset -> line, so a record indexed twice is refused
         int lineNumber = 0;
         foreach (string line in File.ReadLines(idxPath))
         {
@@ -115,6 +116,10 @@ public sealed class RecordIoReader : IDisposable
             if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long key)
                 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long offset) || offset < 0)
                 throw new InvalidDataException($"{idxPath}:{lineNumber}: expected 'key<TAB>offset', found '{line}'.");
+            if (offsets.ContainsKey(key))
+                throw new InvalidDataException($"{idxPath}:{lineNumber}: key {key} is indexed twice.");
+            if (!lineOf.TryAdd(offset, lineNumber))
+                throw new InvalidDataException($"{idxPath}:{lineNumber}: key {key} points at offset {offset}, as line {lineOf[offset]} does: each record has one key.");
             offsets[key] = offset;
         }
         return offsets;
