@@ -10,7 +10,7 @@ out=${1:-/tmp/faceforge-aofd}
 # A private copy of the build, so that rebuilding the repository meanwhile cannot disturb the run.
 dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
 ff=$out/bin/faceforge
-$ff model import --from ../shared/models/retinaface-mnet025/mobilenet0.25_Final.pth --arch retinaface-mnet025 --out "$out/retinaface.ffm" >&2
+$ff model import --force --from ../shared/models/retinaface-mnet025/mobilenet0.25_Final.pth --arch retinaface-mnet025 --out "$out/retinaface.ffm" >&2
 $ff data synth --out "$out/train" --identities 2 --images 1 --scenes ${TRAIN:-1500} --scene-occlusion 0.5 --seed 101 --force >&2
 $ff data synth --out "$out/test" --identities 2 --images 1 --scenes ${TEST:-300} --scene-occlusion 1.0 --heavy-occlusion --seed 202 --force >&2
 test="--images $out/test/scenes --annotations $out/test/scenes/label.txt --json"

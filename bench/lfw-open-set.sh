@@ -15,8 +15,8 @@ models=$(cd ../shared/models && pwd)
 [ -x "$out/bin/faceforge" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
 ff=$out/bin/faceforge
 cd "$out"
-$ff model import --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out mfn.ffm >/dev/null
-$ff export onnx --model mfn.ffm --out mfn.onnx >/dev/null
+$ff model import --force --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out mfn.ffm >/dev/null
+$ff export onnx --force --model mfn.ffm --out mfn.onnx >/dev/null
 for m in ffm onnx; do
   for index in exact hnsw; do
     # HNSW with search beam 256: identical figures to exact search here; beam 64 and 128 each miss one probe (docs/benchmarks.md).

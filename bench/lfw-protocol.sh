@@ -11,7 +11,7 @@ dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
 eval_folds() { $ff eval verify --model "$1" --images $lfw/images --pairs $lfw/pairs.txt --landmarks $lfw/landmarks.txt --folds 6-10 --flip "$2" --json; }
 
-$ff model import --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$out/mfn.ffm" >&2
+$ff model import --force --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$out/mfn.ffm" >&2
 echo '{"step": "imported MobileFaceNet, folds 6-10"}'; eval_folds "$out/mfn.ffm" Concatenate
 
 [ -d "$out/train-96" ] || $ff data split-lfw --images $lfw/images --pairs $lfw/pairs.txt --test-folds 6-10 --out "$out/train-96" \

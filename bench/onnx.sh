@@ -17,10 +17,10 @@ models=$(cd ../shared/models && pwd)
 [ -x "$out/bin/faceforge" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo -o "$out/bin" >&2
 ff=$out/bin/faceforge
 cd "$out"
-$ff model import --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out mfn.ffm >/dev/null
-$ff model import --from "$models/retinaface-mnet025/mobilenet0.25_Final.pth" --arch retinaface-mnet025 --out retinaface.ffm >/dev/null
-$ff export onnx --model mfn.ffm --out mfn.onnx --json > export-mfn.json
-$ff export onnx --model retinaface.ffm --out retinaface.onnx --json > export-retinaface.json
+$ff model import --force --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out mfn.ffm >/dev/null
+$ff model import --force --from "$models/retinaface-mnet025/mobilenet0.25_Final.pth" --arch retinaface-mnet025 --out retinaface.ffm >/dev/null
+$ff export onnx --force --model mfn.ffm --out mfn.onnx --json > export-mfn.json
+$ff export onnx --force --model retinaface.ffm --out retinaface.onnx --json > export-retinaface.json
 $ff bench onnx --model mfn.ffm --onnx mfn.onnx --images "$lfw/images" --landmarks "$lfw/landmarks.txt" \
   --detector retinaface.ffm --detector-images "${DETECTOR_IMAGES:-1000}" --json > bench-onnx.json
 for m in ffm onnx; do

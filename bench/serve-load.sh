@@ -15,12 +15,12 @@ models=$(cd ../shared/models && pwd)
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
 [ -x "$ff" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 [ -f "$out/mfn.onnx" ] || {
-  $ff model import --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out "$out/mfn.ffm" >/dev/null
-  $ff export onnx --model "$out/mfn.ffm" --out "$out/mfn.onnx" --no-verify >/dev/null
+  $ff model import --force --from "$models/mobilefacenet-casia/068.ckpt" --arch mobilefacenet-casia --out "$out/mfn.ffm" >/dev/null
+  $ff export onnx --force --model "$out/mfn.ffm" --out "$out/mfn.onnx" --no-verify >/dev/null
 }
 [ -f "$out/retinaface.onnx" ] || {
-  $ff model import --from "$models/retinaface-mnet025/mobilenet0.25_Final.pth" --arch retinaface-mnet025 --out "$out/retinaface.ffm" >/dev/null
-  $ff export onnx --model "$out/retinaface.ffm" --out "$out/retinaface.onnx" --no-verify >/dev/null
+  $ff model import --force --from "$models/retinaface-mnet025/mobilenet0.25_Final.pth" --arch retinaface-mnet025 --out "$out/retinaface.ffm" >/dev/null
+  $ff export onnx --force --model "$out/retinaface.ffm" --out "$out/retinaface.onnx" --no-verify >/dev/null
 }
 $ff bench serve --model "$out/mfn.onnx" --detector "$out/retinaface.onnx" --images "$lfw/images" \
   --faces "${FACES:-100000}" --clients "${CLIENTS:-16}" --seconds "${LOAD_SECONDS:-60}" ${IDENTIFY_ONLY:+--identify-only} --json | tee "$out/serve-load.json"

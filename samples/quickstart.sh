@@ -36,9 +36,9 @@ dotnet build "$work/app" -c Release -o "$work/app/bin-out" -p:FaceForgeVersion=$
 built=$(date +%s.%N)
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
 [ -x "$ff" ] || dotnet build src/FaceForge.Cli -c Release -v q -nologo >/dev/null
-$ff model import --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$work/mfn.ffm" >/dev/null
+$ff model import --force --from $shared/models/mobilefacenet-casia/068.ckpt --arch mobilefacenet-casia --out "$work/mfn.ffm" >/dev/null
 $ff eval verify --model "$work/mfn.ffm" --images $lfw/images --pairs $lfw/pairs.txt --landmarks $lfw/landmarks.txt --folds 1-2 \
-  --flip Add --calibrate --out "$work/mfn-calibrated.ffm" --json >/dev/null
+  --flip Add --calibrate --force --out "$work/mfn-calibrated.ffm" --json >/dev/null
 run_start=$(date +%s.%N)
 same=$("$work/app/bin-out/QuickStart" "$work/mfn-calibrated.ffm" $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg)
 other=$("$work/app/bin-out/QuickStart" "$work/mfn-calibrated.ffm" $lfw/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg $lfw/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg)
@@ -47,9 +47,9 @@ echo "quickstart: same pair: $same"
 echo "quickstart: different pair: $other"
 echo "quickstart: build $(echo "$built - $start" | bc) s, output $(du -sh "$work/app/bin-out" | cut -f1), two runs $(echo "$run_end - $run_start" | bc) s"
 # FaceForge.Core alone, on exported ONNX models.
-$ff model import --from $shared/models/retinaface-mnet025/mobilenet0.25_Final.pth --arch retinaface-mnet025 --out "$work/retinaface.ffm" >/dev/null
-$ff export onnx --model "$work/retinaface.ffm" --out "$work/retinaface.onnx" >/dev/null
-$ff export onnx --model "$work/mfn-calibrated.ffm" --out "$work/mfn.onnx" >/dev/null
+$ff model import --force --from $shared/models/retinaface-mnet025/mobilenet0.25_Final.pth --arch retinaface-mnet025 --out "$work/retinaface.ffm" >/dev/null
+$ff export onnx --force --model "$work/retinaface.ffm" --out "$work/retinaface.onnx" >/dev/null
+$ff export onnx --force --model "$work/mfn-calibrated.ffm" --out "$work/mfn.onnx" >/dev/null
 onnx_start=$(date +%s.%N)
 # For one platform (-r), as an application ships: only that platform's native libraries (ONNX Runtime, Skia).
 dotnet build "$work/onnx-app" -c Release -r linux-x64 --self-contained false -o "$work/onnx-app/bin-out" -p:FaceForgeVersion=$version -v q -nologo >/dev/null
