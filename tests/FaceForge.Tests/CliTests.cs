@@ -71,15 +71,20 @@ public class CliTests
     public void TrainStoresItsPathsAbsoluteAndKeepsItsRunOutOfTheData()
     {
         string root = DataFormatTests.MakeFolder("cli-paths", 3, 2);
-        string[] common = ["--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--max-steps", "1", "--batch-size", "4", "--workers", "1"];
+        string[] common = ["--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--max-steps", "1", "--workers", "1"];
         // Inside the data, a run folder would be read back as an identity without images by every later command.
-        var inside = CliHarness.Run(["train", "--data", root, "--out", Path.Combine(root, "run"), .. common]);
+        var inside = CliHarness.Run(["train", "--data", root, "--out", Path.Combine(root, "run"), "--batch-size", "4", .. common]);
         Assert.Equal(CliRunner.UserErrorExitCode, inside.Code);
         Assert.Contains("lies inside --data", inside.Error);
         Assert.False(Directory.Exists(Path.Combine(root, "run")));
-        // A relative --data is stored absolute, so --resume works from any working directory.
+        // A run refused while it is built (6 images, fewer than a batch) leaves no folder behind, so a retry needs no --force.
         string run = Path.Combine(root + "-runs", "run");
-        var trained = CliHarness.Run(["train", "--data", Path.GetRelativePath(Environment.CurrentDirectory, root), "--out", run, .. common]);
+        var tooFew = CliHarness.Run(["train", "--data", root, "--out", run, "--batch-size", "64", .. common]);
+        Assert.Equal(CliRunner.UserErrorExitCode, tooFew.Code);
+        Assert.Contains("fewer than one batch", tooFew.Error);
+        Assert.False(Directory.Exists(run));
+        // A relative --data is stored absolute, so --resume works from any working directory.
+        var trained = CliHarness.Run(["train", "--data", Path.GetRelativePath(Environment.CurrentDirectory, root), "--out", run, "--batch-size", "4", .. common]);
         Assert.Equal(0, trained.Code);
         Assert.Equal(root, JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))).RootElement.GetProperty("data").GetString());
     }

@@ -34,16 +34,33 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         // Process 0 owns the folder; the others learn of a refusal before they touch anything.
         IDisposable? ownership = null;
         RunFolderConflictException? refused = null;
+        bool created = IsRoot && !resume && !Directory.Exists(folder.Path);
         if (IsRoot)
             try { ownership = folder.Acquire(); }
             catch (RunFolderConflictException e) { refused = e; }
         using var owned = ownership;
         if (Agree(refused is not null))
             throw refused ?? new RunFolderConflictException(folder.Path, RunConflict.Locked, $"'{folder.Path}' is in use by another run (run.lock).");
-        Prepare(resume, force);
         var clock = Stopwatch.StartNew();
-        torch.manual_seed(settings.Seed);
-        using var task = createTask();
+        using var task = Build();
+
+        ITrainingTask Build()
+        {
+            try
+            {
+                Prepare(resume, force);
+                torch.manual_seed(settings.Seed);
+                return createTask();
+            }
+            catch when (created)
+            {
+                // A folder this call made, refused before a step (bad data, settings): removed, so a retry needs no --force.
+                ownership?.Dispose();
+                try { Directory.Delete(folder.Path, recursive: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left behind, empty */ }
+                throw;
+            }
+        }
         // Only now, with the new run built and checked, does an overwrite delete the old one.
         if (force && !resume) folder.Clear();
         int perEpoch = task.StepsPerEpoch;
