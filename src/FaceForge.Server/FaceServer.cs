@@ -51,6 +51,8 @@ public static class FaceServer
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start (port in use) is reported as one line by the caller; the host's own error log would add its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         long bodyLimit = 2 * options.MaxImageBytes + 64 * 1024;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = bodyLimit);
         builder.Services.Configure<FormOptions>(f =>
@@ -102,6 +104,9 @@ public static class FaceServer
         var app = builder.Build();
         app.Services.GetRequiredService<ServedGalleries>();
         app.Services.GetRequiredService<FaceAnalysisQueue>();
+        // Outermost, so it counts the status the client gets (a refusal's is written by the next one); the route
+        // pattern is still on the context when the pipeline returns.
+        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<ExceptionProblemMiddleware>();
         app.UseStatusCodePages(async status =>
         {
@@ -118,7 +123,6 @@ public static class FaceServer
             await ProblemResponse.WriteAsync(context, code, code switch { 404 => "Not found", 405 => "Method not allowed", 415 => "Unsupported media type", _ => "Error" }, detail);
         });
         app.UseRouting();
-        app.UseMiddleware<RequestMetricsMiddleware>();
         app.Use(next => new ApiKeyMiddleware(next, keys).InvokeAsync);
         app.UseRateLimiter();
         Map(app);

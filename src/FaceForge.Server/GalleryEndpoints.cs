@@ -39,9 +39,11 @@ internal static class GalleryEndpoints
         Require(id);
         // The subject and its metadata in one transaction: a crash between them would leave a subject without its
         // metadata, and a client retrying would get 409.
-        if (!served.AddSubject(id, body.Metadata?.ToDictionary(m => m.Key, m => (string?)m.Value)))
+        // A null value removes a key (as in PATCH): a new subject stores no key for it, and the reply says so.
+        var metadata = (body.Metadata ?? []).Where(m => m.Value is not null).ToDictionary(m => m.Key, m => m.Value);
+        if (!served.AddSubject(id, metadata.ToDictionary(m => m.Key, m => (string?)m.Value)))
             throw new ApiProblemException(409, "Subject exists", $"subject '{id}' exists in gallery '{gallery}' already; add faces with POST /v1/galleries/{gallery}/subjects/{id}/faces.");
-        return Results.Json(new SubjectJson(id, 0, body.Metadata ?? []), statusCode: 201);
+        return Results.Json(new SubjectJson(id, 0, metadata), statusCode: 201);
     }
 
     public static IResult DeleteSubject(string gallery, string id, ServedGalleries galleries)

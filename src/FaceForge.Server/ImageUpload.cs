@@ -29,7 +29,7 @@ internal static class ImageUpload
         {
             form = await request.ReadFormAsync(cancel);
         }
-        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        catch (Exception e) when (e is InvalidDataException && e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) || e is BadHttpRequestException { StatusCode: 413 })
         {
             throw new ApiProblemException(413, "Payload too large", $"the multipart body exceeds the limit of {allowed} bytes ({options.MaxImageBytes} per image).");
         }
@@ -56,12 +56,17 @@ internal static class ImageUpload
         return images;
     }
 
-    /// <summary>Checks the header's size against the pixel limit, then decodes.</summary>
+    /// <summary>The smallest side the detectors take (RetinaFace's and the ONNX detectors' own check).</summary>
+    private const int MinSide = 8;
+
+    /// <summary>Checks the header's size against the side and pixel limits, then decodes.</summary>
     public static RgbImage Decode(byte[] bytes, string name, long maxPixels)
     {
         try
         {
             var (width, height) = ImageDecoder.Size(bytes, name);
+            if (width < MinSide || height < MinSide)
+                throw new ApiProblemException(422, "Image too small", $"{name} is {width}x{height}; faces are found in images of at least {MinSide}x{MinSide}.");
             if ((long)width * height > maxPixels)
                 throw new ApiProblemException(413, "Image too large", $"{name} is {width}x{height} = {(long)width * height} pixels; the limit is {maxPixels}.");
             return ImageDecoder.Decode(bytes, name);

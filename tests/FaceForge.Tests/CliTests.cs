@@ -135,4 +135,31 @@ public class CliTests
         Assert.Contains("pack", help.Output);
         Assert.Contains("info", help.Output);
     }
+
+    [Fact]
+    public void EvaluationOptionsOutOfRangeNameTheOption()
+    {
+        string dir = TestPaths.NewTempDirectory("cli-eval-ranges");
+        string empty = Path.Combine(dir, "empty.txt");
+        File.WriteAllText(empty, "# nothing\n");
+        string annotations = Path.Combine(dir, "label.txt");
+        File.WriteAllText(annotations, "# a.png\n1 1 4 4\n");
+        string detector = Path.Combine(dir, "det.onnx");
+        File.WriteAllBytes(detector, [1]);
+        (string[] Args, string Expected)[] cases =
+        [
+            (["eval", "landmarks", "--model", detector, "--images", dir, "--landmarks", empty], "no landmarks in the file"),
+            (["eval", "detect", "--model", detector, "--images", dir, "--annotations", annotations, "--iou", "1.5"], "--iou: 1.5 is not an overlap in (0, 1]."),
+            (["eval", "detect", "--model", detector, "--images", dir, "--annotations", annotations, "--iou", "0"], "--iou: 0 is not an overlap"),
+            (["eval", "verify", "--model", detector, "--images", dir, "--pairs", empty, "--folds", "10-6"], "--folds: Bad fold range '10-6'"),
+            (["detect", "--model", detector, annotations, "--max-side", "0"], "--max-side: 0 is below 32 pixels."),
+            (["detect", "--model", detector, annotations, "--confidence", "2"], "--confidence: 2 is not a score in [0, 1]."),
+        ];
+        foreach (var (args, expected) in cases)
+        {
+            var result = CliHarness.Run(args);
+            Assert.True(result.Code == CliRunner.UserErrorExitCode, $"{string.Join(' ', args)}: exit {result.Code}, {result.Error}");
+            Assert.Contains(expected, result.Error);
+        }
+    }
 }

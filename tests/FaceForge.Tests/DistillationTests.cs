@@ -190,6 +190,14 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         Assert.True(code == 0, error);
         Assert.True(File.Exists(Path.Combine(run, "gen-2", "model.ffm")), output);
         Assert.True(File.Exists(Path.Combine(run, "model.ffm")));
+        // A generation's folder holds a config.json too: resumed as a run it trained a new generation 1 inside itself and
+        // replaced the generation's finished student.
+        byte[] student = File.ReadAllBytes(Path.Combine(run, "gen-1", "model.ffm"));
+        (code, _, error) = CliHarness.Run("distill", "--resume", Path.Combine(run, "gen-1"));
+        Assert.Equal(2, code);
+        Assert.Contains($"is one generation of the distillation run '{run}'; resume the run: --resume {run}.", error);
+        Assert.Equal(student, File.ReadAllBytes(Path.Combine(run, "gen-1", "model.ffm")));
+        Assert.False(Directory.Exists(Path.Combine(run, "gen-1", "gen-1")));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FaceForge.Imaging;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -155,7 +156,9 @@ public class ServeApiTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         {
             string enrol = "/v1/galleries/main/subjects/x/faces";
             var image = () => ServeFixture.Files(ServeFixture.Photo(Lfw1));
-            var noKey = await Problem(await Send(client, HttpMethod.Post, "/v1/detect", null, image()), 401, "X-Api-Key");
+            var unauthorized = await Send(client, HttpMethod.Post, "/v1/detect", null, image());
+            Assert.Equal("ApiKey header=\"X-Api-Key\"", unauthorized.Headers.WwwAuthenticate.ToString()); // kept through the problem body
+            var noKey = await Problem(unauthorized, 401, "X-Api-Key");
             await Problem(await Send(client, HttpMethod.Post, enrol, "ff_000000000000_" + new string('0', 64), image()), 401, "not valid");
             await Problem(await Send(client, HttpMethod.Post, enrol, fixture.ReadKey, image()), 403, "'read'", "'write'");
             await Problem(await Send(client, HttpMethod.Delete, "/v1/galleries/main/subjects/x", fixture.ReadKey), 403, "'write'");
@@ -191,6 +194,20 @@ public class ServeApiTests(ServeFixture fixture) : IClassFixture<ServeFixture>
             await Problem(await Send(client, HttpMethod.Get, "/v1/nothing", fixture.ReadKey), 404, "/v1/nothing");
             await Problem(await Send(client, HttpMethod.Put, "/v1/detect", fixture.ReadKey), 405, "PUT");
             Assert.Equal("Unauthorized", noKey.GetProperty("title").GetString());
+            // Smaller than a detector takes (it was a 500 from the detector's own check).
+            await Problem(await Send(client, HttpMethod.Post, "/v1/detect", fixture.ReadKey, ServeFixture.Images("image", (ImageEncoder.EncodePng(new RgbImage(1, 1)), "dot.png"))), 422, "1x1");
+            await Problem(await Send(client, HttpMethod.Post, enrol, fixture.WriteKey, ServeFixture.Images("image", (ImageEncoder.EncodePng(new RgbImage(2000, 1)), "line.png"))), 422, "2000x1");
+            // The metrics count the status the client got: refusals were counted as 200 before.
+            string counted = await (await Send(client, HttpMethod.Get, "/metrics", fixture.AdminKey)).Content.ReadAsStringAsync();
+            Assert.Contains("faceforge_requests_total{method=\"POST\",route=\"/v1/galleries/{gallery}/subjects/{id}/faces\",status=\"413\"} 3", counted);
+            Assert.Contains("faceforge_requests_total{method=\"POST\",route=\"/v1/detect\",status=\"422\"} 1", counted);
+            Assert.DoesNotContain("route=\"/v1/galleries/{gallery}/subjects/{id}/faces\",status=\"200\"", counted);
+            // A null metadata value stores no key, and the reply says what was stored.
+            var created = await Json(await Send(client, HttpMethod.Post, "/v1/galleries/main/subjects", fixture.WriteKey, new StringContent("{\"id\": \"nm\", \"metadata\": {\"a\": null, \"b\": \"x\"}}", Encoding.UTF8, "application/json")), 201);
+            var stored = await Json(await Send(client, HttpMethod.Get, "/v1/galleries/main/subjects/nm", fixture.ReadKey));
+            Assert.Equal(stored.GetProperty("metadata").GetRawText(), created.GetProperty("metadata").GetRawText());
+            Assert.Equal("{\"b\":\"x\"}", created.GetProperty("metadata").GetRawText());
+            Assert.Equal(HttpStatusCode.OK, (await Send(client, HttpMethod.Delete, "/v1/galleries/main/subjects/nm", fixture.WriteKey)).StatusCode);
         }
         Assert.Equal(0, Faces(gallery));
         using var opened = FaceGallery.Open(gallery);

@@ -19,7 +19,7 @@ internal static class DataOccludeCommand
         var output = new Option<string>("--out") { Description = "Output folder: images, label.txt, masks/, pseudo-labels.txt, skipped.txt, dataset.json.", Required = true };
         var pairs = new Option<string?>("--pairs") { Description = "LFW pairs.txt: with --split, take only one side of the LFW protocol." };
         var split = new Option<string?>("--split") { Description = "With --pairs: train (people in no pair of the test folds) or test (the images the test folds' pairs name)." };
-        var testFolds = new Option<string>("--test-folds") { Description = "Held-out folds, e.g. 6-10 (1-based).", DefaultValueFactory = _ => "6-10" };
+        var testFolds = new Option<string>("--test-folds") { Description = "Held-out folds, e.g. 6-10 (1-based).", DefaultValueFactory = _ => "6-10" }.FoldList();
         var occluders = new Option<string>("--occluders") { Description = $"Occluders drawn from: all, none, or some of {string.Join(", ", OcclusionKinds.All.Select(OcclusionKinds.Name))}.", DefaultValueFactory = _ => "all" };
         var overlays = new Option<string[]>("--overlays") { Description = "Mask overlays with transparency (PNG files, or folders of them) for the mask occluder.", AllowMultipleArgumentsPerToken = true };
         var holdOut = new Option<string?>("--hold-out") { Description = "Overlay names (file names without extension, comma-separated) left out, e.g. for a test set: black-mask,red-mask." };

@@ -12,7 +12,7 @@ internal static class DataSplitLfwCommand
     {
         var images = new Option<string>("--images") { Description = "LFW image root (Name/Name_0001.jpg).", Required = true };
         var pairs = new Option<string>("--pairs") { Description = "pairs.txt.", Required = true };
-        var testFolds = new Option<string>("--test-folds") { Description = "Held-out folds, e.g. 6-10 (1-based).", DefaultValueFactory = _ => "6-10" };
+        var testFolds = new Option<string>("--test-folds") { Description = "Held-out folds, e.g. 6-10 (1-based).", DefaultValueFactory = _ => "6-10" }.FoldList();
         var output = new Option<string>("--out") { Description = "Output folder: one sub-folder per training identity.", Required = true };
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file: write aligned crops instead of copies." };
         var template = new Option<string>("--template") { Description = $"Crop template with --landmarks: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.", DefaultValueFactory = _ => AlignmentTemplate.ArcFace112.Name };
@@ -38,6 +38,8 @@ internal static class DataSplitLfwCommand
             // --force replaces --out: inputs inside it would be replaced too; an --out inside the images would be read as people.
             ReplacedOutput.RequireApart(target, root, [("--pairs", pairsPath), ("--landmarks", parse.GetValue(landmarks))]);
             var people = LfwSplit.TrainingIdentities(root, allPairs, folds);
+            if (people.Count == 0)
+                throw new UserErrorException($"--test-folds: holding out folds {string.Join(",", folds.Select(f => f + 1))} leaves nobody in '{root}' to train on (every person is in a test fold).");
             var points = ImageInputs.Landmarks(parse.GetValue(landmarks));
             var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
             var files = people.SelectMany(p => Directory.GetFiles(Path.Combine(root, p)).Order(StringComparer.Ordinal).Select(f => (Person: p, File: f))).ToList();

@@ -34,9 +34,6 @@ internal static class DistillCommand
                 run.RequireFile(nameof(DistillationConfig.Init), c.Init);
                 BackboneCatalog.Defaults(c.Student); // unknown names fail here, listing the known ones
             }, c => c.Validate());
-            // config.json keeps absolute paths, so --resume works from any directory.
-            static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
-            if (!resuming) config = config with { Teacher = Full(config.Teacher), Data = Full(config.Data), Landmarks = Full(config.Landmarks), Init = Full(config.Init) };
             bool force = parse.GetValue(run.Force);
             using var distiller = new Distiller(config, runDir);
             IReadOnlyList<(int Generation, bool Resume, bool Overwrite)> plan;

@@ -15,7 +15,7 @@ internal static class EvalDegradationCommand
         var images = new Option<string>("--images") { Description = "Folder the pairs' image paths are relative to.", Required = true };
         var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt.", Required = true };
         var landmarks = new Option<string>("--landmarks") { Description = "Landmarks file: degradations are placed and faces aligned by it.", Required = true };
-        var folds = new Option<string?>("--folds") { Description = "Use only these folds, e.g. 6-10 (1-based)." };
+        var folds = new Option<string?>("--folds") { Description = "Use only these folds, e.g. 6-10 (1-based)." }.FoldList();
         var masks = new Option<string?>("--masks") { Description = "Folder of face-mask PNGs with transparency (e.g. ../shared/data/mask-overlays); without it the mask degradation is left out." };
         var kinds = new Option<string[]>("--degradation")
         {

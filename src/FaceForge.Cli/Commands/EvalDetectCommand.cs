@@ -24,6 +24,7 @@ internal static class EvalDetectCommand
             string root = parse.GetValue(images)!, file = parse.GetValue(annotations)!;
             if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
             if (!File.Exists(file)) throw new UserErrorException($"--annotations: '{file}' does not exist.");
+            if (parse.GetValue(iou) is var overlap && !(overlap > 0 && overlap <= 1)) throw new UserErrorException($"--iou: {overlap} is not an overlap in (0, 1].");
             var truth = FaceAnnotations.Read(file);
             if (truth.FirstOrDefault(t => !File.Exists(Path.Combine(root, t.Image))) is { Image: { } absent })
                 throw new UserErrorException($"{file}: image '{absent}' is not under --images '{root}'.");

@@ -24,7 +24,7 @@ internal static class EvalQualityCommand
         var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt: its matched pairs are the genuine comparisons; the identity is each image's folder.", Required = true };
         var landmarks = ImageInputs.LandmarksOption();
         var detector = new Option<string?>("--detector") { Description = "Detector for landmarks when --landmarks is not given, and for detector-score [default: the built-in RetinaFace mobilenet0.25]." };
-        var folds = new Option<string?>("--folds") { Description = "Use only these folds' pairs and images, e.g. 6-10 (1-based)." };
+        var folds = new Option<string?>("--folds") { Description = "Use only these folds' pairs and images, e.g. 6-10 (1-based)." }.FoldList();
         var quality = new Option<string[]>("--quality")
         {
             Description = "Qualities to compare (repeat the option): magnitude (MagFace models), uncertainty (models with a PFE head), inter-ocular (eye distance in the photo), detector-score, random (the floor: the mean curve of 10 seeded draws).",

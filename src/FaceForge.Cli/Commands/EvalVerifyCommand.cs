@@ -18,7 +18,7 @@ internal static class EvalVerifyCommand
         var landmarks = new Option<string?>("--landmarks") { Description = "Landmarks file (path x1 y1 … x5 y5); without it images are taken as aligned." };
         var detector = new Option<string?>("--detector") { Description = "Detect each image's centre face and align by its landmarks (instead of --landmarks): FaceForge detector model or ONNX." };
         var bin = new Option<string?>("--bin") { Description = "InsightFace .bin verification set (instead of --images/--pairs; images already aligned)." };
-        var folds = new Option<string?>("--folds") { Description = "Score only these folds, e.g. 6-10 (1-based); thresholds come from the other scored folds." };
+        var folds = new Option<string?>("--folds") { Description = "Score only these folds, e.g. 6-10 (1-based); thresholds come from the other scored folds." }.FoldList();
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: Add (default), Concatenate or None.", DefaultValueFactory = _ => FlipMode.Add };
         var batch = new Option<int>("--batch-size", "--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." }.OutputFolder();

@@ -26,6 +26,10 @@ internal static class ModelInputs
             extra.Add(float.TryParse(item, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v) && v > 0 && v <= 4
                 ? v : throw new UserErrorException($"--scales: '{item}' is not a scale in (0, 4]."));
         if (!File.Exists(path)) throw new UserErrorException($"{option}: '{path}' does not exist.");
+        // Checked here so the message names the option (DetectorOptions names its properties).
+        if (!(confidence >= 0 && confidence <= 1)) throw new UserErrorException($"--confidence: {confidence} is not a score in [0, 1].");
+        if (!(nms > 0 && nms <= 1)) throw new UserErrorException($"--nms: {nms} is not an overlap in (0, 1].");
+        if (maxSide < 32) throw new UserErrorException($"--max-side: {maxSide} is below 32 pixels.");
         var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
         return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }

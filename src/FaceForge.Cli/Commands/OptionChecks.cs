@@ -25,6 +25,18 @@ internal static class OptionChecks
         return option;
     }
 
+    /// <summary>The option lists LFW folds ("6-10", "1,3"): a bad list fails at parse time naming the option.</summary>
+    public static Option<T> FoldList<T>(this Option<T> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<T>() is not string text) return;
+            try { FaceForge.Evaluation.LfwPairs.ParseFolds(text); }
+            catch (ArgumentException e) { result.AddError($"{option.Name}: {(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message)}"); }
+        });
+        return option;
+    }
+
     public static Option<string> ExistingPath(this Option<string> option)
     {
         option.Validators.Add(result =>

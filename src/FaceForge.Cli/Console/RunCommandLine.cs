@@ -59,7 +59,13 @@ internal sealed class RunCommandLine<T> where T : new()
             if (fixedOption is not null)
                 throw new UserErrorException($"{fixedOption.Name} cannot change when resuming (the run's config.json fixes it)"
                     + (_resumable.Length > 0 ? $"; only {string.Join(", ", _resumable.Select(Settings.NameOf))} may." : "."));
-            config = Settings.Apply(parse, load(saved));
+            T savedConfig;
+            try { savedConfig = load(saved); }
+            catch (InvalidDataException e) when (e.Message.Contains("unknown key", StringComparison.Ordinal))
+            {
+                throw new UserErrorException($"{e.Message} Is '{resumeDir}' a run of another command? Each of train, distill, train-uncertainty and train-detector resumes its own runs.");
+            }
+            config = Settings.Apply(parse, savedConfig);
         }
         else
         {

@@ -63,6 +63,15 @@ public sealed class Distiller : IDisposable
             AtomicFile.WriteAllText(configPath, _config.ToJson());
             return Enumerable.Range(1, _config.Generations).Select(g => (g, false, force)).ToList();
         }
+        if (!File.Exists(Path.Combine(Root, TeacherHashFile)))
+        {
+            // A generation's folder holds a config.json too; resumed as a run it would train a new generation 1 inside it.
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(Root).TrimEnd('/'));
+            throw new RunFolderConflictException(Root, RunConflict.NoCheckpoint,
+                parent is not null && Path.GetFileName(Path.GetFullPath(Root).TrimEnd('/')).StartsWith("gen-", StringComparison.Ordinal) && File.Exists(Path.Combine(parent, TeacherHashFile))
+                    ? $"'{Root}' is one generation of the distillation run '{parent}'; resume the run: --resume {parent}."
+                    : $"'{Root}' is not a distillation run folder (no {TeacherHashFile}).");
+        }
         RequireSameTeacher();
         var left = new List<(int, bool, bool)>();
         for (int g = 1; g <= _config.Generations; g++)

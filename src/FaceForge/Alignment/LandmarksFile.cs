@@ -43,6 +43,8 @@ public static class LandmarksFile
             lineOf[name] = lineNumber;
             result[name] = points;
         }
+        // Every use needs points for some image; an empty file would score nothing and print NaN.
+        if (result.Count == 0) throw new InvalidDataException($"{path}: no landmarks in the file (one line per image: path x1 y1 ... x5 y5).");
         return result;
     }
 

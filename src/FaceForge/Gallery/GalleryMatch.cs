@@ -19,7 +19,7 @@ public sealed record GalleryIdentification(IReadOnlyList<GalleryMatch> Matches, 
 
 /// <summary>A gallery's figures.</summary>
 /// <param name="Faces">Enrolled faces (templates).</param>
-/// <param name="Subjects">Enrolled subjects.</param>
+/// <param name="Subjects">Subjects holding at least one face (a subject created without faces is listed by Subjects() but not counted here: the count comes from the in-memory index, cheap enough for every health check).</param>
 /// <param name="EmbeddingSize">Vector length.</param>
 /// <param name="Precision">Stored precision.</param>
 /// <param name="Index">"exact" or "hnsw": what identification searches now.</param>

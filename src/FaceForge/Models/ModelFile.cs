@@ -135,13 +135,21 @@ public static class ModelFile
         }
         catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{path}: not a FaceForge model file ({e.Message}).", e);
+            throw new InvalidDataException($"{path}: not a FaceForge model file{NotAModelHint(path)} ({e.Message}).", e);
         }
     }
 
+    /// <summary>What to do instead when a model of another kind is given where a FaceForge one is needed.</summary>
+    internal static string NotAModelHint(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".onnx" => "; it is ONNX, and this needs the .ffm it was exported from (or `faceforge model import` of the original weights)",
+        ".pth" or ".pt" or ".ckpt" or ".tar" => "; it looks like PyTorch weights: import them with `faceforge model import --from FILE --arch NAME --out MODEL.ffm`",
+        _ => "",
+    };
+
     private static ModelInfo ReadInfo(ZipArchive zip, string path)
     {
-        var entry = zip.GetEntry("model.json") ?? throw new InvalidDataException($"{path}: not a FaceForge model file (no model.json).");
+        var entry = zip.GetEntry("model.json") ?? throw new InvalidDataException($"{path}: not a FaceForge model file{NotAModelHint(path)} (no model.json).");
         using var reader = new StreamReader(entry.Open());
         return ParseInfo(reader.ReadToEnd(), path, "model.json");
     }

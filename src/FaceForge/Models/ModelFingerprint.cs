@@ -39,7 +39,7 @@ public static class ModelFingerprint
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
-            throw new InvalidDataException($"{path}: not a FaceForge model file ({e.Message}).", e);
+            throw new InvalidDataException($"{path}: not a FaceForge model file{ModelFile.NotAModelHint(path)} ({e.Message}).", e);
         }
     }
 }
