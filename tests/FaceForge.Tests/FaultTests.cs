@@ -404,8 +404,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string dir = TestPaths.NewTempDirectory("nan-det");
         string model = Path.Combine(dir, "det.ffm");
         Assert.Equal(0, CliHarness.Run("model", "import", "--from", Path.Combine(TestPaths.Shared!, "models/retinaface-mnet025/mobilenet0.25_Final.pth"), "--arch", "retinaface-mnet025", "--out", model).Code);
-        UserError(["detect", "--model", model, Image(0), "--confidence", "NaN"], "confidence threshold");
-        UserError(["detect", "--model", model, Image(0), "--nms", "NaN"], "NMS");
+        UserError(["detect", "--model", model, Image(0), "--confidence", "NaN"], "--confidence: NaN is not a score");
+        UserError(["detect", "--model", model, Image(0), "--nms", "NaN"], "--nms: NaN is not an overlap");
     }
 
     [Fact]
