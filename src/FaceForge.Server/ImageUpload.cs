@@ -56,17 +56,14 @@ internal static class ImageUpload
         return images;
     }
 
-    /// <summary>The smallest side the detectors take (RetinaFace's and the ONNX detectors' own check).</summary>
-    private const int MinSide = 8;
-
     /// <summary>Checks the header's size against the side and pixel limits, then decodes.</summary>
     public static RgbImage Decode(byte[] bytes, string name, long maxPixels)
     {
         try
         {
             var (width, height) = ImageDecoder.Size(bytes, name);
-            if (width < MinSide || height < MinSide)
-                throw new ApiProblemException(422, "Image too small", $"{name} is {width}x{height}; faces are found in images of at least {MinSide}x{MinSide}.");
+            if (width < FaceForge.Detection.DetectorOptions.MinImageSide || height < FaceForge.Detection.DetectorOptions.MinImageSide)
+                throw new ApiProblemException(422, "Image too small", $"{name} is {width}x{height}; faces are found in images of at least {FaceForge.Detection.DetectorOptions.MinImageSide}x{FaceForge.Detection.DetectorOptions.MinImageSide}.");
             if ((long)width * height > maxPixels)
                 throw new ApiProblemException(413, "Image too large", $"{name} is {width}x{height} = {(long)width * height} pixels; the limit is {maxPixels}.");
             return ImageDecoder.Decode(bytes, name);

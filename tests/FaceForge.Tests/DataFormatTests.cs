@@ -116,11 +116,14 @@ public class DataFormatTests
     }
 
     [Theory]
-    [InlineData(0, 7f, 1e9f, "record 0 (header): claims")] // a billion identities: refused before anything is allocated
+    [InlineData(0, 7f, 1e9f, "record 0 (header): end key 1000000000 is not a whole number of at most 16777216")] // refused before anything is allocated
+    [InlineData(0, 7f, 1e6f, "record 0 (header): claims 999993 identities, but")]
     [InlineData(0, 7f, float.NaN, "record 0 (header): end key NaN is not a whole number")]
     [InlineData(8, 3f, 1e6f, "record 8: image range [3, 1000000) is not within the image keys [1, 7)")]
     [InlineData(8, 5f, 2f, "record 8: image range [5, 2)")]
-    [InlineData(8, 1f, 3f, "record 8: image key 1 also belongs to an earlier identity")]
+    [InlineData(8, 1f, 3f, "record 8: image range [1, 3) overlaps record 7's [1, 3)")]
+    [InlineData(0, 7f, 11f, "record 10: identity record missing")]
+    [InlineData(0, 0f, 10f, "record 0 (header): identity keys [0, 10) are not a range after the image keys")]
     public void RecordIoRangesAreCheckedAgainstTheIndex(long key, float start, float end, string expected)
     {
         string prefix = RepackedPack("ranges", (k, r) => k == key ? r with { Labels = [start, end] } : r);
@@ -129,8 +132,8 @@ public class DataFormatTests
     }
 
     [Theory]
-    [InlineData(-3f, "label -3 is outside 0 .. 5")]
-    [InlineData(1e9f, "label 1000000000 is outside 0 .. 5")]
+    [InlineData(-3f, "label -3 is negative")]
+    [InlineData(1e9f, "label 1000000000 is not a whole number of at most 16777216")]
     [InlineData(1.5f, "label 1.5 is not a whole number")]
     public void HeaderlessPackLabelsMustBeClassIds(float label, string expected)
     {
@@ -142,15 +145,26 @@ public class DataFormatTests
     }
 
     [Fact]
+    public void HeaderlessPackKeepingOriginalClassIdsGetsDenseClasses()
+    {
+        // A subset that keeps its source's class ids (here 3, 700 and 90,000) trains 3 classes, in id order.
+        float[] ids = [700, 700, 90_000, 90_000, 3, 3];
+        string prefix = RepackedPack("sparse", (k, r) => k == 0 || r.Labels.Length > 0 ? null : r with { Header = r.Header with { Label = ids[k - 1] } });
+        using var pack = RecordIoDataset.Open(prefix);
+        Assert.Equal(3, pack.IdentityCount);
+        Assert.Equal([1, 1, 2, 2, 0, 0], Enumerable.Range(0, pack.Count).Select(pack.GetLabel));
+    }
+
+    [Fact]
     public void IndexWithARepeatedKeyOrOffsetIsRefused()
     {
         string prefix = RepackedPack("dup", (_, r) => r);
         string[] lines = File.ReadAllLines(prefix + ".idx");
-        string offsetOfKey1 = lines[1].Split('\t')[1];
+        string offsetOfKey1 = lines.First(l => l.StartsWith("1\t", StringComparison.Ordinal)).Split('\t')[1];
         File.WriteAllLines(prefix + ".idx", [.. lines, $"5\t{offsetOfKey1}"]);
         Assert.Contains($"key 5 is indexed twice", Assert.Throws<InvalidDataException>(() => new RecordIoReader(prefix)).Message);
         File.WriteAllLines(prefix + ".idx", [.. lines, $"99\t{offsetOfKey1}"]);
-        Assert.Contains($"key 99 points at offset {offsetOfKey1}, as line 2 does", Assert.Throws<InvalidDataException>(() => new RecordIoReader(prefix)).Message);
+        Assert.Contains($"keys 1 and 99 both point at offset {offsetOfKey1}", Assert.Throws<InvalidDataException>(() => new RecordIoReader(prefix)).Message);
     }
 
     [Fact]

@@ -35,6 +35,7 @@ internal static class TrainCommand
                 if (!Directory.Exists(config.Data) && !File.Exists(config.Data) && !File.Exists(config.Data + ".rec"))
                     throw new UserErrorException($"--data: '{config.Data}' does not exist.");
                 run.RequireFile(nameof(TrainingConfig.Init), config.Init);
+                run.Settings.Validate(config.RequireNoIgnoredSettings);
             }, config => config.Validate());
             bool force = parse.GetValue(run.Force), json = parse.GetValue(run.Json);
             if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resuming, force, json, parse);

@@ -55,9 +55,15 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             catch when (created)
             {
                 // A folder this call made, refused before a step (bad data, settings): removed, so a retry needs no --force.
-                ownership?.Dispose();
-                try { Directory.Delete(folder.Path, recursive: true); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left behind, empty */ }
+                // Emptied while the lock is held (a second trainer waiting for it must not lose its files), then removed.
+                try
+                {
+                    foreach (string entry in Directory.EnumerateFileSystemEntries(folder.Path).Where(e => e != folder.LockPath).ToList())
+                        if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true); else File.Delete(entry);
+                    ownership?.Dispose();
+                    Directory.Delete(folder.Path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left behind: another run took it, or it cannot be removed */ }
                 throw;
             }
         }

@@ -225,6 +225,19 @@ public sealed record TrainingConfig : IRunSettings
     /// <summary>The logit scale a head gets when none is given.</summary>
     public static double DefaultScale(HeadKind head) => head == HeadKind.ArcFace ? 32 : 64;
 
+    /// <summary>
+    /// Refuses settings another choice ignores (rather than dropping them silently). For new runs only: a run saved
+    /// before this check must still resume.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting the rest of the config ignores is given; the key is named.</exception>
+    public void RequireNoIgnoredSettings()
+    {
+        void Require(bool ok, string key, string rule) { if (!ok) throw new ArgumentException($"Config '{key}' {rule}."); }
+        Require(!Nesterov || Optimizer == OptimizerKind.Sgd, "nesterov", $"is SGD's; the optimizer is {Optimizer}");
+        Require(!StraightThrough || Head == HeadKind.ArcFace, "straight_through", $"is ArcFace's margin; the head is {Head}");
+        Require(Milestones.Length == 0 || Schedule == ScheduleKind.MultiStep, "milestones", "need schedule multi-step (the polynomial schedule has none)");
+    }
+
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
     {
@@ -247,10 +260,6 @@ public sealed record TrainingConfig : IRunSettings
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");
         Require(Power > 0, "power", $"must be positive (got {Power})");
         Require(!Nesterov || Momentum > 0, "nesterov", "needs a positive momentum");
-        // Settings another choice ignores are refused rather than silently dropped.
-        Require(!Nesterov || Optimizer == OptimizerKind.Sgd, "nesterov", $"is SGD's; the optimizer is {Optimizer}");
-        Require(!StraightThrough || Head == HeadKind.ArcFace, "straight_through", $"is ArcFace's margin; the head is {Head}");
-        Require(Milestones.Length == 0 || Schedule == ScheduleKind.MultiStep, "milestones", "need schedule multi-step (the polynomial schedule has none)");
         Require(SampleRate > 0 && SampleRate <= 1, "sample_rate", $"must be in (0, 1] (got {SampleRate})");
         Require(Shards >= 1, "shards", $"must be at least 1 (got {Shards})");
         Require(double.IsFinite(Width) && Width <= 16, "width", $"must be at most 16 (got {Width})");

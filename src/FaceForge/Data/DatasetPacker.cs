@@ -13,6 +13,9 @@ public static class DatasetPacker
     /// <returns>The number of images written and skipped.</returns>
     public static (int Written, int Skipped) Pack(IFaceDataset source, string prefix, bool validate = true, bool skipBad = false, IProgress<int>? progress = null)
     {
+        // The header and identity records hold keys as float32 labels, exact up to 2^24 only.
+        if (source.Count + source.IdentityCount + 1 > RecordIoDataset.MaxExactLabel)
+            throw new ArgumentException($"{source.Count} images of {source.IdentityCount} identities need keys beyond {RecordIoDataset.MaxExactLabel}, which the pack's float32 labels cannot hold exactly; split the set into several packs.", nameof(source));
         var byIdentity = Enumerable.Range(0, source.Count).GroupBy(source.GetLabel).OrderBy(g => g.Key).ToList();
         using var writer = new RecordIoWriter(prefix);
         long key = 1;

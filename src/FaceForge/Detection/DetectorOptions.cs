@@ -3,6 +3,9 @@ namespace FaceForge.Detection;
 /// <summary>Settings shared by every detector.</summary>
 public sealed record DetectorOptions
 {
+    /// <summary>The smallest image side a detector takes.</summary>
+    public const int MinImageSide = 8;
+
     /// <summary>Minimum score kept. <value>The default is 0.5.</value></summary>
     public float ConfidenceThreshold { get; init; } = 0.5f;
 

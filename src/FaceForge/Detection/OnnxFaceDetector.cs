@@ -72,7 +72,8 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     /// <inheritdoc/>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
-        if (image.Width < 8 || image.Height < 8) throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least 8x8).");
+        if (image.Width < DetectorOptions.MinImageSide || image.Height < DetectorOptions.MinImageSide)
+            throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least {DetectorOptions.MinImageSide}x{DetectorOptions.MinImageSide}).");
         var candidates = _retinaFace ? DetectRetinaFace(image) : _yunet ? DetectYuNet(image) : DetectUltraLight(image);
         return NonMaximumSuppression.Apply(candidates, _options);
     }

@@ -60,7 +60,7 @@ public sealed class RecordIoDataset : IFaceDataset
             throw new InvalidDataException($"{where}: claims {end - first} identities, but '{reader.IdxPath}' indexes {reader.Keys.Count} records.");
         var keys = new List<long>();
         var labels = new List<int>();
-        var seen = new HashSet<long>();
+        var ranges = new List<(long Start, long Stop, long Id)>();
         for (long id = first; id < end; id++)
         {
             string at = $"{reader.RecPath} record {id}";
@@ -72,41 +72,54 @@ public sealed class RecordIoDataset : IFaceDataset
             long start = WholeLabel(identity.Labels[0], at, "image range start"), stop = WholeLabel(identity.Labels[1], at, "image range end");
             if (start < 1 || stop < start || stop > first)
                 throw new InvalidDataException($"{at}: image range [{start}, {stop}) is not within the image keys [1, {first}).");
+            ranges.Add((start, stop, id));
             for (long k = start; k < stop; k++)
             {
                 if (!reader.Contains(k))
                     throw new InvalidDataException($"{at}: image key {k} of its range [{start}, {stop}) is missing from '{reader.IdxPath}'.");
-                if (!seen.Add(k))
-                    throw new InvalidDataException($"{at}: image key {k} also belongs to an earlier identity.");
                 keys.Add(k);
                 labels.Add((int)(id - first));
             }
         }
+        // Overlaps found by sorting the ranges, not with a set of every key (hundreds of MB for tens of millions of images).
+        ranges.Sort();
+        for (int i = 1; i < ranges.Count; i++)
+            if (ranges[i].Start < ranges[i - 1].Stop)
+            {
+                var (later, earlier) = ranges[i].Id > ranges[i - 1].Id ? (ranges[i], ranges[i - 1]) : (ranges[i - 1], ranges[i]);
+                throw new InvalidDataException($"{reader.RecPath} record {later.Id}: image range [{later.Start}, {later.Stop}) overlaps record {earlier.Id}'s [{earlier.Start}, {earlier.Stop}).");
+            }
         return new RecordIoDataset(reader, [.. keys], [.. labels], (int)(end - first));
     }
 
-    /// <summary>No header: each record's own label is its class, which must be a whole number below the record count.</summary>
+    /// <summary>
+    /// No header: each record's own label is its class. Labels must be whole and non-negative; distinct ones are
+    /// numbered 0 .. K-1 in their order, so a subset keeping its original class ids (say a few in 85,000) gets K
+    /// classes, not a classifier sized by its largest id.
+    /// </summary>
     private static RecordIoDataset OpenFlat(RecordIoReader reader)
     {
         var keys = reader.Keys.ToArray();
         if (keys.Length == 0) throw new InvalidDataException($"{reader.RecPath}: the pack holds no records.");
-        var labels = new int[keys.Length];
+        var raw = new long[keys.Length];
         for (int i = 0; i < keys.Length; i++)
         {
             string at = $"{reader.RecPath} record {keys[i]}";
-            long label = WholeLabel(reader.ReadImageRecord(keys[i]).PrimaryLabel, at, "label");
-            // A class id past the number of images cannot be a dense class list: it would size a classifier from nothing.
-            if (label < 0 || label >= keys.Length)
-                throw new InvalidDataException($"{at}: label {label} is outside 0 .. {keys.Length - 1} (classes are numbered from 0, at most one per image).");
-            labels[i] = (int)label;
+            raw[i] = WholeLabel(reader.ReadImageRecord(keys[i]).PrimaryLabel, at, "label");
+            if (raw[i] < 0) throw new InvalidDataException($"{at}: label {raw[i]} is negative (classes are numbered from 0).");
         }
-        return new RecordIoDataset(reader, keys, labels, labels.Length == 0 ? 0 : labels.Max() + 1);
+        var dense = raw.Distinct().Order().Select((label, index) => (label, index)).ToDictionary(p => p.label, p => p.index);
+        return new RecordIoDataset(reader, keys, [.. raw.Select(l => dense[l])], dense.Count);
     }
 
+    /// <summary>IRHeader labels are float32, exact for whole numbers up to 2^24 only: beyond it a key or class would be read wrong.</summary>
     private static long WholeLabel(float value, string where, string what) =>
-        float.IsFinite(value) && value == MathF.Round(value) && Math.Abs(value) < 1e15f
+        float.IsFinite(value) && value == MathF.Round(value) && Math.Abs(value) <= MaxExactLabel
             ? (long)value
-            : throw new InvalidDataException($"{where}: {what} {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a whole number.");
+            : throw new InvalidDataException($"{where}: {what} {value.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture)} is not a whole number of at most {MaxExactLabel} (float32 labels hold no larger one exactly).");
+
+    /// <summary>2^24, the largest whole number from which float32 still steps by one.</summary>
+    internal const long MaxExactLabel = 1 << 24;
 
     /// <inheritdoc/>
     public int GetLabel(int index) => _labels[index];

@@ -80,6 +80,13 @@ public sealed class RecordIoReader : IDisposable
             _file.Dispose();
             throw new InvalidDataException($"'{IdxPath}' indexes no record, but '{RecPath}' holds {_length} bytes: a mismatched or truncated pair; pack it again.");
         }
+        // Two keys at one offset would read one record as two images (of two identities).
+        for (int i = 1; i < byOffset.Count; i++)
+            if (byOffset[i].Value == byOffset[i - 1].Value)
+            {
+                _file.Dispose();
+                throw new InvalidDataException($"'{IdxPath}': keys {byOffset[i - 1].Key} and {byOffset[i].Key} both point at offset {byOffset[i].Value}: each record has one key.");
+            }
         foreach (var (key, offset) in new[] { byOffset[0], byOffset[byOffset.Count / 2], byOffset[^1] })
         {
             try
@@ -106,7 +113,6 @@ public sealed class RecordIoReader : IDisposable
     private static Dictionary<long, long> ReadIndex(string idxPath)
     {
         var offsets = new Dictionary<long, long>();
-        var lineOf = new Dictionary<long, int>(); // offset -> line, so a record indexed twice is refused
         int lineNumber = 0;
         foreach (string line in File.ReadLines(idxPath))
         {
@@ -116,11 +122,8 @@ public sealed class RecordIoReader : IDisposable
             if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long key)
                 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long offset) || offset < 0)
                 throw new InvalidDataException($"{idxPath}:{lineNumber}: expected 'key<TAB>offset', found '{line}'.");
-            if (offsets.ContainsKey(key))
+            if (!offsets.TryAdd(key, offset))
                 throw new InvalidDataException($"{idxPath}:{lineNumber}: key {key} is indexed twice.");
-            if (!lineOf.TryAdd(offset, lineNumber))
-                throw new InvalidDataException($"{idxPath}:{lineNumber}: key {key} points at offset {offset}, as line {lineOf[offset]} does: each record has one key.");
-            offsets[key] = offset;
         }
         return offsets;
     }
