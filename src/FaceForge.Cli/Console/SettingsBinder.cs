@@ -124,8 +124,7 @@ internal sealed class SettingsBinder<T> where T : new()
         }
         if (target.IsEnum)
         {
-            foreach (var field in target.GetFields(BindingFlags.Public | BindingFlags.Static))
-                if (Spellings(field).Any(s => s.Equals(text, StringComparison.OrdinalIgnoreCase))) return JsonValue.Create(field.Name);
+            if (SettingValueAttribute.Find(target, text) is { } field) return JsonValue.Create(field.Name);
             throw new UserErrorException($"{option}: '{text}' is not one of {string.Join(", ", target.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => Spellings(f)[0]))}.");
         }
         throw new NotSupportedException($"Settings of type {type.Name} have no command-line form.");

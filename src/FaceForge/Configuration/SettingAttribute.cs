@@ -28,6 +28,11 @@ public sealed class SettingValueAttribute(string name) : Attribute
     /// <summary>The spelling.</summary>
     public string Name { get; } = name;
 
+    /// <summary>The value of <paramref name="enumType"/> that <paramref name="text"/> spells (any spelling, any case), or null.</summary>
+    public static System.Reflection.FieldInfo? Find(Type enumType, string? text) =>
+        text is null ? null : enumType.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .FirstOrDefault(f => Spellings(f).Any(s => s.Equals(text, StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>A field's spellings, preferred first: its [SettingValue], its name in kebab case, its name.</summary>
     public static string[] Spellings(System.Reflection.FieldInfo field)
     {

@@ -16,10 +16,9 @@ public sealed class SettingEnumConverter<T> : JsonConverter<T> where T : struct,
     public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         string? text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-        foreach (var field in typeof(T).GetFields(BindingFlags.Public | BindingFlags.Static))
-            if (text is not null && SettingValueAttribute.Spellings(field).Any(s => s.Equals(text, StringComparison.OrdinalIgnoreCase)))
-                return (T)field.GetValue(null)!;
-        throw new JsonException($"{SettingsJson.NotOneOfMarker}{string.Join(", ", Accepted())}.");
+        return SettingValueAttribute.Find(typeof(T), text) is { } field
+            ? (T)field.GetValue(null)!
+            : throw new JsonException($"{SettingsJson.NotOneOfMarker}{string.Join(", ", Accepted())}.");
     }
 
     /// <inheritdoc/>
