@@ -1,3 +1,4 @@
+using FaceForge.Detection;
 using FaceForge.Imaging;
 using Microsoft.AspNetCore.Http;
 
@@ -62,8 +63,8 @@ internal static class ImageUpload
         try
         {
             var (width, height) = ImageDecoder.Size(bytes, name);
-            if (width < FaceForge.Detection.DetectorOptions.MinImageSide || height < FaceForge.Detection.DetectorOptions.MinImageSide)
-                throw new ApiProblemException(422, "Image too small", $"{name} is {width}x{height}; faces are found in images of at least {FaceForge.Detection.DetectorOptions.MinImageSide}x{FaceForge.Detection.DetectorOptions.MinImageSide}.");
+            if (width < DetectorOptions.MinImageSide || height < DetectorOptions.MinImageSide)
+                throw new ApiProblemException(422, "Image too small", $"{name} is {width}x{height}; faces are found in images of at least {DetectorOptions.MinImageSide}x{DetectorOptions.MinImageSide}.");
             if ((long)width * height > maxPixels)
                 throw new ApiProblemException(413, "Image too large", $"{name} is {width}x{height} = {(long)width * height} pixels; the limit is {maxPixels}.");
             return ImageDecoder.Decode(bytes, name);

@@ -29,7 +29,7 @@ internal static class ModelInputs
         // Checked here so the message names the option (DetectorOptions names its properties).
         if (!(confidence >= 0 && confidence <= 1)) throw new UserErrorException($"--confidence: {confidence} is not a score in [0, 1].");
         if (!(nms > 0 && nms <= 1)) throw new UserErrorException($"--nms: {nms} is not an overlap in (0, 1].");
-        if (maxSide < 32) throw new UserErrorException($"--max-side: {maxSide} is below 32 pixels.");
+        if (maxSide < DetectorOptions.MinMaxSide) throw new UserErrorException($"--max-side: {maxSide} is below {DetectorOptions.MinMaxSide} pixels.");
         var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
         return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }

@@ -18,7 +18,8 @@ internal static class ReplacedOutput
                 throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
     }
 
-    private static bool Inside(string inner, string outer) =>
+    /// <summary>Whether <paramref name="inner"/> is <paramref name="outer"/> or lies inside it.</summary>
+    internal static bool Inside(string inner, string outer) =>
         (Path.GetFullPath(inner).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
 
     /// <summary>The --force of a command that writes one file.</summary>

@@ -74,9 +74,8 @@ internal sealed class RunCommandLine<T> where T : new()
                 : new T();
             config = Settings.AbsolutePaths(Settings.Apply(parse, start));
             // A run folder inside an input folder would be read back as data (an identity folder without images).
-            string outFull = Path.GetFullPath(runDir).TrimEnd('/') + "/";
             foreach (var (option, path) in Settings.Paths(config, identityFolders: true))
-                if (Directory.Exists(path) && outFull.StartsWith(path.TrimEnd('/') + "/", StringComparison.Ordinal))
+                if (Directory.Exists(path) && Commands.ReplacedOutput.Inside(runDir, path))
                     throw new UserErrorException($"--out: '{runDir}' lies inside {option.Name} '{path}'; the run's files would be read as part of it. Choose a run folder outside it.");
             check(config);
         }

@@ -125,12 +125,10 @@ internal sealed class SettingsBinder<T> where T : new()
         if (target.IsEnum)
         {
             if (SettingValueAttribute.Find(target, text) is { } field) return JsonValue.Create(field.Name);
-            throw new UserErrorException($"{option}: '{text}' is not one of {string.Join(", ", target.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => Spellings(f)[0]))}.");
+            throw new UserErrorException($"{option}: '{text}' is not one of {string.Join(", ", SettingValueAttribute.Preferred(target))}.");
         }
         throw new NotSupportedException($"Settings of type {type.Name} have no command-line form.");
     }
-
-    private static string[] Spellings(FieldInfo field) => SettingValueAttribute.Spellings(field);
 
     private static string OptionName(PropertyInfo property) => "--" + Kebab(property.Name);
 
@@ -139,14 +137,14 @@ internal sealed class SettingsBinder<T> where T : new()
     private static Type Underlying(Type type) => Nullable.GetUnderlyingType(type) ?? type;
 
     private static string Values(Type type) => Underlying(type) is { IsEnum: true } e
-        ? $" One of: {string.Join(", ", e.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => Spellings(f)[0]))}." : "";
+        ? $" One of: {string.Join(", ", SettingValueAttribute.Preferred(e))}." : "";
 
     private static string Default(object? value) => value switch
     {
         null or "" => "",
         int[] { Length: 0 } => "",
         int[] items => $" [default: {string.Join(",", items)}]",
-        Enum e => $" [default: {Spellings(e.GetType().GetField(e.ToString())!)[0]}]",
+        Enum e => $" [default: {SettingValueAttribute.Spellings(e.GetType().GetField(e.ToString())!)[0]}]",
         bool b => b ? " [default: true]" : "",
         IFormattable f => $" [default: {f.ToString(null, CultureInfo.InvariantCulture)}]",
         _ => $" [default: {value}]",

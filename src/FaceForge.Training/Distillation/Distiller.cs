@@ -66,9 +66,10 @@ public sealed class Distiller : IDisposable
         if (!File.Exists(Path.Combine(Root, TeacherHashFile)))
         {
             // A generation's folder holds a config.json too; resumed as a run it would train a new generation 1 inside it.
-            string? parent = Path.GetDirectoryName(Path.GetFullPath(Root).TrimEnd('/'));
+            string full = Path.GetFullPath(Root).TrimEnd('/');
+            string? parent = Path.GetDirectoryName(full);
             throw new RunFolderConflictException(Root, RunConflict.NoCheckpoint,
-                parent is not null && Path.GetFileName(Path.GetFullPath(Root).TrimEnd('/')).StartsWith("gen-", StringComparison.Ordinal) && File.Exists(Path.Combine(parent, TeacherHashFile))
+                parent is not null && Path.GetFileName(full).StartsWith("gen-", StringComparison.Ordinal) && File.Exists(Path.Combine(parent, TeacherHashFile))
                     ? $"'{Root}' is one generation of the distillation run '{parent}'; resume the run: --resume {parent}."
                     : $"'{Root}' is not a distillation run folder (no {TeacherHashFile}).");
         }

@@ -33,6 +33,10 @@ public sealed class SettingValueAttribute(string name) : Attribute
         text is null ? null : enumType.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .FirstOrDefault(f => Spellings(f).Any(s => s.Equals(text, StringComparison.OrdinalIgnoreCase)));
 
+    /// <summary>The preferred spelling of each value of <paramref name="enumType"/>, as --help and error messages list them.</summary>
+    public static IEnumerable<string> Preferred(Type enumType) =>
+        enumType.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static).Select(f => Spellings(f)[0]);
+
     /// <summary>A field's spellings, preferred first: its [SettingValue], its name in kebab case, its name.</summary>
     public static string[] Spellings(System.Reflection.FieldInfo field)
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -18,12 +17,9 @@ public sealed class SettingEnumConverter<T> : JsonConverter<T> where T : struct,
         string? text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
         return SettingValueAttribute.Find(typeof(T), text) is { } field
             ? (T)field.GetValue(null)!
-            : throw new JsonException($"{SettingsJson.NotOneOfMarker}{string.Join(", ", Accepted())}.");
+            : throw new JsonException($"{SettingsJson.NotOneOfMarker}{string.Join(", ", SettingValueAttribute.Preferred(typeof(T)))}.");
     }
 
     /// <inheritdoc/>
     public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
-
-    /// <summary>The preferred spelling of each value, as --help lists them.</summary>
-    public static IEnumerable<string> Accepted() => typeof(T).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => SettingValueAttribute.Spellings(f)[0]);
 }

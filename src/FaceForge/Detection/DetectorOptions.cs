@@ -6,6 +6,9 @@ public sealed record DetectorOptions
     /// <summary>The smallest image side a detector takes.</summary>
     public const int MinImageSide = 8;
 
+    /// <summary>The smallest <see cref="MaxSide"/>.</summary>
+    public const int MinMaxSide = 32;
+
     /// <summary>Minimum score kept. <value>The default is 0.5.</value></summary>
     public float ConfidenceThreshold { get; init; } = 0.5f;
 
@@ -22,12 +25,19 @@ public sealed record DetectorOptions
     /// <summary>Most faces returned per image. <value>The default is 750.</value></summary>
     public int MaxFaces { get; init; } = 750;
 
+    /// <summary>Refuses an image smaller than <see cref="MinImageSide"/> on a side: every detector's first check.</summary>
+    internal static void RequireDetectable(int width, int height)
+    {
+        if (width < MinImageSide || height < MinImageSide)
+            throw new ArgumentException($"Image of {width}x{height} is too small to detect faces in (at least {MinImageSide}x{MinImageSide}).");
+    }
+
     internal void Validate()
     {
         // Written so that NaN fails too. No parameter name in the messages: the CLI's options carry other names.
         if (!(ConfidenceThreshold >= 0 && ConfidenceThreshold <= 1)) throw new ArgumentException($"The confidence threshold must be in [0, 1] (got {ConfidenceThreshold}).");
         if (!(NmsThreshold > 0 && NmsThreshold <= 1)) throw new ArgumentException($"The NMS IoU threshold must be in (0, 1] (got {NmsThreshold}).");
-        if (MaxSide < 32) throw new ArgumentException($"The largest side must be at least 32 pixels (got {MaxSide}).");
+        if (MaxSide < MinMaxSide) throw new ArgumentException($"The largest side must be at least {MinMaxSide} pixels (got {MaxSide}).");
         if (MaxFaces < 1) throw new ArgumentException($"At least one face must be allowed per image (got {MaxFaces}).");
     }
 }

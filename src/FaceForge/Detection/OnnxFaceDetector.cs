@@ -72,8 +72,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     /// <inheritdoc/>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
-        if (image.Width < DetectorOptions.MinImageSide || image.Height < DetectorOptions.MinImageSide)
-            throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least {DetectorOptions.MinImageSide}x{DetectorOptions.MinImageSide}).");
+        DetectorOptions.RequireDetectable(image.Width, image.Height);
         var candidates = _retinaFace ? DetectRetinaFace(image) : _yunet ? DetectYuNet(image) : DetectUltraLight(image);
         return NonMaximumSuppression.Apply(candidates, _options);
     }

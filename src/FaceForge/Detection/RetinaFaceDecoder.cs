@@ -38,8 +38,7 @@ public sealed class RetinaFaceDecoder
     /// </summary>
     public static (Imaging.RgbImage Image, float Back) Prepare(Imaging.RgbImage image, float scale, int maxSide)
     {
-        if (image.Width < DetectorOptions.MinImageSide || image.Height < DetectorOptions.MinImageSide)
-            throw new ArgumentException($"Image of {image.Width}x{image.Height} is too small to detect faces in (at least {DetectorOptions.MinImageSide}x{DetectorOptions.MinImageSide}).");
+        DetectorOptions.RequireDetectable(image.Width, image.Height);
         float factor = scale * Math.Min(1f, (float)maxSide / Math.Max(image.Width, image.Height));
         if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
         int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
