@@ -441,6 +441,20 @@ public class GalleryTests
         var d = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(damaged));
         Assert.Contains(damaged, d.Message);
         Assert.Contains("face 1", d.Message);
+
+        // A damaged threshold row names the row (it was a bare FormatException).
+        string badThreshold = NewPath();
+        using (var gallery = FaceGallery.Create(badThreshold, Model(8))) gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
+        using (var connection = new SqliteConnection($"Data Source={badThreshold};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE meta SET value = '0,5' WHERE key = 'threshold'";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+        var t = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(badThreshold));
+        Assert.Contains(badThreshold, t.Message);
+        Assert.Contains("'threshold' is '0,5'", t.Message);
         Assert.Throws<FileNotFoundException>(() => FaceGallery.Open(NewPath()));
     }
 

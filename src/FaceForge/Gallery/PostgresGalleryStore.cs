@@ -109,22 +109,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
                     CREATE INDEX gallery_faces_subject ON gallery_faces(subject);
                     CREATE TABLE gallery_changes (seq BIGSERIAL PRIMARY KEY, face_id BIGINT NOT NULL, added BOOLEAN NOT NULL);
                     """);
-                var model = header.Model;
-                var meta = new Dictionary<string, string?>
-                {
-                    ["format"] = SqliteGalleryStore.Format,
-                    ["schema_version"] = SqliteGalleryStore.SchemaVersion.ToString(CultureInfo.InvariantCulture),
-                    ["model_fingerprint"] = model.Fingerprint,
-                    ["model_architecture"] = model.Architecture,
-                    ["embedding_size"] = model.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
-                    ["model_template"] = model.Template,
-                    ["model_path"] = model.ModelPath,
-                    ["detector_path"] = model.DetectorPath,
-                    ["precision"] = header.Options.Precision.ToString().ToLowerInvariant(),
-                    ["hnsw_above"] = header.Options.HnswAbove.ToString(CultureInfo.InvariantCulture),
-                    ["threshold"] = Number(header.Threshold),
-                    ["threshold_fpir"] = Number(header.ThresholdFpir),
-                };
+                var meta = header.ToMeta();
                 foreach (var (key, value) in meta) SetMeta(connection, transaction, key, value);
                 transaction.Commit();
                 return 0;
@@ -294,8 +279,8 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     {
         Write(transaction =>
         {
-            SetMeta(_connection, transaction, "threshold", Number(threshold));
-            SetMeta(_connection, transaction, "threshold_fpir", Number(fpir));
+            SetMeta(_connection, transaction, "threshold", GalleryHeader.Number(threshold));
+            SetMeta(_connection, transaction, "threshold_fpir", GalleryHeader.Number(fpir));
             return 0;
         });
         Header = Header with { Threshold = threshold, ThresholdFpir = fpir };
@@ -342,7 +327,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         using var command = new NpgsqlCommand("SELECT key, value FROM gallery_meta", connection, transaction);
         using var reader = command.ExecuteReader();
         while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
-        return SqliteGalleryStore.ParseHeader(display, values);
+        return GalleryHeader.FromMeta(display, values);
     }
 
     private IEnumerable<StoredFace> ReadFaceRows(NpgsqlCommand command)
@@ -392,7 +377,6 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         command.ExecuteNonQuery();
     }
 
-    private static string? Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>The client's errors as the gallery's: a lock wait past the timeout is locked, an unreachable server unavailable, a missing table invalid data.</summary>
     private static T Guard<T>(string display, Func<T> work)

@@ -91,23 +91,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
                         vector BLOB NOT NULL, quality REAL, source TEXT);
                     CREATE INDEX faces_subject ON faces(subject);
                     """);
-                var model = header.Model;
-                var meta = new Dictionary<string, string?>
-                {
-                    ["format"] = Format,
-                    ["schema_version"] = SchemaVersion.ToString(CultureInfo.InvariantCulture),
-                    ["model_fingerprint"] = model.Fingerprint,
-                    ["model_architecture"] = model.Architecture,
-                    ["embedding_size"] = model.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
-                    ["model_template"] = model.Template,
-                    ["model_path"] = model.ModelPath,
-                    ["detector_path"] = model.DetectorPath,
-                    ["precision"] = header.Options.Precision.ToString().ToLowerInvariant(),
-                    ["hnsw_above"] = header.Options.HnswAbove.ToString(CultureInfo.InvariantCulture),
-                    ["threshold"] = Number(header.Threshold),
-                    ["threshold_fpir"] = Number(header.ThresholdFpir),
-                    ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-                };
+                var meta = header.ToMeta();
+                meta["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
                 foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
                 transaction.Commit();
                 return 0;
@@ -152,7 +137,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
                 while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
                 return values;
             });
-            return new SqliteGalleryStore(path, connection, ParseHeader(path, meta), meta.GetValueOrDefault("created_utc"));
+            return new SqliteGalleryStore(path, connection, GalleryHeader.FromMeta(path, meta), meta.GetValueOrDefault("created_utc"));
         }
         catch
         {
@@ -281,8 +266,8 @@ public sealed class SqliteGalleryStore : IGalleryStore
     {
         Write(transaction =>
         {
-            SetMeta(_connection, "threshold", Number(threshold), transaction);
-            SetMeta(_connection, "threshold_fpir", Number(fpir), transaction);
+            SetMeta(_connection, "threshold", GalleryHeader.Number(threshold), transaction);
+            SetMeta(_connection, "threshold_fpir", GalleryHeader.Number(fpir), transaction);
             return 0;
         });
         Header = Header with { Threshold = threshold, ThresholdFpir = fpir };
@@ -320,27 +305,6 @@ public sealed class SqliteGalleryStore : IGalleryStore
         }
         return connection;
     }
-
-    internal static GalleryHeader ParseHeader(string path, Dictionary<string, string?> meta)
-    {
-        string Get(string key) => meta.TryGetValue(key, out string? v) && v is not null ? v : throw new InvalidDataException($"{path}: gallery metadata lacks '{key}' (a damaged or foreign file).");
-        if (!meta.TryGetValue("format", out string? format) || format != Format)
-            throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery (meta 'format' is {(format is null ? "missing" : $"'{format}'")}).");
-        if (!int.TryParse(Get("schema_version"), CultureInfo.InvariantCulture, out int version) || version > SchemaVersion)
-            throw new InvalidDataException($"{path}: gallery schema version '{meta["schema_version"]}' is newer than this FaceForge reads ({SchemaVersion}).");
-        if (!int.TryParse(Get("embedding_size"), CultureInfo.InvariantCulture, out int size) || size < 1)
-            throw new InvalidDataException($"{path}: embedding size '{meta["embedding_size"]}' is not a positive number.");
-        if (!Enum.TryParse<GalleryPrecision>(Get("precision"), ignoreCase: true, out var precision))
-            throw new InvalidDataException($"{path}: precision '{meta["precision"]}' is neither float32 nor float16.");
-        if (!int.TryParse(Get("hnsw_above"), CultureInfo.InvariantCulture, out int hnswAbove) || hnswAbove < 1)
-            throw new InvalidDataException($"{path}: hnsw_above '{meta["hnsw_above"]}' is not a positive number.");
-        var model = new GalleryModel(Get("model_fingerprint"), Get("model_architecture"), size, Get("model_template"), Get("model_path"), meta.GetValueOrDefault("detector_path"));
-        return new GalleryHeader(model, new GalleryOptions { Precision = precision, HnswAbove = hnswAbove }, Parse(meta.GetValueOrDefault("threshold")), Parse(meta.GetValueOrDefault("threshold_fpir")));
-    }
-
-    private static double? Parse(string? text) => text is null ? null : double.Parse(text, CultureInfo.InvariantCulture);
-
-    private static string? Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Runs <paramref name="work"/> in one immediate (write-locking) transaction, committed only when it returns.</summary>
     private T Write<T>(Func<SqliteTransaction, T> work) => Guard(Location, () =>
