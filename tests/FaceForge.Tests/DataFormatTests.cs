@@ -271,23 +271,42 @@ public class DataFormatTests
     public void VerificationBinReadsPythonTwoAndThreePickles()
     {
         byte[] jpegA = ImageEncoder.EncodeJpeg(new RgbImage(4, 4)), jpegB = ImageEncoder.EncodePng(new RgbImage(4, 4));
-        foreach (bool python3 in new[] { false, true })
+        foreach (string writer in new[] { "python2", "python3", "python3-protocol2-codecs" })
         {
-            // As pickle.dumps((images, issame), protocol=2) lays it out.
+            // As pickle.dumps((images, issame), protocol=2) lays it out; the third image is a memo reference to the first.
             var p = new List<byte> { 0x80, 2, (byte)']', (byte)'q', 0, (byte)'(' };
-            foreach (var image in new[] { jpegA, jpegB, jpegA, jpegB })
+            void Put(byte[] image)
             {
-                if (python3) { p.Add((byte)'B'); } else { p.Add((byte)'T'); }
-                p.AddRange(BitConverter.GetBytes(image.Length)); p.AddRange(image);
+                switch (writer)
+                {
+                    case "python2": p.Add((byte)'T'); p.AddRange(BitConverter.GetBytes(image.Length)); p.AddRange(image); break;
+                    case "python3": p.Add((byte)'B'); p.AddRange(BitConverter.GetBytes(image.Length)); p.AddRange(image); break;
+                    default:
+                        // Python 3 at protocol 2: _codecs.encode(image decoded as latin-1, 'latin1').
+                        p.AddRange("c_codecs\nencode\n"u8.ToArray());
+                        byte[] text = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.Latin1.GetString(image));
+                        p.Add((byte)'X'); p.AddRange(BitConverter.GetBytes(text.Length)); p.AddRange(text);
+                        p.Add((byte)'X'); p.AddRange(BitConverter.GetBytes(6)); p.AddRange("latin1"u8.ToArray());
+                        p.AddRange([0x86, (byte)'R']);
+                        break;
+                }
             }
+            Put(jpegA); p.AddRange([(byte)'q', 3]);
+            Put(jpegB);
+            p.AddRange([(byte)'h', 3]);
+            Put(jpegB);
             p.AddRange([(byte)'e', (byte)']', (byte)'q', 1, (byte)'(', 0x88, 0x89, (byte)'e', 0x86, (byte)'q', 2, (byte)'.']);
             string path = Path.Combine(TestPaths.NewTempDirectory("bin"), "lfw.bin");
             File.WriteAllBytes(path, [.. p]);
-            var bin = VerificationBin.Read(path);
+            var bin = VerificationBin.Read(path, folds: 2);
             Assert.Equal(4, bin.Images.Count);
             Assert.Equal(jpegB, bin.Images[3]);
+            Assert.Equal(jpegA, bin.Images[2]);
             Assert.Equal([true, false], bin.Pairs.Select(x => x.IsSame));
-            Assert.Equal(("2", "3"), (bin.Pairs[1].First, bin.Pairs[1].Second));
+            // The repeated image is embedded once: its pair names the first index that holds it.
+            Assert.Equal(("0", "3"), (bin.Pairs[1].First, bin.Pairs[1].Second));
+            var few = Assert.Throws<InvalidDataException>(() => VerificationBin.Read(path));
+            Assert.Contains("lfw.bin: 2 pairs; 10-fold verification needs at least 10", few.Message);
         }
     }
 

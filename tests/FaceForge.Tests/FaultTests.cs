@@ -221,6 +221,9 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         { "width-huge", "input size" },
         { "std-zero", "std must be positive" },
         { "shape", "bytes for shape" },
+        { "nan", "tensor 'w' holds NaN or infinite values" },
+        { "json-empty", "model.json: empty or cut short" },
+        { "json-missing", "model.json: missing key(s) 'architecture'" },
     };
 
     [Theory]
@@ -238,7 +241,12 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         using (var zip = new ZipArchive(stream, ZipArchiveMode.Create))
         {
             using (var json = new StreamWriter(zip.CreateEntry("model.json").Open()))
-                json.Write(JsonSerializer.Serialize(info, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+            {
+                string text = JsonSerializer.Serialize(info, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+                var node = System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
+                node.Remove("architecture");
+                json.Write(fault switch { "json-empty" => "", "json-missing" => node.ToJsonString(), _ => text });
+            }
             using var weights = new BinaryWriter(zip.CreateEntry("weights.bin").Open());
             weights.Write(fault == "count" ? 0x7FFFFFFF : 1);
             weights.Write("w");
@@ -246,7 +254,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
             weights.Write((byte)1);
             weights.Write(fault == "shape" ? 3L : 2L);
             weights.Write(fault == "length" ? 1L << 40 : 8L);
-            weights.Write(new byte[8]);
+            weights.Write(fault == "nan" ? [.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(float.NaN)] : new byte[8]);
         }
         UserError(["embed", "--model", path, Image(0)], $"{fault}.ffm", message);
     }

@@ -417,13 +417,7 @@ public class GalleryTests
         Assert.Contains("not a FaceForge gallery", e.Message);
 
         string foreign = NewPath();
-        using (var connection = new SqliteConnection($"Data Source={foreign};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "CREATE TABLE people (name TEXT)";
-            command.ExecuteNonQuery();
-        }
+        ExecuteSql(foreign, "CREATE TABLE people (name TEXT)");
         var f = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(foreign));
         Assert.Contains(foreign, f.Message);
         Assert.Contains("not a FaceForge gallery", f.Message);
@@ -431,13 +425,7 @@ public class GalleryTests
         // A gallery whose vector blob was cut short names the face.
         string damaged = NewPath();
         using (var gallery = FaceGallery.Create(damaged, Model(8))) gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
-        using (var connection = new SqliteConnection($"Data Source={damaged};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE faces SET vector = x'0000'";
-            command.ExecuteNonQuery();
-        }
+        ExecuteSql(damaged, "UPDATE faces SET vector = x'0000'");
         var d = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(damaged));
         Assert.Contains(damaged, d.Message);
         Assert.Contains("face 1", d.Message);
@@ -445,17 +433,21 @@ public class GalleryTests
         // A damaged threshold row names the row (it was a bare FormatException).
         string badThreshold = NewPath();
         using (var gallery = FaceGallery.Create(badThreshold, Model(8))) gallery.Enroll([new GalleryFace("a", SyntheticEmbeddings.Vector(1, 0, 8))]);
-        using (var connection = new SqliteConnection($"Data Source={badThreshold};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE meta SET value = '0,5' WHERE key = 'threshold'";
-            Assert.Equal(1, command.ExecuteNonQuery());
-        }
+        Assert.Equal(1, ExecuteSql(badThreshold, "UPDATE meta SET value = '0,5' WHERE key = 'threshold'"));
         var t = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(badThreshold));
         Assert.Contains(badThreshold, t.Message);
         Assert.Contains("'threshold' is '0,5'", t.Message);
         Assert.Throws<FileNotFoundException>(() => FaceGallery.Open(NewPath()));
+    }
+
+    /// <summary>Runs one statement on a gallery file behind the store's back; returns the rows changed.</summary>
+    private static int ExecuteSql(string path, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteNonQuery();
     }
 
     [Fact]

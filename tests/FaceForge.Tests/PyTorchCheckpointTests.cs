@@ -8,24 +8,115 @@ namespace FaceForge.Tests;
 public class PyTorchCheckpointTests
 {
     /// <summary>Writes the pickle opcodes torch.save emits for {name: tensor} with one float storage per tensor.</summary>
-    private static byte[] StateDictPickle(IReadOnlyList<(string Name, string Key, long[] Shape, long[] Stride, long Offset, long Elements)> tensors)
+    private static byte[] StateDictPickle(IReadOnlyList<(string Name, string Key, long[] Shape, long[] Stride, long Offset, long Elements)> tensors) =>
+        RawStateDictPickle(tensors.Select(t => (t.Name, t.Key, (object)t.Offset, t.Shape.Cast<object>().ToArray(), t.Stride.Cast<object>().ToArray(), t.Elements)).ToList());
+
+    /// <summary>As <see cref="StateDictPickle"/>, with offset, shape and stride items of any pickled type (long, string, double).</summary>
+    private static byte[] RawStateDictPickle(IReadOnlyList<(string Name, string Key, object Offset, object[] Shape, object[] Stride, long Elements)> tensors)
     {
         var p = new List<byte> { 0x80, 2, (byte)'}', (byte)'(' };
         void Str(string s) { var b = Encoding.UTF8.GetBytes(s); p.Add((byte)'X'); p.AddRange(BitConverter.GetBytes(b.Length)); p.AddRange(b); }
-        void Int(long v) { p.Add((byte)'J'); p.AddRange(BitConverter.GetBytes((int)v)); }
+        void Int(long v)
+        {
+            if (v is >= int.MinValue and <= int.MaxValue) { p.Add((byte)'J'); p.AddRange(BitConverter.GetBytes((int)v)); }
+            else { p.Add(0x8a); p.Add(8); p.AddRange(BitConverter.GetBytes(v)); } // LONG1
+        }
+        void Value(object v)
+        {
+            switch (v)
+            {
+                case long l: Int(l); break;
+                case int i: Int(i); break;
+                case string s: Str(s); break;
+                case double d: p.Add((byte)'G'); p.AddRange(BitConverter.GetBytes(d).Reverse()); break;
+            }
+        }
         void Global(string module, string name) { p.Add((byte)'c'); p.AddRange(Encoding.ASCII.GetBytes($"{module}\n{name}\n")); }
-        void Tuple(IEnumerable<long> values) { p.Add((byte)'('); foreach (long v in values) Int(v); p.Add((byte)'t'); }
+        void Tuple(IEnumerable<object> values) { p.Add((byte)'('); foreach (var v in values) Value(v); p.Add((byte)'t'); }
         foreach (var t in tensors)
         {
             Str(t.Name);
             Global("torch._utils", "_rebuild_tensor_v2");
             p.Add((byte)'(');
             p.Add((byte)'('); Str("storage"); Global("torch", "FloatStorage"); Str(t.Key); Str("cpu"); Int(t.Elements); p.Add((byte)'t'); p.Add((byte)'Q');
-            Int(t.Offset); Tuple(t.Shape); Tuple(t.Stride); p.Add(0x89); Global("collections", "OrderedDict"); p.Add((byte)')'); p.Add((byte)'R');
+            Value(t.Offset); Tuple(t.Shape); Tuple(t.Stride); p.Add(0x89); Global("collections", "OrderedDict"); p.Add((byte)')'); p.Add((byte)'R');
             p.Add((byte)'t'); p.Add((byte)'R');
         }
         p.AddRange([(byte)'u', (byte)'.']);
         return [.. p];
+    }
+
+    /// <summary>A torch.save-style zip of <paramref name="pickle"/> and storage "0" (stored, as PyTorch writes it).</summary>
+    private static string Zip(byte[] pickle, byte[] storage, string name = "model.pt")
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("ckpt"), name);
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
+        using (var s = zip.CreateEntry("model/data.pkl", CompressionLevel.NoCompression).Open()) s.Write(pickle);
+        using (var s = zip.CreateEntry("model/data/0", CompressionLevel.NoCompression).Open()) s.Write(storage);
+        return path;
+    }
+
+    private static readonly byte[] SixFloats = Enumerable.Range(0, 6).SelectMany(i => BitConverter.GetBytes((float)i)).ToArray();
+
+    public static TheoryData<string, string> HostileTensorRecords => new()
+    {
+        // A stride whose reach overflows 64 bits used to wrap around inside the storage: a model of copied channels.
+        { "stride-overflow", "tensor 'w': shape [2, 3] with stride (4611686018427387904, 4611686018427387904) at offset 0 is impossibly large" },
+        { "stride-far", "tensor 'w': the view (offset 0, shape [2, 3], stride (4611686018427387904, 1)) reaches element 4611686018427387906 of a storage of 6" },
+        { "stride-past-storage", "tensor 'w': the view (offset 0, shape [2, 3], stride (4, 1)) reaches element 6 of a storage of 6" },
+        { "offset-negative", "tensor 'w': negative offset" },
+        { "offset-string", "tensor 'w': its storage offset is the string 'zero', not a whole number" },
+        { "shape-float", "tensor 'w': its shape is the float 2.5, not a whole number" },
+        { "rank-mismatch", "tensor 'w': shape [2, 3] and stride (1) differ in rank" },
+        { "elements-mismatch", "storage 'model/data/0' holds 24 bytes; its tensors' record says 7 elements of 4 bytes" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileTensorRecords))]
+    public void HostileTensorRecordsAreRefusedNamingFileAndTensor(string fault, string message)
+    {
+        object offset = fault switch { "offset-negative" => -1L, "offset-string" => "zero", _ => 0L };
+        object[] shape = fault == "shape-float" ? [2.5, 3L] : [2L, 3L];
+        object[] stride = fault switch { "stride-overflow" => [1L << 62, 1L << 62], "stride-far" => [1L << 62, 1L], "stride-past-storage" => [4L, 1L], "rank-mismatch" => [1L], _ => [3L, 1L] };
+        string path = Zip(RawStateDictPickle([("w", "0", offset, shape, stride, fault == "elements-mismatch" ? 7 : 6)]), SixFloats, $"{fault}.pt");
+        var e = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(path));
+        Assert.StartsWith(path, e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void DeepCyclicHugeOrDamagedPicklesAreRefusedNotCrashed()
+    {
+        // 100,000 nested lists (a stack overflow took the process down before), and a list that holds itself.
+        var deep = new List<byte> { 0x80, 2 };
+        deep.AddRange(Enumerable.Repeat((byte)']', 100_000));
+        deep.AddRange(Enumerable.Repeat((byte)'a', 99_999));
+        deep.Add((byte)'.');
+        foreach (var pickle in new[] { deep.ToArray(), [0x80, 2, (byte)']', (byte)'q', 0, (byte)'h', 0, (byte)'a', (byte)'.'] })
+        {
+            var e = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(Zip(pickle, SixFloats)));
+            Assert.Contains("nest deeper than 1000 levels (or refer to themselves)", e.Message);
+        }
+
+        // A string claiming 2^40 bytes is refused before allocation, naming the entry and the opcode.
+        byte[] huge = [0x80, 2, 0x8e, .. BitConverter.GetBytes(1L << 40), (byte)'.'];
+        var h = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(Zip(huge, SixFloats)));
+        Assert.Contains("(model/data.pkl): a value claims 1099511627776 bytes, but only 1 follow", h.Message);
+        Assert.Contains("opcode 0x8e at byte 2", h.Message);
+
+        // One flipped byte in a storage: its CRC-32 no longer matches (PyTorch stores entries uncompressed).
+        string good = Zip(StateDictPickle([("w", "0", [2, 3], [3, 1], 0, 6)]), SixFloats, "flipped.pt");
+        var bytes = File.ReadAllBytes(good);
+        int at = bytes.AsSpan().IndexOf(SixFloats.AsSpan(4, 8));
+        bytes[at] ^= 0x40;
+        File.WriteAllBytes(good, bytes);
+        Assert.Contains("entry 'model/data/0' fails its CRC-32 check", Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(good)).Message);
+
+        // A zip whose directory is damaged names the file, not only the zip library's words.
+        string cut = Zip(StateDictPickle([("w", "0", [2, 3], [3, 1], 0, 6)]), SixFloats, "cut.pt");
+        File.WriteAllBytes(cut, File.ReadAllBytes(cut)[..^30]);
+        var c = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(cut));
+        Assert.StartsWith($"{cut}: not a readable zip archive", c.Message);
     }
 
     [Fact]

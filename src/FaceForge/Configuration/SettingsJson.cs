@@ -57,6 +57,13 @@ public static class SettingsJson
             };
             return key.Length == 0 ? $"expected {expected}." : $"key '{key}' must be {expected}.";
         }
+        if (System.Text.RegularExpressions.Regex.Match(message, @"missing required properties including: (.*?)\.?$") is { Success: true } missing)
+            return $"missing key(s) {missing.Groups[1].Value}.";
+        if (message.Contains("isFinalBlock", StringComparison.Ordinal) || message.Contains("does not contain any JSON tokens", StringComparison.Ordinal))
+            return "empty or cut short (no complete JSON value).";
+        // "… Path: $.x | LineNumber: 2 | BytePositionInLine: 7." reads as a place in the text.
+        message = System.Text.RegularExpressions.Regex.Replace(message, @"\s*Path: \S*\s*\|\s*LineNumber: (\d+)\s*\|\s*BytePositionInLine: (\d+)\.?",
+            m => $" (line {int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + 1}, byte {int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) + 1})");
         message = System.Text.RegularExpressions.Regex.Replace(message, @" (during deserialization )?(of|on) type '[^']*'", "");
         return System.Text.RegularExpressions.Regex.Replace(message, @"(\.NET|System\.)[\w.`\[\]]*", "").Trim();
     }

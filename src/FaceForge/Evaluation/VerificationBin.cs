@@ -17,7 +17,7 @@ public sealed class VerificationBin
     /// <summary>Encoded images.</summary>
     public IReadOnlyList<byte[]> Images { get; }
 
-    /// <summary>Pairs; First and Second hold image indices as text.</summary>
+    /// <summary>Pairs; First and Second hold image indices as text (the first index of an image the pickle repeats).</summary>
     public IReadOnlyList<VerificationPair> Pairs { get; }
 
     /// <summary>Reads a .bin file.</summary>
@@ -36,11 +36,17 @@ public sealed class VerificationBin
         }).ToList();
         if (bytes.Count != 2 * same.Count)
             throw new InvalidDataException($"{path}: {bytes.Count} images for {same.Count} pairs; expected twice as many images as pairs.");
-        int perFold = Math.Max(1, same.Count / folds);
-        var pairs = same.Select((s, i) => new VerificationPair(
-            (2 * i).ToString(System.Globalization.CultureInfo.InvariantCulture), (2 * i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        if (same.Count < folds)
+            throw new InvalidDataException($"{path}: {same.Count} pairs; {folds}-fold verification needs at least {folds}.");
+        // A pickle may store one image once and refer to it many times (its memo): each such image is embedded once.
+        var first = new Dictionary<byte[], int>(ReferenceEqualityComparer.Instance);
+        string Key(int i) => first.TryAdd(bytes[i], i) ? Text(i) : Text(first[bytes[i]]);
+        int perFold = same.Count / folds;
+        var pairs = same.Select((s, i) => new VerificationPair(Key(2 * i), Key(2 * i + 1),
             s switch { bool b => b, long l => l != 0, _ => throw new InvalidDataException($"{path}: label {i} is not a boolean.") },
             Math.Min(i / perFold, folds - 1))).ToList();
         return new VerificationBin(bytes, pairs);
     }
+
+    private static string Text(int i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -19,6 +19,7 @@ public static class ModelFile
     {
         if (info.Problem() is { } problem) throw new ArgumentException($"{path}: not written: {problem}.");
         if (Directory.Exists(path)) throw new ArgumentException($"'{path}' is a folder; a model file needs a file path.");
+        if (NonFinite(weights) is { } broken) throw new ArgumentException($"{path}: not written: tensor '{broken}' holds NaN or infinite values (the weights are broken).");
         AtomicFile.Write(path, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
@@ -33,14 +34,27 @@ public static class ModelFile
     public static ModelInfo ReadInfo(string path)
     {
         using var zip = OpenZip(path);
-        return ReadInfo(zip, path);
+        return Damaged(path, () => ReadInfo(zip, path));
     }
 
     /// <summary>Reads metadata and weights.</summary>
     public static (ModelInfo Info, IReadOnlyDictionary<string, TensorData> Weights) Read(string path)
     {
         using var zip = OpenZip(path);
-        return Read(zip, path);
+        return Damaged(path, () => Read(zip, path));
+    }
+
+    /// <summary>Runs a read, naming the file in the zip library's own errors (a damaged directory is found lazily).</summary>
+    private static T Damaged<T>(string path, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: a damaged model file ({e.Message.TrimEnd('.')}).", e);
+        }
     }
 
     /// <summary>Reads a model from a stream (an embedded resource, say); <paramref name="name"/> names it in messages.</summary>
@@ -55,8 +69,15 @@ public static class ModelFile
         var info = ReadInfo(zip, path);
         var entry = zip.GetEntry("weights.bin") ?? throw new InvalidDataException($"{path}: model file has no weights.bin.");
         using var reader = new BinaryReader(entry.Open());
-        return (info, ReadTensors(reader, path, entry.Length));
+        var weights = ReadTensors(reader, path, entry.Length);
+        // A model with NaN weights answers every face with NaN: scores compare false and look like decisions.
+        if (NonFinite(weights) is { } broken) throw new InvalidDataException($"{path}: tensor '{broken}' holds NaN or infinite values (the weights are broken).");
+        return (info, weights);
     }
+
+    /// <summary>The name of the first tensor holding a NaN or an infinity, or null.</summary>
+    public static string? NonFinite(IReadOnlyDictionary<string, TensorData> weights) =>
+        weights.FirstOrDefault(w => !w.Value.IsFinite()).Key;
 
     /// <summary>Writes named tensors in the weights.bin layout.</summary>
     public static void WriteTensors(BinaryWriter writer, IReadOnlyDictionary<string, TensorData> tensors)

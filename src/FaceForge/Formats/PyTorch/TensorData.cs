@@ -54,6 +54,25 @@ public sealed record TensorData(TensorElementType ElementType, long[] Shape, byt
         return result;
     }
 
+    /// <summary>Whether every value is a finite number (always true for integer types).</summary>
+    public bool IsFinite()
+    {
+        switch (ElementType)
+        {
+            case TensorElementType.Float32:
+                foreach (float v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Data)) if (!float.IsFinite(v)) return false;
+                return true;
+            case TensorElementType.Float64:
+                foreach (double v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Data)) if (!double.IsFinite(v)) return false;
+                return true;
+            case TensorElementType.Float16:
+                foreach (Half v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(Data)) if (!Half.IsFinite(v)) return false;
+                return true;
+            default:
+                return true;
+        }
+    }
+
     /// <summary>Shape as text, e.g. [64, 3, 3, 3].</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
