@@ -9,10 +9,11 @@ public class PyTorchCheckpointTests
 {
     /// <summary>Writes the pickle opcodes torch.save emits for {name: tensor} with one float storage per tensor.</summary>
     private static byte[] StateDictPickle(IReadOnlyList<(string Name, string Key, long[] Shape, long[] Stride, long Offset, long Elements)> tensors) =>
-        RawStateDictPickle(tensors.Select(t => (t.Name, t.Key, (object)t.Offset, t.Shape.Cast<object>().ToArray(), t.Stride.Cast<object>().ToArray(), t.Elements)).ToList());
+        RawStateDictPickle(tensors.Select(t => (t.Name, t.Key, (object)t.Offset, t.Shape.Cast<object>().ToArray(), t.Stride.Cast<object>().ToArray(), t.Elements, (long[]?)null)).ToList());
 
     /// <summary>As <see cref="StateDictPickle"/>, with offset, shape and stride items of any pickled type (long, string, double).</summary>
-    private static byte[] RawStateDictPickle(IReadOnlyList<(string Name, string Key, object Offset, object[] Shape, object[] Stride, long Elements)> tensors)
+    /// <remarks>View, when given, is a legacy storage view (offset, elements) inside the storage Key.</remarks>
+    private static byte[] RawStateDictPickle(IReadOnlyList<(string Name, string Key, object Offset, object[] Shape, object[] Stride, long Elements, long[]? View)> tensors)
     {
         var p = new List<byte> { 0x80, 2, (byte)'}', (byte)'(' };
         void Str(string s) { var b = Encoding.UTF8.GetBytes(s); p.Add((byte)'X'); p.AddRange(BitConverter.GetBytes(b.Length)); p.AddRange(b); }
@@ -38,7 +39,9 @@ public class PyTorchCheckpointTests
             Str(t.Name);
             Global("torch._utils", "_rebuild_tensor_v2");
             p.Add((byte)'(');
-            p.Add((byte)'('); Str("storage"); Global("torch", "FloatStorage"); Str(t.Key); Str("cpu"); Int(t.Elements); p.Add((byte)'t'); p.Add((byte)'Q');
+            p.Add((byte)'('); Str("storage"); Global("torch", "FloatStorage"); Str(t.Key); Str("cpu"); Int(t.Elements);
+            if (t.View is { } view) { p.Add((byte)'('); Str("view-" + t.Key); Int(view[0]); Int(view[1]); p.Add((byte)'t'); }
+            p.Add((byte)'t'); p.Add((byte)'Q');
             Value(t.Offset); Tuple(t.Shape); Tuple(t.Stride); p.Add(0x89); Global("collections", "OrderedDict"); p.Add((byte)')'); p.Add((byte)'R');
             p.Add((byte)'t'); p.Add((byte)'R');
         }
@@ -78,10 +81,61 @@ public class PyTorchCheckpointTests
         object offset = fault switch { "offset-negative" => -1L, "offset-string" => "zero", _ => 0L };
         object[] shape = fault == "shape-float" ? [2.5, 3L] : [2L, 3L];
         object[] stride = fault switch { "stride-overflow" => [1L << 62, 1L << 62], "stride-far" => [1L << 62, 1L], "stride-past-storage" => [4L, 1L], "rank-mismatch" => [1L], _ => [3L, 1L] };
-        string path = Zip(RawStateDictPickle([("w", "0", offset, shape, stride, fault == "elements-mismatch" ? 7 : 6)]), SixFloats, $"{fault}.pt");
+        string path = Zip(RawStateDictPickle([("w", "0", offset, shape, stride, fault == "elements-mismatch" ? 7 : 6, null)]), SixFloats, $"{fault}.pt");
         var e = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(path));
         Assert.StartsWith(path, e.Message);
         Assert.Contains(message, e.Message);
+    }
+
+    /// <summary>A legacy (pre-1.6) torch.save file: magic, protocol, system info, <paramref name="root"/>, the key list, then each storage.</summary>
+    private static string Legacy(byte[] root, IReadOnlyList<(string Key, long Count, byte[] Data)> storages, bool littleEndian = true, string name = "legacy.ckpt")
+    {
+        var f = new List<byte>();
+        byte[] magic = Convert.FromHexString("1950a86a20f9469cfc6c").Reverse().ToArray();
+        f.AddRange([0x80, 2, 0x8a, (byte)magic.Length, .. magic, (byte)'.']);
+        f.AddRange([0x80, 2, (byte)'M', .. BitConverter.GetBytes((ushort)1001), (byte)'.']);
+        f.AddRange([0x80, 2, (byte)'}', (byte)'(', (byte)'X', .. BitConverter.GetBytes(13), .. "little_endian"u8.ToArray(), littleEndian ? (byte)0x88 : (byte)0x89, (byte)'u', (byte)'.']);
+        f.AddRange(root);
+        f.AddRange([0x80, 2, (byte)']', (byte)'(']);
+        foreach (var (key, _, _) in storages) f.AddRange([(byte)'X', .. BitConverter.GetBytes(key.Length), .. Encoding.ASCII.GetBytes(key)]);
+        f.AddRange([(byte)'e', (byte)'.']);
+        foreach (var (_, count, data) in storages) f.AddRange([.. BitConverter.GetBytes(count), .. data]);
+        string path = Path.Combine(TestPaths.NewTempDirectory("ckpt"), name);
+        File.WriteAllBytes(path, [.. f]);
+        return path;
+    }
+
+    [Fact]
+    public void LegacyCheckpointsLoadScalarsEmptyBroadcastAndViewTensors()
+    {
+        // Storage 0 holds 0..5; "s" a 0-d scalar, "e" an empty view pointing past the end (PyTorch allows it), "z" a
+        // zero-stride broadcast, "v" a 2-element legacy storage view starting at element 3, "t" a transposed view.
+        var root = RawStateDictPickle([
+            ("s", "0", 2L, [], [], 6, null), ("e", "0", 100L, [0L], [1L], 6, null), ("z", "0", 1L, [3L], [0L], 6, null),
+            ("v", "0", 0L, [2L], [1L], 6, [3, 2]), ("t", "0", 0L, [3L, 2L], [1L, 3L], 6, null)]);
+        var state = PyTorchCheckpoint.LoadStateDict(Legacy(root, [("0", 6, SixFloats)]));
+        Assert.Equal([2f], state["s"].ToFloats());
+        Assert.Empty(state["s"].Shape);
+        Assert.Empty(state["e"].ToFloats());
+        Assert.Equal([1f, 1, 1], state["z"].ToFloats());
+        Assert.Equal([3f, 4], state["v"].ToFloats());
+        Assert.Equal([0f, 3, 1, 4, 2, 5], state["t"].ToFloats());
+
+        var one = RawStateDictPickle([("w", "0", 0L, [6L], [1L], 6, null)]);
+        (string Path, string Message)[] bad =
+        [
+            (Legacy(one, [("0", 5, SixFloats[..20])]), "storage '0' holds 5 elements; its tensors' record says 6"),
+            (Legacy(one, [("0", 6, SixFloats), ("0", 6, SixFloats)]), "storage '0' is listed twice"),
+            (Legacy(one, [("0", 6, SixFloats), ("7", 6, SixFloats)]), "storage '7' is listed but no tensor refers to it"),
+            (Legacy(one, [("0", 6, SixFloats)], littleEndian: false), "a big-endian checkpoint"),
+            (Legacy(RawStateDictPickle([("w", "0", 0L, [2L], [1L], 6, [5, 2])]), [("0", 6, SixFloats)]), "storage view"),
+        ];
+        foreach (var (path, message) in bad)
+            Assert.Contains(message, Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(path)).Message);
+        // Cut exactly after the key list: the first storage's count is missing.
+        string whole = Legacy(one, [("0", 6, SixFloats)], name: "cut.ckpt");
+        File.WriteAllBytes(whole, File.ReadAllBytes(whole)[..^(8 + SixFloats.Length)]);
+        Assert.Contains("ends before its last storage", Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(whole)).Message);
     }
 
     [Fact]
@@ -97,6 +151,10 @@ public class PyTorchCheckpointTests
             var e = Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(Zip(pickle, SixFloats)));
             Assert.Contains("nest deeper than 1000 levels (or refer to themselves)", e.Message);
         }
+
+        // A dict key wrapped in a million persistent ids used to overflow the stack while hashing it.
+        byte[] idChain = [0x80, 2, (byte)'}', (byte)'N', .. Enumerable.Repeat((byte)'Q', 1_000_000), (byte)'N', (byte)'s', (byte)'.'];
+        Assert.Contains("no state dict", Assert.Throws<InvalidDataException>(() => PyTorchCheckpoint.LoadStateDict(Zip(idChain, SixFloats))).Message);
 
         // A string claiming 2^40 bytes is refused before allocation, naming the entry and the opcode.
         byte[] huge = [0x80, 2, 0x8e, .. BitConverter.GetBytes(1L << 40), (byte)'.'];

@@ -258,10 +258,14 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
     {
         var (info, weights) = ModelFile.Read(new UncertaintyTrainer(Config(1), TestPaths.NewTempDirectory("pfe-one")).Run().ModelPath);
         string dir = TestPaths.NewTempDirectory("pfe-bad");
-        // beta = NaN: every variance is NaN.
+        // beta = NaN: a model file is never written (nor read) with NaN weights.
         var nan = new Dictionary<string, TensorData>(weights) { ["uncertainty.beta"] = StateDict.ToData(torch.tensor(new[] { float.NaN })) };
-        ModelFile.Save(Path.Combine(dir, "nan.ffm"), info, nan);
-        using (var embedder = TorchFaceEmbedder.Open(Path.Combine(dir, "nan.ffm")))
+        Assert.Contains("tensor 'uncertainty.beta' holds NaN or infinite values", Assert.Throws<ArgumentException>(() => ModelFile.Save(Path.Combine(dir, "nan.ffm"), info, nan)).Message);
+        Assert.False(File.Exists(Path.Combine(dir, "nan.ffm")));
+        // beta = 1000: finite weights, but every variance overflows to infinity.
+        var huge = new Dictionary<string, TensorData>(weights) { ["uncertainty.beta"] = StateDict.ToData(torch.tensor(new[] { 1000f })) };
+        ModelFile.Save(Path.Combine(dir, "huge.ffm"), info, huge);
+        using (var embedder = TorchFaceEmbedder.Open(Path.Combine(dir, "huge.ffm")))
         {
             var crop = new Imaging.RgbImage(112, 112);
             Assert.Contains("not positive and finite", Assert.Throws<ArgumentException>(() => embedder.EmbedFaces([crop], FlipMode.None)).Message);

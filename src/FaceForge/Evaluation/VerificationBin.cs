@@ -4,7 +4,8 @@ namespace FaceForge.Evaluation;
 
 /// <summary>
 /// An InsightFace verification set (.bin: a pickled tuple of a list of encoded images and a list of booleans, image
-/// 2i and 2i+1 forming pair i). Pairs are split into 10 consecutive folds, as InsightFace's evaluation does.
+/// 2i and 2i+1 forming pair i). Pairs are split into 10 consecutive folds, as InsightFace's evaluation does. An image
+/// the pickle stores once and repeats (through its memo) keeps its first index, so it is decoded and embedded once.
 /// </summary>
 public sealed class VerificationBin
 {
@@ -24,6 +25,7 @@ public sealed class VerificationBin
     /// <exception cref="InvalidDataException">The file is not such a pickle; the message names the file.</exception>
     public static VerificationBin Read(string path, int folds = 10)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
         using var stream = File.OpenRead(path);
         object? root = PickleReader.Read(stream, path);
         if (root is not object?[] { Length: 2 } tuple || tuple[0] is not List<object?> images || tuple[1] is not List<object?> same)

@@ -25,13 +25,20 @@ public sealed class PickleCall(PickleGlobal callable, object?[] arguments)
 }
 
 /// <summary>A persistent id (BINPERSID), used by PyTorch to reference tensor storages.</summary>
-public sealed record PicklePersistentId(object? Id);
+/// <remarks>A class, not a record: equality and hashing by reference, so a chain of ids nested a million deep (a
+/// hostile dict key) is never hashed or printed recursively.</remarks>
+public sealed class PicklePersistentId(object? id)
+{
+    /// <summary>The id object (PyTorch: a tuple ('storage', type, key, location, elements[, view])).</summary>
+    public object? Id { get; } = id;
+}
 
 /// <summary>
 /// Reads one Python pickle (protocols 2 to 5, the subset PyTorch checkpoints and InsightFace .bin sets use) into
 /// plain .NET values: null, bool, long or BigInteger, double, string, byte[] (bytes and Python 2 str),
 /// List&lt;object?&gt; (list), object?[] (tuple), Dictionary&lt;object, object?&gt; (dict and OrderedDict, in insertion
-/// order), and <see cref="PickleCall"/>, <see cref="PickleGlobal"/>, <see cref="PicklePersistentId"/> for the rest.
+/// order), HashSet&lt;object&gt; (set), and <see cref="PickleCall"/>, <see cref="PickleGlobal"/>,
+/// <see cref="PicklePersistentId"/> for the rest.
 /// Nothing is ever executed.
 /// </summary>
 public static class PickleReader
@@ -40,16 +47,21 @@ public static class PickleReader
     public const int MaxDepth = 1000;
 
     private const int MaxGlobalName = 4096;
+
+    /// <summary>Values one pickle may create: a state dict makes tens of thousands; one byte per empty list would otherwise reach gigabytes.</summary>
+    public const int MaxObjects = 20_000_000;
     private static readonly object Mark = new();
 
-    /// <summary>Reads one pickle from the current position of <paramref name="stream"/>, leaving it just past STOP.</summary>
+    /// <summary>Reads one pickle from the current position of a seekable <paramref name="stream"/>, leaving it just past STOP.</summary>
     /// <remarks>
-    /// Every length is checked against the bytes left in a seekable stream before anything is allocated, so a header
-    /// claiming gigabytes fails with a message. The stack machine itself does not recurse: arbitrarily deep (or
-    /// cyclic, through the memo) structures read fine, and whoever walks them must bound the depth (<see cref="MaxDepth"/>).
+    /// Every length is checked against the bytes left in the stream before anything is allocated, so a header claiming
+    /// gigabytes fails with a message, and at most <see cref="MaxObjects"/> values are made. The stack machine itself
+    /// does not recurse: deep (or cyclic, through the memo) structures are read, and whoever walks them must bound the
+    /// depth (<see cref="MaxDepth"/>).
     /// </remarks>
-    /// <exception cref="InvalidDataException">Unknown opcode, impossible length or truncated data; the message names the source, opcode and offset.</exception>
-    public static object? Read(Stream stream, string name) => new Machine(stream, name).Run();
+    /// <exception cref="InvalidDataException">Unknown opcode, impossible length or structure, or truncated data; the message names the source and the offset.</exception>
+    public static object? Read(Stream stream, string name) =>
+        stream.CanSeek ? new Machine(stream, name).Run() : throw new ArgumentException("The pickle reader needs a seekable stream (it checks lengths against what is left).", nameof(stream));
 
     /// <summary>The unpickler's state for one pickle.</summary>
     private sealed class Machine(Stream stream, string name)
@@ -58,6 +70,7 @@ public static class PickleReader
         private readonly List<object?> _stack = [];
         private readonly Dictionary<long, object?> _memo = [];
         private byte _op;
+        private long _objects;
         private long _offset;
 
         public object? Run()
@@ -82,39 +95,39 @@ public static class PickleReader
         {
             switch (_op)
             {
-                case 0x80: _reader.ReadByte(); break; // PROTO
+                case 0x80: if (_reader.ReadByte() > 5) throw Bad("pickle protocol above 5"); break; // PROTO
                 case 0x95: _reader.ReadUInt64(); break; // FRAME: only a hint for buffering
-                case (byte)'(': _stack.Add(Mark); break;
-                case (byte)'}': _stack.Add(new Dictionary<object, object?>()); break;
-                case (byte)']': _stack.Add(new List<object?>()); break;
-                case (byte)')': _stack.Add(Array.Empty<object?>()); break;
-                case 0x8f: _stack.Add(new HashSet<object>()); break; // EMPTY_SET
-                case (byte)'N': _stack.Add(null); break;
-                case 0x88: _stack.Add(true); break;
-                case 0x89: _stack.Add(false); break;
-                case (byte)'J': _stack.Add((long)_reader.ReadInt32()); break;
-                case (byte)'K': _stack.Add((long)_reader.ReadByte()); break;
-                case (byte)'M': _stack.Add((long)_reader.ReadUInt16()); break;
-                case 0x8a: _stack.Add(ReadLong(Bytes(_reader.ReadByte()))); break; // LONG1
-                case 0x8b: _stack.Add(ReadLong(Bytes(_reader.ReadInt32()))); break; // LONG4 (signed length)
-                case (byte)'G': _stack.Add(BinaryPrimitives.ReadDoubleBigEndian(Bytes(8))); break;
-                case (byte)'X': _stack.Add(Encoding.UTF8.GetString(Bytes(_reader.ReadUInt32()))); break; // BINUNICODE
-                case 0x8c: _stack.Add(Encoding.UTF8.GetString(Bytes(_reader.ReadByte()))); break; // SHORT_BINUNICODE
-                case 0x8d: _stack.Add(Encoding.UTF8.GetString(Bytes(_reader.ReadUInt64()))); break; // BINUNICODE8
-                case (byte)'U': _stack.Add(Bytes(_reader.ReadByte())); break; // SHORT_BINSTRING
-                case (byte)'T': _stack.Add(Bytes(_reader.ReadInt32())); break; // BINSTRING (signed length)
-                case (byte)'C': _stack.Add(Bytes(_reader.ReadByte())); break; // SHORT_BINBYTES
-                case (byte)'B': _stack.Add(Bytes(_reader.ReadUInt32())); break; // BINBYTES
-                case 0x8e: _stack.Add(Bytes(_reader.ReadUInt64())); break; // BINBYTES8
+                case (byte)'(': Push(Mark); break;
+                case (byte)'}': Push(new Dictionary<object, object?>()); break;
+                case (byte)']': Push(new List<object?>()); break;
+                case (byte)')': Push(Array.Empty<object?>()); break;
+                case 0x8f: Push(new HashSet<object>()); break; // EMPTY_SET
+                case (byte)'N': Push(null); break;
+                case 0x88: Push(true); break;
+                case 0x89: Push(false); break;
+                case (byte)'J': Push((long)_reader.ReadInt32()); break;
+                case (byte)'K': Push((long)_reader.ReadByte()); break;
+                case (byte)'M': Push((long)_reader.ReadUInt16()); break;
+                case 0x8a: Push(ReadLong(Bytes(_reader.ReadByte()))); break; // LONG1
+                case 0x8b: Push(ReadLong(Bytes(_reader.ReadInt32()))); break; // LONG4 (signed length)
+                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Bytes(8))); break;
+                case (byte)'X': Push(Encoding.UTF8.GetString(Bytes(_reader.ReadUInt32()))); break; // BINUNICODE
+                case 0x8c: Push(Encoding.UTF8.GetString(Bytes(_reader.ReadByte()))); break; // SHORT_BINUNICODE
+                case 0x8d: Push(Encoding.UTF8.GetString(Bytes(_reader.ReadUInt64()))); break; // BINUNICODE8
+                case (byte)'U': Push(Bytes(_reader.ReadByte())); break; // SHORT_BINSTRING
+                case (byte)'T': Push(Bytes(_reader.ReadInt32())); break; // BINSTRING (signed length)
+                case (byte)'C': Push(Bytes(_reader.ReadByte())); break; // SHORT_BINBYTES
+                case (byte)'B': Push(Bytes(_reader.ReadUInt32())); break; // BINBYTES
+                case 0x8e: Push(Bytes(_reader.ReadUInt64())); break; // BINBYTES8
                 case (byte)'q': _memo[_reader.ReadByte()] = Peek(); break;
                 case (byte)'r': _memo[_reader.ReadUInt32()] = Peek(); break;
                 case 0x94: _memo[_memo.Count] = Peek(); break; // MEMOIZE
-                case (byte)'h': _stack.Add(Recall(_reader.ReadByte())); break;
-                case (byte)'j': _stack.Add(Recall(_reader.ReadUInt32())); break;
-                case (byte)'t': _stack.Add(PopToMark().ToArray()); break;
-                case 0x85: _stack.Add(new[] { Pop() }); break;
-                case 0x86: { var b = Pop(); var a = Pop(); _stack.Add(new[] { a, b }); break; }
-                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); _stack.Add(new[] { a, b, c }); break; }
+                case (byte)'h': Push(Recall(_reader.ReadByte())); break;
+                case (byte)'j': Push(Recall(_reader.ReadUInt32())); break;
+                case (byte)'t': Push(PopToMark().ToArray()); break;
+                case 0x85: Push(new[] { Pop() }); break;
+                case 0x86: { var b = Pop(); var a = Pop(); Push(new[] { a, b }); break; }
+                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new[] { a, b, c }); break; }
                 case (byte)'a': { var v = Pop(); AsList(Peek()).Add(v); break; }
                 case (byte)'e': { var items = PopToMark(); AsList(Peek()).AddRange(items); break; }
                 case (byte)'s': { var v = Pop(); var k = Pop(); AsDict(Peek())[Key(k)] = v; break; }
@@ -122,7 +135,8 @@ public static class PickleReader
                     {
                         var items = PopToMark();
                         var dict = AsDict(Peek());
-                        for (int i = 0; i + 1 < items.Count; i += 2) dict[Key(items[i])] = items[i + 1];
+                        if (items.Count % 2 != 0) throw Bad("SETITEMS with a key but no value");
+                        for (int i = 0; i < items.Count; i += 2) dict[Key(items[i])] = items[i + 1];
                         break;
                     }
                 case 0x90: // ADDITEMS
@@ -134,13 +148,13 @@ public static class PickleReader
                 case (byte)'c':
                     {
                         string module = ReadLine(), global = ReadLine();
-                        _stack.Add(new PickleGlobal(module, global));
+                        Push(new PickleGlobal(module, global));
                         break;
                     }
                 case 0x93: // STACK_GLOBAL
                     {
-                        var global = Pop() as string; var module = Pop() as string;
-                        _stack.Add(new PickleGlobal(module ?? "?", global ?? "?"));
+                        if (Pop() is not string global || Pop() is not string module) throw Bad("STACK_GLOBAL names are not strings");
+                        Push(new PickleGlobal(module, global));
                         break;
                     }
                 case (byte)'R':
@@ -148,10 +162,10 @@ public static class PickleReader
                     {
                         var args = Pop() as object?[] ?? throw Bad("arguments are not a tuple");
                         var callable = Pop() as PickleGlobal ?? throw Bad("callable is not a global");
-                        _stack.Add(Call(callable, args));
+                        Push(Call(callable, args));
                         break;
                     }
-                case (byte)'Q': _stack.Add(new PicklePersistentId(Pop())); break;
+                case (byte)'Q': Push(new PicklePersistentId(Pop())); break;
                 case (byte)'b':
                     {
                         var state = Pop();
@@ -164,13 +178,19 @@ public static class PickleReader
             }
         }
 
+        private void Push(object? value)
+        {
+            if (++_objects > MaxObjects) throw Bad($"more than {MaxObjects} values: not a checkpoint or verification set FaceForge reads");
+            _stack.Add(value);
+        }
+
         /// <summary>Reads a string or bytes of a claimed length, refused before allocation when the stream cannot hold it.</summary>
         private byte[] Bytes(long count)
         {
             if (count < 0) throw Bad($"negative length {count}");
-            long left = stream.CanSeek ? stream.Length - stream.Position : long.MaxValue;
+            long left = stream.Length - stream.Position;
             if (count > left || count > Array.MaxLength)
-                throw Bad($"a value claims {count} bytes{(stream.CanSeek ? $", but only {left} follow" : "")} (damaged or truncated file?)");
+                throw Bad($"a value claims {count} bytes, but only {left} follow (damaged or truncated file?)");
             var bytes = _reader.ReadBytes((int)count);
             if (bytes.Length != count) throw new EndOfStreamException();
             return bytes;
@@ -197,7 +217,7 @@ public static class PickleReader
             return value;
         }
 
-        private object? Peek() => _stack.Count == 0 ? throw Bad("stack underflow") : _stack[^1];
+        private object? Peek() => _stack.Count == 0 || ReferenceEquals(_stack[^1], Mark) ? throw Bad("stack underflow") : _stack[^1];
 
         private List<object?> PopToMark()
         {

@@ -17,7 +17,7 @@ namespace FaceForge.Formats.PyTorch;
 public static class PyTorchCheckpoint
 {
     private const long LegacyProtocol = 1001;
-    private const long MaxPickleBytes = 1L << 30;
+    private const long MaxPickleBytes = 256L << 20;
     private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
 
     /// <summary>
@@ -50,6 +50,18 @@ public static class PyTorchCheckpoint
 
     private static object? LoadLegacy(Stream stream, string path)
     {
+        try
+        {
+            return ReadLegacy(stream, path);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"{path}: the checkpoint ends before its last storage (file truncated?).", e);
+        }
+    }
+
+    private static object? ReadLegacy(Stream stream, string path)
+    {
         if (PickleReader.Read(stream, path) is not BigInteger magic || magic != LegacyMagic)
             throw new InvalidDataException($"{path}: pickle does not start with PyTorch's legacy magic number.");
         if (PickleReader.Read(stream, path) is not long protocol || protocol != LegacyProtocol)
@@ -77,7 +89,7 @@ public static class PyTorchCheckpoint
             storages[key] = reader.ReadBytes((int)(count * record.ElementSize));
         }
         return Materialise(root, (key, _) => storages.TryGetValue(key, out var b) ? b : throw new InvalidDataException($"{path}: storage '{key}' is referenced but not stored."),
-            path, "", 0, new Dictionary<object, object?>(ReferenceEqualityComparer.Instance));
+            path, null, 0, new Dictionary<object, object?>(ReferenceEqualityComparer.Instance));
     }
 
     private static object? LoadZip(Stream stream, string path)
@@ -90,22 +102,30 @@ public static class PyTorchCheckpoint
             if (pickles.Count > 1) throw new InvalidDataException($"{path}: the zip holds {pickles.Count} data.pkl entries ({pickles[0].FullName}, {pickles[1].FullName}); torch.save writes one.");
             var pickle = pickles[0];
             string prefix = pickle.FullName[..^"data.pkl".Length];
+            // PyTorch 2.1+ records the byte order; "big" (s390x) would load byte-swapped.
+            if (zip.GetEntry(prefix + "byteorder") is { } order && ReadEntry(order, path, 16) is var text && System.Text.Encoding.ASCII.GetString(text).Trim() != "little")
+                throw new InvalidDataException($"{path}: a big-endian checkpoint (byteorder '{System.Text.Encoding.ASCII.GetString(text).Trim()}'); FaceForge reads little-endian ones.");
             object? root;
             using (var pickleStream = new MemoryStream(ReadEntry(pickle, path, MaxPickleBytes)))
                 root = PickleReader.Read(pickleStream, $"{path} ({pickle.FullName})");
-            var read = new Dictionary<string, byte[]>();
+            var read = new Dictionary<string, (StorageRecord Record, byte[] Data)>();
             return Materialise(root, (key, record) =>
             {
-                if (read.TryGetValue(key, out var known)) return known;
                 string entryName = prefix + "data/" + key;
+                if (read.TryGetValue(key, out var known))
+                    return known.Record == record ? known.Data : throw new InvalidDataException($"{path}: storage '{entryName}' is recorded as {known.Record} and as {record}.");
                 var entry = zip.GetEntry(entryName) ?? throw new InvalidDataException($"{path}: storage '{key}' missing from the archive.");
+                if (record.Elements is < 0 or > int.MaxValue)
+                    throw new InvalidDataException($"{path}: storage '{entryName}' is recorded with {record.Elements} elements.");
                 long expected = record.Elements is long n ? n * record.ElementSize : -1;
                 if (expected < 0 && entry.Length % record.ElementSize != 0)
                     throw new InvalidDataException($"{path}: storage '{entryName}' holds {entry.Length} bytes, not a whole number of {record.ElementSize}-byte elements.");
                 if (expected >= 0 && entry.Length != expected)
                     throw new InvalidDataException($"{path}: storage '{entryName}' holds {entry.Length} bytes; its tensors' record says {record.Elements} elements of {record.ElementSize} bytes.");
-                return read[key] = ReadEntry(entry, path, Array.MaxLength);
-            }, path, "", 0, new Dictionary<object, object?>(ReferenceEqualityComparer.Instance));
+                var data = ReadEntry(entry, path, Array.MaxLength);
+                read[key] = (record, data);
+                return data;
+            }, path, null, 0, new Dictionary<object, object?>(ReferenceEqualityComparer.Instance));
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException && !e.Message.StartsWith(path, StringComparison.Ordinal))
         {
@@ -128,7 +148,8 @@ public static class PyTorchCheckpoint
             if (read != bytes.Length || data.ReadByte() >= 0)
                 throw new InvalidDataException($"{path}: entry '{entry.FullName}' does not hold the {entry.Length} bytes its directory record says.");
         }
-        if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
+        // torch.save with set_crc32_options(False) stores 0 for every entry.
+        if (entry.Crc32 != 0 && System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
             throw new InvalidDataException($"{path}: entry '{entry.FullName}' fails its CRC-32 check (the file is damaged).");
         return bytes;
     }
@@ -143,10 +164,16 @@ public static class PyTorchCheckpoint
     /// A storage's persistent id, ('storage', type, key, location, elements[, view metadata]), or null when
     /// <paramref name="node"/> is none.
     /// </summary>
-    private static (string Key, StorageRecord Record, object? View)? StorageId(object? node, string path) =>
-        node is PicklePersistentId { Id: object?[] id } && id.Length >= 3 && id[1] is PickleGlobal g
+    private static (string Key, StorageRecord Record, object? View)? StorageId(object? node, string path)
+    {
+        if (node is not PicklePersistentId { Id: object?[] id } || id.Length < 1) return null;
+        string tag = KeyText(id[0]);
+        if (tag == "module")
+            throw new InvalidDataException($"{path}: a whole pickled module (torch.save(model)), which needs its Python classes; save model.state_dict() instead and import that.");
+        return tag == "storage" && id.Length >= 3 && id[1] is PickleGlobal g
             ? (KeyText(id[2]), new StorageRecord(ElementType(g.Name, path), id.Length >= 5 && id[4] is long n ? n : null), id.Length >= 6 ? id[5] : null)
             : null;
+    }
 
     private static void CollectStorages(object? node, Dictionary<string, StorageRecord> records, string path, int depth, HashSet<object> seen)
     {
@@ -162,8 +189,11 @@ public static class PyTorchCheckpoint
                     records[key] = record;
                 }
                 break;
-            case PickleCall call: foreach (var a in call.Arguments) CollectStorages(a, records, path, depth + 1, seen); break;
-            case Dictionary<object, object?> d: foreach (var v in d.Values) CollectStorages(v, records, path, depth + 1, seen); break;
+            case PickleCall call:
+                foreach (var a in call.Arguments) CollectStorages(a, records, path, depth + 1, seen);
+                CollectStorages(call.State, records, path, depth + 1, seen); // an object's attributes, set by BUILD
+                break;
+            case Dictionary<object, object?> d: foreach (var (k, v) in d) { CollectStorages(k, records, path, depth + 1, seen); CollectStorages(v, records, path, depth + 1, seen); } break;
             case List<object?> l: foreach (var v in l) CollectStorages(v, records, path, depth + 1, seen); break;
             case object?[] t: foreach (var v in t) CollectStorages(v, records, path, depth + 1, seen); break;
         }
@@ -173,7 +203,7 @@ public static class PyTorchCheckpoint
     /// The object graph with tensors rebuilt. Shared references stay shared (a node is rebuilt once), so a graph that
     /// repeats one subtree many times costs its size, not its unfolded size; cycles hit the depth limit.
     /// </summary>
-    private static object? Materialise(object? node, Func<string, StorageRecord, byte[]> storage, string path, string where, int depth, Dictionary<object, object?> done)
+    private static object? Materialise(object? node, Func<string, StorageRecord, byte[]> storage, string path, Where? where, int depth, Dictionary<object, object?> done)
     {
         if (node is null || node is string or long or double or bool or byte[] or BigInteger) return node;
         if (done.TryGetValue(node, out var result)) return result;
@@ -182,24 +212,34 @@ public static class PyTorchCheckpoint
         {
             PickleCall { Callable.Name: "_rebuild_tensor_v2" or "_rebuild_tensor" } call => Rebuild(call, storage, path, where),
             PickleCall { Callable.Name: "_rebuild_parameter" } call when call.Arguments.Length > 0 => Materialise(call.Arguments[0], storage, path, where, depth + 1, done),
-            Dictionary<object, object?> d => d.ToDictionary(kv => kv.Key, kv => Materialise(kv.Value, storage, path, Join(where, kv.Key), depth + 1, done)),
-            List<object?> l => l.Select((v, i) => Materialise(v, storage, path, Join(where, i), depth + 1, done)).ToList(),
-            object?[] t => t.Select((v, i) => Materialise(v, storage, path, Join(where, i), depth + 1, done)).ToArray(),
+            Dictionary<object, object?> d => d.ToDictionary(kv => kv.Key, kv => Materialise(kv.Value, storage, path, new Where(where, kv.Key), depth + 1, done)),
+            List<object?> l => l.Select((v, i) => Materialise(v, storage, path, new Where(where, i), depth + 1, done)).ToList(),
+            object?[] t => t.Select((v, i) => Materialise(v, storage, path, new Where(where, i), depth + 1, done)).ToArray(),
             _ => node,
         };
         done[node] = result;
         return result;
     }
 
-    private static string Join(string where, object key) => where.Length == 0 ? $"{key}" : $"{where}.{key}";
+    /// <summary>Where a value sits in the checkpoint (keys from the root), spelled out only for an error message.</summary>
+    private sealed record Where(Where? Parent, object Key)
+    {
+        public override string ToString()
+        {
+            var keys = new List<string>();
+            for (var w = this; w is not null && keys.Count < 20; w = w.Parent)
+                keys.Add(w.Key is string s && s.Length > 60 ? s[..60] + "…" : $"{w.Key}");
+            keys.Reverse();
+            return string.Join(".", keys);
+        }
+    }
 
     private static InvalidDataException TooDeep(string path) =>
         new($"{path}: the checkpoint's objects nest deeper than {PickleReader.MaxDepth} levels (or refer to themselves): not a state dict FaceForge reads.");
 
-    private static TensorData Rebuild(PickleCall call, Func<string, StorageRecord, byte[]> storage, string path, string where)
+    private static TensorData Rebuild(PickleCall call, Func<string, StorageRecord, byte[]> storage, string path, Where? where)
     {
-        string tensor = where.Length == 0 ? "a tensor" : $"tensor '{where}'";
-        InvalidDataException Bad(string what) => new($"{path}: {tensor}: {what}.");
+        InvalidDataException Bad(string what) => new($"{path}: {(where is null ? "a tensor" : $"tensor '{where}'")}: {what}.");
         var a = call.Arguments;
         if (a.Length < 4 || StorageId(a[0], path) is not var (key, record, view))
             throw Bad($"unexpected tensor record ({call.Callable})");
@@ -231,7 +271,8 @@ public static class PyTorchCheckpoint
         {
             throw Bad($"shape [{string.Join(", ", shape)}] with stride ({string.Join(", ", stride)}) at offset {offset} is impossibly large");
         }
-        if (count > 0 && last >= storageElements)
+        if (count == 0) return new TensorData(record.Type, shape, []); // an empty view may point anywhere, as in PyTorch
+        if (last >= storageElements)
             throw Bad($"the view (offset {offset}, shape [{string.Join(", ", shape)}], stride ({string.Join(", ", stride)})) reaches element {last} of a storage of {storageElements}");
         var result = new byte[count * size];
         long baseByte = (viewStart + offset) * size;
