@@ -311,6 +311,16 @@ public class DataFormatTests
     }
 
     [Fact]
+    public void AModelSaysWhyACropDoesNotFit()
+    {
+        // Input 112x112 with the SphereFace template (96x112 crops): legitimate for crops given resized, not for aligned ones.
+        var info = TestModels.Small with { Template = "sphereface-112x96" };
+        Assert.Null(info.CropProblem(112, 112));
+        Assert.Contains("as alignment to the model's template 'sphereface-112x96' makes it, but the model takes 112x112: give it crops resized", info.CropProblem(96, 112));
+        Assert.Equal("the crop is 50x50; the model takes 112x112", info.CropProblem(50, 50));
+    }
+
+    [Fact]
     public void UnknownPickleOpcodeNamesOffset()
     {
         string path = Path.Combine(TestPaths.NewTempDirectory("bin"), "bad.bin");

@@ -166,7 +166,7 @@ public sealed class TorchFaceEmbedder : IFaceEmbedder
         {
             var crop = crops[n];
             if (crop.Width != w || crop.Height != h)
-                throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
+                throw new ArgumentException($"Crop {n}: {info.CropProblem(crop.Width, crop.Height)}.", nameof(crops));
             info.Normalization.WriteChannelsFirst(crop, data.AsSpan(n * 3 * plane, 3 * plane));
         }
         return torch.tensor(data, [crops.Count, 3, h, w]);

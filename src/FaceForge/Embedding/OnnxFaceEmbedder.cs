@@ -112,7 +112,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
             {
                 var crop = crops[n];
                 if (crop.Width != w || crop.Height != h)
-                    throw new ArgumentException($"Crop {n} is {crop.Width}x{crop.Height}; the model takes {w}x{h}.", nameof(crops));
+                    throw new ArgumentException($"Crop {n}: {Info.CropProblem(crop.Width, crop.Height)}.", nameof(crops));
                 Info.Normalization.WriteChannelsFirst(crop, input.AsSpan(n * size, size));
             }
             (features, logSigmaSq) = Run(input.AsMemory(0, length), crops.Count);

@@ -63,6 +63,16 @@ public sealed record ModelInfo
     [System.Text.Json.Serialization.JsonIgnore]
     public AlignmentTemplate AlignmentTemplate => AlignmentTemplate.FromName(Template);
 
+    /// <summary>Why a crop of <paramref name="width"/> x <paramref name="height"/> cannot be embedded by this model, or null.</summary>
+    public string? CropProblem(int width, int height)
+    {
+        if (width == InputWidth && height == InputHeight) return null;
+        var template = AlignmentTemplate;
+        return template.Width == width && template.Height == height
+            ? $"the crop is {width}x{height}, as alignment to the model's template '{Template}' makes it, but the model takes {InputWidth}x{InputHeight}: give it crops resized to its input instead (the CLI's --aligned)"
+            : $"the crop is {width}x{height}; the model takes {InputWidth}x{InputHeight}";
+    }
+
     /// <summary>Why this description cannot be a usable model, or null: sizes, normalisation, kind and template checked against sane ranges.</summary>
     public string? Problem()
     {
