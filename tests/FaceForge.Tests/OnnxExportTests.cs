@@ -250,6 +250,19 @@ public class OnnxExportTests
         Assert.True(accepted.Code == 0, accepted.Error);
         var misplaced = CliHarness.Run("embed", crop, "--model", ffm, "--aligned", "--onnx-mean", "127.5");
         Assert.Equal(CliRunner.UserErrorExitCode, misplaced.Code);
+        // FaceForge's own export says how to feed it: options that would contradict it are refused, not ignored.
+        var ignored = CliHarness.Run("embed", crop, "--model", onnx, "--aligned", "--onnx-mean", "0", "--onnx-std", "1");
+        Assert.Equal(CliRunner.UserErrorExitCode, ignored.Code);
+        Assert.Contains("carries FaceForge metadata", ignored.Error);
+        Assert.Contains("(--onnx-template, --onnx-mean, --onnx-std)", ignored.Error);
+
+        // Metadata whose embedding size contradicts the graph's output is refused when the file is opened.
+        string lying = Path.Combine(dir, "lying.onnx");
+        var lyingProto = ReadProto(onnx);
+        foreach (var entry in lyingProto.MetadataProps.Where(m => m.Value.Contains("\"embedding_size\"", StringComparison.Ordinal)))
+            entry.Value = System.Text.RegularExpressions.Regex.Replace(entry.Value, "\"embedding_size\": \\d+", $"\"embedding_size\": {info.EmbeddingSize * 2}");
+        File.WriteAllBytes(lying, Google.Protobuf.MessageExtensions.ToByteArray(lyingProto));
+        Assert.Contains($"has {info.EmbeddingSize} values a face, but the metadata says {info.EmbeddingSize * 2}", Assert.Throws<InvalidDataException>(() => new OnnxFaceEmbedder(lying)).Message);
 
         // Without the recorded fingerprint, the file's own hash stands for it.
         Assert.NotEqual(ModelFingerprint.Of(ffm), ModelFingerprint.Of(foreign));

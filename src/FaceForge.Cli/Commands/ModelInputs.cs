@@ -53,6 +53,10 @@ internal static class ModelInputs
         {
             throw new UserErrorException($"{e.Message} On the command line: --onnx-template, --onnx-mean and --onnx-std (InsightFace models: arcface-112x112, 127.5, 127.5).");
         }
+        catch (InvalidDataException e) when (e.Message.Contains("stating a template or normalisation", StringComparison.Ordinal))
+        {
+            throw new UserErrorException($"{e.Message[..^1]} (--onnx-template, --onnx-mean, --onnx-std).");
+        }
     }
 
     /// <summary>--score cosine|mls.</summary>
