@@ -224,6 +224,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         { "nan", "tensor 'w' holds NaN or infinite values" },
         { "json-empty", "model.json: empty or cut short" },
         { "json-missing", "model.json: missing key(s) 'architecture'" },
+        { "json-twice", "model.json: key 'embedding_size' appears twice" },
+        { "tensor-twice", "tensor 'w' appears twice in the weights" },
     };
 
     [Theory]
@@ -245,16 +247,19 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
                 string text = JsonSerializer.Serialize(info, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
                 var node = System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
                 node.Remove("architecture");
-                json.Write(fault switch { "json-empty" => "", "json-missing" => node.ToJsonString(), _ => text });
+                json.Write(fault switch { "json-empty" => "", "json-missing" => node.ToJsonString(), "json-twice" => "{\"embedding_size\": 5," + text.TrimStart()[1..], _ => text });
             }
             using var weights = new BinaryWriter(zip.CreateEntry("weights.bin").Open());
-            weights.Write(fault == "count" ? 0x7FFFFFFF : 1);
-            weights.Write("w");
-            weights.Write((byte)0);
-            weights.Write((byte)1);
-            weights.Write(fault == "shape" ? 3L : 2L);
-            weights.Write(fault == "length" ? 1L << 40 : 8L);
-            weights.Write(fault == "nan" ? [.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(float.NaN)] : new byte[8]);
+            weights.Write(fault switch { "count" => 0x7FFFFFFF, "tensor-twice" => 2, _ => 1 });
+            for (int copy = 0; copy < (fault == "tensor-twice" ? 2 : 1); copy++)
+            {
+                weights.Write("w");
+                weights.Write((byte)0);
+                weights.Write((byte)1);
+                weights.Write(fault == "shape" ? 3L : 2L);
+                weights.Write(fault == "length" ? 1L << 40 : 8L);
+                weights.Write(fault == "nan" ? [.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(float.NaN)] : new byte[8]);
+            }
         }
         UserError(["embed", "--model", path, Image(0)], $"{fault}.ffm", message);
     }

@@ -57,6 +57,8 @@ public static class SettingsJson
             };
             return key.Length == 0 ? $"expected {expected}." : $"key '{key}' must be {expected}.";
         }
+        if (System.Text.RegularExpressions.Regex.Match(message, @"Duplicate property '([^']*)'") is { Success: true } twice)
+            return $"key '{twice.Groups[1].Value}' appears twice.";
         if (System.Text.RegularExpressions.Regex.Match(message, @"missing required properties including: (.*?)\.?$") is { Success: true } missing)
             return $"missing key(s) {missing.Groups[1].Value}.";
         if (message.Contains("isFinalBlock", StringComparison.Ordinal) || message.Contains("does not contain any JSON tokens", StringComparison.Ordinal))

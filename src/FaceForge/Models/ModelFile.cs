@@ -12,7 +12,8 @@ namespace FaceForge.Models;
 /// </summary>
 public static class ModelFile
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    // Duplicate keys are refused: with "last wins" a doctored model.json could say one thing to a reader and another to FaceForge.
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, AllowDuplicateProperties = false };
 
     /// <summary>Writes a model file.</summary>
     public static void Save(string path, ModelInfo info, IReadOnlyDictionary<string, TensorData> weights)
@@ -125,7 +126,8 @@ public static class ModelFile
                     throw new InvalidDataException($"{path}: tensor '{name}' has {length} bytes for shape [{string.Join(", ", shape)}].");
                 var data = reader.ReadBytes((int)length);
                 if (data.Length != length) throw new EndOfStreamException();
-                result[name] = new TensorData(type, shape, data);
+                if (!result.TryAdd(name, new TensorData(type, shape, data)))
+                    throw new InvalidDataException($"{path}: tensor '{name}' appears twice in the weights.");
             }
             return result;
         }
