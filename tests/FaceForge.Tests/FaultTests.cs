@@ -390,7 +390,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     {
         string dir = TestPaths.NewTempDirectory("dup-config");
         File.WriteAllText(Path.Combine(dir, "c.json"), "{\"epochs\": 3, \"epochs\": 4}");
-        string line = UserError(["train", "--config", Path.Combine(dir, "c.json"), "--data", data.Root, "--out", Path.Combine(dir, "run")], "c.json", "Duplicate", "'epochs'");
+        string line = UserError(["train", "--config", Path.Combine(dir, "c.json"), "--data", data.Root, "--out", Path.Combine(dir, "run")], "c.json", "key 'epochs' appears twice");
         Assert.DoesNotContain("FaceForge.Training", line);
     }
 
