@@ -62,7 +62,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
             var outputs = _session.OutputMetadata;
             _embedding = outputs.ContainsKey("embedding") ? "embedding" : outputs.Keys.First();
             int embeddingSize = outputs[_embedding].Dimensions is [_, > 0 and var d] ? d : 0;
-            if (info is not null && (options.Template ?? (object?)options.NormalizationMean ?? options.NormalizationStd) is not null)
+            if (info is not null && (options.Template is not null || options.NormalizationMean is not null || options.NormalizationStd is not null))
                 throw new InvalidDataException($"{path}: carries FaceForge metadata (template {info.Template}, normalisation mean {info.NormalizationMean}, std {info.NormalizationStd}); stating a template or normalisation is for ONNX files without it: leave them out.");
             if (info is not null && embeddingSize > 0 && embeddingSize != info.EmbeddingSize)
                 throw new InvalidDataException($"{path}: output '{_embedding}' has {embeddingSize} values a face, but the metadata says {info.EmbeddingSize}.");

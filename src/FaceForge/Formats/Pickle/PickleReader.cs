@@ -211,8 +211,7 @@ public static class PickleReader
 
         private object? Pop()
         {
-            if (_stack.Count == 0 || ReferenceEquals(_stack[^1], Mark)) throw Bad("stack underflow");
-            var value = _stack[^1];
+            var value = Peek();
             _stack.RemoveAt(_stack.Count - 1);
             return value;
         }

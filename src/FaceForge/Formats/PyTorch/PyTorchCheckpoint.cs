@@ -103,8 +103,9 @@ public static class PyTorchCheckpoint
             var pickle = pickles[0];
             string prefix = pickle.FullName[..^"data.pkl".Length];
             // PyTorch 2.1+ records the byte order; "big" (s390x) would load byte-swapped.
-            if (zip.GetEntry(prefix + "byteorder") is { } order && ReadEntry(order, path, 16) is var text && System.Text.Encoding.ASCII.GetString(text).Trim() != "little")
-                throw new InvalidDataException($"{path}: a big-endian checkpoint (byteorder '{System.Text.Encoding.ASCII.GetString(text).Trim()}'); FaceForge reads little-endian ones.");
+            string? order = zip.GetEntry(prefix + "byteorder") is { } orderEntry ? System.Text.Encoding.ASCII.GetString(ReadEntry(orderEntry, path, 16)).Trim() : null;
+            if (order is not (null or "little"))
+                throw new InvalidDataException($"{path}: a big-endian checkpoint (byteorder '{order}'); FaceForge reads little-endian ones.");
             object? root;
             using (var pickleStream = new MemoryStream(ReadEntry(pickle, path, MaxPickleBytes)))
                 root = PickleReader.Read(pickleStream, $"{path} ({pickle.FullName})");
@@ -258,8 +259,9 @@ public static class PyTorchCheckpoint
         long[] shape = Integers(a[2], "shape", Bad);
         long[] stride = Integers(a[3], "stride", Bad);
         if (shape.Length != stride.Length) throw Bad($"shape [{string.Join(", ", shape)}] and stride ({string.Join(", ", stride)}) differ in rank");
+        string Layout() => $"offset {offset}, shape [{string.Join(", ", shape)}], stride ({string.Join(", ", stride)})";
         if (offset < 0 || shape.Any(d => d < 0) || stride.Any(d => d < 0))
-            throw Bad($"negative offset, size or stride (offset {offset}, shape [{string.Join(", ", shape)}], stride ({string.Join(", ", stride)}))");
+            throw Bad($"negative offset, size or stride ({Layout()})");
         long count, last = offset;
         try
         {
@@ -273,7 +275,7 @@ public static class PyTorchCheckpoint
         }
         if (count == 0) return new TensorData(record.Type, shape, []); // an empty view may point anywhere, as in PyTorch
         if (last >= storageElements)
-            throw Bad($"the view (offset {offset}, shape [{string.Join(", ", shape)}], stride ({string.Join(", ", stride)})) reaches element {last} of a storage of {storageElements}");
+            throw Bad($"the view ({Layout()}) reaches element {last} of a storage of {storageElements}");
         var result = new byte[count * size];
         long baseByte = (viewStart + offset) * size;
         if (IsContiguous(shape, stride))

@@ -55,23 +55,16 @@ public sealed record TensorData(TensorElementType ElementType, long[] Shape, byt
     }
 
     /// <summary>Whether every value is a finite number (always true for integer types).</summary>
-    public bool IsFinite()
+    public bool IsFinite() => ElementType switch
     {
-        switch (ElementType)
-        {
-            case TensorElementType.Float32:
-                foreach (float v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Data)) if (!float.IsFinite(v)) return false;
-                return true;
-            case TensorElementType.Float64:
-                foreach (double v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Data)) if (!double.IsFinite(v)) return false;
-                return true;
-            case TensorElementType.Float16:
-                foreach (Half v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(Data)) if (!Half.IsFinite(v)) return false;
-                return true;
-            default:
-                return true;
-        }
-    }
+        TensorElementType.Float32 => AllFinite<float>(Data),
+        TensorElementType.Float64 => AllFinite<double>(Data),
+        TensorElementType.Float16 => AllFinite<Half>(Data),
+        _ => true,
+    };
+
+    private static bool AllFinite<T>(byte[] data) where T : struct, System.Numerics.INumberBase<T> =>
+        System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(data));
 
     /// <summary>Shape as text, e.g. [64, 3, 3, 3].</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
