@@ -272,6 +272,23 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void ReplicatedStudentAndTeacherTrainAndResumeExactly()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-replicas"), teacher = Teacher(dir);
+        var config = Config(teacher, 3) with { Replicas = 2 };
+        using var straight = new Distiller(config, Path.Combine(dir, "straight"));
+        straight.Prepare(false, false);
+        var full = straight.RunGeneration(1, resume: false, force: false);
+        Assert.All(full.Losses, l => Assert.True(double.IsFinite(l.Loss)));
+        using var split = new Distiller(config, Path.Combine(dir, "split"));
+        split.Prepare(false, false);
+        using (var stop = new CancellationTokenSource())
+            Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
+        split.Prepare(resume: true, force: false);
+        Assert.Equal(full.Losses[2].Loss, split.RunGeneration(1, resume: true, force: false).FirstLoss, 5);
+    }
+
+    [Fact]
     public void ATeacherThatChangesBetweenGenerationsIsRefused()
     {
         string dir = TestPaths.NewTempDirectory("distill-teacher"), teacher = Teacher(dir);

@@ -32,11 +32,12 @@ internal static class DemoCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (AdamW: decoupled).", DefaultValueFactory = _ => 0.05 };
         var colorJitter = new Option<double>("--color-jitter-probability") { Description = "Probability of brightness, contrast and saturation jitter per training image, as train's.", DefaultValueFactory = _ => 0 };
         var alignmentJitter = new Option<double>("--alignment-jitter") { Description = "Size of a random scale, rotation and shift per training image, as train's.", DefaultValueFactory = _ => 0 };
+        var replicas = new Option<int>("--replicas") { Description = "Copies of the network training one piece of each batch on a thread each, as train's (one libtorch thread per copy: the figure does not depend on the machine's core count).", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print JSON: the keys of eval verify plus seconds." };
         var command = new Command("demo", "Train and evaluate a small model on embedded synthetic faces (the main job).")
         {
-            output, identities, images, testIdentities, epochs, seconds, scale, margin, width, batchSize, learningRate, head, optimizer, weightDecay, colorJitter, alignmentJitter, seed, json,
+            output, identities, images, testIdentities, epochs, seconds, scale, margin, width, batchSize, learningRate, head, optimizer, weightDecay, colorJitter, alignmentJitter, replicas, seed, json,
         };
         command.SetAction(parse =>
         {
@@ -50,7 +51,7 @@ internal static class DemoCommand
                 Data = trainFaces, Arch = "vargfacenet", Width = parse.GetValue(width), Head = parse.GetValue(head), Epochs = parse.GetValue(epochs), WarmupEpochs = 0.5,
                 Scale = parse.GetValue(scale), Margin = parse.GetValue(margin),
                 MaxSeconds = parse.GetValue(seconds), BatchSize = parse.GetValue(batchSize), LearningRate = parse.GetValue(learningRate), Optimizer = parse.GetValue(optimizer), WeightDecay = parse.GetValue(weightDecay),
-                ColorJitterProbability = parse.GetValue(colorJitter), AlignmentJitter = parse.GetValue(alignmentJitter), Seed = s, CheckpointEvery = 0, LogEvery = 5,
+                ColorJitterProbability = parse.GetValue(colorJitter), AlignmentJitter = parse.GetValue(alignmentJitter), Replicas = parse.GetValue(replicas), Seed = s, CheckpointEvery = 0, LogEvery = 5,
             };
             // Checked before anything is written; messages name the demo's options (they share train's names).
             new SettingsBinder<TrainingConfig>().Validate(config.Validate);

@@ -15,7 +15,7 @@ internal static class DistillCommand
     public static Command Create()
     {
         var run = new RunCommandLine<DistillationConfig>(
-            [nameof(DistillationConfig.Epochs), nameof(DistillationConfig.MaxSteps), nameof(DistillationConfig.MaxSeconds), nameof(DistillationConfig.Workers),
+            [nameof(DistillationConfig.Epochs), nameof(DistillationConfig.MaxSteps), nameof(DistillationConfig.MaxSeconds), nameof(DistillationConfig.Workers), nameof(DistillationConfig.Replicas),
              nameof(DistillationConfig.LogEvery), nameof(DistillationConfig.CheckpointEvery), nameof(DistillationConfig.MaxBadSteps)]);
         run.Settings[nameof(DistillationConfig.Student)].Description += $" One of: {string.Join(", ", BackboneCatalog.Names)}.";
         run.Output.Description = "Run folder: config.json, teacher.sha256, gen-1/, gen-2/, … (each a training run folder) and model.ffm, the last generation's student.";

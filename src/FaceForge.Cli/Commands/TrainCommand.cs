@@ -14,7 +14,7 @@ internal static class TrainCommand
     /// the learning-rate schedule decays over, so extending a run stretches its schedule from the resumed step on.
     /// </summary>
     private static readonly string[] ResumableSettings =
-        [nameof(TrainingConfig.Epochs), nameof(TrainingConfig.MaxSteps), nameof(TrainingConfig.MaxSeconds), nameof(TrainingConfig.Workers),
+        [nameof(TrainingConfig.Epochs), nameof(TrainingConfig.MaxSteps), nameof(TrainingConfig.MaxSeconds), nameof(TrainingConfig.Workers), nameof(TrainingConfig.Replicas),
          nameof(TrainingConfig.LogEvery), nameof(TrainingConfig.CheckpointEvery), nameof(TrainingConfig.MaxBadSteps)];
 
     public static Command Create()

@@ -83,6 +83,9 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Batch size.")]
     public int BatchSize { get; init; } = 64;
 
+    [Setting("Copies of the student (and of the teacher) that each run one piece of every batch on a thread of their own with one libtorch thread, as train's replicas; 1 is off.")]
+    public int Replicas { get; init; } = 1;
+
     [Setting("Input-pipeline workers.")]
     public int Workers { get; init; } = 2;
 
@@ -143,7 +146,7 @@ public sealed record DistillationConfig : IRunSettings
     {
         Data = Data ?? "", Arch = Student, Width = Width, EmbeddingSize = EmbeddingSize, Head = Head, Scale = Scale, Margin = Margin,
         Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, WarmupEpochs = WarmupEpochs, Epochs = Epochs,
-        MaxSteps = MaxSteps, MaxSeconds = MaxSeconds, BatchSize = BatchSize, Workers = Workers, GradientClip = GradientClip,
+        MaxSteps = MaxSteps, MaxSeconds = MaxSeconds, BatchSize = BatchSize, Replicas = Replicas, Workers = Workers, GradientClip = GradientClip,
         MaxBadSteps = MaxBadSteps, CheckpointEvery = CheckpointEvery, LogEvery = LogEvery, Seed = Seed, Init = Init,
     };
 }

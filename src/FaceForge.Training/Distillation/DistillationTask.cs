@@ -42,6 +42,7 @@ internal sealed class DistillationTask : ITrainingTask
     private readonly FaceLandmarks[]? _landmarks;
     private LearningRateSchedule? _schedule;
     private readonly StepBatches _batches;
+    private readonly ThreadReplicas? _studentReplicas, _teacherReplicas;
     private bool _centresReady;
     // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
     private static readonly Scalar One = 1.ToScalar();
@@ -86,6 +87,11 @@ internal sealed class DistillationTask : ITrainingTask
             _optimizer = RecognitionTask.CreateOptimizer(_studentConfig, _trainable.Concat(_classifier.Parameters));
             _student.train();
             _projection?.train();
+            if (config.Replicas > 1)
+            {
+                _teacherReplicas = new ThreadReplicas(_teacher.Network, () => FrozenCopy(_teacher.Info), config.Replicas);
+                _studentReplicas = new ThreadReplicas(_student, () => BackboneCatalog.Create(StudentInfo), config.Replicas);
+            }
         }
         catch
         {
@@ -167,11 +173,13 @@ internal sealed class DistillationTask : ITrainingTask
         var teacherImages = TensorBatch.ViewToTensor(batch, 1);
         batch.Dispose(); // back to the loader's pool
         Tensor target;
-        using (torch.no_grad()) target = _teacher.Network.call(ChannelsLast.From(teacherImages));
+        if (_teacherReplicas is not null) target = _teacherReplicas.Infer(teacherImages);
+        else using (torch.no_grad()) target = _teacher.Network.call(ChannelsLast.From(teacherImages));
         _optimizer.zero_grad();
-        var embeddings = _student.call(ChannelsLast.From(images));
+        var embeddings = _studentReplicas is not null ? _studentReplicas.Forward(images) : _student.call(ChannelsLast.From(images));
         var projected = _projection is null ? embeddings : _projection.call(embeddings);
-        if (Backward(embeddings, projected, target, labels, _classifier, _config.Weight) is not var (margin, distillValue)) return new StepResult(double.NaN, lr);
+        if (Backward(embeddings, projected, target, labels, _classifier, _config.Weight) is not var (margin, distillValue)
+            || (_studentReplicas is not null && !_studentReplicas.Backward(embeddings))) return new StepResult(double.NaN, lr);
         var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
         if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
         _optimizer.step();
@@ -202,7 +210,7 @@ internal sealed class DistillationTask : ITrainingTask
                 using var scope = torch.NewDisposeScope();
                 var (images, labels) = TensorBatch.ToTensors(batch);
                 batch.Dispose();
-                var embeddings = nn.functional.normalize(_teacher.Network.call(ChannelsLast.From(images)), p: 2, dim: 1);
+                var embeddings = nn.functional.normalize(_teacherReplicas?.Infer(images) ?? _teacher.Network.call(ChannelsLast.From(images)), p: 2, dim: 1);
                 sums.index_add_(0, labels, embeddings, One);
             }
         var state = _classifier.Export();
@@ -232,6 +240,7 @@ internal sealed class DistillationTask : ITrainingTask
     public void Save(CheckpointWriter checkpoint)
     {
         checkpoint.WriteBytes(TeacherEntry, System.Text.Encoding.ASCII.GetBytes(_teacherHash));
+        _studentReplicas?.Synchronise();
         checkpoint.WriteModule(StudentEntry, _student);
         if (_projection is not null) checkpoint.WriteModule(ProjectionEntry, _projection);
         checkpoint.WriteTensors(ClassifierEntry, _classifier.Export());
@@ -245,14 +254,27 @@ internal sealed class DistillationTask : ITrainingTask
         if (saved != _teacherHash)
             throw new InvalidDataException($"{checkpoint.Path}: the teacher '{_config.Teacher}' has changed since this run started (its SHA-256 differs); the student learned from the old one. Restore the file, or start over.");
         checkpoint.LoadModule(StudentEntry, _student);
+        _studentReplicas?.Invalidate();
         if (_projection is not null) checkpoint.LoadModule(ProjectionEntry, _projection);
         _classifier.Import(checkpoint.ReadTensors(ClassifierEntry), $"{checkpoint.Path} (classifier)");
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
     }
 
-    public void SaveModel(string path, int steps) =>
+    public void SaveModel(string path, int steps)
+    {
+        _studentReplicas?.Synchronise();
         ModelFile.Save(path, StudentInfo with { Source = $"faceforge distill from {Path.GetFileName(_config.Teacher)} (generation {_generation}, {steps} steps, weight {_config.Weight.ToString(CultureInfo.InvariantCulture)})" },
             StateDict.Export(_student));
+    }
+
+    /// <summary>An untrained network of the teacher's kind, frozen and in evaluation mode (its replicas copy the weights).</summary>
+    private static nn.Module<Tensor, Tensor> FrozenCopy(ModelInfo info)
+    {
+        var network = BackboneCatalog.Create(info);
+        foreach (var p in network.parameters()) p.requires_grad = false;
+        network.eval();
+        return network;
+    }
 
     public IReadOnlyDictionary<string, string> Describe(int steps, int totalSteps) => new Dictionary<string, string>
     {
@@ -269,6 +291,8 @@ internal sealed class DistillationTask : ITrainingTask
     public void Dispose()
     {
         _batches?.Dispose();
+        _studentReplicas?.Dispose();
+        _teacherReplicas?.Dispose();
         _optimizer?.Dispose();
         _classifier?.Dispose();
         _projection?.Dispose();

@@ -32,6 +32,7 @@ internal sealed class RecognitionTask : ITrainingTask
     private readonly List<TorchSharp.Modules.Parameter> _trainable;
     private LearningRateSchedule? _schedule;
     private readonly StepBatches _batches;
+    private readonly ThreadReplicas? _replicas;
 
     public RecognitionTask(TrainingConfig config, ICommunicator world)
     {
@@ -51,6 +52,7 @@ internal sealed class RecognitionTask : ITrainingTask
         _optimizer = CreateOptimizer(config, Trainable(_backbone).Concat(_classifier.Parameters));
         _trainable = Trainable(_backbone).ToList();
         _backbone.train();
+        if (config.Replicas > 1) _replicas = new ThreadReplicas(_backbone, () => BackboneCatalog.Create(_info), config.Replicas);
     }
 
     public string Title => $"Training: {_info.Architecture} + {_config.Head}";
@@ -71,7 +73,9 @@ internal sealed class RecognitionTask : ITrainingTask
         var (images, labels) = TensorBatch.ToTensors(batch);
         batch.Dispose(); // back to the loader's pool
         _optimizer.zero_grad();
-        double loss = _classifier.LossAndBackward(Forward(images), labels);
+        var embeddings = Forward(images);
+        double loss = _classifier.LossAndBackward(embeddings, labels);
+        if (_replicas is not null && !_replicas.Backward(embeddings)) loss = double.NaN;
         if (!double.IsFinite(loss) || !UpdateBackbone(_config, _world, _trainable, _optimizer)) return new StepResult(double.NaN, lr);
         _classifier.AfterStep(lr);
         return new StepResult(loss, lr);
@@ -79,6 +83,7 @@ internal sealed class RecognitionTask : ITrainingTask
 
     public void Save(CheckpointWriter checkpoint)
     {
+        _replicas?.Synchronise();
         checkpoint.WriteModule(BackboneEntry, _backbone);
         checkpoint.WriteTensors(ClassifierEntry, _classifier.Export());
         checkpoint.WriteOptimizer(OptimizerEntry, _optimizer);
@@ -89,12 +94,16 @@ internal sealed class RecognitionTask : ITrainingTask
         if (checkpoint.Has(FfcTask.PoolEntry))
             throw new InvalidDataException($"{checkpoint.Path}: this run trains with FFC (a class pool, no centre matrix); resume it with --classifier ffc.");
         checkpoint.LoadModule(BackboneEntry, _backbone);
+        _replicas?.Invalidate();
         _classifier.Import(checkpoint.ReadTensors(ClassifierEntry), $"{checkpoint.Path} (classifier)");
         checkpoint.LoadOptimizer(OptimizerEntry, _optimizer);
     }
 
-    public void SaveModel(string path, int steps) =>
+    public void SaveModel(string path, int steps)
+    {
+        _replicas?.Synchronise();
         ModelFile.Save(path, _info with { Source = $"faceforge train ({_config.Head}, {steps} steps)" }, StateDict.Export(_backbone));
+    }
 
     public IReadOnlyDictionary<string, string> Describe(int steps, int totalSteps) => new Dictionary<string, string>
     {
@@ -106,6 +115,7 @@ internal sealed class RecognitionTask : ITrainingTask
     public void Dispose()
     {
         _batches?.Dispose();
+        _replicas?.Dispose();
         _optimizer.Dispose();
         _classifier.Dispose();
         _backbone.Dispose();
@@ -155,10 +165,12 @@ internal sealed class RecognitionTask : ITrainingTask
 
     /// <summary>
     /// The backbone over the batch (channels-last, the faster layout for libtorch's CPU convolutions), in
-    /// <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics).
+    /// <see cref="TrainingConfig.MicroBatches"/> pieces (each with its own BatchNorm statistics), or one piece per
+    /// replica in parallel.
     /// </summary>
     private Tensor Forward(Tensor images) =>
-        _config.MicroBatches == 1 ? _backbone.call(ChannelsLast.From(images))
+        _replicas is not null ? _replicas.Forward(images)
+        : _config.MicroBatches == 1 ? _backbone.call(ChannelsLast.From(images))
             : torch.cat(images.chunk(_config.MicroBatches).Select(piece => _backbone.call(ChannelsLast.From(piece))).ToArray());
 
     internal static ITrainingClassifier CreateClassifier(TrainingConfig config, int classes, int embeddingSize, ICommunicator world)

@@ -161,6 +161,9 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Pieces the backbone processes each batch in, each normalised by its own BatchNorm statistics as on that many data-parallel processes; the classifier sees the whole batch. A one-process run with micro_batches = P reproduces a P-process MPI run.")]
     public int MicroBatches { get; init; } = 1;
 
+    [Setting("Copies of the backbone that each run one piece of every batch on a thread of their own with one libtorch thread (data parallel inside the process; each piece normalised by its own BatchNorm statistics, as micro_batches). On a few cores a small network trains faster so than on libtorch's own threads; 1 is off.")]
+    public int Replicas { get; init; } = 1;
+
     [Setting("Input-pipeline workers.")]
     public int Workers { get; init; } = 2;
 
@@ -288,7 +291,11 @@ public sealed record TrainingConfig : IRunSettings
             Require(Head is HeadKind.ArcFace or HeadKind.CosFace, "head", $"must be arcface or cosface with classifier ffc (got {Head})");
             Require(BatchSize % 2 == 0, "batch_size", $"must be even with classifier ffc: the identity loader takes batch_size / 2 pairs (got {BatchSize})");
             Require(MicroBatches == 1, "micro_batches", "must be 1 with classifier ffc");
+            Require(Replicas == 1, "replicas", "must be 1 with classifier ffc");
         }
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
+        Require(Replicas is >= 1 and <= 64, "replicas", $"must be from 1 to 64 (got {Replicas})");
+        Require(BatchSize % Replicas == 0, "replicas", $"must divide batch_size {BatchSize} (got {Replicas})");
+        Require(Replicas == 1 || MicroBatches == 1, "replicas", $"split the batch themselves: use micro_batches 1 with replicas {Replicas}");
     }
 }
