@@ -286,6 +286,11 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
             Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
         split.Prepare(resume: true, force: false);
         Assert.Equal(full.Losses[2].Loss, split.RunGeneration(1, resume: true, force: false).FirstLoss, 5);
+        // Every weight of the student got a gradient through the copies (summed into the primary, which steps).
+        torch.manual_seed(3);
+        using var task = new DistillationTask(config, 1, "hash");
+        Assert.True(double.IsFinite(task.Step(new StepContext(0, 0, 0, 3, CancellationToken.None))!.Value.Loss));
+        Assert.All(task.StudentNetwork.parameters().Where(p => p.requires_grad), p => Assert.True(p.grad is { } g && g.abs().sum().item<float>() > 0));
     }
 
     [Fact]

@@ -21,7 +21,8 @@ public class ReplicaTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
     [Fact]
     public void ReplicasTrainAsMicroBatchesAndRestoreTheThreadCount()
     {
-        int threads = torch.get_num_threads();
+        int original = torch.get_num_threads(), threads = 2;
+        torch.set_num_threads(threads); // so that a restore to another count shows
         // Both normalise each half batch by its own statistics and sum the halves' gradients: the same step to rounding,
         // when both run one libtorch thread per piece (another thread count sums in another order, and this tiny run's
         // second loss moves by 1e-3 with it).
@@ -36,12 +37,15 @@ public class ReplicaTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
         var whole = new Trainer(Config(1) with { CheckpointEvery = 0 }, TestPaths.NewTempDirectory("replicas-whole")).Run();
         Assert.NotEqual(Math.Round(whole.Losses[0].Loss, 4), Math.Round(replicas.Losses[0].Loss, 4));
         Assert.Equal(threads, torch.get_num_threads());
+        torch.set_num_threads(original);
     }
 
-    [Fact]
-    public void AReplicatedRunResumesToTheSameModel()
+    [Theory]
+    [InlineData(2, 8)]
+    [InlineData(3, 12)] // (a + a + a) / 3 is not always a in float32: statistics are averaged only after they moved
+    public void AReplicatedRunResumesToTheSameModel(int copies, int batch)
     {
-        var config = Config(5) with { Replicas = 2, Optimizer = OptimizerKind.AdamW, LearningRate = 0.002 };
+        var config = Config(5) with { Replicas = copies, BatchSize = batch, Optimizer = OptimizerKind.AdamW, LearningRate = 0.002 };
         string straight = TestPaths.NewTempDirectory("replicas-straight"), split = TestPaths.NewTempDirectory("replicas-split");
         var full = new Trainer(config, straight).Run();
         using (var stop = new CancellationTokenSource())
@@ -58,7 +62,7 @@ public class ReplicaTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
         {
             using var x = StateDict.ToTensor(a[name]);
             using var y = StateDict.ToTensor(b[name]);
-            Assert.True(x.allclose(y, rtol: 1e-5, atol: 1e-6), $"{name} differs after resuming");
+            Assert.True(x.allclose(y, rtol: 1e-6, atol: 1e-7), $"{name} differs after resuming");
         }
     }
 
@@ -114,7 +118,8 @@ public class ReplicaTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
     public void BadReplicaCountsAreRefusedNamingTheKey()
     {
         var odd = Assert.Throws<ArgumentException>(() => (Config(1) with { Replicas = 3 }).Validate());
-        Assert.Contains("'replicas' must divide batch_size 8 (got 3)", odd.Message);
+        Assert.Contains("'replicas' must divide batch_size 8 into pieces of 2 or more images", odd.Message);
+        Assert.Throws<ArgumentException>(() => (Config(1) with { Replicas = 8 }).Validate()); // pieces of one image
         var both = Assert.Throws<ArgumentException>(() => (Config(1) with { Replicas = 2, MicroBatches = 2 }).Validate());
         Assert.Contains("micro_batches 1", both.Message);
         var ffc = Assert.Throws<ArgumentException>(() => (Config(1) with { Replicas = 2, Classifier = ClassifierKind.Ffc }).Validate());

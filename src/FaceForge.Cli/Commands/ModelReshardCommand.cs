@@ -21,10 +21,11 @@ internal static class ModelReshardCommand
             string checkpoint = new Trainer(config, dir).LatestCheckpoint() ?? throw new UserErrorException($"--run: '{dir}' holds no checkpoint.");
             int count = parse.GetValue(shards), ranks = parse.GetValue(processes);
             var (oldShards, oldProcesses) = TrainingCheckpoint.Reshard(checkpoint, count, ranks);
-            // Keep BatchNorm's groups: P processes of M micro-batches normalise P x M pieces of each batch.
-            int groups = oldProcesses * config.MicroBatches;
-            int micro = groups % ranks == 0 ? groups / ranks : config.MicroBatches;
-            AtomicFile.WriteAllText(configPath, (config with { Shards = count, MicroBatches = micro }).ToJson());
+            // Keep BatchNorm's groups: P processes of M micro-batches (or M replicas) normalise P x M pieces of each batch.
+            int pieces = config.MicroBatches * config.Replicas, groups = oldProcesses * pieces;
+            int perProcess = groups % ranks == 0 ? groups / ranks : pieces;
+            var resharded = config.Replicas > 1 ? config with { Shards = count, Replicas = perProcess } : config with { Shards = count, MicroBatches = perProcess };
+            AtomicFile.WriteAllText(configPath, resharded.ToJson());
             parse.InvocationConfiguration.Output.WriteLine($"resharded {Path.GetFileName(checkpoint)} from {oldProcesses} process(es) x {oldShards} shard(s) to {ranks} x {count}");
             return 0;
         });

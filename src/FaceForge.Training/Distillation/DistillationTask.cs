@@ -178,8 +178,10 @@ internal sealed class DistillationTask : ITrainingTask
         _optimizer.zero_grad();
         var embeddings = _studentReplicas is not null ? _studentReplicas.Forward(images) : _student.call(ChannelsLast.From(images));
         var projected = _projection is null ? embeddings : _projection.call(embeddings);
-        if (Backward(embeddings, projected, target, labels, _classifier, _config.Weight) is not var (margin, distillValue)
-            || (_studentReplicas is not null && !_studentReplicas.Backward(embeddings))) return new StepResult(double.NaN, lr);
+        var losses = Backward(embeddings, projected, target, labels, _classifier, _config.Weight);
+        // The replicas' backward also releases their graphs, so it runs (and does nothing more) after a bad loss too.
+        bool reached = _studentReplicas?.Backward(embeddings) ?? true;
+        if (losses is not var (margin, distillValue) || !reached) return new StepResult(double.NaN, lr);
         var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
         if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
         _optimizer.step();

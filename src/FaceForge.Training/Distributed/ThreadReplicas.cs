@@ -21,34 +21,44 @@ namespace FaceForge.Training.Distributed;
 internal sealed class ThreadReplicas : IDisposable
 {
     private readonly nn.Module<Tensor, Tensor>[] _copies;
-    private readonly Tensor[][] _parameters, _buffers;
+    private readonly TorchSharp.Modules.Parameter[][] _parameters;
+    private readonly Tensor[][] _buffers;
     private readonly Worker[] _workers;
     private readonly Tensor?[] _outputs;
     private readonly int _callerThreads;
-    private bool _stale = true;
+    private bool _stale = true, _trained, _disposed;
 
     /// <summary>Makes <paramref name="count"/> - 1 copies of <paramref name="primary"/> with <paramref name="create"/> (libtorch's global generator is left as it was).</summary>
     public ThreadReplicas(nn.Module<Tensor, Tensor> primary, Func<nn.Module<Tensor, Tensor>> create, int count)
     {
         if (count < 2) throw new ArgumentOutOfRangeException(nameof(count), count, "Replicas need at least two copies.");
         _callerThreads = torch.get_num_threads();
+        var copies = new List<nn.Module<Tensor, Tensor>> { primary };
         var state = torch.get_rng_state();
         try
         {
-            _copies = [primary, .. Enumerable.Range(1, count - 1).Select(_ => create())];
+            for (int r = 1; r < count; r++) copies.Add(create());
+            _copies = [.. copies];
+            _parameters = _copies.Select(c => c.parameters().ToArray()).ToArray();
+            _buffers = _copies.Select(c => c.buffers().ToArray()).ToArray();
+            for (int r = 1; r < count; r++)
+            {
+                if (_parameters[r].Length != _parameters[0].Length || _buffers[r].Length != _buffers[0].Length
+                    || !_parameters[r].Zip(_parameters[0]).All(p => p.First.shape.SequenceEqual(p.Second.shape)))
+                    throw new ArgumentException("The replica factory made a network of another shape than the primary.", nameof(create));
+                // Frozen parts stay frozen in every copy (their gradients would be summed otherwise).
+                foreach (var (copy, original) in _parameters[r].Zip(_parameters[0])) copy.requires_grad = original.requires_grad;
+            }
+        }
+        catch
+        {
+            foreach (var copy in copies.Skip(1)) copy.Dispose();
+            throw;
         }
         finally
         {
             torch.set_rng_state(state);
             state.Dispose();
-        }
-        _parameters = _copies.Select(c => c.parameters().Select(p => (Tensor)p).ToArray()).ToArray();
-        _buffers = _copies.Select(c => c.buffers().ToArray()).ToArray();
-        for (int r = 1; r < count; r++)
-        {
-            if (!Enumerable.Range(0, _parameters[0].Length).All(i => i < _parameters[r].Length && _parameters[r][i].shape.SequenceEqual(_parameters[0][i].shape)) || _parameters[r].Length != _parameters[0].Length || _buffers[r].Length != _buffers[0].Length)
-                throw new ArgumentException("The replica factory made a network of another shape than the primary.", nameof(create));
-            if (primary.training) _copies[r].train(); else _copies[r].eval();
         }
         _outputs = new Tensor?[count];
         _workers = Enumerable.Range(0, count).Select(i => new Worker(i)).ToArray();
@@ -70,10 +80,15 @@ internal sealed class ThreadReplicas : IDisposable
     /// </summary>
     public Tensor Forward(Tensor images)
     {
-        Synchronise();
         ReleaseOutputs();
-        var pieces = Split(images);
+        Synchronise();
+        if (images.shape[0] % Count != 0 || images.shape[0] / Count < 2)
+            throw new ArgumentException($"A batch of {images.shape[0]} does not split into {Count} equal pieces of 2 or more images (BatchNorm needs 2).", nameof(images));
+        var pieces = images.chunk(Count);
+        bool training = MirrorMode();
         foreach (var copy in _copies.Skip(1)) copy.zero_grad();
+        // Only a training pass moves the copies' BatchNorm statistics apart.
+        _trained |= training;
         Run(Count, r =>
         {
             using var scope = torch.NewDisposeScope();
@@ -83,10 +98,15 @@ internal sealed class ThreadReplicas : IDisposable
             return torch.cat(_outputs.Select(o => o!.detach()).ToArray()).requires_grad_(true);
     }
 
-    /// <summary>The network over <paramref name="images"/> without gradient, one piece per copy, in parallel (a frozen teacher).</summary>
+    /// <summary>
+    /// The network over <paramref name="images"/> without gradient, one piece per copy, in parallel. For a network that
+    /// does not change between calls (a frozen teacher, in evaluation mode): its state is copied once, and again only
+    /// after <see cref="Invalidate"/>.
+    /// </summary>
     public Tensor Infer(Tensor images)
     {
-        Synchronise();
+        if (_stale) Synchronise();
+        MirrorMode();
         // A last batch smaller than the copies leaves some idle.
         var pieces = images.chunk(Count);
         var outputs = new Tensor?[pieces.Length];
@@ -146,30 +166,35 @@ internal sealed class ThreadReplicas : IDisposable
     }
 
     /// <summary>
-    /// Brings the copies in step with the primary: its weights everywhere, the BatchNorm running statistics averaged
-    /// over the copies (or, after <see cref="Invalidate"/> and at the start, the primary's everywhere). Call before
-    /// saving the primary; <see cref="Forward"/> calls it itself.
+    /// Brings the copies in step with the primary: its weights everywhere and, after a training pass, the BatchNorm
+    /// running statistics averaged over the copies (at the start and after <see cref="Invalidate"/>, the primary's
+    /// everywhere). Call before saving the primary; <see cref="Forward"/> calls it itself.
     /// </summary>
     public void Synchronise()
     {
         using var noGrad = torch.no_grad();
         for (int i = 0; i < _parameters[0].Length; i++)
             for (int r = 1; r < Count; r++) _parameters[r][i].copy_(_parameters[0][i]);
+        // Averaging equal values again is not always exact in float32 (3 copies: (a + a + a) / 3), so only statistics
+        // that passes have moved apart are averaged: a checkpoint's state then comes back unchanged on resume.
+        bool average = _trained && !_stale;
         for (int i = 0; i < _buffers[0].Length; i++)
         {
             var primary = _buffers[0][i];
-            if (!_stale && primary.is_floating_point())
+            if (average && primary.is_floating_point())
             {
                 for (int r = 1; r < Count; r++) primary.add_(_buffers[r][i]);
                 primary.div_(Count);
             }
             for (int r = 1; r < Count; r++) _buffers[r][i].copy_(primary);
         }
-        _stale = false;
+        _stale = _trained = false;
     }
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         ReleaseOutputs();
         foreach (var worker in _workers) worker.Dispose();
         foreach (var copy in _copies.Skip(1)) copy.Dispose();
@@ -177,11 +202,16 @@ internal sealed class ThreadReplicas : IDisposable
         torch.set_num_threads(_callerThreads);
     }
 
-    private Tensor[] Split(Tensor images)
+    /// <summary>Puts every copy in the primary's mode (training or evaluation); returns whether it is training.</summary>
+    private bool MirrorMode()
     {
-        var pieces = images.chunk(Count);
-        if (pieces.Length != Count) throw new ArgumentException($"A batch of {images.shape[0]} cannot be split over {Count} replicas.", nameof(images));
-        return pieces;
+        bool training = _copies[0].training;
+        foreach (var copy in _copies.Skip(1))
+            if (copy.training != training)
+            {
+                if (training) copy.train(); else copy.eval();
+            }
+        return training;
     }
 
     private void ReleaseOutputs()

@@ -52,7 +52,16 @@ internal sealed class RecognitionTask : ITrainingTask
         _optimizer = CreateOptimizer(config, Trainable(_backbone).Concat(_classifier.Parameters));
         _trainable = Trainable(_backbone).ToList();
         _backbone.train();
-        if (config.Replicas > 1) _replicas = new ThreadReplicas(_backbone, () => BackboneCatalog.Create(_info), config.Replicas);
+        if (config.Replicas > 1)
+        {
+            int share = config.BatchSize / world.Size;
+            if (share % config.Replicas != 0 || share / config.Replicas < 2)
+            {
+                Dispose();
+                throw new ArgumentException($"Config 'replicas' must divide each process's {share} images of batch_size {config.BatchSize} into pieces of 2 or more (got {config.Replicas} over {world.Size} processes).");
+            }
+            _replicas = new ThreadReplicas(_backbone, () => BackboneCatalog.Create(_info), config.Replicas);
+        }
     }
 
     public string Title => $"Training: {_info.Architecture} + {_config.Head}";
