@@ -12,11 +12,7 @@ namespace FaceForge.Tests;
 /// <summary>Data parallelism on threads (replicas).</summary>
 public class ReplicaTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
 {
-    private TrainingConfig Config(int steps) => new()
-    {
-        Data = data.Root, Arch = "mobilefacenet", Width = 0.125, EmbeddingSize = 32, BatchSize = 8, Epochs = 10, MaxSteps = steps,
-        LearningRate = 0.05, Workers = 2, Seed = 3, LogEvery = 1, CheckpointEvery = 2, Head = HeadKind.ArcFace, Scale = 16,
-    };
+    private TrainingConfig Config(int steps) => TrainerTests.SmallRun(data.Root, steps) with { Head = HeadKind.ArcFace };
 
     [Fact]
     public void ReplicasTrainAsMicroBatchesAndRestoreTheThreadCount()

@@ -7,10 +7,12 @@ namespace FaceForge.Tests;
 
 public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFolderFixture>
 {
-    // The fixture's images are 56x56; the loader resizes them to the backbone's 112x112.
-    private TrainingConfig Config(int steps) => new()
+    private TrainingConfig Config(int steps) => SmallRun(data.Root, steps);
+
+    /// <summary>A tiny MobileFaceNet run with CurricularFace on <paramref name="root"/> (the fixture's 56x56 images, resized to 112x112).</summary>
+    internal static TrainingConfig SmallRun(string root, int steps) => new()
     {
-        Data = data.Root, Arch = "mobilefacenet", Width = 0.125, EmbeddingSize = 32, BatchSize = 8, Epochs = 10, MaxSteps = steps,
+        Data = root, Arch = "mobilefacenet", Width = 0.125, EmbeddingSize = 32, BatchSize = 8, Epochs = 10, MaxSteps = steps,
         LearningRate = 0.05, Workers = 2, Seed = 3, LogEvery = 1, CheckpointEvery = 2, Head = HeadKind.CurricularFace, Scale = 16,
     };
 
