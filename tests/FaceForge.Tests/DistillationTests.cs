@@ -245,12 +245,9 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         Assert.Empty(straight.Prepare(resume: true, force: false));
     }
 
-    [Fact]
-    public void AnAdamWStudentResumesWithItsMomentsAndReachesTheUninterruptedLoss()
+    /// <summary>One generation of <paramref name="config"/> straight through, and again cut after step 2 and resumed.</summary>
+    private static (TrainingResult Full, TrainingResult Resumed) StraightAndResumedAfterTwoSteps(DistillationConfig config, string dir)
     {
-        string dir = TestPaths.NewTempDirectory("distill-adamw"), teacher = Teacher(dir);
-        var config = Config(teacher, 4) with { Optimizer = Training.Recognition.OptimizerKind.AdamW, LearningRate = 0.002, WeightDecay = 0.05 };
-        Assert.Contains("\"optimizer\": \"AdamW\"", config.ToJson());
         using var straight = new Distiller(config, Path.Combine(dir, "straight"));
         straight.Prepare(false, false);
         var full = straight.RunGeneration(1, resume: false, force: false);
@@ -259,9 +256,18 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         using (var stop = new CancellationTokenSource())
             Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
         split.Prepare(resume: true, force: false);
+        return (full, split.RunGeneration(1, resume: true, force: false));
+    }
+
+    [Fact]
+    public void AnAdamWStudentResumesWithItsMomentsAndReachesTheUninterruptedLoss()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-adamw"), teacher = Teacher(dir);
+        var config = Config(teacher, 4) with { Optimizer = Training.Recognition.OptimizerKind.AdamW, LearningRate = 0.002, WeightDecay = 0.05 };
+        Assert.Contains("\"optimizer\": \"AdamW\"", config.ToJson());
         // Step 3's loss rests on the restored weights; step 4's also on step 3's update, which uses Adam's first and
         // second moments: they must come back from the checkpoint too.
-        var resumed = split.RunGeneration(1, resume: true, force: false);
+        var (full, resumed) = StraightAndResumedAfterTwoSteps(config, dir);
         Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 4);
         Assert.Equal(4, resumed.Losses[^1].Step);
         Assert.Equal(full.Losses[3].Loss, resumed.Losses[^1].Loss, 4);
@@ -276,16 +282,9 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     {
         string dir = TestPaths.NewTempDirectory("distill-replicas"), teacher = Teacher(dir);
         var config = Config(teacher, 3) with { Replicas = 2 };
-        using var straight = new Distiller(config, Path.Combine(dir, "straight"));
-        straight.Prepare(false, false);
-        var full = straight.RunGeneration(1, resume: false, force: false);
+        var (full, resumed) = StraightAndResumedAfterTwoSteps(config, dir);
         Assert.All(full.Losses, l => Assert.True(double.IsFinite(l.Loss)));
-        using var split = new Distiller(config, Path.Combine(dir, "split"));
-        split.Prepare(false, false);
-        using (var stop = new CancellationTokenSource())
-            Assert.Equal(2, split.RunGeneration(1, false, false, new CancelAt(2, stop), stop.Token).Steps);
-        split.Prepare(resume: true, force: false);
-        Assert.Equal(full.Losses[2].Loss, split.RunGeneration(1, resume: true, force: false).FirstLoss, 5);
+        Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 5);
         // Every weight of the student got a gradient through the copies (summed into the primary, which steps).
         torch.manual_seed(3);
         using var task = new DistillationTask(config, 1, "hash");

@@ -80,20 +80,16 @@ internal sealed class ThreadReplicas : IDisposable
     /// </summary>
     public Tensor Forward(Tensor images)
     {
+        if (!Splits(images.shape[0], Count))
+            throw new ArgumentException($"A batch of {images.shape[0]} does not split into {Count} equal pieces of 2 or more images (BatchNorm needs 2).", nameof(images));
         ReleaseOutputs();
         Synchronise();
-        if (images.shape[0] % Count != 0 || images.shape[0] / Count < 2)
-            throw new ArgumentException($"A batch of {images.shape[0]} does not split into {Count} equal pieces of 2 or more images (BatchNorm needs 2).", nameof(images));
         var pieces = images.chunk(Count);
         bool training = MirrorMode();
         foreach (var copy in _copies.Skip(1)) copy.zero_grad();
         // Only a training pass moves the copies' BatchNorm statistics apart.
         _trained |= training;
-        Run(Count, r =>
-        {
-            using var scope = torch.NewDisposeScope();
-            _outputs[r] = _copies[r].call(ChannelsLast.From(pieces[r])).DetachFromDisposeScope();
-        });
+        Run(Count, r => _outputs[r] = Call(r, pieces[r]));
         using (torch.no_grad())
             return torch.cat(_outputs.Select(o => o!.detach()).ToArray()).requires_grad_(true);
     }
@@ -116,8 +112,7 @@ internal sealed class ThreadReplicas : IDisposable
             {
                 // Per thread, as libtorch's gradient mode is.
                 using var noGrad = torch.no_grad();
-                using var scope = torch.NewDisposeScope();
-                outputs[r] = _copies[r].call(ChannelsLast.From(pieces[r])).DetachFromDisposeScope();
+                outputs[r] = Call(r, pieces[r]);
             });
             return torch.cat(outputs.ToArray()!);
         }
@@ -129,8 +124,8 @@ internal sealed class ThreadReplicas : IDisposable
 
     /// <summary>
     /// Backpropagates <paramref name="joined"/>'s gradient (from <see cref="Forward"/>, after the loss's backward)
-    /// through every copy in parallel and sums the copies' gradients into the primary's. False, with nothing done, when
-    /// it has no gradient (the loss was not finite and never backpropagated).
+    /// through every copy in parallel and sums the copies' gradients into the primary's. False, with only the copies'
+    /// graphs released, when it has no gradient (the loss was not finite and never backpropagated).
     /// </summary>
     public bool Backward(Tensor joined)
     {
@@ -200,6 +195,16 @@ internal sealed class ThreadReplicas : IDisposable
         foreach (var copy in _copies.Skip(1)) copy.Dispose();
         // Restores the caller's thread count (and libtorch's default for threads started later, which the workers set).
         torch.set_num_threads(_callerThreads);
+    }
+
+    /// <summary>Whether <paramref name="images"/> split into <paramref name="copies"/> equal pieces of at least 2 (training BatchNorm needs 2).</summary>
+    public static bool Splits(long images, int copies) => images % copies == 0 && images / copies >= 2;
+
+    /// <summary>Copy <paramref name="r"/> over <paramref name="piece"/> on the calling worker, its output kept past the worker's scope.</summary>
+    private Tensor Call(int r, Tensor piece)
+    {
+        using var scope = torch.NewDisposeScope();
+        return _copies[r].call(ChannelsLast.From(piece)).DetachFromDisposeScope();
     }
 
     /// <summary>Puts every copy in the primary's mode (training or evaluation); returns whether it is training.</summary>

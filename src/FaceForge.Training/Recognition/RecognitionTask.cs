@@ -55,7 +55,7 @@ internal sealed class RecognitionTask : ITrainingTask
         if (config.Replicas > 1)
         {
             int share = config.BatchSize / world.Size;
-            if (share % config.Replicas != 0 || share / config.Replicas < 2)
+            if (!ThreadReplicas.Splits(share, config.Replicas))
             {
                 Dispose();
                 throw new ArgumentException($"Config 'replicas' must divide each process's {share} images of batch_size {config.BatchSize} into pieces of 2 or more (got {config.Replicas} over {world.Size} processes).");

@@ -295,7 +295,7 @@ public sealed record TrainingConfig : IRunSettings
         }
         Require(MicroBatches >= 1 && BatchSize % MicroBatches == 0, "micro_batches", $"must be at least 1 and divide batch_size {BatchSize} (got {MicroBatches})");
         Require(Replicas is >= 1 and <= 64, "replicas", $"must be from 1 to 64 (got {Replicas})");
-        Require(BatchSize % Replicas == 0 && BatchSize / Replicas >= 2, "replicas", $"must divide batch_size {BatchSize} into pieces of 2 or more images, as BatchNorm needs (got {Replicas})");
+        Require(Distributed.ThreadReplicas.Splits(BatchSize, Replicas), "replicas", $"must divide batch_size {BatchSize} into pieces of 2 or more images, as BatchNorm needs (got {Replicas})");
         Require(Replicas == 1 || MicroBatches == 1, "replicas", $"split the batch themselves: use micro_batches 1 with replicas {Replicas}");
     }
 }
