@@ -361,12 +361,8 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
     [SharedFact("data/lfw/pairs.txt")]
     public void EvalQualityPrintsCurvesAndAreasAndDrawsThePlot()
     {
-        // Two folds of 10 matched and 10 mismatched LFW pairs, scored by the small untrained model.
         string dir = TestPaths.NewTempDirectory("erc-cli"), lfw = Path.Combine(TestPaths.Shared!, "data/lfw");
-        var body = File.ReadAllLines(Path.Combine(lfw, "pairs.txt")).Skip(1).ToArray();
-        var lines = new List<string> { "2\t10" };
-        for (int f = 0; f < 2; f++) lines.AddRange(body.Skip(600 * f).Take(10).Concat(body.Skip(600 * f + 300).Take(10)));
-        File.WriteAllLines(Path.Combine(dir, "pairs.txt"), lines);
+        SmallLfwPairs(dir);
         var (code, output, error) = CliHarness.Run("eval", "quality", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
             "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--quality", "inter-ocular", "--quality", "random", "--report", Path.Combine(dir, "report"), "--json");
         Assert.True(code == 0, error);
@@ -380,4 +376,32 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
     }
 
+    [SharedFact("data/lfw/pairs.txt")]
+    public void EvalDegradationSharesTheDegradationsOutOverThePairs()
+    {
+        string dir = TestPaths.NewTempDirectory("degradation-cli"), lfw = Path.Combine(TestPaths.Shared!, "data/lfw");
+        SmallLfwPairs(dir);
+        var (code, output, error) = CliHarness.Run("eval", "degradation", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
+            "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--degradation", "blur", "--degradation", "jpeg", "--json");
+        Assert.True(code == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal(7, json.RootElement.GetProperty("results").GetArrayLength());
+        var mixed = json.RootElement.GetProperty("mixed");
+        Assert.Equal(6, mixed.GetProperty("degradations").GetInt32());
+        Assert.InRange(mixed.GetProperty("accuracy_cosine").GetDouble(), 0, 1);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, mixed.GetProperty("accuracy_mls").ValueKind);
+        (code, output, error) = CliHarness.Run("eval", "degradation", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
+            "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--degradation", "jpeg");
+        Assert.True(code == 0, error);
+        Assert.Contains("3 degradations shared out over the pairs: accuracy cosine", output);
+    }
+
+    /// <summary>Two folds of 10 matched and 10 mismatched LFW pairs in <paramref name="dir"/>/pairs.txt (scored by the small untrained model).</summary>
+    private static void SmallLfwPairs(string dir)
+    {
+        var body = File.ReadAllLines(Path.Combine(TestPaths.Shared!, "data/lfw/pairs.txt")).Skip(1).ToArray();
+        var lines = new List<string> { "2\t10" };
+        for (int f = 0; f < 2; f++) lines.AddRange(body.Skip(600 * f).Take(10).Concat(body.Skip(600 * f + 300).Take(10)));
+        File.WriteAllLines(Path.Combine(dir, "pairs.txt"), lines);
+    }
 }

@@ -24,7 +24,7 @@ internal static class EvalDegradationCommand
         };
         kinds.AcceptOnlyFromAmong("blur", "downscale", "jpeg", "darken", "mask");
         var report = new Option<string?>("--report") { Description = "Write quality.png, accuracy.png and report.html to this folder." }.OutputFolder();
-        var json = new Option<bool>("--json") { Description = "Print JSON: results (degradation, level, severity, mean_quality, accuracy_cosine, accuracy_mls), spearman, identification." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: results (degradation, level, severity, mean_quality, accuracy_cosine, accuracy_mls), spearman, identification, mixed (accuracy_cosine, accuracy_mls with the degradations shared out over the pairs)." };
         var command = new Command("degradation", "Degradation study: mean quality per severity, verification with one image of each pair degraded (cosine and MLS), identification with mixed clean/degraded templates (mean and fused). No flip test.")
         {
             model, images, pairs, landmarks, folds, masks, kinds, report, json,
@@ -74,11 +74,14 @@ internal static class EvalDegradationCommand
                     }),
                     result.Spearman,
                     Identification = result.Identification.Select(i => new { Degradation = i.Degradation.Name, i.Rank1Mean, i.Rank1Fused, i.Identities, i.Probes }),
+                    result.Mixed,
                 });
                 return 0;
             }
             foreach (var r in result.Results)
                 writer.WriteLine($"{r.Degradation?.Name ?? "clean",-14} quality {r.MeanQuality?.ToString("0.000") ?? "n/a",8}  accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
+            if (result.Mixed is { } mixed)
+                writer.WriteLine($"{"mixed",-14} {mixed.Degradations} degradations shared out over the pairs: accuracy cosine {100 * mixed.AccuracyCosine:0.00} %{(mixed.AccuracyMls is double mm ? $", MLS {100 * mm:0.00} %" : "")}");
             foreach (var (kind, rho) in result.Spearman) writer.WriteLine($"Spearman(severity, quality) {kind}: {rho?.ToString("0.000") ?? "n/a"}");
             foreach (var i in result.Identification)
                 writer.WriteLine($"rank-1 with templates clean + {i.Degradation.Name}: mean {100 * i.Rank1Mean:0.00} %{(i.Rank1Fused is double fused ? $", fused {100 * fused:0.00} %" : "")}");

@@ -55,6 +55,8 @@ public static class DegradationReportWriter
         }
         foreach (var r in report.Results)
             page.Row(r.Degradation?.Name ?? "clean", $"quality {Format(r.MeanQuality, "0.000")}; accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
+        if (report.Mixed is { } mixed)
+            page.Row($"mixed: the {mixed.Degradations} degradations shared out over the pairs", $"accuracy cosine {100 * mixed.AccuracyCosine:0.00} %{(mixed.AccuracyMls is double mm ? $", MLS {100 * mm:0.00} %" : "")}");
         foreach (var (kind, rho) in report.Spearman) page.Row($"Spearman (severity, quality): {kind}", Format(rho, "0.000"));
         foreach (var id in report.Identification)
             page.Row($"rank-1, templates clean + {id.Degradation.Name}", $"mean {100 * id.Rank1Mean:0.00} %{(id.Rank1Fused is double f ? $", fused {100 * f:0.00} %" : "")} ({id.Identities} identities, {id.Probes} probes)");

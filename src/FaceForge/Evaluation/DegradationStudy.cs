@@ -21,13 +21,23 @@ public sealed record DegradationResult(Degradation? Degradation, double? MeanQua
 /// <param name="Probes">Clean probes scored.</param>
 public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Mean, double? Rank1Fused, int Identities, int Probes);
 
+/// <summary>
+/// Verification in which the pairs' second images carry every degradation of the study in turn (pair k the k-th mod
+/// their number), so the pairs mix kinds and severities as real comparisons mix qualities.
+/// </summary>
+/// <param name="AccuracyCosine">k-fold verification accuracy, cosine score.</param>
+/// <param name="AccuracyMls">The same with the mutual likelihood score, or null without an uncertainty head.</param>
+/// <param name="Degradations">How many degradations the pairs share out.</param>
+public sealed record MixedVerificationResult(double AccuracyCosine, double? AccuracyMls, int Degradations);
+
 /// <summary>The outcome of <see cref="DegradationStudy.Run"/>.</summary>
 /// <param name="Results">The clean images first, then every degradation and severity.</param>
 /// <param name="Spearman">Per degradation kind, Spearman's rank correlation between severity (0 = clean) and mean quality; null without quality.</param>
 /// <param name="Identification">Mixed-template identification per degradation kind (at its strongest severity).</param>
 /// <param name="Examples">The first image's aligned crop under each entry of <paramref name="Results"/>, in the same order (to look at).</param>
+/// <param name="Mixed">Verification with the degradations shared out over the pairs, or null when fewer than two were studied.</param>
 public sealed record DegradationReport(IReadOnlyList<DegradationResult> Results, IReadOnlyDictionary<string, double?> Spearman, IReadOnlyList<MixedTemplateResult> Identification,
-    IReadOnlyList<RgbImage> Examples);
+    IReadOnlyList<RgbImage> Examples, MixedVerificationResult? Mixed = null);
 
 /// <summary>
 /// How quality and verification respond to degraded photos: every image of the pairs embedded clean and under each
@@ -78,13 +88,24 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
         });
         var identification = degradations.GroupBy(d => d.Kind).Select(g => g.MaxBy(d => d.Severity)!)
             .Select(d => MixedTemplates(d, clean, embedded[d], uncertain)).Where(r => r is not null).Select(r => r!).ToList();
-        return new DegradationReport(results, spearman, identification, examples);
+        MixedVerificationResult? mixed = null;
+        if (degradations.Count >= 2)
+        {
+            // Pair k's second image under degradation k mod n: each degradation falls on as many pairs, give or take one.
+            FaceEmbedding[] Second(int pair) => embedded[degradations[pair % degradations.Count]];
+            mixed = new MixedVerificationResult(Verify(clean, Second, index, ComparisonScore.Cosine),
+                uncertain ? Verify(clean, Second, index, ComparisonScore.MutualLikelihood) : null, degradations.Count);
+        }
+        return new DegradationReport(results, spearman, identification, examples, mixed);
     }
 
-    private double Verify(FaceEmbedding[] clean, FaceEmbedding[] degraded, Dictionary<string, int> index, ComparisonScore score)
+    private double Verify(FaceEmbedding[] clean, FaceEmbedding[] degraded, Dictionary<string, int> index, ComparisonScore score) => Verify(clean, _ => degraded, index, score);
+
+    /// <summary>Accuracy with each pair's first image clean and its second taken from <paramref name="second"/>(pair index).</summary>
+    private double Verify(FaceEmbedding[] clean, Func<int, FaceEmbedding[]> second, Dictionary<string, int> index, ComparisonScore score)
     {
         var pairs = protocol.Pairs;
-        var scores = pairs.Select(p => Similarity.Compare(clean[index[p.First]], degraded[index[p.Second]], score)).ToArray();
+        var scores = pairs.Select((p, k) => Similarity.Compare(clean[index[p.First]], second(k)[index[p.Second]], score)).ToArray();
         return VerificationMetrics.Compute(scores, pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray(), protocol.Options.Folds).AccuracyMean;
     }
 
