@@ -79,9 +79,9 @@ internal static class EvalDegradationCommand
                 return 0;
             }
             foreach (var r in result.Results)
-                writer.WriteLine($"{r.Degradation?.Name ?? "clean",-14} quality {r.MeanQuality?.ToString("0.000") ?? "n/a",8}  accuracy cosine {100 * r.AccuracyCosine:0.00} %{(r.AccuracyMls is double m ? $", MLS {100 * m:0.00} %" : "")}");
+                writer.WriteLine($"{r.Degradation?.Name ?? "clean",-14} quality {r.MeanQuality?.ToString("0.000") ?? "n/a",8}  {DegradationReportWriter.Accuracies(r.AccuracyCosine, r.AccuracyMls)}");
             if (result.Mixed is { } mixed)
-                writer.WriteLine($"{"mixed",-14} {mixed.Degradations} degradations shared out over the pairs: accuracy cosine {100 * mixed.AccuracyCosine:0.00} %{(mixed.AccuracyMls is double mm ? $", MLS {100 * mm:0.00} %" : "")}");
+                writer.WriteLine($"{"mixed",-14} {mixed.Degradations} degradations shared out over the pairs: {DegradationReportWriter.Accuracies(mixed.AccuracyCosine, mixed.AccuracyMls)}");
             foreach (var (kind, rho) in result.Spearman) writer.WriteLine($"Spearman(severity, quality) {kind}: {rho?.ToString("0.000") ?? "n/a"}");
             foreach (var i in result.Identification)
                 writer.WriteLine($"rank-1 with templates clean + {i.Degradation.Name}: mean {100 * i.Rank1Mean:0.00} %{(i.Rank1Fused is double fused ? $", fused {100 * fused:0.00} %" : "")}");
