@@ -43,8 +43,8 @@ public class OnnxExportTests
                     bn.weight?.copy_(torch.randn(bn.num_features) * 0.2 + 1);
                     bn.bias?.copy_(torch.randn(bn.num_features) * 0.2);
                     break;
-                case PReLU prelu:
-                    prelu.weight!.copy_(torch.rand(prelu.weight.shape) * 0.5);
+                case ChannelPReLU prelu:
+                    prelu.Weight.copy_(torch.rand(prelu.Weight.shape) * 0.5);
                     break;
             }
         }

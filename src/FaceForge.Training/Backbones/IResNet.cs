@@ -19,7 +19,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
 
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly PReLU prelu;
+    private readonly ChannelPReLU prelu;
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly BatchNorm2d bn2;
     private readonly Linear fc;
@@ -33,7 +33,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
         long inplanes = W(64);
         conv1 = nn.Conv2d(3, inplanes, 3, stride: 1, padding: 1, bias: false);
         bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
-        prelu = nn.PReLU(inplanes);
+        prelu = new ChannelPReLU(inplanes);
         Sequential Layer(long planes, int blocks)
         {
             var list = new List<nn.Module<Tensor, Tensor>> { new Block(inplanes, planes, 2) };
@@ -89,7 +89,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
     {
         private readonly BatchNorm2d bn1, bn2, bn3;
         private readonly Conv2d conv1, conv2;
-        private readonly PReLU prelu;
+        private readonly ChannelPReLU prelu;
         private readonly Sequential? downsample;
 
         public Block(long inplanes, long planes, long stride) : base("IBasicBlock")
@@ -97,7 +97,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
             bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
             conv1 = nn.Conv2d(inplanes, planes, 3, padding: 1, bias: false);
             bn2 = nn.BatchNorm2d(planes, eps: 1e-5);
-            prelu = nn.PReLU(planes);
+            prelu = new ChannelPReLU(planes);
             conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
             bn3 = nn.BatchNorm2d(planes, eps: 1e-5);
             if (stride != 1 || inplanes != planes)

@@ -73,7 +73,7 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
                 nn.Conv2d(input, output, kernel, stride: stride, padding: padding, groups: groups, bias: false),
                 nn.BatchNorm2d(output),
             };
-            if (activation) modules.Add(nn.PReLU(output));
+            if (activation) modules.Add(new ChannelPReLU(output));
             layers = nn.Sequential(modules);
             RegisterComponents();
         }

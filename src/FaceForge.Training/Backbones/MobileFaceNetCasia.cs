@@ -88,8 +88,8 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMa
             long hidden = input * expansion;
             _residual = stride == 1 && input == output;
             conv = nn.Sequential(
-                nn.Conv2d(input, hidden, 1, bias: false), nn.BatchNorm2d(hidden), nn.PReLU(hidden),
-                nn.Conv2d(hidden, hidden, 3, stride: stride, padding: 1, groups: hidden, bias: false), nn.BatchNorm2d(hidden), nn.PReLU(hidden),
+                nn.Conv2d(input, hidden, 1, bias: false), nn.BatchNorm2d(hidden), new ChannelPReLU(hidden),
+                nn.Conv2d(hidden, hidden, 3, stride: stride, padding: 1, groups: hidden, bias: false), nn.BatchNorm2d(hidden), new ChannelPReLU(hidden),
                 nn.Conv2d(hidden, output, 1, bias: false), nn.BatchNorm2d(output));
             RegisterComponents();
         }

@@ -26,7 +26,7 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
     {
         long W(long c) => Math.Max(ChannelsPerGroup, (long)Math.Round(c * width / ChannelsPerGroup) * ChannelsPerGroup);
         long c40 = W(40), c80 = W(80), c160 = W(160), c320 = W(320), c1024 = W(1024), c512 = W(512);
-        stem = nn.Sequential(nn.Conv2d(3, c40, 3, padding: 1, bias: false), nn.BatchNorm2d(c40), nn.PReLU(c40), new DownBlock(c40, c40));
+        stem = nn.Sequential(nn.Conv2d(3, c40, 3, padding: 1, bias: false), nn.BatchNorm2d(c40), new ChannelPReLU(c40), new DownBlock(c40, c40));
         var blocks = new List<nn.Module<Tensor, Tensor>>();
         foreach (var (input, output, normal) in new[] { (c40, c80, 2), (c80, c160, 6), (c160, c320, 3) })
         {
@@ -35,9 +35,9 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
         stages = nn.Sequential(blocks);
         embedding = nn.Sequential(
-            nn.Conv2d(c320, c1024, 1, bias: false), nn.BatchNorm2d(c1024), nn.PReLU(c1024),
+            nn.Conv2d(c320, c1024, 1, bias: false), nn.BatchNorm2d(c1024), new ChannelPReLU(c1024),
             nn.Conv2d(c1024, c1024, 7, groups: c1024 / ChannelsPerGroup, bias: false), nn.BatchNorm2d(c1024),
-            nn.Conv2d(c1024, c512, 1, bias: false), nn.BatchNorm2d(c512), nn.PReLU(c512),
+            nn.Conv2d(c1024, c512, 1, bias: false), nn.BatchNorm2d(c512), new ChannelPReLU(c512),
             nn.Flatten(), nn.Linear(c512, embeddingSize), nn.BatchNorm1d(embeddingSize));
         RegisterComponents();
         BackboneInit.Kaiming(this);
@@ -70,10 +70,10 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         {
             var layers = new List<nn.Module<Tensor, Tensor>>
             {
-                nn.Conv2d(input, 2 * input, 3, stride: stride, padding: 1, groups: input / ChannelsPerGroup, bias: false), nn.BatchNorm2d(2 * input), nn.PReLU(2 * input),
+                nn.Conv2d(input, 2 * input, 3, stride: stride, padding: 1, groups: input / ChannelsPerGroup, bias: false), nn.BatchNorm2d(2 * input), new ChannelPReLU(2 * input),
                 nn.Conv2d(2 * input, output, 1, bias: false), nn.BatchNorm2d(output),
             };
-            if (activation) layers.Add(nn.PReLU(output));
+            if (activation) layers.Add(new ChannelPReLU(output));
             body = nn.Sequential(layers);
             RegisterComponents();
         }
@@ -102,14 +102,14 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
     {
         private readonly SeparableUnit unit1, unit2;
         private readonly SqueezeExcitation se;
-        private readonly PReLU prelu;
+        private readonly ChannelPReLU prelu;
 
         public NormalBlock(long channels) : base(nameof(NormalBlock))
         {
             unit1 = new SeparableUnit(channels, channels, 1, true);
             unit2 = new SeparableUnit(channels, channels, 1, false);
             se = new SqueezeExcitation(channels);
-            prelu = nn.PReLU(channels);
+            prelu = new ChannelPReLU(channels);
             RegisterComponents();
         }
 
@@ -126,7 +126,7 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
     private sealed class DownBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly SeparableUnit branch1, branch2, merge, shortcut;
-        private readonly PReLU prelu;
+        private readonly ChannelPReLU prelu;
 
         public DownBlock(long input, long output) : base(nameof(DownBlock))
         {
@@ -134,7 +134,7 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
             branch2 = new SeparableUnit(input, output, 2, true);
             merge = new SeparableUnit(output, output, 1, false);
             shortcut = new SeparableUnit(input, output, 2, false);
-            prelu = nn.PReLU(output);
+            prelu = new ChannelPReLU(output);
             RegisterComponents();
         }
 

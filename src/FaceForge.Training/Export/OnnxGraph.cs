@@ -1,3 +1,4 @@
+using FaceForge.Training.Backbones;
 using FaceForge.Training.Export.Onnx;
 using Google.Protobuf;
 using TorchSharp;
@@ -52,7 +53,7 @@ internal sealed class OnnxGraph
                 BatchNorm2d bn => BatchNorm(bn, input),
                 BatchNorm1d bn => BatchNorm(bn, input),
                 Linear linear => Gemm(linear, null, input),
-                PReLU prelu => PRelu(prelu, input),
+                ChannelPReLU prelu => PRelu(prelu, input),
                 ReLU => Node("Relu", [input]),
                 Sigmoid => Node("Sigmoid", [input]),
                 Dropout or Identity => input,
@@ -136,9 +137,9 @@ internal sealed class OnnxGraph
     /// y = x + (1 - a) relu(-x): two depthwise 1x1 convolutions (weights -1 with the Relu, then 1 - a with the Add)
     /// that ONNX Runtime fuses and keeps blocked; one shared slope is LeakyRelu.
     /// </summary>
-    public string PRelu(PReLU prelu, string input)
+    public string PRelu(ChannelPReLU prelu, string input)
     {
-        var slope = Floats(prelu.weight!);
+        var slope = Floats(prelu.Weight);
         if (slope.Length == 1) return Node("LeakyRelu", [input], Float("alpha", slope[0]));
         long c = slope.Length;
         long[] shape = [c, 1, 1, 1];
