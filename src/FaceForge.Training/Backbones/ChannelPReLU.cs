@@ -11,7 +11,7 @@ namespace FaceForge.Training.Backbones;
 /// PReLU with one slope per channel (parameter "weight", initialised 0.25: nn.PReLU's name, shape and start, so
 /// checkpoints and imported weights load unchanged), whose backward pass over float32 feature maps runs in a vectorised
 /// managed loop. libtorch's own PReLU backward runs element by element over channels-last maps, and it took a quarter
-/// of the demo's training time (docs/benchmarks.md, "PReLU's backward"). The forward pass is libtorch's, so outputs are
+/// of the demo's training time (docs/benchmarks.md, "PReLU's backward in managed code"). The forward pass is libtorch's, so outputs are
 /// bit-identical to nn.PReLU's, and so is the input gradient; the slopes' gradient is summed in another order.
 /// Thread-safety: as any module, one forward/backward at a time per instance.
 /// </summary>
@@ -88,8 +88,8 @@ public sealed class ChannelPReLU : nn.Module<Tensor, Tensor>
         {
             var x = (Tensor)vars[0];
             var w = (Tensor)vars[1];
-            // Not save_for_backward: TorchSharp's node keeps saved variables until the whole graph is freed, where
-            // libtorch frees a node's inputs as soon as its backward has run; held here, they go right after it. Out of
+            // Not save_for_backward: TorchSharp's saved variables live as long as the node, where libtorch frees a node's
+            // inputs as soon as its backward has run; held here, they go right after the backward. Out of
             // any dispose scope (a replica's forward scope ends before the backward); a graph never run backward leaves
             // them to the finaliser.
             ctx.save_data(nameof(Saved), new Saved(x.detach().DetachFromDisposeScope(), w.detach().DetachFromDisposeScope()));
