@@ -30,7 +30,7 @@ public class ChannelPReLUTests
         using (torch.no_grad()) prelu.Weight.copy_(slopes);
         var x1 = input.detach().clone().requires_grad_(true);
         var y1 = prelu.call(x1);
-        Assert.False(ChannelPReLU.LastNodeHoldsOutputCache(), "TorchSharp's zero-gradient template of the output was not released");
+        Assert.True(ChannelPReLU.LastNodeReleasedOutputCache(), "TorchSharp's zero-gradient template of the output was not released");
         (y1 * upstream).sum().backward();
 
         var x2 = input.detach().clone().requires_grad_(true);
@@ -45,6 +45,28 @@ public class ChannelPReLUTests
         var reference = (upstream.to(ScalarType.Float64) * input.to(ScalarType.Float64) * (input <= 0)).sum([0, 2, 3]);
         Assert.True(torch.allclose(prelu.Weight.grad!.to(ScalarType.Float64), reference, rtol: 1e-5, atol: 1e-5), $"slope gradient {prelu.Weight.grad!.str()} vs {reference.str()}");
         Assert.True(torch.allclose(w2.grad!.to(ScalarType.Float64), reference, rtol: 1e-4, atol: 1e-4));
+    }
+
+    [Fact]
+    public void TheBackwardKernelGivesTheSameBitsOnAnyThreadCount()
+    {
+        var random = new Random(7);
+        const int channels = 24, rows = 5_003; // many blocks of 64 periods, and a tail
+        float[] x = new float[channels * rows], grad = new float[x.Length], slopes = new float[channels];
+        for (int i = 0; i < x.Length; i++) { x[i] = (float)(random.NextDouble() * 2 - 1); grad[i] = (float)(random.NextDouble() * 2 - 1); }
+        for (int i = 0; i < channels; i++) slopes[i] = (float)random.NextDouble() * 0.3f;
+        float[] dx1 = new float[x.Length], dx4 = new float[x.Length];
+        double[] da1 = new double[channels], da4 = new double[channels];
+        ChannelPReLU.Backward(x, grad, slopes, dx1, da1, threads: 1);
+        ChannelPReLU.Backward(x, grad, slopes, dx4, da4, threads: 4);
+        Assert.Equal(dx1, dx4);
+        Assert.Equal(da1, da4);
+        for (int c = 0; c < channels; c++)
+        {
+            double expected = 0;
+            for (int r = 0; r < rows; r++) if (x[r * channels + c] <= 0) expected += (double)x[r * channels + c] * grad[r * channels + c];
+            Assert.True(Math.Abs(expected - da1[c]) <= 1e-3, $"channel {c}: {da1[c]} vs {expected}");
+        }
     }
 
     [Fact]
