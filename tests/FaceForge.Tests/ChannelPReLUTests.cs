@@ -77,11 +77,20 @@ public class ChannelPReLUTests
         using var prelu = new ChannelPReLU(6);
         var x = torch.randn(2, 6, 4, 4);
         using (torch.no_grad()) Assert.True(Same(prelu.call(x), nn.functional.prelu(x, prelu.Weight)));
-        // A 2-d input (after a linear layer) and a slope count that does not match also go to libtorch, which checks it.
+        // A 2-d input (after a linear layer) goes to libtorch.
         var flat = torch.randn(3, 6, requires_grad: true);
         prelu.call(flat).sum().backward();
         Assert.Equal([3L, 6L], flat.grad!.shape);
         Assert.Equal([6L], prelu.Weight.grad!.shape);
+        // Frozen slopes (a frozen backbone fine-tuned from its input): the managed node gives libtorch's input gradient.
+        using var frozen = new ChannelPReLU(6);
+        frozen.Weight.requires_grad_(false);
+        var x1 = x.detach().clone().requires_grad_(true);
+        var x2 = x.detach().clone().requires_grad_(true);
+        frozen.call(x1).pow(2).sum().backward();
+        nn.functional.prelu(x2, frozen.Weight).pow(2).sum().backward();
+        Assert.True(Same(x1.grad!, x2.grad!), "input gradient with frozen slopes differs from libtorch's");
+        Assert.Null(frozen.Weight.grad);
         Assert.Equal(0.25f, new ChannelPReLU(4).Weight[0].item<float>());
         Assert.Throws<ArgumentOutOfRangeException>(() => new ChannelPReLU(0));
     }
