@@ -5,7 +5,8 @@
 # folds 6-10 only. Needs ../shared. Writes under $1 (default /tmp/faceforge-distill); rerun the script after an
 # interruption and it resumes each run from its last checkpoint and skips finished ones.
 # Knobs (environment): WIDTH (0.5), EPOCHS (8 per generation), SEED (0), the recipe OPTIMIZER (adamw), LR (0.002),
-# WEIGHT_DECAY (0.05), MARGIN (0.1; 0 takes ArcFace's 0.5), and FF (a faceforge binary to use instead of this
+# WEIGHT_DECAY (0.05), MARGIN (0.1; 0 takes ArcFace's 0.5), MIXUP (0: the fraction of samples blended with another
+# photo of the batch for the distillation term, --mixup-probability), and FF (a faceforge binary to use instead of this
 # checkout's build, e.g. a copy that later builds cannot replace under a long run). The first recipe (docs/benchmarks.md,
 # "Distillation", its first table) was OPTIMIZER=sgd LR=0.1 WEIGHT_DECAY=0.0005 MARGIN=0 EPOCHS=12.
 set -euo pipefail
@@ -14,7 +15,7 @@ out=${1:-/tmp/faceforge-distill}
 shared=../shared
 lfw=$shared/data/lfw
 width=${WIDTH:-0.5} epochs=${EPOCHS:-8} seed=${SEED:-0}
-optimizer=${OPTIMIZER:-adamw} lr=${LR:-0.002} weight_decay=${WEIGHT_DECAY:-0.05} margin=${MARGIN:-0.1}
+optimizer=${OPTIMIZER:-adamw} lr=${LR:-0.002} weight_decay=${WEIGHT_DECAY:-0.05} margin=${MARGIN:-0.1} mixup=${MIXUP:-0}
 mkdir -p "$out"
 dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=${FF:-src/FaceForge.Cli/bin/Release/net10.0/faceforge}
@@ -27,7 +28,7 @@ distill() {
   if [ -f "$1/model.ffm" ]; then return; fi
   if [ -f "$1/config.json" ]; then $ff distill --resume "$1" --json >&2; return; fi
   $ff distill --teacher "$out/teacher.ffm" --student vargfacenet --width "$width" --data "$out/train" --landmarks $lfw/landmarks.txt \
-    --out "$1" --weight "$2" --generations "$3" --epochs "$epochs" --optimizer "$optimizer" --lr "$lr" --weight-decay "$weight_decay" --margin "$margin" --warmup-epochs 1 --batch-size 64 \
+    --out "$1" --weight "$2" --generations "$3" --epochs "$epochs" --optimizer "$optimizer" --lr "$lr" --weight-decay "$weight_decay" --margin "$margin" --mixup-probability "$mixup" --warmup-epochs 1 --batch-size 64 \
     --alignment-jitter 0.05 --color-jitter-probability 0.2 --seed "$seed" --json >&2
 }
 distill "$out/distilled" 7 2

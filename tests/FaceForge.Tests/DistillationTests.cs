@@ -66,37 +66,6 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     }
 
     [Fact]
-    public void OneBackwardGivesTheGradientOfMarginLossPlusDistillation()
-    {
-        // A linear "backbone" and a 5-class ArcFace classifier: the step's one-pass backward against the plain
-        // backward of the summed loss.
-        torch.manual_seed(11);
-        using var input = torch.randn(6, 10);
-        using var target = torch.randn(6, 4);
-        using var labels = torch.tensor(new long[] { 0, 1, 2, 3, 4, 0 });
-        var grads = new List<(float[] Backbone, float[] Centres)>();
-        foreach (bool onePass in new[] { true, false })
-        {
-            torch.manual_seed(12);
-            using var backbone = nn.Linear(10, 4);
-            var head = Training.Heads.CombinedMarginHead.ArcFace(0.5, 16);
-            using var classifier = new Training.Classifiers.MarginSoftmaxClassifier(5, 4, head, seed: 1);
-            var embeddings = backbone.call(input);
-            if (onePass)
-            {
-                var training = new Training.Recognition.FullSoftmaxTraining(classifier); // disposed with the classifier
-                Assert.NotNull(DistillationTask.Backward(embeddings, embeddings, target, labels, training, 7));
-            }
-            else Training.Runtime.TensorSum.Add(classifier.call(embeddings, labels), DistillationLoss.Compute(embeddings, target, 7)).backward();
-            grads.Add((backbone.weight!.grad!.data<float>().ToArray(), classifier.parameters().First().grad!.data<float>().ToArray()));
-        }
-        Assert.Equal(grads[1].Backbone.Length, grads[0].Backbone.Length);
-        for (int i = 0; i < grads[0].Backbone.Length; i++) Assert.Equal(grads[1].Backbone[i], grads[0].Backbone[i], 4);
-        for (int i = 0; i < grads[0].Centres.Length; i++) Assert.Equal(grads[1].Centres[i], grads[0].Centres[i], 4);
-        Assert.Contains(grads[0].Backbone, g => Math.Abs(g) > 1e-3);
-    }
-
-    [Fact]
     public void BothCropsOfASampleComeFromOneAugmentationDraw()
     {
         // The SphereFace 112x96 template is the ArcFace 112x112 one moved 8 px left, so for the same landmarks and the
@@ -290,6 +259,102 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         using var task = new DistillationTask(config, 1, "hash");
         Assert.True(double.IsFinite(task.Step(new StepContext(0, 0, 0, 3, CancellationToken.None))!.Value.Loss));
         Assert.All(task.StudentNetwork.parameters().Where(p => p.requires_grad), p => Assert.True(p.grad is { } g && g.abs().sum().item<float>() > 0));
+    }
+
+    [Fact]
+    public void MixupBlendsBothCropsWithOnePartnerAndOneLambda()
+    {
+        torch.manual_seed(21);
+        using var student = torch.randn(40, 3, 4, 5);
+        using var teacher = torch.randn(40, 3, 4, 3); // another crop size, as the SphereFace teacher's
+        var mixup = new BatchMixup(0.5, seed: 9);
+        var (views, unmixed) = mixup.Apply([student, teacher], step: 17);
+        var (partners, lambdas) = mixup.Draw(40, 17);
+        var s = student.data<float>().ToArray();
+        var t = teacher.data<float>().ToArray();
+        var ms = views[0].data<float>().ToArray();
+        var mt = views[1].data<float>().ToArray();
+        for (int i = 0; i < 40; i++)
+        {
+            int p = partners[i];
+            float l = lambdas[i];
+            Assert.InRange(l, 0f, 1f);
+            if (p == i) Assert.Equal(1f, l);
+            for (int k = 0; k < 60; k++) Assert.Equal(l * s[i * 60 + k] + (1 - l) * s[p * 60 + k], ms[i * 60 + k], 5);
+            for (int k = 0; k < 36; k++) Assert.Equal(l * t[i * 36 + k] + (1 - l) * t[p * 36 + k], mt[i * 36 + k], 5);
+        }
+        var kept = unmixed.data<long>().ToArray();
+        Assert.Equal(Enumerable.Range(0, 40).Where(i => partners[i] == i).Select(i => (long)i), kept);
+        Assert.InRange(kept.Length, 10, 30); // about half of 40 blended
+        // The draw is the seed's and the step's alone (a resumed run blends as the straight one); another step differs.
+        Assert.Equal(partners, new BatchMixup(0.5, seed: 9).Draw(40, 17).Partners);
+        Assert.NotEqual(partners, mixup.Draw(40, 18).Partners);
+        Assert.All(Enumerable.Range(0, 40), i => Assert.Equal(i, new BatchMixup(0, 9).Draw(40, 17).Partners[i]));
+        Assert.All(Enumerable.Range(0, 40), i => Assert.NotEqual(i, new BatchMixup(1, 9).Draw(40, 17).Partners[i]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BatchMixup(1.5, 0));
+        foreach (var v in views) v.Dispose();
+        unmixed.Dispose();
+    }
+
+    [Fact]
+    public void OneBackwardGivesTheGradientOfMarginLossPlusDistillation()
+    {
+        // A linear "backbone" and a 5-class ArcFace classifier: the step's one-pass backward against the plain
+        // backward of the summed loss; with mixup the margin loss sees the unblended rows only (here 3 or none).
+        torch.manual_seed(11);
+        using var input = torch.randn(6, 10);
+        using var target = torch.randn(6, 4);
+        using var labels = torch.tensor(new long[] { 0, 1, 2, 3, 4, 0 });
+        using var all = torch.arange(6, ScalarType.Int64);
+        using var rows = torch.tensor(new long[] { 0, 2, 3 });
+        using var none = torch.zeros(0, ScalarType.Int64);
+        foreach (var marginRows in new Tensor?[] { null, rows, none })
+        {
+            var grads = new List<float[]>();
+            var margins = new List<double>();
+            foreach (bool onePass in new[] { true, false })
+            {
+                torch.manual_seed(12);
+                using var backbone = nn.Linear(10, 4);
+                var head = Training.Heads.CombinedMarginHead.ArcFace(0.5, 16);
+                using var classifier = new Training.Classifiers.MarginSoftmaxClassifier(5, 4, head, seed: 1);
+                var embeddings = backbone.call(input);
+                if (onePass)
+                {
+                    var training = new Training.Recognition.FullSoftmaxTraining(classifier);
+                    margins.Add(DistillationTask.Backward(embeddings, embeddings, target, labels, training, 7, marginRows)!.Value.Margin);
+                }
+                else
+                {
+                    var distill = DistillationLoss.Compute(embeddings, target, 7);
+                    var seen = marginRows ?? all;
+                    if (seen.shape[0] == 0) distill.backward();
+                    else Training.Runtime.TensorSum.Add(classifier.call(embeddings.index_select(0, seen), labels.index_select(0, seen)), distill).backward();
+                }
+                grads.Add(backbone.weight!.grad!.data<float>().ToArray());
+                if (marginRows is null) grads.Add(classifier.parameters().First().grad!.data<float>().ToArray());
+            }
+            Assert.Equal(grads[grads.Count / 2].Length, grads[0].Length);
+            for (int g = 0; g < grads.Count / 2; g++)
+            for (int i = 0; i < grads[g].Length; i++) Assert.Equal(grads[grads.Count / 2 + g][i], grads[g][i], 4);
+            Assert.Contains(grads[0], v => Math.Abs(v) > 1e-3);
+            if (marginRows is { } r && r.shape[0] == 0) Assert.Equal(0, margins[0]);
+            else Assert.True(margins[0] > 0);
+        }
+    }
+
+    [Fact]
+    public void AMixupRunResumesExactly()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-mixup"), teacher = Teacher(dir);
+        var config = Config(teacher, 3) with { MixupProbability = 0.5 };
+        var (full, resumed) = StraightAndResumedAfterTwoSteps(config, dir);
+        Assert.Equal(full.Losses[2].Loss, resumed.FirstLoss, 5);
+        // Blending changes what the student sees: the same run without it has another first loss.
+        using var plain = new Distiller(config with { MixupProbability = 0, MaxSteps = 1 }, Path.Combine(dir, "plain"));
+        plain.Prepare(false, false);
+        Assert.NotEqual(Math.Round(full.Losses[0].Loss, 5), Math.Round(plain.RunGeneration(1, resume: false, force: false).Losses[0].Loss, 5));
+        Assert.Contains("mixup_probability", Assert.Throws<ArgumentException>(() => (config with { MixupProbability = -0.1 }).Validate()).Message);
     }
 
     [Fact]

@@ -101,6 +101,9 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Probability of brightness, contrast and saturation jitter of ±20% (shared by both crops).")]
     public double ColorJitterProbability { get; init; }
 
+    [Setting("Probability that a sample is blended with another photo of its batch, lambda ~ U(0, 1), the same blend in both crops (mixup for distillation: the student matches the teacher between the training photos too); a blend has no identity, so only the distillation term sees it.")]
+    public double MixupProbability { get; init; }
+
     [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]
     public int MaxBadSteps { get; init; } = 5;
 
@@ -130,7 +133,7 @@ public sealed record DistillationConfig : IRunSettings
         Require(Generations >= 1, "generations", $"must be at least 1 (got {Generations})");
         Require(Generations <= 100, "generations", $"must be at most 100 (got {Generations})");
         Require(AlignmentJitter == 0 || !string.IsNullOrWhiteSpace(Landmarks), "alignment_jitter", "moves landmarks: it needs landmarks");
-        foreach (var (key, p) in new[] { ("flip_probability", FlipProbability), ("alignment_jitter", AlignmentJitter), ("color_jitter_probability", ColorJitterProbability) })
+        foreach (var (key, p) in new[] { ("flip_probability", FlipProbability), ("alignment_jitter", AlignmentJitter), ("color_jitter_probability", ColorJitterProbability), ("mixup_probability", MixupProbability) })
             Require(p is >= 0 and <= 1, key, $"must be in [0, 1] (got {p})");
         StudentConfig().Validate();
     }

@@ -43,6 +43,7 @@ internal sealed class DistillationTask : ITrainingTask
     private LearningRateSchedule? _schedule;
     private readonly StepBatches _batches;
     private readonly ThreadReplicas? _studentReplicas, _teacherReplicas;
+    private readonly BatchMixup? _mixup;
     private bool _centresReady;
     // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
     private static readonly Scalar One = 1.ToScalar();
@@ -73,6 +74,7 @@ internal sealed class DistillationTask : ITrainingTask
             if (_loader.BatchesPerEpoch == 0)
                 throw new ArgumentException($"'{config.Data}' holds {_dataset.Count} images: fewer than one batch of {config.BatchSize}.");
             _batches = new StepBatches(_loader);
+            if (config.MixupProbability > 0) _mixup = new BatchMixup(config.MixupProbability, config.Seed);
             _student = BackboneCatalog.Create(StudentInfo);
             if (config.Init is { } init)
             {
@@ -172,13 +174,19 @@ internal sealed class DistillationTask : ITrainingTask
         var (images, labels) = TensorBatch.ToTensors(batch);
         var teacherImages = TensorBatch.ViewToTensor(batch, 1);
         batch.Dispose(); // back to the loader's pool
+        Tensor? marginRows = null;
+        if (_mixup is not null)
+        {
+            var (views, unmixed) = _mixup.Apply([images, teacherImages], context.Step);
+            (images, teacherImages, marginRows) = (views[0], views[1], unmixed);
+        }
         Tensor target;
         if (_teacherReplicas is not null) target = _teacherReplicas.Infer(teacherImages);
         else using (torch.no_grad()) target = _teacher.Network.call(ChannelsLast.From(teacherImages));
         _optimizer.zero_grad();
         var embeddings = _studentReplicas is not null ? _studentReplicas.Forward(images) : _student.call(ChannelsLast.From(images));
         var projected = _projection is null ? embeddings : _projection.call(embeddings);
-        var losses = Backward(embeddings, projected, target, labels, _classifier, _config.Weight);
+        var losses = Backward(embeddings, projected, target, labels, _classifier, _config.Weight, marginRows);
         // The replicas' backward also releases their graphs, so it runs (and does nothing more) after a bad loss too.
         bool reached = _studentReplicas?.Backward(embeddings) ?? true;
         if (losses is not var (margin, distillValue) || !reached) return new StepResult(double.NaN, lr);
@@ -224,18 +232,28 @@ internal sealed class DistillationTask : ITrainingTask
     /// <summary>
     /// Sends the gradient of margin loss + distillation term back through <paramref name="embeddings"/> in one backward
     /// pass: the classifier takes its loss and gradient on a detached copy, and that gradient is added to the
-    /// distillation term's. Returns both losses, or null (and no backward) when either is not finite.
+    /// distillation term's. <paramref name="marginRows"/>, when given, are the only samples the margin loss sees (the
+    /// others are blends of two identities); with none of them the margin loss is 0. Returns both losses, or null (and
+    /// no backward) when either is not finite.
     /// </summary>
-    internal static (double Margin, double Distill)? Backward(Tensor embeddings, Tensor projected, Tensor target, Tensor labels, ITrainingClassifier classifier, double weight)
+    internal static (double Margin, double Distill)? Backward(Tensor embeddings, Tensor projected, Tensor target, Tensor labels, ITrainingClassifier classifier, double weight,
+        Tensor? marginRows = null)
     {
         using var scope = torch.NewDisposeScope();
-        var leaf = embeddings.detach().requires_grad_(true);
-        double margin = classifier.LossAndBackward(leaf, labels);
-        if (!double.IsFinite(margin) || leaf.grad is not { } marginGradient) return null;
+        var marginEmbeddings = marginRows is null ? embeddings : embeddings.index_select(0, marginRows);
+        double margin = 0;
+        Tensor? marginTerm = null;
+        if (marginEmbeddings.shape[0] > 0)
+        {
+            var leaf = marginEmbeddings.detach().requires_grad_(true);
+            margin = classifier.LossAndBackward(leaf, marginRows is null ? labels : labels.index_select(0, marginRows));
+            if (!double.IsFinite(margin) || leaf.grad is not { } marginGradient) return null;
+            marginTerm = marginEmbeddings.mul(marginGradient).sum();
+        }
         var distill = DistillationLoss.Compute(projected, target, weight);
         double value = distill.item<float>();
         if (!double.IsFinite(value)) return null;
-        TensorSum.Add(distill, embeddings.mul(marginGradient).sum()).backward();
+        (marginTerm is null ? distill : TensorSum.Add(distill, marginTerm)).backward();
         return (margin, value);
     }
 
@@ -288,6 +306,7 @@ internal sealed class DistillationTask : ITrainingTask
         ["steps"] = $"{steps} of {totalSteps} (batch {_config.BatchSize}, {StepsPerEpoch} per epoch)",
         ["class centres"] = _config.TeacherCentres && _projection is null ? "each identity's mean teacher embedding at the start" : "random at the start",
         ["loss"] = $"{_config.Head} margin loss + {_config.Weight.ToString(CultureInfo.InvariantCulture)} x |s/|s| - t/|t||^2",
+        ["mixup"] = _mixup is null ? "off" : $"{_config.MixupProbability.ToString(CultureInfo.InvariantCulture)} of the samples blended with another of the batch (lambda ~ U(0, 1), both crops alike; distillation term only)",
     };
 
     public void Dispose()
