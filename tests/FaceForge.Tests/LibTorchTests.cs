@@ -25,6 +25,24 @@ public class LibTorchTests
     }
 
     [Fact]
+    public void LoadingLibTorchSetsItsCppLogThreshold()
+    {
+        Assert.Equal(0, NativeLogLevel.Parse("info"));
+        Assert.Equal(1, NativeLogLevel.Parse(" WARNING "));
+        Assert.Equal(3, NativeLogLevel.Parse("3"));
+        Assert.Null(NativeLogLevel.Parse("loud"));
+        Assert.Null(NativeLogLevel.Parse(null));
+        TorchRuntime.EnsureLoaded();
+        if (!OperatingSystem.IsLinux()) return;
+        // libtorch reads TORCH_CPP_LOG_LEVEL only from Python; FaceForge applies it, ERROR when unset or unreadable.
+        int expected = NativeLogLevel.Parse(Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL")) ?? 2;
+        Assert.Equal(expected, NativeLogLevel.Applied);
+        Assert.True(System.Runtime.InteropServices.NativeLibrary.TryLoad("libc10.so", out var c10));
+        var flag = System.Runtime.InteropServices.NativeLibrary.GetExport(c10, "FLAGS_caffe2_log_level");
+        Assert.Equal(expected, System.Runtime.InteropServices.Marshal.ReadInt32(flag));
+    }
+
+    [Fact]
     public void PatcherFlipsOnlyTheNamedEntryAndIsIdempotent()
     {
         byte[] elf = MinimalElf.WithVersionNeeds("GLIBCXX_3.4.30", "GLIBCXX_3.4.32");

@@ -34,6 +34,7 @@ public static partial class TorchRuntime
         try
         {
             TorchSharp.torch.InitializeDeviceType(TorchSharp.DeviceType.CPU);
+            NativeLogLevel.Apply(native is null ? null : Path.GetDirectoryName(native));
             return null;
         }
         catch (Exception e) when (e is DllNotFoundException or NotSupportedException or TypeInitializationException or EntryPointNotFoundException)
