@@ -355,6 +355,11 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
         plain.Prepare(false, false);
         Assert.NotEqual(Math.Round(full.Losses[0].Loss, 5), Math.Round(plain.RunGeneration(1, resume: false, force: false).Losses[0].Loss, 5));
         Assert.Contains("mixup_probability", Assert.Throws<ArgumentException>(() => (config with { MixupProbability = -0.1 }).Validate()).Message);
+        // Without a distillation term a blend would only drop samples from the margin loss.
+        var noTeacherTerm = Assert.Throws<ArgumentException>(() => (config with { Weight = 0 }).Validate()).Message;
+        Assert.Contains("mixup_probability", noTeacherTerm);
+        Assert.Contains("weight", noTeacherTerm);
+        (config with { Weight = 0, MixupProbability = 0 }).Validate();
     }
 
     [Fact]

@@ -135,6 +135,8 @@ public sealed record DistillationConfig : IRunSettings
         Require(AlignmentJitter == 0 || !string.IsNullOrWhiteSpace(Landmarks), "alignment_jitter", "moves landmarks: it needs landmarks");
         foreach (var (key, p) in new[] { ("flip_probability", FlipProbability), ("alignment_jitter", AlignmentJitter), ("color_jitter_probability", ColorJitterProbability), ("mixup_probability", MixupProbability) })
             Require(p is >= 0 and <= 1, key, $"must be in [0, 1] (got {p})");
+        // Blends reach the distillation term only: without it they would just remove samples from the margin loss.
+        Require(MixupProbability == 0 || Weight > 0, "mixup_probability", $"blends samples for the distillation term only: it needs 'weight' above 0 (got mixup {MixupProbability} with weight 0)");
         StudentConfig().Validate();
     }
 

@@ -193,7 +193,8 @@ internal sealed class DistillationTask : ITrainingTask
         var norm = _config.GradientClip > 0 ? nn.utils.clip_grad_norm_(_trainable, _config.GradientClip) : 0;
         if (!double.IsFinite(norm)) return new StepResult(double.NaN, lr);
         _optimizer.step();
-        _classifier.AfterStep(lr);
+        // A batch of blends alone gives the classifier no forward pass, so nothing for its own step to apply.
+        if (marginRows is null || marginRows.shape[0] > 0) _classifier.AfterStep(lr);
         double cosine;
         using (torch.no_grad())
             cosine = nn.functional.cosine_similarity(projected.detach(), target, dim: 1).mean().item<float>();

@@ -23,7 +23,11 @@ internal static class NativeLogLevel
         bool found = (nativeDirectory is not null && NativeLibrary.TryLoad(Path.Combine(nativeDirectory, "libc10.so"), out library))
             || NativeLibrary.TryLoad("libc10.so", out library);
         if (!found || !NativeLibrary.TryGetExport(library, "FLAGS_caffe2_log_level", out var flag)) return;
-        int level = Parse(Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL")) ?? Error;
+        string? asked = Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL");
+        int? parsed = Parse(asked);
+        if (asked is not null && parsed is null)
+            Console.Error.WriteLine($"TORCH_CPP_LOG_LEVEL='{asked}' is not INFO, WARNING, ERROR, FATAL or 0-3; libtorch logs at ERROR.");
+        int level = parsed ?? Error;
         Marshal.WriteInt32(flag, level);
         Applied = level;
     }
