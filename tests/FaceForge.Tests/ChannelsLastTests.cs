@@ -45,3 +45,25 @@ public class ChannelsLastTests
         Assert.Throws<ArgumentException>(() => ChannelsLast.From(zeros(3, 4)));
     }
 }
+
+public class KernelVerdictTests
+{
+    [Fact]
+    public void AFaultIsRecordedForThisMachineAtomically()
+    {
+        string dir = TestPaths.NewTempDirectory("kernels");
+        string path = KernelVerdict.PathFor(dir);
+        Assert.Equal(KernelVerdict.MachineKey(), Path.GetFileNameWithoutExtension(path));
+        Assert.Matches("^[0-9a-f]{16}$", KernelVerdict.MachineKey());
+        KernelVerdict.RecordChannelsLastFault(dir);
+        bool userChose = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") is not null || Environment.GetEnvironmentVariable("FACEFORGE_CHANNELS_LAST") is not null;
+        if (!OperatingSystem.IsLinux() || userChose || KernelVerdict.LimitedToAvx2)
+        {
+            // Already limited, or the user's own setting: nothing to record.
+            Assert.False(File.Exists(path));
+            return;
+        }
+        Assert.Equal("AVX2", File.ReadAllText(path).Trim());
+        Assert.Single(Directory.GetFiles(dir)); // written through a rename: no temporary file left
+    }
+}

@@ -15,7 +15,8 @@ namespace FaceForge.Training.Runtime;
 /// cosine 0.97 to itself alone) and crashed for 256 -> 1024, while its NCHW kernels were exact. So before the first
 /// use a few convolutions of the shapes the backbones have run both ways, on fixed inputs (the random generator is
 /// not touched); if any differs, every network runs NCHW (<see cref="Enabled"/> false): slower, right.
-/// FACEFORGE_CHANNELS_LAST=0 or 1 forces the choice. Thread-safe.
+/// The fault is recorded for later processes, which limit oneDNN to AVX2 (<see cref="KernelVerdict"/>) and run
+/// channels-last again if the check then passes. FACEFORGE_CHANNELS_LAST=0 or 1 forces the choice. Thread-safe.
 /// </remarks>
 public static class ChannelsLast
 {
@@ -54,7 +55,9 @@ public static class ChannelsLast
         // MobileFaceNet (the shape that failed), other 1x1s, a depthwise and a dense 3x3.
         (long In, long Out, long Kernel, long Groups, long H, long W)[] shapes =
             [(128, 512, 1, 1, 7, 6), (64, 128, 1, 1, 28, 24), (128, 64, 1, 1, 14, 12), (64, 64, 3, 64, 28, 24), (64, 64, 3, 1, 14, 12)];
-        return shapes.All(s => Agrees(s.In, s.Out, s.Kernel, s.Groups, s.H, s.W));
+        if (shapes.All(s => Agrees(s.In, s.Out, s.Kernel, s.Groups, s.H, s.W))) return true;
+        KernelVerdict.RecordChannelsLastFault();
+        return false;
     }
 
     /// <summary>Whether one convolution gives the same result channels-last as NCHW (to float rounding).</summary>

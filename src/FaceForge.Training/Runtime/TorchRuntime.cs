@@ -21,6 +21,7 @@ public static partial class TorchRuntime
     private static string? Probe()
     {
         AllocatorTuning.Apply();
+        KernelVerdict.ApplyBeforeLoad();
         // Load our copy of libLibTorchSharp first: dlopen's message then names the exact library and version.
         string directory = AppContext.BaseDirectory;
         string? native = Directory.Exists(directory)
