@@ -38,7 +38,8 @@ internal static class BenchTrainCommand
             using var classifier = new MarginSoftmaxClassifier(parse.GetValue(classes), info.EmbeddingSize, CombinedMarginHead.ArcFace());
             using var optimizer = torch.optim.SGD(network.parameters().Concat(classifier.parameters()), 0.01, momentum: 0.9);
             using var nchw = torch.randn(n, 3, info.InputHeight, info.InputWidth);
-            using var images = parse.GetValue(layout) == "nchw" ? nchw.clone() : ChannelsLast.From(nchw);
+            bool channelsLast = parse.GetValue(layout) != "nchw" && ChannelsLast.Enabled;
+            using var images = channelsLast ? ChannelsLast.From(nchw) : nchw.clone();
             using var labels = torch.randint(0, parse.GetValue(classes), [n], dtype: torch.ScalarType.Int64);
             double Time(Action step)
             {
@@ -64,7 +65,9 @@ internal static class BenchTrainCommand
             });
             var result = new
             {
-                Arch = info.Architecture, Width = parse.GetValue(width), Input = $"{info.InputWidth}x{info.InputHeight}", Batch = n, Steps = timed, Layout = parse.GetValue(layout),
+                Arch = info.Architecture, Width = parse.GetValue(width), Input = $"{info.InputWidth}x{info.InputHeight}", Batch = n, Steps = timed,
+                // What ran: channels-last is refused where the start-up check found libtorch's kernels wrong.
+                Layout = channelsLast ? "channels-last" : parse.GetValue(layout) == "nchw" ? "nchw" : "nchw (channels-last refused by the kernel check)",
                 TrainImagesPerSecond = Math.Round(train, 1), InferenceImagesPerSecond = Math.Round(infer, 1),
                 PeakRssMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0), TorchThreads = torch.get_num_threads(), MallocTuned = FaceForge.Training.Runtime.AllocatorTuning.Applied,
             };
