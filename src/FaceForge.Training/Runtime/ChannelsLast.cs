@@ -16,7 +16,9 @@ namespace FaceForge.Training.Runtime;
 /// use a few convolutions of the shapes the backbones have run both ways, on fixed inputs (the random generator is
 /// not touched); if any differs, every network runs NCHW (<see cref="Enabled"/> false): slower, right.
 /// The fault is recorded for later processes, which limit oneDNN to AVX2 (<see cref="KernelVerdict"/>) and run
-/// channels-last again if the check then passes. FACEFORGE_CHANNELS_LAST=0 or 1 forces the choice. Thread-safe.
+/// channels-last again if the check then passes; processes started by the one that found the fault inherit its NCHW
+/// choice (FACEFORGE_CHANNELS_LAST=0), so parent and children compute alike. FACEFORGE_CHANNELS_LAST=0 or 1 forces the
+/// choice. Thread-safe.
 /// </remarks>
 public static class ChannelsLast
 {
@@ -57,6 +59,9 @@ public static class ChannelsLast
             [(128, 512, 1, 1, 7, 6), (64, 128, 1, 1, 28, 24), (128, 64, 1, 1, 14, 12), (64, 64, 3, 64, 28, 24), (64, 64, 3, 1, 14, 12)];
         if (shapes.All(s => Agrees(s.In, s.Out, s.Kernel, s.Groups, s.H, s.W))) return true;
         KernelVerdict.RecordChannelsLastFault();
+        // Processes started from this one keep its layout and kernels, so a run it resumes or compares with gets the
+        // same arithmetic (later, unrelated processes take the recorded AVX2 kernels).
+        Environment.SetEnvironmentVariable("FACEFORGE_CHANNELS_LAST", "0");
         return false;
     }
 
