@@ -26,7 +26,8 @@ internal static partial class KernelVerdict
         if (!OperatingSystem.IsLinux() || UserChose()) return;
         try
         {
-            if (File.Exists(PathFor(cacheDirectory)) && File.ReadAllText(PathFor(cacheDirectory)).Trim() == Avx2 && SetEnv("ONEDNN_MAX_CPU_ISA", Avx2, 1) == 0)
+            string path = PathFor(cacheDirectory); // hashes /proc/cpuinfo: once per start
+            if (File.Exists(path) && File.ReadAllText(path).Trim() == Avx2 && SetEnv("ONEDNN_MAX_CPU_ISA", Avx2, 1) == 0)
                 LimitedToAvx2 = true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
