@@ -6,7 +6,8 @@
 # interruption and it resumes each run from its last checkpoint and skips finished ones.
 # Knobs (environment): WIDTH (0.5), EPOCHS (8 per generation), SEED (0), the recipe OPTIMIZER (adamw), LR (0.002),
 # WEIGHT_DECAY (0.05), MARGIN (0.1; 0 takes ArcFace's 0.5), MIXUP (0: the fraction of samples blended with another
-# photo of the batch for the distillation term, --mixup-probability), GENERATIONS (2: the distilled run's chain, each
+# photo of the batch for the distillation term, --mixup-probability), MIXUP_FROM (1: the first generation that blends,
+# --mixup-from-generation), GENERATIONS (2: the distilled run's chain, each
 # generation EPOCHS long and started from the one before, seed + 1), REPLICAS (1: copies of the network training
 # parts of each batch on threads of their own, --replicas), and FF (a faceforge binary to use instead of this
 # checkout's build, e.g. a copy that later builds cannot replace under a long run). The first recipe (docs/benchmarks.md,
@@ -18,7 +19,7 @@ shared=../shared
 lfw=$shared/data/lfw
 width=${WIDTH:-0.5} epochs=${EPOCHS:-8} seed=${SEED:-0}
 optimizer=${OPTIMIZER:-adamw} lr=${LR:-0.002} weight_decay=${WEIGHT_DECAY:-0.05} margin=${MARGIN:-0.1} mixup=${MIXUP:-0}
-generations=${GENERATIONS:-2} replicas=${REPLICAS:-1}
+generations=${GENERATIONS:-2} replicas=${REPLICAS:-1} mixup_from=${MIXUP_FROM:-1}
 mkdir -p "$out"
 dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=${FF:-src/FaceForge.Cli/bin/Release/net10.0/faceforge}
@@ -32,7 +33,7 @@ distill() {
   if [ -f "$1/model.ffm" ]; then return; fi
   if [ -f "$1/config.json" ]; then $ff distill --resume "$1" --json >&2; return; fi
   $ff distill --teacher "$out/teacher.ffm" --student vargfacenet --width "$width" --data "$out/train" --landmarks $lfw/landmarks.txt \
-    --out "$1" --weight "$2" --generations "$3" --epochs "$epochs" --optimizer "$optimizer" --lr "$lr" --weight-decay "$weight_decay" --margin "$margin" --mixup-probability "$4" --replicas "$replicas" --warmup-epochs 1 --batch-size 64 \
+    --out "$1" --weight "$2" --generations "$3" --epochs "$epochs" --optimizer "$optimizer" --lr "$lr" --weight-decay "$weight_decay" --margin "$margin" --mixup-probability "$4" --mixup-from-generation "$mixup_from" --replicas "$replicas" --warmup-epochs 1 --batch-size 64 \
     --alignment-jitter 0.05 --color-jitter-probability 0.2 --seed "$seed" --json >&2
 }
 # The run's own generation count: an earlier run in $out keeps its chain whatever GENERATIONS says now.

@@ -56,7 +56,7 @@ const int pairsPerStep = batch / 2;
 int pairBatches = (int)(classes / pairsPerStep);
 var weights = backbone.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() > 1).Select(p => p.parameter).ToList();
 var others = backbone.parameters().Except(weights).ToList();
-using var optimizer = torch.optim.SGD([new TorchSharp.Modules.SGD.ParamGroup(weights, new() { weight_decay = 5e-4 }), new TorchSharp.Modules.SGD.ParamGroup(others, new() { weight_decay = 0 })], 0.1, momentum: 0.9);
+using var optimizer = new FaceForge.Training.Optimizers.SgdOptimizer([new FaceForge.Training.Optimizers.SgdOptimizer.ParamGroup(weights, new() { weight_decay = 5e-4 }), new FaceForge.Training.Optimizers.SgdOptimizer.ParamGroup(others, new() { weight_decay = 0 })], 0.1, momentum: 0.9);
 int perEpoch = (int)(classes * samples / batch), step = 0;
 var schedule = new LearningRateSchedule(0.1, perEpoch / 2, perEpoch * epochs, ScheduleKind.Polynomial, 2, []);
 using var shuffle = new Generator((ulong)seed);

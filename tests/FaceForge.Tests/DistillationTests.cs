@@ -363,6 +363,25 @@ public class DistillationTests(Synthetic112Fixture data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void MixupStartsAtTheGenerationAsked()
+    {
+        string dir = TestPaths.NewTempDirectory("distill-mixup-from"), teacher = Teacher(dir);
+        var config = Config(teacher, 1) with { Generations = 2, MaxSteps = 1, MixupProbability = 0.5, MixupFromGeneration = 2 };
+        double[] FirstLosses(DistillationConfig c, string name)
+        {
+            using var distiller = new Distiller(c, Path.Combine(dir, name));
+            distiller.Prepare(false, false);
+            return [.. Enumerable.Range(1, 2).Select(g => distiller.RunGeneration(g, resume: false, force: false).Losses[0].Loss)];
+        }
+        var late = FirstLosses(config, "late");
+        var plain = FirstLosses(config with { MixupProbability = 0 }, "plain");
+        Assert.Equal(plain[0], late[0]); // generation 1 trains without blends
+        Assert.NotEqual(Math.Round(plain[1], 5), Math.Round(late[1], 5)); // generation 2 blends
+        Assert.Contains("mixup_from_generation", Assert.Throws<ArgumentException>(() => (config with { MixupFromGeneration = 3 }).Validate()).Message);
+        Assert.Contains("mixup_from_generation", Assert.Throws<ArgumentException>(() => (config with { MixupFromGeneration = 0 }).Validate()).Message);
+    }
+
+    [Fact]
     public void ATeacherThatChangesBetweenGenerationsIsRefused()
     {
         string dir = TestPaths.NewTempDirectory("distill-teacher"), teacher = Teacher(dir);

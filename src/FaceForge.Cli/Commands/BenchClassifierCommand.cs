@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
+using FaceForge.Training.Backbones;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -94,13 +96,13 @@ internal static class BenchClassifierCommand
 
     /// <summary>The small fixed network every method trains: two linear layers with BatchNorm.</summary>
     private static nn.Module<Tensor, Tensor> Network(int dim) =>
-        nn.Sequential(nn.Linear(InputSize, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, dim), nn.BatchNorm1d(dim));
+        nn.Sequential(nn.Linear(InputSize, 512), BatchNormLayer.Features(512), nn.ReLU(), nn.Linear(512, dim), BatchNormLayer.Features(dim));
 
     private static Bench FullAutograd(long classes, int batch, int dim)
     {
         var network = Network(dim);
         var classifier = new MarginSoftmaxClassifier((int)classes, dim, CombinedMarginHead.ArcFace());
-        var optimizer = optim.SGD(network.parameters().Concat(classifier.parameters()), 0.1, momentum: 0.9);
+        var optimizer = new SgdOptimizer(network.parameters().Concat(classifier.parameters()), 0.1, momentum: 0.9);
         var inputs = torch.randn(batch, InputSize);
         var generator = new Generator(1);
         return new Bench(() =>
@@ -120,7 +122,7 @@ internal static class BenchClassifierCommand
     {
         var network = Network(dim);
         var pfc = new PartialFc(classes, dim, CombinedMarginHead.ArcFace(), new PartialFcOptions { SampleRate = rate, Shards = shards, Storage = storage });
-        var optimizer = optim.SGD(network.parameters(), 0.1, momentum: 0.9);
+        var optimizer = new SgdOptimizer(network.parameters(), 0.1, momentum: 0.9);
         var inputs = torch.randn(batch, InputSize);
         var generator = new Generator(1);
         return new Bench(() =>
@@ -146,7 +148,7 @@ internal static class BenchClassifierCommand
         using (torch.no_grad())
             foreach (var (g, p) in gallery.parameters().Zip(probe.parameters())) { g.copy_(p); g.requires_grad = false; }
         var ffc = new FfcClassifier(poolSize, dim, CombinedMarginHead.ArcFace());
-        var optimizer = optim.SGD(probe.parameters(), 0.1, momentum: 0.9);
+        var optimizer = new SgdOptimizer(probe.parameters(), 0.1, momentum: 0.9);
         // Two halves of batch inputs each: one image of each of batch / 2 pairs, then half of the batch instances.
         var x = torch.randn(batch, InputSize);
         var y = torch.randn(batch, InputSize);

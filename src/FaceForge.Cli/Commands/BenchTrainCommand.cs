@@ -3,6 +3,7 @@ using System.Diagnostics;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Runtime;
 using TorchSharp;
 
@@ -36,7 +37,7 @@ internal static class BenchTrainCommand
             int n = parse.GetValue(batch), timed = parse.GetValue(steps);
             using var network = BackboneCatalog.Create(info);
             using var classifier = new MarginSoftmaxClassifier(parse.GetValue(classes), info.EmbeddingSize, CombinedMarginHead.ArcFace());
-            using var optimizer = torch.optim.SGD(network.parameters().Concat(classifier.parameters()), 0.01, momentum: 0.9);
+            using var optimizer = new SgdOptimizer(network.parameters().Concat(classifier.parameters()), 0.01, momentum: 0.9);
             using var nchw = torch.randn(n, 3, info.InputHeight, info.InputWidth);
             bool channelsLast = parse.GetValue(layout) != "nchw" && ChannelsLast.Enabled;
             using var images = channelsLast ? ChannelsLast.From(nchw) : nchw.clone();

@@ -21,13 +21,9 @@ internal static class BackboneInit
                     torch.nn.init.normal_(linear.weight, 0, 0.01);
                     linear.bias?.zero_();
                     break;
-                case BatchNorm2d bn:
+                case BatchNorm bn:
                     bn.weight?.fill_(1);
                     bn.bias?.zero_();
-                    break;
-                case BatchNorm1d bn1:
-                    bn1.weight?.fill_(1);
-                    bn1.bias?.zero_();
                     break;
             }
         }

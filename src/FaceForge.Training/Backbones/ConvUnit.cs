@@ -8,14 +8,14 @@ namespace FaceForge.Training.Backbones;
 internal sealed class ConvUnit : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Conv2d conv;
-    private readonly BatchNorm2d bn;
+    private readonly BatchNormLayer bn;
     private readonly ChannelPReLU? prelu;
 
     public ConvUnit(long input, long output, (long, long) kernel, long stride = 1, (long, long) padding = default, long groups = 1, bool activation = true)
         : base(nameof(ConvUnit))
     {
         conv = nn.Conv2d(input, output, kernel, stride: (stride, stride), padding: padding, groups: groups, bias: false);
-        bn = nn.BatchNorm2d(output);
+        bn = BatchNormLayer.Channels(output);
         prelu = activation ? new ChannelPReLU(output) : null;
         RegisterComponents();
     }

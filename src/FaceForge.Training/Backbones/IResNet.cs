@@ -18,12 +18,12 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
     };
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly BatchNormLayer bn1;
     private readonly ChannelPReLU prelu;
     private readonly Sequential layer1, layer2, layer3, layer4;
-    private readonly BatchNorm2d bn2;
+    private readonly BatchNormLayer bn2;
     private readonly Linear fc;
-    private readonly BatchNorm1d features;
+    private readonly BatchNormLayer features;
 
     public IResNet(int depth, int embeddingSize = 512, double width = 1) : base($"IResNet{depth}")
     {
@@ -32,7 +32,7 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
         long W(long c) => Math.Max(8, (long)Math.Round(c * width / 8) * 8);
         long inplanes = W(64);
         conv1 = nn.Conv2d(3, inplanes, 3, stride: 1, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+        bn1 = BatchNormLayer.Channels(inplanes, eps: 1e-5);
         prelu = new ChannelPReLU(inplanes);
         Sequential Layer(long planes, int blocks)
         {
@@ -45,9 +45,9 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
         layer2 = Layer(W(128), counts[1]);
         layer3 = Layer(W(256), counts[2]);
         layer4 = Layer(W(512), counts[3]);
-        bn2 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+        bn2 = BatchNormLayer.Channels(inplanes, eps: 1e-5);
         fc = nn.Linear(inplanes * 7 * 7, embeddingSize);
-        features = nn.BatchNorm1d(embeddingSize, eps: 1e-5);
+        features = BatchNormLayer.Features(embeddingSize, eps: 1e-5);
         RegisterComponents();
         BackboneInit.Kaiming(this);
         features.weight!.requires_grad = false; // arcface_torch fixes the embedding BN scale at 1
@@ -87,21 +87,21 @@ internal sealed class IResNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbone, 
 
     private sealed class Block : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
-        private readonly BatchNorm2d bn1, bn2, bn3;
+        private readonly BatchNormLayer bn1, bn2, bn3;
         private readonly Conv2d conv1, conv2;
         private readonly ChannelPReLU prelu;
         private readonly Sequential? downsample;
 
         public Block(long inplanes, long planes, long stride) : base("IBasicBlock")
         {
-            bn1 = nn.BatchNorm2d(inplanes, eps: 1e-5);
+            bn1 = BatchNormLayer.Channels(inplanes, eps: 1e-5);
             conv1 = nn.Conv2d(inplanes, planes, 3, padding: 1, bias: false);
-            bn2 = nn.BatchNorm2d(planes, eps: 1e-5);
+            bn2 = BatchNormLayer.Channels(planes, eps: 1e-5);
             prelu = new ChannelPReLU(planes);
             conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn3 = nn.BatchNorm2d(planes, eps: 1e-5);
+            bn3 = BatchNormLayer.Channels(planes, eps: 1e-5);
             if (stride != 1 || inplanes != planes)
-                downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride: stride, bias: false), nn.BatchNorm2d(planes, eps: 1e-5));
+                downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride: stride, bias: false), BatchNormLayer.Channels(planes, eps: 1e-5));
             RegisterComponents();
         }
 

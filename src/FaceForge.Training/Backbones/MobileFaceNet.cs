@@ -32,7 +32,7 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
         layers.Add(new DepthWise(c128, c128, false, 2, W(512)));
         layers.Add(new Residual(c128, blocks[3], W(256)));
         conv_sep = new Block(c128, 512, 1, 1, 0, 1, true);
-        features = nn.Sequential(new Block(512, 512, 7, 1, 0, 512, false), nn.Flatten(), nn.Linear(512, embeddingSize, hasBias: false), nn.BatchNorm1d(embeddingSize));
+        features = nn.Sequential(new Block(512, 512, 7, 1, 0, 512, false), nn.Flatten(), nn.Linear(512, embeddingSize, hasBias: false), BatchNormLayer.Features(embeddingSize));
         RegisterComponents();
         BackboneInit.Kaiming(this);
     }
@@ -71,7 +71,7 @@ internal sealed class MobileFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBack
             var modules = new List<nn.Module<Tensor, Tensor>>
             {
                 nn.Conv2d(input, output, kernel, stride: stride, padding: padding, groups: groups, bias: false),
-                nn.BatchNorm2d(output),
+                BatchNormLayer.Channels(output),
             };
             if (activation) modules.Add(new ChannelPReLU(output));
             layers = nn.Sequential(modules);

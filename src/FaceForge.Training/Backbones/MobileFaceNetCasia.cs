@@ -88,9 +88,9 @@ internal sealed class MobileFaceNetCasia : nn.Module<Tensor, Tensor>, IFeatureMa
             long hidden = input * expansion;
             _residual = stride == 1 && input == output;
             conv = nn.Sequential(
-                nn.Conv2d(input, hidden, 1, bias: false), nn.BatchNorm2d(hidden), new ChannelPReLU(hidden),
-                nn.Conv2d(hidden, hidden, 3, stride: stride, padding: 1, groups: hidden, bias: false), nn.BatchNorm2d(hidden), new ChannelPReLU(hidden),
-                nn.Conv2d(hidden, output, 1, bias: false), nn.BatchNorm2d(output));
+                nn.Conv2d(input, hidden, 1, bias: false), BatchNormLayer.Channels(hidden), new ChannelPReLU(hidden),
+                nn.Conv2d(hidden, hidden, 3, stride: stride, padding: 1, groups: hidden, bias: false), BatchNormLayer.Channels(hidden), new ChannelPReLU(hidden),
+                nn.Conv2d(hidden, output, 1, bias: false), BatchNormLayer.Channels(output));
             RegisterComponents();
         }
 

@@ -26,7 +26,7 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
     {
         long W(long c) => Math.Max(ChannelsPerGroup, (long)Math.Round(c * width / ChannelsPerGroup) * ChannelsPerGroup);
         long c40 = W(40), c80 = W(80), c160 = W(160), c320 = W(320), c1024 = W(1024), c512 = W(512);
-        stem = nn.Sequential(nn.Conv2d(3, c40, 3, padding: 1, bias: false), nn.BatchNorm2d(c40), new ChannelPReLU(c40), new DownBlock(c40, c40));
+        stem = nn.Sequential(nn.Conv2d(3, c40, 3, padding: 1, bias: false), BatchNormLayer.Channels(c40), new ChannelPReLU(c40), new DownBlock(c40, c40));
         var blocks = new List<nn.Module<Tensor, Tensor>>();
         foreach (var (input, output, normal) in new[] { (c40, c80, 2), (c80, c160, 6), (c160, c320, 3) })
         {
@@ -35,10 +35,10 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         }
         stages = nn.Sequential(blocks);
         embedding = nn.Sequential(
-            nn.Conv2d(c320, c1024, 1, bias: false), nn.BatchNorm2d(c1024), new ChannelPReLU(c1024),
-            nn.Conv2d(c1024, c1024, 7, groups: c1024 / ChannelsPerGroup, bias: false), nn.BatchNorm2d(c1024),
-            nn.Conv2d(c1024, c512, 1, bias: false), nn.BatchNorm2d(c512), new ChannelPReLU(c512),
-            nn.Flatten(), nn.Linear(c512, embeddingSize), nn.BatchNorm1d(embeddingSize));
+            nn.Conv2d(c320, c1024, 1, bias: false), BatchNormLayer.Channels(c1024), new ChannelPReLU(c1024),
+            nn.Conv2d(c1024, c1024, 7, groups: c1024 / ChannelsPerGroup, bias: false), BatchNormLayer.Channels(c1024),
+            nn.Conv2d(c1024, c512, 1, bias: false), BatchNormLayer.Channels(c512), new ChannelPReLU(c512),
+            nn.Flatten(), nn.Linear(c512, embeddingSize), BatchNormLayer.Features(embeddingSize));
         RegisterComponents();
         BackboneInit.Kaiming(this);
     }
@@ -70,8 +70,8 @@ internal sealed class VarGFaceNet : nn.Module<Tensor, Tensor>, IFeatureMapBackbo
         {
             var layers = new List<nn.Module<Tensor, Tensor>>
             {
-                nn.Conv2d(input, 2 * input, 3, stride: stride, padding: 1, groups: input / ChannelsPerGroup, bias: false), nn.BatchNorm2d(2 * input), new ChannelPReLU(2 * input),
-                nn.Conv2d(2 * input, output, 1, bias: false), nn.BatchNorm2d(output),
+                nn.Conv2d(input, 2 * input, 3, stride: stride, padding: 1, groups: input / ChannelsPerGroup, bias: false), BatchNormLayer.Channels(2 * input), new ChannelPReLU(2 * input),
+                nn.Conv2d(2 * input, output, 1, bias: false), BatchNormLayer.Channels(output),
             };
             if (activation) layers.Add(new ChannelPReLU(output));
             body = nn.Sequential(layers);

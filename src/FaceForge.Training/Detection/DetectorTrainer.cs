@@ -1,6 +1,7 @@
 using FaceForge.Detection;
 using FaceForge.Models;
 using FaceForge.Training.Hosting;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -77,9 +78,9 @@ internal sealed class DetectorTask : ITrainingTask
         if (config.TeacherWeight > 0 || config.BackgroundHoldWeight > 0) _teacher = LoadTeacher(config.Init!);
         _generator = new AdversarialMaskGenerator();
         // The detector fine-tunes with SGD; the segmentation branch starts from scratch and gets Adam.
-        _optimizer = optim.SGD(_detector.parameters(), config.LearningRate, config.Momentum, weight_decay: config.WeightDecay);
-        _segmentationOptimizer = _occlusion is null ? null : optim.Adam(_occlusion.SegmentationParameters, config.SegmentationLearningRate);
-        _generatorOptimizer = optim.Adam(_generator.parameters(), config.GeneratorLearningRate);
+        _optimizer = new SgdOptimizer(_detector.parameters(), config.LearningRate, config.Momentum, config.WeightDecay);
+        _segmentationOptimizer = _occlusion is null ? null : new AdamOptimizer(_occlusion.SegmentationParameters, config.SegmentationLearningRate);
+        _generatorOptimizer = new AdamOptimizer(_generator.parameters(), config.GeneratorLearningRate);
         _sampler = new Generator((ulong)config.Seed);
         _priors = RetinaFaceDecoder.MobileNet.Priors(config.InputWidth, config.InputHeight);
         SetTrainingMode();
@@ -91,7 +92,7 @@ internal sealed class DetectorTask : ITrainingTask
         _network.train();
         // Frozen parts run in inference mode too, or their batch norm statistics would still follow the new data.
         var frozen = _detector.FrozenParts(_config.Trainable);
-        if (_config.FreezeBatchNorm) frozen = frozen.Concat(_detector.modules().Where(m => m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d));
+        if (_config.FreezeBatchNorm) frozen = frozen.Concat(_detector.modules().Where(m => m is TorchSharp.Modules.BatchNorm));
         foreach (var part in frozen) Freeze(part);
     }
 

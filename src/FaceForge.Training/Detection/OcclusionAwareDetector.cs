@@ -1,3 +1,4 @@
+using FaceForge.Training.Backbones;
 using FaceForge.Training.Export;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,7 +22,7 @@ public sealed class OcclusionAwareDetector : nn.Module<Tensor, DetectionOutput>
     {
         detector = new RetinaFaceMobileNet();
         segmentation = nn.Sequential(
-            nn.Conv2d(RetinaFaceMobileNet.FeatureChannels, 32, 3, 1, 1, bias: false), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(RetinaFaceMobileNet.FeatureChannels, 32, 3, 1, 1, bias: false), BatchNormLayer.Channels(32), nn.ReLU(),
             nn.Conv2d(32, 1, 1));
         RegisterComponents();
     }

@@ -1,3 +1,4 @@
+using FaceForge.Training.Backbones;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -109,12 +110,12 @@ public sealed class RetinaFaceMobileNet : nn.Module<Tensor, DetectionOutput>
     // Plain ReLU throughout: the 1MB repository's variant, unlike Pytorch_Retinaface's leaky one (its weights need it).
     internal static Sequential ConvBn(long input, long output, long stride = 1, bool relu = true, long kernel = 3) =>
         relu
-            ? nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), nn.BatchNorm2d(output), nn.ReLU())
-            : nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), nn.BatchNorm2d(output));
+            ? nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), BatchNormLayer.Channels(output), nn.ReLU())
+            : nn.Sequential(nn.Conv2d(input, output, kernel, stride, kernel / 2, bias: false), BatchNormLayer.Channels(output));
 
     private static Sequential ConvDw(long input, long output, long stride) => nn.Sequential(
-        nn.Conv2d(input, input, 3, stride, 1, groups: input, bias: false), nn.BatchNorm2d(input), nn.ReLU(),
-        nn.Conv2d(input, output, 1, 1, 0, bias: false), nn.BatchNorm2d(output), nn.ReLU());
+        nn.Conv2d(input, input, 3, stride, 1, groups: input, bias: false), BatchNormLayer.Channels(input), nn.ReLU(),
+        nn.Conv2d(input, output, 1, 1, 0, bias: false), BatchNormLayer.Channels(output), nn.ReLU());
 
     private sealed class MobileNetBody : nn.Module<Tensor, (Tensor, Tensor, Tensor)>
     {

@@ -104,6 +104,9 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Probability that a sample is blended with another photo of its batch, lambda ~ U(0, 1), the same blend in both crops (mixup for distillation: the student matches the teacher between the training photos too); a blend has no identity, so only the distillation term sees it.")]
     public double MixupProbability { get; init; }
 
+    [Setting("First generation that blends (mixup_probability); the ones before train without blends. Blends from the first generation cost the early generations 1.1-1.3 points on LFW, and helped after plain ones (docs/benchmarks.md, \"Distillation\").")]
+    public int MixupFromGeneration { get; init; } = 1;
+
     [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]
     public int MaxBadSteps { get; init; } = 5;
 
@@ -137,6 +140,9 @@ public sealed record DistillationConfig : IRunSettings
             Require(p is >= 0 and <= 1, key, $"must be in [0, 1] (got {p})");
         // Blends reach the distillation term only: without it they would just remove samples from the margin loss.
         Require(MixupProbability == 0 || Weight > 0, "mixup_probability", $"blends samples for the distillation term only: it needs 'weight' above 0 (got mixup {MixupProbability} with weight 0)");
+        Require(MixupFromGeneration >= 1, "mixup_from_generation", $"must be at least 1 (got {MixupFromGeneration})");
+        Require(MixupProbability == 0 || MixupFromGeneration <= Generations, "mixup_from_generation",
+            $"is past the last generation ({Generations}): no generation would blend (got {MixupFromGeneration})");
         StudentConfig().Validate();
     }
 

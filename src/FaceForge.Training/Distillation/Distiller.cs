@@ -103,7 +103,7 @@ public sealed class Distiller : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(generation, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(generation, _config.Generations);
         string hash = RequireSameTeacher();
-        var config = _config with { Seed = _config.Seed + generation - 1 };
+        var config = _config with { Seed = _config.Seed + generation - 1, MixupProbability = generation >= _config.MixupFromGeneration ? _config.MixupProbability : 0 };
         if (generation > 1)
         {
             string previous = Generation(generation - 1).ModelPath;

@@ -50,8 +50,7 @@ internal sealed class OnnxGraph
                 IOnnxExportable custom => custom.ExportOnnx(this, input),
                 Sequential sequential => EmitSequence(sequential.named_children().ToList(), input),
                 Conv2d conv => Conv(conv, null, input),
-                BatchNorm2d bn => BatchNorm(bn, input),
-                BatchNorm1d bn => BatchNorm(bn, input),
+                BatchNorm bn => BatchNorm(bn, input),
                 Linear linear => Gemm(linear, null, input),
                 ChannelPReLU prelu => PRelu(prelu, input),
                 ReLU => Node("Relu", [input]),
@@ -68,21 +67,21 @@ internal sealed class OnnxGraph
         }
     }
 
-    /// <summary>Children in order, folding each Conv2d + BatchNorm2d and Linear + BatchNorm1d pair into one node.</summary>
+    /// <summary>Children in order, folding each Conv2d + BatchNorm and Linear + BatchNorm pair into one node.</summary>
     public string EmitSequence(IReadOnlyList<(string Name, nn.Module Module)> children, string input)
     {
         for (int i = 0; i < children.Count; i++)
         {
             var (name, module) = children[i];
             var next = i + 1 < children.Count ? children[i + 1].Module : null;
-            if (module is Conv2d conv && next is BatchNorm2d bn2)
+            if (module is Conv2d conv && next is BatchNorm bn2)
             {
                 _path.Push(name);
                 input = Conv(conv, bn2, input);
                 _path.Pop();
                 i++;
             }
-            else if (module is Linear linear && next is BatchNorm1d bn1)
+            else if (module is Linear linear && next is BatchNorm bn1)
             {
                 _path.Push(name);
                 input = Gemm(linear, bn1, input);

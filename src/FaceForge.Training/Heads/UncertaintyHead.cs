@@ -1,3 +1,4 @@
+using FaceForge.Training.Backbones;
 using FaceForge.Training.Export;
 using FaceForge.Training.Runtime;
 using TorchSharp;
@@ -16,9 +17,9 @@ namespace FaceForge.Training.Heads;
 public sealed class UncertaintyHead : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Linear fc1;
-    private readonly BatchNorm1d bn1;
+    private readonly BatchNormLayer bn1;
     private readonly Linear fc2;
-    private readonly BatchNorm1d bn2;
+    private readonly BatchNormLayer bn2;
     private readonly Parameter gamma;
     private readonly Parameter beta;
 
@@ -27,9 +28,9 @@ public sealed class UncertaintyHead : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         if (inputFeatures < 1 || embeddingSize < 1) throw new ArgumentException($"Need positive sizes (got {inputFeatures} inputs, {embeddingSize} outputs).");
         fc1 = nn.Linear(inputFeatures, embeddingSize, hasBias: false);
-        bn1 = nn.BatchNorm1d(embeddingSize);
+        bn1 = BatchNormLayer.Features(embeddingSize);
         fc2 = nn.Linear(embeddingSize, embeddingSize, hasBias: false);
-        bn2 = nn.BatchNorm1d(embeddingSize, affine: false);
+        bn2 = BatchNormLayer.Features(embeddingSize, affine: false);
         gamma = nn.Parameter(torch.tensor(new[] { 1e-4f }));
         beta = nn.Parameter(torch.tensor(new[] { -7f }));
         RegisterComponents();

@@ -6,6 +6,7 @@ using FaceForge.Training.Classifiers;
 using FaceForge.Training.Distributed;
 using FaceForge.Training.Hosting;
 using FaceForge.Training.Input;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 using TorchSharp;
@@ -202,13 +203,13 @@ internal sealed class RecognitionTask : ITrainingTask
         var plain = parameters.Where(p => p.dim() <= 1).ToList();
         return config.Optimizer switch
         {
-            OptimizerKind.Sgd => optim.SGD(
-                [new TorchSharp.Modules.SGD.ParamGroup(decay, new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
-                 new TorchSharp.Modules.SGD.ParamGroup(plain, new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
+            OptimizerKind.Sgd => new SgdOptimizer(
+                [new SgdOptimizer.ParamGroup(decay, new SgdOptimizer.Options { weight_decay = config.WeightDecay }),
+                 new SgdOptimizer.ParamGroup(plain, new SgdOptimizer.Options { weight_decay = 0 })],
                 config.LearningRate, config.Momentum, nesterov: config.Nesterov),
-            _ => optim.AdamW(
-                [new TorchSharp.Modules.AdamW.ParamGroup(decay, new TorchSharp.Modules.AdamW.Options { weight_decay = config.WeightDecay }),
-                 new TorchSharp.Modules.AdamW.ParamGroup(plain, new TorchSharp.Modules.AdamW.Options { weight_decay = 0 })],
+            _ => new AdamWOptimizer(
+                [new AdamWOptimizer.ParamGroup(decay, new AdamWOptimizer.Options { weight_decay = config.WeightDecay }),
+                 new AdamWOptimizer.ParamGroup(plain, new AdamWOptimizer.Options { weight_decay = 0 })],
                 config.LearningRate),
         };
     }

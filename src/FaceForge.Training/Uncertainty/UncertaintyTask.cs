@@ -6,6 +6,7 @@ using FaceForge.Models;
 using FaceForge.Training.Embedding;
 using FaceForge.Training.Heads;
 using FaceForge.Training.Hosting;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 using TorchSharp;
@@ -44,9 +45,9 @@ internal sealed class UncertaintyTask : ITrainingTask
             _head = TorchFaceEmbedder.CreateUncertaintyHead(_model.Info, _model.Network);
             _head.train();
             var parameters = _head.parameters().ToList();
-            _optimizer = optim.SGD(
-                [new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() > 1), new TorchSharp.Modules.SGD.Options { weight_decay = config.WeightDecay }),
-                 new TorchSharp.Modules.SGD.ParamGroup(parameters.Where(p => p.dim() <= 1), new TorchSharp.Modules.SGD.Options { weight_decay = 0 })],
+            _optimizer = new SgdOptimizer(
+                [new SgdOptimizer.ParamGroup(parameters.Where(p => p.dim() > 1), new SgdOptimizer.Options { weight_decay = config.WeightDecay }),
+                 new SgdOptimizer.ParamGroup(parameters.Where(p => p.dim() <= 1), new SgdOptimizer.Options { weight_decay = 0 })],
                 config.LearningRate, config.Momentum);
         }
         catch

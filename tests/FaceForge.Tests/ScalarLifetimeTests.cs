@@ -1,0 +1,138 @@
+using FaceForge.Training.Backbones;
+using FaceForge.Training.Detection;
+using FaceForge.Training.Heads;
+using FaceForge.Training.Optimizers;
+using FaceForge.Training.Recognition;
+using FaceForge.Training.Runtime;
+using TorchSharp.Modules;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FaceForge.Tests;
+
+/// <summary>
+/// The layers and optimizers that replace TorchSharp's where its temporary Scalars could be freed mid-call
+/// (docs/reliability.md): the same arithmetic as TorchSharp's, and used everywhere FaceForge trains.
+/// </summary>
+public class ScalarLifetimeTests
+{
+    public static TheoryData<string> Optimizers => ["sgd", "sgd-nesterov", "adamw", "adam"];
+
+    [Theory]
+    [MemberData(nameof(Optimizers))]
+    public void OptimizersStepExactlyAsTorchSharpsOwn(string kind)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        var start = new[] { randn([4, 3], generator: new Generator(1)), randn([3], generator: new Generator(2)) };
+        Parameter[] ours = [.. start.Select(t => new Parameter(t.clone())) ], theirs = [.. start.Select(t => new Parameter(t.clone()))];
+        using var mine = Create(kind, ours, faceforge: true);
+        using var reference = Create(kind, theirs, faceforge: false);
+        var generator = new Generator(3);
+        for (int step = 0; step < 5; step++)
+        {
+            foreach (var (a, b) in ours.Zip(theirs))
+            {
+                var gradient = randn(a.shape, generator: generator);
+                a.grad = gradient.clone();
+                b.grad = gradient.clone();
+            }
+            mine.step();
+            reference.step();
+        }
+        for (int i = 0; i < ours.Length; i++)
+        {
+            Assert.True(ours[i].eq(theirs[i]).all().item<bool>(), $"{kind}: {ours[i].sub(theirs[i]).abs().max().item<float>()} apart after 5 steps");
+            Assert.True(ours[i].sub(start[i]).abs().min().item<float>() > 0, "every weight moved");
+        }
+    }
+
+    private static optim.Optimizer Create(string kind, Parameter[] parameters, bool faceforge) => (kind, faceforge) switch
+    {
+        ("sgd", true) => new SgdOptimizer(parameters, 0.1, 0.9, 5e-4),
+        ("sgd", false) => optim.SGD(parameters, 0.1, 0.9, weight_decay: 5e-4),
+        ("sgd-nesterov", true) => new SgdOptimizer(parameters, 0.1, 0.9, 5e-4, nesterov: true),
+        ("sgd-nesterov", false) => optim.SGD(parameters, 0.1, 0.9, weight_decay: 5e-4, nesterov: true),
+        ("adamw", true) => new AdamWOptimizer([new AdamWOptimizer.ParamGroup(parameters, new AdamWOptimizer.Options())], 0.01, weightDecay: 0.05),
+        ("adamw", false) => optim.AdamW(parameters, 0.01, weight_decay: 0.05),
+        ("adam", true) => new AdamOptimizer(parameters, 0.01, weightDecay: 1e-3),
+        ("adam", false) => optim.Adam(parameters, 0.01, weight_decay: 1e-3),
+        _ => throw new ArgumentException(kind),
+    };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BatchNormLayerComputesAsTorchSharpsBatchNorm(bool spatial)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        nn.Module<Tensor, Tensor> mine = spatial ? BatchNormLayer.Channels(5, eps: 2e-5) : BatchNormLayer.Features(5, eps: 2e-5);
+        nn.Module<Tensor, Tensor> reference = spatial ? nn.BatchNorm2d(5, eps: 2e-5) : nn.BatchNorm1d(5, eps: 2e-5);
+        using (no_grad())
+            foreach (var module in new[] { mine, reference })
+            {
+                var norm = (BatchNorm)module;
+                norm.weight.copy_(linspace(0.5, 1.5, 5));
+                norm.bias!.copy_(linspace(-1, 1, 5));
+            }
+        Assert.Equal(reference.state_dict().Keys.Order(), mine.state_dict().Keys.Order());
+        var generator = new Generator(4);
+        long[] shape = spatial ? [6, 5, 3, 4] : [6, 5];
+        for (int step = 0; step < 3; step++)
+        {
+            var x = randn(shape, generator: generator).mul(2).add(1);
+            Assert.True(mine.call(x).eq(reference.call(x)).all().item<bool>(), $"training step {step}");
+        }
+        foreach (var (key, value) in reference.state_dict())
+            Assert.True(mine.state_dict()[key].eq(value).all().item<bool>(), key);
+        Assert.Equal(3L, mine.state_dict()["num_batches_tracked"].item<long>());
+        mine.eval();
+        reference.eval();
+        var probe = randn(shape, generator: generator);
+        Assert.True(mine.call(probe).eq(reference.call(probe)).all().item<bool>(), "evaluation");
+        Assert.Equal(3L, mine.state_dict()["num_batches_tracked"].item<long>()); // evaluation does not count
+        Assert.Throws<ArgumentException>(() => mine.call(randn(spatial ? [2, 5] : [2, 5, 3, 4])));
+    }
+
+    [Fact]
+    public void BatchNormAndOptimizerStepsSurviveTheCollector()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var norm = BatchNormLayer.Channels(4);
+        using var x = randn(2, 4, 2, 2);
+        var forward = TensorSumTests.Hammer(() => { using var y = norm.call(x); }, 20_000);
+        Assert.Equal(0, forward.Failures);
+        Assert.Equal(20_000L, norm.num_batches_tracked!.item<long>());
+        using var parameter = new Parameter(zeros(8, 8));
+        using var optimizer = new AdamWOptimizer([new AdamWOptimizer.ParamGroup([parameter], new AdamWOptimizer.Options())], 1e-3, weightDecay: 0.05);
+        parameter.grad = ones(8, 8);
+        var steps = TensorSumTests.Hammer(() => optimizer.step(), 5_000);
+        Assert.Equal(0, steps.Failures);
+    }
+
+    [Fact]
+    public void EveryNetworkFaceForgeTrainsNormalisesWithItsOwnLayer()
+    {
+        TorchRuntime.EnsureLoaded();
+        var networks = BackboneCatalog.Names.Where(n => n is not ("iresnet50" or "iresnet100"))
+            .Select(name => (name, (nn.Module)BackboneCatalog.Create(BackboneCatalog.Defaults(name))))
+            .Append(("retinaface", new RetinaFaceMobileNet()))
+            .Append(("aofd", new OcclusionAwareDetector()))
+            .Append(("uncertainty head", new UncertaintyHead(512 * 7 * 7, 512)));
+        foreach (var (name, network) in networks)
+            using (network)
+            {
+                var norms = network.modules().OfType<BatchNorm>().ToList();
+                Assert.NotEmpty(norms);
+                Assert.All(norms, n => Assert.IsType<BatchNormLayer>(n));
+                Assert.DoesNotContain(network.modules(), m => m is BatchNorm2d or BatchNorm1d);
+            }
+        using var parameter = new Parameter(zeros(2, 2));
+        foreach (var kind in Enum.GetValues<OptimizerKind>())
+        {
+            using var optimizer = RecognitionTask.CreateOptimizer(TrainerTests.SmallRun("unused", 1) with { Optimizer = kind }, [parameter]);
+            Assert.True(optimizer is SgdOptimizer or AdamWOptimizer, $"{kind}: {optimizer.GetType().Name}");
+        }
+    }
+}
