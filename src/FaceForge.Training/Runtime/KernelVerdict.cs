@@ -52,18 +52,8 @@ internal static partial class KernelVerdict
 
     internal static string PathFor(string? cacheDirectory)
     {
-        string directory = cacheDirectory ?? DefaultDirectory;
+        string directory = cacheDirectory ?? UserCache.Folder("kernels");
         return Path.Combine(directory, MachineKey() + ".txt");
-    }
-
-    private static string DefaultDirectory
-    {
-        get
-        {
-            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            string baseDir = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
-            return Path.Combine(baseDir, "faceforge", "kernels");
-        }
     }
 
     /// <summary>The first processor's description in /proc/cpuinfo (model, family, flags…) and the libtorch build, hashed.</summary>

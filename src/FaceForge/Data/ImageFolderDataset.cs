@@ -93,15 +93,7 @@ public sealed class ImageFolderIndex
     public bool SkipEmpty { get; init; }
 
     /// <summary>$XDG_CACHE_HOME/faceforge/index, or ~/.cache/faceforge/index.</summary>
-    public static string DefaultCacheDirectory
-    {
-        get
-        {
-            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            string baseDir = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
-            return Path.Combine(baseDir, "faceforge", "index");
-        }
-    }
+    public static string DefaultCacheDirectory => UserCache.Folder("index");
 
     internal static ImageFolderIndex Load(string root, bool skipEmpty, string? cacheDirectory)
     {
