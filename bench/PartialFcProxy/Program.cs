@@ -1,6 +1,8 @@
 using System.Globalization;
+using FaceForge.Training.Backbones;
 using FaceForge.Training.Classifiers;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Optimizers;
 using FaceForge.Training.Recognition;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,8 +45,8 @@ var trainX = Render(identities.narrow(0, 0, classes).unsqueeze(1), torch.randn([
 var trainY = torch.arange(classes).repeat_interleave(torch.tensor((long)samples));
 var testX = Render(identities.narrow(0, classes, testIdentities).unsqueeze(1), torch.randn([testIdentities, 6, inputs], generator: data));
 
-nn.Module<Tensor, Tensor> Mlp() => nn.Sequential(nn.Linear(inputs, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(),
-    nn.Linear(256, embedding), nn.BatchNorm1d(embedding));
+nn.Module<Tensor, Tensor> Mlp() => nn.Sequential(nn.Linear(inputs, 256), BatchNormLayer.Features(256), nn.ReLU(), nn.Linear(256, 256), BatchNormLayer.Features(256), nn.ReLU(),
+    nn.Linear(256, embedding), BatchNormLayer.Features(embedding));
 var backbone = Mlp();
 using var pfc = ffc ? null : new PartialFc(classes, embedding, CombinedMarginHead.ArcFace(0.3, 32), new PartialFcOptions { SampleRate = rate, Momentum = momentum, Seed = seed });
 using var pool = ffc ? new FfcClassifier(Math.Max(1, (int)Math.Round(poolFraction * classes)), embedding, CombinedMarginHead.ArcFace(0.3, 32)) : null;
@@ -56,7 +58,7 @@ const int pairsPerStep = batch / 2;
 int pairBatches = (int)(classes / pairsPerStep);
 var weights = backbone.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() > 1).Select(p => p.parameter).ToList();
 var others = backbone.parameters().Except(weights).ToList();
-using var optimizer = new FaceForge.Training.Optimizers.SgdOptimizer([new FaceForge.Training.Optimizers.SgdOptimizer.ParamGroup(weights, new() { weight_decay = 5e-4 }), new FaceForge.Training.Optimizers.SgdOptimizer.ParamGroup(others, new() { weight_decay = 0 })], 0.1, momentum: 0.9);
+using var optimizer = new SgdOptimizer([new SgdOptimizer.ParamGroup(weights, new() { weight_decay = 5e-4 }), new SgdOptimizer.ParamGroup(others, new() { weight_decay = 0 })], 0.1, momentum: 0.9);
 int perEpoch = (int)(classes * samples / batch), step = 0;
 var schedule = new LearningRateSchedule(0.1, perEpoch / 2, perEpoch * epochs, ScheduleKind.Polynomial, 2, []);
 using var shuffle = new Generator((ulong)seed);

@@ -1,6 +1,7 @@
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Detection;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Hosting;
 using FaceForge.Training.Optimizers;
 using FaceForge.Training.Recognition;
 using FaceForge.Training.Runtime;
@@ -59,6 +60,58 @@ public class ScalarLifetimeTests
         ("adam", false) => optim.Adam(parameters, 0.01, weight_decay: 1e-3),
         _ => throw new ArgumentException(kind),
     };
+
+    [Theory]
+    [MemberData(nameof(Optimizers))]
+    public void OptimizerCheckpointsReadAcrossTorchSharpsClassesAndOurs(string kind)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        string dir = TestPaths.NewTempDirectory("optimizer-names");
+        // Three states after two steps: TorchSharp's (as checkpoints before FaceForge's optimizers), ours through the
+        // archive, and ours saved raw under its own class name (as the first build with them wrote).
+        var start = randn([3, 2], generator: new Generator(5));
+        Parameter[] theirs = [new(start.clone())], ours = [new(start.clone())], raw = [new(start.clone())];
+        using var reference = Create(kind, theirs, faceforge: false);
+        using var mine = Create(kind, ours, faceforge: true);
+        using var early = Create(kind, raw, faceforge: true);
+        foreach (var (optimizer, parameters) in new[] { (reference, theirs), (mine, ours), (early, raw) })
+            for (int step = 0; step < 2; step++)
+            {
+                parameters[0].grad = full([3, 2], 0.5f + step);
+                optimizer.step();
+            }
+        string Save(string file, optim.Optimizer optimizer, bool rawName)
+        {
+            string path = Path.Combine(dir, file);
+            CheckpointArchive.Save(path, new CheckpointState(2, 0, 0), w =>
+            {
+                if (!rawName) { w.WriteOptimizer("optimizer.bin", optimizer); return; }
+                using var buffer = new MemoryStream();
+                using (var writer = new BinaryWriter(buffer)) ((OptimizerHelper)optimizer).save_state_dict(writer);
+                w.WriteBytes("optimizer.bin", buffer.ToArray());
+            });
+            return path;
+        }
+        // Each state, loaded into a fresh optimizer of the other kind, takes the same next step as its source.
+        foreach (var (file, source, parameters, rawName) in new[] { ("theirs.zip", reference, theirs, false), ("ours.zip", mine, ours, false), ("raw.zip", early, raw, true) })
+        {
+            string path = Save(file, source, rawName);
+            Parameter[] copy = [new(parameters[0].detach().clone())];
+            using var target = Create(kind, copy, faceforge: source == reference || rawName);
+            CheckpointArchive.Load(path, (r, _) => r.LoadOptimizer("optimizer.bin", target));
+            foreach (var (optimizer, p) in new[] { (source, parameters), (target, copy) })
+            {
+                p[0].grad = full([3, 2], -0.25f);
+                optimizer.step();
+            }
+            Assert.True(copy[0].eq(parameters[0]).all().item<bool>(), $"{kind}, {file}");
+        }
+        // A state of another family is refused, with TorchSharp's message naming both.
+        using var other = kind.StartsWith("sgd", StringComparison.Ordinal) ? (optim.Optimizer)new AdamOptimizer([new Parameter(start.clone())], 0.1) : new SgdOptimizer([new Parameter(start.clone())], 0.1);
+        var refusal = Assert.Throws<InvalidDataException>(() => CheckpointArchive.Load(Path.Combine(dir, "ours.zip"), (r, _) => r.LoadOptimizer("optimizer.bin", other)));
+        Assert.Contains("Mismatched optimizer type", refusal.Message);
+    }
 
     [Theory]
     [InlineData(true)]

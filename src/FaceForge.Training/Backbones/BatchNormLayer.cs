@@ -40,7 +40,9 @@ public sealed class BatchNormLayer : BatchNorm
     {
         ValidateInputDimensions(input);
         if (training && num_batches_tracked is not null) num_batches_tracked.add_(One, One); // in place: returns the buffer itself
-        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, momentum ?? 0.1, eps);
+        // No momentum: a cumulative average over the batches counted, as nn.BatchNorm's.
+        double factor = momentum ?? (num_batches_tracked is null ? 0 : 1.0 / Math.Max(1, num_batches_tracked.item<long>()));
+        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, factor, eps);
     }
 
     /// <inheritdoc/>

@@ -104,7 +104,7 @@ public sealed record DistillationConfig : IRunSettings
     [Setting("Probability that a sample is blended with another photo of its batch, lambda ~ U(0, 1), the same blend in both crops (mixup for distillation: the student matches the teacher between the training photos too); a blend has no identity, so only the distillation term sees it.")]
     public double MixupProbability { get; init; }
 
-    [Setting("First generation that blends (mixup_probability); the ones before train without blends. Blends from the first generation cost the early generations 1.1-1.3 points on LFW, and helped after plain ones (docs/benchmarks.md, \"Distillation\").")]
+    [Setting("First generation that blends (mixup_probability); the ones before train without blends. On LFW, blends from the first generation trailed the plain recipe by 1.1-1.3 points in generations 1-2 and led it after six plain ones (docs/distillation.md, \"Mixup\").")]
     public int MixupFromGeneration { get; init; } = 1;
 
     [Setting("Consecutive non-finite losses tolerated (each skipped) before training stops.")]

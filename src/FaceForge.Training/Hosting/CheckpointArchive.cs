@@ -45,11 +45,17 @@ public sealed class CheckpointWriter
     /// <summary>Writes a module's parameters and buffers.</summary>
     public void WriteModule(string name, nn.Module module) => WriteTensors(name, StateDict.Export(module));
 
-    /// <summary>Writes an optimizer's state (momentum buffers, Adam moments, step counts).</summary>
+    /// <summary>
+    /// Writes an optimizer's state (momentum buffers, Adam moments, step counts), under its TorchSharp family name
+    /// (<see cref="OptimizerStateName"/>).
+    /// </summary>
     public void WriteOptimizer(string name, optim.Optimizer optimizer)
     {
+        using var state = new MemoryStream();
+        using (var buffer = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true))
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(buffer);
         using var writer = new BinaryWriter(_zip.CreateEntry(name, CompressionLevel.Fastest).Open());
-        ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+        OptimizerStateName.Rename(state.ToArray(), writer, OptimizerStateName.Family(optimizer.GetType()), accept: optimizer.GetType().Name);
     }
 
     /// <summary>Writes a random generator's state.</summary>
@@ -100,10 +106,14 @@ public sealed class CheckpointReader
     /// <summary>Loads a module's parameters and buffers strictly.</summary>
     public void LoadModule(string name, nn.Module module) => StateDict.Load(module, ReadTensors(name), strict: true, $"{Path} ({name})");
 
-    /// <summary>Loads an optimizer's state.</summary>
+    /// <summary>Loads an optimizer's state written under its TorchSharp family name or its own class name.</summary>
     public void LoadOptimizer(string name, optim.Optimizer optimizer)
     {
-        using var reader = new BinaryReader(new MemoryStream(ReadBytes(name)));
+        using var state = new MemoryStream();
+        using (var writer = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true))
+            OptimizerStateName.Rename(ReadBytes(name), writer, optimizer.GetType().Name, accept: OptimizerStateName.Family(optimizer.GetType()));
+        state.Position = 0;
+        using var reader = new BinaryReader(state);
         ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
     }
 

@@ -4,7 +4,8 @@ namespace FaceForge.Training.Optimizers;
 
 /// <summary>
 /// AdamW (decoupled weight decay): TorchSharp's <see cref="TorchSharp.Modules.AdamW"/> (its parameter groups, options
-/// and state, so optimizer checkpoints load unchanged, and the same arithmetic in the same order), with every Scalar of
+/// and state, stored in checkpoints under TorchSharp's class name, so checkpoints of either load; and the same
+/// arithmetic in the same order), with every Scalar of
 /// the update held alive through the libtorch calls that read it.
 /// </summary>
 /// <remarks>

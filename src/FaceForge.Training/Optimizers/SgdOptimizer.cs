@@ -5,8 +5,8 @@ namespace FaceForge.Training.Optimizers;
 
 /// <summary>
 /// SGD with momentum, L2 weight decay and optional Nesterov momentum: TorchSharp's <see cref="TorchSharp.Modules.SGD"/>
-/// (its parameter groups, options and state, so optimizer checkpoints load unchanged, and the same arithmetic in the
-/// same order), with every Scalar of the update held alive through the libtorch calls that read it.
+/// (its parameter groups, options and state, stored in checkpoints under TorchSharp's class name, so checkpoints of
+/// either load; and the same arithmetic in the same order), with every Scalar of the update held alive through the libtorch calls that read it.
 /// </summary>
 /// <remarks>
 /// TorchSharp's own step passes temporary Scalars (momentum, 1 - dampening, -lr) whose finalizer may free them while
