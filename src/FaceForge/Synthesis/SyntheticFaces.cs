@@ -127,7 +127,8 @@ public sealed class SyntheticFaces
 
     /// <summary>
     /// Writes the aligned recognition set: DIR/id_NNNNN/NNNN.png per image, and DIR/landmarks.txt with each image's
-    /// five landmarks (relative path, then x1 y1 … x5 y5).
+    /// five landmarks (relative path, then x1 y1 … x5 y5). The images reach the disk before landmarks.txt is written,
+    /// flushed together at the end.
     /// </summary>
     public void WriteRecognitionSet(string directory, IProgress<int>? progress = null, int threads = 0)
     {
@@ -142,11 +143,12 @@ public sealed class SyntheticFaces
             {
                 var (image, landmarks) = RenderAligned(id, k);
                 string relative = $"{folder}/{k:D4}.png";
-                ImageEncoder.Save(image, Path.Combine(directory, relative));
+                ImageEncoder.Save(image, Path.Combine(directory, relative), flush: false);
                 lines[id * _options.ImagesPerIdentity + k] = LandmarkLine(relative, landmarks);
                 progress?.Report(Interlocked.Increment(ref done));
             }
         });
+        AtomicFile.FlushToDisk(lines.Select(line => Path.Combine(directory, line[..line.IndexOf('\t')])));
         AtomicFile.WriteAllText(Path.Combine(directory, "landmarks.txt"), string.Join('\n', lines) + "\n");
     }
 
