@@ -1,4 +1,5 @@
 using FaceForge.Training.Heads;
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,7 +38,7 @@ public sealed class MarginSoftmaxClassifier : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var norms = embeddings.norm(1);
-        var cosine = nn.functional.linear(nn.functional.normalize(embeddings, dim: 1), nn.functional.normalize(weight, dim: 1)).clamp(-1, 1);
+        var cosine = nn.functional.linear(nn.functional.normalize(embeddings, dim: 1), nn.functional.normalize(weight, dim: 1)).clamp(RootedScalars.MinusOne, RootedScalars.One);
         head.Observe(cosine.gather(1, labels.unsqueeze(1)).mean().detach());
         var loss = nn.functional.cross_entropy(head.Logits(cosine, labels, norms), labels);
         if (head.Regularizer(norms) is { } extra) loss = loss + extra;

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -58,7 +59,7 @@ public sealed class CombinedMarginHead : MarginHead
             target = sign * angle.cos() - 2 * k;
         }
         if (M3 > 0) target = target - M3;
-        if (StraightThrough) target = cosY + (target - cosY).detach();
-        return (WithTarget(cosine, labels, target) * Scale).MoveToOuterDisposeScope();
+        if (StraightThrough) target = TensorSum.Add(cosY, (target - cosY).detach());
+        return Scaled(WithTarget(cosine, labels, target)).MoveToOuterDisposeScope();
     }
 }

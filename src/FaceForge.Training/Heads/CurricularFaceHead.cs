@@ -47,6 +47,6 @@ public sealed class CurricularFaceHead : MarginHead
         var target = AdditiveAngularMargin(cosY, torch.tensor(_margin, dtype: cosY.dtype));
         var hard = cosine > target.detach();
         var modulated = torch.where(hard, cosine * (t + cosine), cosine);
-        return (WithTarget(modulated, labels, target) * Scale).MoveToOuterDisposeScope();
+        return Scaled(WithTarget(modulated, labels, target)).MoveToOuterDisposeScope();
     }
 }

@@ -48,7 +48,7 @@ public sealed class MagFaceHead : MarginHead
         using var scope = torch.NewDisposeScope();
         var cosY = TargetCosine(cosine, labels);
         var target = AdditiveAngularMargin(cosY, Margin(featureNorms).unsqueeze(1));
-        return (WithTarget(cosine, labels, target) * Scale).MoveToOuterDisposeScope();
+        return Scaled(WithTarget(cosine, labels, target)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,6 +15,20 @@ public abstract class MarginHead : nn.Module
     {
         if (!(scale > 0)) throw new ArgumentException($"Scale must be positive (got {scale}).", nameof(scale));
         Scale = scale;
+        _scale = scale.ToScalar();
+    }
+
+    // The scale as a Scalar this head holds: a temporary one may be freed while libtorch reads it (RootedScalars).
+    private readonly Scalar _scale;
+
+    /// <summary><paramref name="logits"/> times the scale s.</summary>
+    protected Tensor Scaled(Tensor logits) => logits.mul(_scale);
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _scale.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>The logit scale s.</summary>
@@ -44,14 +59,14 @@ public abstract class MarginHead : nn.Module
     /// <summary>Replaces each labelled row's target column by <paramref name="target"/> (N x 1).</summary>
     protected static Tensor WithTarget(Tensor cosine, Tensor labels, Tensor target)
     {
-        var index = labels.clamp_min(0).unsqueeze(1);
+        var index = labels.clamp_min(RootedScalars.Zero).unsqueeze(1);
         var isTarget = torch.zeros_like(cosine, dtype: ScalarType.Bool).scatter_(1, index, torch.ones_like(index, dtype: ScalarType.Bool))
-            .logical_and_(labels.ge(0).unsqueeze(1));
+            .logical_and_(labels.ge(RootedScalars.Zero).unsqueeze(1));
         return torch.where(isTarget, target.expand_as(cosine), cosine);
     }
 
     /// <summary>Each labelled row's target cosine (N x 1; unlabelled rows read column 0 and must be masked by the caller).</summary>
-    protected static Tensor TargetCosine(Tensor cosine, Tensor labels) => cosine.gather(1, labels.clamp_min(0).unsqueeze(1));
+    protected static Tensor TargetCosine(Tensor cosine, Tensor labels) => cosine.gather(1, labels.clamp_min(RootedScalars.Zero).unsqueeze(1));
 
     /// <summary>
     /// cos(theta + m) by the angle-addition formula, with ArcFace's fallback cos(theta) - m sin(m) where theta + m
@@ -59,9 +74,10 @@ public abstract class MarginHead : nn.Module
     /// </summary>
     protected static Tensor AdditiveAngularMargin(Tensor cosY, Tensor margin)
     {
-        var sinY = (1 - cosY * cosY).clamp_min(1e-12).sqrt();
+        // 1 - cos^2 and pi - m written as -x + 1 and -m + pi: the same values, with rooted Scalars.
+        var sinY = (cosY * cosY).neg().add(RootedScalars.One, RootedScalars.One).clamp_min(RootedScalars.Tiny).sqrt();
         var shifted = cosY * margin.cos() - sinY * margin.sin();
-        var threshold = (Math.PI - margin).cos();
+        var threshold = margin.neg().add(RootedScalars.Pi, RootedScalars.One).cos();
         return torch.where(cosY > threshold, shifted, cosY - margin * margin.sin());
     }
 }

@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FaceForge.Training.Runtime;
@@ -12,8 +11,6 @@ namespace FaceForge.Training.Runtime;
 /// </summary>
 internal static class TensorSum
 {
-    private static readonly Scalar One = 1.ToScalar();
-
     /// <summary><paramref name="a"/> + <paramref name="b"/>.</summary>
-    public static Tensor Add(Tensor a, Tensor b) => a.add(b, One);
+    public static Tensor Add(Tensor a, Tensor b) => a.add(b, RootedScalars.One);
 }
