@@ -1,4 +1,4 @@
-using TorchSharp;
+using FaceForge.Training.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -19,8 +19,6 @@ namespace FaceForge.Training.Backbones;
 /// </remarks>
 public sealed class BatchNormLayer : BatchNorm
 {
-    // Static, so never finalized; libtorch only reads it, so threads may share it.
-    private static readonly Scalar One = 1L.ToScalar();
     private readonly bool _spatial;
 
     private BatchNormLayer(long features, double eps, double momentum, bool affine, bool spatial)
@@ -39,7 +37,7 @@ public sealed class BatchNormLayer : BatchNorm
     public override Tensor forward(Tensor input)
     {
         ValidateInputDimensions(input);
-        if (training && num_batches_tracked is not null) num_batches_tracked.add_(One, One); // in place: returns the buffer itself
+        if (training && num_batches_tracked is not null) num_batches_tracked.add_(RootedScalars.One, RootedScalars.One); // in place: returns the buffer itself
         // No momentum: a cumulative average over the batches counted, as nn.BatchNorm's.
         double factor = momentum ?? (num_batches_tracked is null ? 0 : 1.0 / Math.Max(1, num_batches_tracked.item<long>()));
         return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, factor, eps);

@@ -45,8 +45,6 @@ internal sealed class DistillationTask : ITrainingTask
     private readonly ThreadReplicas? _studentReplicas, _teacherReplicas;
     private readonly BatchMixup? _mixup;
     private bool _centresReady;
-    // Rooted: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
-    private static readonly Scalar One = 1.ToScalar();
 
     /// <param name="config">The generation's config (its Init is the previous generation's model).</param>
     /// <param name="generation">1-based generation.</param>
@@ -222,7 +220,7 @@ internal sealed class DistillationTask : ITrainingTask
                 var (images, labels) = TensorBatch.ToTensors(batch);
                 batch.Dispose();
                 var embeddings = nn.functional.normalize(_teacherReplicas?.Infer(images) ?? _teacher.Network.call(ChannelsLast.From(images)), p: 2, dim: 1);
-                sums.index_add_(0, labels, embeddings, One);
+                sums.index_add_(0, labels, embeddings, RootedScalars.One);
             }
         var state = _classifier.Export();
         using var centres = nn.functional.normalize(sums, p: 2, dim: 1);

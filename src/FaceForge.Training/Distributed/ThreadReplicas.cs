@@ -140,9 +140,6 @@ internal sealed class ThreadReplicas : IDisposable
                 _outputs[r]!.backward([slices[r]]);
             });
             using var noGrad = torch.no_grad();
-            // An explicit Scalar, alive through every call: add_(source) makes a temporary one whose finalizer may free
-            // it while libtorch still reads it (seen once: "Expected false to be true" from Scalar::toFloat in add_).
-            using var one = 1.ToScalar();
             for (int i = 0; i < _parameters[0].Length; i++)
             {
                 var target = _parameters[0][i].grad;
@@ -152,7 +149,9 @@ internal sealed class ThreadReplicas : IDisposable
                     if (source is null || source.IsInvalid) continue;
                     if (target is null || target.IsInvalid)
                         throw new InvalidOperationException($"Parameter {i} has a gradient in replica {r} and none in the primary.");
-                    target.add_(source, one);
+                    // A rooted alpha: add_(source) makes a temporary one whose finalizer may free it while libtorch still reads it
+                    // (seen once: "Expected false to be true" from Scalar::toFloat in add_).
+                    target.add_(source, RootedScalars.One);
                 }
             }
             return true;
@@ -176,13 +175,13 @@ internal sealed class ThreadReplicas : IDisposable
         // Averaging equal values again is not always exact in float32 (3 copies: (a + a + a) / 3), so only statistics
         // that passes have moved apart are averaged: a checkpoint's state then comes back unchanged on resume.
         bool average = _trained && !_stale;
-        using Scalar one = 1.ToScalar(), count = Count.ToScalar(); // kept alive through the calls (see Backward)
+        using Scalar count = Count.ToScalar(); // kept alive through the calls (see Backward)
         for (int i = 0; i < _buffers[0].Length; i++)
         {
             var primary = _buffers[0][i];
             if (average && primary.is_floating_point())
             {
-                for (int r = 1; r < Count; r++) primary.add_(_buffers[r][i], one);
+                for (int r = 1; r < Count; r++) primary.add_(_buffers[r][i], RootedScalars.One);
                 primary.div_(count);
             }
             for (int r = 1; r < Count; r++) _buffers[r][i].copy_(primary);

@@ -134,6 +134,7 @@ public sealed class SyntheticFaces
     {
         Directory.CreateDirectory(directory);
         var lines = new string[_options.Identities * _options.ImagesPerIdentity];
+        var paths = new string[lines.Length];
         int done = 0;
         Parallel.For(0, _options.Identities, new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount }, id =>
         {
@@ -143,12 +144,14 @@ public sealed class SyntheticFaces
             {
                 var (image, landmarks) = RenderAligned(id, k);
                 string relative = $"{folder}/{k:D4}.png";
-                ImageEncoder.Save(image, Path.Combine(directory, relative), flush: false);
-                lines[id * _options.ImagesPerIdentity + k] = LandmarkLine(relative, landmarks);
+                int index = id * _options.ImagesPerIdentity + k;
+                paths[index] = Path.Combine(directory, relative);
+                ImageEncoder.Save(image, paths[index], flush: false);
+                lines[index] = LandmarkLine(relative, landmarks);
                 progress?.Report(Interlocked.Increment(ref done));
             }
         });
-        AtomicFile.FlushToDisk(lines.Select(line => Path.Combine(directory, line[..line.IndexOf('\t')])));
+        AtomicFile.FlushToDisk(paths);
         AtomicFile.WriteAllText(Path.Combine(directory, "landmarks.txt"), string.Join('\n', lines) + "\n");
     }
 
