@@ -172,15 +172,43 @@ public class ScalarLifetimeTests
     }
 
     [Fact]
+    public void PartialFcAndFfcStepsSurviveTheCollector()
+    {
+        // Before their numbers were held, 3,000 steps here failed 13 (Partial FC, ArcFace), 10 (MagFace), 14
+        // (CurricularFace) and 39 times (FFC); docs/reliability.md.
+        TorchRuntime.EnsureLoaded();
+        manual_seed(0);
+        using var features = randn(16, 32);
+        using var labels = randint(0, 200, [16]);
+        foreach (var head in new MarginHead[] { new MagFaceHead(32, 1, 51, 0.45, 1, 5), new CurricularFaceHead(0.5, 32) })
+        {
+            using var pfc = new PartialFc(200, 32, head, new PartialFcOptions { SampleRate = 0.5 });
+            var steps = TensorSumTests.Hammer(() =>
+            {
+                using var scope = NewDisposeScope();
+                pfc.ForwardBackward(features, labels, out _);
+                pfc.Step(0.1, 0.9, 5e-4);
+            }, 600);
+            Assert.Equal(0, steps.Failures);
+        }
+        using var ffc = new FfcClassifier(64, 32, CombinedMarginHead.ArcFace(0.5, 32));
+        using var x = randn(8, 32);
+        using var y = randn(8, 32);
+        using var labelsX = randint(0, 100, [8]);
+        using var labelsY = randint(0, 100, [8]);
+        var passes = TensorSumTests.Hammer(() =>
+        {
+            using var scope = NewDisposeScope();
+            ffc.Step(x.clone().requires_grad_(true), labelsX, x, y.clone().requires_grad_(true), labelsY, y).backward();
+        }, 600);
+        Assert.Equal(0, passes.Failures);
+    }
+
+    [Fact]
     public void EveryNetworkFaceForgeTrainsNormalisesWithItsOwnLayer()
     {
         TorchRuntime.EnsureLoaded();
-        var networks = BackboneCatalog.Names.Where(n => n is not ("iresnet50" or "iresnet100"))
-            .Select(name => (name, (nn.Module)BackboneCatalog.Create(BackboneCatalog.Defaults(name))))
-            .Append(("retinaface", new RetinaFaceMobileNet()))
-            .Append(("aofd", new OcclusionAwareDetector()))
-            .Append(("uncertainty head", new UncertaintyHead(512 * 7 * 7, 512)));
-        foreach (var (name, network) in networks)
+        foreach (var (name, network) in TrainedNetworks())
             using (network)
             {
                 var norms = network.modules().OfType<BatchNorm>().ToList();
@@ -193,6 +221,62 @@ public class ScalarLifetimeTests
         {
             using var optimizer = RecognitionTask.CreateOptimizer(TrainerTests.SmallRun("unused", 1) with { Optimizer = kind }, [parameter]);
             Assert.True(optimizer is SgdOptimizer or AdamWOptimizer, $"{kind}: {optimizer.GetType().Name}");
+        }
+    }
+
+    private static IEnumerable<(string Name, nn.Module Network)> TrainedNetworks() =>
+        BackboneCatalog.Names.Where(n => n is not ("iresnet50" or "iresnet100"))
+            .Select(name => (name, (nn.Module)BackboneCatalog.Create(BackboneCatalog.Defaults(name))))
+            .Append(("retinaface", new RetinaFaceMobileNet()))
+            .Append(("aofd", new OcclusionAwareDetector()))
+            .Append(("uncertainty head", new UncertaintyHead(512 * 7 * 7, 512)));
+
+    [Fact]
+    public void TrainingCodeHoldsEveryScalarItPassesToLibtorch()
+    {
+        TorchRuntime.EnsureLoaded();
+        // TorchSharp's own layers in the networks, whose forward the call-site scan cannot reach.
+        foreach (var (name, network) in TrainedNetworks())
+            using (network)
+                Assert.All(network.modules(), m => Assert.False(TemporaryScalarScan.ForwardMakesOne(m.GetType()), $"{name}: {m.GetType().Name}.forward"));
+        Assert.True(TemporaryScalarScan.ForwardMakesOne(typeof(BatchNorm2d)));
+
+        // The scan itself: it finds what it must (a temporary, a Scalar-making TorchSharp call, an undisposed local).
+        var planted = TemporaryScalarScan.Find(typeof(ScalarLifetimeTests).Assembly).Where(line => line.Contains(nameof(PlantedTemporaries))).ToList();
+        Assert.Contains(planted, line => line.Contains("::Temporary ") && line.EndsWith("temporary Scalar"));
+        Assert.Contains(planted, line => line.Contains("::Plus ") && line.Contains("op_Addition makes a temporary Scalar inside"));
+        Assert.Contains(planted, line => line.Contains("::Square ") && line.Contains("square makes a temporary Scalar inside"));
+        Assert.Contains(planted, line => line.Contains("::Undisposed ") && line.EndsWith("never disposed"));
+        Assert.Contains(planted, line => line.Contains("::AsTensor ") && line.EndsWith("(TorchSharp throws)"));
+        Assert.DoesNotContain(planted, line => line.Contains("::Held "));
+        Assert.Equal(5, planted.Count);
+        // OwnedScalars.Hold makes the Scalars its list keeps until it is disposed: the one place a local is the point.
+        foreach (var assembly in new[] { typeof(PartialFc).Assembly, typeof(Cli.CliRunner).Assembly })
+        {
+            var found = TemporaryScalarScan.Find(assembly).Where(line => !line.StartsWith($"{typeof(OwnedScalars).FullName}::{nameof(OwnedScalars.Hold)} ")).ToList();
+            Assert.Empty(found);
+        }
+    }
+
+    /// <summary>What <see cref="TemporaryScalarScan"/> must flag, and one it must not.</summary>
+    private static class PlantedTemporaries
+    {
+        public static Tensor Temporary(Tensor x) => x.mul(2.0);
+        public static Tensor Plus(Tensor x) => x + x;
+        public static Tensor Square(Tensor x) => x.square();
+
+        public static Tensor Undisposed(Tensor x)
+        {
+            TorchSharp.Scalar two = 2.0;
+            return x.mul(two);
+        }
+
+        public static Tensor AsTensor(Tensor x) => pow(RootedScalars.Two, x);
+
+        public static Tensor Held(Tensor x)
+        {
+            using TorchSharp.Scalar two = 2.0;
+            return x.mul(two).add(x, RootedScalars.One);
         }
     }
 }

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -22,7 +23,7 @@ internal static class BackboneInit
                     linear.bias?.zero_();
                     break;
                 case BatchNorm bn:
-                    bn.weight?.fill_(1);
+                    bn.weight?.fill_(RootedScalars.One);
                     bn.bias?.zero_();
                     break;
             }

@@ -17,13 +17,16 @@ namespace FaceForge.Training.Backbones;
 /// </summary>
 public sealed class ChannelPReLU : nn.Module<Tensor, Tensor>
 {
+    // The slope PReLU starts from, rooted (RootedScalars).
+    private static readonly Scalar InitialSlope = 0.25f;
+
     private readonly Parameter weight;
 
     /// <summary>A PReLU over <paramref name="channels"/> channels.</summary>
     public ChannelPReLU(long channels) : base(nameof(ChannelPReLU))
     {
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "A PReLU needs at least one channel.");
-        weight = nn.Parameter(torch.full(channels, 0.25f));
+        weight = nn.Parameter(torch.full(channels, InitialSlope));
         RegisterComponents();
     }
 

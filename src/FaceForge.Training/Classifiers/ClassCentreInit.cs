@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,9 @@ namespace FaceForge.Training.Classifiers;
 internal static class ClassCentreInit
 {
     private const long BlockRows = 1 << 16;
+
+    // N(0, 0.01)'s mean and spread, rooted (RootedScalars).
+    private static readonly Scalar Centre = 0.0, Spread = 0.01;
 
     /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) of the initial <paramref name="classes"/>-row matrix, in <paramref name="type"/>.</summary>
     public static Tensor Rows(long start, long count, long classes, int embeddingSize, int seed, ScalarType type)
@@ -26,7 +30,8 @@ internal static class ClassCentreInit
             generator.manual_seed(Randomness.SeedMixer.Mix(seed, 0xCE47, block));
             // Always the whole block: libtorch's normal sampler treats a tensor's last few values differently, so
             // drawing only a prefix would change them.
-            var values = torch.normal(0, 0.01, [Math.Min(BlockRows, classes - blockStart), embeddingSize], generator: generator);
+            // torch.normal(0, 0.01, ...) as it computes it, randn * std + mean, with Scalars that outlive the calls (RootedScalars).
+            var values = torch.randn([Math.Min(BlockRows, classes - blockStart), embeddingSize], generator: generator).mul_(Spread).add_(Centre, RootedScalars.One);
             centres.narrow(0, from - start, to - from).copy_(values.narrow(0, from - blockStart, to - from).to_type(type));
         }
         return centres;

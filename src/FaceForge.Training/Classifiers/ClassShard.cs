@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ public sealed class ClassShard : IDisposable
         Count = count;
         Centres = centres;
         Momentum = momentum;
-        Updated = torch.full(count, -1L, dtype: ScalarType.Int64).DetachFromDisposeScope();
+        Updated = torch.full(count, RootedScalars.MinusOne, dtype: ScalarType.Int64).DetachFromDisposeScope();
     }
 
     /// <summary>First class of the shard.</summary>

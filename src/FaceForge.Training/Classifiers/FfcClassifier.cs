@@ -1,5 +1,6 @@
 using FaceForge.Training.Distributed;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,6 +22,9 @@ namespace FaceForge.Training.Classifiers;
 public sealed class FfcClassifier : IDisposable
 {
     private readonly ICommunicator _world;
+
+    // Masks for the softmax, rooted (RootedScalars): the double for masked_fill_, the float for a float32 fill.
+    private static readonly Scalar NegativeInfinity = double.NegativeInfinity, NegativeInfinityF = float.NegativeInfinity;
 
     /// <summary>A pool of <paramref name="poolSize"/> entries for <paramref name="embeddingSize"/>-d features.</summary>
     public FfcClassifier(int poolSize, int embeddingSize, MarginHead head, ICommunicator? communicator = null)
@@ -56,7 +60,7 @@ public sealed class FfcClassifier : IDisposable
     public Tensor Step(Tensor probeX, Tensor labelsX, Tensor galleryX, Tensor probeY, Tensor labelsY, Tensor galleryY)
     {
         var tentative = Pass(probeX, labelsX, galleryY, labelsY, rollback: true);
-        return tentative + Pass(probeY, labelsY, galleryX, labelsX, rollback: false);
+        return TensorSum.Add(tentative, Pass(probeY, labelsY, galleryX, labelsX, rollback: false));
     }
 
     /// <summary>
@@ -95,30 +99,32 @@ public sealed class FfcClassifier : IDisposable
                 var f = features.detach();
                 var occupied = Pool.Occupied();
                 var first = Pool.Slots[0];
-                var cosine = f.mm(first.t()).clamp_(-1, 1);
+                var cosine = f.mm(first.t()).clamp_(RootedScalars.MinusOne, RootedScalars.One);
                 Tensor? refreshed = existing.Count > 0 ? torch.tensor(existing.Order().Select(e => (long)e).ToArray()) : null;
                 var second = cosine;
                 Tensor? change = null;
                 if (refreshed is not null)
                 {
                     change = Pool.Slots[1].index_select(0, refreshed) - first.index_select(0, refreshed);
-                    second = cosine.clone().index_copy_(1, refreshed, f.mm(Pool.Slots[1].index_select(0, refreshed).t()).clamp_(-1, 1));
+                    second = cosine.clone().index_copy_(1, refreshed, f.mm(Pool.Slots[1].index_select(0, refreshed).t()).clamp_(RootedScalars.MinusOne, RootedScalars.One));
                 }
                 // Gradients of both matrices; the second reads slot 1 in the refreshed columns: g1 W + g2 W' = (g1 + g2) W + g2[:, r] (W'[r] - W[r]).
                 var (value2, gradient2) = PoolLoss(second, entries, occupied);
                 featureGradient = refreshed is not null ? gradient2.index_select(1, refreshed).mm(change!) : torch.zeros_like(f);
                 var (value1, gradient1) = PoolLoss(cosine, entries, occupied);
-                featureGradient.add_(gradient1.add_(gradient2).mm(first));
+                featureGradient.add_(gradient1.add_(gradient2, RootedScalars.One).mm(first), RootedScalars.One);
                 value = value1 + value2;
             }
             if (_world.Size > 1)
             {
                 value /= _world.Size;
-                featureGradient.div_(_world.Size);
+                using Scalar processes = _world.Size;
+                featureGradient.div_(processes);
             }
             // A scalar worth the loss whose gradient into the features is featureGradient.
             var surrogate = (features * featureGradient).sum();
-            return surrogate + (value - surrogate.detach());
+            using Scalar worth = value;
+            return TensorSum.Add(surrogate, surrogate.detach().neg().add(worth, RootedScalars.One));
         }
         finally
         {
@@ -134,6 +140,8 @@ public sealed class FfcClassifier : IDisposable
     private (double Value, Tensor Gradient) PoolLoss(Tensor cosine, long[] entries, Tensor occupied)
     {
         float scale = (float)Head.Scale;
+        // Every number below goes to libtorch as a Scalar held through the calls (a temporary may be freed mid-call: RootedScalars).
+        using Scalar scaled = scale;
         var gradient = torch.zeros_like(cosine);
         double value = 0;
         var free = occupied.logical_not().unsqueeze(0);
@@ -149,14 +157,15 @@ public sealed class FfcClassifier : IDisposable
                 targetLogit = Head.Logits(targetCosine.unsqueeze(1), torch.zeros(known.Length, dtype: ScalarType.Int64), torch.ones(known.Length)).squeeze(1);
             var target = targetLogit.detach();
             // Every other occupied column is s cos; the target column is set apart and added back with its margin.
-            c.masked_fill_(free, double.NegativeInfinity).scatter_(1, columns, torch.full([known.Length, 1], float.NegativeInfinity));
-            var rowMax = torch.maximum(c.max(1).values * scale, target);
-            var exps = c.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
+            using Scalar rowCount = known.Length, rowNumerator = scale / known.Length;
+            c.masked_fill_(free, NegativeInfinity).scatter_(1, columns, torch.full([known.Length, 1], NegativeInfinityF));
+            var rowMax = torch.maximum(c.max(1).values.mul(scaled), target);
+            var exps = c.mul_(scaled).sub_(rowMax.unsqueeze(1)).exp_();
             var targetExp = (target - rowMax).exp();
-            var sum = exps.sum(1) + targetExp;
-            value += (sum.log() + rowMax - target).mean().item<float>();
-            using (torch.enable_grad()) targetLogit.backward([(targetExp / sum - 1) / known.Length]);
-            var rowGradient = exps.mul_((scale / known.Length / sum).unsqueeze(1)).scatter_(1, columns, targetCosine.grad!.unsqueeze(1));
+            var sum = TensorSum.Add(exps.sum(1), targetExp);
+            value += (TensorSum.Add(sum.log(), rowMax) - target).mean().item<float>();
+            using (torch.enable_grad()) targetLogit.backward([(targetExp / sum).sub(RootedScalars.One).div(rowCount)]);
+            var rowGradient = exps.mul_(sum.reciprocal().mul(rowNumerator).unsqueeze(1)).scatter_(1, columns, targetCosine.grad!.unsqueeze(1));
             gradient.index_copy_(0, rows, rowGradient);
         }
         long[] unknown = Enumerable.Range(0, entries.Length).Where(i => entries[i] < 0).Select(i => (long)i).ToArray();
@@ -164,10 +173,11 @@ public sealed class FfcClassifier : IDisposable
         {
             var rows = torch.tensor(unknown);
             // k over the filled entries only: free columns would add zeros to the mean.
-            var (values, positions) = cosine.index_select(0, rows).masked_fill_(free, -1).topk(Math.Min(HardNegatives, Pool.Count), dim: 1);
+            var (values, positions) = cosine.index_select(0, rows).masked_fill_(free, RootedScalars.MinusOne).topk(Math.Min(HardNegatives, Pool.Count), dim: 1);
             long count = values.numel();
-            value += values.clamp_min(0).sum().item<float>() / count;
-            var weights = values.gt(0).to_type(ScalarType.Float32).div_(count);
+            using Scalar valueCount = count;
+            value += values.clamp_min(RootedScalars.Zero).sum().item<float>() / count;
+            var weights = values.gt(RootedScalars.Zero).to_type(ScalarType.Float32).div_(valueCount);
             gradient.index_copy_(0, rows, torch.zeros(unknown.Length, cosine.shape[1]).scatter_(1, positions, weights));
         }
         return (value, gradient);

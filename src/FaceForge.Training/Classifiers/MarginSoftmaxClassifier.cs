@@ -41,7 +41,7 @@ public sealed class MarginSoftmaxClassifier : nn.Module<Tensor, Tensor, Tensor>
         var cosine = nn.functional.linear(nn.functional.normalize(embeddings, dim: 1), nn.functional.normalize(weight, dim: 1)).clamp(RootedScalars.MinusOne, RootedScalars.One);
         head.Observe(cosine.gather(1, labels.unsqueeze(1)).mean().detach());
         var loss = nn.functional.cross_entropy(head.Logits(cosine, labels, norms), labels);
-        if (head.Regularizer(norms) is { } extra) loss = loss + extra;
+        if (head.Regularizer(norms) is { } extra) loss = TensorSum.Add(loss, extra);
         return loss.MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -42,10 +43,13 @@ internal sealed class MomentumCatchUp : IDisposable
         if (window > 0)
         {
             // Step u = Steps - window + j gains lr * mu^(window - j) for j = 0 .. window - 1.
-            using var exponents = torch.arange(window, 0, -1, dtype: ScalarType.Float64);
-            using var gains = torch.pow(momentum, exponents).mul_(learningRate);
+            // Numbers as Scalars held through the calls (a temporary one may be freed mid-call: RootedScalars).
+            using Scalar first = window, lr = learningRate;
+            using var mu = torch.tensor(momentum);
+            using var exponents = torch.arange(first, RootedScalars.Zero, RootedScalars.MinusOne, dtype: ScalarType.Float64);
+            using var gains = torch.pow(mu, exponents).mul_(lr);
             using var slice = _sums.narrow(0, Steps - window, window);
-            slice.add_(gains);
+            slice.add_(gains, RootedScalars.One);
         }
         if (Steps + 1 > _sums.shape[0])
         {
@@ -65,11 +69,13 @@ internal sealed class MomentumCatchUp : IDisposable
     public (Tensor Displacement, Tensor Decay)? Gap(Tensor updated)
     {
         using var scope = torch.NewDisposeScope();
-        var since = updated.clamp_min(0);
-        var gap = (Steps - 1) - since;
+        using Scalar last = Steps - 1;
+        var mu = torch.tensor(double.IsNaN(_momentum) ? 0.0 : _momentum);
+        var since = updated.clamp_min(RootedScalars.Zero);
+        var gap = since.neg().add(last, RootedScalars.One);
         if (updated.numel() == 0 || gap.max().item<long>() <= 0) return null;
         var displacement = _sums.index_select(0, since).to_type(ScalarType.Float32);
-        var decay = torch.pow(double.IsNaN(_momentum) ? 0 : _momentum, gap.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
+        var decay = torch.pow(mu, gap.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
         return (displacement.MoveToOuterDisposeScope(), decay.MoveToOuterDisposeScope());
     }
 

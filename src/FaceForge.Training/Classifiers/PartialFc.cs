@@ -1,5 +1,6 @@
 using FaceForge.Training.Distributed;
 using FaceForge.Training.Heads;
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,6 +27,9 @@ public sealed class PartialFc : IDisposable
     private readonly Pending?[] _pending;
     private readonly Tensor?[] _gradients;
     private readonly MomentumCatchUp _catchUp = new();
+
+    // Constants passed to libtorch, rooted (RootedScalars): 2 ranks the positives above every random score in [0, 1).
+    private static readonly Scalar AboveRandom = 2.0, MinusOneF = -1f;
 
     /// <summary>Creates the shards this process owns, centres drawn from N(0, 0.01) (see <see cref="ClassCentreInit"/>).</summary>
     public PartialFc(long classes, int embeddingSize, MarginHead head, PartialFcOptions options, ICommunicator? communicator = null)
@@ -78,11 +82,11 @@ public sealed class PartialFc : IDisposable
     internal Tensor Sample(ClassShard shard, int shardIndex, Tensor positives)
     {
         long wanted = Math.Clamp((long)(Options.SampleRate * shard.Count), 1, shard.Count);
-        if (Options.SampleRate >= 1) return torch.arange(shard.Count, dtype: ScalarType.Int64);
+        if (Options.SampleRate >= 1) { using Scalar count = shard.Count; return torch.arange(RootedScalars.Zero, count, RootedScalars.One, dtype: ScalarType.Int64); }
         if (positives.numel() >= wanted) return positives;
         _generator.manual_seed(Randomness.SeedMixer.Mix(Options.Seed, _communicator.Rank, shardIndex, SamplerStep));
         var scores = torch.rand([shard.Count], generator: _generator);
-        scores.index_fill_(0, positives, 2.0); // positives outrank every random score
+        scores.index_fill_(0, positives, AboveRandom); // positives outrank every random score
         return scores.topk((int)wanted).indexes.sort().Values;
     }
 
@@ -109,7 +113,7 @@ public sealed class PartialFc : IDisposable
             loss += extra.item<float>();
             x.grad!.zero_();
             extra.backward();
-            gradient += x.grad!;
+            gradient.add_(x.grad!, RootedScalars.One);
         }
         long localRows = features.shape[0];
         featureGradient = gradient.narrow(0, _communicator.Rank * localRows, localRows).to_type(features.dtype).MoveToOuterDisposeScope();
@@ -125,12 +129,13 @@ public sealed class PartialFc : IDisposable
     private (Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, Tensor Mapped, Tensor Here) Prepare(int s, Tensor y)
     {
         var shard = _shards[s];
-        var local = y - shard.Start;
-        var here = local.ge(0).logical_and(local.lt(shard.Count));
+        using Scalar start = shard.Start, count = shard.Count, last = shard.Count - 1;
+        var local = y.sub(start);
+        var here = local.ge(RootedScalars.Zero).logical_and(local.lt(count));
         var rows = Sample(shard, s, local.masked_select(here).unique(sorted: true).output);
         // At rate 1 every row is updated every step, so none is ever behind: skip the per-row check.
         var (caughtWeights, caughtVelocity) = Options.Momentum == CentreMomentum.CatchUp && Options.SampleRate < 1 ? CaughtUpRows(shard, rows) : (null, null);
-        var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(0, shard.Count - 1)), torch.tensor(-1L));
+        var mapped = torch.where(here, torch.searchsorted(rows, local.clamp(RootedScalars.Zero, last)), torch.tensor(-1L));
         if (caughtWeights is null && rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32)
             return (rows, shard.Centres.detach(), null, null, mapped, here);
         var weights = caughtWeights ?? (rows.numel() == shard.Count ? shard.Centres : shard.Centres.index_select(0, rows)).to_type(ScalarType.Float32);
@@ -148,10 +153,12 @@ public sealed class PartialFc : IDisposable
     {
         long n = y.shape[0];
         float scale = (float)Head.Scale;
+        // Every number below goes to libtorch as a Scalar held through the calls (a temporary may be freed mid-call: RootedScalars).
+        using Scalar scaled = scale, batch = n, rowNumerator = scale / n;
         var xn = nn.functional.normalize(x, dim: 1);
         var xd = xn.detach();
         var shards = new List<(Tensor Rows, Tensor Weights, Tensor? Copy, Tensor? CaughtVelocity, List<Block> Blocks)>();
-        var maxCosine = torch.full(n, -1f);
+        var maxCosine = torch.full(n, MinusOneF);
         var targetCosine = torch.zeros(n);
         for (int s = 0; s < _shards.Length; s++)
         {
@@ -164,8 +171,8 @@ public sealed class PartialFc : IDisposable
                 using var blockScope = torch.NewDisposeScope();
                 long count = Math.Min(Options.BlockRows, weights.shape[0] - start);
                 var block = weights.narrow(0, start, count);
-                var norms = block.norm(1).clamp_min_(1e-12);
-                var cosine = xd.mm(block.t()).div_(norms).clamp_(-1, 1);
+                var norms = block.norm(1).clamp_min_(RootedScalars.Tiny);
+                var cosine = xd.mm(block.t()).div_(norms).clamp_(RootedScalars.MinusOne, RootedScalars.One);
                 maxCosine = torch.maximum(maxCosine, cosine.max(1).values).MoveToOuterDisposeScope();
                 var (targetRows, targetColumns) = Targets(columns, start, count);
                 if (targetRows.Length > 0)
@@ -184,25 +191,25 @@ public sealed class PartialFc : IDisposable
         // The target logits, through the head on the N target cosines (autograd on N values, and on the norms for MagFace).
         var targetLeaf = targetCosine.clone().requires_grad_(true);
         var targetLogit = Head.Logits(targetLeaf.unsqueeze(1), torch.zeros(n, dtype: ScalarType.Int64), x.norm(1), targetCosine).squeeze(1);
-        var rowMax = torch.maximum(maxCosine * scale, targetLogit.detach());
+        var rowMax = torch.maximum(maxCosine.mul(scaled), targetLogit.detach());
         var sumExp = torch.zeros(n);
         foreach (var shard in shards)
             foreach (var (_, _, values, targetRows, targetColumns) in shard.Blocks)
             {
                 using var blockScope = torch.NewDisposeScope();
                 if (targetRows.Length > 0) values.index_put_(torch.tensor(float.NegativeInfinity), torch.tensor(targetRows), torch.tensor(targetColumns));
-                values.mul_(scale).sub_(rowMax.unsqueeze(1)).exp_();
-                sumExp.add_(values.sum(1));
+                values.mul_(scaled).sub_(rowMax.unsqueeze(1)).exp_();
+                sumExp.add_(values.sum(1), RootedScalars.One);
             }
         _communicator.AllReduce(sumExp, ReduceOperation.Sum);
         var targetExp = (targetLogit.detach() - rowMax).exp();
-        sumExp += targetExp;
-        double loss = (sumExp.log() + rowMax - targetLogit.detach()).mean().item<float>();
+        sumExp.add_(targetExp, RootedScalars.One);
+        double loss = (TensorSum.Add(sumExp.log(), rowMax) - targetLogit.detach()).mean().item<float>();
 
         // Backward. The target: d loss / d logit = (p - 1) / N through the head; every other column: s p / N.
-        targetLogit.backward([(targetExp / sumExp - 1) / n]);
+        targetLogit.backward([(targetExp / sumExp).sub(RootedScalars.One).div(batch)]);
         var targetGradient = targetLeaf.grad!;
-        var rowScale = (scale / n / sumExp).unsqueeze(1);
+        var rowScale = sumExp.reciprocal().mul(rowNumerator).unsqueeze(1);
         using Scalar one = 1.0;
         var featureGradient = torch.zeros_like(xd);
         for (int s = 0; s < shards.Count; s++)
@@ -225,7 +232,7 @@ public sealed class PartialFc : IDisposable
                 // d cos / d w = (x - cos w^) / |w|: the product below (written in place), minus its component along w.
                 // g^T made contiguous first: libtorch's product with a transposed N-row operand is several times slower.
                 var centreGradient = gradient.narrow(0, start, count).addmm_(g.t().contiguous(), xd, beta: 0);
-                var along = (centreGradient * block).sum(1).div_(norms.square()).neg_().unsqueeze(1);
+                var along = (centreGradient * block).sum(1).div_(norms.pow(RootedScalars.Two)).neg_().unsqueeze(1);
                 centreGradient.addcmul_(block, along, one);
             }
             _pending[s]?.Dispose();
@@ -272,6 +279,7 @@ public sealed class PartialFc : IDisposable
     private double Generic(Tensor x, Tensor y)
     {
         long n = y.shape[0];
+        using Scalar batch = n;
 
         // Pass 1: sample and score each shard; each row's target cosine, wherever its class lives, is gathered for the
         // head (CurricularFace's running mean and hard-negative test).
@@ -281,8 +289,8 @@ public sealed class PartialFc : IDisposable
         {
             var (rows, prepared, copy, caughtVelocity, mapped, here) = Prepare(s, y);
             var weights = prepared.detach().requires_grad_(true);
-            var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(-1, 1);
-            targetCosine += torch.where(here, cosine.detach().gather(1, mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
+            var cosine = nn.functional.linear(nn.functional.normalize(x, dim: 1), nn.functional.normalize(weights, dim: 1)).clamp(RootedScalars.MinusOne, RootedScalars.One);
+            targetCosine.add_(torch.where(here, cosine.detach().gather(1, mapped.clamp_min(RootedScalars.Zero).unsqueeze(1)).squeeze(1), torch.tensor(0f)), RootedScalars.One);
             parts.Add((cosine, mapped, here, rows, weights, copy, caughtVelocity));
         }
         _communicator.AllReduce(targetCosine, ReduceOperation.Sum);
@@ -297,18 +305,18 @@ public sealed class PartialFc : IDisposable
         for (int i = 0; i < logits.Count; i++)
         {
             var shifted = logits[i].detach() - rowMax.unsqueeze(1);
-            sumExp += shifted.exp().sum(1);
-            targetLogit += torch.where(parts[i].Here, logits[i].detach().gather(1, parts[i].Mapped.clamp_min(0).unsqueeze(1)).squeeze(1), torch.tensor(0f));
+            sumExp.add_(shifted.exp().sum(1), RootedScalars.One);
+            targetLogit.add_(torch.where(parts[i].Here, logits[i].detach().gather(1, parts[i].Mapped.clamp_min(RootedScalars.Zero).unsqueeze(1)).squeeze(1), torch.tensor(0f)), RootedScalars.One);
         }
         _communicator.AllReduce(sumExp, ReduceOperation.Sum);
         _communicator.AllReduce(targetLogit, ReduceOperation.Sum);
-        double loss = (sumExp.log() + rowMax - targetLogit).mean().item<float>();
+        double loss = (TensorSum.Add(sumExp.log(), rowMax) - targetLogit).mean().item<float>();
 
         for (int i = 0; i < logits.Count; i++)
         {
             var p = (logits[i].detach() - rowMax.unsqueeze(1)).exp() / sumExp.unsqueeze(1);
-            var onehot = torch.zeros_like(p).scatter_(1, parts[i].Mapped.clamp_min(0).unsqueeze(1), parts[i].Here.to_type(ScalarType.Float32).unsqueeze(1));
-            logits[i].backward([(p - onehot) / n]);
+            var onehot = torch.zeros_like(p).scatter_(1, parts[i].Mapped.clamp_min(RootedScalars.Zero).unsqueeze(1), parts[i].Here.to_type(ScalarType.Float32).unsqueeze(1));
+            logits[i].backward([(p - onehot).div(batch)]);
             _pending[i]?.Dispose();
             _pending[i] = new Pending(parts[i].Rows.DetachFromDisposeScope(), parts[i].Weights.grad!.detach().clone().DetachFromDisposeScope(),
                 parts[i].Copy?.DetachFromDisposeScope(), parts[i].CaughtVelocity?.DetachFromDisposeScope());
@@ -343,7 +351,7 @@ public sealed class PartialFc : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         // Scalars held in locals: each must outlive the native calls that read it (see StateDict.Load).
-        using Scalar mu = momentum, decay = weightDecay, step = -learningRate;
+        using Scalar mu = momentum, decay = weightDecay, step = -learningRate, updates = _catchUp.Steps;
         for (int i = 0; i < _shards.Length; i++)
         {
             if (_pending[i] is not { } pending) continue;
@@ -351,20 +359,20 @@ public sealed class PartialFc : IDisposable
             if (pending.Rows.numel() == shard.Count && shard.Centres.dtype == ScalarType.Float32 && pending.Weights is null)
             {
                 // Every row sampled, float32 storage: update in place, no gathered copies.
-                shard.Momentum.mul_(mu).add_(pending.Gradient).add_(shard.Centres, alpha: decay);
+                shard.Momentum.mul_(mu).add_(pending.Gradient, RootedScalars.One).add_(shard.Centres, alpha: decay);
                 shard.Centres.add_(shard.Momentum, alpha: step);
-                shard.Updated.fill_(_catchUp.Steps);
+                shard.Updated.fill_(updates);
                 continue;
             }
             // The rows as scored (gathered or caught up) come from the forward pass, else are read now; either way
             // this step owns them and updates them in place before writing them back.
             var weights = pending.Weights ?? shard.Centres.index_select(0, pending.Rows).to_type(ScalarType.Float32);
             var velocity = pending.Velocity ?? shard.Momentum.index_select(0, pending.Rows).to_type(ScalarType.Float32);
-            velocity.mul_(mu).add_(pending.Gradient).add_(weights, alpha: decay);
+            velocity.mul_(mu).add_(pending.Gradient, RootedScalars.One).add_(weights, alpha: decay);
             using (var stored = velocity.to_type(shard.Momentum.dtype)) shard.Momentum.index_copy_(0, pending.Rows, stored);
             weights.add_(velocity, alpha: step);
             using (var stored = weights.to_type(shard.Centres.dtype)) shard.Centres.index_copy_(0, pending.Rows, stored);
-            shard.Updated.index_fill_(0, pending.Rows, _catchUp.Steps);
+            shard.Updated.index_fill_(0, pending.Rows, updates);
             // Applied: a second Step without a forward pass reads the rows afresh rather than reapplying a catch-up.
             pending.Weights?.Dispose();
             pending.Velocity?.Dispose();

@@ -2,6 +2,7 @@ using FaceForge.Detection;
 using FaceForge.Models;
 using FaceForge.Training.Hosting;
 using FaceForge.Training.Optimizers;
+using FaceForge.Training.Runtime;
 using FaceForge.Training.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -134,6 +135,9 @@ internal sealed class DetectorTask : ITrainingTask
         double maskedValue = 0;
         double lr = step >= _config.LrDropAt * context.TotalSteps ? _config.LearningRate * _config.LrDropFactor : _config.LearningRate;
         using var scope = torch.NewDisposeScope();
+        // The loss weights as Scalars held through the calls (a temporary may be freed mid-call: RootedScalars).
+        using Scalar teacherWeight = _config.TeacherWeight, holdWeight = _config.BackgroundHoldWeight,
+            segmentationWeight = _config.SegmentationWeight, entropyWeight = _config.GeneratorEntropy;
         var input = torch.tensor(batch.SelectMany(s => s.Pixels).ToArray(), [batch.Length, 3, height, width]);
         var targets = MultiBoxLoss.Match(batch, _priors, width, height);
         var body = _detector.Body(input);
@@ -151,18 +155,18 @@ internal sealed class DetectorTask : ITrainingTask
             {
                 var consistency = TeacherConsistency(heads, teacher, studentOdds, teacherOdds, clean, targets.Owner);
                 teacherValue = consistency.item<float>();
-                loss = loss + _config.TeacherWeight * consistency;
+                loss = TensorSum.Add(loss, consistency.mul(teacherWeight));
             }
             if (_config.BackgroundHoldWeight > 0)
             {
                 var (background, matched) = BackgroundAnchors(batch, targets.Owner, _priors, width, height);
                 var hold = BackgroundHold(studentOdds, teacherOdds, background, matched);
                 holdValue = hold.item<float>();
-                loss = loss + _config.BackgroundHoldWeight * hold;
+                loss = TensorSum.Add(loss, hold.mul(holdWeight));
             }
         }
         if (_occlusion is not null && _samples.HasMasks)
-            loss = loss + _config.SegmentationWeight * SegmentationLoss(_occlusion.Occlusion(features[0]), OcclusionCells(batch, features[0], width, height));
+            loss = TensorSum.Add(loss, SegmentationLoss(_occlusion.Occlusion(features[0]), OcclusionCells(batch, features[0], width, height)).mul(segmentationWeight));
         if (_config.Adversarial)
         {
             var (logits, faces) = Policy(_generator, features[0], batch);
@@ -172,7 +176,7 @@ internal sealed class DetectorTask : ITrainingTask
             // Masks hide the body's features, so FPN and SSH must find the face from what is left, with context.
             var masked = Mask(body, batch, faces, chosen.data<long>().ToArray(), step);
             var (maskedLoss, anchorLoss) = MultiBoxLoss.Compute(_detector.Heads(_detector.Context(masked)), targets);
-            loss = loss + maskedLoss;
+            loss = TensorSum.Add(loss, maskedLoss);
             maskedValue = maskedLoss.item<float>();
             // The adversary's reward: each face's classification loss under its mask (higher is better for it).
             var reward = FaceRewards(anchorLoss, targets.Owner, faces);
@@ -183,7 +187,7 @@ internal sealed class DetectorTask : ITrainingTask
             var advantage = torch.tensor(reward.Select(r => (float)(r - _baseline)).ToArray());
             var logChosen = logProbabilities.gather(1, chosen.unsqueeze(1)).squeeze(1);
             var entropy = -(probabilities * logProbabilities).sum(1).mean();
-            var generatorLoss = -(advantage * logChosen).mean() - _config.GeneratorEntropy * entropy;
+            var generatorLoss = (advantage * logChosen).mean().neg() - entropy.mul(entropyWeight);
             _generatorOptimizer.zero_grad();
             generatorLoss.backward();
             _generatorOptimizer.step();
@@ -310,7 +314,7 @@ internal sealed class DetectorTask : ITrainingTask
         var boxes = nn.functional.smooth_l1_loss(student.Boxes[mask], teacher.Boxes[mask]);
         var marks = nn.functional.smooth_l1_loss(student.Landmarks[mask], teacher.Landmarks[mask]);
         var scores = nn.functional.smooth_l1_loss(studentOdds[mask], teacherOdds[mask]);
-        return boxes + marks + scores + WinnerMargin(studentOdds, teacherOdds, clean, owner);
+        return TensorSum.Add(TensorSum.Add(TensorSum.Add(boxes, marks), scores), WinnerMargin(studentOdds, teacherOdds, clean, owner));
     }
 
     /// <summary>
@@ -325,7 +329,8 @@ internal sealed class DetectorTask : ITrainingTask
     internal static Tensor BackgroundHold(Tensor studentOdds, Tensor teacherOdds, bool[] background, int matched)
     {
         using var mask = torch.tensor(background, studentOdds.shape);
-        return nn.functional.relu(studentOdds[mask] - teacherOdds.detach()[mask]).sum() / Math.Max(1, matched);
+        using Scalar anchors = Math.Max(1, matched);
+        return nn.functional.relu(studentOdds[mask] - teacherOdds.detach()[mask]).sum().div(anchors);
     }
 
     /// <summary>
@@ -389,16 +394,19 @@ internal sealed class DetectorTask : ITrainingTask
         Tensor Lead(Tensor odds)
         {
             var flat = odds.reshape(-1);
-            var runnerUp = flat[otherIndex].view(groups.Count, width).masked_fill(pad, float.NegativeInfinity).amax(1);
+            var runnerUp = flat[otherIndex].view(groups.Count, width).masked_fill(pad, NegativeInfinityF).amax(1);
             return flat[winnerIndex] - runnerUp;
         }
         // The teacher's own lead, up to the margin: what the detector can keep with heads shared by neighbouring anchors.
-        var target = Lead(teacherOdds.detach()).clamp_max(WinnerMarginLogOdds);
+        var target = Lead(teacherOdds.detach()).clamp_max(WinnerMarginLogOddsScalar);
         return nn.functional.relu(target - Lead(studentOdds)).mean();
     }
 
     /// <summary>The most log-odds lead asked of the teacher's winning anchor over a clean face's other anchors (odds e times higher).</summary>
     internal const float WinnerMarginLogOdds = 1;
+
+    // Rooted (RootedScalars): the margin as a Scalar, and the fill for padded anchors.
+    private static readonly Scalar WinnerMarginLogOddsScalar = WinnerMarginLogOdds, NegativeInfinityF = float.NegativeInfinity;
 
     /// <summary>log p(face) - log p(background) per anchor, from the two-class logits.</summary>
     internal static Tensor LogOdds(Tensor logits) => logits[.., .., 1] - logits[.., .., 0];
@@ -472,8 +480,11 @@ internal sealed class DetectorTask : ITrainingTask
     private static Tensor SegmentationLoss(Tensor logits, Tensor target)
     {
         var probability = torch.sigmoid(logits);
-        var dice = 1 - (2 * (probability * target).sum() + 1) / (probability.sum() + target.sum() + 1);
-        return nn.functional.binary_cross_entropy_with_logits(logits, target) + dice;
+        // 1 - (2 |p t| + 1) / (|p| + |t| + 1), with rooted Scalars (RootedScalars).
+        var overlap = (probability * target).sum().mul(RootedScalars.Two).add(RootedScalars.One, RootedScalars.One);
+        var total = TensorSum.Add(probability.sum(), target.sum()).add(RootedScalars.One, RootedScalars.One);
+        var dice = (overlap / total).neg().add(RootedScalars.One, RootedScalars.One);
+        return TensorSum.Add(nn.functional.binary_cross_entropy_with_logits(logits, target), dice);
     }
 
     /// <summary>Per stride-8 cell of a <paramref name="width"/> x <paramref name="height"/> input: whether most of its pixels are occluded face pixels.</summary>

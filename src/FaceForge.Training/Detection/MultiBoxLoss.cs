@@ -1,4 +1,5 @@
 using FaceForge.Detection;
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,6 +21,7 @@ internal static class MultiBoxLoss
 {
     private const float MatchIoU = 0.35f, CentreVariance = 0.1f, SizeVariance = 0.2f;
     private const int NegativesPerPositive = 7;
+    private static readonly Scalar NegativesPerPositiveScalar = NegativesPerPositive; // rooted: see RootedScalars
 
     /// <summary>Targets for faces (boxes and landmarks in pixels) over <paramref name="priors"/> of a <paramref name="width"/> x <paramref name="height"/> input.</summary>
     public static AnchorTargets Match(IReadOnlyList<DetectionSample> batch, float[] priors, int width, int height)
@@ -84,20 +86,21 @@ internal static class MultiBoxLoss
     /// <summary>The loss, and each anchor's classification loss (B x N, detached) for per-face rewards.</summary>
     public static (Tensor Loss, Tensor AnchorClassLoss) Compute(DetectionOutput output, AnchorTargets targets)
     {
-        var positive = targets.Labels.gt(0);
+        var positive = targets.Labels.gt(RootedScalars.Zero);
         var positives = positive.sum(1); // per image
-        var count = positive.sum().clamp_min(1).to_type(ScalarType.Float32);
+        var count = positive.sum().clamp_min(RootedScalars.One).to_type(ScalarType.Float32);
         var boxLoss = nn.functional.smooth_l1_loss(output.Boxes[positive], targets.Boxes[positive], reduction: nn.Reduction.Sum) / count;
         var withMarks = positive.logical_and(targets.HasLandmarks);
         var markLoss = nn.functional.smooth_l1_loss(output.Landmarks[withMarks], targets.Landmarks[withMarks], reduction: nn.Reduction.Sum)
-            / withMarks.sum().clamp_min(1).to_type(ScalarType.Float32);
+            / withMarks.sum().clamp_min(RootedScalars.One).to_type(ScalarType.Float32);
         long anchors = output.Logits.shape[1];
         var perAnchor = nn.functional.cross_entropy(output.Logits.reshape(-1, 2), targets.Labels.reshape(-1), reduction: nn.Reduction.None).view(-1, anchors);
         // Hard negatives: the background anchors with the highest loss, 7 per positive.
-        var negativeLoss = perAnchor.detach().masked_fill(positive, 0);
+        var negativeLoss = perAnchor.detach().masked_fill(positive, RootedScalars.Zero);
         var rank = negativeLoss.argsort(1, descending: true).argsort(1);
-        var negatives = rank.lt((positives * NegativesPerPositive).clamp_max(anchors - 1).unsqueeze(1));
+        using Scalar lastAnchor = anchors - 1;
+        var negatives = rank.lt(positives.mul(NegativesPerPositiveScalar).clamp_max(lastAnchor).unsqueeze(1));
         var classLoss = perAnchor[positive.logical_or(negatives)].sum() / count;
-        return (2 * boxLoss + classLoss + markLoss, perAnchor.detach());
+        return (TensorSum.Add(TensorSum.Add(boxLoss.mul(RootedScalars.Two), classLoss), markLoss), perAnchor.detach());
     }
 }

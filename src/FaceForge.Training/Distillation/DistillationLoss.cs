@@ -17,6 +17,6 @@ public static class DistillationLoss
         using var scope = torch.NewDisposeScope();
         // Tensor arithmetic only: a temporary Scalar may be freed while libtorch reads it (see TensorSum).
         var difference = Runtime.TensorSum.Add(nn.functional.normalize(student, p: 2, dim: 1), nn.functional.normalize(teacher, p: 2, dim: 1).neg());
-        return difference.square().sum(1).mean().mul(torch.tensor(weight, student.dtype)).MoveToOuterDisposeScope();
+        return difference.pow(Runtime.RootedScalars.Two).sum(1).mean().mul(torch.tensor(weight, student.dtype)).MoveToOuterDisposeScope();
     }
 }

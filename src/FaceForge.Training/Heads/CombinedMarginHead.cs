@@ -18,6 +18,7 @@ public sealed class CombinedMarginHead : MarginHead
         if (m1 < 1 || m2 < 0 || m3 < 0) throw new ArgumentException($"Margins must satisfy m1 >= 1, m2 >= 0, m3 >= 0 (got {m1}, {m2}, {m3}).");
         M1 = m1; M2 = m2; M3 = m3;
         StraightThrough = straightThrough;
+        _m1 = Held.Hold(m1); _m2 = Held.Hold(m2); _m3 = Held.Hold(m3);
     }
 
     /// <summary>ArcFace (m2 = 0.5, s = 64).</summary>
@@ -25,6 +26,10 @@ public sealed class CombinedMarginHead : MarginHead
 
     /// <summary>CosFace (m3 = 0.35, s = 64).</summary>
     public static CombinedMarginHead CosFace(double margin = 0.35, double scale = 64) => new(scale, 1, 0, margin);
+
+    // acos's argument kept inside (-1, 1), and the margins, as Scalars held for the head's lifetime (OwnedScalars).
+    private static readonly Scalar AcosLow = -1 + 1e-7, AcosHigh = 1 - 1e-7;
+    private readonly Scalar _m1, _m2, _m3;
 
     /// <summary>Multiplicative angular margin.</summary>
     public double M1 { get; }
@@ -51,14 +56,14 @@ public sealed class CombinedMarginHead : MarginHead
         else
         {
             // Clamp away from +-1: acos has an infinite derivative there.
-            var theta = cosY.clamp(-1 + 1e-7, 1 - 1e-7).acos();
-            var angle = theta * M1 + M2;
+            var theta = cosY.clamp(AcosLow, AcosHigh).acos();
+            var angle = theta.mul(_m1).add(_m2, RootedScalars.One);
             // SphereFace's monotonic extension past pi: (-1)^k cos(angle) - 2k, k = floor(angle / pi).
-            var k = (angle / Math.PI).floor().detach();
-            var sign = 1 - 2 * k.remainder(2);
-            target = sign * angle.cos() - 2 * k;
+            var k = angle.div(RootedScalars.Pi).floor().detach();
+            var sign = k.remainder(RootedScalars.Two).mul(RootedScalars.Two).neg().add(RootedScalars.One, RootedScalars.One);
+            target = sign * angle.cos() - k.mul(RootedScalars.Two);
         }
-        if (M3 > 0) target = target - M3;
+        if (M3 > 0) target = target.sub(_m3);
         if (StraightThrough) target = TensorSum.Add(cosY, (target - cosY).detach());
         return Scaled(WithTarget(cosine, labels, target)).MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,9 @@ namespace FaceForge.Training.Heads;
 /// </summary>
 public sealed class CurricularFaceHead : MarginHead
 {
+    // The running mean's momentum, as in the paper's code: t = 0.99 t + 0.01 mean(cos theta_y).
+    private static readonly Scalar Keep = 0.99, Rate = 0.01;
+
     private readonly Tensor t;
     private readonly double _margin;
 
@@ -35,7 +39,7 @@ public sealed class CurricularFaceHead : MarginHead
     {
         if (!training) return;
         using var noGrad = torch.no_grad();
-        t.mul_(0.99).add_(targetCosineMean.to_type(t.dtype) * 0.01);
+        t.mul_(Keep).add_(targetCosineMean.to_type(t.dtype).mul(Rate), RootedScalars.One);
     }
 
     /// <inheritdoc/>
@@ -43,10 +47,10 @@ public sealed class CurricularFaceHead : MarginHead
     {
         using var scope = torch.NewDisposeScope();
         // Unlabelled rows (their class in another shard) still need their own target to find hard negatives.
-        var cosY = targetCosine is null ? TargetCosine(cosine, labels) : torch.where(labels.ge(0).unsqueeze(1), TargetCosine(cosine, labels), targetCosine.unsqueeze(1).to_type(cosine.dtype));
+        var cosY = targetCosine is null ? TargetCosine(cosine, labels) : torch.where(labels.ge(RootedScalars.Zero).unsqueeze(1), TargetCosine(cosine, labels), targetCosine.unsqueeze(1).to_type(cosine.dtype));
         var target = AdditiveAngularMargin(cosY, torch.tensor(_margin, dtype: cosY.dtype));
         var hard = cosine > target.detach();
-        var modulated = torch.where(hard, cosine * (t + cosine), cosine);
+        var modulated = torch.where(hard, cosine * TensorSum.Add(t, cosine), cosine);
         return Scaled(WithTarget(modulated, labels, target)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,11 @@ public sealed class MagFaceHead : MarginHead
         La = lowerMagnitude; Ua = upperMagnitude; Lm = lowerMargin; Um = upperMargin; Lambda = lambda;
         if (lambda < MinimumLambda)
             throw new ArgumentException($"MagFace lambda_g = {lambda} is below the feasibility bound s*k*u_a^2*l_a^2/(u_a^2 - l_a^2) = {MinimumLambda:0.###} for s = {scale}, l_a = {La}, u_a = {Ua}, l_m = {Lm}, u_m = {Um}; raise lambda_g.", nameof(lambda));
+        _la = Held.Hold(La); _ua = Held.Hold(Ua); _lm = Held.Hold(Lm); _slope = Held.Hold((Um - Lm) / (Ua - La));
+        _uaSquared = Held.Hold(Ua * Ua); _lambda = Held.Hold(Lambda);
     }
+
+    private readonly Scalar _la, _ua, _lm, _slope, _uaSquared, _lambda;
 
     /// <summary>l_a.</summary>
     public double La { get; }
@@ -40,7 +45,7 @@ public sealed class MagFaceHead : MarginHead
     public double MinimumLambda => Scale * ((Um - Lm) / (Ua - La)) * Ua * Ua * La * La / (Ua * Ua - La * La);
 
     /// <summary>m(a) for clamped magnitudes.</summary>
-    public Tensor Margin(Tensor featureNorms) => (featureNorms.clamp(La, Ua) - La) * ((Um - Lm) / (Ua - La)) + Lm;
+    public Tensor Margin(Tensor featureNorms) => featureNorms.clamp(_la, _ua).sub(_la).mul(_slope).add(_lm, RootedScalars.One);
 
     /// <inheritdoc/>
     public override Tensor Logits(Tensor cosine, Tensor labels, Tensor featureNorms, Tensor? targetCosine = null)
@@ -54,7 +59,8 @@ public sealed class MagFaceHead : MarginHead
     /// <inheritdoc/>
     public override Tensor? Regularizer(Tensor featureNorms)
     {
-        var a = featureNorms.clamp(La, Ua);
-        return (a / (Ua * Ua) + 1 / a).mean() * Lambda;
+        using var scope = torch.NewDisposeScope();
+        var a = featureNorms.clamp(_la, _ua);
+        return a.div(_uaSquared).add(a.reciprocal(), RootedScalars.One).mean().mul(_lambda).MoveToOuterDisposeScope();
     }
 }

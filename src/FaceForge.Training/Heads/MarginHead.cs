@@ -15,10 +15,12 @@ public abstract class MarginHead : nn.Module
     {
         if (!(scale > 0)) throw new ArgumentException($"Scale must be positive (got {scale}).", nameof(scale));
         Scale = scale;
-        _scale = scale.ToScalar();
+        _scale = Held.Hold(scale);
     }
 
-    // The scale as a Scalar this head holds: a temporary one may be freed while libtorch reads it (RootedScalars).
+    /// <summary>The numbers this head passes to libtorch, held as Scalars for its lifetime (<see cref="OwnedScalars"/>).</summary>
+    private protected OwnedScalars Held { get; } = new();
+
     private readonly Scalar _scale;
 
     /// <summary><paramref name="logits"/> times the scale s.</summary>
@@ -27,7 +29,7 @@ public abstract class MarginHead : nn.Module
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _scale.Dispose();
+        if (disposing) Held.Dispose();
         base.Dispose(disposing);
     }
 

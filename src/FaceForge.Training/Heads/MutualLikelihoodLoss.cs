@@ -20,7 +20,7 @@ public static class MutualLikelihoodLoss
         var (first, second) = GenuinePairs(labels);
         var sigmaSum = TensorSum.Add(logSigmaSq.index_select(0, first).exp(), logSigmaSq.index_select(0, second).exp());
         var diff = mu.index_select(0, first).sub(mu.index_select(0, second));
-        var perPair = TensorSum.Add(diff.square().div(sigmaSum), sigmaSum.log()).sum(1);
+        var perPair = TensorSum.Add(diff.pow(RootedScalars.Two).div(sigmaSum), sigmaSum.log()).sum(1);
         return perPair.mean().MoveToOuterDisposeScope();
     }
 

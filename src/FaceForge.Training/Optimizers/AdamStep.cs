@@ -1,3 +1,4 @@
+using FaceForge.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,7 +34,7 @@ internal static class AdamStep
             using Scalar root2 = Math.Sqrt(1 - Math.Pow(beta2, step)).ToScalar(), stepSize = (-lr / (1 - Math.Pow(beta1, step))).ToScalar();
             first.mul_(b1).add_(gradient, keep1);
             second.mul_(b2).addcmul_(gradient, gradient, keep2);
-            var denominator = second.sqrt().div_(root2).add_(epsilon);
+            var denominator = second.sqrt().div_(root2).add_(epsilon, RootedScalars.One);
             parameter.addcdiv_(first, denominator, stepSize);
         }
     }

@@ -102,8 +102,9 @@ internal sealed class FfcTask : ITrainingTask
         pairBatch.Dispose();
         // Halves: the first and second image of every pair, each followed by half of the instances.
         long pairCount = pairs.shape[0], half = instances.shape[0] / 2;
-        var firsts = torch.arange(0, pairCount, 2);
-        var seconds = torch.arange(1, pairCount, 2);
+        using Scalar end = pairCount;
+        var firsts = torch.arange(RootedScalars.Zero, end, RootedScalars.Two);
+        var seconds = torch.arange(RootedScalars.One, end, RootedScalars.Two);
         var x = torch.cat([pairs.index_select(0, firsts), instances.narrow(0, 0, half)]);
         var y = torch.cat([pairs.index_select(0, seconds), instances.narrow(0, half, instances.shape[0] - half)]);
         var labelsX = torch.cat([pairLabels.index_select(0, firsts), instanceLabels.narrow(0, 0, half)]);

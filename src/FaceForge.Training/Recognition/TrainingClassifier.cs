@@ -105,7 +105,7 @@ internal sealed class PartialFcTraining(PartialFc pfc, double momentum, double w
         }
         for (int i = 0; i < pfc.Shards.Count; i++)
         {
-            if (!state.TryGetValue($"shard{i}.updated", out var updated)) pfc.Shards[i].Updated.fill_(pfc.Updates - 1);
+            if (!state.TryGetValue($"shard{i}.updated", out var updated)) { using Scalar last = pfc.Updates - 1; pfc.Shards[i].Updated.fill_(last); }
             else if (updated.Shape.Length != 1 || updated.Shape[0] != pfc.Shards[i].Count)
                 throw new InvalidDataException($"{source}: shard {i} update steps are {updated.ShapeText}, expected [{pfc.Shards[i].Count}].");
             else

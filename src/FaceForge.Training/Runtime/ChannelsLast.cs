@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FaceForge.Training.Runtime;
@@ -71,8 +72,10 @@ public static class ChannelsLast
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long fanIn = input / groups * kernel * kernel;
-        var weight = arange(output * fanIn, ScalarType.Float32).mul(0.7311).sin().reshape(output, input / groups, kernel, kernel).mul(MathF.Sqrt(2f / fanIn));
-        var x = arange(2 * input * height * width, ScalarType.Float32).mul(0.3917).sin().mul(1.7f).reshape(2, input, height, width);
+        // Numbers as Scalars held through the calls (a temporary may be freed mid-call: RootedScalars).
+        using Scalar weights = output * fanIn, pixels = 2 * input * height * width, weightStep = 0.7311, pixelStep = 0.3917, pixelGain = 1.7f, weightGain = MathF.Sqrt(2f / fanIn);
+        var weight = arange(RootedScalars.Zero, weights, RootedScalars.One, ScalarType.Float32).mul(weightStep).sin().reshape(output, input / groups, kernel, kernel).mul(weightGain);
+        var x = arange(RootedScalars.Zero, pixels, RootedScalars.One, ScalarType.Float32).mul(pixelStep).sin().mul(pixelGain).reshape(2, input, height, width);
         var nchw = nn.functional.conv2d(x, weight, padding: [kernel / 2, kernel / 2], groups: groups);
         var nhwc = nn.functional.conv2d(Layout(x), weight, padding: [kernel / 2, kernel / 2], groups: groups);
         double error = (nhwc - nchw).abs().max().item<float>(), scale = nchw.abs().max().item<float>();

@@ -13,6 +13,7 @@ internal static class RootedScalars
     public static readonly Scalar Zero = 0.ToScalar();
     public static readonly Scalar One = 1.ToScalar();
     public static readonly Scalar MinusOne = (-1).ToScalar();
+    public static readonly Scalar Two = 2.ToScalar();
     public static readonly Scalar Pi = Math.PI.ToScalar();
 
     /// <summary>1e-12, the floor under sin^2 in the additive angular margin.</summary>
