@@ -390,6 +390,12 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(6, mixed.GetProperty("degradations").GetInt32());
         Assert.InRange(mixed.GetProperty("accuracy_cosine").GetDouble(), 0, 1);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, mixed.GetProperty("accuracy_mls").ValueKind);
+        // The templates take the same identities and probes as each kind's row, their degraded images going round the kinds.
+        var perKind = json.RootElement.GetProperty("identification")[0];
+        Assert.Equal(perKind.GetProperty("identities").GetInt32(), mixed.GetProperty("identities").GetInt32());
+        Assert.Equal(perKind.GetProperty("probes").GetInt32(), mixed.GetProperty("probes").GetInt32());
+        Assert.InRange(mixed.GetProperty("rank1_mean").GetDouble(), 0, 1);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, mixed.GetProperty("rank1_fused").ValueKind);
         (code, output, error) = CliHarness.Run("eval", "degradation", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
             "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--degradation", "jpeg");
         Assert.True(code == 0, error);

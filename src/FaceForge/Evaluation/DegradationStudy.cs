@@ -22,13 +22,18 @@ public sealed record DegradationResult(Degradation? Degradation, double? MeanQua
 public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Mean, double? Rank1Fused, int Identities, int Probes);
 
 /// <summary>
-/// Verification in which the pairs' second images carry every degradation of the study in turn (pair k the k-th mod
-/// their number), so the pairs mix kinds and severities as real comparisons mix qualities.
+/// The study's degradations shared out, as real comparisons mix qualities: verification in which the pairs' second
+/// images carry every degradation in turn (pair k the k-th mod their number), and identification with templates of one
+/// clean and one degraded image whose degradation goes round the same way over the identities.
 /// </summary>
 /// <param name="AccuracyCosine">k-fold verification accuracy, cosine score.</param>
 /// <param name="AccuracyMls">The same with the mutual likelihood score, or null without an uncertainty head.</param>
-/// <param name="Degradations">How many degradations the pairs share out.</param>
-public sealed record MixedVerificationResult(double AccuracyCosine, double? AccuracyMls, int Degradations);
+/// <param name="Degradations">How many degradations are shared out.</param>
+/// <param name="Rank1Mean">Rank-1 with mean templates (clean probes), or null when fewer than two identities have three images.</param>
+/// <param name="Rank1Fused">Rank-1 with PFE-fused templates, or null without an uncertainty head.</param>
+/// <param name="Identities">Identities enrolled.</param>
+/// <param name="Probes">Clean probes scored.</param>
+public sealed record MixedResult(double AccuracyCosine, double? AccuracyMls, int Degradations, double? Rank1Mean = null, double? Rank1Fused = null, int Identities = 0, int Probes = 0);
 
 /// <summary>The outcome of <see cref="DegradationStudy.Run"/>.</summary>
 /// <param name="Results">The clean images first, then every degradation and severity.</param>
@@ -37,7 +42,7 @@ public sealed record MixedVerificationResult(double AccuracyCosine, double? Accu
 /// <param name="Examples">The first image's aligned crop under each entry of <paramref name="Results"/>, in the same order (to look at).</param>
 /// <param name="Mixed">Verification with the degradations shared out over the pairs, or null when fewer than two were studied.</param>
 public sealed record DegradationReport(IReadOnlyList<DegradationResult> Results, IReadOnlyDictionary<string, double?> Spearman, IReadOnlyList<MixedTemplateResult> Identification,
-    IReadOnlyList<RgbImage> Examples, MixedVerificationResult? Mixed = null);
+    IReadOnlyList<RgbImage> Examples, MixedResult? Mixed = null);
 
 /// <summary>
 /// How quality and verification respond to degraded photos: every image of the pairs embedded clean and under each
@@ -87,14 +92,18 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
             return Spearman(levels.Select(l => (double)l.Severity).ToArray(), levels.Select(l => l.Quality).ToArray());
         });
         var identification = degradations.GroupBy(d => d.Kind).Select(g => g.MaxBy(d => d.Severity)!)
-            .Select(d => MixedTemplates(d, clean, embedded[d], uncertain)).Where(r => r is not null).Select(r => r!).ToList();
-        MixedVerificationResult? mixed = null;
+            .Select(d => MixedTemplates(clean, _ => embedded[d], uncertain) is { } r ? new MixedTemplateResult(d, r.Mean, r.Fused, r.Identities, r.Probes) : null)
+            .Where(r => r is not null).Select(r => r!).ToList();
+        MixedResult? mixed = null;
         if (degradations.Count >= 2)
         {
-            // Pair k's second image under degradation k mod n: each degradation falls on as many pairs, give or take one.
-            FaceEmbedding[] Second(int pair) => embedded[degradations[pair % degradations.Count]];
-            mixed = new MixedVerificationResult(Verify(clean, Second, index, ComparisonScore.Cosine),
-                uncertain ? Verify(clean, Second, index, ComparisonScore.MutualLikelihood) : null, degradations.Count);
+            // Pair k's (identity k's) second image under degradation k mod n: each degradation falls on as many pairs
+            // (identities), give or take one.
+            FaceEmbedding[] Second(int k) => embedded[degradations[k % degradations.Count]];
+            var templates = MixedTemplates(clean, Second, uncertain);
+            mixed = new MixedResult(Verify(clean, Second, index, ComparisonScore.Cosine),
+                uncertain ? Verify(clean, Second, index, ComparisonScore.MutualLikelihood) : null, degradations.Count,
+                templates?.Mean, templates?.Fused, templates?.Identities ?? 0, templates?.Probes ?? 0);
         }
         return new DegradationReport(results, spearman, identification, examples, mixed);
     }
@@ -109,8 +118,11 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
         return VerificationMetrics.Compute(scores, pairs.Select(p => p.IsSame).ToArray(), pairs.Select(p => p.Fold).ToArray(), protocol.Options.Folds).AccuracyMean;
     }
 
-    /// <summary>Identities with at least three images: gallery = the first clean and the second degraded; probes = the rest, clean.</summary>
-    private MixedTemplateResult? MixedTemplates(Degradation d, FaceEmbedding[] clean, FaceEmbedding[] degraded, bool uncertain)
+    /// <summary>
+    /// Identities with at least three images: gallery = the first clean and the second from <paramref name="degraded"/>(the
+    /// identity's ordinal); probes = the rest, clean. Null when fewer than two identities qualify.
+    /// </summary>
+    private (double Mean, double? Fused, int Identities, int Probes)? MixedTemplates(FaceEmbedding[] clean, Func<int, FaceEmbedding[]> degraded, bool uncertain)
     {
         var keys = protocol.Images;
         var byIdentity = Enumerable.Range(0, keys.Count).GroupBy(i => Path.GetDirectoryName(keys[i]) ?? "").Where(g => g.Count() >= 3).ToList();
@@ -119,15 +131,15 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
         var gallery = new List<FaceEmbedding>();
         var probeIds = new List<string>();
         var probes = new List<FaceEmbedding>();
-        foreach (var g in byIdentity)
+        foreach (var (g, ordinal) in byIdentity.Select((g, k) => (g, k)))
         {
             var images = g.ToArray();
             galleryIds.AddRange([g.Key, g.Key]);
-            gallery.AddRange([clean[images[0]], degraded[images[1]]]);
+            gallery.AddRange([clean[images[0]], degraded(ordinal)[images[1]]]);
             foreach (int i in images.Skip(2)) { probeIds.Add(g.Key); probes.Add(clean[i]); }
         }
         double Rank1(TemplateMode mode) => IdentificationProtocol.Score(galleryIds, gallery, probeIds, probes, new IdentificationOptions { Templates = mode }).Rank1;
-        return new MixedTemplateResult(d, Rank1(TemplateMode.Mean), uncertain ? Rank1(TemplateMode.Fused) : null, byIdentity.Count, probes.Count);
+        return (Rank1(TemplateMode.Mean), uncertain ? Rank1(TemplateMode.Fused) : null, byIdentity.Count, probes.Count);
     }
 
     /// <summary>Spearman's rank correlation (average ranks for ties).</summary>
