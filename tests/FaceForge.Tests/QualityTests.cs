@@ -396,6 +396,7 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.Equal(perKind.GetProperty("probes").GetInt32(), mixed.GetProperty("probes").GetInt32());
         Assert.InRange(mixed.GetProperty("rank1_mean").GetDouble(), 0, 1);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, mixed.GetProperty("rank1_fused").ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, mixed.GetProperty("rank1_fused_mls").ValueKind);
         (code, output, error) = CliHarness.Run("eval", "degradation", "--model", data.Model, "--images", Path.Combine(lfw, "images"), "--pairs", Path.Combine(dir, "pairs.txt"),
             "--landmarks", Path.Combine(lfw, "landmarks.txt"), "--degradation", "jpeg");
         Assert.True(code == 0, error);

@@ -19,7 +19,9 @@ public sealed record DegradationResult(Degradation? Degradation, double? MeanQua
 /// <param name="Rank1Fused">Rank-1 with PFE-fused templates, or null without an uncertainty head.</param>
 /// <param name="Identities">Identities enrolled.</param>
 /// <param name="Probes">Clean probes scored.</param>
-public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Mean, double? Rank1Fused, int Identities, int Probes);
+/// <param name="Rank1MeanMls">Rank-1 with mean templates (variances averaged) scored by mutual likelihood, or null without an uncertainty head.</param>
+/// <param name="Rank1FusedMls">Rank-1 with fused templates scored by mutual likelihood with the fused variance (PFE's template matching), or null.</param>
+public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Mean, double? Rank1Fused, int Identities, int Probes, double? Rank1MeanMls = null, double? Rank1FusedMls = null);
 
 /// <summary>
 /// The study's degradations shared out, as real comparisons mix qualities: verification in which the pairs' second
@@ -33,7 +35,10 @@ public sealed record MixedTemplateResult(Degradation Degradation, double Rank1Me
 /// <param name="Rank1Fused">Rank-1 with PFE-fused templates, or null without an uncertainty head.</param>
 /// <param name="Identities">Identities enrolled.</param>
 /// <param name="Probes">Clean probes scored.</param>
-public sealed record MixedResult(double AccuracyCosine, double? AccuracyMls, int Degradations, double? Rank1Mean = null, double? Rank1Fused = null, int Identities = 0, int Probes = 0);
+/// <param name="Rank1MeanMls">Rank-1 with mean templates scored by mutual likelihood, or null without an uncertainty head.</param>
+/// <param name="Rank1FusedMls">Rank-1 with fused templates scored by mutual likelihood, or null without an uncertainty head.</param>
+public sealed record MixedResult(double AccuracyCosine, double? AccuracyMls, int Degradations, double? Rank1Mean = null, double? Rank1Fused = null, int Identities = 0, int Probes = 0,
+    double? Rank1MeanMls = null, double? Rank1FusedMls = null);
 
 /// <summary>The outcome of <see cref="DegradationStudy.Run"/>.</summary>
 /// <param name="Results">The clean images first, then every degradation and severity.</param>
@@ -92,7 +97,7 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
             return Spearman(levels.Select(l => (double)l.Severity).ToArray(), levels.Select(l => l.Quality).ToArray());
         });
         var identification = degradations.GroupBy(d => d.Kind).Select(g => g.MaxBy(d => d.Severity)!)
-            .Select(d => MixedTemplates(clean, _ => embedded[d], uncertain) is { } r ? new MixedTemplateResult(d, r.Mean, r.Fused, r.Identities, r.Probes) : null)
+            .Select(d => MixedTemplates(clean, _ => embedded[d], uncertain) is { } r ? new MixedTemplateResult(d, r.Mean, r.Fused, r.Identities, r.Probes, r.MeanMls, r.FusedMls) : null)
             .Where(r => r is not null).Select(r => r!).ToList();
         MixedResult? mixed = null;
         if (degradations.Count >= 2)
@@ -103,7 +108,7 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
             var templates = MixedTemplates(clean, Second, uncertain);
             mixed = new MixedResult(Verify(clean, Second, index, ComparisonScore.Cosine),
                 uncertain ? Verify(clean, Second, index, ComparisonScore.MutualLikelihood) : null, degradations.Count,
-                templates?.Mean, templates?.Fused, templates?.Identities ?? 0, templates?.Probes ?? 0);
+                templates?.Mean, templates?.Fused, templates?.Identities ?? 0, templates?.Probes ?? 0, templates?.MeanMls, templates?.FusedMls);
         }
         return new DegradationReport(results, spearman, identification, examples, mixed);
     }
@@ -122,7 +127,7 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
     /// Identities with at least three images: gallery = the first clean and the second from <paramref name="degraded"/>(the
     /// identity's ordinal); probes = the rest, clean. Null when fewer than two identities qualify.
     /// </summary>
-    private (double Mean, double? Fused, int Identities, int Probes)? MixedTemplates(FaceEmbedding[] clean, Func<int, FaceEmbedding[]> degraded, bool uncertain)
+    private (double Mean, double? Fused, int Identities, int Probes, double? MeanMls, double? FusedMls)? MixedTemplates(FaceEmbedding[] clean, Func<int, FaceEmbedding[]> degraded, bool uncertain)
     {
         var keys = protocol.Images;
         var byIdentity = Enumerable.Range(0, keys.Count).GroupBy(i => Path.GetDirectoryName(keys[i]) ?? "").Where(g => g.Count() >= 3).ToList();
@@ -138,8 +143,10 @@ public sealed class DegradationStudy(VerificationProtocol protocol, Func<string,
             gallery.AddRange([clean[images[0]], degraded(ordinal)[images[1]]]);
             foreach (int i in images.Skip(2)) { probeIds.Add(g.Key); probes.Add(clean[i]); }
         }
-        double Rank1(TemplateMode mode) => IdentificationProtocol.Score(galleryIds, gallery, probeIds, probes, new IdentificationOptions { Templates = mode }).Rank1;
-        return (Rank1(TemplateMode.Mean), uncertain ? Rank1(TemplateMode.Fused) : null, byIdentity.Count, probes.Count);
+        double Rank1(TemplateMode mode, ComparisonScore score = ComparisonScore.Cosine) =>
+            IdentificationProtocol.Score(galleryIds, gallery, probeIds, probes, new IdentificationOptions { Templates = mode, Score = score }).Rank1;
+        return (Rank1(TemplateMode.Mean), uncertain ? Rank1(TemplateMode.Fused) : null, byIdentity.Count, probes.Count,
+            uncertain ? Rank1(TemplateMode.Mean, ComparisonScore.MutualLikelihood) : null, uncertain ? Rank1(TemplateMode.Fused, ComparisonScore.MutualLikelihood) : null);
     }
 
     /// <summary>Spearman's rank correlation (average ranks for ties).</summary>
