@@ -82,11 +82,11 @@ internal static class EvalDegradationCommand
                 writer.WriteLine($"{r.Degradation?.Name ?? "clean",-14} quality {r.MeanQuality?.ToString("0.000") ?? "n/a",8}  {DegradationReportWriter.Accuracies(r.AccuracyCosine, r.AccuracyMls)}");
             if (result.Mixed is { } mixed)
                 writer.WriteLine($"{"mixed",-14} {mixed.Degradations} degradations shared out over the pairs: {DegradationReportWriter.Accuracies(mixed.AccuracyCosine, mixed.AccuracyMls)}");
-            var mixedTemplates = result.Mixed is { Rank1Mean: double mixedMean } m ? $"rank-1 with templates clean + mixed ({m.Degradations} degradations shared out over the identities): {DegradationReportWriter.Rank1(mixedMean, m.Rank1Fused)}{DegradationReportWriter.Rank1Mls(m.Rank1MeanMls, m.Rank1FusedMls)}" : null;
             foreach (var (kind, rho) in result.Spearman) writer.WriteLine($"Spearman(severity, quality) {kind}: {rho?.ToString("0.000") ?? "n/a"}");
             foreach (var i in result.Identification)
                 writer.WriteLine($"rank-1 with templates clean + {i.Degradation.Name}: {DegradationReportWriter.Rank1(i.Rank1Mean, i.Rank1Fused)}{DegradationReportWriter.Rank1Mls(i.Rank1MeanMls, i.Rank1FusedMls)}");
-            if (mixedTemplates is not null) writer.WriteLine(mixedTemplates);
+            if (result.Mixed is { Rank1Mean: double mixedMean } m)
+                writer.WriteLine($"rank-1 with templates clean + mixed ({m.Degradations} degradations shared out over the identities): {DegradationReportWriter.Rank1(mixedMean, m.Rank1Fused)}{DegradationReportWriter.Rank1Mls(m.Rank1MeanMls, m.Rank1FusedMls)}");
             return 0;
         });
         return command;

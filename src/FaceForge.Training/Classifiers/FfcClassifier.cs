@@ -23,9 +23,6 @@ public sealed class FfcClassifier : IDisposable
 {
     private readonly ICommunicator _world;
 
-    // Masks for the softmax, rooted (RootedScalars): the double for masked_fill_, the float for a float32 fill.
-    private static readonly Scalar NegativeInfinity = double.NegativeInfinity, NegativeInfinityF = float.NegativeInfinity;
-
     /// <summary>A pool of <paramref name="poolSize"/> entries for <paramref name="embeddingSize"/>-d features.</summary>
     public FfcClassifier(int poolSize, int embeddingSize, MarginHead head, ICommunicator? communicator = null)
     {
@@ -158,7 +155,7 @@ public sealed class FfcClassifier : IDisposable
             var target = targetLogit.detach();
             // Every other occupied column is s cos; the target column is set apart and added back with its margin.
             using Scalar rowCount = known.Length, rowNumerator = scale / known.Length;
-            c.masked_fill_(free, NegativeInfinity).scatter_(1, columns, torch.full([known.Length, 1], NegativeInfinityF));
+            c.masked_fill_(free, RootedScalars.NegativeInfinity).scatter_(1, columns, torch.full([known.Length, 1], RootedScalars.NegativeInfinityF));
             var rowMax = torch.maximum(c.max(1).values.mul(scaled), target);
             var exps = c.mul_(scaled).sub_(rowMax.unsqueeze(1)).exp_();
             var targetExp = (target - rowMax).exp();

@@ -70,12 +70,11 @@ internal sealed class MomentumCatchUp : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using Scalar last = Steps - 1;
-        var mu = torch.tensor(double.IsNaN(_momentum) ? 0.0 : _momentum);
         var since = updated.clamp_min(RootedScalars.Zero);
         var gap = since.neg().add(last, RootedScalars.One);
         if (updated.numel() == 0 || gap.max().item<long>() <= 0) return null;
         var displacement = _sums.index_select(0, since).to_type(ScalarType.Float32);
-        var decay = torch.pow(mu, gap.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
+        var decay = torch.pow(torch.tensor(double.IsNaN(_momentum) ? 0.0 : _momentum), gap.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
         return (displacement.MoveToOuterDisposeScope(), decay.MoveToOuterDisposeScope());
     }
 

@@ -210,7 +210,6 @@ public sealed class PartialFc : IDisposable
         targetLogit.backward([(targetExp / sumExp).sub(RootedScalars.One).div(batch)]);
         var targetGradient = targetLeaf.grad!;
         var rowScale = sumExp.reciprocal().mul(rowNumerator).unsqueeze(1);
-        using Scalar one = 1.0;
         var featureGradient = torch.zeros_like(xd);
         for (int s = 0; s < shards.Count; s++)
         {
@@ -233,7 +232,7 @@ public sealed class PartialFc : IDisposable
                 // g^T made contiguous first: libtorch's product with a transposed N-row operand is several times slower.
                 var centreGradient = gradient.narrow(0, start, count).addmm_(g.t().contiguous(), xd, beta: 0);
                 var along = (centreGradient * block).sum(1).div_(norms.pow(RootedScalars.Two)).neg_().unsqueeze(1);
-                centreGradient.addcmul_(block, along, one);
+                centreGradient.addcmul_(block, along, RootedScalars.One);
             }
             _pending[s]?.Dispose();
             _pending[s] = new Pending(shard.Rows.DetachFromDisposeScope(), gradient.DetachFromDisposeScope(),
@@ -339,8 +338,7 @@ public sealed class PartialFc : IDisposable
         using var decay = gap.Decay;
         var velocity = shard.Momentum.index_select(0, rows).to_type(ScalarType.Float32);
         using var moved = displacement.unsqueeze(1);
-        using Scalar minusOne = -1.0;
-        var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32).addcmul_(velocity, moved, minusOne);
+        var weights = shard.Centres.index_select(0, rows).to_type(ScalarType.Float32).addcmul_(velocity, moved, RootedScalars.MinusOne);
         using var decayed = decay.unsqueeze(1);
         return (weights, velocity.mul_(decayed));
     }

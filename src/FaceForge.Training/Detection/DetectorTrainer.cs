@@ -394,7 +394,7 @@ internal sealed class DetectorTask : ITrainingTask
         Tensor Lead(Tensor odds)
         {
             var flat = odds.reshape(-1);
-            var runnerUp = flat[otherIndex].view(groups.Count, width).masked_fill(pad, NegativeInfinityF).amax(1);
+            var runnerUp = flat[otherIndex].view(groups.Count, width).masked_fill(pad, RootedScalars.NegativeInfinityF).amax(1);
             return flat[winnerIndex] - runnerUp;
         }
         // The teacher's own lead, up to the margin: what the detector can keep with heads shared by neighbouring anchors.
@@ -405,8 +405,7 @@ internal sealed class DetectorTask : ITrainingTask
     /// <summary>The most log-odds lead asked of the teacher's winning anchor over a clean face's other anchors (odds e times higher).</summary>
     internal const float WinnerMarginLogOdds = 1;
 
-    // Rooted (RootedScalars): the margin as a Scalar, and the fill for padded anchors.
-    private static readonly Scalar WinnerMarginLogOddsScalar = WinnerMarginLogOdds, NegativeInfinityF = float.NegativeInfinity;
+    private static readonly Scalar WinnerMarginLogOddsScalar = WinnerMarginLogOdds; // rooted: see RootedScalars
 
     /// <summary>log p(face) - log p(background) per anchor, from the two-class logits.</summary>
     internal static Tensor LogOdds(Tensor logits) => logits[.., .., 1] - logits[.., .., 0];

@@ -19,14 +19,6 @@ internal sealed class OwnedScalars : IDisposable
         return scalar;
     }
 
-    /// <inheritdoc cref="Hold(double)"/>
-    public Scalar Hold(long value)
-    {
-        var scalar = value.ToScalar();
-        _held.Add(scalar);
-        return scalar;
-    }
-
     public void Dispose()
     {
         foreach (var scalar in _held) scalar.Dispose();

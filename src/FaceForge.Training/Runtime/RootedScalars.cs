@@ -16,6 +16,9 @@ internal static class RootedScalars
     public static readonly Scalar Two = 2.ToScalar();
     public static readonly Scalar Pi = Math.PI.ToScalar();
 
+    /// <summary>-inf, the mask of a softmax's excluded columns: double for fills of any float tensor, float where it sets a new tensor's type.</summary>
+    public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar(), NegativeInfinityF = float.NegativeInfinity.ToScalar();
+
     /// <summary>1e-12, the floor under sin^2 in the additive angular margin.</summary>
     public static readonly Scalar Tiny = 1e-12.ToScalar();
 }
