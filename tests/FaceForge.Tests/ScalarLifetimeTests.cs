@@ -153,6 +153,7 @@ public class ScalarLifetimeTests
     public void BatchNormAndOptimizerStepsSurviveTheCollector()
     {
         TorchRuntime.EnsureLoaded();
+        TensorSumTests.AssertTheHammerBites();
         using var norm = BatchNormLayer.Channels(4);
         using var x = randn(2, 4, 2, 2);
         var forward = TensorSumTests.Hammer(() => { using var y = norm.call(x); }, 20_000);
@@ -177,6 +178,7 @@ public class ScalarLifetimeTests
         // Before their numbers were held, 3,000 steps here failed 13 (Partial FC, ArcFace), 10 (MagFace), 14
         // (CurricularFace) and 39 times (FFC); docs/reliability.md.
         TorchRuntime.EnsureLoaded();
+        TensorSumTests.AssertTheHammerBites();
         manual_seed(0);
         using var features = randn(16, 32);
         using var labels = randint(0, 200, [16]);
