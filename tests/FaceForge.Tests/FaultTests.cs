@@ -38,6 +38,9 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
     {
         var start = new ProcessStartInfo(Faceforge) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in args) start.ArgumentList.Add(arg);
+        // One libtorch thread: these children are killed and raced, not timed, and OpenMP's threads spin badly on a
+        // busy machine (a 60-step run of the kill test took 16 s with one thread and 195 s with two, load 16).
+        start.Environment["OMP_NUM_THREADS"] = "1";
         return Process.Start(start)!;
     }
 
@@ -78,7 +81,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string[] common = ["--data", data.Root, "--arch", "mobilefacenet", "--width", "0.125", "--embedding-size", "32", "--max-steps", "60", "--batch-size", "8",
             "--checkpoint-every", "1", "--log-every", "1", "--workers", "1", "--seed", "4"];
         string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
-        Assert.Equal(0, CliHarness.Run(["train", .. common, "--out", straight]).Code);
+        // Every run here is a child with one libtorch thread: the thread count changes the arithmetic.
+        using (var run = Start(["train", .. common, "--out", straight])) Assert.Equal(0, Finish(run).Code);
         var random = new Random(11);
         int interrupted = 0;
         // Until a first checkpoint exists, a kill leaves nothing to resume (the run says so): start afresh then.
@@ -95,7 +99,8 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         if (!File.Exists(Path.Combine(killed, "finished.json")))
         {
             // On a loaded machine the last kill may land after the first metrics line but before the first checkpoint.
-            var (code, _, error) = Resumable() ? CliHarness.Run("train", "--resume", killed) : CliHarness.Run(["train", .. common, "--out", killed, "--force"]);
+            using var last = Resumable() ? Start("train", "--resume", killed) : Start(["train", .. common, "--out", killed, "--force"]);
+            var (code, error) = Finish(last);
             Assert.True(code == 0, error);
         }
         double Final(string run) => JsonDocument.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last()).RootElement.GetProperty("loss").GetDouble();
