@@ -68,14 +68,15 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         var (code, output, error) = CliHarness.Run("eval", "verify", "--model", model, "--images", Lfw("images"), "--pairs", pairs, "--landmarks", Lfw("landmarks.txt"),
             "--flip", "Concatenate", "--calibrate", "--out", calibrated, "--json");
         Assert.True(code == 0, error);
-        var threshold = JsonDocument.Parse(output).RootElement.GetProperty("threshold").GetDouble();
+        var result = JsonDocument.Parse(output).RootElement;
+        double threshold = result.GetProperty("threshold").GetDouble();
         var info = ModelFile.ReadInfo(calibrated);
         Assert.Equal(threshold, info.Threshold!.Value, 9);
         Assert.Equal("Concatenate", info.ThresholdFlip);
         Assert.Null(ModelFile.ReadInfo(model).Threshold); // the source is untouched
         // 120 impostor pairs cannot measure a FAR of 1e-3 or 1e-4.
-        Assert.Equal(240, JsonDocument.Parse(output).RootElement.GetProperty("pairs").GetInt32());
-        var tar = JsonDocument.Parse(output).RootElement.GetProperty("tar_at_far");
+        Assert.Equal(240, result.GetProperty("pairs").GetInt32());
+        var tar = result.GetProperty("tar_at_far");
         Assert.Equal(JsonValueKind.Null, tar.GetProperty("1e-3").ValueKind);
         Assert.Equal(JsonValueKind.Null, tar.GetProperty("1e-4").ValueKind);
         // An ONNX model cannot take the threshold: refused before the evaluation, not after it.

@@ -70,7 +70,7 @@ public class TensorSumTests(ITestOutputHelper output)
     /// </summary>
     internal static void AssertTheHammerBites()
     {
-        // About 1 failure in 2,000-4,000 calls (0.01 ms each) on the machines tried: 400,000 calls leave no room for luck.
+        // About 1 failure in 2,000-4,000 calls (0.01 ms each) on the machine measured: 400,000 calls leave no room for luck.
         var plus = Hammer((a, b) => a + b, 400_000, untilFirstFailure: true);
         Assert.True(plus.Failures > 0, $"TorchSharp's a + b did not fail once in {plus.Calls} calls under the collector: the hammer proves nothing");
     }
