@@ -11,7 +11,7 @@
 # generation EPOCHS long and started from the one before, seed + 1), REPLICAS (1: copies of the network training
 # parts of each batch on threads of their own, --replicas), and FF (a faceforge binary to use instead of this
 # checkout's build, e.g. a copy that later builds cannot replace under a long run). The chain that reached 97.53 % on folds 6-10
-# (docs/benchmarks.md, "Distillation", its last table; about four hours here) is GENERATIONS=12 MIXUP=0.5 MIXUP_FROM=7 REPLICAS=2. The first recipe (docs/benchmarks.md,
+# (docs/benchmarks.md, "Distillation", its last table; four to seven hours here, by how busy the machine was) is GENERATIONS=12 MIXUP=0.5 MIXUP_FROM=7 REPLICAS=2. The first recipe (docs/benchmarks.md,
 # "Distillation", its first table) was OPTIMIZER=sgd LR=0.1 WEIGHT_DECAY=0.0005 MARGIN=0 EPOCHS=12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
