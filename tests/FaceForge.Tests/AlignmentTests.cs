@@ -59,6 +59,62 @@ public class AlignmentTests
     }
 
     [Fact]
+    public void ArcFaceCropReframedForSphereFaceEqualsDirectSphereFaceAlignment()
+    {
+        // A photo of random pixels and a face's landmarks in it: aligning to ArcFace 112x112 and reframing for a
+        // 112x96 model must give the crop a direct SphereFace alignment gives (8 columns cut each side), not a squash.
+        var photo = new RgbImage(250, 250);
+        new Random(3).NextBytes(photo.Pixels);
+        var landmarks = new FaceLandmarks(new(100.3f, 111.2f), new(146.8f, 112.5f), new(121.1f, 138.9f), new(103.4f, 160.2f), new(143.7f, 161.0f));
+        var arcface = FaceAligner.Align(photo, landmarks, AlignmentTemplate.ArcFace112);
+        var direct = FaceAligner.Align(photo, landmarks, AlignmentTemplate.SphereFace112x96);
+        var reframed = FaceAligner.Reframe(arcface, AlignmentTemplate.SphereFace112x96);
+        Assert.Equal((96, 112), (reframed.Width, reframed.Height));
+        for (int y = 0; y < 112; y++)
+            for (int x = 0; x < 96; x++)
+                for (int c = 0; c < 3; c++)
+                    Assert.Equal(arcface.Pixels[(y * 112 + x + 8) * 3 + c], reframed.Pixels[(y * 96 + x) * 3 + c]);
+        // The two transforms differ in the float rounding of their offsets: a grey level at the most, rarely.
+        int differing = 0, largest = 0;
+        for (int i = 0; i < direct.Pixels.Length; i++)
+        {
+            int d = Math.Abs(direct.Pixels[i] - reframed.Pixels[i]);
+            if (d > 0) differing++;
+            largest = Math.Max(largest, d);
+        }
+        Assert.True(largest <= 1 && differing < direct.Pixels.Length / 1000, $"{differing} values differ from the direct alignment, by up to {largest}");
+    }
+
+    [Fact]
+    public void SphereFaceCropReframedForArcFaceGainsBlackColumns()
+    {
+        var crop = new RgbImage(96, 112);
+        new Random(4).NextBytes(crop.Pixels);
+        var reframed = FaceAligner.Reframe(crop, AlignmentTemplate.ArcFace112);
+        Assert.Equal((112, 112), (reframed.Width, reframed.Height));
+        for (int y = 0; y < 112; y++)
+            for (int x = 0; x < 112; x++)
+                for (int c = 0; c < 3; c++)
+                {
+                    byte expected = x is >= 8 and < 104 ? crop.Pixels[(y * 96 + x - 8) * 3 + c] : (byte)0;
+                    Assert.Equal(expected, reframed.Pixels[(y * 112 + x) * 3 + c]);
+                }
+    }
+
+    [Fact]
+    public void CropsOfTheTemplatesProportionsOrOfNoKnownTemplateAreResizedWhole()
+    {
+        var same = new RgbImage(224, 224);
+        new Random(5).NextBytes(same.Pixels);
+        Assert.Equal(ImageResizer.Resize(same, 112, 112).Pixels.ToArray(), FaceAligner.Reframe(same, AlignmentTemplate.ArcFace112).Pixels.ToArray());
+        var other = new RgbImage(150, 100);
+        new Random(6).NextBytes(other.Pixels);
+        Assert.Equal(ImageResizer.Resize(other, 96, 112).Pixels.ToArray(), FaceAligner.Reframe(other, AlignmentTemplate.SphereFace112x96).Pixels.ToArray());
+        var exact = new RgbImage(96, 112);
+        Assert.Same(exact, FaceAligner.Reframe(exact, AlignmentTemplate.SphereFace112x96));
+    }
+
+    [Fact]
     public void FlippedLandmarksSwapSides()
     {
         var l = AlignmentTemplate.ArcFace112.Points.FlipHorizontal(112);

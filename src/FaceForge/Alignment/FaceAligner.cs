@@ -20,6 +20,34 @@ public static class FaceAligner
     }
 
     /// <summary>
+    /// Moves an already aligned crop into <paramref name="template"/>'s frame. A crop with the template's proportions
+    /// is resized. A crop with the proportions of another known template is taken to be in that template's frame and
+    /// moved by the similarity between the two templates' points, so the face keeps its shape: a 112x112 ArcFace crop
+    /// (InsightFace's .bin sets and RecordIO packs) loses 8 columns each side for a 112x96 SphereFace model, where
+    /// resizing would squash the face to 86 % of its width; a 112x96 crop for a 112x112 model gains 8 black columns
+    /// each side. A crop of any other proportions is resized whole. Returns <paramref name="crop"/> itself when it
+    /// already has the template's size.
+    /// </summary>
+    public static RgbImage Reframe(RgbImage crop, AlignmentTemplate template)
+    {
+        if (crop.Width == template.Width && crop.Height == template.Height) return crop;
+        if (!SameProportions(crop.Width, crop.Height, template))
+        {
+            foreach (var known in AlignmentTemplate.All)
+            {
+                if (!SameProportions(crop.Width, crop.Height, known)) continue;
+                // Resized to the known template's own size first: a filtered resize, then a warp at scale one.
+                var native = crop.Width == known.Width ? crop : ImageResizer.Resize(crop, known.Width, known.Height);
+                return Align(native, known.Points, template);
+            }
+        }
+        return ImageResizer.Resize(crop, template.Width, template.Height);
+    }
+
+    private static bool SameProportions(int width, int height, AlignmentTemplate template) =>
+        (long)width * template.Height == (long)height * template.Width;
+
+    /// <summary>
     /// Why <paramref name="landmarks"/> cannot belong to a face in a <paramref name="width"/> x <paramref name="height"/>
     /// image, or null: the eyes less than a pixel apart (no transform), or a point farther outside the image than its
     /// own size (a crop of nothing but border).

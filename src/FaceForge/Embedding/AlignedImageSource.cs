@@ -40,7 +40,7 @@ public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string,
 
     /// <summary>
     /// The crop for <paramref name="template"/>: aligned by <paramref name="landmarks"/> when given, else the image
-    /// itself (taken as aligned), resized only if its size differs.
+    /// itself (taken as aligned), moved into the template's frame if its size differs (<see cref="FaceAligner.Reframe"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The landmarks do not fit the image, or an image without landmarks is too small to be a face crop.</exception>
     public static RgbImage Prepare(RgbImage image, FaceLandmarks? landmarks, AlignmentTemplate template)
@@ -48,6 +48,6 @@ public sealed record AlignedImageSource(string Root, IReadOnlyDictionary<string,
         if (landmarks is { } points) return FaceAligner.Align(image, points, template);
         if (image.Width < MinCropSide || image.Height < MinCropSide)
             throw new ArgumentException($"the image is {image.Width}x{image.Height}: too small to be a face crop (at least {MinCropSide}x{MinCropSide}).");
-        return image.Width == template.Width && image.Height == template.Height ? image : ImageResizer.Resize(image, template.Width, template.Height);
+        return FaceAligner.Reframe(image, template);
     }
 }

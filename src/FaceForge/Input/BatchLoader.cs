@@ -184,7 +184,9 @@ public sealed class BatchLoader
 
     private RgbImage Crop(RgbImage image, FaceLandmarks? points, InputView view, int index)
     {
-        if (points is not { } p) return image.Width == view.Width && image.Height == view.Height ? image : ImageResizer.Resize(image, view.Width, view.Height);
+        if (points is not { } p)
+            return view.Template is { } frame ? FaceAligner.Reframe(image, frame)
+                : image.Width == view.Width && image.Height == view.Height ? image : ImageResizer.Resize(image, view.Width, view.Height);
         try
         {
             return FaceAligner.Align(image, p, view.Template!);
