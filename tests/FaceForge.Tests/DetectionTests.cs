@@ -134,6 +134,37 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         }
         Assert.True(Score(a, b) > Score(a, c) + 0.3);
 
+        // A photo without a face does not cost the others their results: they are printed, it keeps its place with
+        // nulls and is named on the error stream, and the exit code says a face was missing.
+        string dir = Path.GetDirectoryName(model)!, blank = Path.Combine(dir, "blank.png"), pairs = Path.Combine(dir, "pairs.txt");
+        ImageEncoder.Save(new RgbImage(200, 200), blank);
+        var (code, output, error) = CliHarness.Run("embed", "--model", model, "--detector", retina.Model!, a, blank, "--json");
+        Assert.True(code == DetectCommandExitCodes.NoFace, error);
+        Assert.Contains($"no face found in '{blank}'", error);
+        var entries = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2, entries.GetArrayLength());
+        Assert.Equal(JsonValueKind.Array, entries[0].GetProperty("embedding").ValueKind);
+        Assert.Equal(JsonValueKind.Null, entries[1].GetProperty("embedding").ValueKind);
+        File.WriteAllLines(pairs, [$"{a}\t{b}", $"{a}\t{blank}"]);
+        (code, output, error) = CliHarness.Run("verify", "--model", model, "--detector", retina.Model!, "--pairs", pairs, "--threshold", "0.3", "--json");
+        Assert.True(code == DetectCommandExitCodes.NoFace, error);
+        var scored = JsonDocument.Parse(output).RootElement;
+        Assert.True(scored[0].GetProperty("same").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, scored[1].GetProperty("score").ValueKind);
+
+        // Two people side by side: the larger face is used, and the note says there was a choice.
+        var left = ImageDecoder.Decode(a);
+        var right = ImageResizer.Resize(ImageDecoder.Decode(c), 200, 200);
+        var group = new RgbImage(450, 250);
+        for (int y = 0; y < 250; y++) left.Pixels.Slice(y * 250 * 3, 250 * 3).CopyTo(group.Pixels.Slice(y * 450 * 3, 250 * 3));
+        for (int y = 0; y < 200; y++) right.Pixels.Slice(y * 200 * 3, 200 * 3).CopyTo(group.Pixels.Slice((y * 450 + 250) * 3, 200 * 3));
+        string groupPath = Path.Combine(dir, "group.png");
+        ImageEncoder.Save(group, groupPath);
+        (code, output, error) = CliHarness.Run("verify", "--model", model, "--detector", retina.Model!, groupPath, b, "--json");
+        Assert.True(code == 0, error);
+        Assert.Contains("holds 2 faces; using the largest", error);
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("score").GetDouble() > Score(a, c) + 0.3);
+
         // The same pipeline through the core's API (the libtorch backend injected), two photos in one call.
         using var owned = new FaceModels(new FaceForge.Training.Runtime.TorchModelBackend()).OpenPipeline(retina.Model!, model);
         var analysed = owned.Pipeline.AnalyseMany([ImageDecoder.Decode(a), ImageDecoder.Decode(b)]);

@@ -23,24 +23,24 @@ internal static class EmbedCommand
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
             var paths = parse.GetValue(images)!;
-            var (crops, noFace) = inputs.CropAll(paths);
-            if (noFace is not null)
-            {
-                parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
-                return DetectCommand.NoFaceExitCode;
-            }
-            var faces = EmbeddingBatcher.EmbedAllFaces(embedder, crops, crop => crop, parse.GetValue(flip));
+            var crops = inputs.CropAll(paths);
+            var found = Enumerable.Range(0, paths.Length).Where(i => crops[i] is not null).ToList();
+            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, found.Select(i => crops[i]!).ToList(), crop => crop, parse.GetValue(flip));
+            var faces = new FaceEmbedding?[paths.Length];
+            for (int k = 0; k < found.Count; k++) faces[found[k]] = embedded[k];
             var writer = parse.InvocationConfiguration.Output;
+            // Images without a face keep their place (embedding null in JSON, named on the error stream) and set the exit code.
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, paths.Select((p, i) => new
                 {
-                    Image = p, Embedding = faces[i].Vector, faces[i].Quality, QualityKind = embedder.Info.Quality, faces[i].SigmaSqHarmonicMean,
+                    Image = p, Embedding = faces[i]?.Vector, Quality = faces[i]?.Quality, QualityKind = embedder.Info.Quality, SigmaSqHarmonicMean = faces[i]?.SigmaSqHarmonicMean,
                 }).ToArray());
             else
                 for (int i = 0; i < paths.Length; i++)
-                    writer.WriteLine($"{paths[i]}\t{string.Join(' ', faces[i].Vector.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}"
-                        + (faces[i].Quality is double q ? $"\tquality {q.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}" : ""));
-            return 0;
+                    if (faces[i] is { } face)
+                        writer.WriteLine($"{paths[i]}\t{string.Join(' ', face.Vector.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}"
+                            + (face.Quality is double q ? $"\tquality {q.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}" : ""));
+            return found.Count == paths.Length ? 0 : DetectCommand.NoFaceExitCode;
         });
         return command;
     }

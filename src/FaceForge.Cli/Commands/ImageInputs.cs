@@ -22,12 +22,15 @@ internal sealed class ImageInputs : IDisposable
     private readonly AlignmentTemplate _template;
     private IFaceDetector? _detector;
 
-    private ImageInputs(IReadOnlyDictionary<string, FaceLandmarks>? landmarks, bool aligned, string? detectorPath, IFaceEmbedder embedder)
+    private readonly TextWriter _notes;
+
+    private ImageInputs(IReadOnlyDictionary<string, FaceLandmarks>? landmarks, bool aligned, string? detectorPath, IFaceEmbedder embedder, TextWriter notes)
     {
         _landmarks = landmarks;
         _aligned = aligned;
         _detectorPath = detectorPath;
         _template = embedder.Info.AlignmentTemplate;
+        _notes = notes;
     }
 
     /// <summary>The --landmarks option.</summary>
@@ -47,7 +50,7 @@ internal sealed class ImageInputs : IDisposable
     {
         int given = (parse.GetValue(landmarks) is null ? 0 : 1) + (parse.GetValue(detector) is null ? 0 : 1) + (parse.GetValue(aligned) ? 1 : 0);
         if (given > 1) throw new UserErrorException("Give one of --landmarks, --detector and --aligned.");
-        return new ImageInputs(Landmarks(parse.GetValue(landmarks)), parse.GetValue(aligned), parse.GetValue(detector), embedder);
+        return new ImageInputs(Landmarks(parse.GetValue(landmarks)), parse.GetValue(aligned), parse.GetValue(detector), embedder, parse.InvocationConfiguration.Error);
     }
 
     /// <summary>The crop of <paramref name="path"/>, or null when the detector finds no face in it.</summary>
@@ -59,28 +62,37 @@ internal sealed class ImageInputs : IDisposable
         if (_aligned || (image.Width == _template.Width && image.Height == _template.Height)) return Prepare(path, image, null, _template);
         _detector ??= _detectorPath is null ? TorchFaceDetector.OpenBuiltIn() : ModelInputs.Open(_detectorPath, "--detector");
         if (!_detector.HasLandmarks) throw new UserErrorException($"--detector: '{_detector.Name}' gives no landmarks, so it cannot align faces (use RetinaFace or YuNet).");
-        DetectedFace? face;
+        IReadOnlyList<DetectedFace> faces;
         try
         {
-            face = _detector.Detect(image).MaxBy(f => f.Box.Area);
+            faces = _detector.Detect(image);
         }
         catch (ArgumentException e)
         {
             throw new UserErrorException($"{path}: {e.Message}");
         }
-        return face is null ? null : Prepare(path, image, face.Landmarks, _template);
+        var face = faces.MaxBy(f => f.Box.Area);
+        if (face is null) return null;
+        // In a group photo the largest face is a guess at whom the user means: say so, with where it is.
+        if (faces.Count > 1)
+            _notes.WriteLine($"note: '{path}' holds {faces.Count} faces; using the largest, [{face.Box.Left:0},{face.Box.Top:0},{face.Box.Right:0},{face.Box.Bottom:0}] (crop the photo to choose another).");
+        return Prepare(path, image, face.Landmarks, _template);
     }
 
-    /// <summary>The crops of <paramref name="paths"/> in order, or the first path in which the detector finds no face.</summary>
-    public (List<RgbImage> Crops, string? NoFace) CropAll(IEnumerable<string> paths)
+    /// <summary>
+    /// The crops of <paramref name="paths"/> in order, null where the detector finds no face; each such path is
+    /// named on the error stream, so the caller can print the other results and end with the no-face exit code.
+    /// </summary>
+    public List<RgbImage?> CropAll(IEnumerable<string> paths)
     {
-        var crops = new List<RgbImage>();
+        var crops = new List<RgbImage?>();
         foreach (string path in paths)
         {
-            if (Crop(path) is not { } crop) return (crops, path);
+            var crop = Crop(path);
+            if (crop is null) _notes.WriteLine($"no face found in '{path}'");
             crops.Add(crop);
         }
-        return (crops, null);
+        return crops;
     }
 
     /// <summary>Reads a landmarks file option.</summary>

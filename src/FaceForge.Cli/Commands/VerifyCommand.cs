@@ -33,27 +33,25 @@ internal static class VerifyCommand
             var flip = Enum.TryParse<FlipMode>(embedder.Info.ThresholdFlip, out var calibrated) ? calibrated : FlipMode.Add;
             var unique = list.SelectMany(p => new[] { p.A, p.B }).Distinct().ToList();
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
-            var (crops, noFace) = inputs.CropAll(unique);
-            if (noFace is not null)
-            {
-                parse.InvocationConfiguration.Error.WriteLine($"no face found in '{noFace}'");
-                return DetectCommand.NoFaceExitCode;
-            }
-            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, crops, crop => crop, flip);
-            var faces = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
+            var crops = inputs.CropAll(unique);
+            var found = Enumerable.Range(0, unique.Count).Where(i => crops[i] is not null).ToList();
+            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, found.Select(i => crops[i]!).ToList(), crop => crop, flip);
+            var faces = found.Select((i, k) => (unique[i], embedded[k])).ToDictionary(x => x.Item1, x => x.Item2);
+            // A pair with a faceless image keeps its place with a null score (the image is named on the error stream).
             var results = list.Select(p =>
             {
-                var (a, b) = (faces[p.A], faces[p.B]);
-                double score = Similarity.Cosine(a.Vector, b.Vector);
+                var (a, b) = (faces.GetValueOrDefault(p.A), faces.GetValueOrDefault(p.B));
+                double? score = a is null || b is null ? null : Similarity.Cosine(a.Vector, b.Vector);
                 // A pair is as trustworthy as its worse face (the error-versus-reject convention).
-                double? quality = a.Quality is double qa && b.Quality is double qb ? Math.Min(qa, qb) : null;
+                double? quality = a?.Quality is double qa && b?.Quality is double qb ? Math.Min(qa, qb) : null;
                 return new
                 {
-                    p.A, p.B, Score = score, Threshold = t, Same = t is double value ? score > value : (bool?)null,
-                    Quality = quality, QualityA = a.Quality, QualityB = b.Quality,
-                    SigmaSqHarmonicMeanA = a.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b.SigmaSqHarmonicMean,
+                    p.A, p.B, Score = score, Threshold = t, Same = t is double value && score is double s ? s > value : (bool?)null,
+                    Quality = quality, QualityA = a?.Quality, QualityB = b?.Quality,
+                    SigmaSqHarmonicMeanA = a?.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b?.SigmaSqHarmonicMean,
                 };
             }).ToList();
+            int exit = found.Count == unique.Count ? 0 : DetectCommand.NoFaceExitCode;
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
@@ -63,16 +61,16 @@ internal static class VerifyCommand
                     JsonOutput.Write(writer, new { r.Score, r.Threshold, r.Same, r.Quality, r.QualityA, r.QualityB, r.SigmaSqHarmonicMeanA, r.SigmaSqHarmonicMeanB });
                 }
                 else JsonOutput.Write(writer, results);
-                return 0;
+                return exit;
             }
             foreach (var r in results)
             {
                 string prefix = parse.GetValue(pairs) is null ? "" : $"{r.A}\t{r.B}\t";
-                writer.WriteLine(prefix + (r.Same is null
-                    ? $"score {r.Score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
+                writer.WriteLine(prefix + (r.Score is null ? "no score (no face found)"
+                    : r.Same is null ? $"score {r.Score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
                     : $"score {r.Score:0.0000} threshold {r.Threshold:0.0000}: {(r.Same.Value ? "same person" : "different people")}"));
             }
-            return 0;
+            return exit;
         });
         return command;
     }
