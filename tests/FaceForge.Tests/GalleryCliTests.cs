@@ -112,6 +112,45 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
     }
 
     [Fact]
+    public void FolderEnrolmentRefusesWhatItCannotReadAndEnrolsTheRest()
+    {
+        string dir = TestPaths.NewTempDirectory("gallery-folder");
+        string model = TestModels.Random(dir);
+        string gallery = Path.Combine(dir, "faces.gallery");
+        Ok("gallery", "create", gallery, "--model", model);
+        // What a folder from a phone or a Mac holds besides good photos.
+        string root = Path.Combine(dir, "people"), ada = Path.Combine(root, "ada"), bob = Path.Combine(root, "bob");
+        Directory.CreateDirectory(ada);
+        Directory.CreateDirectory(bob);
+        Directory.CreateDirectory(Path.Combine(root, "empty"));
+        Directory.CreateDirectory(Path.Combine(root, "__MACOSX", "ada"));
+        File.Copy(Image(0), Path.Combine(ada, "a1.png"));
+        File.Copy(Image(1), Path.Combine(bob, "b1.png"));
+        File.WriteAllBytes(Path.Combine(ada, "zero.jpg"), []);
+        File.WriteAllBytes(Path.Combine(ada, "._a1.png"), [0, 5, 22, 7, 0, 2, 0, 0]);
+        File.WriteAllBytes(Path.Combine(root, "__MACOSX", "ada", "._a1.png"), [0, 5, 22, 7]);
+        File.WriteAllBytes(Path.Combine(bob, "IMG_0001.HEIC"), [0, 0, 0, 24, .. "ftypheic"u8, 0, 0, 0, 0]);
+
+        var (code, output, error) = CliHarness.Run("gallery", "enroll", gallery, "--folder", root, "--json");
+        Assert.True(code == GalleryEnrollCommandExitCodes.SomeRefused, error);
+        Assert.DoesNotContain("   at ", error);
+        var result = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2, result.GetProperty("enrolled").GetInt32());
+        Assert.Equal(["ada", "bob"], result.GetProperty("subjects").EnumerateArray().Select(e => e.GetString()).Order());
+        var refused = result.GetProperty("refused").EnumerateArray().ToDictionary(r => Path.GetFileName(r.GetProperty("image").GetString()!), r => r.GetProperty("reason").GetString()!);
+        Assert.Equal(["IMG_0001.HEIC", "empty", "zero.jpg"], refused.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("empty file", refused["zero.jpg"]);
+        Assert.Contains("HEIC", refused["IMG_0001.HEIC"]);
+        Assert.Contains("no supported images", refused["empty"]);
+        Assert.Contains("zero.jpg", error);
+
+        // The decoder names the format it does not read.
+        var heic = CliHarness.Run("embed", "--model", model, "--aligned", Path.Combine(bob, "IMG_0001.HEIC"));
+        Assert.Equal(2, heic.Code);
+        Assert.Contains("a HEIC/HEIF image, which FaceForge does not read", heic.Error);
+    }
+
+    [Fact]
     public void BadInputIsRefusedWithOneLineNamingWhatIsWrong()
     {
         string dir = TestPaths.NewTempDirectory("gallery-bad");
@@ -318,4 +357,9 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         Assert.Contains("blank.png", error);
         Assert.Contains("no face", error);
     }
+}
+
+internal static class GalleryEnrollCommandExitCodes
+{
+    public const int SomeRefused = FaceForge.Cli.Commands.GalleryEnrollCommand.SomeRefusedExitCode;
 }

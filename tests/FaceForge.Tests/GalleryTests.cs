@@ -338,6 +338,21 @@ public class GalleryTests
     }
 
     [Fact]
+    public void SubjectIdsInEitherUnicodeFormAreOneSubject()
+    {
+        string path = NewPath();
+        const int dim = 16;
+        string typed = "Jos\u00E9", macFolder = "Jose\u0301"; // NFC as typed; NFD as a macOS folder name
+        using var gallery = FaceGallery.Create(path, Model(dim));
+        gallery.Enroll([new GalleryFace(typed, SyntheticEmbeddings.Vector(1, 0, dim)), new GalleryFace(macFolder, SyntheticEmbeddings.Vector(1, 1, dim))]);
+        Assert.Equal([typed], gallery.Subjects().Select(s => s.Id));
+        Assert.Equal(2, gallery.SubjectFaceCount(macFolder));
+        Assert.Equal(2, gallery.Subject(macFolder)!.Faces);
+        Assert.Equal(2, gallery.Remove(macFolder));
+        Assert.Equal(0, gallery.Count);
+    }
+
+    [Fact]
     public void MetadataIsWrittenInTheSameTransactionAsTheFacesOrTheSubject()
     {
         string path = NewPath();

@@ -60,6 +60,10 @@ internal static class GalleryCreateCommand
             using var _ = created;
             if (parse.GetValue(threshold) is double value) created.SetThreshold(value);
             var writer = parse.InvocationConfiguration.Output;
+            // A photo given to a crop gallery is taken whole as a face: say so now, not after a wrong enrolment.
+            if (detectorPath is null)
+                parse.InvocationConfiguration.Error.WriteLine($"note: no --detector, so enrolled and probe images are taken as aligned face crops ({info.InputWidth}x{info.InputHeight}, "
+                    + $"template {info.Template}), not photos; to enrol photos, create the gallery with --detector (a FaceForge or ONNX detector with landmarks).");
             if (parse.GetValue(json)) JsonOutput.Write(writer, GalleryStatsCommand.Describe(created.Stats()));
             else writer.WriteLine($"created {created.Stats().Store}: {info.Architecture} ({info.EmbeddingSize}-d, fingerprint {fingerprint[..12]}), {(detectorPath is null ? "aligned crops" : "photos via " + Path.GetFileName(detectorPath))}, {parse.GetValue(precision)}");
             return 0;

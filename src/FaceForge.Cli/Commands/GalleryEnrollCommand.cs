@@ -33,7 +33,8 @@ internal static class GalleryEnrollCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(gallery)!;
-            var items = Items(parse.GetValue(subject), parse.GetValue(folder), parse.GetValue(images) ?? []);
+            var refused = new List<(string Image, string Reason)>();
+            var items = Items(parse.GetValue(subject), parse.GetValue(folder), parse.GetValue(images) ?? [], refused);
             var metadata = Metadata(parse.GetValue(meta) ?? [], parse.GetValue(subject));
             double? min = parse.GetValue(minQuality);
             if (min is double q && !double.IsFinite(q)) throw new UserErrorException($"--min-quality: {q} is not a number.");
@@ -41,7 +42,6 @@ internal static class GalleryEnrollCommand
             using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
             if (min is not null && inputs.Embedder.Info.Quality == Models.QualityKind.None)
                 throw new UserErrorException($"--min-quality: the gallery's model ({inputs.Embedder.Info.Architecture}) carries no quality; train it with --head mag-face or add an uncertainty head, or drop --min-quality.");
-            var refused = new List<(string Image, string Reason)>();
             bool several = parse.GetValue(largest);
             IReadOnlyList<DetectedFace> Choose(string image, IReadOnlyList<DetectedFace> faces)
             {
@@ -51,7 +51,9 @@ internal static class GalleryEnrollCommand
                 return [];
             }
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
-            var found = progress.Run("embedding", items.Count, "img", p => inputs.Faces(items.Select(i => i.Image).ToList(), Choose, p));
+            var found = progress.Run("embedding", items.Count, "img", p => inputs.Faces(items.Select(i => i.Image).ToList(), Choose, p,
+                // A folder's unreadable files are refused like faceless photos; an image named on the command line is an error.
+                parse.GetValue(folder) is null ? null : (image, why) => refused.Add((image, $"unreadable: {why}"))));
             var faces = new List<GalleryFace>();
             for (int i = 0; i < items.Count; i++)
                 foreach (var face in found[i])
@@ -76,8 +78,11 @@ internal static class GalleryEnrollCommand
         return command;
     }
 
-    /// <summary>(image, subject) pairs from --subject + IMAGES or --folder.</summary>
-    private static List<(string Image, string Subject)> Items(string? subject, string? folder, string[] images)
+    /// <summary>
+    /// (image, subject) pairs from --subject + IMAGES or --folder. A --folder's identity folders without a supported
+    /// image are refused (named, with the formats taken), not fatal: the others are enrolled.
+    /// </summary>
+    private static List<(string Image, string Subject)> Items(string? subject, string? folder, string[] images, List<(string Image, string Reason)> refused)
     {
         if ((subject is null) == (folder is null)) throw new UserErrorException("Give either --subject ID with IMAGES, or --folder DIR (a folder of identity folders).");
         if (subject is not null)
@@ -88,10 +93,28 @@ internal static class GalleryEnrollCommand
         }
         if (images.Length > 0) throw new UserErrorException("--folder: IMAGES are not taken with --folder (the folder's identity folders are the images).");
         if (!Directory.Exists(folder)) throw new UserErrorException($"--folder: '{folder}' is not a folder.");
-        using var set = ImageFolderDataset.Open(folder!);
-        if (set.Count == 0) throw new UserErrorException($"--folder: '{folder}' holds no images in identity folders.");
+        ImageFolderDataset set;
+        try
+        {
+            set = ImageFolderDataset.Open(folder!, skipEmpty: true);
+        }
+        catch (InvalidDataException)
+        {
+            throw new UserErrorException($"--folder: '{folder}' holds no identity folders with images (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)}).");
+        }
+        using var _ = set;
+        // Phone and scanner formats FaceForge does not decode are named, not silently passed over.
+        foreach (string identity in set.IdentityNames.Concat(set.SkippedFolders.Where(f => !f.Contains('/'))))
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(set.Root, identity)).Where(f => UnreadFormats.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal))
+                refused.Add((file, $"{Path.GetExtension(file).TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG"));
+        foreach (string skipped in set.SkippedFolders)
+            refused.Add((Path.Combine(set.Root, skipped), skipped.Contains('/')
+                ? "the file name is not valid UTF-8, so it cannot be opened; rename it"
+                : $"no supported images in this identity folder (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)})"));
         return Enumerable.Range(0, set.Count).Select(i => (Path.Combine(set.Root, set.RelativePath(i)), set.IdentityNames[set.GetLabel(i)])).ToList();
     }
+
+    private static readonly HashSet<string> UnreadFormats = new(StringComparer.OrdinalIgnoreCase) { ".heic", ".heif", ".avif", ".tif", ".tiff", ".jxl", ".jp2" };
 
     private static Dictionary<string, string?> Metadata(string[] pairs, string? subject)
     {

@@ -75,7 +75,13 @@ internal sealed class GalleryInputs : IDisposable
     /// Every face of every image, in order. With a detector, photos may hold zero or several faces; without one, each
     /// image is one aligned crop.
     /// </summary>
-    public List<List<ImageFace>> Faces(IReadOnlyList<string> paths, Func<string, IReadOnlyList<DetectedFace>, IReadOnlyList<DetectedFace>> choose, IProgress<int>? progress = null)
+    /// <param name="paths">The images.</param>
+    /// <param name="choose">Which of a photo's detected faces to keep.</param>
+    /// <param name="progress">Images done so far.</param>
+    /// <param name="unreadable">Given, an image that cannot be decoded is reported to it (path, why) and yields no
+    /// face; otherwise it is an error.</param>
+    public List<List<ImageFace>> Faces(IReadOnlyList<string> paths, Func<string, IReadOnlyList<DetectedFace>, IReadOnlyList<DetectedFace>> choose, IProgress<int>? progress = null,
+        Action<string, string>? unreadable = null)
     {
         var result = new List<List<ImageFace>>(paths.Count);
         for (int start = 0; start < paths.Count; start += Batch)
@@ -84,8 +90,18 @@ internal sealed class GalleryInputs : IDisposable
             var boxes = new List<List<FaceBox?>>();
             foreach (string path in paths.Skip(start).Take(Batch))
             {
-                var image = Decode(path);
                 var found = new List<FaceBox?>();
+                RgbImage image;
+                try
+                {
+                    image = Decode(path);
+                }
+                catch (Exception e) when (unreadable is not null && e is InvalidDataException or UserErrorException)
+                {
+                    unreadable(path, e.Message.StartsWith(path, StringComparison.Ordinal) ? e.Message[path.Length..].TrimStart(':', ' ') : e.Message);
+                    boxes.Add(found);
+                    continue;
+                }
                 if (_detector is null)
                 {
                     crops.Add(Prepare(path, image, null));

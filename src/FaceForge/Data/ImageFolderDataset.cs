@@ -89,6 +89,12 @@ public sealed class ImageFolderIndex
     /// <summary>Modification time (UTC ticks) of the root and of every sub-folder (identities and skipped ones, ordinal name order), root first.</summary>
     public required List<long> FolderTimes { get; init; }
 
+    /// <summary>The scanning rules this index was built by (<see cref="CurrentVersion"/>; older caches are rebuilt).</summary>
+    public int Version { get; init; }
+
+    /// <summary>Version 2 leaves hidden files and folders out.</summary>
+    internal const int CurrentVersion = 2;
+
     /// <summary>Whether empty folders were skipped when this index was built.</summary>
     public bool SkipEmpty { get; init; }
 
@@ -116,7 +122,8 @@ public sealed class ImageFolderIndex
     {
         try
         {
-            return File.Exists(cacheFile) ? JsonSerializer.Deserialize<ImageFolderIndex>(File.ReadAllText(cacheFile)) : null;
+            var cached = File.Exists(cacheFile) ? JsonSerializer.Deserialize<ImageFolderIndex>(File.ReadAllText(cacheFile)) : null;
+            return cached?.Version == CurrentVersion ? cached : null;
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
@@ -137,11 +144,17 @@ public sealed class ImageFolderIndex
     }
 
     private static List<string> SubFolders(string root) =>
-        Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Where(name => !Hidden(name)).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Names a data set never means: hidden files and folders (".git", macOS's "._photo.jpg" AppleDouble companions,
+    /// which carry an image extension but hold resource forks) and the "__MACOSX" folder of zips made on a Mac.
+    /// </summary>
+    private static bool Hidden(string name) => name.StartsWith('.') || name == "__MACOSX";
 
     private static ImageFolderIndex Scan(string root, bool skipEmpty)
     {
-        var index = new ImageFolderIndex { Identities = [], Files = [], Labels = [], Skipped = [], FolderTimes = [Directory.GetLastWriteTimeUtc(root).Ticks], SkipEmpty = skipEmpty };
+        var index = new ImageFolderIndex { Version = CurrentVersion, Identities = [], Files = [], Labels = [], Skipped = [], FolderTimes = [Directory.GetLastWriteTimeUtc(root).Ticks], SkipEmpty = skipEmpty };
         foreach (string name in SubFolders(root))
         {
             string folder = Path.Combine(root, name);
@@ -157,7 +170,7 @@ public sealed class ImageFolderIndex
             }
             var all = Directory.EnumerateFiles(folder)
                 .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
-                .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+                .Select(Path.GetFileName).OfType<string>().Where(f => !Hidden(f)).Order(StringComparer.Ordinal).ToList();
             var unreadable = all.Where(f => f.Contains('\uFFFD')).ToList();
             if (unreadable.Count > 0 && !skipEmpty)
                 throw new InvalidDataException($"{folder}: {unreadable.Count} image name(s) are not valid UTF-8, so .NET cannot open them; rename them, or skip them (skip_bad).");

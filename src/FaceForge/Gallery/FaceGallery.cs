@@ -129,6 +129,13 @@ public sealed class FaceGallery : IDisposable
                 + $"not {modelDescription} (fingerprint {fingerprint[..Math.Min(12, fingerprint.Length)]}): embeddings of different networks are not comparable.");
     }
 
+    /// <summary>
+    /// A subject id in Unicode normalisation form C, as every id is stored: "José" typed on a keyboard (NFC) and the
+    /// same name as a macOS folder name (NFD, "e" + combining accent) are one subject, not two that list alike.
+    /// </summary>
+    public static string CanonicalSubject(string subject) =>
+        subject.IsNormalized(System.Text.NormalizationForm.FormC) ? subject : subject.Normalize(System.Text.NormalizationForm.FormC);
+
     /// <summary>What is wrong with a new subject id, or null: empty, or a control character (a tab or line break would forge rows of list and export output).</summary>
     internal static string? SubjectIdProblem(string? subject) =>
         string.IsNullOrWhiteSpace(subject) ? "empty subject id."
@@ -155,9 +162,10 @@ public sealed class FaceGallery : IDisposable
                 throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
             float norm = TensorPrimitives.Norm(face.Vector);
             if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"{where}: the vector is {(norm == 0 ? "zero" : "not finite")}.", nameof(faces));
-            normalised.Add(face with { Vector = Unit(face.Vector, norm) });
+            normalised.Add(face with { Subject = CanonicalSubject(face.Subject), Vector = Unit(face.Vector, norm) });
         }
         if (normalised.Count == 0) return [];
+        metadata = metadata?.ToDictionary(m => CanonicalSubject(m.Key), m => m.Value, StringComparer.Ordinal);
         _lock.EnterWriteLock();
         try
         {
@@ -185,7 +193,7 @@ public sealed class FaceGallery : IDisposable
     {
         if (SubjectIdProblem(subject) is { } problem) throw new ArgumentException(problem, nameof(subject));
         _lock.EnterWriteLock();
-        try { return _store.AddSubject(subject, metadata); }
+        try { return _store.AddSubject(CanonicalSubject(subject), metadata); }
         finally { _lock.ExitWriteLock(); }
     }
 
@@ -193,7 +201,7 @@ public sealed class FaceGallery : IDisposable
     public int SubjectFaceCount(string subject)
     {
         _lock.EnterReadLock();
-        try { return _subjectIndex.TryGetValue(subject, out int index) ? _facesPerSubject.GetValueOrDefault(index) : 0; }
+        try { return _subjectIndex.TryGetValue(CanonicalSubject(subject), out int index) ? _facesPerSubject.GetValueOrDefault(index) : 0; }
         finally { _lock.ExitReadLock(); }
     }
 
@@ -219,7 +227,9 @@ public sealed class FaceGallery : IDisposable
         _lock.EnterWriteLock();
         try
         {
-            var ids = _store.RemoveSubject(subject);
+            // As given too: a gallery written before ids were normalised may hold another form.
+            string canonical = CanonicalSubject(subject);
+            var ids = _store.RemoveSubject(canonical) ?? (canonical == subject ? null : _store.RemoveSubject(subject));
             if (ids is null) return null;
             foreach (long id in ids) RemoveFromMemory(id);
             UpdateHnsw();
@@ -236,7 +246,7 @@ public sealed class FaceGallery : IDisposable
     public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata)
     {
         _lock.EnterWriteLock();
-        try { _store.SetMetadata(subject, metadata); }
+        try { _store.SetMetadata(CanonicalSubject(subject), metadata); }
         finally { _lock.ExitWriteLock(); }
     }
 
@@ -381,7 +391,7 @@ public sealed class FaceGallery : IDisposable
     public GallerySubject? Subject(string id)
     {
         _lock.EnterWriteLock();
-        try { return _store.Subjects(id).SingleOrDefault(); }
+        try { return _store.Subjects(CanonicalSubject(id)).SingleOrDefault() ?? (CanonicalSubject(id) == id ? null : _store.Subjects(id).SingleOrDefault()); }
         finally { _lock.ExitWriteLock(); }
     }
 

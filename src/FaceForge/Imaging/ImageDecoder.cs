@@ -72,6 +72,8 @@ public static class ImageDecoder
     private static ImageFormat Format(ReadOnlySpan<byte> data, string name) => ImageFormatSniffer.Detect(data) switch
     {
         ImageFormat.Unknown when data.Length == 0 => throw new InvalidDataException($"{name}: empty file."),
+        ImageFormat.Unknown when ImageFormatSniffer.UnsupportedName(data) is { } known =>
+            throw new InvalidDataException($"{name}: a {known} image, which FaceForge does not read; convert it to JPEG or PNG (supported: JPEG, PNG, BMP, GIF, WebP, PGM/PPM)."),
         ImageFormat.Unknown => throw new InvalidDataException($"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}."),
         var known => known,
     };

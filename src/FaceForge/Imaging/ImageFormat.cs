@@ -34,5 +34,26 @@ public static class ImageFormatSniffer
         return ImageFormat.Unknown;
     }
 
+    /// <summary>
+    /// The name of a common image format FaceForge does not read (HEIC/HEIF, AVIF, TIFF, JPEG XL, JPEG 2000), recognised
+    /// by its first bytes so the error can say what the file is; null for anything else.
+    /// </summary>
+    public static string? UnsupportedName(ReadOnlySpan<byte> data)
+    {
+        if (data.Length >= 12 && data[4..8].SequenceEqual("ftyp"u8))
+        {
+            var brand = data[8..12];
+            if (brand.SequenceEqual("avif"u8) || brand.SequenceEqual("avis"u8)) return "AVIF";
+            if (brand.SequenceEqual("heic"u8) || brand.SequenceEqual("heix"u8) || brand.SequenceEqual("hevc"u8) || brand.SequenceEqual("heim"u8)
+                || brand.SequenceEqual("heis"u8) || brand.SequenceEqual("mif1"u8) || brand.SequenceEqual("msf1"u8)) return "HEIC/HEIF";
+            if (brand.SequenceEqual("jp2 "u8)) return "JPEG 2000";
+        }
+        if (data.Length >= 4 && (data[..4].SequenceEqual("II*\0"u8) || data[..4].SequenceEqual("MM\0*"u8))) return "TIFF";
+        if (data.Length >= 2 && data[0] == 0xFF && data[1] == 0x0A) return "JPEG XL";
+        if (data.Length >= 12 && data[4..12].SequenceEqual((ReadOnlySpan<byte>)[0x6A, 0x58, 0x4C, 0x20, 0x0D, 0x0A, 0x87, 0x0A])) return "JPEG XL";
+        if (data.Length >= 12 && data[4..12].SequenceEqual((ReadOnlySpan<byte>)[0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A])) return "JPEG 2000";
+        return null;
+    }
+
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 }
