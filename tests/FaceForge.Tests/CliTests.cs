@@ -83,6 +83,13 @@ public class CliTests
         Assert.Equal(CliRunner.UserErrorExitCode, tooFew.Code);
         Assert.Contains("fewer than one batch", tooFew.Error);
         Assert.False(Directory.Exists(run));
+        // Nor does one whose first batches meet an unreadable image (found by the loader, after the run is built).
+        string broken = DataFormatTests.MakeFolder("cli-broken", 2, 2);
+        foreach (string file in Directory.GetFiles(Path.Combine(broken, "person1"))) File.WriteAllBytes(file, []);
+        var unreadable = CliHarness.Run(["train", "--data", broken, "--out", run, "--batch-size", "4", .. common]);
+        Assert.Equal(CliRunner.UserErrorExitCode, unreadable.Code);
+        Assert.Contains("empty file", unreadable.Error);
+        Assert.False(Directory.Exists(run));
         // A relative --data is stored absolute, so --resume works from any working directory.
         var trained = CliHarness.Run(["train", "--data", Path.GetRelativePath(Environment.CurrentDirectory, root), "--out", run, "--batch-size", "4", .. common]);
         Assert.Equal(0, trained.Code);

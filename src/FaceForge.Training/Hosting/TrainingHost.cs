@@ -54,18 +54,24 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             }
             catch when (created)
             {
-                // A folder this call made, refused before a step (bad data, settings): removed, so a retry needs no --force.
-                // Emptied while the lock is held (a second trainer waiting for it must not lose its files), then removed.
-                try
-                {
-                    foreach (string entry in Directory.EnumerateFileSystemEntries(folder.Path).Where(e => e != folder.LockPath).ToList())
-                        if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true); else File.Delete(entry);
-                    ownership?.Dispose();
-                    Directory.Delete(folder.Path);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left behind: another run took it, or it cannot be removed */ }
+                RemoveCreatedFolder();
                 throw;
             }
+        }
+
+        // A folder this call made, refused before its first checkpoint (bad settings, or bad data found by the first
+        // batches): removed, so a retry needs no --force. Emptied while the lock is held (a second trainer waiting for
+        // it must not lose its files), then removed.
+        void RemoveCreatedFolder()
+        {
+            try
+            {
+                foreach (string entry in Directory.EnumerateFileSystemEntries(folder.Path).Where(e => e != folder.LockPath).ToList())
+                    if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true); else File.Delete(entry);
+                ownership?.Dispose();
+                Directory.Delete(folder.Path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left behind: another run took it, or it cannot be removed */ }
         }
         // Only now, with the new run built and checked, does an overwrite delete the old one.
         if (force && !resume) folder.Clear();
@@ -94,51 +100,60 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         using var metrics = IsRoot ? new StreamWriter(folder.MetricsPath, append: true) : StreamWriter.Null;
         // Processes must agree on stopping (time and cancellation differ between them) or the others would wait forever.
         bool ShouldStop() => Agree(step >= totalSteps || cancellation.IsCancellationRequested || (settings.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > settings.MaxSeconds));
-        while (!ShouldStop())
+        try
         {
-            int epoch = step / perEpoch;
-            var context = new StepContext(step, epoch, step % perEpoch, totalSteps, cancellation);
-            if (task.Step(context) is not { } result)
+            while (!ShouldStop())
             {
-                if (cancellation.IsCancellationRequested) continue;
-                throw new InvalidOperationException($"The data of epoch {epoch} ended before its step {context.IndexInEpoch}.");
-            }
-            if (!double.IsFinite(result.Loss))
-            {
-                skipped++;
-                if (++badSteps >= settings.MaxBadSteps)
-                    throw new TrainingDivergedException($"Training diverged: {badSteps} consecutive steps with a non-finite loss or gradient (last at step {step}, learning rate {result.LearningRate:g3}); lower the learning rate or lengthen the warmup and start the run again (the same --out with --force replaces this one).");
-            }
-            else
-            {
-                badSteps = 0;
-                if (double.IsNaN(firstLoss)) firstLoss = result.Loss;
-                window.Add(result);
-            }
-            window.Images += task.ImagesPerStep;
-            step++;
-
-            double rate = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
-            var extra = window.MeanMetrics();
-            var status = new TrainingStatus(step, totalSteps, epoch, window.MeanLoss, result.LearningRate, rate,
-                TimeSpan.FromSeconds((totalSteps - step) * (double)task.ImagesPerStep / Math.Max(rate, 1e-9)), skipped, extra);
-            if (step % settings.LogEvery == 0 || step == totalSteps)
-            {
-                double mean = window.MeanLoss;
-                var line = new JsonObject
+                int epoch = step / perEpoch;
+                var context = new StepContext(step, epoch, step % perEpoch, totalSteps, cancellation);
+                if (task.Step(context) is not { } result)
                 {
-                    ["step"] = step, ["epoch"] = epoch, ["loss"] = double.IsFinite(mean) ? mean : null, ["lr"] = result.LearningRate,
-                    ["images_per_second"] = Math.Round(rate, 1), ["skipped"] = skipped,
-                };
-                foreach (var (name, value) in extra) line[name] = value;
-                metrics.WriteLine(line.ToJsonString());
-                metrics.Flush();
-                if (double.IsFinite(mean)) losses.Add((step, mean));
-                window = new Window();
+                    if (cancellation.IsCancellationRequested) continue;
+                    throw new InvalidOperationException($"The data of epoch {epoch} ended before its step {context.IndexInEpoch}.");
+                }
+                if (!double.IsFinite(result.Loss))
+                {
+                    skipped++;
+                    if (++badSteps >= settings.MaxBadSteps)
+                        throw new TrainingDivergedException($"Training diverged: {badSteps} consecutive steps with a non-finite loss or gradient (last at step {step}, learning rate {result.LearningRate:g3}); lower the learning rate or lengthen the warmup and start the run again (the same --out with --force replaces this one).");
+                }
+                else
+                {
+                    badSteps = 0;
+                    if (double.IsNaN(firstLoss)) firstLoss = result.Loss;
+                    window.Add(result);
+                }
+                window.Images += task.ImagesPerStep;
+                step++;
+
+                double rate = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
+                var extra = window.MeanMetrics();
+                var status = new TrainingStatus(step, totalSteps, epoch, window.MeanLoss, result.LearningRate, rate,
+                    TimeSpan.FromSeconds((totalSteps - step) * (double)task.ImagesPerStep / Math.Max(rate, 1e-9)), skipped, extra);
+                if (step % settings.LogEvery == 0 || step == totalSteps)
+                {
+                    double mean = window.MeanLoss;
+                    var line = new JsonObject
+                    {
+                        ["step"] = step, ["epoch"] = epoch, ["loss"] = double.IsFinite(mean) ? mean : null, ["lr"] = result.LearningRate,
+                        ["images_per_second"] = Math.Round(rate, 1), ["skipped"] = skipped,
+                    };
+                    foreach (var (name, value) in extra) line[name] = value;
+                    metrics.WriteLine(line.ToJsonString());
+                    metrics.Flush();
+                    if (double.IsFinite(mean)) losses.Add((step, mean));
+                    window = new Window();
+                }
+                // Every step, so a bar moves even when metric lines are far apart (the loss is the window's mean so far).
+                progress?.Report(status);
+                if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0) Save(step, badSteps, task);
             }
-            // Every step, so a bar moves even when metric lines are far apart (the loss is the window's mean so far).
-            progress?.Report(status);
-            if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0) Save(step, badSteps, task);
+        }
+        catch when (created && folder.LatestCheckpoint() is null)
+        {
+            metrics.Dispose();
+            RemoveCreatedFolder();
+            throw;
         }
         Save(step, badSteps, task);
         metrics.Dispose();
