@@ -171,6 +171,10 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         UserError(["gallery", "enroll", gallery, "--subject", "a", Image(0), "--min-quality", "1"], "--min-quality", "carries no quality");
         UserError(["gallery", "enroll", gallery, "--subject", "a", Path.Combine(dir, "missing.png")], "missing.png");
         UserError(["gallery", "enroll", gallery, Image(0)], "--subject", "--folder");
+        // An option the command lacks, taken by the parser for an image; a detector for a gallery of crops; a folder as an image.
+        UserError(["gallery", "identify", gallery, Image(0), "--bogus", "x"], "'--bogus' is not an option");
+        UserError(["gallery", "identify", gallery, Image(0), "--detector", model], "--detector", "created without a detector");
+        UserError(["gallery", "identify", gallery, dir], "is a folder");
         // A tab or line break in an id would forge rows of `gallery list`.
         UserError(["gallery", "enroll", gallery, "--subject", "evil\tname\nid_00001\t99", Image(0)], "control character");
         UserError(["gallery", "create", Path.Combine(dir, "my.gallery"), "--model", model, "--store", "mysql://localhost/x"], "--store");

@@ -39,7 +39,7 @@ internal static class DetectCommand
             int found = 0;
             foreach (string path in parse.GetValue(images)!)
             {
-                if (!File.Exists(path)) throw new UserErrorException(Directory.Exists(path) ? $"'{path}' is a folder, not an image." : $"Image '{path}' does not exist.");
+                ImageInputs.RequireImageFile(path);
                 var image = ImageDecoder.Decode(path);
                 IReadOnlyList<DetectedFace> faces;
                 try

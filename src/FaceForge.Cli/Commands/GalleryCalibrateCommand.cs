@@ -15,10 +15,11 @@ internal static class GalleryCalibrateCommand
         var fpir = new Option<double>("--target-fpir") { Description = "Target false-positive identification rate: the fraction of unknown probes allowed through.", DefaultValueFactory = _ => 0.01 };
         var threshold = new Option<double?>("--threshold") { Description = "Set this threshold (cosine) directly instead of calibrating." };
         var model = GalleryCommand.ModelOverride();
+        var detector = GalleryCommand.DetectorOverride();
         var json = new Option<bool>("--json") { Description = "Print JSON: threshold, target_fpir, probes, fpir (measured on the probes)." };
         var command = new Command("calibrate", "Set the gallery's open-set threshold: the lowest that lets at most --target-fpir of unknown probes through (their best score strictly above it).")
         {
-            gallery, images, folder, fpir, threshold, model, json,
+            gallery, images, folder, fpir, threshold, model, detector, json,
         };
         command.SetAction(parse =>
         {
@@ -37,7 +38,7 @@ internal static class GalleryCalibrateCommand
             if (!(target > 0 && target < 1)) throw new UserErrorException($"--target-fpir: {target} is not a rate in (0, 1).");
             if (opened.Count == 0) throw new UserErrorException($"{path}: the gallery is empty; enrol subjects before calibrating.");
             var paths = Paths(parse.GetValue(images) ?? [], parse.GetValue(folder));
-            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
+            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model), parse.GetValue(detector));
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var found = progress.Run("embedding", paths.Count, "img", p => inputs.Faces(paths, (_, faces) => faces.Count == 0 ? faces : [faces.MaxBy(f => f.Box.Area)!], p));
             var probes = found.SelectMany(f => f).Select(f => f.Embedding.Vector).ToList();

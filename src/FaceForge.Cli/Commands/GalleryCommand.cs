@@ -28,4 +28,10 @@ internal static class GalleryCommand
     {
         Description = "Use this model file instead of the one recorded at creation (accepted only with the same weights fingerprint, e.g. the recorded model moved or its ONNX export).",
     };
+
+    /// <summary>The --detector option of the commands that read images into an existing gallery.</summary>
+    public static Option<string?> DetectorOverride() => new("--detector")
+    {
+        Description = "Use this face detector instead of the one recorded at creation (e.g. the recorded file moved, or its ONNX export); only for galleries created with a detector.",
+    };
 }

@@ -25,10 +25,11 @@ internal static class GalleryEnrollCommand
         var meta = new Option<string[]>("--meta") { Description = "Metadata KEY=VALUE for --subject (repeatable; merged into the subject's).", AllowMultipleArgumentsPerToken = false };
         var strict = new Option<bool>("--strict") { Description = "Enrol nothing when any image is refused (no face, several faces, low quality)." };
         var model = GalleryCommand.ModelOverride();
+        var detector = GalleryCommand.DetectorOverride();
         var json = new Option<bool>("--json") { Description = "Print JSON: enrolled (count), subjects, refused (image, reason), faces (gallery total)." };
         var command = new Command("enroll", $"Enrol faces into a gallery, all in one transaction. Photos: no face, or several faces without --largest, are refused (named); exit code {SomeRefusedExitCode} when some images were refused.")
         {
-            gallery, images, subject, folder, largest, minQuality, meta, strict, model, json,
+            gallery, images, subject, folder, largest, minQuality, meta, strict, model, detector, json,
         };
         command.SetAction(parse =>
         {
@@ -39,7 +40,7 @@ internal static class GalleryEnrollCommand
             double? min = parse.GetValue(minQuality);
             if (min is double q && !double.IsFinite(q)) throw new UserErrorException($"--min-quality: {q} is not a number.");
             using var opened = FaceGallery.Open(path);
-            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
+            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model), parse.GetValue(detector));
             if (min is not null && inputs.Embedder.Info.Quality == Models.QualityKind.None)
                 throw new UserErrorException($"--min-quality: the gallery's model ({inputs.Embedder.Info.Architecture}) carries no quality; train it with --head mag-face or add an uncertainty head, or drop --min-quality.");
             bool several = parse.GetValue(largest);

@@ -12,16 +12,17 @@ internal static class GalleryIdentifyCommand
         var images = new Argument<string[]>("IMAGES") { Description = "Photos (every face is identified) or aligned crops, as the gallery was created.", Arity = ArgumentArity.OneOrMore };
         var topK = new Option<int>("--top-k") { Description = "How many subjects to list per face, best first.", DefaultValueFactory = _ => 5 }.Between(1, 1000);
         var model = GalleryCommand.ModelOverride();
+        var detector = GalleryCommand.DetectorOverride();
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, best, known, matches with subject, score, face_id), and the threshold." };
         var command = new Command("identify", "Identify faces against a gallery: a subject's score is its best template's cosine; 'known' when the best score is above the gallery's threshold.")
         {
-            gallery, images, topK, model, json,
+            gallery, images, topK, model, detector, json,
         };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(gallery)!;
             using var opened = FaceGallery.Open(path);
-            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model));
+            using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model), parse.GetValue(detector));
             var paths = parse.GetValue(images)!;
             var found = inputs.Faces(paths, (_, faces) => faces);
             if (opened.IndexKind == "hnsw" && opened.HnswCount is null)

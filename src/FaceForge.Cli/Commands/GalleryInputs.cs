@@ -39,8 +39,11 @@ internal sealed class GalleryInputs : IDisposable
     public bool Photos => _detector is not null;
 
     /// <summary>Opens the gallery's model (checked against its fingerprint and embedding size) and detector.</summary>
-    public static GalleryInputs Open(FaceGallery gallery, string galleryPath, string? modelOverride)
+    public static GalleryInputs Open(FaceGallery gallery, string galleryPath, string? modelOverride, string? detectorOverride = null)
     {
+        if (detectorOverride is not null && gallery.Model.DetectorPath is null)
+            throw new UserErrorException($"--detector: {galleryPath} was created without a detector, so its faces are aligned crops; probes and enrolments must be crops too.");
+        if (detectorOverride is not null && !File.Exists(detectorOverride)) throw new UserErrorException($"--detector: '{detectorOverride}' does not exist.");
         var model = gallery.Model;
         string path = modelOverride ?? model.ModelPath;
         if (modelOverride is null && !File.Exists(path))
@@ -52,10 +55,11 @@ internal sealed class GalleryInputs : IDisposable
         {
             gallery.RequireModel(fingerprint, embedder.Info.EmbeddingSize, $"{embedder.Info.Architecture} {path}");
             IFaceDetector? detector = null;
-            if (model.DetectorPath is { } detectorPath)
+            if ((detectorOverride ?? model.DetectorPath) is { } detectorPath)
             {
-                if (!File.Exists(detectorPath)) throw new UserErrorException($"{galleryPath}: the gallery's detector '{detectorPath}' does not exist.");
-                detector = ModelInputs.Open(detectorPath, "detector");
+                if (!File.Exists(detectorPath))
+                    throw new UserErrorException($"{galleryPath}: the gallery's detector '{detectorPath}' does not exist; give --detector with the detector file (or its ONNX export).");
+                detector = ModelInputs.Open(detectorPath, detectorOverride is null ? "detector" : "--detector");
                 if (!detector.HasLandmarks)
                 {
                     detector.Dispose();
@@ -143,7 +147,7 @@ internal sealed class GalleryInputs : IDisposable
 
     private static RgbImage Decode(string path)
     {
-        if (!File.Exists(path)) throw new UserErrorException(Directory.Exists(path) ? $"'{path}' is a folder, not an image." : $"Image '{path}' does not exist.");
+        ImageInputs.RequireImageFile(path);
         return ImageDecoder.Decode(path);
     }
 

@@ -56,7 +56,7 @@ internal sealed class ImageInputs : IDisposable
     /// <summary>The crop of <paramref name="path"/>, or null when the detector finds no face in it.</summary>
     public RgbImage? Crop(string path)
     {
-        if (!File.Exists(path)) throw new UserErrorException(Directory.Exists(path) ? $"'{path}' is a folder, not an image." : $"Image '{path}' does not exist.");
+        RequireImageFile(path);
         var image = ImageDecoder.Decode(path);
         if (_landmarks is not null) return Prepare(path, image, Lookup(path), _template);
         if (_aligned || (image.Width == _template.Width && image.Height == _template.Height)) return Prepare(path, image, null, _template);
@@ -93,6 +93,15 @@ internal sealed class ImageInputs : IDisposable
             crops.Add(crop);
         }
         return crops;
+    }
+
+    /// <summary>Fails unless <paramref name="path"/>, an image argument, is a file: naming a folder as such, and an option this command does not have (taken for an image by the parser) as an option.</summary>
+    public static void RequireImageFile(string path)
+    {
+        if (File.Exists(path)) return;
+        throw new UserErrorException(Directory.Exists(path) ? $"'{path}' is a folder, not an image."
+            : path.StartsWith('-') ? $"'{path}' is not an option of this command (see --help), nor an image file."
+            : $"Image '{path}' does not exist.");
     }
 
     /// <summary>Reads a landmarks file option.</summary>
