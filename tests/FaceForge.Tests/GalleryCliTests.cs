@@ -327,7 +327,9 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         string model = Path.Combine(dir, "mfn.ffm");
         Ok("model", "import", "--from", Path.Combine(shared, "models/mobilefacenet-casia/068.ckpt"), "--arch", "mobilefacenet-casia", "--out", model);
         string gallery = Path.Combine(dir, "lfw.gallery");
-        Ok("gallery", "create", gallery, "--model", model, "--detector", yunet!);
+        string detector = Path.Combine(dir, "yunet.onnx");
+        File.Copy(yunet!, detector);
+        Ok("gallery", "create", gallery, "--model", model, "--detector", detector);
         string[] people = ["George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld"];
         string Lfw(string person, int n) => Path.Combine(shared, "data/lfw/images", person, $"{person}_{n:0000}.jpg");
         foreach (string person in people) Ok("gallery", "enroll", gallery, "--subject", person, Lfw(person, 1), "--largest");
@@ -341,6 +343,14 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
             var central = faces.MaxBy(f => (f.GetProperty("box")[2].GetDouble() - f.GetProperty("box")[0].GetDouble()) * (f.GetProperty("box")[3].GetDouble() - f.GetProperty("box")[1].GetDouble()))!;
             Assert.Equal(people[i], central.GetProperty("best").GetString());
         }
+
+        // The recorded detector moved: named with the way out, and --detector takes its place.
+        File.Delete(detector);
+        UserError(["gallery", "identify", gallery, Lfw(people[0], 2)], detector, "give --detector");
+        var moved = JsonDocument.Parse(Ok("gallery", "identify", gallery, Lfw(people[0], 2), "--detector", yunet!, "--json").Output).RootElement;
+        Assert.Equal(people[0], moved.GetProperty("images")[0].GetProperty("faces").EnumerateArray()
+            .MaxBy(f => f.GetProperty("box")[2].GetDouble() - f.GetProperty("box")[0].GetDouble()).GetProperty("best").GetString());
+        File.Copy(yunet!, detector);
 
         // A group photo: refused without --largest (naming the file and the count), enrolled with it.
         string group = Path.Combine(shared, "data/photos/sample1.jpg");
