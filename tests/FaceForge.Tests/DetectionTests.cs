@@ -120,6 +120,46 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.True(LandmarkMetrics.Nme(IFaceDetector.NearestCentre(faces, 250, 250)!.Landmarks!.Value, truth) < 0.05);
     }
 
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void AFaceFillingThePhotoIsFoundWholeOnce()
+    {
+        // A close-up (an ID photo, a selfie): the face's 120-pixel square from an LFW photo, enlarged. Beyond the
+        // anchors' 256 pixels the first pass finds parts of it; the coarser pass finds it whole, once.
+        var photo = ImageDecoder.Decode(Lfw("images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"));
+        var truth = LandmarksFile.Read(Lfw("landmarks.txt"))["Aaron_Eckhart/Aaron_Eckhart_0001.jpg"];
+        const int left = 65, top = 70, side = 120;
+        var square = new RgbImage(side, side);
+        for (int y = 0; y < side; y++) photo.Pixels.Slice(((top + y) * photo.Width + left) * 3, side * 3).CopyTo(square.Pixels.Slice(y * side * 3, side * 3));
+        using var detector = TorchFaceDetector.Open(retina.Model!);
+        foreach (int size in new[] { 640, 1000 })
+        {
+            float factor = size / (float)side;
+            var faces = detector.Detect(ImageResizer.Resize(square, size, size));
+            var face = Assert.Single(faces);
+            var expected = truth.Select(p => new System.Numerics.Vector2((p.X - left) * factor, (p.Y - top) * factor));
+            double nme = LandmarkMetrics.Nme(face.Landmarks!.Value, expected);
+            Assert.True(nme < 0.1, $"{size} px: NME {nme}");
+        }
+    }
+
+    [Fact]
+    public void LargeFacePassKeepsWholeFacesAndDropsTheirParts()
+    {
+        static DetectedFace Face(float l, float t, float r, float b, float score) => new(new FaceBox(l, t, r, b), score, null);
+        // First pass (input = original pixels): two confident parts of one big face, and a small face elsewhere.
+        var first = new[] { Face(240, 120, 560, 460, 0.99f), Face(130, 340, 430, 630, 0.9f), Face(700, 50, 740, 100, 0.95f) };
+        Assert.True(LargeFacePass.Needed(first, back: 1, largestAnchor: 256));
+        Assert.False(LargeFacePass.Needed([first[2]], back: 1, largestAnchor: 256));
+        // Second pass: the whole face, and one of its parts again.
+        var second = new[] { Face(110, 55, 600, 630, 0.98f), Face(250, 130, 550, 450, 0.97f) };
+        var merged = LargeFacePass.Merge(first, second, back: 1, largestAnchor: 256);
+        Assert.Equal([second[0].Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
+        // A first pass that found the big face whole keeps its own box (finer landmarks), and still loses the parts.
+        var whole = Face(105, 50, 598, 625, 0.999f);
+        merged = LargeFacePass.Merge([whole, .. first], second, back: 1, largestAnchor: 256);
+        Assert.Equal([whole.Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
+    }
+
     [SharedFact("models/mobilefacenet-casia/068.ckpt")]
     public void VerifyWithADetectorComparesTheLargestFaces()
     {

@@ -85,23 +85,46 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     public IReadOnlyList<IReadOnlyList<DetectedFace>> DetectMany(IReadOnlyList<RgbImage> images)
     {
         var results = new List<DetectedFace>[images.Count];
+        var back = new float[images.Count];
         for (int i = 0; i < images.Count; i++) results[i] = [];
         foreach (float scale in _scales)
         {
             var prepared = images.Select(image => RetinaFaceDecoder.Prepare(image, scale, _options.MaxSide)).ToArray();
-            foreach (var group in Enumerable.Range(0, images.Count).GroupBy(i => (prepared[i].Image.Width, prepared[i].Image.Height)))
+            if (scale == 1) for (int i = 0; i < images.Count; i++) back[i] = prepared[i].Back;
+            DetectPrepared(prepared, results);
+        }
+        var faces = results.Select(r => NonMaximumSuppression.Apply(r, _options)).ToArray();
+        // Faces beyond the anchors' range: the images that hold one run again, coarser (LargeFacePass).
+        var decoder = RetinaFaceDecoder.MobileNet;
+        int[] large = Enumerable.Range(0, images.Count).Where(i => LargeFacePass.Needed(faces[i], back[i], decoder.LargestAnchor)).ToArray();
+        if (large.Length > 0)
+        {
+            var coarse = new List<DetectedFace>[large.Length];
+            for (int k = 0; k < large.Length; k++) coarse[k] = [];
+            DetectPrepared(large.Select(i => RetinaFaceDecoder.Prepare(images[i], LargeFacePass.Scale, _options.MaxSide)).ToArray(), coarse);
+            for (int k = 0; k < large.Length; k++)
             {
-                int[] members = group.ToArray();
-                var (w, h) = group.Key;
-                var decoded = Run(members.Select(i => prepared[i].Image).ToArray(), w, h);
-                for (int m = 0; m < members.Length; m++)
-                {
-                    var (boxes, scores, landmarks) = decoded[m];
-                    results[members[m]].AddRange(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, landmarks, RetinaFaceDecoder.MobileNet.CachedPriors(w, h), w, h, prepared[members[m]].Back, _options.ConfidenceThreshold));
-                }
+                int i = large[k];
+                faces[i] = NonMaximumSuppression.Apply(LargeFacePass.Merge(faces[i], NonMaximumSuppression.Apply(coarse[k], _options), back[i], decoder.LargestAnchor), _options);
             }
         }
-        return results.Select(r => (IReadOnlyList<DetectedFace>)NonMaximumSuppression.Apply(r, _options)).ToArray();
+        return faces;
+    }
+
+    /// <summary>Runs the network on prepared images (those of one size as a batch) and adds each one's decoded candidates to <paramref name="results"/>.</summary>
+    private void DetectPrepared((RgbImage Image, float Back)[] prepared, List<DetectedFace>[] results)
+    {
+        foreach (var group in Enumerable.Range(0, prepared.Length).GroupBy(i => (prepared[i].Image.Width, prepared[i].Image.Height)))
+        {
+            int[] members = group.ToArray();
+            var (w, h) = group.Key;
+            var decoded = Run(members.Select(i => prepared[i].Image).ToArray(), w, h);
+            for (int m = 0; m < members.Length; m++)
+            {
+                var (boxes, scores, landmarks) = decoded[m];
+                results[members[m]].AddRange(RetinaFaceDecoder.MobileNet.Decode(boxes, scores, landmarks, RetinaFaceDecoder.MobileNet.CachedPriors(w, h), w, h, prepared[members[m]].Back, _options.ConfidenceThreshold));
+            }
+        }
     }
 
     private (float[] Boxes, float[] Scores, float[] Landmarks)[] Run(RgbImage[] batch, int w, int h)

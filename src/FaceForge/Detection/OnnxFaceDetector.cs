@@ -73,14 +73,20 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         DetectorOptions.RequireDetectable(image.Width, image.Height);
-        var candidates = _retinaFace ? DetectRetinaFace(image) : _yunet ? DetectYuNet(image) : DetectUltraLight(image);
-        return NonMaximumSuppression.Apply(candidates, _options);
+        if (!_retinaFace) return NonMaximumSuppression.Apply(_yunet ? DetectYuNet(image) : DetectUltraLight(image), _options);
+        // As TorchFaceDetector at scale 1, with its coarser second look for faces beyond the anchors' range.
+        var (faces, back) = DetectRetinaFace(image, 1);
+        faces = NonMaximumSuppression.Apply(faces, _options);
+        int largest = RetinaFaceDecoder.MobileNet.LargestAnchor;
+        if (!LargeFacePass.Needed(faces, back, largest)) return faces;
+        var coarse = NonMaximumSuppression.Apply(DetectRetinaFace(image, LargeFacePass.Scale).Faces, _options);
+        return NonMaximumSuppression.Apply(LargeFacePass.Merge(faces, coarse, back, largest), _options);
     }
 
-    private List<DetectedFace> DetectRetinaFace(RgbImage image)
+    private (List<DetectedFace> Faces, float Back) DetectRetinaFace(RgbImage image, float scale)
     {
-        // As TorchFaceDetector at scale 1: the image's own size, huge ones brought down to MaxSide.
-        var (input, back) = RetinaFaceDecoder.Prepare(image, 1, _options.MaxSide);
+        // The image's own size (times scale), huge ones brought down to MaxSide.
+        var (input, back) = RetinaFaceDecoder.Prepare(image, scale, _options.MaxSide);
         int w = input.Width, h = input.Height, length = 3 * w * h;
         // From the shared pool: a photo's input is megabytes (see OnnxFaceEmbedder.EmbedFaces).
         var data = ArrayPool<float>.Shared.Rent(length);
@@ -93,7 +99,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
             var scores = new float[conf.Length / 2];
             for (int i = 0; i < scores.Length; i++) scores[i] = conf[2 * i + 1];
             var decoder = RetinaFaceDecoder.MobileNet;
-            return decoder.Decode(Output("loc"), scores, Output("landms"), decoder.CachedPriors(w, h), w, h, back, _options.ConfidenceThreshold);
+            return (decoder.Decode(Output("loc"), scores, Output("landms"), decoder.CachedPriors(w, h), w, h, back, _options.ConfidenceThreshold), back);
         }
         finally
         {

@@ -45,6 +45,9 @@ public sealed class RetinaFaceDecoder
         return (Imaging.ImageResizer.Resize(image, w, h), (float)image.Width / w);
     }
 
+    /// <summary>The largest anchor's side in input pixels (faces much larger are found only in parts).</summary>
+    public int LargestAnchor => MinSizes.Max(sizes => sizes.Max());
+
     /// <summary>Creates a decoder for anchors of <paramref name="minSizes"/> pixels on feature maps of <paramref name="steps"/> strides.</summary>
     public RetinaFaceDecoder(int[][] minSizes, int[] steps)
     {
