@@ -82,6 +82,11 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.True(code == 0, error);
         Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("images")[0].GetProperty("faces").GetArrayLength() >= 2);
         Assert.True(File.Exists(Path.Combine(dir, "sample1.png")));
+        // An earlier drawing is replaced only with --force.
+        (code, _, error) = CliHarness.Run("detect", "--model", retina.Model!, photo, "--draw", dir);
+        Assert.Equal(2, code);
+        Assert.Contains("sample1.png' exists; pass --force", error);
+        Assert.Equal(0, CliHarness.Run("detect", "--model", retina.Model!, photo, "--draw", dir, "--force").Code);
 
         string blank = Path.Combine(dir, "blank.png");
         File.WriteAllBytes(blank, ImageEncoder.EncodePng(new RgbImage(96, 96)));

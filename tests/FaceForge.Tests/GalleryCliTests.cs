@@ -57,6 +57,7 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         var created = JsonDocument.Parse(Ok("gallery", "create", gallery, "--model", model, "--json").Output).RootElement;
         Assert.Equal(0, created.GetProperty("faces").GetInt32());
         UserError(["gallery", "create", gallery, "--model", model], gallery, "--force");
+        UserError(["gallery", "create", Image(0), "--model", model], Image(0), "is not a gallery");
 
         var enrolled = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--folder", data.Root, "--json").Output).RootElement;
         Assert.Equal(data.Dataset.Count, enrolled.GetProperty("enrolled").GetInt32());

@@ -22,7 +22,8 @@ internal static class DetectCommand
         var scales = ModelInputs.Scales();
         var recognizer = new Option<string?>("--recognizer", "--recognition-model") { Description = "Recognition model: each face is aligned with its landmarks and gets the model's quality (higher is better; MagFace magnitude or PFE uncertainty)." };
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks; quality and sigma_sq_harmonic_mean with --recognizer)." };
-        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, recognizer, json };
+        var force = new Option<bool>("--force") { Description = "Replace drawings already in the --draw folder." };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, recognizer, force, json };
         command.SetAction(parse =>
         {
             string? drawDir = parse.GetValue(draw);
@@ -32,13 +33,26 @@ internal static class DetectCommand
             using var embedder = parse.GetValue(recognizer) is { } recognizerPath ? ModelInputs.OpenEmbedder(recognizerPath, "--recognizer") : null;
             if (embedder is not null && !detector.HasLandmarks)
                 throw new UserErrorException($"--recognizer: faces are aligned by their landmarks, and detector '{detector.Name}' gives none (use RetinaFace or YuNet).");
-            if (drawDir is not null) Directory.CreateDirectory(drawDir);
+            // Photos of the same name from different folders get NAME-2.png, NAME-3.png…, never overwriting each other;
+            // a drawing already in the folder (an earlier run's) is replaced only with --force.
             var drawnNames = new HashSet<string>(StringComparer.Ordinal);
+            var drawings = new List<string>();
+            foreach (string path in parse.GetValue(images)!)
+            {
+                string name = Path.GetFileNameWithoutExtension(path);
+                for (int n = 2; !drawnNames.Add(name); n++) name = $"{Path.GetFileNameWithoutExtension(path)}-{n}";
+                drawings.Add(drawDir is null ? "" : Path.Combine(drawDir, name + ".png"));
+            }
+            if (drawDir is not null && !parse.GetValue(force) && drawings.FirstOrDefault(File.Exists) is { } existing)
+                throw new UserErrorException($"--draw: '{existing}' exists; pass --force to replace the drawings, or draw into another folder.");
+            if (drawDir is not null) Directory.CreateDirectory(drawDir);
+            int index = -1;
             var results = new List<object>();
             var writer = parse.InvocationConfiguration.Output;
             int found = 0;
             foreach (string path in parse.GetValue(images)!)
             {
+                index++;
                 ImageInputs.RequireImageFile(path);
                 var image = ImageDecoder.Decode(path);
                 IReadOnlyList<DetectedFace> faces;
@@ -61,10 +75,7 @@ internal static class DetectCommand
                         float f = (float)side / Math.Max(image.Width, image.Height);
                         drawn = ImageResizer.Resize(drawn, Math.Max(1, (int)(image.Width * f)), Math.Max(1, (int)(image.Height * f)));
                     }
-                    // Photos of the same name from different folders get NAME-2.png, NAME-3.png…, never overwriting each other.
-                    string name = Path.GetFileNameWithoutExtension(path);
-                    for (int n = 2; !drawnNames.Add(name); n++) name = $"{Path.GetFileNameWithoutExtension(path)}-{n}";
-                    AtomicFile.WriteAllBytes(Path.Combine(drawDir, name + ".png"), ImageEncoder.EncodePng(drawn));
+                    AtomicFile.WriteAllBytes(drawings[index], ImageEncoder.EncodePng(drawn));
                 }
                 results.Add(new
                 {

@@ -30,7 +30,9 @@ internal static class GalleryCreateCommand
             bool postgres = PostgresGalleryStore.IsLocation(path);
             if (!postgres && Directory.Exists(path)) throw new UserErrorException($"GALLERY: '{path}' is a folder; give a file name such as faces.gallery.");
             if (!postgres && File.Exists(path) && !parse.GetValue(force))
-                throw new UserErrorException($"'{path}' already exists; pass --force to replace it, or enrol into it with 'faceforge gallery enroll'.");
+                throw new UserErrorException(IsSqlite(path)
+                    ? $"'{path}' already exists; pass --force to replace it, or enrol into it with 'faceforge gallery enroll'."
+                    : $"'{path}' already exists and is not a gallery; choose another name (--force would replace the file).");
             if (parse.GetValue(threshold) is double t && !(t >= -1 && t <= 1)) throw new UserErrorException($"--threshold: {t} is not a cosine in [-1, 1].");
             string modelPath = Path.GetFullPath(parse.GetValue(model)!);
             string fingerprint = ModelFingerprint.Of(File.Exists(modelPath) ? modelPath : throw new UserErrorException($"--model: '{modelPath}' does not exist."));
@@ -69,6 +71,13 @@ internal static class GalleryCreateCommand
             return 0;
         });
         return command;
+    }
+
+    private static bool IsSqlite(string path)
+    {
+        Span<byte> head = stackalloc byte[16];
+        using var file = File.OpenRead(path);
+        return file.ReadAtLeast(head, 16, throwOnEndOfStream: false) == 16 && head.SequenceEqual("SQLite format 3\0"u8);
     }
 
     /// <summary>The gallery's location: GALLERY itself, or with --store a PostgreSQL server, GALLERY's name as the schema in it.</summary>
