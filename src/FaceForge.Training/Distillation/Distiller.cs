@@ -1,3 +1,4 @@
+using FaceForge.Alignment;
 using FaceForge.Data;
 using FaceForge.Imaging;
 using FaceForge.Models;
@@ -143,10 +144,12 @@ public sealed class Distiller : IDisposable
         if (_config.Landmarks is { } landmarks) DistillationTask.LandmarksByIndex(dataset, _config.Data!, landmarks);
         else
         {
-            // Without landmarks the crops are used as they are: both networks must take their size.
+            // Without landmarks the crops are used as they are: each network takes their size, or they are crops of a
+            // known template that FaceAligner.Reframe moves into the network's (a 112x112 ArcFace pack for a 112x96 teacher).
             var first = ImageDecoder.Decode(dataset.ReadEncoded(0), dataset.Describe(0));
+            bool known = AlignmentTemplate.All.Any(t => (long)first.Width * t.Height == (long)first.Height * t.Width);
             foreach (var (role, info) in new[] { ("student", student), ("teacher", teacher) })
-                if (first.Width != info.InputWidth || first.Height != info.InputHeight)
+                if ((first.Width != info.InputWidth || first.Height != info.InputHeight) && !(known && info.InputWidth == info.AlignmentTemplate.Width && info.InputHeight == info.AlignmentTemplate.Height))
                     throw new ArgumentException($"{dataset.Describe(0)} is a {first.Width}x{first.Height} crop, but the {role} {info.Architecture} takes {info.InputWidth}x{info.InputHeight} ({info.Template}). "
                         + "Give --data the original photos and --landmarks, so each network gets a crop aligned to its own template.");
         }
