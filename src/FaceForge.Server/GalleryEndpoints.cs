@@ -43,7 +43,7 @@ internal static class GalleryEndpoints
         var metadata = (body.Metadata ?? []).Where(m => m.Value is not null).ToDictionary(m => m.Key, m => m.Value);
         if (!served.AddSubject(id, metadata.ToDictionary(m => m.Key, m => (string?)m.Value)))
             throw new ApiProblemException(409, "Subject exists", $"subject '{id}' exists in gallery '{gallery}' already; add faces with POST /v1/galleries/{gallery}/subjects/{id}/faces.");
-        return Results.Json(new SubjectJson(id, 0, metadata), statusCode: 201);
+        return Results.Json(new SubjectJson(FaceGallery.CanonicalSubject(id), 0, metadata), statusCode: 201);
     }
 
     public static IResult DeleteSubject(string gallery, string id, ServedGalleries galleries)

@@ -155,14 +155,18 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         var first = new[] { Face(240, 120, 560, 460, 0.99f), Face(130, 340, 430, 630, 0.9f), Face(700, 50, 740, 100, 0.95f) };
         Assert.True(LargeFacePass.Needed(first, back: 1, largestAnchor: 256));
         Assert.False(LargeFacePass.Needed([first[2]], back: 1, largestAnchor: 256));
-        // Second pass: the whole face, and one of its parts again.
-        var second = new[] { Face(110, 55, 600, 630, 0.98f), Face(250, 130, 550, 450, 0.97f) };
-        var merged = LargeFacePass.Merge(first, second, back: 1, largestAnchor: 256);
-        Assert.Equal([second[0].Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
-        // A first pass that found the big face whole keeps its own box (finer landmarks), and still loses the parts.
-        var whole = Face(105, 50, 598, 625, 0.999f);
-        merged = LargeFacePass.Merge([whole, .. first], second, back: 1, largestAnchor: 256);
+        // Second pass (the big face fits its anchors): the whole face, not its parts.
+        var whole = Face(110, 55, 600, 630, 0.995f);
+        var merged = LargeFacePass.Merge(first, [whole], back: 1, largestAnchor: 256);
         Assert.Equal([whole.Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
+        // A face over the big one that the second pass finds too is a face of its own (a picture in the picture).
+        var inset = Face(200, 250, 480, 560, 0.97f);
+        merged = LargeFacePass.Merge([.. first, inset], [whole, inset with { Score = 0.96f }], back: 1, largestAnchor: 256);
+        Assert.Equal([whole.Box, inset.Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
+        // A first pass that found the big face whole keeps its own box (finer landmarks), and still loses the parts.
+        var found = Face(105, 50, 598, 625, 0.999f);
+        merged = LargeFacePass.Merge([found, .. first], [whole], back: 1, largestAnchor: 256);
+        Assert.Equal([found.Box, first[2].Box], merged.Select(f => f.Box).OrderBy(b => b.Left));
     }
 
     [SharedFact("models/mobilefacenet-casia/068.ckpt")]

@@ -148,7 +148,7 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         // The decoder names the format it does not read.
         var heic = CliHarness.Run("embed", "--model", model, "--aligned", Path.Combine(bob, "IMG_0001.HEIC"));
         Assert.Equal(2, heic.Code);
-        Assert.Contains("a HEIC/HEIF image, which FaceForge does not read", heic.Error);
+        Assert.Contains("an image in HEIC/HEIF format, which FaceForge does not read", heic.Error);
     }
 
     [Fact]

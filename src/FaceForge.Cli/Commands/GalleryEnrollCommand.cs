@@ -70,7 +70,7 @@ internal static class GalleryEnrollCommand
             // Faces and metadata in one transaction: a crash leaves both or neither.
             opened.Enroll(faces, metadata.Count > 0 && faces.Count > 0 ? new Dictionary<string, IReadOnlyDictionary<string, string?>> { [parse.GetValue(subject)!] = metadata } : null);
             var writer = parse.InvocationConfiguration.Output;
-            var subjects = faces.Select(f => f.Subject).Distinct().ToList();
+            var subjects = faces.Select(f => FaceGallery.CanonicalSubject(f.Subject)).Distinct().ToList();
             if (parse.GetValue(json))
                 JsonOutput.Write(writer, new { Enrolled = faces.Count, Subjects = subjects, Refused = refused.Select(r => new { r.Image, r.Reason }), Faces = opened.Count });
             else writer.WriteLine($"enrolled {faces.Count} face(s) of {subjects.Count} subject(s); {refused.Count} refused; the gallery holds {opened.Count} faces");
@@ -106,7 +106,7 @@ internal static class GalleryEnrollCommand
         using var _ = set;
         // Phone and scanner formats FaceForge does not decode are named, not silently passed over.
         foreach (string identity in set.IdentityNames.Concat(set.SkippedFolders.Where(f => !f.Contains('/'))))
-            foreach (string file in Directory.EnumerateFiles(Path.Combine(set.Root, identity)).Where(f => UnreadFormats.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal))
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(set.Root, identity)).Where(f => UnreadFormats.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal))
                 refused.Add((file, $"{Path.GetExtension(file).TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG"));
         foreach (string skipped in set.SkippedFolders)
             refused.Add((Path.Combine(set.Root, skipped), skipped.Contains('/')

@@ -43,7 +43,7 @@ internal sealed class ImageInputs : IDisposable
     };
 
     /// <summary>The --aligned option.</summary>
-    public static Option<bool> AlignedOption() => new("--aligned") { Description = "The images are aligned face crops: resize them to the model's input instead of detecting faces." };
+    public static Option<bool> AlignedOption() => new("--aligned") { Description = "The images are aligned face crops, not photos: no face detection. A crop of the model's template's proportions is resized; one of the other known template (112x112 ArcFace, 112x96 SphereFace) is moved into the model's frame; any other is resized whole." };
 
     /// <summary>The rules for this command line's options.</summary>
     public static ImageInputs From(ParseResult parse, Option<string?> landmarks, Option<string?> detector, Option<bool> aligned, IFaceEmbedder embedder)

@@ -147,7 +147,7 @@ public sealed class Distiller : IDisposable
             // Without landmarks the crops are used as they are: each network takes their size, or they are crops of a
             // known template that FaceAligner.Reframe moves into the network's (a 112x112 ArcFace pack for a 112x96 teacher).
             var first = ImageDecoder.Decode(dataset.ReadEncoded(0), dataset.Describe(0));
-            bool known = AlignmentTemplate.All.Any(t => (long)first.Width * t.Height == (long)first.Height * t.Width);
+            bool known = AlignmentTemplate.IsCropSize(first.Width, first.Height);
             foreach (var (role, info) in new[] { ("student", student), ("teacher", teacher) })
                 if ((first.Width != info.InputWidth || first.Height != info.InputHeight) && !(known && info.InputWidth == info.AlignmentTemplate.Width && info.InputHeight == info.AlignmentTemplate.Height))
                     throw new ArgumentException($"{dataset.Describe(0)} is a {first.Width}x{first.Height} crop, but the {role} {info.Architecture} takes {info.InputWidth}x{info.InputHeight} ({info.Template}). "

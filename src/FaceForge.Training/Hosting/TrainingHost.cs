@@ -59,8 +59,8 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
             }
         }
 
-        // A folder this call made, refused before its first checkpoint (bad settings, or bad data found by the first
-        // batches): removed, so a retry needs no --force. Emptied while the lock is held (a second trainer waiting for
+        // A folder this call made, refused before its first step (bad settings, or bad data in the first batch):
+        // removed, so a retry needs no --force. A run that took steps keeps its folder (its metrics explain a divergence). Emptied while the lock is held (a second trainer waiting for
         // it must not lose its files), then removed.
         void RemoveCreatedFolder()
         {
@@ -149,7 +149,7 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
                 if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0) Save(step, badSteps, task);
             }
         }
-        catch when (created && folder.LatestCheckpoint() is null)
+        catch when (created && step == 0 && folder.LatestCheckpoint() is null)
         {
             metrics.Dispose();
             RemoveCreatedFolder();

@@ -137,6 +137,9 @@ internal sealed class RecognitionTask : ITrainingTask
     {
         BatchSize = config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = config.Workers,
         Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
+        // Crops of the other known template (a 112x112 ArcFace pack for a 112x96 model) are reframed, not squashed;
+        // only where the model takes its template's crop (small test models take other sizes and keep resizing).
+        Template = info.InputWidth == info.AlignmentTemplate.Width && info.InputHeight == info.AlignmentTemplate.Height ? info.AlignmentTemplate : null,
         Augmentation = new AugmentationOptions { DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter },
     };
 

@@ -21,6 +21,9 @@ public sealed record AlignmentTemplate(string Name, int Width, int Height, FaceL
     /// <summary>The known templates.</summary>
     public static IReadOnlyList<AlignmentTemplate> All { get; } = [ArcFace112, SphereFace112x96];
 
+    /// <summary>Whether <paramref name="width"/> x <paramref name="height"/> is a known template's own crop size (112x112, 96x112): what a pack of aligned crops holds, unlike a photo.</summary>
+    public static bool IsCropSize(int width, int height) => All.Any(t => t.Width == width && t.Height == height);
+
     /// <summary>Finds a template by <see cref="Name"/>.</summary>
     public static AlignmentTemplate FromName(string name) =>
         All.FirstOrDefault(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase))

@@ -133,13 +133,24 @@ public sealed class FaceGallery : IDisposable
     /// A subject id in Unicode normalisation form C, as every id is stored: "José" typed on a keyboard (NFC) and the
     /// same name as a macOS folder name (NFD, "e" + combining accent) are one subject, not two that list alike.
     /// </summary>
-    public static string CanonicalSubject(string subject) =>
-        subject.IsNormalized(System.Text.NormalizationForm.FormC) ? subject : subject.Normalize(System.Text.NormalizationForm.FormC);
+    public static string CanonicalSubject(string subject)
+    {
+        try
+        {
+            return subject.IsNormalized(System.Text.NormalizationForm.FormC) ? subject : subject.Normalize(System.Text.NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            return subject; // not valid Unicode (an unpaired surrogate): new ids are refused so, lookups take it as given
+        }
+    }
 
     /// <summary>What is wrong with a new subject id, or null: empty, or a control character (a tab or line break would forge rows of list and export output).</summary>
     internal static string? SubjectIdProblem(string? subject) =>
         string.IsNullOrWhiteSpace(subject) ? "empty subject id."
         : subject.Any(char.IsControl) ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} holds a control character (tab, line break, ...); ids are one line of text."
+        : System.Text.Unicode.Utf8.FromUtf16(subject, new byte[subject.Length * 3], out _, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
+            ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} is not valid Unicode (an unpaired surrogate)."
         : null;
 
     /// <summary>

@@ -73,7 +73,7 @@ public static class ImageDecoder
     {
         ImageFormat.Unknown when data.Length == 0 => throw new InvalidDataException($"{name}: empty file."),
         ImageFormat.Unknown when ImageFormatSniffer.UnsupportedName(data) is { } known =>
-            throw new InvalidDataException($"{name}: a {known} image, which FaceForge does not read; convert it to JPEG or PNG (supported: JPEG, PNG, BMP, GIF, WebP, PGM/PPM)."),
+            throw new InvalidDataException($"{name}: an image in {known} format, which FaceForge does not read; convert it to JPEG or PNG (supported: JPEG, PNG, BMP, GIF, WebP, PGM/PPM)."),
         ImageFormat.Unknown => throw new InvalidDataException($"{name}: not a supported image (JPEG, PNG, BMP, GIF, WebP, PGM/PPM); first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}."),
         var known => known,
     };

@@ -43,7 +43,10 @@ public static class ImageFormatSniffer
         if (data.Length >= 12 && data[4..8].SequenceEqual("ftyp"u8))
         {
             var brand = data[8..12];
-            if (brand.SequenceEqual("avif"u8) || brand.SequenceEqual("avis"u8)) return "AVIF";
+            // An AVIF may carry the generic image brand (mif1) first and avif among its compatible brands.
+            int size = data[0] << 24 | data[1] << 16 | data[2] << 8 | data[3];
+            var compatible = size > 16 && data.Length > 16 ? data[16..Math.Min(data.Length, Math.Min(size, 256))] : [];
+            if (brand.SequenceEqual("avif"u8) || brand.SequenceEqual("avis"u8) || compatible.IndexOf("avif"u8) >= 0) return "AVIF";
             if (brand.SequenceEqual("heic"u8) || brand.SequenceEqual("heix"u8) || brand.SequenceEqual("hevc"u8) || brand.SequenceEqual("heim"u8)
                 || brand.SequenceEqual("heis"u8) || brand.SequenceEqual("mif1"u8) || brand.SequenceEqual("msf1"u8)) return "HEIC/HEIF";
             if (brand.SequenceEqual("jp2 "u8)) return "JPEG 2000";

@@ -44,7 +44,11 @@ public sealed record BatchLoaderOptions
     /// <summary>Pixel normalisation. <value>The default is <see cref="PixelNormalization.ArcFace"/>.</value></summary>
     public PixelNormalization Normalization { get; init; } = PixelNormalization.ArcFace;
 
-    /// <summary>Template the main crop is aligned to when <see cref="Landmarks"/> are given. <value>The default is null (images are taken as aligned and resized).</value></summary>
+    /// <summary>
+    /// Template of the main crop: images are aligned to it when <see cref="Landmarks"/> are given, and aligned crops of
+    /// another size are moved into its frame (<see cref="Alignment.FaceAligner.Reframe"/>) otherwise.
+    /// <value>The default is null (aligned crops are resized whole).</value>
+    /// </summary>
     public Alignment.AlignmentTemplate? Template { get; init; }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace FaceForge.Input;
 /// <param name="Width">Crop width.</param>
 /// <param name="Height">Crop height.</param>
 /// <param name="Normalization">Pixel normalisation.</param>
-/// <param name="Template">Alignment template (same size as the crop); used when the loader has landmarks.</param>
+/// <param name="Template">Alignment template (same size as the crop): images are aligned to it when the loader has landmarks, and aligned crops of another size are moved into its frame otherwise.</param>
 public sealed record InputView(int Width, int Height, PixelNormalization Normalization, AlignmentTemplate? Template = null)
 {
     internal void Validate(string name)
