@@ -35,9 +35,10 @@ internal static class DetectCommand
                 throw new UserErrorException($"--recognizer: faces are aligned by their landmarks, and detector '{detector.Name}' gives none (use RetinaFace or YuNet).");
             // Photos of the same name from different folders get NAME-2.png, NAME-3.png…, never overwriting each other;
             // a drawing already in the folder (an earlier run's) is replaced only with --force.
+            var paths = parse.GetValue(images)!;
             var drawnNames = new HashSet<string>(StringComparer.Ordinal);
             var drawings = new List<string>();
-            foreach (string path in parse.GetValue(images)!)
+            foreach (string path in paths)
             {
                 string name = Path.GetFileNameWithoutExtension(path);
                 for (int n = 2; !drawnNames.Add(name); n++) name = $"{Path.GetFileNameWithoutExtension(path)}-{n}";
@@ -46,13 +47,12 @@ internal static class DetectCommand
             if (drawDir is not null && !parse.GetValue(force) && drawings.FirstOrDefault(File.Exists) is { } existing)
                 throw new UserErrorException($"--draw: '{existing}' exists; pass --force to replace the drawings, or draw into another folder.");
             if (drawDir is not null) Directory.CreateDirectory(drawDir);
-            int index = -1;
             var results = new List<object>();
             var writer = parse.InvocationConfiguration.Output;
             int found = 0;
-            foreach (string path in parse.GetValue(images)!)
+            for (int index = 0; index < paths.Length; index++)
             {
-                index++;
+                string path = paths[index];
                 ImageInputs.RequireImageFile(path);
                 var image = ImageDecoder.Decode(path);
                 IReadOnlyList<DetectedFace> faces;

@@ -23,11 +23,7 @@ internal static class EmbedCommand
             using var embedder = ModelInputs.OpenEmbedder(parse.GetValue(model)!, "--model", foreign.Read(parse));
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
             var paths = parse.GetValue(images)!;
-            var crops = inputs.CropAll(paths);
-            var found = Enumerable.Range(0, paths.Length).Where(i => crops[i] is not null).ToList();
-            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, found.Select(i => crops[i]!).ToList(), crop => crop, parse.GetValue(flip));
-            var faces = new FaceEmbedding?[paths.Length];
-            for (int k = 0; k < found.Count; k++) faces[found[k]] = embedded[k];
+            var faces = inputs.EmbedAll(paths, parse.GetValue(flip));
             var writer = parse.InvocationConfiguration.Output;
             // Images without a face keep their place (embedding null in JSON, named on the error stream) and set the exit code.
             if (parse.GetValue(json))
@@ -40,7 +36,7 @@ internal static class EmbedCommand
                     if (faces[i] is { } face)
                         writer.WriteLine($"{paths[i]}\t{string.Join(' ', face.Vector.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}"
                             + (face.Quality is double q ? $"\tquality {q.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}" : ""));
-            return found.Count == paths.Length ? 0 : DetectCommand.NoFaceExitCode;
+            return faces.All(f => f is not null) ? 0 : DetectCommand.NoFaceExitCode;
         });
         return command;
     }

@@ -19,16 +19,17 @@ internal sealed class ImageInputs : IDisposable
     private readonly IReadOnlyDictionary<string, FaceLandmarks>? _landmarks;
     private readonly bool _aligned;
     private readonly string? _detectorPath;
+    private readonly IFaceEmbedder _embedder;
     private readonly AlignmentTemplate _template;
-    private IFaceDetector? _detector;
-
     private readonly TextWriter _notes;
+    private IFaceDetector? _detector;
 
     private ImageInputs(IReadOnlyDictionary<string, FaceLandmarks>? landmarks, bool aligned, string? detectorPath, IFaceEmbedder embedder, TextWriter notes)
     {
         _landmarks = landmarks;
         _aligned = aligned;
         _detectorPath = detectorPath;
+        _embedder = embedder;
         _template = embedder.Info.AlignmentTemplate;
         _notes = notes;
     }
@@ -80,19 +81,26 @@ internal sealed class ImageInputs : IDisposable
     }
 
     /// <summary>
-    /// The crops of <paramref name="paths"/> in order, null where the detector finds no face; each such path is
+    /// The embeddings of <paramref name="paths"/> in order, null where the detector finds no face; each such path is
     /// named on the error stream, so the caller can print the other results and end with the no-face exit code.
     /// </summary>
-    public List<RgbImage?> CropAll(IEnumerable<string> paths)
+    public FaceEmbedding?[] EmbedAll(IReadOnlyList<string> paths, FlipMode flip)
     {
-        var crops = new List<RgbImage?>();
-        foreach (string path in paths)
+        var crops = new List<RgbImage>();
+        var found = new List<int>();
+        for (int i = 0; i < paths.Count; i++)
         {
-            var crop = Crop(path);
-            if (crop is null) _notes.WriteLine($"no face found in '{path}'");
-            crops.Add(crop);
+            if (Crop(paths[i]) is { } crop)
+            {
+                crops.Add(crop);
+                found.Add(i);
+            }
+            else _notes.WriteLine($"no face found in '{paths[i]}'");
         }
-        return crops;
+        var embedded = EmbeddingBatcher.EmbedAllFaces(_embedder, crops, crop => crop, flip);
+        var faces = new FaceEmbedding?[paths.Count];
+        for (int k = 0; k < found.Count; k++) faces[found[k]] = embedded[k];
+        return faces;
     }
 
     /// <summary>Fails unless <paramref name="path"/>, an image argument, is a file: naming a folder as such, and an option this command does not have (taken for an image by the parser) as an option.</summary>

@@ -33,14 +33,12 @@ internal static class VerifyCommand
             var flip = Enum.TryParse<FlipMode>(embedder.Info.ThresholdFlip, out var calibrated) ? calibrated : FlipMode.Add;
             var unique = list.SelectMany(p => new[] { p.A, p.B }).Distinct().ToList();
             using var inputs = ImageInputs.From(parse, landmarks, detector, aligned, embedder);
-            var crops = inputs.CropAll(unique);
-            var found = Enumerable.Range(0, unique.Count).Where(i => crops[i] is not null).ToList();
-            var embedded = EmbeddingBatcher.EmbedAllFaces(embedder, found.Select(i => crops[i]!).ToList(), crop => crop, flip);
-            var faces = found.Select((i, k) => (unique[i], embedded[k])).ToDictionary(x => x.Item1, x => x.Item2);
+            var embedded = inputs.EmbedAll(unique, flip);
+            var faces = unique.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => embedded[x.i]);
             // A pair with a faceless image keeps its place with a null score (the image is named on the error stream).
             var results = list.Select(p =>
             {
-                var (a, b) = (faces.GetValueOrDefault(p.A), faces.GetValueOrDefault(p.B));
+                var (a, b) = (faces[p.A], faces[p.B]);
                 double? score = a is null || b is null ? null : Similarity.Cosine(a.Vector, b.Vector);
                 // A pair is as trustworthy as its worse face (the error-versus-reject convention).
                 double? quality = a?.Quality is double qa && b?.Quality is double qb ? Math.Min(qa, qb) : null;
@@ -51,7 +49,7 @@ internal static class VerifyCommand
                     SigmaSqHarmonicMeanA = a?.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b?.SigmaSqHarmonicMean,
                 };
             }).ToList();
-            int exit = found.Count == unique.Count ? 0 : DetectCommand.NoFaceExitCode;
+            int exit = embedded.All(f => f is not null) ? 0 : DetectCommand.NoFaceExitCode;
             var writer = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {

@@ -101,7 +101,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
         {
             var coarse = new List<DetectedFace>[large.Length];
             for (int k = 0; k < large.Length; k++) coarse[k] = [];
-            DetectPrepared(large.Select(i => RetinaFaceDecoder.Prepare(images[i], LargeFacePass.Scale((int)MathF.Round(Math.Max(images[i].Width, images[i].Height) / back[i])), _options.MaxSide)).ToArray(), coarse);
+            DetectPrepared(large.Select(i => RetinaFaceDecoder.Prepare(images[i], LargeFacePass.Scale(images[i].Width, images[i].Height, back[i]), _options.MaxSide)).ToArray(), coarse);
             for (int k = 0; k < large.Length; k++)
             {
                 int i = large[k];

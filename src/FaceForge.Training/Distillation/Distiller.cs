@@ -149,7 +149,7 @@ public sealed class Distiller : IDisposable
             var first = ImageDecoder.Decode(dataset.ReadEncoded(0), dataset.Describe(0));
             bool known = AlignmentTemplate.IsCropSize(first.Width, first.Height);
             foreach (var (role, info) in new[] { ("student", student), ("teacher", teacher) })
-                if ((first.Width != info.InputWidth || first.Height != info.InputHeight) && !(known && info.InputWidth == info.AlignmentTemplate.Width && info.InputHeight == info.AlignmentTemplate.Height))
+                if ((first.Width != info.InputWidth || first.Height != info.InputHeight) && !(known && info.InputTemplate is not null))
                     throw new ArgumentException($"{dataset.Describe(0)} is a {first.Width}x{first.Height} crop, but the {role} {info.Architecture} takes {info.InputWidth}x{info.InputHeight} ({info.Template}). "
                         + "Give --data the original photos and --landmarks, so each network gets a crop aligned to its own template.");
         }

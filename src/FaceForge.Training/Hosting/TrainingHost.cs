@@ -60,8 +60,8 @@ public sealed class TrainingHost(RunFolder folder, IRunSettings settings, ICommu
         }
 
         // A folder this call made, refused before its first step (bad settings, or bad data in the first batch):
-        // removed, so a retry needs no --force. A run that took steps keeps its folder (its metrics explain a divergence). Emptied while the lock is held (a second trainer waiting for
-        // it must not lose its files), then removed.
+        // removed, so a retry needs no --force; a run that took steps keeps its folder (its metrics explain a
+        // divergence). Emptied while the lock is held (a second trainer waiting for it must not lose its files), then removed.
         void RemoveCreatedFolder()
         {
             try

@@ -1,4 +1,3 @@
-using FaceForge.Alignment;
 using FaceForge.Data;
 using FaceForge.Input;
 using FaceForge.Models;
@@ -140,8 +139,7 @@ internal sealed class RecognitionTask : ITrainingTask
         Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
         // Crops of the other known template (a 112x112 ArcFace pack for a 112x96 model) are reframed, not squashed;
         // only where the model takes its template's crop (small test models take other sizes and keep resizing).
-        Template = AlignmentTemplate.All.FirstOrDefault(t => t.Name.Equals(info.Template, StringComparison.OrdinalIgnoreCase)) is { } template
-            && info.InputWidth == template.Width && info.InputHeight == template.Height ? template : null,
+        Template = info.InputTemplate,
         Augmentation = new AugmentationOptions { DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter },
     };
 

@@ -110,9 +110,7 @@ internal sealed class UncertaintyTask : ITrainingTask
             var (index, mirrored, variant) = missing[n];
             var crop = ImageDecoder.Decode(_dataset.ReadEncoded(index), _dataset.Describe(index));
             // A crop of the other known template (a 112x112 ArcFace pack for a 112x96 model) is moved into the model's frame.
-            if ((crop.Width != info.InputWidth || crop.Height != info.InputHeight) && AlignmentTemplate.IsCropSize(crop.Width, crop.Height)
-                && info.InputWidth == info.AlignmentTemplate.Width && info.InputHeight == info.AlignmentTemplate.Height)
-                crop = FaceAligner.Reframe(crop, info.AlignmentTemplate);
+            if (info.InputTemplate is { } frame && AlignmentTemplate.IsCropSize(crop.Width, crop.Height)) crop = FaceAligner.Reframe(crop, frame);
             if (crop.Width != info.InputWidth || crop.Height != info.InputHeight)
                 throw new InvalidDataException($"{_dataset.Describe(index)}: the crop is {crop.Width}x{crop.Height}; the model takes {info.InputWidth}x{info.InputHeight} ({info.Template}): align the dataset for this model.");
             // A variant is a fixed draw of the image: the same degradation whenever it is recomputed.

@@ -12,12 +12,11 @@ namespace FaceForge.Detection;
 public static class LargeFacePass
 {
     /// <summary>
-    /// Scale of the second pass, relative to the first pass's input, whose longer side is
-    /// <paramref name="firstLongSide"/> pixels: half at most, and
-    /// small enough that the second input's longer side is at most 320 pixels, so a face filling it fits the anchors
-    /// whatever --max-side was.
+    /// Scale of the second pass for a <paramref name="width"/> x <paramref name="height"/> photo, relative to the
+    /// first pass's input (the photo divided by <paramref name="back"/>): half at most, and small enough that the
+    /// second input's longer side is at most 320 pixels, so a face filling it fits the anchors whatever --max-side was.
     /// </summary>
-    public static float Scale(int firstLongSide) => MathF.Min(0.5f, 320f / firstLongSide);
+    public static float Scale(int width, int height, float back) => MathF.Min(0.5f, 320f / MathF.Round(Math.Max(width, height) / back));
 
     /// <summary>A first-pass face with at least this share of its area inside a large face is a part of it.</summary>
     private const float PartInside = 0.6f;

@@ -79,7 +79,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         faces = NonMaximumSuppression.Apply(faces, _options);
         int largest = RetinaFaceDecoder.MobileNet.LargestAnchor;
         if (!LargeFacePass.Needed(faces, back, largest)) return faces;
-        var coarse = NonMaximumSuppression.Apply(DetectRetinaFace(image, LargeFacePass.Scale((int)MathF.Round(Math.Max(image.Width, image.Height) / back))).Faces, _options);
+        var coarse = NonMaximumSuppression.Apply(DetectRetinaFace(image, LargeFacePass.Scale(image.Width, image.Height, back)).Faces, _options);
         return NonMaximumSuppression.Apply(LargeFacePass.Merge(faces, coarse, back, largest), _options);
     }
 

@@ -63,6 +63,14 @@ public sealed record ModelInfo
     [System.Text.Json.Serialization.JsonIgnore]
     public AlignmentTemplate AlignmentTemplate => AlignmentTemplate.FromName(Template);
 
+    /// <summary>
+    /// The template whose crop is exactly this model's input, or null (a model that takes crops resized to another
+    /// size, or a template name no known template has): where aligned crops of another known template can be reframed.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public AlignmentTemplate? InputTemplate =>
+        AlignmentTemplate.All.FirstOrDefault(t => t.Name.Equals(Template, StringComparison.OrdinalIgnoreCase) && t.Width == InputWidth && t.Height == InputHeight);
+
     /// <summary>Why a crop of <paramref name="width"/> x <paramref name="height"/> cannot be embedded by this model, or null.</summary>
     public string? CropProblem(int width, int height)
     {
