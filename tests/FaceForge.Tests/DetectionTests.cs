@@ -147,6 +147,54 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         }
     }
 
+    [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
+    public void ADarkPhotoIsBrightenedForTheDetectorOnly()
+    {
+        // sample5 holds five faces; at a tenth of its levels (a photo taken in poor light) RetinaFace alone finds two.
+        var photo = ImageDecoder.Decode(Path.Combine(TestPaths.Shared!, "data/photos/sample5.jpg"));
+        var dark = photo.Clone();
+        var pixels = dark.Pixels;
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(pixels[i] / 10);
+        var untouched = dark.Clone();
+        using var detector = TorchFaceDetector.Open(retina.Model!);
+        using var plain = TorchFaceDetector.Open(retina.Model!, new DetectorOptions { BrightenDarkPhotos = false });
+        var clean = detector.Detect(photo);
+        Assert.Equal(5, clean.Count);
+        Assert.True(plain.Detect(dark).Count < 5, "the test's darkening no longer hides faces from the plain detector");
+        var found = detector.Detect(dark);
+        Assert.Equal(5, found.Count);
+        foreach (var face in clean)
+        {
+            var mate = found.MaxBy(f => f.Box.IoU(face.Box))!;
+            Assert.True(mate.Box.IoU(face.Box) > 0.7, $"a face at {face.Box} found at {mate.Box}");
+            Assert.True(LandmarkMetrics.Nme(mate.Landmarks!.Value, face.Landmarks!.Value) < 0.1);
+        }
+        Assert.True(untouched.Pixels.SequenceEqual(dark.Pixels), "the caller's photo was changed");
+        // A well-lit photo reaches the detector as it is.
+        Assert.Same(photo, DarkPhotoStretch.Apply(photo));
+    }
+
+    [Fact]
+    public void DarkPhotoStretchMapsBlackAndWhitePointsWithOneCurveForAllChannels()
+    {
+        // Grey levels 30 and 60 (half each) and one coloured pixel: a dark photo, black point 30, white point 60.
+        var image = new RgbImage(64, 64);
+        var pixels = image.Pixels;
+        for (int p = 0; p < 64 * 64; p++) pixels.Slice(3 * p, 3).Fill((byte)(p % 2 == 0 ? 30 : 60));
+        (pixels[0], pixels[1], pixels[2]) = (60, 45, 30);
+        Assert.Equal((30, 60), DarkPhotoStretch.Levels(image));
+        var bright = DarkPhotoStretch.Apply(image).Pixels;
+        Assert.Equal(new byte[] { 0, 0, 0 }, bright.Slice(6, 3).ToArray());
+        Assert.Equal(Enumerable.Repeat((byte)DarkPhotoStretch.TargetWhite, 3), bright.Slice(3, 3).ToArray());
+        // The coloured pixel: each channel through the same curve, (v - 30) * 230 / 30.
+        Assert.Equal(new byte[] { 230, 115, 0 }, bright.Slice(0, 3).ToArray());
+        // An all-black photo stays black; a well-lit one is returned as it is.
+        Assert.True(DarkPhotoStretch.Apply(new RgbImage(16, 16)).Pixels.ToArray().All(v => v == 0));
+        var light = new RgbImage(16, 16);
+        light.Pixels.Fill(200);
+        Assert.Same(light, DarkPhotoStretch.Apply(light));
+    }
+
     [Fact]
     public void LargeFacePassKeepsWholeFacesAndDropsTheirParts()
     {
@@ -200,6 +248,14 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         var scored = JsonDocument.Parse(output).RootElement;
         Assert.True(scored[0].GetProperty("same").GetBoolean());
         Assert.Equal(JsonValueKind.Null, scored[1].GetProperty("score").ValueKind);
+        Assert.Equal(0, scored[0].GetProperty("no_face").GetArrayLength());
+        Assert.Equal(blank, scored[1].GetProperty("no_face")[0].GetString());
+        // One pair: the JSON object itself names the faceless image.
+        (code, output, error) = CliHarness.Run("verify", "--model", model, "--detector", retina.Model!, blank, a, "--json");
+        Assert.True(code == DetectCommandExitCodes.NoFace, error);
+        var single = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(JsonValueKind.Null, single.GetProperty("score").ValueKind);
+        Assert.Equal([blank], single.GetProperty("no_face").EnumerateArray().Select(e => e.GetString()!));
 
         // Two people side by side: the larger face is used, and the note says there was a choice.
         var left = ImageDecoder.Decode(a);

@@ -61,9 +61,19 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
 
         var enrolled = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--folder", data.Root, "--json").Output).RootElement;
         Assert.Equal(data.Dataset.Count, enrolled.GetProperty("enrolled").GetInt32());
+        Assert.Equal(0, enrolled.GetProperty("skipped").GetArrayLength());
+        // The same folder again (as after adding photos to it): the faces already there are skipped, not doubled.
+        var again = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--folder", data.Root, "--json").Output).RootElement;
+        Assert.Equal(0, again.GetProperty("enrolled").GetInt32());
+        Assert.Equal(data.Dataset.Count, again.GetProperty("skipped").GetArrayLength());
+        Assert.Contains("already holds this face", again.GetProperty("skipped")[0].GetProperty("reason").GetString());
+        Assert.Equal(data.Dataset.Count, again.GetProperty("faces").GetInt32());
+        // Another subject may hold the same photo (a different claim, not a repeat).
         Ok("gallery", "enroll", gallery, "--subject", "extra", Image(0), Image(1), "--meta", "name=Ada Lovelace", "--meta", "team=x");
-        // The same id again adds templates.
-        Ok("gallery", "enroll", gallery, "--subject", "extra", Image(2));
+        // The same id again adds templates; a photo given twice is stored once.
+        var twice = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--subject", "extra", Image(2), Image(2), "--json").Output).RootElement;
+        Assert.Equal(1, twice.GetProperty("enrolled").GetInt32());
+        Assert.Contains("the same face as", twice.GetProperty("skipped")[0].GetProperty("reason").GetString());
         var list = JsonDocument.Parse(Ok("gallery", "list", gallery, "--json").Output).RootElement.EnumerateArray().ToList();
         var extra = list.Single(s => s.GetProperty("id").GetString() == "extra");
         Assert.Equal(3, extra.GetProperty("faces").GetInt32());
@@ -113,7 +123,7 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
     }
 
     [Fact]
-    public void FolderEnrolmentRefusesWhatItCannotReadAndEnrolsTheRest()
+    public async Task FolderEnrolmentRefusesWhatItCannotReadAndEnrolsTheRest()
     {
         string dir = TestPaths.NewTempDirectory("gallery-folder");
         string model = TestModels.Random(dir);
@@ -131,16 +141,21 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         File.WriteAllBytes(Path.Combine(ada, "._a1.png"), [0, 5, 22, 7, 0, 2, 0, 0]);
         File.WriteAllBytes(Path.Combine(root, "__MACOSX", "ada", "._a1.png"), [0, 5, 22, 7]);
         File.WriteAllBytes(Path.Combine(bob, "IMG_0001.HEIC"), [0, 0, 0, 24, .. "ftypheic"u8, 0, 0, 0, 0]);
+        // A named pipe with an image's name: opening it would wait for a writer for ever.
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(bob, "pipe.jpg"))) mkfifo.WaitForExit();
 
-        var (code, output, error) = CliHarness.Run("gallery", "enroll", gallery, "--folder", root, "--json");
+        var run = Task.Run(() => CliHarness.Run("gallery", "enroll", gallery, "--folder", root, "--json"));
+        Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(3))) == run, "the enrolment hangs (on the named pipe?)");
+        var (code, output, error) = await run;
         Assert.True(code == GalleryEnrollCommandExitCodes.SomeRefused, error);
         Assert.DoesNotContain("   at ", error);
         var result = JsonDocument.Parse(output).RootElement;
         Assert.Equal(2, result.GetProperty("enrolled").GetInt32());
         Assert.Equal(["ada", "bob"], result.GetProperty("subjects").EnumerateArray().Select(e => e.GetString()).Order());
         var refused = result.GetProperty("refused").EnumerateArray().ToDictionary(r => Path.GetFileName(r.GetProperty("image").GetString()!), r => r.GetProperty("reason").GetString()!);
-        Assert.Equal(["IMG_0001.HEIC", "empty", "zero.jpg"], refused.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["IMG_0001.HEIC", "empty", "pipe.jpg", "zero.jpg"], refused.Keys.Order(StringComparer.Ordinal));
         Assert.Contains("empty file", refused["zero.jpg"]);
+        Assert.Contains("not a regular file", refused["pipe.jpg"]);
         Assert.Contains("HEIC", refused["IMG_0001.HEIC"]);
         Assert.Contains("no supported images", refused["empty"]);
         Assert.Contains("zero.jpg", error);

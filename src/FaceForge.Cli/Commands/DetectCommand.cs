@@ -20,16 +20,17 @@ internal static class DetectCommand
         var nms = ModelInputs.Nms();
         var maxSide = ModelInputs.MaxSide();
         var scales = ModelInputs.Scales();
+        var noBrighten = ModelInputs.NoBrighten();
         var recognizer = new Option<string?>("--recognizer", "--recognition-model") { Description = "Recognition model: each face is aligned with its landmarks and gets the model's quality (higher is better; MagFace magnitude or PFE uncertainty)." };
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, score, landmarks; quality and sigma_sq_harmonic_mean with --recognizer)." };
         var force = new Option<bool>("--force") { Description = "Replace drawings already in the --draw folder." };
-        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, recognizer, force, json };
+        var command = new Command("detect", $"Detect faces. Exit code {NoFaceExitCode} when no image holds a face.") { model, images, draw, drawSize, confidence, nms, maxSide, scales, noBrighten, recognizer, force, json };
         command.SetAction(parse =>
         {
             string? drawDir = parse.GetValue(draw);
             if (drawDir is not null && File.Exists(drawDir)) throw new UserErrorException($"--draw: '{drawDir}' is a file; give a folder for the drawings.");
             if (parse.GetValue(drawSize) is int requested && requested < 16) throw new UserErrorException($"--draw-size: {requested} is not a size in pixels (at least 16).");
-            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), parse.GetValue(maxSide), parse.GetValue(scales), parse.GetValue(noBrighten));
             using var embedder = parse.GetValue(recognizer) is { } recognizerPath ? ModelInputs.OpenEmbedder(recognizerPath, "--recognizer") : null;
             if (embedder is not null && !detector.HasLandmarks)
                 throw new UserErrorException($"--recognizer: faces are aligned by their landmarks, and detector '{detector.Name}' gives none (use RetinaFace or YuNet).");

@@ -15,10 +15,11 @@ internal static class EvalDetectCommand
         var iou = new Option<double>("--iou") { Description = "IoU for a match.", DefaultValueFactory = _ => 0.5 };
         var confidence = new Option<float>("--confidence") { Description = "Minimum score kept (low, so the PR curve is complete).", DefaultValueFactory = _ => 0.02f };
         var nms = ModelInputs.Nms();
+        var noBrighten = ModelInputs.NoBrighten();
         var masks = new Option<string?>("--masks") { Description = "Occlusion masks (non-zero where a face is occluded; as data synth --scenes writes): also score an occlusion-aware detector's segmentation (occlusion_iou)." };
         var report = new Option<string?>("--report") { Description = "Write report.html with the precision-recall curve (pr.png) to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: ap, recall, landmark_nme, faces, detections, images (and occlusion_iou with --masks)." };
-        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, masks, report, json };
+        var command = new Command("detect", "Detection accuracy: average precision at an IoU, recall, landmark NME.") { model, images, annotations, iou, confidence, nms, noBrighten, masks, report, json };
         command.SetAction(parse =>
         {
             string root = parse.GetValue(images)!, file = parse.GetValue(annotations)!;
@@ -28,7 +29,7 @@ internal static class EvalDetectCommand
             var truth = FaceAnnotations.Read(file);
             if (truth.FirstOrDefault(t => !File.Exists(Path.Combine(root, t.Image))) is { Image: { } absent })
                 throw new UserErrorException($"{file}: image '{absent}' is not under --images '{root}'.");
-            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), noBrighten: parse.GetValue(noBrighten));
             if (parse.GetValue(masks) is { } maskDir && !Directory.Exists(maskDir)) throw new UserErrorException($"--masks: folder '{maskDir}' does not exist.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var outcome = progress.Run("detecting", truth.Count, "img", p =>

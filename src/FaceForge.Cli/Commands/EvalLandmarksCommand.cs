@@ -16,10 +16,11 @@ internal static class EvalLandmarksCommand
         var batch = new Option<int>("--batch-size", "--batch") { Description = "Images detected per batch.", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var confidence = ModelInputs.Confidence();
         var nms = ModelInputs.Nms();
+        var noBrighten = ModelInputs.NoBrighten();
         var json = new Option<bool>("--json") { Description = "Print JSON: detection_rate, nme, nme_median, images, found, ms_per_image." };
         var command = new Command("landmarks", "Detect the face nearest each image's centre and compare its five landmarks with a reference (NME by inter-ocular distance).")
         {
-            model, images, landmarks, limit, batch, confidence, nms, json,
+            model, images, landmarks, limit, batch, confidence, nms, noBrighten, json,
         };
         command.SetAction(parse =>
         {
@@ -32,7 +33,7 @@ internal static class EvalLandmarksCommand
             var keys = reference.Keys.Take(parse.GetValue(limit) ?? int.MaxValue).ToList();
             var missing = keys.FirstOrDefault(k => !File.Exists(Path.Combine(root, k)));
             if (missing is not null) throw new UserErrorException($"{file}: image '{missing}' is not under --images '{root}'.");
-            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms));
+            using var detector = ModelInputs.Open(parse.GetValue(model)!, "--model", parse.GetValue(confidence), parse.GetValue(nms), noBrighten: parse.GetValue(noBrighten));
             if (!detector.HasLandmarks) throw new UserErrorException($"Detector '{detector.Name}' gives no landmarks.");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             var result = progress.Run("detecting", keys.Count, "img", p => LandmarkProtocol.Run(detector, root, reference, keys, parse.GetValue(batch), p));

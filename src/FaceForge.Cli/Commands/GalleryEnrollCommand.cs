@@ -26,8 +26,8 @@ internal static class GalleryEnrollCommand
         var strict = new Option<bool>("--strict") { Description = "Enrol nothing when any image is refused (no face, several faces, low quality)." };
         var model = GalleryCommand.ModelOverride();
         var detector = GalleryCommand.DetectorOverride();
-        var json = new Option<bool>("--json") { Description = "Print JSON: enrolled (count), subjects, refused (image, reason), faces (gallery total)." };
-        var command = new Command("enroll", $"Enrol faces into a gallery, all in one transaction. Photos: no face, or several faces without --largest, are refused (named); exit code {SomeRefusedExitCode} when some images were refused.")
+        var json = new Option<bool>("--json") { Description = "Print JSON: enrolled (count), subjects, refused (image, reason), skipped (image, reason: faces the subject already holds), faces (gallery total)." };
+        var command = new Command("enroll", $"Enrol faces into a gallery, all in one transaction. Photos: no face, or several faces without --largest, are refused (named); a face the subject already holds (the same photo again) is skipped; exit code {SomeRefusedExitCode} when some images were refused.")
         {
             gallery, images, subject, folder, largest, minQuality, meta, strict, model, detector, json,
         };
@@ -56,15 +56,19 @@ internal static class GalleryEnrollCommand
                 // A folder's unreadable files are refused like faceless photos; an image named on the command line is an error.
                 parse.GetValue(folder) is null ? null : (image, why) => refused.Add((image, $"unreadable: {why}"))));
             var faces = new List<GalleryFace>();
+            var skipped = new List<(string Image, string Reason)>();
             for (int i = 0; i < items.Count; i++)
                 foreach (var face in found[i])
                 {
                     if (min is double floor && face.Embedding.Quality is double quality && quality < floor)
                         refused.Add((items[i].Image, $"quality {quality:0.###} below --min-quality {floor}"));
+                    else if (Duplicate(opened, faces, items[i].Subject, face.Embedding.Vector) is { } reason)
+                        skipped.Add((items[i].Image, reason));
                     else faces.Add(new GalleryFace(items[i].Subject, face.Embedding.Vector, face.Embedding.Quality, Path.GetFullPath(items[i].Image)));
                 }
             var error = parse.InvocationConfiguration.Error;
             foreach (var (image, reason) in refused) error.WriteLine($"refused '{image}': {reason}");
+            foreach (var (image, reason) in skipped) error.WriteLine($"skipped '{image}': {reason}");
             if (refused.Count > 0 && parse.GetValue(strict))
                 throw new UserErrorException($"--strict: {refused.Count} image(s) refused (first: '{refused[0].Image}': {refused[0].Reason}); nothing was enrolled.");
             // Faces and metadata in one transaction: a crash leaves both or neither.
@@ -72,8 +76,8 @@ internal static class GalleryEnrollCommand
             var writer = parse.InvocationConfiguration.Output;
             var subjects = faces.Select(f => FaceGallery.CanonicalSubject(f.Subject)).Distinct().ToList();
             if (parse.GetValue(json))
-                JsonOutput.Write(writer, new { Enrolled = faces.Count, Subjects = subjects, Refused = refused.Select(r => new { r.Image, r.Reason }), Faces = opened.Count });
-            else writer.WriteLine($"enrolled {faces.Count} face(s) of {subjects.Count} subject(s); {refused.Count} refused; the gallery holds {opened.Count} faces");
+                JsonOutput.Write(writer, new { Enrolled = faces.Count, Subjects = subjects, Refused = refused.Select(r => new { r.Image, r.Reason }), Skipped = skipped.Select(r => new { r.Image, r.Reason }), Faces = opened.Count });
+            else writer.WriteLine($"enrolled {faces.Count} face(s) of {subjects.Count} subject(s); {refused.Count} refused; {(skipped.Count > 0 ? $"{skipped.Count} already enrolled; " : "")}the gallery holds {opened.Count} faces");
             return refused.Count > 0 ? SomeRefusedExitCode : 0;
         });
         return command;
@@ -113,6 +117,25 @@ internal static class GalleryEnrollCommand
                 ? "the file name is not valid UTF-8, so it cannot be opened; rename it"
                 : $"no supported images in this identity folder (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)})"));
         return Enumerable.Range(0, set.Count).Select(i => (Path.Combine(set.Root, set.RelativePath(i)), set.IdentityNames[set.GetLabel(i)])).ToList();
+    }
+
+    /// <summary>A subject's face and the same photo again (or a copy of it): their embeddings agree to this cosine; two photos of a person do not.</summary>
+    internal const double DuplicateCosine = 0.9999;
+
+    /// <summary>
+    /// Why <paramref name="vector"/> is not stored for <paramref name="subject"/>: the subject already holds the same
+    /// face, in the gallery or earlier in this enrolment (a folder enrolled again after photos were added, a photo
+    /// given twice); null when it is new.
+    /// </summary>
+    private static string? Duplicate(FaceGallery gallery, List<GalleryFace> pending, string subject, float[] vector)
+    {
+        string id = FaceGallery.CanonicalSubject(subject);
+        if (gallery.Count > 0 && gallery.Identify(vector, 1).Best is { } best && best.Subject == id && best.Score >= DuplicateCosine)
+            return $"subject '{id}' already holds this face (face {best.FaceId}, cosine {best.Score:0.0000})";
+        foreach (var earlier in pending)
+            if (FaceGallery.CanonicalSubject(earlier.Subject) == id && Embedding.Similarity.Cosine(earlier.Vector, vector) >= DuplicateCosine)
+                return $"the same face as '{earlier.Source}' in this enrolment";
+        return null;
     }
 
     private static readonly HashSet<string> UnreadFormats = new(StringComparer.OrdinalIgnoreCase) { ".heic", ".heif", ".avif", ".tif", ".tiff", ".jxl", ".jp2" };

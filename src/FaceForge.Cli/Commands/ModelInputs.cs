@@ -16,10 +16,12 @@ internal static class ModelInputs
 
     public static Option<string?> Scales() => new("--scales") { Description = "Extra input scales for TorchSharp detectors, e.g. 0.5,2 (the original scale always runs); detections are merged by NMS." };
 
+    public static Option<bool> NoBrighten() => new("--no-brighten") { Description = "Show the detector dark photos as they are (by default a photo whose brightest 1 % is below mid-grey is stretched for the detector; boxes refer to the photo as given)." };
+
     public static Option<int> MaxSide() => new("--max-side") { Description = "Downscale photos whose longer side exceeds this before detecting (results are mapped back).", DefaultValueFactory = _ => 640 };
 
     /// <summary>Opens an ONNX detector (YuNet, Ultra-Light) or a FaceForge detector model file (RetinaFace).</summary>
-    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f, int maxSide = 640, string? scales = null)
+    public static IFaceDetector Open(string path, string option, float confidence = 0.5f, float nms = 0.4f, int maxSide = 640, string? scales = null, bool noBrighten = false)
     {
         var extra = new List<float>();
         foreach (string item in (scales ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -30,7 +32,7 @@ internal static class ModelInputs
         if (!(confidence >= 0 && confidence <= 1)) throw new UserErrorException($"--confidence: {confidence} is not a score in [0, 1].");
         if (!(nms > 0 && nms <= 1)) throw new UserErrorException($"--nms: {nms} is not an overlap in (0, 1].");
         if (maxSide < DetectorOptions.MinMaxSide) throw new UserErrorException($"--max-side: {maxSide} is below {DetectorOptions.MinMaxSide} pixels.");
-        var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide };
+        var options = new DetectorOptions { ConfidenceThreshold = confidence, NmsThreshold = nms, MaxSide = maxSide, BrightenDarkPhotos = !noBrighten };
         return new FaceModels(new TorchModelBackend(extra)).OpenDetector(path, options);
     }
 

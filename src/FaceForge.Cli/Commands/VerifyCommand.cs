@@ -16,7 +16,7 @@ internal static class VerifyCommand
         var detector = ImageInputs.DetectorOption();
         var aligned = ImageInputs.AlignedOption();
         var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold [default: the model's calibrated one]." };
-        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same, quality: the lower of the two faces' qualities when the model carries one; a list with --pairs)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (score, threshold, same, quality: the lower of the two faces' qualities when the model carries one; no_face: the images in which no face was found; a list with --pairs)." };
         var command = new Command("verify", "Compare two faces (or every pair of a --pairs file): cosine similarity and a decision at the model's calibrated threshold.")
         {
             model, first, second, pairs, landmarks, detector, aligned, threshold, json,
@@ -47,6 +47,7 @@ internal static class VerifyCommand
                     p.A, p.B, Score = score, Threshold = t, Same = t is double value && score is double s ? s > value : (bool?)null,
                     Quality = quality, QualityA = a?.Quality, QualityB = b?.Quality,
                     SigmaSqHarmonicMeanA = a?.SigmaSqHarmonicMean, SigmaSqHarmonicMeanB = b?.SigmaSqHarmonicMean,
+                    NoFace = new[] { a is null ? p.A : null, b is null && p.B != p.A ? p.B : null }.OfType<string>().ToArray(),
                 };
             }).ToList();
             int exit = embedded.All(f => f is not null) ? 0 : DetectCommand.NoFaceExitCode;
@@ -56,7 +57,7 @@ internal static class VerifyCommand
                 if (parse.GetValue(pairs) is null)
                 {
                     var r = results[0];
-                    JsonOutput.Write(writer, new { r.Score, r.Threshold, r.Same, r.Quality, r.QualityA, r.QualityB, r.SigmaSqHarmonicMeanA, r.SigmaSqHarmonicMeanB });
+                    JsonOutput.Write(writer, new { r.Score, r.Threshold, r.Same, r.Quality, r.QualityA, r.QualityB, r.SigmaSqHarmonicMeanA, r.SigmaSqHarmonicMeanB, r.NoFace });
                 }
                 else JsonOutput.Write(writer, results);
                 return exit;
@@ -64,7 +65,7 @@ internal static class VerifyCommand
             foreach (var r in results)
             {
                 string prefix = parse.GetValue(pairs) is null ? "" : $"{r.A}\t{r.B}\t";
-                writer.WriteLine(prefix + (r.Score is null ? "no score (no face found)"
+                writer.WriteLine(prefix + (r.Score is null ? $"no score (no face found in {string.Join(" and ", r.NoFace)})"
                     : r.Same is null ? $"score {r.Score:0.0000} (no threshold: pass --threshold, or calibrate the model with eval verify --calibrate)"
                     : $"score {r.Score:0.0000} threshold {r.Threshold:0.0000}: {(r.Same.Value ? "same person" : "different people")}"));
             }

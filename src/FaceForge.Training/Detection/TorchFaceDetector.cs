@@ -84,6 +84,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     /// <summary>Detects faces in several images; images of the same size run as one batch.</summary>
     public IReadOnlyList<IReadOnlyList<DetectedFace>> DetectMany(IReadOnlyList<RgbImage> images)
     {
+        images = images.Select(_options.DetectorView).ToArray();
         var results = new List<DetectedFace>[images.Count];
         var back = new float[images.Count];
         for (int i = 0; i < images.Count; i++) results[i] = [];

@@ -22,6 +22,13 @@ public sealed record DetectorOptions
     /// </summary>
     public int MaxSide { get; init; } = 640;
 
+    /// <summary>
+    /// Whether a dark photo (its brightest one per cent below mid-grey) is brightened before detection
+    /// (<see cref="DarkPhotoStretch"/>; boxes and landmarks refer to the photo as given, and well-lit photos are not
+    /// touched). <value>The default is true.</value>
+    /// </summary>
+    public bool BrightenDarkPhotos { get; init; } = true;
+
     /// <summary>Most faces returned per image. <value>The default is 750.</value></summary>
     public int MaxFaces { get; init; } = 750;
 
@@ -31,6 +38,9 @@ public sealed record DetectorOptions
         if (width < MinImageSide || height < MinImageSide)
             throw new ArgumentException($"Image of {width}x{height} is too small to detect faces in (at least {MinImageSide}x{MinImageSide}).");
     }
+
+    /// <summary>What a detector looks at: <paramref name="image"/>, brightened first when it is dark and <see cref="BrightenDarkPhotos"/> is set.</summary>
+    internal Imaging.RgbImage DetectorView(Imaging.RgbImage image) => BrightenDarkPhotos ? DarkPhotoStretch.Apply(image) : image;
 
     internal void Validate()
     {

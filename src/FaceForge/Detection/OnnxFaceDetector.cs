@@ -73,6 +73,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         DetectorOptions.RequireDetectable(image.Width, image.Height);
+        image = _options.DetectorView(image);
         if (!_retinaFace) return NonMaximumSuppression.Apply(_yunet ? DetectYuNet(image) : DetectUltraLight(image), _options);
         // As TorchFaceDetector at scale 1, with its coarser second look for faces beyond the anchors' range.
         var (faces, back) = DetectRetinaFace(image, 1);

@@ -19,6 +19,7 @@ public static class ImageDecoder
         byte[] data;
         try
         {
+            RequireContent(path);
             data = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -26,6 +27,17 @@ public static class ImageDecoder
             throw new InvalidDataException($"{path}: cannot read: {e.Message}", e);
         }
         return Decode(data, path);
+    }
+
+    /// <summary>
+    /// Refuses, before opening it, a path with nothing to read: an empty file, or a named pipe or device (no length),
+    /// whose opening would wait for a writer that never comes (a FIFO named photo.jpg in a folder of photos).
+    /// </summary>
+    private static void RequireContent(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length == 0)
+            throw new InvalidDataException($"{path}: empty file (0 bytes), or not a regular file (a pipe or a device).");
     }
 
     /// <summary>Decodes an encoded image read from <paramref name="stream"/>.</summary>
@@ -47,6 +59,7 @@ public static class ImageDecoder
     public static (int Width, int Height) Size(string path)
     {
         var format = ImageFormat.Unknown;
+        RequireContent(path);
         using (var file = File.OpenRead(path))
         {
             Span<byte> head = stackalloc byte[16];
