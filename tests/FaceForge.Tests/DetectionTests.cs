@@ -193,6 +193,18 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         var light = new RgbImage(16, 16);
         light.Pixels.Fill(200);
         Assert.Same(light, DarkPhotoStretch.Apply(light));
+        // A photo lit red is not dark (its luminance is, 0.3 x 220 = 66): stretching it would clip the red channel.
+        var red = new RgbImage(16, 16);
+        for (int p = 0; p < 16 * 16; p++) (red.Pixels[3 * p], red.Pixels[3 * p + 1], red.Pixels[3 * p + 2]) = (220, 20, 20);
+        Assert.Same(red, DarkPhotoStretch.Apply(red));
+        // Between mid-grey and a quarter the stretch grows from nothing: a shade darker than mid-grey is almost untouched.
+        var dim = new RgbImage(16, 16);
+        dim.Pixels.Fill(127);
+        Assert.InRange(DarkPhotoStretch.Apply(dim).Pixels[0], 127, 130);
+        dim.Pixels.Fill(100);
+        Assert.InRange(DarkPhotoStretch.Apply(dim).Pixels[0], 101, 200); // partly stretched at 100: more than a shade, less than in full
+        dim.Pixels.Fill(60);
+        Assert.Equal(DarkPhotoStretch.TargetWhite, DarkPhotoStretch.Apply(dim).Pixels[0]);
     }
 
     [Fact]

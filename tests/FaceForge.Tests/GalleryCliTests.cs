@@ -74,6 +74,9 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         var twice = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--subject", "extra", Image(2), Image(2), "--json").Output).RootElement;
         Assert.Equal(1, twice.GetProperty("enrolled").GetInt32());
         Assert.Contains("the same face as", twice.GetProperty("skipped")[0].GetProperty("reason").GetString());
+        // Image(0) is held by its own identity and by 'extra' (the two tie at cosine 1): 'extra' still sees its copy.
+        var repeat = JsonDocument.Parse(Ok("gallery", "enroll", gallery, "--subject", "extra", Image(0), "--json").Output).RootElement;
+        Assert.Equal(0, repeat.GetProperty("enrolled").GetInt32());
         var list = JsonDocument.Parse(Ok("gallery", "list", gallery, "--json").Output).RootElement.EnumerateArray().ToList();
         var extra = list.Single(s => s.GetProperty("id").GetString() == "extra");
         Assert.Equal(3, extra.GetProperty("faces").GetInt32());

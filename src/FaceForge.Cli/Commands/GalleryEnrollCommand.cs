@@ -56,15 +56,23 @@ internal static class GalleryEnrollCommand
                 // A folder's unreadable files are refused like faceless photos; an image named on the command line is an error.
                 parse.GetValue(folder) is null ? null : (image, why) => refused.Add((image, $"unreadable: {why}"))));
             var faces = new List<GalleryFace>();
+            var bySubject = new Dictionary<string, List<GalleryFace>>(StringComparer.Ordinal);
             var skipped = new List<(string Image, string Reason)>();
             for (int i = 0; i < items.Count; i++)
                 foreach (var face in found[i])
                 {
                     if (min is double floor && face.Embedding.Quality is double quality && quality < floor)
                         refused.Add((items[i].Image, $"quality {quality:0.###} below --min-quality {floor}"));
-                    else if (Duplicate(opened, faces, items[i].Subject, face.Embedding.Vector) is { } reason)
+                    else if (Duplicate(opened, bySubject, items[i].Subject, face.Embedding.Vector) is { } reason)
                         skipped.Add((items[i].Image, reason));
-                    else faces.Add(new GalleryFace(items[i].Subject, face.Embedding.Vector, face.Embedding.Quality, Path.GetFullPath(items[i].Image)));
+                    else
+                    {
+                        var accepted = new GalleryFace(items[i].Subject, face.Embedding.Vector, face.Embedding.Quality, Path.GetFullPath(items[i].Image));
+                        faces.Add(accepted);
+                        string id = FaceGallery.CanonicalSubject(accepted.Subject);
+                        if (!bySubject.TryGetValue(id, out var list)) bySubject[id] = list = [];
+                        list.Add(accepted);
+                    }
                 }
             var error = parse.InvocationConfiguration.Error;
             foreach (var (image, reason) in refused) error.WriteLine($"refused '{image}': {reason}");
@@ -124,16 +132,16 @@ internal static class GalleryEnrollCommand
 
     /// <summary>
     /// Why <paramref name="vector"/> is not stored for <paramref name="subject"/>: the subject already holds the same
-    /// face, in the gallery or earlier in this enrolment (a folder enrolled again after photos were added, a photo
-    /// given twice); null when it is new.
+    /// face, in the gallery or earlier in this enrolment (<paramref name="pending"/>, by subject: a folder enrolled
+    /// again after photos were added, a photo given twice); null when it is new.
     /// </summary>
-    private static string? Duplicate(FaceGallery gallery, List<GalleryFace> pending, string subject, float[] vector)
+    private static string? Duplicate(FaceGallery gallery, Dictionary<string, List<GalleryFace>> pending, string subject, float[] vector)
     {
         string id = FaceGallery.CanonicalSubject(subject);
-        if (gallery.Count > 0 && gallery.Identify(vector, 1).Best is { } best && best.Subject == id && best.Score >= DuplicateCosine)
-            return $"subject '{id}' already holds this face (face {best.FaceId}, cosine {best.Score:0.0000})";
-        foreach (var earlier in pending)
-            if (FaceGallery.CanonicalSubject(earlier.Subject) == id && Embedding.Similarity.Cosine(earlier.Vector, vector) >= DuplicateCosine)
+        if (gallery.SameFace(id, vector, DuplicateCosine) is { } same)
+            return $"subject '{id}' already holds this face (face {same.FaceId}, cosine {Math.Min(1, same.Score):0.0000})";
+        foreach (var earlier in pending.GetValueOrDefault(id) ?? [])
+            if (Embedding.Similarity.Cosine(earlier.Vector, vector) >= DuplicateCosine)
                 return $"the same face as '{earlier.Source}' in this enrolment";
         return null;
     }

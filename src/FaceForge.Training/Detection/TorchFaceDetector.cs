@@ -84,13 +84,12 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     /// <summary>Detects faces in several images; images of the same size run as one batch.</summary>
     public IReadOnlyList<IReadOnlyList<DetectedFace>> DetectMany(IReadOnlyList<RgbImage> images)
     {
-        images = images.Select(_options.DetectorView).ToArray();
         var results = new List<DetectedFace>[images.Count];
         var back = new float[images.Count];
         for (int i = 0; i < images.Count; i++) results[i] = [];
         foreach (float scale in _scales)
         {
-            var prepared = images.Select(image => RetinaFaceDecoder.Prepare(image, scale, _options.MaxSide)).ToArray();
+            var prepared = images.Select(image => RetinaFaceDecoder.Prepare(image, scale, _options)).ToArray();
             if (scale == 1) for (int i = 0; i < images.Count; i++) back[i] = prepared[i].Back;
             DetectPrepared(prepared, results);
         }
@@ -102,7 +101,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
         {
             var coarse = new List<DetectedFace>[large.Length];
             for (int k = 0; k < large.Length; k++) coarse[k] = [];
-            DetectPrepared(large.Select(i => RetinaFaceDecoder.Prepare(images[i], LargeFacePass.Scale(images[i].Width, images[i].Height, back[i]), _options.MaxSide)).ToArray(), coarse);
+            DetectPrepared(large.Select(i => RetinaFaceDecoder.Prepare(images[i], LargeFacePass.Scale(images[i].Width, images[i].Height, back[i]), _options)).ToArray(), coarse);
             for (int k = 0; k < large.Length; k++)
             {
                 int i = large[k];
@@ -155,6 +154,7 @@ public sealed class TorchFaceDetector : IFaceDetector, IOcclusionPredictor
     public float[]? OcclusionProbabilities(RgbImage image)
     {
         if (_network is not OcclusionAwareDetector aofd) return null;
+        image = _options.DetectorView(image); // what the boxes were found in
         var input = new float[3 * image.Width * image.Height];
         RetinaFaceDecoder.WriteInput(image, input);
         lock (_gate)

@@ -26,9 +26,18 @@ public static class DatasetPacker
             long start = key;
             foreach (int index in identity)
             {
-                byte[] bytes = source.ReadEncoded(index);
+                byte[] bytes;
+                try
+                {
+                    bytes = source.ReadEncoded(index);
+                }
+                catch (InvalidDataException) when (skipBad)
+                {
+                    // An empty file or a pipe, refused before it is read: skipped like an undecodable image.
+                    bytes = [];
+                }
                 progress?.Report(++done);
-                if (validate && !DatasetValidation.TryDecode(bytes, source.Describe(index), skipBad))
+                if (bytes.Length == 0 && skipBad || validate && !DatasetValidation.TryDecode(bytes, source.Describe(index), skipBad))
                 {
                     skipped++;
                     continue;

@@ -55,7 +55,12 @@ public sealed class ImageFolderDataset : IFaceDataset
     public int GetLabel(int index) => _index.Labels[index];
 
     /// <inheritdoc/>
-    public byte[] ReadEncoded(int index) => File.ReadAllBytes(Path.Combine(Root, _index.Files[index]));
+    public byte[] ReadEncoded(int index)
+    {
+        string path = Path.Combine(Root, _index.Files[index]);
+        Imaging.ImageDecoder.RequireContent(path); // a pipe named like an image would block the read for ever
+        return File.ReadAllBytes(path);
+    }
 
     /// <inheritdoc/>
     public string Describe(int index) => Path.Combine(Root, _index.Files[index]);

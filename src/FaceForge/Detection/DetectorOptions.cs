@@ -23,7 +23,7 @@ public sealed record DetectorOptions
     public int MaxSide { get; init; } = 640;
 
     /// <summary>
-    /// Whether a dark photo (its brightest one per cent below mid-grey) is brightened before detection
+    /// Whether a dark photo (the brightest one per cent of its pixels below mid-grey in every channel) is brightened before detection
     /// (<see cref="DarkPhotoStretch"/>; boxes and landmarks refer to the photo as given, and well-lit photos are not
     /// touched). <value>The default is true.</value>
     /// </summary>

@@ -73,7 +73,6 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         DetectorOptions.RequireDetectable(image.Width, image.Height);
-        image = _options.DetectorView(image);
         if (!_retinaFace) return NonMaximumSuppression.Apply(_yunet ? DetectYuNet(image) : DetectUltraLight(image), _options);
         // As TorchFaceDetector at scale 1, with its coarser second look for faces beyond the anchors' range.
         var (faces, back) = DetectRetinaFace(image, 1);
@@ -87,7 +86,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     private (List<DetectedFace> Faces, float Back) DetectRetinaFace(RgbImage image, float scale)
     {
         // The image's own size (times scale), huge ones brought down to MaxSide.
-        var (input, back) = RetinaFaceDecoder.Prepare(image, scale, _options.MaxSide);
+        var (input, back) = RetinaFaceDecoder.Prepare(image, scale, _options);
         int w = input.Width, h = input.Height, length = 3 * w * h;
         // From the shared pool: a photo's input is megabytes (see OnnxFaceEmbedder.EmbedFaces).
         var data = ArrayPool<float>.Shared.Rent(length);
@@ -112,6 +111,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     public float[]? OcclusionProbabilities(RgbImage image)
     {
         if (!_occlusion) return null;
+        image = _options.DetectorView(image); // what the boxes were found in
         int length = 3 * image.Width * image.Height;
         var data = ArrayPool<float>.Shared.Rent(length);
         try
@@ -129,7 +129,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     private List<DetectedFace> DetectYuNet(RgbImage image)
     {
         float factor = Math.Min(1f, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
-        var input = factor < 1 ? ImageResizer.Resize(image, Math.Max(8, (int)(image.Width * factor)), Math.Max(8, (int)(image.Height * factor))) : image;
+        var input = _options.DetectorView(factor < 1 ? ImageResizer.Resize(image, Math.Max(8, (int)(image.Width * factor)), Math.Max(8, (int)(image.Height * factor))) : image);
         float back = (float)image.Width / input.Width;
         // Raw BGR 0-255, zero-padded right and bottom to a multiple of 32, as OpenCV's FaceDetectorYN feeds it.
         int w = (input.Width + 31) / 32 * 32, h = (input.Height + 31) / 32 * 32;
@@ -172,7 +172,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     private List<DetectedFace> DetectUltraLight(RgbImage image)
     {
         // RGB (x - 127) / 128 at the model's fixed size; boxes come out corner-form in [0, 1].
-        var input = ImageResizer.Resize(image, _fixedWidth, _fixedHeight);
+        var input = _options.DetectorView(ImageResizer.Resize(image, _fixedWidth, _fixedHeight));
         var tensor = new DenseTensor<float>([1, 3, _fixedHeight, _fixedWidth]);
         var pixels = input.Pixels;
         for (int y = 0; y < _fixedHeight; y++)

@@ -34,15 +34,16 @@ public sealed class RetinaFaceDecoder
 
     /// <summary>
     /// The image a RetinaFace network runs on: scaled by <paramref name="scale"/> after huge images come down to
-    /// <paramref name="maxSide"/>; <c>Back</c> maps its coordinates to the original's.
+    /// <paramref name="options"/>' MaxSide, then brightened if dark (<see cref="DetectorOptions.DetectorView"/>: on
+    /// the smaller image, so a huge photo is not copied whole); <c>Back</c> maps its coordinates to the original's.
     /// </summary>
-    public static (Imaging.RgbImage Image, float Back) Prepare(Imaging.RgbImage image, float scale, int maxSide)
+    public static (Imaging.RgbImage Image, float Back) Prepare(Imaging.RgbImage image, float scale, DetectorOptions options)
     {
         DetectorOptions.RequireDetectable(image.Width, image.Height);
-        float factor = scale * Math.Min(1f, (float)maxSide / Math.Max(image.Width, image.Height));
-        if (Math.Abs(factor - 1) < 1e-6) return (image, 1);
+        float factor = scale * Math.Min(1f, (float)options.MaxSide / Math.Max(image.Width, image.Height));
+        if (Math.Abs(factor - 1) < 1e-6) return (options.DetectorView(image), 1);
         int w = Math.Max(8, (int)MathF.Round(image.Width * factor)), h = Math.Max(8, (int)MathF.Round(image.Height * factor));
-        return (Imaging.ImageResizer.Resize(image, w, h), (float)image.Width / w);
+        return (options.DetectorView(Imaging.ImageResizer.Resize(image, w, h)), (float)image.Width / w);
     }
 
     /// <summary>The largest anchor's side in input pixels (faces much larger are found only in parts).</summary>

@@ -217,6 +217,35 @@ public sealed class FaceGallery : IDisposable
     }
 
     /// <summary>
+    /// The face of <paramref name="subject"/> closest to <paramref name="vector"/> when their cosine is at least
+    /// <paramref name="minCosine"/> (the same photo enrolled again), else null. Scans that subject's faces only, in
+    /// memory (whatever other subjects hold the same photo).
+    /// </summary>
+    /// <exception cref="ArgumentException">The vector's length differs from the gallery's, or it is zero or not finite.</exception>
+    public GalleryMatch? SameFace(string subject, float[] vector, double minCosine)
+    {
+        if (vector.Length != Model.EmbeddingSize) throw new ArgumentException($"A {vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(vector));
+        float norm = TensorPrimitives.Norm(vector);
+        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The vector is zero or not finite.", nameof(vector));
+        var unit = Unit(vector, norm);
+        string id = CanonicalSubject(subject);
+        _lock.EnterReadLock();
+        try
+        {
+            if (!_subjectIndex.TryGetValue(id, out int index)) return null;
+            GalleryMatch? best = null;
+            for (int row = 0; row < _exact.Count; row++)
+            {
+                if (_exact.Subject(row) != index) continue;
+                float score = _exact.Score(row, unit);
+                if (score >= minCosine && (best is null || score > best.Score)) best = new GalleryMatch(id, score, _exact.FaceId(row));
+            }
+            return best;
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>
     /// One page of the enrolled faces in id order (id and subject, from memory: no store read), and the total count.
     /// </summary>
     public (IReadOnlyList<(long Id, string Subject)> Faces, int Total) FacePage(int offset, int limit)

@@ -33,10 +33,12 @@ public static class ImageDecoder
     /// Refuses, before opening it, a path with nothing to read: an empty file, or a named pipe or device (no length),
     /// whose opening would wait for a writer that never comes (a FIFO named photo.jpg in a folder of photos).
     /// </summary>
-    private static void RequireContent(string path)
+    internal static void RequireContent(string path)
     {
-        var info = new FileInfo(path);
-        if (info.Exists && info.Length == 0)
+        FileSystemInfo info = new FileInfo(path);
+        // A link's own length is its target's name: look at what it finally points to.
+        if (info.LinkTarget is not null) info = File.ResolveLinkTarget(path, returnFinalTarget: true) ?? info;
+        if (info is FileInfo { Exists: true, Length: 0 })
             throw new InvalidDataException($"{path}: empty file (0 bytes), or not a regular file (a pipe or a device).");
     }
 
