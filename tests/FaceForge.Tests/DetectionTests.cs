@@ -147,6 +147,46 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         }
     }
 
+    [SharedFact("data/lfw/landmarks.txt")]
+    public void DataAlignTurnsFoldersOfPhotosIntoAlignedCrops()
+    {
+        // A user's own face set: identity folders of photos, one without a face, one not an image.
+        string dir = TestPaths.NewTempDirectory("data-align"), photos = Path.Combine(dir, "photos"), aligned = Path.Combine(dir, "aligned");
+        string[] names = ["Aaron_Eckhart/Aaron_Eckhart_0001.jpg", "Aaron_Peirsol/Aaron_Peirsol_0001.jpg", "Aaron_Peirsol/Aaron_Peirsol_0002.jpg"];
+        foreach (string name in names)
+        {
+            Directory.CreateDirectory(Path.Combine(photos, Path.GetDirectoryName(name)!));
+            File.Copy(Lfw("images/" + name), Path.Combine(photos, name));
+        }
+        ImageEncoder.Save(new RgbImage(120, 120), Path.Combine(photos, "Aaron_Peirsol", "blank.png"));
+        File.WriteAllText(Path.Combine(photos, "Aaron_Eckhart", "notes.jpg"), "not an image");
+        var (code, _, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned);
+        Assert.Equal(2, code);
+        Assert.Contains("notes.jpg", error);
+        Assert.False(Directory.Exists(aligned) && Directory.EnumerateFileSystemEntries(aligned).Any(), "a failed run left files");
+        (code, var output, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned, "--skip-bad", "--pick", "centre", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal((3, 1, 1), (json.GetProperty("written").GetInt32(), json.GetProperty("no_face").GetInt32(), json.GetProperty("bad").GetInt32()));
+        var skipped = File.ReadAllLines(Path.Combine(aligned, "skipped.txt"));
+        Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/blank.png\tno face found", StringComparison.Ordinal));
+        // The built-in RetinaFace made landmarks.txt: its crops are the reference landmarks' crops, to a level or two.
+        var reference = LandmarksFile.Read(Lfw("landmarks.txt"));
+        foreach (string name in names)
+        {
+            var crop = ImageDecoder.Decode(Path.Combine(aligned, Path.ChangeExtension(name, ".png")));
+            var expected = FaceAligner.Align(ImageDecoder.Decode(Lfw("images/" + name)), reference[name], AlignmentTemplate.ArcFace112);
+            Assert.Equal((112, 112), (crop.Width, crop.Height));
+            double difference = 0;
+            for (int i = 0; i < crop.Pixels.Length; i++) difference += Math.Abs(crop.Pixels[i] - expected.Pixels[i]);
+            Assert.True(difference / crop.Pixels.Length < 3, $"{name}: mean difference {difference / crop.Pixels.Length:0.0} levels from the reference crop");
+        }
+        // An existing --out is replaced only with --force.
+        (code, _, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned, "--skip-bad");
+        Assert.Equal(2, code);
+        Assert.Contains("--force", error);
+    }
+
     [SharedFact("models/retinaface-mnet025/mobilenet0.25_Final.pth")]
     public void ADarkPhotoIsBrightenedForTheDetectorOnly()
     {

@@ -12,6 +12,7 @@ internal static class DataCommand
         data.Subcommands.Add(DataPackCommand.Create());
         data.Subcommands.Add(DataInfoCommand.Create());
         data.Subcommands.Add(DataSplitLfwCommand.Create());
+        data.Subcommands.Add(DataAlignCommand.Create());
         data.Subcommands.Add(DataOccludeCommand.Create());
         return data;
     }

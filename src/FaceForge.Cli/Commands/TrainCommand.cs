@@ -38,12 +38,35 @@ internal static class TrainCommand
                 run.Settings.Validate(config.RequireNoIgnoredSettings);
             }, config => config.Validate());
             bool force = parse.GetValue(run.Force), json = parse.GetValue(run.Json);
+            if (!resuming) NoteUnalignedPhotos(effective.Data, parse.InvocationConfiguration.Error);
             if (parse.GetValue(distributed) == "mpi") return TrainMpi(effective, runDir, resuming, force, json, parse);
             var result = TrainingProgress.Recognition(effective, runDir, resuming, force, progress);
             Report(result, json, parse.InvocationConfiguration.Output);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Training takes aligned face crops, resized whole to the network's input. A first image of another size than
+    /// the known templates' crops is most likely a photo (a user's own face set): said, with the command that aligns
+    /// them. A note, not an error: crops of another size (data synth --size) are legitimate.
+    /// </summary>
+    private static void NoteUnalignedPhotos(string data, TextWriter error)
+    {
+        try
+        {
+            using var dataset = Data.FaceDataset.Open(data);
+            if (dataset.Count == 0) return;
+            var (width, height) = Imaging.ImageDecoder.Size(dataset.ReadEncoded(0), dataset.Describe(0));
+            if (!Alignment.AlignmentTemplate.IsCropSize(width, height))
+                error.WriteLine($"note: {dataset.Describe(0)} is {width}x{height}, not an aligned face crop (112x112 or 96x112): training images are resized whole. " +
+                    "If these are photos, align them first: faceforge data align --images DIR --out ALIGNED");
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            // The trainer reports unreadable data itself, naming the file.
+        }
     }
 
     /// <summary>

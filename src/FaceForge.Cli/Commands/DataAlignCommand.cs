@@ -1,0 +1,112 @@
+using System.CommandLine;
+using FaceForge.Alignment;
+using FaceForge.Data;
+using FaceForge.Detection;
+using FaceForge.Imaging;
+using FaceForge.Training.Detection;
+
+namespace FaceForge.Cli.Commands;
+
+/// <summary>
+/// `faceforge data align`: a folder of identity folders of photos to one of aligned crops, what `train`, `data pack`
+/// and `distill` take (InsightFace's training sets are such crops; a user's own photos are not).
+/// </summary>
+internal static class DataAlignCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<string>("--images") { Description = "Folder with one sub-folder of photos per identity.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder: the same identity folders, each photo's face as an aligned PNG crop.", Required = true };
+        var detector = new Option<string?>("--detector") { Description = "Face detector (FaceForge .ffm/.onnx, YuNet) [default: the built-in RetinaFace]." };
+        var template = new Option<string>("--template") { Description = $"Crop template: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.", DefaultValueFactory = _ => AlignmentTemplate.ArcFace112.Name };
+        var pick = new Option<string>("--pick") { Description = "Which face of a photo with several: largest, or centre (nearest the photo's centre: portrait crops such as LFW's).", DefaultValueFactory = _ => "largest" };
+        pick.AcceptOnlyFromAmong("largest", "centre");
+        var confidence = ModelInputs.Confidence();
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable images and empty identity folders instead of failing." };
+        var force = new Option<bool>("--force") { Description = "Replace an --out folder that already holds files (the new one is written aside and takes its place once complete)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, written, no_face, several_faces, bad, out." };
+        var command = new Command("align", "Detect the face in every photo of a folder of identity folders and write it as an aligned crop (photos without a face are listed in OUT/skipped.txt).")
+        {
+            images, output, detector, template, pick, confidence, skipBad, force, json,
+        };
+        command.SetAction(parse =>
+        {
+            string root = parse.GetValue(images)!;
+            if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
+            string target = parse.GetValue(output)!;
+            if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
+            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !parse.GetValue(force))
+                throw new UserErrorException($"--out: '{target}' already holds files. Choose another --out, or pass --force to replace them.");
+            ReplacedOutput.RequireApart(target, root, [("--detector", parse.GetValue(detector))]);
+            var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
+            bool centre = parse.GetValue(pick) == "centre", skip = parse.GetValue(skipBad);
+            using var dataset = ImageFolderDataset.Open(root, skipEmpty: skip);
+            using var faces = parse.GetValue(detector) is { } path
+                ? ModelInputs.Open(path, "--detector", parse.GetValue(confidence))
+                : TorchFaceDetector.OpenBuiltIn(new DetectorOptions { ConfidenceThreshold = parse.GetValue(confidence) });
+            if (!faces.HasLandmarks) throw new UserErrorException($"--detector: faces are aligned by their landmarks, and detector '{faces.Name}' gives none (use RetinaFace or YuNet).");
+            var skipped = new System.Collections.Concurrent.ConcurrentBag<(string Image, string Reason)>();
+            int written = 0, several = 0;
+            var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
+            // Written whole or not at all: a failure (a full disk, a bad image without --skip-bad) leaves --out as it was.
+            AtomicFolder.Write(target, outDir => progress.Run("aligning", dataset.Count, "img", progress =>
+            {
+                const int chunk = 16;
+                int done = 0;
+                for (int start = 0; start < dataset.Count; start += chunk)
+                {
+                    int[] indices = Enumerable.Range(start, Math.Min(chunk, dataset.Count - start)).ToArray();
+                    // Decoded in parallel; detected as one batch (the TorchSharp detector batches photos of one size).
+                    var decoded = new RgbImage?[indices.Length];
+                    Parallel.For(0, indices.Length, k =>
+                    {
+                        try
+                        {
+                            decoded[k] = ImageDecoder.Decode(dataset.ReadEncoded(indices[k]), dataset.Describe(indices[k]));
+                        }
+                        catch (Exception e) when (skip && e is InvalidDataException or IOException)
+                        {
+                            skipped.Add((dataset.RelativePath(indices[k]), $"unreadable: {e.Message}"));
+                        }
+                    });
+                    var readable = Enumerable.Range(0, indices.Length).Where(k => decoded[k] is not null).ToArray();
+                    var found = faces.DetectMany(readable.Select(k => decoded[k]!).ToArray());
+                    for (int r = 0; r < readable.Length; r++)
+                    {
+                        int k = readable[r];
+                        var image = decoded[k]!;
+                        string relative = dataset.RelativePath(indices[k]);
+                        var candidates = found[r].Where(f => f.Landmarks is not null).ToList();
+                        if (candidates.Count == 0)
+                        {
+                            skipped.Add((relative, "no face found"));
+                            continue;
+                        }
+                        if (candidates.Count > 1) several++;
+                        var face = centre ? IFaceDetector.NearestCentre(candidates, image.Width, image.Height)! : candidates.MaxBy(f => f.Box.Area)!;
+                        string file = Path.Combine(outDir, Path.ChangeExtension(relative, ".png"));
+                        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                        ImageEncoder.Save(FaceAligner.Align(image, face.Landmarks!.Value, crop), file);
+                        written++;
+                    }
+                    done += indices.Length;
+                    progress.Report(done);
+                }
+                var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{s.Image}\t{s.Reason}")
+                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno readable images in this identity folder"));
+                File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);
+            }));
+            int noFace = skipped.Count(s => s.Reason == "no face found");
+            var result = new
+            {
+                Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, SeveralFaces = several,
+                Bad = skipped.Count - noFace + dataset.SkippedFolders.Count, Template = crop.Name, Out = Path.GetFullPath(target),
+            };
+            if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
+            else parse.InvocationConfiguration.Output.WriteLine($"aligned {written} of {dataset.Count} photos of {dataset.IdentityCount} identities into {result.Out} ({crop.Name}); " +
+                $"{noFace} without a face, {result.Bad} unreadable (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");
+            return 0;
+        });
+        return command;
+    }
+}
