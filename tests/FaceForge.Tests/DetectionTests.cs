@@ -159,7 +159,15 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
             File.Copy(Lfw("images/" + name), Path.Combine(photos, name));
         }
         ImageEncoder.Save(new RgbImage(120, 120), Path.Combine(photos, "Aaron_Peirsol", "blank.png"));
+        ImageEncoder.Save(new RgbImage(1, 1), Path.Combine(photos, "Aaron_Peirsol", "dot.png"));
+        // The same photo as PNG beside its JPEG: two crops, neither overwriting the other.
+        ImageEncoder.Save(ImageDecoder.Decode(Lfw("images/" + names[0])), Path.Combine(photos, "Aaron_Eckhart", "Aaron_Eckhart_0001.png"));
         File.WriteAllText(Path.Combine(photos, "Aaron_Eckhart", "notes.jpg"), "not an image");
+        // An --out that is a link into the photos would replace them.
+        string link = Path.Combine(dir, "link");
+        Directory.CreateSymbolicLink(link, Path.Combine(photos, "Aaron_Eckhart"));
+        Assert.Equal(2, CliHarness.Run("data", "align", "--images", photos, "--out", link, "--force", "--skip-bad").Code);
+        Assert.True(File.Exists(Path.Combine(photos, names[0])));
         var (code, _, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned);
         Assert.Equal(2, code);
         Assert.Contains("notes.jpg", error);
@@ -167,9 +175,12 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, var output, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned, "--skip-bad", "--pick", "centre", "--json");
         Assert.True(code == 0, error);
         var json = JsonDocument.Parse(output).RootElement;
-        Assert.Equal((3, 1, 1), (json.GetProperty("written").GetInt32(), json.GetProperty("no_face").GetInt32(), json.GetProperty("bad").GetInt32()));
+        Assert.Equal((4, 2, 1), (json.GetProperty("written").GetInt32(), json.GetProperty("no_face").GetInt32(), json.GetProperty("bad").GetInt32()));
+        Assert.Equal(7, json.GetProperty("images").GetInt32());
         var skipped = File.ReadAllLines(Path.Combine(aligned, "skipped.txt"));
         Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/blank.png\tno face found", StringComparison.Ordinal));
+        Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/dot.png\tno face found (the image is 1x1)", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(aligned, "Aaron_Eckhart", "Aaron_Eckhart_0001.png.png")));
         // The built-in RetinaFace made landmarks.txt: its crops are the reference landmarks' crops, to a level or two.
         var reference = LandmarksFile.Read(Lfw("landmarks.txt"));
         foreach (string name in names)

@@ -24,7 +24,7 @@ internal static class DataAlignCommand
         var confidence = ModelInputs.Confidence();
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable images and empty identity folders instead of failing." };
         var force = new Option<bool>("--force") { Description = "Replace an --out folder that already holds files (the new one is written aside and takes its place once complete)." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, written, no_face, several_faces, bad, out." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images (written + no_face + bad), written, no_face, bad, several_faces, skipped_folders, template, out." };
         var command = new Command("align", "Detect the face in every photo of a folder of identity folders and write it as an aligned crop (photos without a face are listed in OUT/skipped.txt).")
         {
             images, output, detector, template, pick, confidence, skipBad, force, json,
@@ -32,19 +32,32 @@ internal static class DataAlignCommand
         command.SetAction(parse =>
         {
             string root = parse.GetValue(images)!;
-            if (!Directory.Exists(root)) throw new UserErrorException($"--images: folder '{root}' does not exist.");
+            if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of identity folders." : $"--images: folder '{root}' does not exist.");
             string target = parse.GetValue(output)!;
             if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
             if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !parse.GetValue(force))
                 throw new UserErrorException($"--out: '{target}' already holds files. Choose another --out, or pass --force to replace them.");
             ReplacedOutput.RequireApart(target, root, [("--detector", parse.GetValue(detector))]);
-            var crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
+            var crop = AlignmentTemplate.All.FirstOrDefault(t => t.Name.Equals(parse.GetValue(template), StringComparison.OrdinalIgnoreCase))
+                ?? throw new UserErrorException($"--template: '{parse.GetValue(template)}' is not a template; known: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.");
             bool centre = parse.GetValue(pick) == "centre", skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(root, skipEmpty: skip);
             using var faces = parse.GetValue(detector) is { } path
                 ? ModelInputs.Open(path, "--detector", parse.GetValue(confidence))
                 : TorchFaceDetector.OpenBuiltIn(new DetectorOptions { ConfidenceThreshold = parse.GetValue(confidence) });
             if (!faces.HasLandmarks) throw new UserErrorException($"--detector: faces are aligned by their landmarks, and detector '{faces.Name}' gives none (use RetinaFace or YuNet).");
+            // Crops are PNGs named after their photos; a name taken already (a.jpg beside a.png) keeps the photo's
+            // extension (a.jpg.png), then gets a number, so no crop overwrites another.
+            var outputs = new string[dataset.Count];
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                string relative = dataset.RelativePath(i), name = Path.ChangeExtension(relative, ".png");
+                if (names.Contains(name)) name = relative + ".png";
+                for (int n = 2; names.Contains(name); n++) name = $"{Path.ChangeExtension(relative, null)}-{n}.png";
+                names.Add(name);
+                outputs[i] = name;
+            }
             var skipped = new System.Collections.Concurrent.ConcurrentBag<(string Image, string Reason)>();
             int written = 0, several = 0;
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
@@ -64,11 +77,21 @@ internal static class DataAlignCommand
                         {
                             decoded[k] = ImageDecoder.Decode(dataset.ReadEncoded(indices[k]), dataset.Describe(indices[k]));
                         }
-                        catch (Exception e) when (skip && e is InvalidDataException or IOException)
+                        catch (Exception e) when (skip && e is InvalidDataException or IOException or UnauthorizedAccessException)
                         {
                             skipped.Add((dataset.RelativePath(indices[k]), $"unreadable: {e.Message}"));
                         }
+                        catch (UnauthorizedAccessException e)
+                        {
+                            throw new UserErrorException($"{dataset.Describe(indices[k])}: cannot read: {e.Message} (--skip-bad skips it)");
+                        }
                     });
+                    // Too small for any face (a 1x1 placeholder): no face, like a blank photo.
+                    foreach (int k in Enumerable.Range(0, indices.Length).Where(k => decoded[k] is { } d && (d.Width < DetectorOptions.MinImageSide || d.Height < DetectorOptions.MinImageSide)))
+                    {
+                        skipped.Add((dataset.RelativePath(indices[k]), $"no face found (the image is {decoded[k]!.Width}x{decoded[k]!.Height})"));
+                        decoded[k] = null;
+                    }
                     var readable = Enumerable.Range(0, indices.Length).Where(k => decoded[k] is not null).ToArray();
                     var found = faces.DetectMany(readable.Select(k => decoded[k]!).ToArray());
                     for (int r = 0; r < readable.Length; r++)
@@ -84,7 +107,7 @@ internal static class DataAlignCommand
                         }
                         if (candidates.Count > 1) several++;
                         var face = centre ? IFaceDetector.NearestCentre(candidates, image.Width, image.Height)! : candidates.MaxBy(f => f.Box.Area)!;
-                        string file = Path.Combine(outDir, Path.ChangeExtension(relative, ".png"));
+                        string file = Path.Combine(outDir, outputs[indices[k]]);
                         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
                         ImageEncoder.Save(FaceAligner.Align(image, face.Landmarks!.Value, crop), file);
                         written++;
@@ -93,18 +116,24 @@ internal static class DataAlignCommand
                     progress.Report(done);
                 }
                 var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{s.Image}\t{s.Reason}")
-                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno readable images in this identity folder"));
+                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"));
                 File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);
             }));
-            int noFace = skipped.Count(s => s.Reason == "no face found");
+            int noFace = skipped.Count(s => s.Reason.StartsWith("no face found", StringComparison.Ordinal));
             var result = new
             {
-                Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, SeveralFaces = several,
-                Bad = skipped.Count - noFace + dataset.SkippedFolders.Count, Template = crop.Name, Out = Path.GetFullPath(target),
+                Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, Bad = skipped.Count - noFace, SeveralFaces = several,
+                SkippedFolders = dataset.SkippedFolders.Count, Template = crop.Name, Out = Path.GetFullPath(target),
             };
+            // Photos a folder of identity folders does not hold as such: at its root, or in sub-folders of an identity.
+            int elsewhere = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(root, f).Split(Path.DirectorySeparatorChar))
+                .Count(parts => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(parts[^1])) && parts.Length != 2 && !parts.Any(p => p.StartsWith('.') || p == "__MACOSX"));
+            if (elsewhere > 0)
+                parse.InvocationConfiguration.Error.WriteLine($"note: {elsewhere} image(s) under '{root}' are not directly in an identity folder (at its root, or in sub-folders of one) and were not aligned.");
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
             else parse.InvocationConfiguration.Output.WriteLine($"aligned {written} of {dataset.Count} photos of {dataset.IdentityCount} identities into {result.Out} ({crop.Name}); " +
-                $"{noFace} without a face, {result.Bad} unreadable (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");
+                $"{noFace} without a face, {result.Bad} unreadable, {result.SkippedFolders} identity folder(s) without images (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");
             return 0;
         });
         return command;

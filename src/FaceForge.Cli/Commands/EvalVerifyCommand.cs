@@ -110,6 +110,7 @@ internal static class EvalVerifyCommand
         if (landmarksPath is not null && detectorPath is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
         var all = pairsPath == "auto" ? AutoPairs(images) : LfwPairs.Read(Existing(pairsPath, "--pairs"));
+        if (pairsPath != "auto" && landmarksPath is null && detectorPath is null) all = LfwPairs.PreferCrops(all, images);
         var protocol = new VerificationProtocol(all, options);
         if (pairsPath != "auto") LfwPairs.CheckImagesExist(protocol.Pairs, images, pairsPath);
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));

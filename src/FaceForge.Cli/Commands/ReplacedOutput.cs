@@ -18,9 +18,25 @@ internal static class ReplacedOutput
                 throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
     }
 
-    /// <summary>Whether <paramref name="inner"/> is <paramref name="outer"/> or lies inside it.</summary>
+    /// <summary>Whether <paramref name="inner"/> is <paramref name="outer"/> or lies inside it, symbolic links followed (a link to a folder of photos is that folder).</summary>
     internal static bool Inside(string inner, string outer) =>
-        (Path.GetFullPath(inner).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
+        (Real(inner).TrimEnd('/') + "/").StartsWith(Real(outer).TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    /// <summary>The absolute path with every symbolic link among its existing components resolved (realpath); components that do not exist yet are kept.</summary>
+    internal static string Real(string path, int depth = 0)
+    {
+        string current = "/";
+        foreach (string part in Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string next = Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            // A link's target may sit behind other links: resolved in turn (a cycle stops after 40, as the kernel does).
+            if (info.LinkTarget is not null && depth < 40 && (info is DirectoryInfo ? Directory.ResolveLinkTarget(next, true) : File.ResolveLinkTarget(next, true)) is { } target)
+                next = Real(target.FullName, depth + 1);
+            current = next;
+        }
+        return current;
+    }
 
     /// <summary>The --force of a command that writes one file.</summary>
     public static Option<bool> ForceOption() => new("--force") { Description = "Replace the --out file if it exists (the new one is written aside and renamed over it once complete)." };

@@ -33,6 +33,18 @@ public static class LfwPairs
         return pairs;
     }
 
+    /// <summary>
+    /// The pairs with each image that is missing under <paramref name="imagesRoot"/> as named (Name_0001.jpg) but
+    /// present as a PNG of the same name taken instead: the aligned crops `data align` and `data split-lfw --landmarks`
+    /// write.
+    /// </summary>
+    public static IReadOnlyList<VerificationPair> PreferCrops(IReadOnlyList<VerificationPair> pairs, string imagesRoot)
+    {
+        string Pick(string image) =>
+            !File.Exists(Path.Combine(imagesRoot, image)) && Path.ChangeExtension(image, ".png") is var png && File.Exists(Path.Combine(imagesRoot, png)) ? png : image;
+        return pairs.Select(p => p with { First = Pick(p.First), Second = Pick(p.Second) }).ToList();
+    }
+
     /// <summary>Fails with the first pair that names an image missing under <paramref name="imagesRoot"/>.</summary>
     public static void CheckImagesExist(IReadOnlyList<VerificationPair> pairs, string imagesRoot, string pairsPath)
     {

@@ -35,6 +35,7 @@ public static class AtomicFolder
         try
         {
             if (exists) DeleteStale(full);
+            else DeleteStaleBeside(full);
             Directory.CreateDirectory(staged);
             var result = write(staged);
             if (exists) Exchange(full, staged, Path.Combine(full, OldPrefix + unique));
@@ -100,6 +101,19 @@ public static class AtomicFolder
     {
         foreach (string folder in Directory.EnumerateDirectories(target, NewPrefix + "*"))
             if (!Path.GetFileName(folder).StartsWith(NewPrefix + "kept.", StringComparison.Ordinal) && DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) >= TimeSpan.FromHours(1))
+                TryDelete(folder);
+    }
+
+    /// <summary>
+    /// Staging folders of a missing target that an interrupted writer (Ctrl+C, kill) left beside it, an hour old or
+    /// more (a younger one may be another writer's).
+    /// </summary>
+    private static void DeleteStaleBeside(string target)
+    {
+        string parent = Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(parent)) return;
+        foreach (string folder in Directory.EnumerateDirectories(parent, $".{Path.GetFileName(target)}.*.new"))
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) >= TimeSpan.FromHours(1))
                 TryDelete(folder);
     }
 
