@@ -461,6 +461,7 @@ public class FaultTests(SyntheticFolderFixture data) : IClassFixture<SyntheticFo
         string pairs = Path.Combine(dir, "pairs.txt");
         File.WriteAllText(pairs, "2\t2\na\t1\t2\nb\t1\t2\na\t1\tb\t1\na\t2\tb\t2\n" + "a\t1\t3\nb\t2\t3\na\t3\tb\t3\na\t1\tb\t2\n");
         UserError(["eval", "verify", "--model", TestModels.Random(dir), "--images", dir, "--pairs", pairs], "b_0003.jpg");
+        UserError(["eval", "verify", "--model", TestModels.Random(dir), "--images", dir, "--pairs", pairs, "--no-brighten"], "--no-brighten goes with --detector");
     }
 
     // Found by the new-user attack (docs/reliability.md, second table): writes that would have overwritten or mixed data.

@@ -27,9 +27,10 @@ internal static class EvalVerifyCommand
         var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };
         var score = ModelInputs.ScoreOption();
         var force = new Option<bool>("--force") { Description = "With --calibrate --out: replace an existing file." };
+        var noBrighten = ModelInputs.NoBrighten();
         var command = new Command("verify", "Verification accuracy (k-fold, per-fold thresholds), TAR at FAR, ROC.")
         {
-            model, images, pairs, landmarks, detector, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut, force,
+            model, images, pairs, landmarks, detector, noBrighten, bin, folds, flip, score, batch, report, json, calibrate, calibratedOut, force,
         };
         var foreign = new ForeignOnnxOptions();
         foreign.AddTo(command);
@@ -58,7 +59,7 @@ internal static class EvalVerifyCommand
                 ? parse.GetValue(pairs) is not null || parse.GetValue(images) is not null ? throw new UserErrorException("Give --bin, or --images with --pairs, not both.")
                 : VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
                 : ForPairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
-                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), options, progress);
+                    parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), parse.GetValue(noBrighten), options, progress);
             // A report folder that cannot be made (read-only) fails now, with the inputs checked, not after the embedding.
             if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
@@ -105,8 +106,9 @@ internal static class EvalVerifyCommand
 
     /// <summary>The protocol over an LFW-style pairs file, and the crop loader: aligned by a landmarks file, by a detector's centre face, or taken as aligned.</summary>
     private static (VerificationProtocol, Func<string, RgbImage>) ForPairs(IFaceEmbedder embedder, string images, string pairsPath, string? landmarksPath, string? detectorPath,
-        VerificationOptions options, ProgressReporter progress)
+        bool noBrighten, VerificationOptions options, ProgressReporter progress)
     {
+        if (noBrighten && detectorPath is null) throw new UserErrorException("--no-brighten goes with --detector (it concerns what the detector sees).");
         if (landmarksPath is not null && detectorPath is not null) throw new UserErrorException("Give --landmarks or --detector, not both.");
         if (!Directory.Exists(images)) throw new UserErrorException($"--images: folder '{images}' does not exist.");
         var all = pairsPath == "auto" ? AutoPairs(images) : LfwPairs.Read(Existing(pairsPath, "--pairs"));
@@ -116,7 +118,7 @@ internal static class EvalVerifyCommand
         var landmarks = landmarksPath is null ? null : LandmarksFile.Read(Existing(landmarksPath, "--landmarks"));
         if (detectorPath is not null)
         {
-            using var faceDetector = ModelInputs.Open(detectorPath, "--detector");
+            using var faceDetector = ModelInputs.Open(detectorPath, "--detector", noBrighten: noBrighten);
             var found = progress.Run("detecting", protocol.Images.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, protocol.Images, 16, p));
             landmarks = found.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
             int missing = found.Count - landmarks.Count;
