@@ -29,7 +29,9 @@ internal static class DataAlignCommand
         {
             images, output, detector, template, pick, confidence, skipBad, force, json,
         };
-        command.SetAction(parse =>
+        // Run off the calling thread with the token System.CommandLine cancels on Ctrl+C: the loop stops between
+        // batches and the staging folder is deleted.
+        command.SetAction((parse, cancel) => Task.Run(() =>
         {
             string root = parse.GetValue(images)!;
             if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of identity folders." : $"--images: folder '{root}' does not exist.");
@@ -68,6 +70,7 @@ internal static class DataAlignCommand
                 int done = 0;
                 for (int start = 0; start < dataset.Count; start += chunk)
                 {
+                    cancel.ThrowIfCancellationRequested();
                     int[] indices = Enumerable.Range(start, Math.Min(chunk, dataset.Count - start)).ToArray();
                     // Decoded in parallel; detected as one batch (the TorchSharp detector batches photos of one size).
                     var decoded = new RgbImage?[indices.Length];
@@ -135,7 +138,7 @@ internal static class DataAlignCommand
             else parse.InvocationConfiguration.Output.WriteLine($"aligned {written} of {dataset.Count} photos of {dataset.IdentityCount} identities into {result.Out} ({crop.Name}); " +
                 $"{noFace} without a face, {result.Bad} unreadable, {result.SkippedFolders} identity folder(s) without images (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");
             return 0;
-        });
+        }, cancel));
         return command;
     }
 }
