@@ -109,7 +109,7 @@ internal static class CliRunner
     }
 
     /// <summary>The message without .NET's "(Parameter 'x')" suffix: parameter names are not what the person typed.</summary>
-    private static string Message(Exception e) =>
+    internal static string Message(Exception e) =>
         e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 
     /// <summary>The first inner exception of parallel work ("One or more errors occurred" says nothing), and a task's own error.</summary>

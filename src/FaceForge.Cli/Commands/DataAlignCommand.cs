@@ -37,11 +37,17 @@ internal static class DataAlignCommand
             if (!Directory.Exists(root)) throw new UserErrorException(File.Exists(root) ? $"--images: '{root}' is a file; give the folder of identity folders." : $"--images: folder '{root}' does not exist.");
             string target = parse.GetValue(output)!;
             if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
-            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !parse.GetValue(force))
-                throw new UserErrorException($"--out: '{target}' already holds files. Choose another --out, or pass --force to replace them.");
+            ReplacedOutput.RequireEmptyFolder(target, parse.GetValue(force), "crops");
             ReplacedOutput.RequireApart(target, root, [("--detector", parse.GetValue(detector))]);
-            var crop = AlignmentTemplate.All.FirstOrDefault(t => t.Name.Equals(parse.GetValue(template), StringComparison.OrdinalIgnoreCase))
-                ?? throw new UserErrorException($"--template: '{parse.GetValue(template)}' is not a template; known: {string.Join(", ", AlignmentTemplate.All.Select(t => t.Name))}.");
+            AlignmentTemplate crop;
+            try
+            {
+                crop = AlignmentTemplate.FromName(parse.GetValue(template)!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UserErrorException($"--template: {CliRunner.Message(e)}");
+            }
             bool centre = parse.GetValue(pick) == "centre", skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(root, skipEmpty: skip);
             using var faces = parse.GetValue(detector) is { } path
@@ -66,58 +72,41 @@ internal static class DataAlignCommand
             // Written whole or not at all: a failure (a full disk, a bad image without --skip-bad) leaves --out as it was.
             AtomicFolder.Write(target, outDir => progress.Run("aligning", dataset.Count, "img", progress =>
             {
-                const int chunk = 16;
-                int done = 0;
-                for (int start = 0; start < dataset.Count; start += chunk)
+                // Decoded in parallel, detected a batch at a time (the TorchSharp detector batches photos of one size).
+                RgbImage? Decode(int i)
                 {
-                    cancel.ThrowIfCancellationRequested();
-                    int[] indices = Enumerable.Range(start, Math.Min(chunk, dataset.Count - start)).ToArray();
-                    // Decoded in parallel; detected as one batch (the TorchSharp detector batches photos of one size).
-                    var decoded = new RgbImage?[indices.Length];
-                    Parallel.For(0, indices.Length, k =>
+                    try
                     {
-                        try
-                        {
-                            decoded[k] = ImageDecoder.Decode(dataset.ReadEncoded(indices[k]), dataset.Describe(indices[k]));
-                        }
-                        catch (Exception e) when (skip && e is InvalidDataException or IOException or UnauthorizedAccessException)
-                        {
-                            skipped.Add((dataset.RelativePath(indices[k]), $"unreadable: {e.Message}"));
-                        }
-                        catch (UnauthorizedAccessException e)
-                        {
-                            throw new UserErrorException($"{dataset.Describe(indices[k])}: cannot read: {e.Message} (--skip-bad skips it)");
-                        }
-                    });
-                    // Too small for any face (a 1x1 placeholder): no face, like a blank photo.
-                    foreach (int k in Enumerable.Range(0, indices.Length).Where(k => decoded[k] is { } d && (d.Width < DetectorOptions.MinImageSide || d.Height < DetectorOptions.MinImageSide)))
-                    {
-                        skipped.Add((dataset.RelativePath(indices[k]), $"no face found (the image is {decoded[k]!.Width}x{decoded[k]!.Height})"));
-                        decoded[k] = null;
+                        var image = ImageDecoder.Decode(dataset.ReadEncoded(i), dataset.Describe(i));
+                        if (image.Width >= DetectorOptions.MinImageSide && image.Height >= DetectorOptions.MinImageSide) return image;
+                        // Too small for any face (a 1x1 placeholder): no face, like a blank photo.
+                        skipped.Add((dataset.RelativePath(i), $"no face found (the image is {image.Width}x{image.Height})"));
                     }
-                    var readable = Enumerable.Range(0, indices.Length).Where(k => decoded[k] is not null).ToArray();
-                    var found = faces.DetectMany(readable.Select(k => decoded[k]!).ToArray());
-                    for (int r = 0; r < readable.Length; r++)
+                    catch (Exception e) when (skip && e is InvalidDataException or IOException or UnauthorizedAccessException)
                     {
-                        int k = readable[r];
-                        var image = decoded[k]!;
-                        string relative = dataset.RelativePath(indices[k]);
-                        var candidates = found[r].Where(f => f.Landmarks is not null).ToList();
-                        if (candidates.Count == 0)
-                        {
-                            skipped.Add((relative, "no face found"));
-                            continue;
-                        }
-                        if (candidates.Count > 1) several++;
-                        var face = centre ? IFaceDetector.NearestCentre(candidates, image.Width, image.Height)! : candidates.MaxBy(f => f.Box.Area)!;
-                        string file = Path.Combine(outDir, outputs[indices[k]]);
-                        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-                        ImageEncoder.Save(FaceAligner.Align(image, face.Landmarks!.Value, crop), file);
-                        written++;
+                        skipped.Add((dataset.RelativePath(i), $"unreadable: {e.Message}"));
                     }
-                    done += indices.Length;
-                    progress.Report(done);
+                    catch (UnauthorizedAccessException e)
+                    {
+                        throw new UserErrorException($"{dataset.Describe(i)}: cannot read: {e.Message} (--skip-bad skips it)");
+                    }
+                    return null;
                 }
+                CentreFaceSweep.Sweep(faces, dataset.Count, Decode, (i, image, found) =>
+                {
+                    var candidates = found.Where(f => f.Landmarks is not null).ToList();
+                    if (candidates.Count == 0)
+                    {
+                        skipped.Add((dataset.RelativePath(i), "no face found"));
+                        return;
+                    }
+                    if (candidates.Count > 1) several++;
+                    var face = centre ? IFaceDetector.NearestCentre(candidates, image.Width, image.Height)! : candidates.MaxBy(f => f.Box.Area)!;
+                    string file = Path.Combine(outDir, outputs[i]);
+                    Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                    ImageEncoder.Save(FaceAligner.Align(image, face.Landmarks!.Value, crop), file);
+                    written++;
+                }, batch: 16, progress, cancel);
                 var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{s.Image}\t{s.Reason}")
                     .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"));
                 File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);

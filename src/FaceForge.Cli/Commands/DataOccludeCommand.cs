@@ -76,8 +76,7 @@ internal static class DataOccludeCommand
                 .Concat((parse.GetValue(overlays) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(o => ("--overlays", (string?)o))));
             if (options.Composites == 0 && sources.GroupBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twin)
                 throw new UserErrorException($"--images: '{string.Join("', '", twin)}' share a file name, so their occlusion masks would collide in masks/; rename one, or use --composites.");
-            bool replace = Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any();
-            if (replace && !parse.GetValue(force)) throw new UserErrorException($"--out: '{target}' already holds files; the set would mix with them. Choose another --out, or pass --force to replace them.");
+            ReplacedOutput.RequireEmptyFolder(target, parse.GetValue(force), "set");
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             PseudoLabels labels;
             using (var labeller = ModelInputs.Open(parse.GetValue(detector)!, "--detector", parse.GetValue(confidence)))

@@ -33,8 +33,7 @@ internal static class DataSplitLfwCommand
                 throw new UserErrorException($"--test-folds: fold {absent + 1} does not exist ('{pairsPath}' has folds 1-{foldCount}).");
             string target = parse.GetValue(output)!;
             if (File.Exists(target)) throw new UserErrorException($"--out: '{target}' is a file; give a folder.");
-            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !parse.GetValue(force))
-                throw new UserErrorException($"--out: '{target}' already holds files; the split would mix with them. Choose another --out, or pass --force to replace them.");
+            ReplacedOutput.RequireEmptyFolder(target, parse.GetValue(force), "split");
             // --force replaces --out: inputs inside it would be replaced too; an --out inside the images would be read as people.
             ReplacedOutput.RequireApart(target, root, [("--pairs", pairsPath), ("--landmarks", parse.GetValue(landmarks))]);
             var people = LfwSplit.TrainingIdentities(root, allPairs, folds);

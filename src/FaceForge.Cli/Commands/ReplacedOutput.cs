@@ -18,6 +18,13 @@ internal static class ReplacedOutput
                 throw new UserErrorException($"{option}: '{path}' lies inside --out '{target}', which the new set replaces; keep inputs outside it.");
     }
 
+    /// <summary>Refuses an --out folder that already holds files, unless <paramref name="force"/>: the new <paramref name="what"/> would mix with them.</summary>
+    public static void RequireEmptyFolder(string target, bool force, string what)
+    {
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !force)
+            throw new UserErrorException($"--out: '{target}' already holds files; the {what} would mix with them. Choose another --out, or pass --force to replace them.");
+    }
+
     /// <summary>Whether <paramref name="inner"/> is <paramref name="outer"/> or lies inside it, symbolic links followed (a link to a folder of photos is that folder).</summary>
     internal static bool Inside(string inner, string outer) =>
         (Real(inner).TrimEnd('/') + "/").StartsWith(Real(outer).TrimEnd('/') + "/", StringComparison.Ordinal);

@@ -26,18 +26,17 @@ public static class DatasetPacker
             long start = key;
             foreach (int index in identity)
             {
-                byte[] bytes;
+                byte[]? bytes;
                 try
                 {
                     bytes = source.ReadEncoded(index);
                 }
                 catch (InvalidDataException) when (skipBad)
                 {
-                    // An empty file or a pipe, refused before it is read: skipped like an undecodable image.
-                    bytes = [];
+                    bytes = null; // an empty file or a pipe, refused before it is read: skipped like an undecodable image
                 }
                 progress?.Report(++done);
-                if (bytes.Length == 0 && skipBad || validate && !DatasetValidation.TryDecode(bytes, source.Describe(index), skipBad))
+                if (bytes is null || validate && !DatasetValidation.TryDecode(bytes, source.Describe(index), skipBad))
                 {
                     skipped++;
                     continue;

@@ -20,18 +20,30 @@ public static class CentreFaceSweep
     public static Dictionary<string, (IReadOnlyList<DetectedFace> Faces, int Width, int Height)> RunAll(IFaceDetector detector, string root, IReadOnlyList<string> relativePaths,
         int batch = 16, IProgress<int>? progress = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         var result = new Dictionary<string, (IReadOnlyList<DetectedFace>, int, int)>(StringComparer.Ordinal);
-        for (int start = 0; start < relativePaths.Count; start += batch)
-        {
-            var chunk = relativePaths.Skip(start).Take(batch).ToArray();
-            var images = new RgbImage[chunk.Length];
-            Parallel.For(0, chunk.Length, i => images[i] = ImageDecoder.Decode(Path.Combine(root, chunk[i])));
-            var found = detector.DetectMany(images);
-            for (int i = 0; i < chunk.Length; i++)
-                result[chunk[i].Replace('\\', '/')] = (found[i], images[i].Width, images[i].Height);
-            progress?.Report(start + chunk.Length);
-        }
+        Sweep(detector, relativePaths.Count, i => ImageDecoder.Decode(Path.Combine(root, relativePaths[i])),
+            (i, image, faces) => result[relativePaths[i].Replace('\\', '/')] = (faces, image.Width, image.Height), batch, progress);
         return result;
+    }
+
+    /// <summary>
+    /// Detects in images 0 .. <paramref name="count"/> - 1, <paramref name="batch"/> at a time: each batch decoded in
+    /// parallel by <paramref name="decode"/> (null leaves an image out), detected as one call, then handed with its
+    /// faces to <paramref name="found"/> in order on the calling thread. <paramref name="cancel"/> is checked between batches.
+    /// </summary>
+    public static void Sweep(IFaceDetector detector, int count, Func<int, RgbImage?> decode, Action<int, RgbImage, IReadOnlyList<DetectedFace>> found,
+        int batch = 16, IProgress<int>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        for (int start = 0; start < count; start += batch)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var images = new RgbImage?[Math.Min(batch, count - start)];
+            Parallel.For(0, images.Length, i => images[i] = decode(start + i));
+            int[] readable = Enumerable.Range(0, images.Length).Where(i => images[i] is not null).ToArray();
+            var faces = detector.DetectMany(readable.Select(i => images[i]!).ToArray());
+            for (int r = 0; r < readable.Length; r++) found(start + readable[r], images[readable[r]]!, faces[r]);
+            progress?.Report(start + images.Length);
+        }
     }
 }

@@ -224,10 +224,7 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="ArgumentException">The vector's length differs from the gallery's, or it is zero or not finite.</exception>
     public GalleryMatch? SameFace(string subject, float[] vector, double minCosine)
     {
-        if (vector.Length != Model.EmbeddingSize) throw new ArgumentException($"A {vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(vector));
-        float norm = TensorPrimitives.Norm(vector);
-        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The vector is zero or not finite.", nameof(vector));
-        var unit = Unit(vector, norm);
+        var unit = UnitProbe(vector, nameof(vector));
         string id = CanonicalSubject(subject);
         _lock.EnterReadLock();
         try
@@ -243,6 +240,15 @@ public sealed class FaceGallery : IDisposable
             return best;
         }
         finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary><paramref name="vector"/> (a probe, the argument <paramref name="name"/>) at unit length, checked against the gallery's embeddings.</summary>
+    private float[] UnitProbe(float[] vector, string name)
+    {
+        if (vector.Length != Model.EmbeddingSize) throw new ArgumentException($"A {vector.Length}-d {name} for a gallery of {Model.EmbeddingSize}-d embeddings.", name);
+        float norm = TensorPrimitives.Norm(vector);
+        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"The {name} is zero or not finite.", name);
+        return Unit(vector, norm);
     }
 
     /// <summary>
@@ -326,10 +332,7 @@ public sealed class FaceGallery : IDisposable
     public GalleryIdentification Identify(float[] probe, int topK = 5)
     {
         if (topK < 1) throw new ArgumentException($"top-k must be at least 1 (got {topK}).", nameof(topK));
-        if (probe.Length != Model.EmbeddingSize) throw new ArgumentException($"A {probe.Length}-d probe for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(probe));
-        float norm = TensorPrimitives.Norm(probe);
-        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException("The probe vector is zero or not finite.", nameof(probe));
-        var unit = Unit(probe, norm);
+        var unit = UnitProbe(probe, nameof(probe));
         if (_store is ISharedGalleryStore) RefreshIfDue();
         PrepareIndex();
         _lock.EnterReadLock();
