@@ -59,6 +59,70 @@ public class AlignmentTests
     }
 
     [Fact]
+    public void ShrinkingByThreeAveragesFineDetailInsteadOfAliasingIt()
+    {
+        // A one-pixel black and white checkerboard shrunk three times (a face with 105 pixels between the eyes): a
+        // plain bilinear sample lands on single pixels and keeps black and white; averaging the footprint gives grey.
+        var photo = new RgbImage(400, 400);
+        for (int y = 0; y < 400; y++) for (int x = 0; x < 400; x++) photo.Pixels.Slice((y * 400 + x) * 3, 3).Fill((byte)((x + y) % 2 * 255));
+        var crop = new byte[112 * 112 * 3];
+        FaceAligner.Warp(photo, new SimilarityTransform(1 / 3f, 0, -10, -10), crop, 112, 112);
+        // 3 x 3 samples of a checkerboard hold 4 or 5 white ones: 113 or 142, never near 0 or 255.
+        Assert.All(crop, v => Assert.InRange(v, 100, 155));
+        Assert.Equal(3, FaceAligner.Supersampling(3f));
+        Assert.Equal(1, FaceAligner.Supersampling(1.99f));
+        Assert.Equal(FaceAligner.MaxSupersampling, FaceAligner.Supersampling(1000f));
+    }
+
+    [Fact]
+    public void BelowAShrinkOfTwoTheWarpIsOneBilinearSamplePerPixel()
+    {
+        // LFW's photos (42 pixels between the eyes, 35 in the templates) keep InsightFace's crops sample for sample.
+        var photo = new RgbImage(250, 250);
+        new Random(5).NextBytes(photo.Pixels);
+        var move = new SimilarityTransform(0.55f * MathF.Cos(0.1f), 0.55f * MathF.Sin(0.1f), -20, -15);
+        var crop = new byte[112 * 96 * 3];
+        FaceAligner.Warp(photo, move, crop, 96, 112);
+        var back = move.Inverse();
+        for (int y = 0; y < 112; y += 7)
+            for (int x = 0; x < 96; x += 5)
+            {
+                float sx = back.A * x - back.B * y + back.Tx, sy = back.B * x + back.A * y + back.Ty;
+                int x0 = (int)MathF.Floor(sx), y0 = (int)MathF.Floor(sy);
+                float fx = sx - x0, fy = sy - y0;
+                for (int c = 0; c < 3; c++)
+                {
+                    float At(int px, int py) => (uint)px < 250 && (uint)py < 250 ? photo.Pixels[(py * 250 + px) * 3 + c] : 0;
+                    float v = (1 - fx) * (1 - fy) * At(x0, y0) + fx * (1 - fy) * At(x0 + 1, y0) + (1 - fx) * fy * At(x0, y0 + 1) + fx * fy * At(x0 + 1, y0 + 1);
+                    Assert.Equal(Math.Clamp((int)(v + 0.5f), 0, 255), crop[(y * 96 + x) * 3 + c]);
+                }
+            }
+    }
+
+    [Fact]
+    public void AveragingTheFootprintKeepsASmoothFaceWhereItWas()
+    {
+        // A linear ramp shrunk four times: the average of the footprint is the ramp's value at its centre, so the
+        // crop is the plain bilinear one to within rounding (no shift of half a footprint).
+        var photo = new RgbImage(600, 600);
+        for (int y = 0; y < 600; y++) for (int x = 0; x < 600; x++) { int o = (y * 600 + x) * 3; photo.Pixels[o] = (byte)(x * 0.4); photo.Pixels[o + 1] = (byte)(y * 0.4); photo.Pixels[o + 2] = 90; }
+        var move = new SimilarityTransform(0.25f, 0, 4, 6);
+        var crop = new byte[112 * 112 * 3];
+        FaceAligner.Warp(photo, move, crop, 112, 112);
+        var back = move.Inverse();
+        for (int y = 0; y < 112; y += 3)
+            for (int x = 0; x < 112; x += 3)
+            {
+                var centre = back.Apply(new Vector2(x, y));
+                if (centre.X < 4 || centre.Y < 4 || centre.X > 595 || centre.Y > 595) continue;
+                int o = (y * 112 + x) * 3;
+                Assert.InRange(crop[o], (int)(centre.X * 0.4) - 2, (int)(centre.X * 0.4) + 2);
+                Assert.InRange(crop[o + 1], (int)(centre.Y * 0.4) - 2, (int)(centre.Y * 0.4) + 2);
+                Assert.Equal(90, crop[o + 2]);
+            }
+    }
+
+    [Fact]
     public void ArcFaceCropReframedForSphereFaceEqualsDirectSphereFaceAlignment()
     {
         // A photo of random pixels and a face's landmarks in it: aligning to ArcFace 112x112 and reframing for a
