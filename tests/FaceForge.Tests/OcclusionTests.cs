@@ -22,7 +22,7 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     private static readonly FaceBox FaceBox = new(60, 55, 140, 165);
 
     /// <summary>An RGBA PNG: an opaque rounded band with transparent corners, like a mask picture.</summary>
-    private static string OverlayFile(string dir, bool transparent = true)
+    internal static string OverlayFile(string dir, bool transparent = true)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(60, 30, SKColorType.Rgba8888, transparent ? SKAlphaType.Unpremul : SKAlphaType.Opaque));
         bitmap.Erase(transparent ? SKColors.Transparent : SKColors.White);
@@ -307,6 +307,38 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, _, error) = CliHarness.Run("train-detector", "--data", bare, "--out", Path.Combine(bare, "run"), "--init", init, "--teacher-weight", "1", "--arch", "retinaface-mnet025");
         Assert.Equal(2, code);
         Assert.Contains("needs occlusion masks", error);
+    }
+
+    [Fact]
+    public void OcclusionAugmentationPaintsByTheTemplateRepeatablyAndNeedsItsMasks()
+    {
+        // A mid-grey 112x96 crop in the SphereFace frame: a mask covers the mouth and leaves the forehead.
+        var crop = new RgbImage(96, 112);
+        crop.Pixels.Fill(128);
+        var overlay = MaskOverlay.Load(OverlayFile(TestPaths.NewTempDirectory("aug-overlay")));
+        var masks = new FaceForge.Input.AugmentationOptions { FlipProbability = 0, OcclusionProbability = 1, Occluders = [OcclusionKind.Mask], MaskOverlays = [overlay] };
+        var template = AlignmentTemplate.SphereFace112x96;
+        var mouth = (template.Points.LeftMouth + template.Points.RightMouth) / 2;
+        for (int seed = 0; seed < 5; seed++)
+        {
+            var a = FaceForge.Input.Augmenter.Apply(crop, masks, new Random(seed), template);
+            Assert.True(a.Pixels.SequenceEqual(FaceForge.Input.Augmenter.Apply(crop, masks, new Random(seed), template).Pixels), "one seed, one occluder");
+            Assert.NotEqual(128, a.Pixels[((int)mouth.Y * 96 + (int)mouth.X) * 3 + 2]);
+            Assert.Equal(128, a.Pixels[(15 * 96 + 48) * 3 + 2]);
+            Assert.True(crop.Pixels.ToArray().All(v => v == 128), "the input is not modified");
+        }
+        // Every kind paints something somewhere over many draws; probability 0 paints nothing.
+        var all = masks with { Occluders = OcclusionKinds.All };
+        Assert.All(Enumerable.Range(0, 10), seed => Assert.False(FaceForge.Input.Augmenter.Apply(crop, all, new Random(seed), template).Pixels.SequenceEqual(crop.Pixels)));
+        Assert.True(FaceForge.Input.Augmenter.Apply(crop, masks with { OcclusionProbability = 0 }, new Random(1), template).Pixels.SequenceEqual(crop.Pixels));
+        // Masks without overlays, and a bad kind or missing folder in a training config, are refused by name.
+        Assert.Contains("mask overlays", Assert.Throws<ArgumentException>(() => (masks with { MaskOverlays = null }).Validate()).Message);
+        (masks with { MaskOverlays = null, Occluders = [OcclusionKind.Hand] }).Validate();
+        var config = new FaceForge.Training.Recognition.TrainingConfig { Data = "x", OcclusionProbability = 0.3 };
+        Assert.Contains("mask_overlays", Assert.Throws<ArgumentException>(() => config.Validate()).Message);
+        Assert.Contains("occluders", Assert.Throws<ArgumentException>(() => (config with { Occluders = "mask,beard", MaskOverlays = "m" }).Validate()).Message);
+        Assert.Contains("occlusion_probability", Assert.Throws<ArgumentException>(() => (config with { OcclusionProbability = 1.5 }).Validate()).Message);
+        (config with { Occluders = "hand,scarf" }).Validate();
     }
 
     [Fact]

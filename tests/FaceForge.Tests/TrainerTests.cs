@@ -39,6 +39,18 @@ public class TrainerTests(SyntheticFolderFixture data) : IClassFixture<Synthetic
     }
 
     [Fact]
+    public void OccludedTrainingReadsItsMaskFolderAndNamesABadOne()
+    {
+        string masks = TestPaths.NewTempDirectory("train-masks");
+        OcclusionTests.OverlayFile(masks);
+        var config = Config(2) with { OcclusionProbability = 1, MaskOverlays = masks };
+        Assert.Equal(2, new Trainer(config, TestPaths.NewTempDirectory("run-occluded")).Run().Steps);
+        string empty = TestPaths.NewTempDirectory("train-no-masks");
+        var error = Assert.ThrowsAny<Exception>(() => new Trainer(config with { MaskOverlays = empty }, TestPaths.NewTempDirectory("run-no-masks")).Run());
+        Assert.Contains(empty, error.Message);
+    }
+
+    [Fact]
     public void PartialFcRunResumesExactlyAndNeedsReshardingForAnotherShardCount()
     {
         var config = Config(5) with { SampleRate = 0.5, Shards = 2, Head = HeadKind.ArcFace };

@@ -1,5 +1,6 @@
 using FaceForge.Data;
 using FaceForge.Input;
+using FaceForge.Occlusion;
 using FaceForge.Models;
 using FaceForge.Training.Backbones;
 using FaceForge.Training.Classifiers;
@@ -140,8 +141,18 @@ internal sealed class RecognitionTask : ITrainingTask
         // Crops of the other known template (a 112x112 ArcFace pack for a 112x96 model) are reframed, not squashed;
         // only where the model takes its template's crop (small test models take other sizes and keep resizing).
         Template = info.InputTemplate,
-        Augmentation = new AugmentationOptions { DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter },
+        Augmentation = new AugmentationOptions
+        {
+            DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter,
+            OcclusionProbability = config.OcclusionProbability, Occluders = Occluders(config), MaskOverlays = Masks(config),
+        },
     };
+
+    private static IReadOnlyList<OcclusionKind> Occluders(TrainingConfig config) =>
+        config.OcclusionProbability > 0 ? OcclusionKinds.Parse(config.Occluders) : [];
+
+    private static IReadOnlyList<MaskOverlay>? Masks(TrainingConfig config) =>
+        config.OcclusionProbability > 0 && Occluders(config).Contains(OcclusionKind.Mask) ? MaskOverlay.LoadFolder(config.MaskOverlays!) : null;
 
     /// <summary>
     /// Sums the backbone's gradients over the processes (each loss is its share of the global batch's mean, so the sum

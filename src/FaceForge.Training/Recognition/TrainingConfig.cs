@@ -182,6 +182,15 @@ public sealed record TrainingConfig : IRunSettings
     [Setting("Probability of one random quality degradation per training image (Gaussian blur, down-and-up rescale, JPEG, darkening; mild to heavy), so the model meets faces worse than the training set's (docs/quality.md).")]
     public double DegradeProbability { get; init; }
 
+    [Setting("Probability of one occluder painted over the face per training image (one of occluders, placed by the template's points; size, place and shade at random), so the model learns to rely on what stays visible (docs/occlusion.md).")]
+    public double OcclusionProbability { get; init; }
+
+    [Setting("Occluders drawn from with occlusion_probability: all, or some of mask, sunglasses, hand, scarf, half-cover.")]
+    public string Occluders { get; init; } = "mask,sunglasses,hand,scarf";
+
+    [Setting("Folder of mask images with transparency (PNG) for the mask occluder, e.g. ../shared/data/mask-overlays; needed when masks are among the occluders.", IsPath = true)]
+    public string? MaskOverlays { get; init; }
+
     [Setting("Probability of brightness, contrast and saturation jitter of ±20% per training image.")]
     public double ColorJitterProbability { get; init; }
 
@@ -258,6 +267,15 @@ public sealed record TrainingConfig : IRunSettings
         Require(Margin >= 0, "margin", $"must be non-negative (got {Margin})");
         Require(DegradeProbability is >= 0 and <= 1, "degrade_probability", $"must be in [0, 1] (got {DegradeProbability})");
         Require(ColorJitterProbability is >= 0 and <= 1, "color_jitter_probability", $"must be in [0, 1] (got {ColorJitterProbability})");
+        Require(OcclusionProbability is >= 0 and <= 1, "occlusion_probability", $"must be in [0, 1] (got {OcclusionProbability})");
+        if (OcclusionProbability > 0)
+        {
+            IReadOnlyList<Occlusion.OcclusionKind> kinds = [];
+            try { kinds = Occlusion.OcclusionKinds.Parse(Occluders); }
+            catch (ArgumentException e) { Require(false, "occluders", $"is not valid: {e.Message.TrimEnd('.')}"); }
+            Require(!kinds.Contains(Occlusion.OcclusionKind.Mask) || !string.IsNullOrWhiteSpace(MaskOverlays), "mask_overlays",
+                "is needed when masks are among the occluders (a folder of PNG masks with transparency, e.g. ../shared/data/mask-overlays; or leave masks out of occluders)");
+        }
         Require(AlignmentJitter is >= 0 and <= 0.5, "alignment_jitter", $"must be in [0, 0.5] (got {AlignmentJitter})");
         Require(GradientClip >= 0, "gradient_clip", $"must be non-negative (got {GradientClip})");
         Require(MaxBadSteps > 0, "max_bad_steps", $"must be positive (got {MaxBadSteps})");

@@ -1,12 +1,19 @@
+using FaceForge.Alignment;
+using FaceForge.Detection;
 using FaceForge.Evaluation;
 using FaceForge.Imaging;
+using FaceForge.Occlusion;
 
 namespace FaceForge.Input;
 
 /// <summary>Applies <see cref="AugmentationOptions"/> to one image with a caller-provided random source.</summary>
 internal static class Augmenter
 {
-    public static RgbImage Apply(RgbImage image, AugmentationOptions options, Random random)
+    /// <param name="image">The crop.</param>
+    /// <param name="options">What to apply.</param>
+    /// <param name="random">This sample's draws.</param>
+    /// <param name="template">The crop's alignment frame, which places occluders; null for a crop of no known template (its proportions pick one).</param>
+    public static RgbImage Apply(RgbImage image, AugmentationOptions options, Random random, AlignmentTemplate? template = null)
     {
         if (random.NextDouble() < options.FlipProbability) image = image.FlipHorizontal();
         if (random.NextDouble() < options.DownscaleProbability)
@@ -18,6 +25,7 @@ internal static class Augmenter
         if (random.NextDouble() < options.BlurProbability) image = BoxBlur(image);
         // Drawn only when asked for, so the draws after it (colour, grey) stay those of runs made before it existed.
         if (options.DegradeProbability > 0 && random.NextDouble() < options.DegradeProbability) image = Degrade(image, random);
+        if (options.OcclusionProbability > 0 && random.NextDouble() < options.OcclusionProbability) image = Occlude(image, options, random, template);
         if (random.NextDouble() < options.ColorJitterProbability) image = Jitter(image, random);
         if (random.NextDouble() < options.GrayProbability) image = Gray(image);
         return image;
@@ -41,6 +49,19 @@ internal static class Augmenter
             _ => new Degradation(DegradationKind.Darken, 1.2 + 2.8 * u, 0),
         };
         return degradation.Apply(image, image.Width / 3f);
+    }
+
+    /// <summary>A copy of the aligned crop with one occluder painted by the template's points, scaled to the crop's size.</summary>
+    internal static RgbImage Occlude(RgbImage image, AugmentationOptions options, Random random, AlignmentTemplate? template)
+    {
+        var frame = template ?? AlignmentTemplate.All.FirstOrDefault(t => (long)t.Width * image.Height == (long)t.Height * image.Width) ?? AlignmentTemplate.ArcFace112;
+        float sx = image.Width / (float)frame.Width, sy = image.Height / (float)frame.Height;
+        var points = frame.Points.Select(p => new System.Numerics.Vector2(p.X * sx, p.Y * sy));
+        var kind = options.Occluders[random.Next(options.Occluders.Count)];
+        var overlay = kind == OcclusionKind.Mask ? options.MaskOverlays![random.Next(options.MaskOverlays.Count)] : null;
+        var result = image.Clone();
+        OccluderPainter.Paint(result, new bool[image.Width * image.Height], new FaceBox(0, 0, image.Width, image.Height), points, kind, overlay, random);
+        return result;
     }
 
     private static RgbImage BoxBlur(RgbImage image)

@@ -172,7 +172,7 @@ public sealed class BatchLoader
                 // Aligned images have no landmarks to move: the crop itself is moved by a draw of the same distribution.
                 if (points is null) crop = move.Apply(crop);
                 // Every view replays the same draw: one flip, one jitter, one blur decision per sample.
-                crop = Augmenter.Apply(crop, _options.Augmentation, new Random(draw));
+                crop = Augmenter.Apply(crop, _options.Augmentation, new Random(draw), view.Template);
                 int plane = 3 * view.Height * view.Width;
                 view.Normalization.WriteChannelsFirst(crop, pixels[v].AsSpan(i * plane, plane));
             }
