@@ -59,6 +59,26 @@ public class AlignmentTests
     }
 
     [Fact]
+    public void LandmarksNoSimilarityFitsAreRefusedNotCroppedToNothing()
+    {
+        // Points whose centred coordinates are orthogonal to the template's and to the template's turned a quarter:
+        // the least-squares similarity onto the template has scale 0. (The template mirrored, minus those parts.)
+        var d = AlignmentTemplate.ArcFace112.Points.ToArray();
+        var mean = d.Aggregate(Vector2.Zero, (a, p) => a + p) / 5;
+        var u = d.Select(p => p - mean).ToArray();
+        var v = u.Select(p => new Vector2(-p.Y, p.X)).ToArray();
+        var w = u.Select(p => new Vector2(-p.X, p.Y)).ToArray();
+        float Dot(Vector2[] a, Vector2[] b) => a.Zip(b).Sum(z => Vector2.Dot(z.First, z.Second));
+        float cu = Dot(w, u) / Dot(u, u), cv = Dot(w, v) / Dot(v, v);
+        var points = w.Select((p, i) => 3 * (p - cu * u[i] - cv * v[i]) + new Vector2(100, 100)).ToArray();
+        var landmarks = new FaceLandmarks(points[0], points[1], points[2], points[3], points[4]);
+        Assert.True(Vector2.Distance(landmarks.LeftEye, landmarks.RightEye) >= 1);
+        Assert.True(SimilarityTransform.Estimate(landmarks, AlignmentTemplate.ArcFace112).Scale < 1e-4f);
+        var error = Assert.Throws<ArgumentException>(() => FaceAligner.Align(new RgbImage(200, 200), landmarks, AlignmentTemplate.ArcFace112));
+        Assert.Contains("not arranged as a face", error.Message);
+    }
+
+    [Fact]
     public void ShrinkingByThreeAveragesFineDetailInsteadOfAliasingIt()
     {
         // A one-pixel black and white checkerboard shrunk three times (a face with 105 pixels between the eyes): a

@@ -339,6 +339,11 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.Contains("occluders", Assert.Throws<ArgumentException>(() => (config with { Occluders = "mask,beard", MaskOverlays = "m" }).Validate()).Message);
         Assert.Contains("occlusion_probability", Assert.Throws<ArgumentException>(() => (config with { OcclusionProbability = 1.5 }).Validate()).Message);
         (config with { Occluders = "hand,scarf" }).Validate();
+        Assert.Contains("occluders", Assert.Throws<ArgumentException>(() => (config with { Occluders = null! }).Validate()).Message);
+        var ignored = new FaceForge.Training.Recognition.TrainingConfig { Data = "x", MaskOverlays = "m" };
+        Assert.Contains("mask_overlays", Assert.Throws<ArgumentException>(() => ignored.RequireNoIgnoredSettings()).Message);
+        Assert.Contains("occluders", Assert.Throws<ArgumentException>(() => (ignored with { MaskOverlays = null, Occluders = "hand" }).RequireNoIgnoredSettings()).Message);
+        (ignored with { OcclusionProbability = 0.2 }).RequireNoIgnoredSettings();
     }
 
     [Fact]

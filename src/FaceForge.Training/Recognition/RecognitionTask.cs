@@ -151,8 +151,19 @@ internal sealed class RecognitionTask : ITrainingTask
     private static IReadOnlyList<OcclusionKind> Occluders(TrainingConfig config) =>
         config.OcclusionProbability > 0 ? OcclusionKinds.Parse(config.Occluders) : [];
 
-    private static IReadOnlyList<MaskOverlay>? Masks(TrainingConfig config) =>
-        config.OcclusionProbability > 0 && Occluders(config).Contains(OcclusionKind.Mask) ? MaskOverlay.LoadFolder(config.MaskOverlays!) : null;
+    private static IReadOnlyList<MaskOverlay>? Masks(TrainingConfig config)
+    {
+        if (config.OcclusionProbability == 0 || !Occluders(config).Contains(OcclusionKind.Mask)) return null;
+        try
+        {
+            return MaskOverlay.LoadFolder(config.MaskOverlays!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A resumed run reads the folder it was started with (config.json), so say where it looked.
+            throw new InvalidDataException($"--mask-overlays (config 'mask_overlays'): {e.Message} A resumed run reads the mask pictures from the folder it was started with.", e);
+        }
+    }
 
     /// <summary>
     /// Sums the backbone's gradients over the processes (each loss is its share of the global batch's mean, so the sum

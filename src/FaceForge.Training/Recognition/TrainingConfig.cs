@@ -248,7 +248,11 @@ public sealed record TrainingConfig : IRunSettings
         Require(!Nesterov || Optimizer == OptimizerKind.Sgd, "nesterov", $"is SGD's; the optimizer is {Optimizer}");
         Require(!StraightThrough || Head == HeadKind.ArcFace, "straight_through", $"is ArcFace's margin; the head is {Head}");
         Require(Milestones.Length == 0 || Schedule == ScheduleKind.MultiStep, "milestones", "need schedule multi-step (the polynomial schedule has none)");
+        Require(OcclusionProbability > 0 || Occluders == Defaults.Occluders, "occluders", "choose what occlusion_probability paints; it is 0");
+        Require(OcclusionProbability > 0 || MaskOverlays is null, "mask_overlays", "are painted by occlusion_probability; it is 0");
     }
+
+    private static readonly TrainingConfig Defaults = new();
 
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
@@ -268,10 +272,11 @@ public sealed record TrainingConfig : IRunSettings
         Require(DegradeProbability is >= 0 and <= 1, "degrade_probability", $"must be in [0, 1] (got {DegradeProbability})");
         Require(ColorJitterProbability is >= 0 and <= 1, "color_jitter_probability", $"must be in [0, 1] (got {ColorJitterProbability})");
         Require(OcclusionProbability is >= 0 and <= 1, "occlusion_probability", $"must be in [0, 1] (got {OcclusionProbability})");
+        Require(Occluders is not null, "occluders", "must be a string: all, or some of mask, sunglasses, hand, scarf, half-cover");
         if (OcclusionProbability > 0)
         {
             IReadOnlyList<Occlusion.OcclusionKind> kinds = [];
-            try { kinds = Occlusion.OcclusionKinds.Parse(Occluders); }
+            try { kinds = Occlusion.OcclusionKinds.Parse(Occluders!); }
             catch (ArgumentException e) { Require(false, "occluders", $"is not valid: {e.Message.TrimEnd('.')}"); }
             Require(!kinds.Contains(Occlusion.OcclusionKind.Mask) || !string.IsNullOrWhiteSpace(MaskOverlays), "mask_overlays",
                 "is needed when masks are among the occluders (a folder of PNG masks with transparency, e.g. ../shared/data/mask-overlays; or leave masks out of occluders)");

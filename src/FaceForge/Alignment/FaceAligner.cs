@@ -15,8 +15,12 @@ public static class FaceAligner
     public static RgbImage Align(RgbImage image, FaceLandmarks landmarks, AlignmentTemplate template)
     {
         if (Problem(landmarks, image.Width, image.Height) is { } problem) throw new ArgumentException(problem);
+        var transform = SimilarityTransform.Estimate(landmarks, template);
+        // Points in a mirrored or collapsed arrangement fit a similarity of (nearly) zero scale: no face to crop.
+        if (!(transform.Scale > 1e-4f) || !float.IsFinite(transform.Scale))
+            throw new ArgumentException($"the landmarks ({string.Join(", ", landmarks.ToArray().Select(p => $"{p.X:0.#} {p.Y:0.#}"))}) are not arranged as a face's (mirrored or collapsed): no alignment fits them");
         var crop = new RgbImage(template.Width, template.Height);
-        Warp(image, SimilarityTransform.Estimate(landmarks, template), crop.Pixels, template.Width, template.Height);
+        Warp(image, transform, crop.Pixels, template.Width, template.Height);
         return crop;
     }
 

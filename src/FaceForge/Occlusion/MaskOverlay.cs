@@ -34,7 +34,7 @@ public sealed class MaskOverlay
         // A mask must hide something and leave its surroundings: some pixels opaque, some transparent.
         var alpha = bitmap.Pixels.Select(p => p.Alpha).ToArray();
         if (!alpha.Any(a => a > 128) || !alpha.Any(a => a < 128))
-            throw new InvalidDataException($"{name}: the mask is {(alpha.Any(a => a > 128) ? "opaque everywhere" : "transparent everywhere")}; a mask overlay needs both opaque and transparent parts.");
+            throw new InvalidDataException($"{name}: the mask is {(alpha.Any(a => a > 128) ? "opaque everywhere" : "nowhere more than half opaque")}; a mask overlay needs both opaque and transparent parts.");
         var pixels = bitmap.Pixels;
         int left = bitmap.Width, top = bitmap.Height, right = -1, bottom = -1;
         for (int y = 0; y < bitmap.Height; y++)
@@ -67,6 +67,7 @@ public sealed class MaskOverlay
     public static MaskOverlay Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Mask overlay '{path}' does not exist.", path);
+        ImageDecoder.RequireContent(path);
         return new MaskOverlay(File.ReadAllBytes(path), path);
     }
 
@@ -75,7 +76,7 @@ public sealed class MaskOverlay
     {
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException(File.Exists(folder) ? $"'{folder}' is a file; give the folder of mask PNGs." : $"Mask folder '{folder}' does not exist.");
-        var files = Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToArray();
+        var files = Directory.GetFiles(folder, "*.png", new EnumerationOptions { MatchCasing = MatchCasing.CaseInsensitive }).Order(StringComparer.Ordinal).ToArray();
         if (files.Length == 0) throw new InvalidDataException($"Mask folder '{folder}' holds no PNG files.");
         return files.Select(Load).ToArray();
     }
