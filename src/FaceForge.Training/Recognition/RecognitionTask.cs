@@ -134,29 +134,30 @@ internal sealed class RecognitionTask : ITrainingTask
     }
 
     /// <summary>The input pipeline's settings for a config, a model and this process's share of each batch.</summary>
-    internal static BatchLoaderOptions LoaderOptions(TrainingConfig config, ModelInfo info, ICommunicator world) => new()
+    internal static BatchLoaderOptions LoaderOptions(TrainingConfig config, ModelInfo info, ICommunicator world)
     {
-        BatchSize = config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = config.Workers,
-        Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
-        // Crops of the other known template (a 112x112 ArcFace pack for a 112x96 model) are reframed, not squashed;
-        // only where the model takes its template's crop (small test models take other sizes and keep resizing).
-        Template = info.InputTemplate,
-        Augmentation = new AugmentationOptions
+        IReadOnlyList<OcclusionKind> occluders = config.OcclusionProbability > 0 ? OcclusionKinds.Parse(config.Occluders) : [];
+        return new()
         {
-            DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter,
-            OcclusionProbability = config.OcclusionProbability, Occluders = Occluders(config), MaskOverlays = Masks(config),
-        },
-    };
+            BatchSize = config.BatchSize, Width = info.InputWidth, Height = info.InputHeight, Workers = config.Workers,
+            Seed = config.Seed, SkipBad = config.SkipBad, Normalization = info.Normalization, SliceIndex = world.Rank, SliceCount = world.Size,
+            // Crops of the other known template (a 112x112 ArcFace pack for a 112x96 model) are reframed, not squashed;
+            // only where the model takes its template's crop (small test models take other sizes and keep resizing).
+            Template = info.InputTemplate,
+            Augmentation = new AugmentationOptions
+            {
+                DegradeProbability = config.DegradeProbability, ColorJitterProbability = config.ColorJitterProbability, AlignmentJitter = config.AlignmentJitter,
+                OcclusionProbability = config.OcclusionProbability, Occluders = occluders,
+                MaskOverlays = occluders.Contains(OcclusionKind.Mask) ? Masks(config.MaskOverlays!) : null,
+            },
+        };
+    }
 
-    private static IReadOnlyList<OcclusionKind> Occluders(TrainingConfig config) =>
-        config.OcclusionProbability > 0 ? OcclusionKinds.Parse(config.Occluders) : [];
-
-    private static IReadOnlyList<MaskOverlay>? Masks(TrainingConfig config)
+    private static IReadOnlyList<MaskOverlay> Masks(string folder)
     {
-        if (config.OcclusionProbability == 0 || !Occluders(config).Contains(OcclusionKind.Mask)) return null;
         try
         {
-            return MaskOverlay.LoadFolder(config.MaskOverlays!);
+            return MaskOverlay.LoadFolder(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

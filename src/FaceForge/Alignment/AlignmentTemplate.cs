@@ -24,6 +24,12 @@ public sealed record AlignmentTemplate(string Name, int Width, int Height, FaceL
     /// <summary>Whether <paramref name="width"/> x <paramref name="height"/> is a known template's own crop size (112x112, 96x112): what a pack of aligned crops holds, unlike a photo.</summary>
     public static bool IsCropSize(int width, int height) => All.Any(t => t.Width == width && t.Height == height);
 
+    /// <summary>Whether a <paramref name="width"/> x <paramref name="height"/> crop has this template's proportions.</summary>
+    internal bool HasProportions(int width, int height) => (long)width * Height == (long)height * Width;
+
+    /// <summary>The first known template with a <paramref name="width"/> x <paramref name="height"/> crop's proportions, or null.</summary>
+    internal static AlignmentTemplate? OfProportions(int width, int height) => All.FirstOrDefault(t => t.HasProportions(width, height));
+
     /// <summary>Finds a template by <see cref="Name"/>.</summary>
     public static AlignmentTemplate FromName(string name) =>
         All.FirstOrDefault(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase))

@@ -36,21 +36,14 @@ public static class FaceAligner
     public static RgbImage Reframe(RgbImage crop, AlignmentTemplate template)
     {
         if (crop.Width == template.Width && crop.Height == template.Height) return crop;
-        if (!SameProportions(crop.Width, crop.Height, template))
+        if (!template.HasProportions(crop.Width, crop.Height) && AlignmentTemplate.OfProportions(crop.Width, crop.Height) is { } known)
         {
-            foreach (var known in AlignmentTemplate.All)
-            {
-                if (!SameProportions(crop.Width, crop.Height, known)) continue;
-                // Resized to the known template's own size first: a filtered resize, then a warp at scale one.
-                var native = crop.Width == known.Width ? crop : ImageResizer.Resize(crop, known.Width, known.Height);
-                return Align(native, known.Points, template);
-            }
+            // Resized to the known template's own size first: a filtered resize, then a warp at scale one.
+            var native = crop.Width == known.Width ? crop : ImageResizer.Resize(crop, known.Width, known.Height);
+            return Align(native, known.Points, template);
         }
         return ImageResizer.Resize(crop, template.Width, template.Height);
     }
-
-    private static bool SameProportions(int width, int height, AlignmentTemplate template) =>
-        (long)width * template.Height == (long)height * template.Width;
 
     /// <summary>
     /// Why <paramref name="landmarks"/> cannot belong to a face in a <paramref name="width"/> x <paramref name="height"/>

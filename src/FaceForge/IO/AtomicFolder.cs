@@ -100,7 +100,7 @@ public static class AtomicFolder
     private static void DeleteStale(string target)
     {
         foreach (string folder in Directory.EnumerateDirectories(target, NewPrefix + "*"))
-            if (!Path.GetFileName(folder).StartsWith(NewPrefix + "kept.", StringComparison.Ordinal) && DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) >= TimeSpan.FromHours(1))
+            if (!Path.GetFileName(folder).StartsWith(NewPrefix + "kept.", StringComparison.Ordinal) && Abandoned(folder))
                 TryDelete(folder);
     }
 
@@ -113,9 +113,12 @@ public static class AtomicFolder
         string parent = Path.GetDirectoryName(target)!;
         if (!Directory.Exists(parent)) return;
         foreach (string folder in Directory.EnumerateDirectories(parent, $".{Path.GetFileName(target)}.*.new"))
-            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) >= TimeSpan.FromHours(1))
+            if (Abandoned(folder))
                 TryDelete(folder);
     }
+
+    /// <summary>Untouched for an hour: a staging folder no live writer is still filling.</summary>
+    private static bool Abandoned(string folder) => DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) >= TimeSpan.FromHours(1);
 
     /// <summary>A full or read-only disk behind <paramref name="e"/>, also from parallel writers (an AggregateException).</summary>
     private static IOException? DiskFailure(Exception e) => e switch

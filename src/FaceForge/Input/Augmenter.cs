@@ -54,7 +54,7 @@ internal static class Augmenter
     /// <summary>A copy of the aligned crop with one occluder painted by the template's points, scaled to the crop's size.</summary>
     internal static RgbImage Occlude(RgbImage image, AugmentationOptions options, Random random, AlignmentTemplate? template)
     {
-        var frame = template ?? AlignmentTemplate.All.FirstOrDefault(t => (long)t.Width * image.Height == (long)t.Height * image.Width) ?? AlignmentTemplate.ArcFace112;
+        var frame = template ?? AlignmentTemplate.OfProportions(image.Width, image.Height) ?? AlignmentTemplate.ArcFace112;
         float sx = image.Width / (float)frame.Width, sy = image.Height / (float)frame.Height;
         var points = frame.Points.Select(p => new System.Numerics.Vector2(p.X * sx, p.Y * sy));
         var kind = options.Occluders[random.Next(options.Occluders.Count)];
