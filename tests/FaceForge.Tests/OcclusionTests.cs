@@ -69,6 +69,17 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     }
 
     [Fact]
+    public void OccluderListsAreParsedAndAllStandsAlone()
+    {
+        Assert.Equal([OcclusionKind.Mask, OcclusionKind.Hand], OcclusionKinds.Parse(" mask, hand ,mask"));
+        Assert.Equal(OcclusionKinds.All, OcclusionKinds.Parse("ALL"));
+        var error = Assert.Throws<ArgumentException>(() => OcclusionKinds.Parse("all,mask"));
+        Assert.Contains("'all' already names every occluder", error.Message);
+        Assert.Contains("Unknown occluder 'glasses'", Assert.Throws<ArgumentException>(() => OcclusionKinds.Parse("mask,glasses")).Message);
+        Assert.Throws<ArgumentException>(() => OcclusionKinds.Parse(" , "));
+    }
+
+    [Fact]
     public void MasksFollowATurnedHead()
     {
         var overlay = MaskOverlay.Load(OverlayFile(TestPaths.NewTempDirectory("overlay-turn")));
@@ -90,6 +101,20 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         var error = Assert.Throws<InvalidDataException>(() => MaskOverlay.Load(path));
         Assert.Contains("opaque.png", error.Message);
         Assert.Contains("alpha", error.Message);
+    }
+
+    [Fact]
+    public void ATruncatedOverlayIsRefusedByName()
+    {
+        string dir = TestPaths.NewTempDirectory("overlay-truncated");
+        string whole = OverlayFile(dir);
+        Assert.InRange(MaskOverlay.Load(whole).Width, 50, 54);
+        byte[] bytes = File.ReadAllBytes(whole);
+        string cut = Path.Combine(dir, "cut.png");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * 2 / 3)]);
+        var error = Assert.Throws<InvalidDataException>(() => MaskOverlay.Load(cut));
+        Assert.Contains("cut.png", error.Message);
+        Assert.Contains("truncated", error.Message);
     }
 
     /// <summary>A stand-in detector: one face at a fixed place in every image wider than 100 pixels, none in narrower ones.</summary>

@@ -20,16 +20,7 @@ public sealed class MaskOverlay
     {
         _png = png;
         Name = name;
-        SKBitmap? decoded;
-        try
-        {
-            decoded = SKBitmap.Decode(png);
-        }
-        catch (ArgumentException)
-        {
-            decoded = null;
-        }
-        using var bitmap = decoded ?? throw new InvalidDataException($"{name}: not a readable PNG image.");
+        using var bitmap = DecodeWhole(png, name);
         if (bitmap.AlphaType == SKAlphaType.Opaque) throw new InvalidDataException($"{name}: the mask has no transparency; a mask overlay needs an alpha channel.");
         // A mask must hide something and leave its surroundings: some pixels opaque, some transparent.
         var alpha = bitmap.Pixels.Select(p => p.Alpha).ToArray();
@@ -51,6 +42,25 @@ public sealed class MaskOverlay
                 int to = y * Width + x;
                 (_rgb[3 * to], _rgb[3 * to + 1], _rgb[3 * to + 2], _alpha[to]) = (colour.Red, colour.Green, colour.Blue, colour.Alpha);
             }
+    }
+
+    /// <summary>A mask is a small picture; a larger one is refused before it is decoded (its pixels would be held three times).</summary>
+    private const long MaxPixels = 25_000_000;
+
+    /// <summary>Decodes every pixel of <paramref name="png"/>, refusing an unreadable, oversized or truncated picture by name.</summary>
+    private static SKBitmap DecodeWhole(byte[] png, string name)
+    {
+        using var data = SKData.CreateCopy(png);
+        using var codec = SKCodec.Create(data) ?? throw new InvalidDataException($"{name}: not a readable PNG image.");
+        var info = codec.Info;
+        if ((long)info.Width * info.Height > MaxPixels)
+            throw new InvalidDataException($"{name}: {info.Width}x{info.Height} pixels; a mask overlay may have at most {MaxPixels:N0}.");
+        var bitmap = new SKBitmap(new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, info.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul));
+        var result = codec.GetPixels(bitmap.Info, bitmap.GetPixels());
+        if (result == SKCodecResult.Success)
+            return bitmap;
+        bitmap.Dispose();
+        throw new InvalidDataException($"{name}: corrupt image ({(result == SKCodecResult.IncompleteInput ? "truncated" : result.ToString())}).");
     }
 
     /// <summary>The file name.</summary>

@@ -32,6 +32,8 @@ public static class OcclusionKinds
         var kinds = new List<OcclusionKind>();
         foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
+            if (part.Equals("all", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"'all' already names every occluder: use it alone, or list some of {string.Join(", ", All.Select(Name))} (got '{text}').");
             var kind = All.Cast<OcclusionKind?>().FirstOrDefault(k => Name(k!.Value).Equals(part, StringComparison.OrdinalIgnoreCase))
                 ?? throw new ArgumentException($"Unknown occluder '{part}': use all, or some of {string.Join(", ", All.Select(Name))}.");
             if (!kinds.Contains(kind)) kinds.Add(kind);
