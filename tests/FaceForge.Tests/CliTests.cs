@@ -111,6 +111,30 @@ public class CliTests
     }
 
     [Fact]
+    public void PhotosOutsideTheSetAreNamedAndJfifIsRead()
+    {
+        string root = DataFormatTests.MakeFolder("cliunread", 2, 1);
+        // .jfif and .jpe are JPEG names and are read; a TIFF, a photo at the root and one in a sub-folder are not, and say so.
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "person0", "1.jfif"));
+        File.Copy(Path.Combine(root, "person1", "0.png"), Path.Combine(root, "person1", "1.jpe"));
+        File.WriteAllText(Path.Combine(root, "person0", "scan.tiff"), "II*");
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "stray.png"));
+        Directory.CreateDirectory(Path.Combine(root, "person1", "2019"));
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "person1", "2019", "old.png"));
+        File.WriteAllText(Path.Combine(root, "person1", "notes.txt"), "not a photo");
+        var info = CliHarness.Run("data", "info", root, "--json");
+        Assert.Equal(0, info.Code);
+        var json = JsonDocument.Parse(info.Output).RootElement;
+        Assert.Equal(4, json.GetProperty("images").GetInt32());
+        var notRead = json.GetProperty("not_read").EnumerateArray().Select(e => (Path.GetRelativePath(root, e.GetProperty("path").GetString()!), e.GetProperty("reason").GetString()!)).ToList();
+        Assert.Equal(["person0/scan.tiff", "person1/2019/old.png", "stray.png"], notRead.Select(n => n.Item1));
+        Assert.Contains("TIFF images are not read", notRead[0].Item2);
+        Assert.Contains("sub-folder", notRead[1].Item2);
+        Assert.Contains("at the root", notRead[2].Item2);
+        Assert.Contains("note: 3 photo file(s)", info.Error);
+    }
+
+    [Fact]
     public void UserMistakesGiveOneLineAndExitTwo()
     {
         var missing = CliHarness.Run("data", "info", "/no/such/dataset");

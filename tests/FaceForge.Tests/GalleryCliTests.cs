@@ -92,6 +92,10 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         Assert.Equal(3, face.GetProperty("matches").GetArrayLength());
         Assert.Equal(JsonValueKind.Null, face.GetProperty("known").ValueKind);
 
+        // Calibrating on fewer unknown faces than the rate can resolve is refused; the threshold stays unset.
+        UserError(["gallery", "calibrate", gallery, Image(0), Image(1)], "FPIR 0.01 cannot be measured on 2 unknown probe(s)", "at least 100", "unchanged");
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(Ok("gallery", "identify", gallery, Image(probe), "--json").Output).RootElement
+            .GetProperty("images")[0].GetProperty("faces")[0].GetProperty("known").ValueKind);
         Ok("gallery", "calibrate", gallery, "--threshold", "0.9");
         face = JsonDocument.Parse(Ok("gallery", "identify", gallery, Image(probe), "--json").Output).RootElement.GetProperty("images")[0].GetProperty("faces")[0];
         Assert.True(face.GetProperty("known").GetBoolean());

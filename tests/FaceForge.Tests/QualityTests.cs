@@ -135,6 +135,15 @@ public class QualityTests(Synthetic112Fixture data) : IClassFixture<Synthetic112
         Assert.All(flat.Fixed["0.01"], f => Assert.Equal(0.2, f, 9));
         Assert.True(curve.AucFixed["0.01"] < 0.2 * 0.5);
         Assert.Throws<ArgumentException>(() => ErrorVersusReject.Run(faces, identities, [(0, 2)], new Dictionary<string, double[]>(), options));
+        // 760 impostor pairs measure FMR 1e-2 but not 1e-3 (as eval verify's TAR at FAR): the lower rate is left out,
+        // and a set too small for any rate asked is refused instead of giving curves of zeros.
+        var both = ErrorVersusReject.Run(faces, identities, genuine, new Dictionary<string, double[]> { ["q"] = quality.ToArray() }, new ErrorVersusRejectOptions { Fmrs = [1e-3, 1e-2] });
+        Assert.Equal(["0.01"], both.Thresholds.Keys);
+        Assert.Equal(["0.01"], both.Curves["q"].Fixed.Keys);
+        var few = ErrorVersusReject.Run(faces[..8], identities[..8], genuine[..4], new Dictionary<string, double[]> { ["q"] = quality[..8].ToArray() }, new ErrorVersusRejectOptions { Fmrs = [0.1] });
+        Assert.Equal(24, few.ImpostorPairs);
+        var tooFew = Assert.Throws<ArgumentException>(() => ErrorVersusReject.Run(faces[..8], identities[..8], genuine[..4], new Dictionary<string, double[]> { ["q"] = quality[..8].ToArray() }, options));
+        Assert.Contains("24 impostor pairs cannot measure FMR 0.01", tooFew.Message);
     }
 
     [Fact]

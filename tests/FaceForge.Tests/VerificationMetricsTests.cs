@@ -58,4 +58,28 @@ public class VerificationMetricsTests
         Assert.All(pairs, p => Assert.Equal(p.IsSame, p.First.Split('/')[0] == p.Second.Split('/')[0]));
         Assert.All(pairs.Where(p => p.IsSame), p => Assert.NotEqual(p.First, p.Second));
     }
+
+    [Fact]
+    public void DistinctPairsAreNeverDrawnTwiceAndASmallFoldTakesWhatItHas()
+    {
+        // 22 people x 3 photos: folds of 2-3 people hold 6-9 distinct genuine pairs, fewer than the 30 asked.
+        var items = Enumerable.Range(0, 22).SelectMany(id => Enumerable.Range(0, 3).Select(k => ($"{id}/{k}", id))).ToList();
+        static (string, string) Key(VerificationPair p) => string.CompareOrdinal(p.First, p.Second) < 0 ? (p.First, p.Second) : (p.Second, p.First);
+        var withReplacement = PairBuilder.Build(items, 10, 30, 0);
+        Assert.True(withReplacement.Select(Key).Distinct().Count() < withReplacement.Count); // what the option is for
+        var pairs = PairBuilder.Build(items, 10, 30, 0, distinct: true);
+        Assert.Equal(pairs.Count, pairs.Select(Key).Distinct().Count());
+        foreach (var fold in pairs.GroupBy(p => p.Fold))
+        {
+            int people = fold.SelectMany(p => new[] { p.First, p.Second }).Select(s => s.Split('/')[0]).Distinct().Count();
+            Assert.Equal(3 * people, fold.Count(p => p.IsSame)); // every genuine pair of the fold, once
+            Assert.Equal(fold.Count(p => p.IsSame), fold.Count(p => !p.IsSame));
+        }
+        // Where there are more pairs than asked, the count asked, still with no repeats; the same seed draws the same pairs.
+        var many = Enumerable.Range(0, 40).SelectMany(id => Enumerable.Range(0, 10).Select(k => ($"{id}/{k}", id))).ToList();
+        var large = PairBuilder.Build(many, 10, 30, 3, distinct: true);
+        Assert.Equal(600, large.Count);
+        Assert.Equal(600, large.Select(Key).Distinct().Count());
+        Assert.Equal(large, PairBuilder.Build(many, 10, 30, 3, distinct: true));
+    }
 }

@@ -50,6 +50,7 @@ internal static class DataAlignCommand
             }
             bool centre = parse.GetValue(pick) == "centre", skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(root, skipEmpty: skip);
+            var unread = UnreadFilesNote.Write(parse.InvocationConfiguration.Error, dataset, "aligned (listed in skipped.txt)");
             using var faces = parse.GetValue(detector) is { } path
                 ? ModelInputs.Open(path, "--detector", parse.GetValue(confidence))
                 : TorchFaceDetector.OpenBuiltIn(new DetectorOptions { ConfidenceThreshold = parse.GetValue(confidence) });
@@ -108,7 +109,8 @@ internal static class DataAlignCommand
                     written++;
                 }, batch: 16, progress, cancel);
                 var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{s.Image}\t{s.Reason}")
-                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"));
+                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"))
+                    .Concat(unread.Select(u => $"{Path.GetRelativePath(dataset.Root, u.Path)}\t{u.Reason}"));
                 File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);
             }));
             int noFace = skipped.Count(s => s.Reason.StartsWith("no face found", StringComparison.Ordinal));
@@ -117,12 +119,6 @@ internal static class DataAlignCommand
                 Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, Bad = skipped.Count - noFace, SeveralFaces = several,
                 SkippedFolders = dataset.SkippedFolders.Count, Template = crop.Name, Out = Path.GetFullPath(target),
             };
-            // Photos a folder of identity folders does not hold as such: at its root, or in sub-folders of an identity.
-            int elsewhere = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-                .Select(f => Path.GetRelativePath(root, f).Split(Path.DirectorySeparatorChar))
-                .Count(parts => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(parts[^1])) && parts.Length != 2 && !parts.Any(p => p.StartsWith('.') || p == "__MACOSX"));
-            if (elsewhere > 0)
-                parse.InvocationConfiguration.Error.WriteLine($"note: {elsewhere} image(s) under '{root}' are not directly in an identity folder (at its root, or in sub-folders of one) and were not aligned.");
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
             else parse.InvocationConfiguration.Output.WriteLine($"aligned {written} of {dataset.Count} photos of {dataset.IdentityCount} identities into {result.Out} ({crop.Name}); " +
                 $"{noFace} without a face, {result.Bad} unreadable, {result.SkippedFolders} identity folder(s) without images (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");

@@ -10,7 +10,7 @@ internal static class DataInfoCommand
     {
         var path = new Argument<string>("PATH") { Description = "A folder of identity folders, or a RecordIO .rec (with its .idx beside it)." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Count unreadable images and empty folders instead of failing on the first." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, format, bad." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: identities, images, format, bad, bad_items, not_read (photos under the folder that are not in the set, and why)." };
         var command = new Command("info", "Summarise a dataset and check that every image decodes.") { path, skipBad, json };
         command.SetAction(parse =>
         {
@@ -20,11 +20,13 @@ internal static class DataInfoCommand
             using var dataset = FaceDataset.Open(target, skipEmpty: skip);
             var report = progress.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
             var skipped = dataset is ImageFolderDataset folder ? folder.SkippedFolders : [];
+            var unread = dataset is ImageFolderDataset set ? UnreadFilesNote.Write(parse.InvocationConfiguration.Error, set, "counted") : [];
             int emptyFolders = skipped.Count;
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad.Concat(skipped.Select(s => $"{s} (skipped: empty, or a name that is not valid UTF-8)")) });
+                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad.Concat(skipped.Select(s => $"{s} (skipped: empty, or a name that is not valid UTF-8)")),
+                    NotRead = unread.Select(u => new { u.Path, u.Reason }) });
             }
             else
             {

@@ -24,6 +24,7 @@ internal static class DataPackCommand
                 throw new UserErrorException($"--out: '{parse.GetValue(output)}' is a folder; give a prefix such as {Path.Combine(parse.GetValue(output)!, "train")} (writes train.rec and train.idx).");
             bool skip = parse.GetValue(skipBad);
             using var dataset = ImageFolderDataset.Open(folder, skipEmpty: skip);
+            UnreadFilesNote.Write(parse.InvocationConfiguration.Error, dataset, "packed");
             var (written, skipped) = progress.Run("packing", dataset.Count, "img", p => DatasetPacker.Pack(dataset, prefix, validate: true, skipBad: skip, progress: p));
             var summary = new { Rec = Path.GetFullPath(prefix + ".rec"), Idx = Path.GetFullPath(prefix + ".idx"), Identities = dataset.IdentityCount, Images = written, Bad = skipped + dataset.SkippedFolders.Count };
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, summary);

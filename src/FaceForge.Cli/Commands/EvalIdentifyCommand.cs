@@ -60,6 +60,7 @@ internal static class EvalIdentifyCommand
             var options = new IdentificationOptions { Templates = mode, Score = ModelInputs.Score(parse.GetValue(score)!, embedder) };
             var protocol = new IdentificationProtocol(Items(parse.GetValue(gallery)!, "--gallery"), Items(parse.GetValue(probes)!, "--probes"), options);
             var source = new AlignedImageSource("", null, embedder.Info.AlignmentTemplate);
+            ImageInputs.NoteIfPhotos(protocol.Gallery.Select(g => g.Image), progress.Error, "Align photos first with faceforge data align.");
             IdentificationReport result;
             try
             {
@@ -106,6 +107,7 @@ internal static class EvalIdentifyCommand
         {
             throw new UserErrorException($"--images: {e.Message}");
         }
+        if (points is null) ImageInputs.NoteIfPhotos(names.Select(n => Path.Combine(root, n)), progress.Error, "For photos give --landmarks F, or align them first with faceforge data align.");
         var source = new AlignedImageSource(root, points, embedder.Info.AlignmentTemplate);
         // An in-memory gallery of this run alone never checks the model: no fingerprint (hashing iresnet100 takes ~1 s).
         var galleryModel = new Gallery.GalleryModel("in-memory", embedder.Info.Architecture, embedder.Info.EmbeddingSize * (flip == FlipMode.Concatenate ? 2 : 1),

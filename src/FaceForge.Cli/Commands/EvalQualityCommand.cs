@@ -60,6 +60,8 @@ internal static class EvalQualityCommand
             if (selected?.FirstOrDefault(f => !present.Contains(f), -1) is int absent and >= 0)
                 throw new UserErrorException($"--folds: fold {absent + 1} is not among the folds of '{pairsPath}' (1-{present.DefaultIfEmpty(-1).Max() + 1}).");
             var used = all.Where(p => selected is null || selected.Contains(p.Fold)).ToList();
+            // Landmarks name the photos; without them the PNG crops `data align` writes stand in for missing photos, as in eval verify.
+            if (parse.GetValue(landmarks) is null) used = LfwPairs.PreferCrops(used, root).ToList();
             if (used.Count == 0) throw new UserErrorException($"--folds: no pairs of '{pairsPath}' are in folds {parse.GetValue(folds)}.");
             if (!used.Any(p => p.IsSame)) throw new UserErrorException($"--pairs: '{pairsPath}' has no matched pairs{(selected is null ? "" : " in the selected folds")}: error-versus-reject needs genuine pairs.");
             LfwPairs.CheckImagesExist(used, root, pairsPath);
@@ -119,6 +121,8 @@ internal static class EvalQualityCommand
                 p.Report(1);
                 return r;
             });
+            foreach (double fmr in new ErrorVersusRejectOptions().Fmrs.Where(f => !result.Thresholds.ContainsKey(f.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+                progress.Warn($"FMR {fmr.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not measurable with {result.ImpostorPairs:N0} impostor pairs (it needs {Math.Ceiling(1 / fmr - 1e-9):N0}): FNMR is reported at FMR {result.Thresholds.Keys.First()} only");
             if (kinds.Contains("random"))
             {
                 var curves = kinds.ToDictionary(k => k, k => k == "random"

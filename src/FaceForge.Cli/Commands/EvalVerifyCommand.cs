@@ -88,7 +88,8 @@ internal static class EvalVerifyCommand
 
     /// <summary>
     /// Pairs generated from a folder of identity folders, LFW-style: 10 identity-disjoint folds (--folds 1-10), each
-    /// with 30 genuine and 30 impostor pairs drawn with a fixed seed, so every run scores the same pairs.
+    /// with 30 genuine and 30 impostor pairs drawn with a fixed seed (no pair twice; a fold with fewer distinct genuine
+    /// pairs takes them all and as many impostor pairs), so every run scores the same pairs.
     /// </summary>
     private static IReadOnlyList<VerificationPair> AutoPairs(string images)
     {
@@ -96,7 +97,7 @@ internal static class EvalVerifyCommand
         var items = Enumerable.Range(0, set.Count).Select(i => (set.RelativePath(i), set.GetLabel(i))).ToList();
         try
         {
-            return PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: 0).ToList();
+            return PairBuilder.Build(items, folds: 10, pairsPerClassPerFold: 30, seed: 0, distinct: true).ToList();
         }
         catch (ArgumentException e)
         {
@@ -124,6 +125,8 @@ internal static class EvalVerifyCommand
             int missing = found.Count - landmarks.Count;
             if (missing > 0) progress.Warn($"no face found in {missing} of {found.Count} images; those are resized whole instead of aligned");
         }
+        if (landmarks is null)
+            ImageInputs.NoteIfPhotos(protocol.Images.Select(i => Path.Combine(images, i)), progress.Error, "For photos give --detector DET (or --landmarks F), or align them first with faceforge data align.");
         var source = new AlignedImageSource(images, landmarks, embedder.Info.AlignmentTemplate, ResizeWhenMissing: detectorPath is not null);
         return (protocol, source.Load);
     }

@@ -43,6 +43,14 @@ internal static class GalleryCalibrateCommand
             var found = progress.Run("embedding", paths.Count, "img", p => inputs.Faces(paths, (_, faces) => faces.Count == 0 ? faces : [faces.MaxBy(f => f.Box.Area)!], p));
             var probes = found.SelectMany(f => f).Select(f => f.Embedding.Vector).ToList();
             if (probes.Count == 0) throw new UserErrorException("No face found in the calibration images.");
+            var faceless = paths.Where((_, i) => found[i].Count == 0).ToList();
+            if (faceless.Count > 0)
+                progress.Warn($"no face found in {faceless.Count} of {paths.Count} images, not used: {string.Join(", ", faceless.Take(5))}{(faceless.Count > 5 ? ", …" : "")}");
+            // A threshold is stored in the gallery: one fitted to fewer probes than the rate can resolve would let
+            // strangers through (one probe "measures" any rate as 0 or 1).
+            int needed = (int)Math.Ceiling(1 / target - 1e-9);
+            if (probes.Count < needed)
+                throw new UserErrorException($"FPIR {target} cannot be measured on {probes.Count} unknown probe(s): it needs at least {needed} faces of people not in the gallery. Give more, a larger --target-fpir, or set --threshold T; the gallery's threshold is unchanged.");
             var calibration = opened.Calibrate(probes, target);
             if (parse.GetValue(json)) JsonOutput.Write(writer, new { calibration.Threshold, calibration.TargetFpir, calibration.Probes, calibration.Fpir });
             else writer.WriteLine($"threshold {calibration.Threshold:0.######} for FPIR {target} ({calibration.Fpir:0.####} measured on {calibration.Probes} unknown probes)");

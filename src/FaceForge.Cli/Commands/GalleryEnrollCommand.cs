@@ -116,10 +116,8 @@ internal static class GalleryEnrollCommand
             throw new UserErrorException($"--folder: '{folder}' holds no identity folders with images (supported: {string.Join(" ", ImageFolderDataset.ImageExtensions)}).");
         }
         using var _ = set;
-        // Phone and scanner formats FaceForge does not decode are named, not silently passed over.
-        foreach (string identity in set.IdentityNames.Concat(set.SkippedFolders.Where(f => !f.Contains('/'))))
-            foreach (string file in Directory.EnumerateFiles(Path.Combine(set.Root, identity)).Where(f => UnreadFormats.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal))
-                refused.Add((file, $"{Path.GetExtension(file).TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG"));
+        // Photos in formats FaceForge does not decode, or outside the identity folders, are named, not silently passed over.
+        refused.AddRange(set.FindUnread());
         foreach (string skipped in set.SkippedFolders)
             refused.Add((Path.Combine(set.Root, skipped), skipped.Contains('/')
                 ? "the file name is not valid UTF-8, so it cannot be opened; rename it"
@@ -145,8 +143,6 @@ internal static class GalleryEnrollCommand
                 return $"the same face as '{earlier.Source}' in this enrolment";
         return null;
     }
-
-    private static readonly HashSet<string> UnreadFormats = new(StringComparer.OrdinalIgnoreCase) { ".heic", ".heif", ".avif", ".tif", ".tiff", ".jxl", ".jp2" };
 
     private static Dictionary<string, string?> Metadata(string[] pairs, string? subject)
     {

@@ -112,6 +112,26 @@ internal sealed class ImageInputs : IDisposable
             : $"Image '{path}' does not exist.");
     }
 
+    /// <summary>
+    /// Commands that take images as aligned crops when given no landmarks or detector: if the first image is not of a
+    /// crop's size it is most likely a photo, which would be resized whole. Said in a note with <paramref name="advice"/>
+    /// (a note, not an error: crops of other sizes are legitimate). An unreadable image is left to the command's own check.
+    /// </summary>
+    public static void NoteIfPhotos(IEnumerable<string> paths, TextWriter error, string advice)
+    {
+        string? first = paths.FirstOrDefault(File.Exists);
+        if (first is null) return;
+        try
+        {
+            var (width, height) = ImageDecoder.Size(first);
+            if (!AlignmentTemplate.IsCropSize(width, height))
+                error.WriteLine($"note: {first} is {width}x{height}, not an aligned face crop (112x112 or 96x112): without landmarks the images are taken as crops and resized whole. {advice}");
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+        }
+    }
+
     /// <summary>Reads a landmarks file option.</summary>
     public static IReadOnlyDictionary<string, FaceLandmarks>? Landmarks(string? path) =>
         path is null ? null : LandmarksFile.Read(File.Exists(path) ? path

@@ -45,6 +45,9 @@ internal sealed class ProgressReporter(TextWriter error)
     /// <summary>Prints a one-line warning on the error writer.</summary>
     public void Warn(string message) => error.WriteLine($"warning: {message}");
 
+    /// <summary>Where progress, warnings and notes go (stderr).</summary>
+    public TextWriter Error => error;
+
     /// <summary>Runs <paramref name="work"/> with a bar and no result.</summary>
     public void Run(string description, int total, string unit, Action<IProgress<int>> work) =>
         Run<object?>(description, total, unit, p => { work(p); return null; });

@@ -11,7 +11,11 @@ public sealed class ImageFolderDataset : IFaceDataset
 {
     /// <summary>File extensions treated as images (lower case, with the dot).</summary>
     public static IReadOnlySet<string> ImageExtensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".pgm", ".ppm", ".pnm" };
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".pgm", ".ppm", ".pnm" };
+
+    /// <summary>Extensions of photo formats FaceForge does not decode (phone, scanner and camera formats): a folder holding them is told so, not silently passed over.</summary>
+    public static IReadOnlySet<string> UnreadImageExtensions { get; } =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".heic", ".heif", ".avif", ".tif", ".tiff", ".jxl", ".jp2", ".j2k", ".psd", ".dng", ".cr2", ".nef", ".arw" };
 
     private readonly ImageFolderIndex _index;
 
@@ -68,6 +72,27 @@ public sealed class ImageFolderDataset : IFaceDataset
     /// <summary>Path of image <paramref name="index"/> relative to the root, with '/' separators.</summary>
     public string RelativePath(int index) => _index.Files[index];
 
+    /// <summary>
+    /// Files under the root that look like photos but are not in the set, each with the reason: images at the root or
+    /// in sub-folders of an identity folder (only those directly in an identity folder are read), and photos in
+    /// formats FaceForge does not decode. Lists the whole tree on each call (the cached index does not), in name order.
+    /// </summary>
+    public IReadOnlyList<(string Path, string Reason)> FindUnread()
+    {
+        var unread = new List<(string, string)>();
+        foreach (string file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var parts = Path.GetRelativePath(Root, file).Split(Path.DirectorySeparatorChar);
+            if (parts.Any(ImageFolderIndex.Hidden)) continue;
+            string extension = Path.GetExtension(file);
+            if (UnreadImageExtensions.Contains(extension))
+                unread.Add((file, $"{extension.TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG"));
+            else if (ImageExtensions.Contains(extension) && parts.Length != 2)
+                unread.Add((file, parts.Length == 1 ? "at the root, not in an identity folder" : "in a sub-folder of an identity folder (sub-folders are not read)"));
+        }
+        return unread;
+    }
+
     /// <inheritdoc/>
     public void Dispose() { }
 }
@@ -97,8 +122,8 @@ public sealed class ImageFolderIndex
     /// <summary>The scanning rules this index was built by (<see cref="CurrentVersion"/>; older caches are rebuilt).</summary>
     public int Version { get; init; }
 
-    /// <summary>Version 2 leaves hidden files and folders out.</summary>
-    internal const int CurrentVersion = 2;
+    /// <summary>Version 2 leaves hidden files and folders out; version 3 reads .jpe and .jfif.</summary>
+    internal const int CurrentVersion = 3;
 
     /// <summary>Whether empty folders were skipped when this index was built.</summary>
     public bool SkipEmpty { get; init; }
@@ -155,7 +180,7 @@ public sealed class ImageFolderIndex
     /// Names a data set never means: hidden files and folders (".git", macOS's "._photo.jpg" AppleDouble companions,
     /// which carry an image extension but hold resource forks) and the "__MACOSX" folder of zips made on a Mac.
     /// </summary>
-    private static bool Hidden(string name) => name.StartsWith('.') || name == "__MACOSX";
+    internal static bool Hidden(string name) => name.StartsWith('.') || name == "__MACOSX";
 
     private static ImageFolderIndex Scan(string root, bool skipEmpty)
     {

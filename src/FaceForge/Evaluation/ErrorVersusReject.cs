@@ -30,7 +30,7 @@ public sealed record ErrorVersusRejectCurve(IReadOnlyList<double> Rejected, IRea
 /// <param name="Curves">Per quality name, its curves.</param>
 /// <param name="GenuinePairs">Genuine comparisons.</param>
 /// <param name="ImpostorPairs">Impostor comparisons (every cross-identity pair of the images).</param>
-/// <param name="Thresholds">Per FMR, the threshold of the unrejected set.</param>
+/// <param name="Thresholds">Per FMR, the threshold of the unrejected set; only the FMRs the impostors can measure (at least one impostor pair at that rate), in the order asked.</param>
 public sealed record ErrorVersusRejectReport(IReadOnlyDictionary<string, ErrorVersusRejectCurve> Curves, int GenuinePairs, long ImpostorPairs, IReadOnlyDictionary<string, double> Thresholds);
 
 /// <summary>
@@ -68,8 +68,14 @@ public static class ErrorVersusReject
         var genuineScores = genuine.Select(p => Similarity.Compare(faces[p.A], faces[p.B], options.Score)).ToArray();
         var impostors = Impostors(faces, identities, options.Score);
         if (impostors.Scores.Length == 0) throw new ArgumentException("Every image has the same identity: there are no impostor pairs.");
-        var thresholds = options.Fmrs.ToDictionary(Key, f => Threshold(impostors, f));
-        var curves = qualities.ToDictionary(q => q.Key, q => Curve(q.Value, genuine, genuineScores, impostors, thresholds, options));
+        // As eval verify's TAR at FAR: an FMR below one impostor pair of the whole set is not measured (left out of the
+        // report), and a set too small for every FMR asked is an error rather than a curve of zeros.
+        var fmrs = options.Fmrs.Where(f => impostors.Scores.Length * f >= 1 - 1e-9).ToList();
+        if (fmrs.Count == 0)
+            throw new ArgumentException($"{impostors.Scores.Length} impostor pairs cannot measure FMR {options.Fmrs.Max().ToString(CultureInfo.InvariantCulture)}: that needs at least {Math.Ceiling(1 / options.Fmrs.Max() - 1e-9):0} (impostors are every pair of images of different people: use more images or people).");
+        var thresholds = fmrs.ToDictionary(Key, f => Threshold(impostors, f));
+        var measured = options with { Fmrs = fmrs };
+        var curves = qualities.ToDictionary(q => q.Key, q => Curve(q.Value, genuine, genuineScores, impostors, thresholds, measured));
         return new ErrorVersusRejectReport(curves, genuine.Count, impostors.Scores.Length, thresholds);
     }
 

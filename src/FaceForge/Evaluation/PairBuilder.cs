@@ -7,7 +7,16 @@ namespace FaceForge.Evaluation;
 public static class PairBuilder
 {
     /// <summary>Pairs over items (image key, identity); deterministic for a seed.</summary>
-    public static IReadOnlyList<VerificationPair> Build(IReadOnlyList<(string Image, int Identity)> items, int folds, int pairsPerClassPerFold, int seed)
+    /// <param name="items">Images with their identities.</param>
+    /// <param name="folds">Identity-disjoint folds.</param>
+    /// <param name="pairsPerClassPerFold">Same-identity pairs per fold, and as many different-identity ones.</param>
+    /// <param name="seed">Seed of the draw.</param>
+    /// <param name="distinct">
+    /// Draw no pair twice in a fold: where a fold holds fewer distinct same-identity pairs than asked, it takes them all
+    /// and as many different-identity pairs. Without it pairs are drawn with replacement (the demo's draw, kept so its
+    /// published figures repeat), so a small set counts some pairs twice.
+    /// </param>
+    public static IReadOnlyList<VerificationPair> Build(IReadOnlyList<(string Image, int Identity)> items, int folds, int pairsPerClassPerFold, int seed, bool distinct = false)
     {
         var random = new Random(seed);
         var byIdentity = items.GroupBy(i => i.Identity).Select(g => g.Select(x => x.Image).ToArray()).Where(g => g.Length > 0).ToArray();
@@ -19,16 +28,31 @@ public static class PairBuilder
             var group = byIdentity.Where((_, i) => i % folds == f).ToArray();
             var multi = group.Where(g => g.Length >= 2).ToArray();
             if (multi.Length == 0) throw new ArgumentException("Every fold needs an identity with at least two images.");
-            for (int k = 0; k < pairsPerClassPerFold; k++)
+            int count = pairsPerClassPerFold;
+            var drawn = new HashSet<(string, string)>();
+            if (distinct)
+            {
+                long genuineAvailable = multi.Sum(g => (long)g.Length * (g.Length - 1) / 2);
+                long images = group.Sum(g => (long)g.Length);
+                long impostorAvailable = images * (images - 1) / 2 - group.Sum(g => (long)g.Length * (g.Length - 1) / 2);
+                count = (int)Math.Min(count, Math.Min(genuineAvailable, impostorAvailable));
+            }
+            // Redraws only in distinct mode, and only while fewer than all the fold's pairs are taken (count is capped
+            // by what exists), so the loops end.
+            bool Fresh(string a, string b) => !distinct || drawn.Add(string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a));
+            for (int k = 0; k < count; k++)
             {
                 var g = multi[random.Next(multi.Length)];
                 int a = random.Next(g.Length), b = (a + 1 + random.Next(g.Length - 1)) % g.Length;
-                pairs.Add(new VerificationPair(g[a], g[b], true, f));
+                if (Fresh(g[a], g[b])) pairs.Add(new VerificationPair(g[a], g[b], true, f));
+                else k--;
             }
-            for (int k = 0; k < pairsPerClassPerFold; k++)
+            for (int k = 0; k < count; k++)
             {
                 int x = random.Next(group.Length), y = (x + 1 + random.Next(group.Length - 1)) % group.Length;
-                pairs.Add(new VerificationPair(group[x][random.Next(group[x].Length)], group[y][random.Next(group[y].Length)], false, f));
+                string first = group[x][random.Next(group[x].Length)], second = group[y][random.Next(group[y].Length)];
+                if (Fresh(first, second)) pairs.Add(new VerificationPair(first, second, false, f));
+                else k--;
             }
         }
         return pairs;
