@@ -200,6 +200,8 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         UserError(["gallery", "identify", gallery, dir], "is a folder");
         // A tab or line break in an id would forge rows of `gallery list`.
         UserError(["gallery", "enroll", gallery, "--subject", "evil\tname\nid_00001\t99", Image(0)], "control character");
+        // "Ariel " would be a second subject that lists like "Ariel".
+        UserError(["gallery", "enroll", gallery, "--subject", "Ariel ", Image(0)], "begins or ends with a space");
         UserError(["gallery", "create", Path.Combine(dir, "my.gallery"), "--model", model, "--store", "mysql://localhost/x"], "--store");
         UserError(["gallery", "create", "faces", "--model", model, "--store", "postgres://nobody@localhost:1/x"], "unreachable", "localhost:1");
 
@@ -393,6 +395,12 @@ public class GalleryCliTests(SyntheticFolderFixture data) : IClassFixture<Synthe
         Assert.True(code == 3, error);
         Assert.Contains("blank.png", error);
         Assert.Contains("no face", error);
+        // Identifying it answers "no face" with exit 3, as detect, embed and verify do; the group photo beside it is still answered.
+        string output;
+        (code, output, error) = CliHarness.Run("gallery", "identify", gallery, blank, group);
+        Assert.True(code == 3, error);
+        Assert.Contains($"{blank}\tno face", output);
+        Assert.Contains(group, output);
     }
 }
 

@@ -14,7 +14,7 @@ internal static class GalleryIdentifyCommand
         var model = GalleryCommand.ModelOverride();
         var detector = GalleryCommand.DetectorOverride();
         var json = new Option<bool>("--json") { Description = "Print JSON: per image, its faces (box, best, known, matches with subject, score, face_id), and the threshold." };
-        var command = new Command("identify", "Identify faces against a gallery: a subject's score is its best template's cosine; 'known' when the best score is above the gallery's threshold.")
+        var command = new Command("identify", $"Identify faces against a gallery: a subject's score is its best template's cosine; 'known' when the best score is above the gallery's threshold; exit code {DetectCommand.NoFaceExitCode} when an image holds no face.")
         {
             gallery, images, topK, model, detector, json,
         };
@@ -63,7 +63,8 @@ internal static class GalleryIdentifyCommand
                         writer.WriteLine($"{image.Image}\t{(face.Known == false ? "unknown" : face.Best ?? "empty gallery")}\t{face.Score:0.####}"
                             + (face.Known is null ? "\t(no threshold)" : "") + (face.Box is { } box ? $"\tbox {string.Join(',', box)}" : ""));
                 }
-            return 0;
+            // As detect, embed and verify: a script learns that some image held no face.
+            return results.All(r => r.Faces.Length > 0) ? 0 : DetectCommand.NoFaceExitCode;
         });
         return command;
     }

@@ -145,9 +145,10 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    /// <summary>What is wrong with a new subject id, or null: empty, or a control character (a tab or line break would forge rows of list and export output).</summary>
+    /// <summary>What is wrong with a new subject id, or null: empty, spaces around it (a second id that looks like the first), or a control character (a tab or line break would forge rows of list and export output).</summary>
     internal static string? SubjectIdProblem(string? subject) =>
         string.IsNullOrWhiteSpace(subject) ? "empty subject id."
+        : subject.Trim() != subject ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} begins or ends with a space, which would make it a second id that looks like {System.Text.Json.JsonSerializer.Serialize(subject.Trim())}; give it without."
         : subject.Any(char.IsControl) ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} holds a control character (tab, line break, ...); ids are one line of text."
         : System.Text.Unicode.Utf8.FromUtf16(subject, new byte[subject.Length * 3], out _, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
             ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} is not valid Unicode (an unpaired surrogate)."
