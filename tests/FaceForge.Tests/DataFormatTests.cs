@@ -230,6 +230,21 @@ public class DataFormatTests
     }
 
     [Fact]
+    public void TabSeparatedPairsMayNameIdentitiesWithSpaces()
+    {
+        string path = Path.Combine(TestPaths.NewTempDirectory("pairs-tabs"), "pairs.txt");
+        File.WriteAllText(path, "1 1\nJosé Álvarez\t1\t2\r\nAnn Lee\t1\t José Álvarez \t3\n");
+        var pairs = LfwPairs.Read(path);
+        Assert.Equal(new VerificationPair("José Álvarez/José Álvarez_0001.jpg", "José Álvarez/José Álvarez_0002.jpg", true, 0), pairs[0]);
+        Assert.Equal(new VerificationPair("Ann Lee/Ann Lee_0001.jpg", "José Álvarez/José Álvarez_0003.jpg", false, 0), pairs[1]);
+        // Without tabs a space separates fields, and the error says how to name such people.
+        File.WriteAllText(path, "1 1\nJosé Álvarez 1 2\nA 1 B 2\n");
+        var e = Assert.Throws<InvalidDataException>(() => LfwPairs.Read(path));
+        Assert.Contains("pairs.txt:2", e.Message);
+        Assert.Contains("tab-separated", e.Message);
+    }
+
+    [Fact]
     public void PairsNamingAMissingImageAreReported()
     {
         string dir = TestPaths.NewTempDirectory("pairs");

@@ -4,7 +4,8 @@ namespace FaceForge.Evaluation;
 
 /// <summary>
 /// LFW's pairs.txt: a header "folds n", then per fold n matched lines "name i j" and n mismatched lines
-/// "name1 i name2 j". Image paths come out as "Name/Name_0001.jpg".
+/// "name1 i name2 j", fields separated by tabs (as LFW's own file; then a name may hold spaces) or by spaces. Image
+/// paths come out as "Name/Name_0001.jpg".
 /// </summary>
 public static class LfwPairs
 {
@@ -21,13 +22,17 @@ public static class LfwPairs
         for (int lineNumber = 2; pairs.Count < folds * perFold * 2; lineNumber++)
         {
             string line = reader.ReadLine() ?? throw new InvalidDataException($"{path}: ends after {pairs.Count} pairs; the header promises {folds * perFold * 2}.");
-            string[] p = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            // LFW's file separates fields by tabs; a line with tabs is split on them alone, so a name may hold spaces.
+            bool tabs = line.Contains('\t');
+            string[] p = tabs ? line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                : line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            string hint = tabs ? "" : " (a name with spaces needs tab-separated fields)";
             int fold = pairs.Count / (2 * perFold);
             pairs.Add(p.Length switch
             {
-                3 => new VerificationPair(ImagePath(p[0], p[1], path, lineNumber), ImagePath(p[0], p[2], path, lineNumber), true, fold),
-                4 => new VerificationPair(ImagePath(p[0], p[1], path, lineNumber), ImagePath(p[2], p[3], path, lineNumber), false, fold),
-                _ => throw new InvalidDataException($"{path}:{lineNumber}: expected 'name i j' or 'name1 i name2 j', found '{line}'."),
+                3 => new VerificationPair(ImagePath(p[0], p[1], path, lineNumber, hint), ImagePath(p[0], p[2], path, lineNumber, hint), true, fold),
+                4 => new VerificationPair(ImagePath(p[0], p[1], path, lineNumber, hint), ImagePath(p[2], p[3], path, lineNumber, hint), false, fold),
+                _ => throw new InvalidDataException($"{path}:{lineNumber}: expected 'name i j' or 'name1 i name2 j', found '{line}'{hint}."),
             });
         }
         return pairs;
@@ -74,10 +79,10 @@ public static class LfwPairs
         return folds;
     }
 
-    private static string ImagePath(string name, string number, string path, int lineNumber)
+    private static string ImagePath(string name, string number, string path, int lineNumber, string hint)
     {
         if (!int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n <= 0)
-            throw new InvalidDataException($"{path}:{lineNumber}: '{number}' is not a positive image number.");
+            throw new InvalidDataException($"{path}:{lineNumber}: '{number}' is not a positive image number{hint}.");
         return $"{name}/{name}_{n:D4}.jpg";
     }
 }
