@@ -181,6 +181,10 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/blank.png\tno face found", StringComparison.Ordinal));
         Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/dot.png\tno face found (the image is 1x1)", StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(aligned, "Aaron_Eckhart", "Aaron_Eckhart_0001.png.png")));
+        // Photos with several faces are named, one per line, as many as counted.
+        var several = File.ReadAllLines(Path.Combine(aligned, "several-faces.txt"));
+        Assert.Equal(json.GetProperty("several_faces").GetInt32(), several.Length);
+        Assert.All(several, line => Assert.Matches(@"^Aaron_\w+/[\w.]+\t\d+ faces, the one nearest the centre taken$", line));
         // The built-in RetinaFace made landmarks.txt: its crops are the reference landmarks' crops, to a level or two.
         var reference = LandmarksFile.Read(Lfw("landmarks.txt"));
         foreach (string name in names)

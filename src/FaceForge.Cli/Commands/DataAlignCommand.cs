@@ -68,7 +68,9 @@ internal static class DataAlignCommand
                 outputs[i] = name;
             }
             var skipped = new System.Collections.Concurrent.ConcurrentBag<(string Image, string Reason)>();
-            int written = 0, several = 0;
+            int written = 0;
+            // Photos with several faces are listed (several-faces.txt), so the crop taken from each can be checked.
+            var severalFaces = new List<(string Image, int Faces)>();
             var progress = new ProgressReporter(parse.InvocationConfiguration.Error);
             // Written whole or not at all: a failure (a full disk, a bad image without --skip-bad) leaves --out as it was.
             AtomicFolder.Write(target, outDir => progress.Run("aligning", dataset.Count, "img", progress =>
@@ -101,7 +103,7 @@ internal static class DataAlignCommand
                         skipped.Add((dataset.RelativePath(i), "no face found"));
                         return;
                     }
-                    if (candidates.Count > 1) several++;
+                    if (candidates.Count > 1) severalFaces.Add((dataset.RelativePath(i), candidates.Count));
                     var face = centre ? IFaceDetector.NearestCentre(candidates, image.Width, image.Height)! : candidates.MaxBy(f => f.Box.Area)!;
                     string file = Path.Combine(outDir, outputs[i]);
                     Directory.CreateDirectory(Path.GetDirectoryName(file)!);
@@ -112,16 +114,18 @@ internal static class DataAlignCommand
                     .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"))
                     .Concat(unread.Select(u => $"{Path.GetRelativePath(dataset.Root, u.Path)}\t{u.Reason}"));
                 File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);
+                File.WriteAllLines(Path.Combine(outDir, "several-faces.txt"), severalFaces.OrderBy(s => s.Image, StringComparer.Ordinal)
+                    .Select(s => $"{s.Image}\t{s.Faces} faces, {(centre ? "the one nearest the centre" : "the largest")} taken"));
             }));
             int noFace = skipped.Count(s => s.Reason.StartsWith("no face found", StringComparison.Ordinal));
             var result = new
             {
-                Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, Bad = skipped.Count - noFace, SeveralFaces = several,
+                Identities = dataset.IdentityCount, Images = dataset.Count, Written = written, NoFace = noFace, Bad = skipped.Count - noFace, SeveralFaces = severalFaces.Count,
                 SkippedFolders = dataset.SkippedFolders.Count, Template = crop.Name, Out = Path.GetFullPath(target),
             };
             if (parse.GetValue(json)) JsonOutput.Write(parse.InvocationConfiguration.Output, result);
             else parse.InvocationConfiguration.Output.WriteLine($"aligned {written} of {dataset.Count} photos of {dataset.IdentityCount} identities into {result.Out} ({crop.Name}); " +
-                $"{noFace} without a face, {result.Bad} unreadable, {result.SkippedFolders} identity folder(s) without images (listed in skipped.txt); {several} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken)");
+                $"{noFace} without a face, {result.Bad} unreadable, {result.SkippedFolders} identity folder(s) without images (listed in skipped.txt); {severalFaces.Count} with several faces ({(centre ? "the one nearest the centre" : "the largest")} taken; listed in several-faces.txt)");
             return 0;
         }, cancel));
         return command;
