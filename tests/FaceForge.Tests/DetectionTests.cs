@@ -82,6 +82,7 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         Assert.True(code == 0, error);
         Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("images")[0].GetProperty("faces").GetArrayLength() >= 2);
         Assert.True(File.Exists(Path.Combine(dir, "sample1.png")));
+        Assert.Equal(Path.Combine(dir, "sample1.png"), JsonDocument.Parse(output).RootElement.GetProperty("images")[0].GetProperty("drawing").GetString());
         // An earlier drawing is replaced only with --force.
         (code, _, error) = CliHarness.Run("detect", "--model", retina.Model!, photo, "--draw", dir);
         Assert.Equal(2, code);

@@ -81,6 +81,8 @@ internal static class DetectCommand
                 results.Add(new
                 {
                     Image = path, Width = image.Width, Height = image.Height,
+                    // Which drawing is this photo's: two photos of one name (a/photo.jpg, b/photo.jpg) get photo.png and photo-2.png.
+                    Drawing = drawDir is null ? null : drawings[index],
                     Faces = faces.Select((f, i) => new
                     {
                         Box = new[] { f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom }.Select(v => MathF.Round(v, 1)),
@@ -92,7 +94,7 @@ internal static class DetectCommand
                 });
                 if (!parse.GetValue(json))
                 {
-                    writer.WriteLine($"{path}: {faces.Count} face(s)");
+                    writer.WriteLine($"{path}: {faces.Count} face(s)" + (drawDir is null ? "" : $", drawn in {drawings[index]}"));
                     for (int i = 0; i < faces.Count; i++)
                     {
                         var f = faces[i];

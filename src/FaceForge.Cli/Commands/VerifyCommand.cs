@@ -93,6 +93,10 @@ internal static class VerifyCommand
             if (line.Length == 0 || line[0] == '#') continue;
             string[] parts = line.Contains('\t') ? line.Split('\t', StringSplitOptions.TrimEntries) : line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length != 2) throw new UserErrorException($"{file}:{number}: expected two image paths, found {parts.Length} fields.");
+            // Checked here, where the line is known, not when the image is reached.
+            foreach (string image in parts)
+                if (!File.Exists(image))
+                    throw new UserErrorException($"{file}:{number}: {(Directory.Exists(image) ? $"'{image}' is a folder, not an image" : $"image '{image}' does not exist")}.");
             list.Add((parts[0], parts[1]));
         }
         return list.Count > 0 ? list : throw new UserErrorException($"--pairs: '{file}' holds no pairs.");

@@ -143,7 +143,9 @@ public sealed class IdentificationProtocol
             Rank1 = mated.Count(m => m.Rank == 1) / (double)mated.Count,
             Rank5 = mated.Count(m => m.Rank <= 5) / (double)mated.Count,
             Probes = mated.Count, UnknownProbes = unknown.Count, Identities = names.Length, DirAtFpir = dir, Curve = curve,
-            OpenSetNote = dir.Values.Any(v => v is null) ? $"{unknown.Count} unknown probes: an FPIR below 1/{Math.Max(1, unknown.Count)} cannot be measured" : null,
+            OpenSetNote = !dir.Values.Any(v => v is null) ? null
+                : unknown.Count == 0 ? "no unknown probes (every probe's identity is in the gallery): open-set rates cannot be measured"
+                : $"{unknown.Count} unknown probes: an FPIR below 1/{unknown.Count} cannot be measured",
         };
     }
 
