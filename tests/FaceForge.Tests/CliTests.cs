@@ -122,6 +122,10 @@ public class CliTests
         Directory.CreateDirectory(Path.Combine(root, "person1", "2019"));
         File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "person1", "2019", "old.png"));
         File.WriteAllText(Path.Combine(root, "person1", "notes.txt"), "not a photo");
+        // Neither a link that loops back to the root nor a hidden folder is walked (the set does not read them either).
+        Directory.CreateSymbolicLink(Path.Combine(root, "person1", "loop"), root);
+        Directory.CreateDirectory(Path.Combine(root, ".thumbnails"));
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, ".thumbnails", "t.png"));
         var info = CliHarness.Run("data", "info", root, "--json");
         Assert.Equal(0, info.Code);
         var json = JsonDocument.Parse(info.Output).RootElement;

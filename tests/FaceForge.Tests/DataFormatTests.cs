@@ -237,6 +237,9 @@ public class DataFormatTests
         var pairs = LfwPairs.Read(path);
         Assert.Equal(new VerificationPair("José Álvarez/José Álvarez_0001.jpg", "José Álvarez/José Álvarez_0002.jpg", true, 0), pairs[0]);
         Assert.Equal(new VerificationPair("Ann Lee/Ann Lee_0001.jpg", "José Álvarez/José Álvarez_0003.jpg", false, 0), pairs[1]);
+        // A line mixing a space and a tab still reads as before.
+        File.WriteAllText(path, "1 1\nA 1\t2\nA 1 B\t3\n");
+        Assert.Equal(new VerificationPair("A/A_0001.jpg", "B/B_0003.jpg", false, 0), LfwPairs.Read(path)[1]);
         // Without tabs a space separates fields, and the error says how to name such people.
         File.WriteAllText(path, "1 1\nJosé Álvarez 1 2\nA 1 B 2\n");
         var e = Assert.Throws<InvalidDataException>(() => LfwPairs.Read(path));

@@ -73,6 +73,7 @@ public class OcclusionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
     {
         Assert.Equal([OcclusionKind.Mask, OcclusionKind.Hand], OcclusionKinds.Parse(" mask, hand ,mask"));
         Assert.Equal(OcclusionKinds.All, OcclusionKinds.Parse("ALL"));
+        Assert.Equal(OcclusionKinds.All, OcclusionKinds.Parse("all,"));
         var error = Assert.Throws<ArgumentException>(() => OcclusionKinds.Parse("all,mask"));
         Assert.Contains("'all' already names every occluder", error.Message);
         Assert.Contains("Unknown occluder 'glasses'", Assert.Throws<ArgumentException>(() => OcclusionKinds.Parse("mask,glasses")).Message);

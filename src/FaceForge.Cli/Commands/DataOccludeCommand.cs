@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FaceForge.Data;
 using FaceForge.Evaluation;
 using FaceForge.Occlusion;
 
@@ -10,7 +11,6 @@ namespace FaceForge.Cli.Commands;
 /// </summary>
 internal static class DataOccludeCommand
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
 
     public static Command Create()
     {
@@ -130,7 +130,7 @@ internal static class DataOccludeCommand
     {
         if (pairsPath is null != split is null) throw new UserErrorException("--pairs and --split go together: --split train|test chooses a side of the LFW protocol in --pairs.");
         if (pairsPath is null)
-            return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
                 .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
         if (!File.Exists(pairsPath)) throw new UserErrorException($"--pairs: '{pairsPath}' does not exist.");
         var all = LfwPairs.Read(pairsPath);

@@ -35,8 +35,8 @@ internal static class EvalQualityCommand
         var flip = new Option<FlipMode>("--flip") { Description = "Flip test: None, Add or Concatenate [default: Add].", DefaultValueFactory = _ => FlipMode.Add };
         var seed = new Option<int>("--seed") { Description = "Seed of the random quality.", DefaultValueFactory = _ => 0 };
         var report = new Option<string?>("--report") { Description = "Write erc.png and report.html to this folder." }.OutputFolder();
-        var json = new Option<bool>("--json") { Description = "Print JSON: curves (per quality: rejected, fnmr at FMR 1e-3 with the threshold fixed, fnmr_recomputed, and both at every FMR), auc." };
-        var command = new Command("quality", "Error-versus-reject: FNMR at FMR 1e-3 and 1e-2 as the lowest-quality pairs are rejected, for each quality asked for.")
+        var json = new Option<bool>("--json") { Description = "Print JSON: curves (per quality: rejected, fnmr at the headline FMR with the threshold fixed, fnmr_recomputed, and both at every FMR measured), auc, fmr (the headline: 1e-3, or 1e-2 where the impostor pairs are too few to measure 1e-3, with a warning)." };
+        var command = new Command("quality", "Error-versus-reject: FNMR at FMR 1e-3 and 1e-2 (each where the impostor pairs can measure it) as the lowest-quality pairs are rejected, for each quality asked for.")
         {
             model, images, pairs, landmarks, detector, folds, quality, score, flip, seed, report, json,
         };
@@ -60,8 +60,8 @@ internal static class EvalQualityCommand
             if (selected?.FirstOrDefault(f => !present.Contains(f), -1) is int absent and >= 0)
                 throw new UserErrorException($"--folds: fold {absent + 1} is not among the folds of '{pairsPath}' (1-{present.DefaultIfEmpty(-1).Max() + 1}).");
             var used = all.Where(p => selected is null || selected.Contains(p.Fold)).ToList();
-            // Landmarks name the photos; without them the PNG crops `data align` writes stand in for missing photos, as in eval verify.
-            if (parse.GetValue(landmarks) is null) used = LfwPairs.PreferCrops(used, root).ToList();
+            // Landmarks and a detector take photos; without them the PNG crops `data align` writes stand in for missing photos, as in eval verify.
+            if (parse.GetValue(landmarks) is null && parse.GetValue(detector) is null) used = LfwPairs.PreferCrops(used, root).ToList();
             if (used.Count == 0) throw new UserErrorException($"--folds: no pairs of '{pairsPath}' are in folds {parse.GetValue(folds)}.");
             if (!used.Any(p => p.IsSame)) throw new UserErrorException($"--pairs: '{pairsPath}' has no matched pairs{(selected is null ? "" : " in the selected folds")}: error-versus-reject needs genuine pairs.");
             LfwPairs.CheckImagesExist(used, root, pairsPath);

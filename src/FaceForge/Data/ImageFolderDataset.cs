@@ -75,21 +75,34 @@ public sealed class ImageFolderDataset : IFaceDataset
     /// <summary>
     /// Files under the root that look like photos but are not in the set, each with the reason: images at the root or
     /// in sub-folders of an identity folder (only those directly in an identity folder are read), and photos in
-    /// formats FaceForge does not decode. Lists the whole tree on each call (the cached index does not), in name order.
+    /// formats FaceForge does not decode. Walks the whole tree on each call (the cached index does not), skipping what
+    /// the set skips (hidden names, __MACOSX), folders it may not read, and linked folders (a link may loop); in name order.
     /// </summary>
     public IReadOnlyList<(string Path, string Reason)> FindUnread()
     {
-        var unread = new List<(string, string)>();
-        foreach (string file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        static bool Candidate(ReadOnlySpan<char> name)
         {
-            var parts = Path.GetRelativePath(Root, file).Split(Path.DirectorySeparatorChar);
-            if (parts.Any(ImageFolderIndex.Hidden)) continue;
+            string extension = Path.GetExtension(name.ToString());
+            return ImageExtensions.Contains(extension) || UnreadImageExtensions.Contains(extension);
+        }
+        var files = new System.IO.Enumeration.FileSystemEnumerable<string>(Root, (ref System.IO.Enumeration.FileSystemEntry e) => e.ToFullPath(),
+            new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 })
+        {
+            ShouldIncludePredicate = (ref System.IO.Enumeration.FileSystemEntry e) => !e.IsDirectory && !ImageFolderIndex.Hidden(e.FileName.ToString()) && Candidate(e.FileName),
+            ShouldRecursePredicate = (ref System.IO.Enumeration.FileSystemEntry e) => !ImageFolderIndex.Hidden(e.FileName.ToString()) && (e.Attributes & FileAttributes.ReparsePoint) == 0,
+        };
+        var unread = new List<(string, string)>();
+        foreach (string file in files)
+        {
+            int depth = Path.GetRelativePath(Root, file).Split(Path.DirectorySeparatorChar).Length;
+            string where = depth == 1 ? "at the root, not in an identity folder" : "in a sub-folder of an identity folder (sub-folders are not read)";
             string extension = Path.GetExtension(file);
             if (UnreadImageExtensions.Contains(extension))
-                unread.Add((file, $"{extension.TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG"));
-            else if (ImageExtensions.Contains(extension) && parts.Length != 2)
-                unread.Add((file, parts.Length == 1 ? "at the root, not in an identity folder" : "in a sub-folder of an identity folder (sub-folders are not read)"));
+                unread.Add((file, $"{extension.TrimStart('.').ToUpperInvariant()} images are not read by FaceForge; convert it to JPEG or PNG" + (depth == 2 ? "" : $", and move it: it is {where}")));
+            else if (depth != 2)
+                unread.Add((file, where));
         }
+        unread.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
         return unread;
     }
 

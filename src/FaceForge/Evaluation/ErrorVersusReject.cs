@@ -70,6 +70,7 @@ public static class ErrorVersusReject
         if (impostors.Scores.Length == 0) throw new ArgumentException("Every image has the same identity: there are no impostor pairs.");
         // As eval verify's TAR at FAR: an FMR below one impostor pair of the whole set is not measured (left out of the
         // report), and a set too small for every FMR asked is an error rather than a curve of zeros.
+        if (options.Fmrs.Count == 0) throw new ArgumentException("No false match rate asked for.", nameof(options));
         var fmrs = options.Fmrs.Where(f => impostors.Scores.Length * f >= 1 - 1e-9).ToList();
         if (fmrs.Count == 0)
             throw new ArgumentException($"{impostors.Scores.Length} impostor pairs cannot measure FMR {options.Fmrs.Max().ToString(CultureInfo.InvariantCulture)}: that needs at least {Math.Ceiling(1 / options.Fmrs.Max() - 1e-9):0} (impostors are every pair of images of different people: use more images or people).");

@@ -22,10 +22,12 @@ public static class LfwPairs
         for (int lineNumber = 2; pairs.Count < folds * perFold * 2; lineNumber++)
         {
             string line = reader.ReadLine() ?? throw new InvalidDataException($"{path}: ends after {pairs.Count} pairs; the header promises {folds * perFold * 2}.");
-            // LFW's file separates fields by tabs; a line with tabs is split on them alone, so a name may hold spaces.
-            bool tabs = line.Contains('\t');
-            string[] p = tabs ? line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                : line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            // LFW's file separates fields by tabs; a line of 3 or 4 tab-separated fields is split on tabs alone, so a name
+            // may hold spaces.
+            // A line mixing tabs and spaces ("Name 1<TAB>4") that does not split into 3 or 4 fields on tabs is split on both.
+            string[] p = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            bool tabs = p.Length is 3 or 4;
+            if (!tabs) p = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             string hint = tabs ? "" : " (a name with spaces needs tab-separated fields)";
             int fold = pairs.Count / (2 * perFold);
             pairs.Add(p.Length switch

@@ -12,14 +12,15 @@ public static class PairBuilder
     /// <param name="pairsPerClassPerFold">Same-identity pairs per fold, and as many different-identity ones.</param>
     /// <param name="seed">Seed of the draw.</param>
     /// <param name="distinct">
-    /// Draw no pair twice in a fold: where a fold holds fewer distinct same-identity pairs than asked, it takes them all
-    /// and as many different-identity pairs. Without it pairs are drawn with replacement (the demo's draw, kept so its
+    /// Draw no pair twice in a fold: where a fold holds fewer distinct pairs than asked, it takes as many of each kind
+    /// as the scarcer kind holds. Without it pairs are drawn with replacement (the demo's draw, kept so its
     /// published figures repeat), so a small set counts some pairs twice.
     /// </param>
     public static IReadOnlyList<VerificationPair> Build(IReadOnlyList<(string Image, int Identity)> items, int folds, int pairsPerClassPerFold, int seed, bool distinct = false)
     {
         var random = new Random(seed);
-        var byIdentity = items.GroupBy(i => i.Identity).Select(g => g.Select(x => x.Image).ToArray()).Where(g => g.Length > 0).ToArray();
+        // In distinct mode an image listed twice counts once (the caps below count images).
+        var byIdentity = items.GroupBy(i => i.Identity).Select(g => (distinct ? g.Select(x => x.Image).Distinct() : g.Select(x => x.Image)).ToArray()).Where(g => g.Length > 0).ToArray();
         random.Shuffle(byIdentity);
         if (byIdentity.Length < 2 * folds) throw new ArgumentException($"Need at least {2 * folds} identities for {folds} folds (got {byIdentity.Length}).");
         var pairs = new List<VerificationPair>();
@@ -38,8 +39,10 @@ public static class PairBuilder
                 count = (int)Math.Min(count, Math.Min(genuineAvailable, impostorAvailable));
             }
             // Redraws only in distinct mode, and only while fewer than all the fold's pairs are taken (count is capped
-            // by what exists), so the loops end.
-            bool Fresh(string a, string b) => !distinct || drawn.Add(string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a));
+            // by what exists), so the loops end; a budget of draws ends them too where one image is listed under two
+            // identities (the caps then count pairs that are not there; past the budget a repeat is let through).
+            long budget = 1000L + 100L * count;
+            bool Fresh(string a, string b) => !distinct || drawn.Add(string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a)) || --budget <= 0;
             for (int k = 0; k < count; k++)
             {
                 var g = multi[random.Next(multi.Length)];

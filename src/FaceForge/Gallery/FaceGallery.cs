@@ -145,10 +145,9 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    /// <summary>What is wrong with a new subject id, or null: empty, spaces around it (a second id that looks like the first), or a control character (a tab or line break would forge rows of list and export output).</summary>
+    /// <summary>What is wrong with a subject id, or null: empty, or a control character (a tab or line break would forge rows of list and export output).</summary>
     internal static string? SubjectIdProblem(string? subject) =>
         string.IsNullOrWhiteSpace(subject) ? "empty subject id."
-        : subject.Trim() != subject ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} begins or ends with a space, which would make it a second id that looks like {System.Text.Json.JsonSerializer.Serialize(subject.Trim())}; give it without."
         : subject.Any(char.IsControl) ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} holds a control character (tab, line break, ...); ids are one line of text."
         : System.Text.Unicode.Utf8.FromUtf16(subject, new byte[subject.Length * 3], out _, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
             ? $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} is not valid Unicode (an unpaired surrogate)."
@@ -169,7 +168,7 @@ public sealed class FaceGallery : IDisposable
         {
             var face = faces[i];
             string where = $"face {i}{(face.Source is null ? "" : $" ({face.Source})")}";
-            if (SubjectIdProblem(face.Subject) is { } problem) throw new ArgumentException($"{where}: {problem}", nameof(faces));
+            if ((SubjectIdProblem(face.Subject) ?? NewSubjectIdProblem(face.Subject)) is { } problem) throw new ArgumentException($"{where}: {problem}", nameof(faces));
             if (face.Vector.Length != Model.EmbeddingSize)
                 throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
             float norm = TensorPrimitives.Norm(face.Vector);
@@ -197,13 +196,32 @@ public sealed class FaceGallery : IDisposable
     }
 
     /// <summary>
+    /// What is wrong with an id that is new to this gallery, beyond <see cref="SubjectIdProblem"/>: spaces around it would
+    /// make a second subject that lists like the trimmed id. Ids already held (stored before this rule) stay usable.
+    /// </summary>
+    private string? NewSubjectIdProblem(string subject)
+    {
+        if (subject.Trim() == subject) return null;
+        _lock.EnterReadLock();
+        try
+        {
+            if (_subjectIndex.ContainsKey(CanonicalSubject(subject))) return null;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+        return $"subject id {System.Text.Json.JsonSerializer.Serialize(subject)} begins or ends with a space, which would make it a second id that looks like {System.Text.Json.JsonSerializer.Serialize(subject.Trim())}; give it without.";
+    }
+
+    /// <summary>
     /// Adds a subject without faces (faces come later through <see cref="Enroll"/>) and its metadata, in one
     /// transaction; false when the id exists already (nothing changes).
     /// </summary>
     /// <exception cref="ArgumentException">The id is empty.</exception>
     public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null)
     {
-        if (SubjectIdProblem(subject) is { } problem) throw new ArgumentException(problem, nameof(subject));
+        if ((SubjectIdProblem(subject) ?? NewSubjectIdProblem(subject)) is { } problem) throw new ArgumentException(problem, nameof(subject));
         _lock.EnterWriteLock();
         try { return _store.AddSubject(CanonicalSubject(subject), metadata); }
         finally { _lock.ExitWriteLock(); }

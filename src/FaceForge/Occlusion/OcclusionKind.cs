@@ -28,9 +28,10 @@ public static class OcclusionKinds
     /// <exception cref="ArgumentException">An unknown name (the message lists the known ones).</exception>
     public static IReadOnlyList<OcclusionKind> Parse(string text)
     {
-        if (text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return All;
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names is [var only] && only.Equals("all", StringComparison.OrdinalIgnoreCase)) return All;
         var kinds = new List<OcclusionKind>();
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (string part in names)
         {
             if (part.Equals("all", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"'all' already names every occluder: use it alone, or list some of {string.Join(", ", All.Select(Name))} (got '{text}').");
