@@ -25,7 +25,7 @@ internal static class DataInfoCommand
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad.Concat(skipped.Select(s => $"{s} (skipped: empty, or a name that is not valid UTF-8)")),
+                JsonOutput.Write(output, new { report.Identities, report.Images, report.Format, Bad = report.Bad.Count + emptyFolders, BadItems = report.Bad.Concat(skipped.Select(s => $"{s} (skipped: empty, not readable, or a name that is not valid UTF-8)")),
                     NotRead = unread.Select(u => new { u.Path, u.Reason }) });
             }
             else

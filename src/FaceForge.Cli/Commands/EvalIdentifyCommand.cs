@@ -60,7 +60,7 @@ internal static class EvalIdentifyCommand
             var options = new IdentificationOptions { Templates = mode, Score = ModelInputs.Score(parse.GetValue(score)!, embedder) };
             var protocol = new IdentificationProtocol(Items(parse.GetValue(gallery)!, "--gallery"), Items(parse.GetValue(probes)!, "--probes"), options);
             var source = new AlignedImageSource("", null, embedder.Info.AlignmentTemplate);
-            ImageInputs.NoteIfPhotos(protocol.Gallery.Select(g => g.Image), progress.Error, "Align photos first with faceforge data align.");
+            ImageInputs.NoteIfPhotos(protocol.Gallery.Concat(protocol.Probes).Select(g => g.Image), progress.Error, "Align photos first with faceforge data align.");
             IdentificationReport result;
             try
             {

@@ -113,22 +113,28 @@ internal sealed class ImageInputs : IDisposable
     }
 
     /// <summary>
-    /// Commands that take images as aligned crops when given no landmarks or detector: if the first image is not of a
-    /// crop's size it is most likely a photo, which would be resized whole. Said in a note with <paramref name="advice"/>
+    /// Commands that take images as aligned crops when given no landmarks or detector: an image (of up to 200 spread over
+    /// the list) not of a crop's size is most likely a photo, which would be resized whole. Said in a note with <paramref name="advice"/>
     /// (a note, not an error: crops of other sizes are legitimate). An unreadable image is left to the command's own check.
     /// </summary>
     public static void NoteIfPhotos(IEnumerable<string> paths, TextWriter error, string advice)
     {
-        string? first = paths.FirstOrDefault(File.Exists);
-        if (first is null) return;
-        try
+        // Headers only, of a sample spread over the list (a set may mix crops and photos): cheap even for thousands.
+        var all = paths.Distinct().ToList();
+        int step = Math.Max(1, all.Count / 200);
+        for (int i = 0; i < all.Count; i += step)
         {
-            var (width, height) = ImageDecoder.Size(first);
-            if (!AlignmentTemplate.IsCropSize(width, height))
-                error.WriteLine($"note: {first} is {width}x{height}, not an aligned face crop (112x112 or 96x112): without landmarks the images are taken as crops and resized whole. {advice}");
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException)
-        {
+            try
+            {
+                if (!File.Exists(all[i])) continue;
+                var (width, height) = ImageDecoder.Size(all[i]);
+                if (AlignmentTemplate.IsCropSize(width, height)) continue;
+                error.WriteLine($"note: {all[i]} is {width}x{height}, not an aligned face crop (112x112 or 96x112): without landmarks the images are taken as crops and resized whole. {advice}");
+                return;
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+            }
         }
     }
 

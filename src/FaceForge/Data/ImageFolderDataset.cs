@@ -40,7 +40,7 @@ public sealed class ImageFolderDataset : IFaceDataset
     /// <summary>Identity names (the sub-folder names), by label.</summary>
     public IReadOnlyList<string> IdentityNames => _index.Identities;
 
-    /// <summary>What was skipped (only with skipEmpty): empty identity folders, and folders or files ("folder/file") whose names are not valid UTF-8.</summary>
+    /// <summary>What was skipped (only with skipEmpty): empty identity folders, folders this user may not list, and folders or files ("folder/file") whose names are not valid UTF-8.</summary>
     public IReadOnlyList<string> SkippedFolders => _index.Skipped;
 
     /// <summary>Opens <paramref name="root"/>, using or refreshing the cached index.</summary>
@@ -138,6 +138,10 @@ public sealed class ImageFolderIndex
     /// <summary>Version 2 leaves hidden files and folders out; version 3 reads .jpe and .jfif.</summary>
     internal const int CurrentVersion = 3;
 
+    /// <summary>A folder could not be listed (permission denied): such an index is not cached, since granting the permission does not change the folder's time.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    internal bool Unlisted { get; set; }
+
     /// <summary>Whether empty folders were skipped when this index was built.</summary>
     public bool SkipEmpty { get; init; }
 
@@ -150,6 +154,7 @@ public sealed class ImageFolderIndex
         if (TryReadCache(cacheFile) is { } cached && cached.SkipEmpty == skipEmpty && IsCurrent(root, cached))
             return cached;
         var index = Scan(root, skipEmpty);
+        if (index.Unlisted) return index;
         try
         {
             AtomicFile.WriteAllText(cacheFile, JsonSerializer.Serialize(index));
@@ -211,9 +216,22 @@ public sealed class ImageFolderIndex
                 index.Skipped.Add(name);
                 continue;
             }
-            var all = Directory.EnumerateFiles(folder)
-                .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
-                .Select(Path.GetFileName).OfType<string>().Where(f => !Hidden(f)).Order(StringComparer.Ordinal).ToList();
+            List<string> all;
+            try
+            {
+                all = Directory.EnumerateFiles(folder)
+                    .Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
+                    .Select(Path.GetFileName).OfType<string>().Where(f => !Hidden(f)).Order(StringComparer.Ordinal).ToList();
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // A folder this user may not list: an error naming it, or (skip_bad) skipped like an empty one.
+                if (!skipEmpty)
+                    throw new InvalidDataException($"{folder}: permission denied, so its images cannot be listed; allow reading it, or skip it (skip_bad).");
+                index.Skipped.Add(name);
+                index.Unlisted = true;
+                continue;
+            }
             var unreadable = all.Where(f => f.Contains('\uFFFD')).ToList();
             if (unreadable.Count > 0 && !skipEmpty)
                 throw new InvalidDataException($"{folder}: {unreadable.Count} image name(s) are not valid UTF-8, so .NET cannot open them; rename them, or skip them (skip_bad).");
