@@ -119,8 +119,8 @@ public class CliTests
         File.Copy(Path.Combine(root, "person1", "0.png"), Path.Combine(root, "person1", "1.jpe"));
         File.WriteAllText(Path.Combine(root, "person0", "scan.tiff"), "II*");
         File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "stray.png"));
-        Directory.CreateDirectory(Path.Combine(root, "person1", "2019"));
-        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "person1", "2019", "old.png"));
+        Directory.CreateDirectory(Path.Combine(root, "person1", "Été"));
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "person1", "Été", "old.png"));
         File.WriteAllText(Path.Combine(root, "person1", "notes.txt"), "not a photo");
         // Neither a link that loops back to the root nor a hidden folder is walked (the set does not read them either).
         Directory.CreateSymbolicLink(Path.Combine(root, "person1", "loop"), root);
@@ -131,7 +131,8 @@ public class CliTests
         var json = JsonDocument.Parse(info.Output).RootElement;
         Assert.Equal(4, json.GetProperty("images").GetInt32());
         var notRead = json.GetProperty("not_read").EnumerateArray().Select(e => (Path.GetRelativePath(root, e.GetProperty("path").GetString()!), e.GetProperty("reason").GetString()!)).ToList();
-        Assert.Equal(["person0/scan.tiff", "person1/2019/old.png", "stray.png"], notRead.Select(n => n.Item1));
+        Assert.Equal(["person0/scan.tiff", "person1/Été/old.png", "stray.png"], notRead.Select(n => n.Item1));
+        Assert.Contains("Été/old.png", info.Output); // JSON text keeps names as written, not \u00C9t\u00E9
         Assert.Contains("TIFF images are not read", notRead[0].Item2);
         Assert.Contains("sub-folder", notRead[1].Item2);
         Assert.Contains("at the root", notRead[2].Item2);
