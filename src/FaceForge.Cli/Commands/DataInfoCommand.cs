@@ -19,8 +19,9 @@ internal static class DataInfoCommand
             bool skip = parse.GetValue(skipBad);
             using var dataset = FaceDataset.Open(target, skipEmpty: skip);
             var report = progress.Run("checking images", dataset.Count, "img", p => DatasetValidation.Check(dataset, skip, p));
-            var skipped = dataset is ImageFolderDataset folder ? folder.SkippedFolders : [];
-            var unread = dataset is ImageFolderDataset set ? UnreadFilesNote.Write(parse.InvocationConfiguration.Error, set, "counted") : [];
+            var folder = dataset as ImageFolderDataset;
+            var skipped = folder?.SkippedFolders ?? [];
+            var unread = folder is null ? [] : UnreadFilesNote.Write(parse.InvocationConfiguration.Error, folder, "counted");
             int emptyFolders = skipped.Count;
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))

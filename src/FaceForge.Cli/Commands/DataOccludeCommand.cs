@@ -11,7 +11,6 @@ namespace FaceForge.Cli.Commands;
 /// </summary>
 internal static class DataOccludeCommand
 {
-
     public static Command Create()
     {
         var images = new Option<string>("--images") { Description = "Image root (LFW: Name/Name_0001.jpg).", Required = true };

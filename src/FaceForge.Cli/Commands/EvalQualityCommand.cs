@@ -91,7 +91,7 @@ internal static class EvalQualityCommand
                     points = sweep.Select(kv => (kv.Key, Face: IFaceDetector.NearestCentre(kv.Value.Faces.Where(f => f.Score >= aligned).ToList(), kv.Value.Width, kv.Value.Height)))
                         .Where(x => x.Face?.Landmarks is not null).ToDictionary(x => x.Key, x => x.Face!.Landmarks!.Value);
                     var faceless = keys.Where(k => !points.ContainsKey(k)).ToList();
-                    if (faceless.Count > 0) progress.Warn($"no face found in {faceless.Count} of {keys.Count} images; those are resized whole instead of aligned: {string.Join(", ", faceless.Take(5))}{(faceless.Count > 5 ? ", …" : "")}");
+                    if (faceless.Count > 0) progress.Warn($"no face found in {faceless.Count} of {keys.Count} images; those are resized whole instead of aligned", faceless);
                 }
             }
             var source = new AlignedImageSource(root, points, embedder.Info.AlignmentTemplate, ResizeWhenMissing: parse.GetValue(landmarks) is null);

@@ -123,7 +123,7 @@ internal static class EvalVerifyCommand
             var found = progress.Run("detecting", protocol.Images.Count, "img", p => CentreFaceSweep.Run(faceDetector, images, protocol.Images, 16, p));
             landmarks = found.Where(kv => kv.Value?.Landmarks is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Landmarks!.Value);
             var faceless = found.Keys.Where(k => !landmarks.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-            if (faceless.Count > 0) progress.Warn($"no face found in {faceless.Count} of {found.Count} images; those are resized whole instead of aligned: {string.Join(", ", faceless.Take(5))}{(faceless.Count > 5 ? ", …" : "")}");
+            if (faceless.Count > 0) progress.Warn($"no face found in {faceless.Count} of {found.Count} images; those are resized whole instead of aligned", faceless);
         }
         if (landmarks is null)
             ImageInputs.NoteIfPhotos(protocol.Images.Select(i => Path.Combine(images, i)), progress.Error, "For photos give --detector DET (or --landmarks F), or align them first with faceforge data align.");

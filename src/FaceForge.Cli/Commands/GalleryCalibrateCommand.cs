@@ -45,7 +45,7 @@ internal static class GalleryCalibrateCommand
             if (probes.Count == 0) throw new UserErrorException("No face found in the calibration images.");
             var faceless = paths.Where((_, i) => found[i].Count == 0).ToList();
             if (faceless.Count > 0)
-                progress.Warn($"no face found in {faceless.Count} of {paths.Count} images, not used: {string.Join(", ", faceless.Take(5))}{(faceless.Count > 5 ? ", …" : "")}");
+                progress.Warn($"no face found in {faceless.Count} of {paths.Count} images, not used", faceless);
             // A threshold is stored in the gallery: one fitted to fewer probes than the rate can resolve would let
             // strangers through (one probe "measures" any rate as 0 or 1).
             int needed = (int)Math.Ceiling(1 / target - 1e-9);

@@ -40,16 +40,16 @@ internal static class GalleryEnrollCommand
             double? min = parse.GetValue(minQuality);
             if (min is double q && !double.IsFinite(q)) throw new UserErrorException($"--min-quality: {q} is not a number.");
             using var opened = FaceGallery.Open(path);
-            // A new id with spaces around it would list like another (the gallery refuses it): said before any embedding;
-            // in a folder, that identity folder's photos are refused by name and the others enrolled.
-            bool Spaced(string id) => id.Trim() != id && opened.SubjectFaceCount(id) == 0;
-            if (parse.GetValue(subject) is { } given && Spaced(given))
-                throw new UserErrorException($"--subject: {System.Text.Json.JsonSerializer.Serialize(given)} begins or ends with a space, which would make a second subject that lists like {System.Text.Json.JsonSerializer.Serialize(given.Trim())}; give it without.");
-            foreach (var item in items.Where(i => Spaced(i.Subject)).ToList())
-            {
-                refused.Add((item.Image, $"the identity folder's name {System.Text.Json.JsonSerializer.Serialize(item.Subject)} begins or ends with a space (a subject id that lists like another); rename the folder"));
-                items.Remove(item);
-            }
+            // The gallery's rule for new ids (spaces around one), applied before any embedding: --subject is refused; in a
+            // folder, that identity folder's photos are refused by name and the others enrolled.
+            if (parse.GetValue(subject) is { } given && opened.NewSubjectIdProblem(given) is { } problem)
+                throw new UserErrorException($"--subject: {problem}");
+            foreach (var item in items.ToList())
+                if (opened.NewSubjectIdProblem(item.Subject) is { } folderProblem)
+                {
+                    refused.Add((item.Image, $"the identity folder's name: {folderProblem} Rename the folder."));
+                    items.Remove(item);
+                }
             using var inputs = GalleryInputs.Open(opened, path, parse.GetValue(model), parse.GetValue(detector));
             if (min is not null && inputs.Embedder.Info.Quality == Models.QualityKind.None)
                 throw new UserErrorException($"--min-quality: the gallery's model ({inputs.Embedder.Info.Architecture}) carries no quality; train it with --head mag-face or add an uncertainty head, or drop --min-quality.");

@@ -11,7 +11,7 @@ internal static class UnreadFilesNote
         var unread = set.FindUnread();
         if (unread.Count > 0)
             error.WriteLine($"note: {unread.Count} photo file(s) under '{set.Root}' were not {what}: "
-                + string.Join("; ", unread.Take(5).Select(u => $"{Path.GetRelativePath(set.Root, u.Path)} ({u.Reason})")) + (unread.Count > 5 ? "; …" : "") + ".");
+                + ProgressReporter.FirstFew(unread.Select(u => $"{Path.GetRelativePath(set.Root, u.Path)} ({u.Reason})").ToList(), "; ") + ".");
         return unread;
     }
 }

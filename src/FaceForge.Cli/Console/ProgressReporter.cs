@@ -45,6 +45,13 @@ internal sealed class ProgressReporter(TextWriter error)
     /// <summary>Prints a one-line warning on the error writer.</summary>
     public void Warn(string message) => error.WriteLine($"warning: {message}");
 
+    /// <summary>A one-line warning that ends by naming the first few of <paramref name="names"/> (images, files).</summary>
+    public void Warn(string message, IReadOnlyCollection<string> names) => Warn($"{message}: {FirstFew(names, ", ")}");
+
+    /// <summary>The first five of <paramref name="names"/> joined by <paramref name="separator"/>, and "…" when there are more: a line stays a line.</summary>
+    public static string FirstFew(IReadOnlyCollection<string> names, string separator) =>
+        string.Join(separator, names.Take(5)) + (names.Count > 5 ? separator + "…" : "");
+
     /// <summary>Where progress, warnings and notes go (stderr).</summary>
     public TextWriter Error => error;
 

@@ -23,8 +23,7 @@ public static class LfwPairs
         {
             string line = reader.ReadLine() ?? throw new InvalidDataException($"{path}: ends after {pairs.Count} pairs; the header promises {folds * perFold * 2}.");
             // LFW's file separates fields by tabs; a line of 3 or 4 tab-separated fields is split on tabs alone, so a name
-            // may hold spaces.
-            // A line mixing tabs and spaces ("Name 1<TAB>4") that does not split into 3 or 4 fields on tabs is split on both.
+            // may hold spaces; any other line (spaces only, or "Name 1<TAB>4") is split on all whitespace.
             string[] p = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             bool tabs = p.Length is 3 or 4;
             if (!tabs) p = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);

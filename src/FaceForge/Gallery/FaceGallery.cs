@@ -199,7 +199,7 @@ public sealed class FaceGallery : IDisposable
     /// What is wrong with an id that is new to this gallery, beyond <see cref="SubjectIdProblem"/>: spaces around it would
     /// make a second subject that lists like the trimmed id. Ids already held (stored before this rule) stay usable.
     /// </summary>
-    private string? NewSubjectIdProblem(string subject)
+    internal string? NewSubjectIdProblem(string subject)
     {
         if (subject.Trim() == subject) return null;
         _lock.EnterReadLock();
