@@ -140,6 +140,22 @@ public class CliTests
     }
 
     [Fact]
+    public void ALinkToTheSetsOwnFolderIsNotAnIdentity()
+    {
+        string root = DataFormatTests.MakeFolder("clilinkroot", 2, 2);
+        File.Copy(Path.Combine(root, "person0", "0.png"), Path.Combine(root, "stray.png"));
+        // "self -> ." would make an identity of the root's photos (and of the identity folders' names as its files' folder).
+        Directory.CreateSymbolicLink(Path.Combine(root, "self"), ".");
+        var refused = CliHarness.Run("data", "info", root, "--json");
+        Assert.Equal(CliRunner.UserErrorExitCode, refused.Code);
+        Assert.Contains(Path.Combine(root, "self") + ": a link to the data set's own folder", refused.Error);
+        var skipped = CliHarness.Run("data", "info", root, "--skip-bad", "--json");
+        Assert.True(skipped.Code == 0, skipped.Error);
+        var json = JsonDocument.Parse(skipped.Output).RootElement;
+        Assert.Equal((2, 4), (json.GetProperty("identities").GetInt32(), json.GetProperty("images").GetInt32()));
+    }
+
+    [Fact]
     public void UserMistakesGiveOneLineAndExitTwo()
     {
         var missing = CliHarness.Run("data", "info", "/no/such/dataset");

@@ -161,6 +161,8 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         }
         ImageEncoder.Save(new RgbImage(120, 120), Path.Combine(photos, "Aaron_Peirsol", "blank.png"));
         ImageEncoder.Save(new RgbImage(1, 1), Path.Combine(photos, "Aaron_Peirsol", "dot.png"));
+        // A tab in a file name must not split its skipped.txt row.
+        ImageEncoder.Save(new RgbImage(120, 120), Path.Combine(photos, "Aaron_Peirsol", "tab\there.png"));
         // The same photo as PNG beside its JPEG: two crops, neither overwriting the other.
         ImageEncoder.Save(ImageDecoder.Decode(Lfw("images/" + names[0])), Path.Combine(photos, "Aaron_Eckhart", "Aaron_Eckhart_0001.png"));
         File.WriteAllText(Path.Combine(photos, "Aaron_Eckhart", "notes.jpg"), "not an image");
@@ -176,9 +178,11 @@ public class DetectionTests(RetinaFaceFixture retina) : IClassFixture<RetinaFace
         (code, var output, error) = CliHarness.Run("data", "align", "--images", photos, "--out", aligned, "--skip-bad", "--pick", "centre", "--json");
         Assert.True(code == 0, error);
         var json = JsonDocument.Parse(output).RootElement;
-        Assert.Equal((4, 2, 1), (json.GetProperty("written").GetInt32(), json.GetProperty("no_face").GetInt32(), json.GetProperty("bad").GetInt32()));
-        Assert.Equal(7, json.GetProperty("images").GetInt32());
+        Assert.Equal((4, 3, 1), (json.GetProperty("written").GetInt32(), json.GetProperty("no_face").GetInt32(), json.GetProperty("bad").GetInt32()));
+        Assert.Equal(8, json.GetProperty("images").GetInt32());
         var skipped = File.ReadAllLines(Path.Combine(aligned, "skipped.txt"));
+        Assert.All(skipped, line => Assert.Equal(2, line.Split('\t').Length));
+        Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/tab\\there.png\tno face found", StringComparison.Ordinal));
         Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/blank.png\tno face found", StringComparison.Ordinal));
         Assert.Contains(skipped, line => line.StartsWith("Aaron_Peirsol/dot.png\tno face found (the image is 1x1)", StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(aligned, "Aaron_Eckhart", "Aaron_Eckhart_0001.png.png")));

@@ -86,6 +86,15 @@ public class FirstHourTests(SyntheticFolderFixture data) : IClassFixture<Synthet
         (code, _, error) = CliHarness.Run("eval", "verify", "--model", model, "--images", Lfw("images"), "--pairs", Lfw("pairs.txt"), "--calibrate", "--out", Path.ChangeExtension(calibrated, ".onnx"));
         Assert.Equal(2, code);
         Assert.Contains("name it .ffm", error);
+        // 20 pairs of each kind are too few to fit a threshold: refused before any embedding, the model untouched.
+        string few = Path.Combine(Path.GetDirectoryName(model)!, "few-pairs.txt");
+        File.WriteAllLines(few, [.. new[] { "2\t10" }, .. new[] { 1, 301, 601, 901 }.SelectMany(start => lines.Skip(start).Take(10))]);
+        var before = File.ReadAllBytes(calibrated);
+        (code, _, error) = CliHarness.Run("eval", "verify", "--model", calibrated, "--images", Lfw("images"), "--pairs", few, "--landmarks", Lfw("landmarks.txt"), "--calibrate");
+        Assert.Equal(2, code);
+        Assert.Contains("--calibrate needs at least 50 same-person and 50 different-person pairs", error);
+        Assert.Contains("20 and 20 in the selected folds", error);
+        Assert.Equal(before, File.ReadAllBytes(calibrated));
     }
 
     [Fact]

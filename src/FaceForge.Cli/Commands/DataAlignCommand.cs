@@ -110,12 +110,12 @@ internal static class DataAlignCommand
                     ImageEncoder.Save(FaceAligner.Align(image, face.Landmarks!.Value, crop), file);
                     written++;
                 }, batch: 16, progress, cancel);
-                var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{s.Image}\t{s.Reason}")
-                    .Concat(dataset.SkippedFolders.Select(f => $"{f}\tno supported image directly in this identity folder (sub-folders are not read)"))
-                    .Concat(unread.Select(u => $"{Path.GetRelativePath(dataset.Root, u.Path)}\t{u.Reason}"));
-                File.WriteAllLines(Path.Combine(outDir, "skipped.txt"), list);
-                File.WriteAllLines(Path.Combine(outDir, "several-faces.txt"), severalFaces.OrderBy(s => s.Image, StringComparer.Ordinal)
-                    .Select(s => $"{s.Image}\t{s.Faces} faces, {(centre ? "the one nearest the centre" : "the largest")} taken"));
+                var list = skipped.OrderBy(s => s.Image, StringComparer.Ordinal).Select(s => $"{ListingField.Escape(s.Image)}\t{s.Reason}")
+                    .Concat(dataset.SkippedFolders.Select(f => $"{ListingField.Escape(f)}\tno supported image directly in this identity folder (sub-folders are not read)"))
+                    .Concat(unread.Select(u => $"{ListingField.Escape(Path.GetRelativePath(dataset.Root, u.Path))}\t{u.Reason}"));
+                AtomicFile.WriteAllText(Path.Combine(outDir, "skipped.txt"), string.Concat(list.Select(line => line + "\n")));
+                AtomicFile.WriteAllText(Path.Combine(outDir, "several-faces.txt"), string.Concat(severalFaces.OrderBy(s => s.Image, StringComparer.Ordinal)
+                    .Select(s => $"{ListingField.Escape(s.Image)}\t{s.Faces} faces, {(centre ? "the one nearest the centre" : "the largest")} taken\n")));
             }));
             int noFace = skipped.Count(s => s.Reason.StartsWith("no face found", StringComparison.Ordinal));
             var result = new

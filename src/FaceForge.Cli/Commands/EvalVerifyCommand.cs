@@ -23,7 +23,7 @@ internal static class EvalVerifyCommand
         var batch = new Option<int>("--batch-size", "--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var report = new Option<string?>("--report") { Description = "Write report.html with ROC and histogram PNGs to this folder." }.OutputFolder();
         var json = new Option<bool>("--json") { Description = "Print JSON: accuracy_mean, accuracy_std, threshold, tar_at_far, pairs." };
-        var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself." };
+        var calibrate = new Option<bool>("--calibrate") { Description = "Store the measured threshold and its flip mode in the model (used by faceforge verify): in --out, or else in the --model file itself. Needs at least 50 same-person and 50 different-person pairs." };
         var calibratedOut = new Option<string?>("--out") { Description = "With --calibrate: write the calibrated model here instead of rewriting --model." };
         var score = ModelInputs.ScoreOption();
         var force = new Option<bool>("--force") { Description = "With --calibrate --out: replace an existing file." };
@@ -60,6 +60,8 @@ internal static class EvalVerifyCommand
                 : VerificationProtocol.ForBin(VerificationBin.Read(Existing(binPath, "--bin")), binPath, embedder.Info.AlignmentTemplate, options)
                 : ForPairs(embedder, parse.GetValue(images) ?? throw new UserErrorException("--images is required without --bin."),
                     parse.GetValue(pairs) ?? throw new UserErrorException("--pairs is required without --bin."), parse.GetValue(landmarks), parse.GetValue(detector), parse.GetValue(noBrighten), options, progress);
+            if (parse.GetValue(calibrate))
+                RequireEnoughToCalibrate(protocol.Pairs.Count(p => p.IsSame), protocol.Pairs.Count(p => !p.IsSame), "in the selected folds");
             // A report folder that cannot be made (read-only) fails now, with the inputs checked, not after the embedding.
             if (parse.GetValue(report) is { } reportDir) Directory.CreateDirectory(reportDir);
             var outcome = progress.Run("embedding", protocol.Images.Count, "img", p => protocol.Run(embedder, load, p));
@@ -67,6 +69,7 @@ internal static class EvalVerifyCommand
             string? calibrated = null;
             if (parse.GetValue(calibrate))
             {
+                RequireEnoughToCalibrate(result.Pairs - result.ImpostorPairs, result.ImpostorPairs, "scored");
                 string source = parse.GetValue(model)!;
                 calibrated = parse.GetValue(calibratedOut) ?? source;
                 var (info, weights) = FaceForge.Models.ModelFile.Read(source);
@@ -81,6 +84,15 @@ internal static class EvalVerifyCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Pairs of each kind below which --calibrate refuses: the best threshold on a few dozen pairs moves with every pair.</summary>
+    internal const int MinimumCalibrationPairs = 50;
+
+    private static void RequireEnoughToCalibrate(int genuine, int impostor, string where)
+    {
+        if (genuine < MinimumCalibrationPairs || impostor < MinimumCalibrationPairs)
+            throw new UserErrorException($"--calibrate needs at least {MinimumCalibrationPairs} same-person and {MinimumCalibrationPairs} different-person pairs to fit a threshold faceforge verify can trust; {genuine} and {impostor} {where}. Give more pairs (more photos per person for --pairs auto); the model is unchanged.");
     }
 
     private static string Existing(string path, string option) =>

@@ -135,8 +135,8 @@ public sealed class ImageFolderIndex
     /// <summary>The scanning rules this index was built by (<see cref="CurrentVersion"/>; older caches are rebuilt).</summary>
     public int Version { get; init; }
 
-    /// <summary>Version 2 leaves hidden files and folders out; version 3 reads .jpe and .jfif.</summary>
-    internal const int CurrentVersion = 3;
+    /// <summary>Version 2 leaves hidden files and folders out; version 3 reads .jpe and .jfif; version 4 refuses a link to the root.</summary>
+    internal const int CurrentVersion = 4;
 
     /// <summary>A folder could not be listed (permission denied): such an index is not cached, since granting the permission does not change the folder's time.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -216,6 +216,15 @@ public sealed class ImageFolderIndex
                 index.Skipped.Add(name);
                 continue;
             }
+            // A link to the set's own folder (or one above it) would make an identity of the photos at the root, which
+            // are not an identity's (and are named as not read): an error naming it, or (skip_bad) skipped.
+            if (LinksToItsRoot(folder, root))
+            {
+                if (!skipEmpty)
+                    throw new InvalidDataException($"{folder}: a link to the data set's own folder or one above it, not an identity folder; remove it, or skip it (skip_bad).");
+                index.Skipped.Add(name);
+                continue;
+            }
             List<string> all;
             try
             {
@@ -255,6 +264,16 @@ public sealed class ImageFolderIndex
         if (index.Identities.Count == 0)
             throw new InvalidDataException($"{root}: no identity sub-folders with images found.");
         return index;
+    }
+
+    private static bool LinksToItsRoot(string folder, string root)
+    {
+        if (new DirectoryInfo(folder).LinkTarget is null || Directory.ResolveLinkTarget(folder, returnFinalTarget: true) is not { } target) return false;
+        string targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target.FullName));
+        // The root as given and, where it is itself a link, as it resolves: a link may name either.
+        var roots = new[] { root, Directory.ResolveLinkTarget(root, returnFinalTarget: true)?.FullName }.OfType<string>()
+            .Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r)));
+        return roots.Any(r => r == targetPath || r.StartsWith(Path.TrimEndingDirectorySeparator(targetPath) + Path.DirectorySeparatorChar, StringComparison.Ordinal) || targetPath == "/");
     }
 
     private static string CacheKey(string root) =>

@@ -53,7 +53,7 @@ public static class OccludedSetWriter
         AtomicFile.WriteAllText(Path.Combine(outDir, "label.txt"), LabelText(written.Select(w => (w.Name, w.Faces))));
         AtomicFile.WriteAllText(Path.Combine(outDir, "pseudo-labels.txt"),
             LabelText(labels.Images.Select(i => (i.Image, i.Faces.Select(f => (f.Box, f.Landmarks)).ToList()))));
-        AtomicFile.WriteAllText(Path.Combine(outDir, "skipped.txt"), string.Concat(labels.Skipped.Select(s => s + "\n")));
+        AtomicFile.WriteAllText(Path.Combine(outDir, "skipped.txt"), string.Concat(labels.Skipped.Select(s => ListingField.Escape(s) + "\n")));
         if (reference is not null)
             AtomicFile.WriteAllText(Path.Combine(outDir, "landmarks.txt"), string.Concat(written.Where(w => reference.ContainsKey(w.Name)).Select(w =>
                 w.Name + "\t" + string.Join('\t', reference[w.Name].ToFlat().Select(v => v.ToString("0.00", CultureInfo.InvariantCulture))) + "\n")));
