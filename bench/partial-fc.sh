@@ -8,7 +8,7 @@ dotnet build src/FaceForge.Cli -c Release -v q -nologo >&2
 ff=src/FaceForge.Cli/bin/Release/net10.0/faceforge
 run() { $ff bench partial-fc --batch-size 128 --steps "$steps" --json "$@" | tr -d '\n '; echo; }
 for c in 100000 1000000; do
-  run --classes $c --full
+  run --classes $c --method full
   for r in 1.0 0.3 0.1; do run --classes $c --rate $r; done
   run --classes $c --rate 0.1 --fc-dtype fp16
 done
