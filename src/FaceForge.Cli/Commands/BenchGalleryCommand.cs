@@ -18,7 +18,7 @@ internal static class BenchGalleryCommand
         var queries = new Option<int>("--queries") { Description = "Probes (each a noisy copy, cosine about 0.8, of a random gallery face).", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var precision = new Option<string>("--precision") { Description = "float32 or float16.", DefaultValueFactory = _ => "float32" };
         precision.AcceptOnlyFromAmong("float32", "float16");
-        var hnsw = new Option<bool>("--hnsw") { Description = "Also build the HNSW index and measure its recall@1 and speed-up.", DefaultValueFactory = _ => true };
+        var hnsw = new Option<bool>("--hnsw") { Description = "Also build the HNSW index and measure its recall@1 and speed-up (on unless --hnsw false).", DefaultValueFactory = _ => true };
         var enrollFaces = new Option<int>("--enroll-faces") { Description = "Faces enrolled into a temporary SQLite gallery for the enrolment rate (0 skips it).", DefaultValueFactory = _ => 100_000 }.AtLeast(0);
         var batch = new Option<int>("--batch") { Description = "Faces per enrolment transaction.", DefaultValueFactory = _ => 1000 }.AtLeast(1);
         var efSearch = new Option<int[]>("--ef-search") { Description = "HNSW search beams, each also the number of candidates re-ranked exactly; several (comma-separated) are measured on one built graph.", DefaultValueFactory = _ => [new GalleryOpenOptions().HnswExpansionSearch], CustomParser = ParseList };
