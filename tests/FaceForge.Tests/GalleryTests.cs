@@ -313,6 +313,62 @@ public class GalleryTests
         Assert.Equal("Ada", document.RootElement.GetProperty("subjects").EnumerateArray().Single(s => s.GetProperty("id").GetString() == "s3").GetProperty("metadata").GetProperty("name").GetString());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TwoGalleriesOnOneFileStayInStepThroughTheChangeLog(bool hnsw)
+    {
+        // A service and a 'gallery remove' in another process: a subject removed by one must stop matching in the other.
+        string path = NewPath();
+        const int dim = 24;
+        var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero, ForceHnsw = hnsw ? true : null };
+        using var first = FaceGallery.Create(path, Model(dim), open: open);
+        first.Enroll(Enumerable.Range(0, 20).Select(i => new GalleryFace($"s{i % 5}", SyntheticEmbeddings.Vector(4, i, dim))).ToList());
+        using var second = FaceGallery.Open(path, open);
+        Assert.Equal("s1", second.Identify(SyntheticEmbeddings.Vector(4, 1, dim), 1).Best!.Subject);
+
+        second.Remove("s1");
+        var answer = first.Identify(SyntheticEmbeddings.Vector(4, 1, dim), 5);
+        Assert.DoesNotContain("s1", answer.Matches.Select(m => m.Subject));
+        Assert.Equal(16, first.Count);
+        Assert.Null(first.Remove("s1"));
+
+        second.Enroll([new GalleryFace("newcomer", SyntheticEmbeddings.Vector(4, 100, dim))]);
+        Assert.Equal("newcomer", first.Identify(SyntheticEmbeddings.Vector(4, 100, dim), 1).Best!.Subject);
+        first.SetThreshold(0.5, 0.01);
+        Assert.Equal(0.5, second.Identify(SyntheticEmbeddings.Vector(4, 0, dim), 1).Threshold);
+        // Each one's own writes come back through the log and are not applied twice.
+        first.Enroll([new GalleryFace("late", SyntheticEmbeddings.Vector(4, 200, dim))]);
+        first.Refresh();
+        second.Refresh();
+        Assert.Equal((18, 18), (first.Count, second.Count));
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(first.FaceIds(), reopened.FaceIds());
+        Assert.Equal(second.FaceIds(), reopened.FaceIds());
+    }
+
+    [Fact]
+    public void AGalleryFileWithoutTheChangeLogGetsItWhenOpened()
+    {
+        string path = NewPath();
+        const int dim = 8;
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(6, 0, dim))]);
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP TABLE changes";
+            drop.ExecuteNonQuery();
+        }
+        var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero };
+        using var first = FaceGallery.Open(path, open);
+        using var second = FaceGallery.Open(path, open);
+        second.Enroll([new GalleryFace("bob", SyntheticEmbeddings.Vector(6, 1, dim))]);
+        Assert.Equal("bob", first.Identify(SyntheticEmbeddings.Vector(6, 1, dim), 1).Best!.Subject);
+        Assert.Equal(2, first.Count);
+    }
+
     [Fact]
     public void EnrollingAKnownSubjectAddsTemplatesAndRemoveDeletesThemAll()
     {

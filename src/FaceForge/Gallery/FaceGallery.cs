@@ -395,8 +395,8 @@ public sealed class FaceGallery : IDisposable
     }
 
     /// <summary>
-    /// Applies the changes other processes committed to a shared store (PostgreSQL) since this gallery last looked;
-    /// a no-op for a store of this process alone. <see cref="Identify"/> calls it at most every
+    /// Applies the changes other processes (or other <see cref="FaceGallery"/> objects) committed to the store (an SQLite
+    /// file or PostgreSQL) since this gallery last looked; a no-op for a store of this object alone (in memory). <see cref="Identify"/> calls it at most every
     /// <see cref="GalleryOpenOptions.RefreshInterval"/>.
     /// </summary>
     public void Refresh()

@@ -40,7 +40,7 @@ public sealed record GalleryOpenOptions
     /// <summary>How many HNSW candidates are re-ranked exactly per query (at least 4 x top-k). <value>64 by default.</value></summary>
     public int HnswCandidates { get; init; } = 64;
 
-    /// <summary>For a shared store (PostgreSQL): how often identification first applies other processes' changes. <value>1 s by default; zero checks before every probe.</value></summary>
+    /// <summary>How often identification first applies the changes other processes made to the store (SQLite file or PostgreSQL). <value>1 s by default; zero checks before every probe.</value></summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>

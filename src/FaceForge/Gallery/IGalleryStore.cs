@@ -3,7 +3,7 @@ namespace FaceForge.Gallery;
 /// <summary>
 /// Where a gallery's faces persist. Every write is one transaction: it commits whole or not at all, so a process
 /// killed mid-write leaves the store as it was before that write. <see cref="FaceGallery"/> keeps its in-memory
-/// index in step with the store; a store shared by several processes would add a change sequence to follow.
+/// index in step with the store; a store several processes write adds a change sequence to follow (<see cref="ISharedGalleryStore"/>).
 /// </summary>
 /// <remarks>Implementations are not thread-safe: <see cref="FaceGallery"/> serialises calls.</remarks>
 public interface IGalleryStore : IDisposable

@@ -1,7 +1,7 @@
 namespace FaceForge.Gallery;
 
 /// <summary>
-/// A store that several processes write (a database server). Every write also appends to a change log numbered by
+/// A store that several processes write (an SQLite file, a database server). Every write also appends to a change log numbered by
 /// a sequence that grows in commit order, so each process keeps its in-memory index in step by applying the changes
 /// after the last sequence number it saw.
 /// </summary>

@@ -7,10 +7,12 @@ namespace FaceForge.Gallery;
 /// <summary>
 /// A gallery in one SQLite file: tables meta (key/value: format, model, options, threshold), subjects and faces
 /// (vector as a little-endian float32 or float16 blob). Rollback journal with synchronous=FULL: a commit is on disk
-/// when it returns, and a write interrupted by a crash is rolled back by the next open.
+/// when it returns, and a write interrupted by a crash is rolled back by the next open. Several processes (a service
+/// and the `gallery` commands) may open one file: every write also appends to a change log (table changes), so each
+/// <see cref="FaceGallery"/> keeps its memory in step with the others' writes, as with PostgreSQL.
 /// </summary>
 /// <remarks>Not thread-safe (one connection); <see cref="FaceGallery"/> serialises calls.</remarks>
-public sealed class SqliteGalleryStore : IGalleryStore
+public sealed class SqliteGalleryStore : ISharedGalleryStore
 {
     /// <summary>The value of meta 'format' that marks a FaceForge gallery.</summary>
     public const string Format = "faceforge-gallery";
@@ -22,11 +24,17 @@ public sealed class SqliteGalleryStore : IGalleryStore
 
     private readonly SqliteConnection _connection;
 
-    private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header, string? created)
+    // False for a file written before the change log that this process cannot add it to (read-only): it then sees only its own writes.
+    private readonly bool _logged;
+
+    private const string ChangesTable = "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)";
+
+    private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header, string? created, bool logged)
     {
         Location = path;
         _connection = connection;
         Header = header;
+        _logged = logged;
         // Galleries without a creation stamp (none are written so) keep no graph file: it could not be told from another's.
         _graphFile = created is null ? null : new HnswGraphFile(path + ".hnsw", created, GraphMark, SetGraphMark);
     }
@@ -67,6 +75,9 @@ public sealed class SqliteGalleryStore : IGalleryStore
     /// <inheritdoc/>
     public GalleryHeader Header { get; private set; }
 
+    /// <inheritdoc/>
+    public long LoadedSequence { get; private set; }
+
     /// <summary>
     /// Creates a gallery file at <paramref name="path"/>. The file is written under a temporary name and renamed into
     /// place, so a failed creation never leaves a half-made gallery, and with <paramref name="overwrite"/> an existing
@@ -90,7 +101,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
                     CREATE TABLE faces (id INTEGER PRIMARY KEY AUTOINCREMENT, subject INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
                         vector BLOB NOT NULL, quality REAL, source TEXT);
                     CREATE INDEX faces_subject ON faces(subject);
-                    """);
+                    """ + ChangesTable, transaction);
                 var meta = header.ToMeta();
                 meta["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
                 foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
@@ -128,16 +139,9 @@ public sealed class SqliteGalleryStore : IGalleryStore
         var connection = Connect(path, SqliteOpenMode.ReadWrite, options);
         try
         {
-            var meta = Guard(path, () =>
-            {
-                var values = new Dictionary<string, string?>();
-                using var command = connection.CreateCommand();
-                command.CommandText = "SELECT key, value FROM meta";
-                using var reader = command.ExecuteReader();
-                while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
-                return values;
-            });
-            return new SqliteGalleryStore(path, connection, GalleryHeader.FromMeta(path, meta), meta.GetValueOrDefault("created_utc"));
+            var meta = ReadMeta(connection, path);
+            var header = GalleryHeader.FromMeta(path, meta);
+            return new SqliteGalleryStore(path, connection, header, meta.GetValueOrDefault("created_utc"), AddChangeLog(connection, path));
         }
         catch
         {
@@ -146,12 +150,98 @@ public sealed class SqliteGalleryStore : IGalleryStore
         }
     }
 
+    private static Dictionary<string, string?> ReadMeta(SqliteConnection connection, string path, SqliteTransaction? transaction = null) => Guard(path, () =>
+    {
+        var values = new Dictionary<string, string?>();
+        using var command = connection.CreateCommand();
+        if (transaction is not null) command.Transaction = transaction;
+        command.CommandText = "SELECT key, value FROM meta";
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) values[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        return values;
+    });
+
+    /// <summary>Whether the file has the change log, adding it to a file written before it where the file can be written.</summary>
+    private static bool AddChangeLog(SqliteConnection connection, string path)
+    {
+        bool Has()
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes'";
+            return (long)command.ExecuteScalar()! > 0;
+        }
+        if (Guard(path, Has)) return true;
+        try
+        {
+            return Guard(path, () =>
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                if (!Has()) Execute(connection, ChangesTable, transaction);
+                transaction.Commit();
+                return true;
+            });
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or LockedException or IOException)
+        {
+            return false; // a read-only or busy file still opens; it follows no other process's writes
+        }
+    }
+
     /// <inheritdoc/>
     public IEnumerable<StoredFace> ReadFaces()
     {
-        var model = Header.Model;
+        // One read transaction: the faces and the change sequence they are consistent with.
+        using var transaction = Guard(Location, () => _connection.BeginTransaction(deferred: true));
+        LoadedSequence = _logged ? Guard(Location, () => LastSequence(transaction)) : 0;
         using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id";
+        foreach (var face in ReadFaceRows(command)) yield return face;
+        transaction.Commit();
+    }
+
+    private long LastSequence(SqliteTransaction transaction)
+    {
+        using var command = Command(transaction, "SELECT COALESCE(MAX(seq), 0) FROM changes");
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <inheritdoc/>
+    public GalleryChanges ChangesSince(long sequence) => Guard(Location, () =>
+    {
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        var removed = new List<long>();
+        var faces = new List<StoredFace>();
+        long last = sequence;
+        if (_logged)
+        {
+            using (var changes = Command(transaction, "SELECT seq, face_id, added FROM changes WHERE seq > $seq ORDER BY seq", "$seq"))
+            {
+                using var reader = changes.With(sequence).ExecuteReader();
+                while (reader.Read())
+                {
+                    last = reader.GetInt64(0);
+                    if (reader.GetInt64(2) == 0) removed.Add(reader.GetInt64(1));
+                }
+            }
+            if (last > sequence)
+            {
+                // Faces added since and still there (one added and removed since is in neither memory nor the store).
+                using var command = Command(transaction, "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject "
+                    + "WHERE f.id IN (SELECT face_id FROM changes WHERE seq > $seq AND added = 1) ORDER BY f.id", "$seq");
+                command.Parameters[0].Value = sequence;
+                faces.AddRange(ReadFaceRows(command));
+            }
+        }
+        var meta = ReadMeta(_connection, Location, transaction);
+        Header = GalleryHeader.FromMeta(Location, meta);
+        transaction.Commit();
+        return new GalleryChanges(faces, removed, last, Header);
+    });
+
+    private IEnumerable<StoredFace> ReadFaceRows(SqliteCommand command)
+    {
+        var model = Header.Model;
         using var reader = Guard(Location, command.ExecuteReader);
         while (Guard(Location, reader.Read))
         {
@@ -187,6 +277,7 @@ public sealed class SqliteGalleryStore : IGalleryStore
             ids.Add((long)addFace.ExecuteScalar()!);
         }
         if (metadata is not null) foreach (var (name, values) in metadata) MergeMetadata(transaction, name, values);
+        Log(transaction, ids, added: true);
         return ids;
     });
 
@@ -213,8 +304,17 @@ public sealed class SqliteGalleryStore : IGalleryStore
             delete.With(subject).ExecuteNonQuery();
         using (var delete = Command(transaction, "DELETE FROM subjects WHERE name = $name", "$name"))
             if (delete.With(subject).ExecuteNonQuery() == 0) return null;
+        Log(transaction, ids, added: false);
         return (IReadOnlyList<long>?)ids;
     });
+
+    private void Log(SqliteTransaction transaction, List<long> ids, bool added)
+    {
+        if (!_logged || ids.Count == 0) return;
+        using var log = Command(transaction, "INSERT INTO changes(face_id, added) VALUES ($id, $added)", "$id", "$added");
+        log.Parameters[1].Value = added ? 1 : 0;
+        foreach (long id in ids) log.With(id).ExecuteNonQuery();
+    }
 
     /// <inheritdoc/>
     public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata) => Write(transaction => MergeMetadata(transaction, subject, metadata));
@@ -334,9 +434,10 @@ public sealed class SqliteGalleryStore : IGalleryStore
         command.ExecuteNonQuery();
     }
 
-    private static void Execute(SqliteConnection connection, string sql)
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
+        if (transaction is not null) command.Transaction = transaction;
         command.CommandText = sql;
         command.ExecuteNonQuery();
     }
