@@ -8,4 +8,6 @@ using var detector = TorchFaceDetector.OpenBuiltIn();
 using var embedder = new FaceModels(new TorchModelBackend()).OpenEmbedder(args[0]);
 var pipeline = new FacePipeline(detector, embedder);
 var result = pipeline.Verify(ImageDecoder.Decode(args[1]), ImageDecoder.Decode(args[2]));
-Console.WriteLine(result is null ? "no face found" : $"score {result.Score:0.000}, threshold {result.Threshold:0.000}: {(result.Same == true ? "same person" : "different people")}");
+Console.WriteLine(result is null ? "no face found"
+    : result.Same is not bool same ? $"score {result.Score:0.000}: no threshold (calibrate the model with faceforge eval verify --calibrate)"
+    : $"score {result.Score:0.000}, threshold {result.Threshold:0.000}: {(same ? "same person" : "different people")}");

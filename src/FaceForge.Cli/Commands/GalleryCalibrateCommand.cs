@@ -48,7 +48,7 @@ internal static class GalleryCalibrateCommand
                 progress.Warn($"no face found in {faceless.Count} of {paths.Count} images, not used", faceless);
             // A threshold is stored in the gallery: one fitted to fewer probes than the rate can resolve would let
             // strangers through (one probe "measures" any rate as 0 or 1).
-            int needed = (int)Math.Ceiling(1 / target - 1e-9);
+            int needed = FaceGallery.MinimumCalibrationProbes(target);
             if (probes.Count < needed)
                 throw new UserErrorException($"FPIR {target} cannot be measured on {probes.Count} unknown probe(s): it needs at least {needed} faces of people not in the gallery. Give more, a larger --target-fpir, or set --threshold T; the gallery's threshold is unchanged.");
             var calibration = opened.Calibrate(probes, target);

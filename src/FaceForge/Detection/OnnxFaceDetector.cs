@@ -18,6 +18,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
 {
     private static readonly int[] YuNetStrides = [8, 16, 32];
     private readonly InferenceSession _session;
+    private readonly Models.SessionGate _gate;
     private readonly DetectorOptions _options;
     private readonly string _input;
     private readonly bool _yunet, _retinaFace, _occlusion;
@@ -31,6 +32,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         _options.Validate();
         if (!File.Exists(path)) throw new FileNotFoundException($"Detector '{path}' does not exist.", path);
         _session = Models.OnnxModelFile.Open(path, Environment.ProcessorCount);
+        _gate = new Models.SessionGate("detector", path);
         _input = _session.InputMetadata.Keys.Single();
         var outputs = _session.OutputMetadata.Keys.ToHashSet();
         var info = Models.OnnxModelMetadata.Read(_session, path);
@@ -72,6 +74,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     /// <inheritdoc/>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
+        ArgumentNullException.ThrowIfNull(image);
         DetectorOptions.RequireDetectable(image.Width, image.Height);
         if (!_retinaFace) return NonMaximumSuppression.Apply(_yunet ? DetectYuNet(image) : DetectUltraLight(image), _options);
         // As TorchFaceDetector at scale 1, with its coarser second look for faces beyond the anchors' range.
@@ -93,6 +96,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         try
         {
             RetinaFaceDecoder.WriteInput(input, data.AsSpan(0, length));
+            using var use = _gate.Enter();
             using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data.AsMemory(0, length), [1, 3, h, w]))], ["loc", "conf", "landms"]);
             float[] Output(string name) => results.First(r => r.Name == name).AsEnumerable<float>().ToArray();
             float[] conf = Output("conf");
@@ -117,6 +121,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
         try
         {
             RetinaFaceDecoder.WriteInput(image, data.AsSpan(0, length));
+            using var use = _gate.Enter();
             using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, new DenseTensor<float>(data.AsMemory(0, length), [1, 3, image.Height, image.Width]))], ["occlusion"]);
             return results.First().AsEnumerable<float>().ToArray();
         }
@@ -143,6 +148,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
                 tensor[0, 1, y, x] = pixels[p + 1];
                 tensor[0, 2, y, x] = pixels[p];
             }
+        using var use = _gate.Enter();
         using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, tensor)]);
         float[] Output(string name) => results.First(r => r.Name == name).AsEnumerable<float>().ToArray();
         var faces = new List<DetectedFace>();
@@ -181,6 +187,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
                 int p = 3 * (y * _fixedWidth + x);
                 for (int ch = 0; ch < 3; ch++) tensor[0, ch, y, x] = (pixels[p + ch] - 127f) / 128f;
             }
+        using var use = _gate.Enter();
         using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, tensor)]);
         var scores = results.First(r => r.Name == "scores").AsTensor<float>();
         var boxes = results.First(r => r.Name == "boxes").AsTensor<float>();
@@ -197,5 +204,8 @@ public sealed class OnnxFaceDetector : IFaceDetector, IOcclusionPredictor
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_gate.Close()) _session.Dispose();
+    }
 }

@@ -13,7 +13,7 @@ namespace FaceForge.Embedding;
 /// </summary>
 public sealed record OnnxEmbedderOptions
 {
-    /// <summary>Alignment template name (e.g. "arcface-112"; see <see cref="AlignmentTemplate.All"/>).</summary>
+    /// <summary>Alignment template name (e.g. "arcface-112x112"; see <see cref="AlignmentTemplate.All"/>).</summary>
     public string? Template { get; init; }
 
     /// <summary>Pixel normalisation mean (InsightFace models: 127.5).</summary>
@@ -35,6 +35,7 @@ public sealed record OnnxEmbedderOptions
 public sealed class OnnxFaceEmbedder : IFaceEmbedder
 {
     private readonly InferenceSession _session;
+    private readonly Models.SessionGate _gate;
     private readonly string _input, _embedding;
     private readonly string? _logSigmaSq;
     private readonly bool _dynamicBatch;
@@ -46,6 +47,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     {
         options ??= new OnnxEmbedderOptions();
         _session = OnnxModelFile.Open(path, options.Threads);
+        _gate = new Models.SessionGate("embedder", path);
         try
         {
             if (_session.InputMetadata.Count != 1)
@@ -102,6 +104,9 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     /// <remarks>As <c>TorchFaceEmbedder</c>: with a flip test the magnitude is the mean of both copies' norms and the variances are averaged (Add) or set side by side and halved (Concatenate).</remarks>
     public FaceEmbedding[] EmbedFaces(IReadOnlyList<RgbImage> crops, FlipMode flip)
     {
+        ArgumentNullException.ThrowIfNull(crops);
+        if (!Enum.IsDefined(flip)) throw new ArgumentException($"Flip mode {(int)flip} is unknown.", nameof(flip));
+        for (int i = 0; i < crops.Count; i++) if (crops[i] is null) throw new ArgumentException($"crop {i} is null.", nameof(crops));
         if (crops.Count == 0) return [];
         int h = Info.InputHeight, w = Info.InputWidth, size = 3 * h * w, d = Info.EmbeddingSize;
         // Input tensors come from the shared pool: a batch is megabytes, and a service allocating them afresh per
@@ -188,6 +193,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
         }
         var tensor = new DenseTensor<float>(input, [count, 3, Info.InputHeight, Info.InputWidth]);
         var names = _logSigmaSq is null ? new[] { _embedding } : [_embedding, _logSigmaSq];
+        using var use = _gate.Enter();
         using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, tensor)], names);
         float[] Output(string name)
         {
@@ -223,5 +229,8 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_gate.Close()) _session.Dispose();
+    }
 }

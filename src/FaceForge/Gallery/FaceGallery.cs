@@ -28,6 +28,7 @@ public sealed class FaceGallery : IDisposable
     private readonly ReaderWriterLockSlim _lock = new();
     private readonly Lock _hnswLock = new();
     private HnswIndex? _hnsw;
+    private bool _disposed;
     private long _seen;
     private long _lastRefresh;
 
@@ -57,14 +58,22 @@ public sealed class FaceGallery : IDisposable
     {
         get
         {
-            _lock.EnterReadLock();
+            EnterRead();
             try { return _exact.Count; }
             finally { _lock.ExitReadLock(); }
         }
     }
 
     /// <summary>Faces in the HNSW graph, or null while it is not built (identification is exact, or nothing was searched yet: see <see cref="PrepareIndex"/>).</summary>
-    public long? HnswCount => _hnsw?.Count;
+    public long? HnswCount
+    {
+        get
+        {
+            EnterRead();
+            try { return _hnsw?.Count; }
+            finally { _lock.ExitReadLock(); }
+        }
+    }
 
     /// <summary>How the HNSW graph came to be: "built", "loaded" (saved beside the gallery file), "updated" (loaded, then faces enrolled or removed since were applied), or null while there is none.</summary>
     internal string? HnswSource { get; private set; }
@@ -83,9 +92,13 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="GalleryUnavailableException">A PostgreSQL server cannot be reached.</exception>
     public static FaceGallery Create(string location, GalleryModel model, GalleryOptions? options = null, bool overwrite = false, GalleryOpenOptions? open = null)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(location);
+        ArgumentNullException.ThrowIfNull(model);
         options ??= new GalleryOptions();
         if (options.Problem() is { } problem) throw new ArgumentException($"Gallery options: {problem}.", nameof(options));
-        if (model.EmbeddingSize < 1) throw new ArgumentException($"Embedding size {model.EmbeddingSize} is not positive.", nameof(model));
+        // Checked before anything is written: a gallery replaced by one whose model cannot be read back would be lost.
+        if (model.Problem() is { } modelProblem) throw new ArgumentException($"Gallery model: {modelProblem}; nothing was written.", nameof(model));
+        CheckOpenOptions(open);
         var header = new GalleryHeader(model, options, null, null);
         IGalleryStore store = PostgresGalleryStore.IsLocation(location)
             ? PostgresGalleryStore.Create(location, header, overwrite, open)
@@ -98,21 +111,32 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="InvalidDataException">Not a gallery, or a damaged record (named).</exception>
     /// <exception cref="LockedException">Another writer holds it past the lock timeout.</exception>
     /// <exception cref="GalleryUnavailableException">A PostgreSQL server cannot be reached.</exception>
-    public static FaceGallery Open(string location, GalleryOpenOptions? open = null) =>
-        Open(PostgresGalleryStore.IsLocation(location) ? PostgresGalleryStore.Open(location, open) : SqliteGalleryStore.Open(location, open), open);
+    public static FaceGallery Open(string location, GalleryOpenOptions? open = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(location);
+        CheckOpenOptions(open);
+        return Open(PostgresGalleryStore.IsLocation(location) ? PostgresGalleryStore.Open(location, open) : SqliteGalleryStore.Open(location, open), open);
+    }
 
     /// <summary>Opens a gallery on <paramref name="store"/> (which it then owns).</summary>
     public static FaceGallery Open(IGalleryStore store, GalleryOpenOptions? open = null)
     {
         try
         {
+            ArgumentNullException.ThrowIfNull(store);
+            CheckOpenOptions(open);
             return new FaceGallery(store, open ?? new GalleryOpenOptions());
         }
         catch
         {
-            store.Dispose();
+            store?.Dispose();
             throw;
         }
+    }
+
+    private static void CheckOpenOptions(GalleryOpenOptions? open)
+    {
+        if (open?.Problem() is { } problem) throw new ArgumentException($"Gallery open options: {problem}.", nameof(open));
     }
 
     /// <summary>
@@ -163,21 +187,22 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="LockedException">Another writer holds the store.</exception>
     public IReadOnlyList<long> Enroll(IReadOnlyList<GalleryFace> faces, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string?>>? metadata = null)
     {
+        ArgumentNullException.ThrowIfNull(faces);
         var normalised = new List<GalleryFace>(faces.Count);
         for (int i = 0; i < faces.Count; i++)
         {
-            var face = faces[i];
+            var face = faces[i] ?? throw new ArgumentException($"face {i} is null.", nameof(faces));
             string where = $"face {i}{(face.Source is null ? "" : $" ({face.Source})")}";
             if ((SubjectIdProblem(face.Subject) ?? NewSubjectIdProblem(face.Subject)) is { } problem) throw new ArgumentException($"{where}: {problem}", nameof(faces));
-            if (face.Vector.Length != Model.EmbeddingSize)
-                throw new ArgumentException($"{where}: a {face.Vector.Length}-d vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
-            float norm = TensorPrimitives.Norm(face.Vector);
-            if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"{where}: the vector is {(norm == 0 ? "zero" : "not finite")}.", nameof(faces));
-            normalised.Add(face with { Subject = CanonicalSubject(face.Subject), Vector = Unit(face.Vector, norm) });
+            if (face.Vector is null || face.Vector.Length != Model.EmbeddingSize)
+                throw new ArgumentException($"{where}: a {(face.Vector is null ? "null" : $"{face.Vector.Length}-d")} vector for a gallery of {Model.EmbeddingSize}-d embeddings.", nameof(faces));
+            var (unit, wrong) = Unit(face.Vector);
+            if (wrong is not null) throw new ArgumentException($"{where}: the vector is {wrong}.", nameof(faces));
+            normalised.Add(face with { Subject = CanonicalSubject(face.Subject), Vector = unit! });
         }
         if (normalised.Count == 0) return [];
         metadata = metadata?.ToDictionary(m => CanonicalSubject(m.Key), m => m.Value, StringComparer.Ordinal);
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             var ids = _store.AddFaces(normalised, metadata);
@@ -202,7 +227,7 @@ public sealed class FaceGallery : IDisposable
     internal string? NewSubjectIdProblem(string subject)
     {
         if (subject.Trim() == subject) return null;
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             if (_subjectIndex.ContainsKey(CanonicalSubject(subject))) return null;
@@ -222,7 +247,7 @@ public sealed class FaceGallery : IDisposable
     public bool AddSubject(string subject, IReadOnlyDictionary<string, string?>? metadata = null)
     {
         if ((SubjectIdProblem(subject) ?? NewSubjectIdProblem(subject)) is { } problem) throw new ArgumentException(problem, nameof(subject));
-        _lock.EnterWriteLock();
+        EnterWrite();
         try { return _store.AddSubject(CanonicalSubject(subject), metadata); }
         finally { _lock.ExitWriteLock(); }
     }
@@ -230,7 +255,7 @@ public sealed class FaceGallery : IDisposable
     /// <summary>How many faces <paramref name="subject"/> has in memory (0 when unknown): no store read.</summary>
     public int SubjectFaceCount(string subject)
     {
-        _lock.EnterReadLock();
+        EnterRead();
         try { return _subjectIndex.TryGetValue(CanonicalSubject(subject), out int index) ? _facesPerSubject.GetValueOrDefault(index) : 0; }
         finally { _lock.ExitReadLock(); }
     }
@@ -245,7 +270,7 @@ public sealed class FaceGallery : IDisposable
     {
         var unit = UnitProbe(vector, nameof(vector));
         string id = CanonicalSubject(subject);
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             if (!_subjectIndex.TryGetValue(id, out int index)) return null;
@@ -264,10 +289,10 @@ public sealed class FaceGallery : IDisposable
     /// <summary><paramref name="vector"/> (a probe, the argument <paramref name="name"/>) at unit length, checked against the gallery's embeddings.</summary>
     private float[] UnitProbe(float[] vector, string name)
     {
+        ArgumentNullException.ThrowIfNull(vector, name);
         if (vector.Length != Model.EmbeddingSize) throw new ArgumentException($"A {vector.Length}-d {name} for a gallery of {Model.EmbeddingSize}-d embeddings.", name);
-        float norm = TensorPrimitives.Norm(vector);
-        if (!float.IsFinite(norm) || norm == 0) throw new ArgumentException($"The {name} is zero or not finite.", name);
-        return Unit(vector, norm);
+        var (unit, wrong) = Unit(vector);
+        return wrong is null ? unit! : throw new ArgumentException($"The {name} is {wrong}.", name);
     }
 
     /// <summary>
@@ -276,7 +301,7 @@ public sealed class FaceGallery : IDisposable
     public (IReadOnlyList<(long Id, string Subject)> Faces, int Total) FacePage(int offset, int limit)
     {
         if (offset < 0 || limit < 0) throw new ArgumentException($"offset {offset} and limit {limit} must not be negative.");
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             int first = Math.Min(offset, _idsInOrder.Count), count = Math.Min(limit, _idsInOrder.Count - first);
@@ -289,7 +314,8 @@ public sealed class FaceGallery : IDisposable
     /// <summary>Removes a subject and all its templates; the number of faces removed (0 for a subject without faces), or null when no such subject.</summary>
     public int? Remove(string subject)
     {
-        _lock.EnterWriteLock();
+        ArgumentNullException.ThrowIfNull(subject);
+        EnterWrite();
         try
         {
             // As given too: a gallery written before ids were normalised may hold another form.
@@ -310,7 +336,7 @@ public sealed class FaceGallery : IDisposable
     /// <exception cref="KeyNotFoundException">No such subject.</exception>
     public void SetMetadata(string subject, IReadOnlyDictionary<string, string?> metadata)
     {
-        _lock.EnterWriteLock();
+        EnterWrite();
         try { _store.SetMetadata(CanonicalSubject(subject), metadata); }
         finally { _lock.ExitWriteLock(); }
     }
@@ -319,7 +345,7 @@ public sealed class FaceGallery : IDisposable
     public void SetThreshold(double? threshold, double? fpir = null)
     {
         if (threshold is double t && !(t >= -1 && t <= 1)) throw new ArgumentException($"Threshold {t} is not a cosine in [-1, 1].", nameof(threshold));
-        _lock.EnterWriteLock();
+        EnterWrite();
         try { _store.SetThreshold(threshold, fpir); }
         finally { _lock.ExitWriteLock(); }
     }
@@ -328,7 +354,7 @@ public sealed class FaceGallery : IDisposable
     /// Calibrates and records the threshold for <paramref name="targetFpir"/> from probes of people who are not
     /// enrolled (see <see cref="ThresholdCalibration.CalibrateThreshold"/>).
     /// </summary>
-    /// <exception cref="ArgumentException">The target is not a rate in (0, 1), or there are no probes.</exception>
+    /// <exception cref="ArgumentException">The target is not a rate in (0, 1), or fewer probes than <see cref="MinimumCalibrationProbes"/>.</exception>
     /// <exception cref="InvalidOperationException">The gallery is empty.</exception>
     public GalleryCalibration Calibrate(IEnumerable<float[]> nonMatedProbes, double targetFpir)
     {
@@ -336,12 +362,19 @@ public sealed class FaceGallery : IDisposable
         const string empty = "The gallery is empty: enrol subjects before calibrating.";
         if (Count == 0) throw new InvalidOperationException(empty);
         // Best is null only if another process emptied a shared gallery meanwhile.
-        var scores = nonMatedProbes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException(empty)).ToList();
-        if (scores.Count == 0) throw new ArgumentException("No unknown probes to calibrate on.", nameof(nonMatedProbes));
+        var probes = nonMatedProbes.ToList();
+        if (probes.Count == 0) throw new ArgumentException("No unknown probes to calibrate on.", nameof(nonMatedProbes));
+        // One probe "measures" any rate as 0 or 1: a threshold fitted to fewer probes than the rate can resolve would let strangers through.
+        if (probes.Count < MinimumCalibrationProbes(targetFpir))
+            throw new ArgumentException($"FPIR {targetFpir} cannot be measured on {probes.Count} unknown probe(s): it needs at least {MinimumCalibrationProbes(targetFpir)} faces of people not in the gallery; the threshold is unchanged.", nameof(nonMatedProbes));
+        var scores = probes.Select(p => Identify(p, 1).Best?.Score ?? throw new InvalidOperationException(empty)).ToList();
         double threshold = ThresholdCalibration.CalibrateThreshold(scores, targetFpir);
         SetThreshold(threshold, targetFpir);
         return new GalleryCalibration(threshold, targetFpir, scores.Count, ThresholdCalibration.Fpir(scores, threshold));
     }
+
+    /// <summary>The fewest unknown probes that can measure <paramref name="targetFpir"/>: 1 / FPIR.</summary>
+    public static int MinimumCalibrationProbes(double targetFpir) => (int)Math.Ceiling(1 / targetFpir - 1e-9);
 
     /// <summary>
     /// The <paramref name="topK"/> best subjects for <paramref name="probe"/>, each scored by its best template, and
@@ -354,9 +387,11 @@ public sealed class FaceGallery : IDisposable
         var unit = UnitProbe(probe, nameof(probe));
         if (_store is ISharedGalleryStore) RefreshIfDue();
         PrepareIndex();
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
+            // No more subjects than there are (a top-k of int.MaxValue must not size a list by it).
+            topK = Math.Min(topK, Math.Max(1, _facesPerSubject.Count));
             List<(int Row, float Score)> rows;
             if (_hnsw is { } hnsw)
             {
@@ -402,7 +437,7 @@ public sealed class FaceGallery : IDisposable
     public void Refresh()
     {
         if (_store is not ISharedGalleryStore shared) return;
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             var changes = shared.ChangesSince(_seen);
@@ -444,7 +479,7 @@ public sealed class FaceGallery : IDisposable
     public IReadOnlyList<GallerySubject> Subjects()
     {
         // The write lock: the store's one connection is not thread-safe, so every store call is serialised.
-        _lock.EnterWriteLock();
+        EnterWrite();
         try { return _store.Subjects(); }
         finally { _lock.ExitWriteLock(); }
     }
@@ -452,7 +487,7 @@ public sealed class FaceGallery : IDisposable
     /// <summary>One subject with its face count and metadata (one store read), or null when unknown.</summary>
     public GallerySubject? Subject(string id)
     {
-        _lock.EnterWriteLock();
+        EnterWrite();
         try { return _store.Subjects(CanonicalSubject(id)).SingleOrDefault() ?? (CanonicalSubject(id) == id ? null : _store.Subjects(id).SingleOrDefault()); }
         finally { _lock.ExitWriteLock(); }
     }
@@ -460,7 +495,7 @@ public sealed class FaceGallery : IDisposable
     /// <summary>The gallery's figures.</summary>
     public GalleryStats Stats()
     {
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             var header = _store.Header;
@@ -479,7 +514,7 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     public void Export(Stream output)
     {
-        _lock.EnterWriteLock(); // reads the store: serialised like every store call
+        EnterWrite(); // reads the store: serialised like every store call
         try
         {
             using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
@@ -535,7 +570,7 @@ public sealed class FaceGallery : IDisposable
     /// <summary>The ids of the faces in memory, for consistency checks against the store.</summary>
     internal IReadOnlyList<long> FaceIds()
     {
-        _lock.EnterReadLock();
+        EnterRead();
         try { return Enumerable.Range(0, _exact.Count).Select(_exact.FaceId).Order().ToList(); }
         finally { _lock.ExitReadLock(); }
     }
@@ -546,7 +581,7 @@ public sealed class FaceGallery : IDisposable
     /// <summary>Exact top-k rows bypassing HNSW (benchmarks and recall tests); face ids, best first.</summary>
     internal long[] ExactNearest(float[] unitProbe, int count)
     {
-        _lock.EnterReadLock();
+        EnterRead();
         try { return _exact.Search(unitProbe, count).Select(r => _exact.FaceId(r.Row)).ToArray(); }
         finally { _lock.ExitReadLock(); }
     }
@@ -554,18 +589,57 @@ public sealed class FaceGallery : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        _hnsw?.Dispose();
-        _hnsw = null;
-        _store.Dispose();
-        _lock.Dispose();
+        // Waits for calls in flight (an HNSW search freed under it would crash the process); later calls throw
+        // ObjectDisposedException. The lock itself is left to the collector: a thread may still be queued on it.
+        _lock.EnterWriteLock();
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _hnsw?.Dispose();
+            _hnsw = null;
+            _store.Dispose();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
     }
 
-    /// <summary>A unit-length copy; embeddings that are unit length already (to float precision) are kept bit for bit.</summary>
-    private static float[] Unit(float[] vector, float norm)
+    private void EnterRead()
     {
+        _lock.EnterReadLock();
+        if (!_disposed) return;
+        _lock.ExitReadLock();
+        throw new ObjectDisposedException(nameof(FaceGallery), $"The gallery {_store.Location} is closed (disposed).");
+    }
+
+    private void EnterWrite()
+    {
+        _lock.EnterWriteLock();
+        if (!_disposed) return;
+        _lock.ExitWriteLock();
+        throw new ObjectDisposedException(nameof(FaceGallery), $"The gallery {_store.Location} is closed (disposed).");
+    }
+
+    /// <summary>
+    /// A unit-length copy, or why there is none ("zero", "not finite"); embeddings that are unit length already (to
+    /// float precision) are kept bit for bit. A norm that float cannot hold (values near 1e-30 or 1e38) is taken in double.
+    /// </summary>
+    private static (float[]? Unit, string? Problem) Unit(float[] vector)
+    {
+        foreach (float v in vector) if (!float.IsFinite(v)) return (null, "not finite");
         var unit = (float[])vector.Clone();
-        if (Math.Abs(norm - 1) > 1e-6f) TensorPrimitives.Divide(vector, norm, unit);
-        return unit;
+        float norm = TensorPrimitives.Norm(vector);
+        if (float.IsNormal(norm))
+        {
+            if (Math.Abs(norm - 1) > 1e-6f) TensorPrimitives.Divide(vector, norm, unit);
+            return (unit, null);
+        }
+        double exact = Math.Sqrt(vector.Sum(v => (double)v * v));
+        if (exact == 0) return (null, "zero");
+        for (int i = 0; i < unit.Length; i++) unit[i] = (float)(vector[i] / exact);
+        return (unit, null);
     }
 
     private void AddToMemory(long id, string subject, float[] vector)
@@ -606,7 +680,7 @@ public sealed class FaceGallery : IDisposable
     public void PrepareIndex()
     {
         if (!HnswWanted || Volatile.Read(ref _hnsw) is not null) return;
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             if (HnswWanted && _hnsw is null) _hnsw = LoadOrBuildHnsw();

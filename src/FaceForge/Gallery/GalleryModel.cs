@@ -10,4 +10,14 @@ namespace FaceForge.Gallery;
 /// <param name="Template">The model's alignment template name.</param>
 /// <param name="ModelPath">The model file given at creation (absolute), reopened by enrolment and identification.</param>
 /// <param name="DetectorPath">The detector file given at creation (absolute), or null: inputs are then aligned crops.</param>
-public sealed record GalleryModel(string Fingerprint, string Architecture, int EmbeddingSize, string Template, string ModelPath, string? DetectorPath);
+public sealed record GalleryModel(string Fingerprint, string Architecture, int EmbeddingSize, string Template, string ModelPath, string? DetectorPath)
+{
+    /// <summary>What would make the recorded model unreadable (an empty field, a size below one), or null.</summary>
+    internal string? Problem() =>
+        EmbeddingSize < 1 ? $"embedding size {EmbeddingSize} is not positive"
+        : string.IsNullOrWhiteSpace(Fingerprint) ? "the fingerprint is empty"
+        : string.IsNullOrWhiteSpace(Architecture) ? "the architecture is empty"
+        : string.IsNullOrWhiteSpace(Template) ? "the template is empty"
+        : string.IsNullOrWhiteSpace(ModelPath) ? "the model path is empty"
+        : null;
+}

@@ -51,4 +51,15 @@ public sealed record GalleryOpenOptions
 
     /// <summary>Build the HNSW index whatever the gallery's size (tests and benchmarks); null follows <see cref="GalleryOptions.HnswAbove"/>.</summary>
     public bool? ForceHnsw { get; init; }
+
+    /// <summary>Why these settings cannot open a gallery, or null (checked at open, not at the first search).</summary>
+    public string? Problem() =>
+        LockTimeout < TimeSpan.Zero ? $"the lock timeout {LockTimeout} is negative"
+        : RefreshInterval < TimeSpan.Zero ? $"the refresh interval {RefreshInterval} is negative"
+        : HnswConnectivity is < 2 or > 2048 ? $"the HNSW connectivity must be 2-2048 (got {HnswConnectivity})"
+        : !Enum.IsDefined(HnswVectors) ? $"HNSW vectors {(int)HnswVectors} is unknown"
+        : HnswExpansionAdd < 1 ? $"the HNSW build beam must be at least 1 (got {HnswExpansionAdd})"
+        : HnswExpansionSearch < 1 ? $"the HNSW search beam must be at least 1 (got {HnswExpansionSearch})"
+        : HnswCandidates < 1 ? $"the HNSW candidates must be at least 1 (got {HnswCandidates})"
+        : null;
 }

@@ -87,6 +87,8 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     public static SqliteGalleryStore Create(string path, GalleryHeader header, bool overwrite, GalleryOpenOptions? options = null)
     {
         path = Path.GetFullPath(path);
+        if (Path.GetDirectoryName(path) is { } folder && !Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"'{path}': the folder {folder} does not exist; create it first.");
         if (File.Exists(path) && !overwrite) throw new IOException($"'{path}' already exists; a gallery is only replaced when asked to overwrite it.");
         string temporary = $"{path}.{Guid.NewGuid():N}.creating";
         try

@@ -45,6 +45,7 @@ public static class ImageDecoder
     /// <summary>Decodes an encoded image read from <paramref name="stream"/>.</summary>
     public static RgbImage Decode(Stream stream, string name = "stream")
     {
+        ArgumentNullException.ThrowIfNull(stream);
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
         return Decode(copy.ToArray(), name);

@@ -18,9 +18,11 @@ public sealed class RgbImage
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        if ((long)width * height * Channels > Array.MaxLength)
+            throw new ArgumentException($"A {width}x{height} RGB image needs {(long)width * height * Channels:N0} bytes, more than one .NET array holds ({Array.MaxLength:N0}).");
         Width = width;
         Height = height;
-        _pixels = new byte[checked(width * height * Channels)];
+        _pixels = new byte[width * height * Channels];
     }
 
     /// <summary>Wraps (does not copy) an RGB buffer of exactly width * height * 3 bytes.</summary>

@@ -10,7 +10,9 @@ internal static class OnnxModelFile
     /// <exception cref="InvalidDataException">ONNX Runtime cannot load it (its first message line is quoted).</exception>
     public static InferenceSession Open(string path, int threads = 0, bool optimize = true)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException(Directory.Exists(path) ? $"Model file '{path}' is a folder; give the model file." : $"Model file '{path}' does not exist.", path);
         try
         {
             using var options = new SessionOptions

@@ -45,13 +45,16 @@ public sealed class FaceModels(params IFaceModelBackend[] backends)
     public OwnedFacePipeline OpenPipeline(string detectorPath, string modelPath, DetectorOptions? options = null, FlipMode flip = FlipMode.Add)
     {
         var detector = OpenDetector(detectorPath, options);
+        IFaceEmbedder? embedder = null;
         try
         {
-            var embedder = OpenEmbedder(modelPath);
+            embedder = OpenEmbedder(modelPath);
             return new OwnedFacePipeline(new FacePipeline(detector, embedder, flip), detector, embedder);
         }
         catch
         {
+            // A detector without landmarks is refused after both are open: neither may stay open.
+            embedder?.Dispose();
             detector.Dispose();
             throw;
         }
@@ -59,7 +62,9 @@ public sealed class FaceModels(params IFaceModelBackend[] backends)
 
     private IFaceModelBackend For(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException(Directory.Exists(path) ? $"Model file '{path}' is a folder; give the model file." : $"Model file '{path}' does not exist.", path);
         return _backends.FirstOrDefault(b => b.CanOpen(path))
             ?? throw new InvalidDataException($"'{path}': no runtime here opens this file (FaceForge .ffm models need FaceForge.Training's libtorch backend; ONNX files end in .onnx).");
     }

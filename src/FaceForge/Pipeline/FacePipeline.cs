@@ -32,17 +32,26 @@ public sealed record FaceVerification(double Score, double? Threshold, bool? Sam
 /// </remarks>
 public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder, FlipMode flip = FlipMode.Add)
 {
+    private readonly IFaceEmbedder embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
+    private readonly FlipMode flip = Enum.IsDefined(flip) ? flip : throw new ArgumentException($"Flip mode {(int)flip} is unknown.", nameof(flip));
+
     /// <summary>The detector.</summary>
-    public IFaceDetector Detector { get; } = detector.HasLandmarks ? detector
+    public IFaceDetector Detector { get; } = (detector ?? throw new ArgumentNullException(nameof(detector))).HasLandmarks ? detector
         : throw new ArgumentException($"Detector '{detector.Name}' gives no landmarks; alignment needs a detector with five landmarks (RetinaFace, YuNet).", nameof(detector));
 
     /// <summary>Every face in <paramref name="image"/>, best detection first.</summary>
-    public IReadOnlyList<AnalysedFace> Analyse(RgbImage image) => AnalyseMany([image])[0];
+    public IReadOnlyList<AnalysedFace> Analyse(RgbImage image) => AnalyseMany([image ?? throw new ArgumentNullException(nameof(image))])[0];
 
-    /// <summary>Every face of every image: detection batched by the detector, all crops embedded in one call.</summary>
+    /// <summary>
+    /// Every face of every image: detection batched by the detector, all crops embedded in one call. Detections whose
+    /// landmarks no face could have (eyes less than a pixel apart, a point far outside the image: what a detector run
+    /// at a very low confidence threshold finds in noise) are left out, not aligned.
+    /// </summary>
     public IReadOnlyList<AnalysedFace>[] AnalyseMany(IReadOnlyList<RgbImage> images)
     {
-        var found = Detector.DetectMany(images);
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Any(image => image is null)) throw new ArgumentException($"image {images.Select((image, i) => (image, i)).First(x => x.image is null).i} is null.", nameof(images));
+        var found = Detector.DetectMany(images).Select((faces, i) => Alignable(faces, images[i])).ToList();
         var template = embedder.Info.AlignmentTemplate;
         var crops = images.SelectMany((image, i) => found[i].Select(f => AlignedImageSource.Prepare(image, f.Landmarks, template))).ToList();
         var vectors = crops.Count > 0 ? embedder.EmbedFaces(crops, flip) : [];
@@ -51,25 +60,33 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
     }
 
     /// <summary>The largest face of <paramref name="image"/>, or null when none is found.</summary>
-    public AnalysedFace? Largest(RgbImage image)
+    public AnalysedFace? Largest(RgbImage image) => Largest(image, flip);
+
+    private AnalysedFace? Largest(RgbImage image, FlipMode mode)
     {
-        var faces = Detector.Detect(image);
+        ArgumentNullException.ThrowIfNull(image);
+        var faces = Alignable(Detector.Detect(image), image);
         if (faces.Count == 0) return null;
         var face = faces.MaxBy(f => f.Box.Area)!;
-        return Describe(face, embedder.EmbedFaces([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], flip)[0]);
+        return Describe(face, embedder.EmbedFaces([AlignedImageSource.Prepare(image, face.Landmarks, embedder.Info.AlignmentTemplate)], mode)[0]);
     }
 
     /// <summary>
     /// Compares the largest face of each photo at <paramref name="threshold"/>, or else at the model's calibrated
-    /// threshold (<see cref="Models.ModelInfo.Threshold"/>); null when either photo has no face.
+    /// threshold (<see cref="Models.ModelInfo.Threshold"/>), with the embeddings of the flip mode it was measured with
+    /// (<see cref="Models.ModelInfo.ThresholdFlip"/>); null when either photo has no face.
     /// </summary>
     public FaceVerification? Verify(RgbImage a, RgbImage b, double? threshold = null)
     {
-        if (Largest(a) is not { } first || Largest(b) is not { } second) return null;
+        var mode = threshold is null && embedder.Info.Threshold is not null && Enum.TryParse<FlipMode>(embedder.Info.ThresholdFlip, out var calibrated) ? calibrated : flip;
+        if (Largest(a, mode) is not { } first || Largest(b, mode) is not { } second) return null;
         double score = Similarity.Cosine(first.Embedding, second.Embedding);
         double? t = threshold ?? embedder.Info.Threshold;
         return new FaceVerification(score, t, t is double value ? score > value : null, first, second);
     }
+
+    private static List<DetectedFace> Alignable(IReadOnlyList<DetectedFace> faces, RgbImage image) =>
+        faces.Where(f => f.Landmarks is { } m && Alignment.FaceAligner.Problem(m, image.Width, image.Height) is null).ToList();
 
     private static AnalysedFace Describe(DetectedFace face, FaceEmbedding embedding)
     {
