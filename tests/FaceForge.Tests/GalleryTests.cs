@@ -348,6 +348,39 @@ public class GalleryTests
     }
 
     [Fact]
+    public void AnOldFileOpenedWhileAnotherWriterHoldsItStillFollowsTheLogOnceItExists()
+    {
+        string path = NewPath();
+        const int dim = 8;
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(7, 0, dim))]);
+        using var holder = new SqliteConnection($"Data Source={path};Pooling=false");
+        holder.Open();
+        using (var drop = holder.CreateCommand())
+        {
+            drop.CommandText = "DROP TABLE changes";
+            drop.ExecuteNonQuery();
+        }
+        var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero, LockTimeout = TimeSpan.FromSeconds(1) };
+        FaceGallery first;
+        using (var hold = holder.BeginTransaction(deferred: false))
+        {
+            // Opened while another writer holds the file: it cannot add the log now.
+            first = FaceGallery.Open(path, open);
+            // ...and a probe meanwhile is answered from memory, not failed.
+            Assert.Equal("ada", first.Identify(SyntheticEmbeddings.Vector(7, 0, dim), 1).Best!.Subject);
+        }
+        using (first)
+        {
+            using var second = FaceGallery.Open(path, open);
+            Assert.Equal(1, first.Remove("ada"));
+            second.Enroll([new GalleryFace("bob", SyntheticEmbeddings.Vector(7, 1, dim))]);
+            Assert.Equal(["bob"], first.Identify(SyntheticEmbeddings.Vector(7, 0, dim), 5).Matches.Select(m => m.Subject));
+            Assert.Equal(["bob"], second.Identify(SyntheticEmbeddings.Vector(7, 0, dim), 5).Matches.Select(m => m.Subject));
+        }
+    }
+
+    [Fact]
     public void AGalleryFileWithoutTheChangeLogGetsItWhenOpened()
     {
         string path = NewPath();

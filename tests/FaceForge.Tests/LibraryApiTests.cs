@@ -45,6 +45,32 @@ public class LibraryApiTests
     private static FaceLandmarks Marks(float x, float y, float eyes) =>
         new(new Vector2(x, y), new Vector2(x + eyes, y), new Vector2(x + eyes / 2, y + eyes / 2), new Vector2(x + eyes / 10, y + eyes), new Vector2(x + eyes * 0.9f, y + eyes));
 
+    /// <summary>
+    /// The template's points mirrored left to right (labels kept), then moved the least that makes the best similarity
+    /// to the template exactly zero: points a mirrored or collapsed detection gives, which no alignment fits.
+    /// </summary>
+    private static FaceLandmarks ZeroScaleMirror()
+    {
+        var t = AlignmentTemplate.ArcFace112.Points.ToArray();
+        var mean = t.Aggregate(Vector2.Zero, (sum, q) => sum + q) / t.Length;
+        System.Numerics.Complex Centred(Vector2 v) => new(v.X - mean.X, v.Y - mean.Y);
+        var p = t.Select(q => new Vector2(2 * mean.X - q.X, q.Y)).ToArray();
+        System.Numerics.Complex c = 0;
+        double norm = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            c += System.Numerics.Complex.Conjugate(new System.Numerics.Complex(p[i].X, p[i].Y)) * Centred(t[i]);
+            norm += Centred(t[i]).Magnitude * Centred(t[i]).Magnitude;
+        }
+        var k = -c / norm;
+        for (int i = 0; i < 5; i++)
+        {
+            var e = System.Numerics.Complex.Conjugate(k) * Centred(t[i]);
+            p[i] += new Vector2((float)e.Real, (float)e.Imaginary);
+        }
+        return new FaceLandmarks(p[0], p[1], p[2], p[3], p[4]);
+    }
+
     [Fact]
     public void ReplacingAGalleryWithAnUnreadableModelLeavesTheOldOne()
     {
@@ -96,7 +122,10 @@ public class LibraryApiTests
         var good = new DetectedFace(new FaceBox(40, 20, 120, 110), 0.9f, Marks(60, 50, 35));
         var farOut = new DetectedFace(new FaceBox(0, 0, 10, 10), 0.03f, Marks(5000, 50, 35));
         var pinched = new DetectedFace(new FaceBox(0, 0, 10, 10), 0.02f, Marks(10, 10, 0.2f));
-        var pipeline = new FacePipeline(new FixedDetector([good, farOut, pinched]), new GreyEmbedder());
+        var mirrored = new DetectedFace(new FaceBox(40, 20, 120, 110), 0.04f, ZeroScaleMirror());
+        Assert.Null(FaceAligner.Problem(mirrored.Landmarks!.Value, 160, 120)); // passes the image test, fails the fit
+        Assert.NotNull(FaceAligner.Problem(mirrored.Landmarks!.Value, 160, 120, AlignmentTemplate.ArcFace112));
+        var pipeline = new FacePipeline(new FixedDetector([good, farOut, pinched, mirrored]), new GreyEmbedder());
         var faces = pipeline.AnalyseMany([image, image]);
         Assert.All(faces, found => Assert.Equal([good], found.Select(f => f.Face)));
         Assert.Same(good, pipeline.Largest(image)!.Face);

@@ -11,14 +11,11 @@ namespace FaceForge.Alignment;
 public static class FaceAligner
 {
     /// <summary>Returns a new aligned crop of <paramref name="image"/>.</summary>
-    /// <exception cref="ArgumentException">The landmarks cannot belong to a face in this image (see <see cref="Problem"/>).</exception>
+    /// <exception cref="ArgumentException">The landmarks cannot belong to a face in this image (see <see cref="Problem(FaceLandmarks, int, int, AlignmentTemplate)"/>).</exception>
     public static RgbImage Align(RgbImage image, FaceLandmarks landmarks, AlignmentTemplate template)
     {
-        if (Problem(landmarks, image.Width, image.Height) is { } problem) throw new ArgumentException(problem);
+        if (Problem(landmarks, image.Width, image.Height, template) is { } problem) throw new ArgumentException(problem);
         var transform = SimilarityTransform.Estimate(landmarks, template);
-        // Points in a mirrored or collapsed arrangement fit a similarity of (nearly) zero scale: no face to crop.
-        if (!(transform.Scale > 1e-4f) || !float.IsFinite(transform.Scale))
-            throw new ArgumentException($"the landmarks ({string.Join(", ", landmarks.ToArray().Select(p => $"{p.X:0.#} {p.Y:0.#}"))}) are not arranged as a face's (mirrored or collapsed): no alignment fits them");
         var crop = new RgbImage(template.Width, template.Height);
         Warp(image, transform, crop.Pixels, template.Width, template.Height);
         return crop;
@@ -43,6 +40,18 @@ public static class FaceAligner
             return Align(native, known.Points, template);
         }
         return ImageResizer.Resize(crop, template.Width, template.Height);
+    }
+
+    /// <summary>
+    /// Why <paramref name="landmarks"/> cannot be aligned to <paramref name="template"/>, or null: <see cref="Problem(FaceLandmarks, int, int)"/>,
+    /// or points in a mirrored or collapsed arrangement, which fit a similarity of (nearly) zero scale: no face to crop.
+    /// </summary>
+    public static string? Problem(FaceLandmarks landmarks, int width, int height, AlignmentTemplate template)
+    {
+        if (Problem(landmarks, width, height) is { } problem) return problem;
+        var transform = SimilarityTransform.Estimate(landmarks, template);
+        return transform.Scale > 1e-4f && float.IsFinite(transform.Scale) ? null
+            : $"the landmarks ({string.Join(", ", landmarks.ToArray().Select(p => $"{p.X:0.#} {p.Y:0.#}"))}) are not arranged as a face's (mirrored or collapsed): no alignment fits them";
     }
 
     /// <summary>

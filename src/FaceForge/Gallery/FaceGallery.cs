@@ -380,6 +380,11 @@ public sealed class FaceGallery : IDisposable
     /// The <paramref name="topK"/> best subjects for <paramref name="probe"/>, each scored by its best template, and
     /// whether the best one passes the gallery's threshold.
     /// </summary>
+    /// <remarks>
+    /// First applies other processes' changes to the store (at most every <see cref="GalleryOpenOptions.RefreshInterval"/>);
+    /// a store another writer holds past <see cref="GalleryOpenOptions.LockTimeout"/> delays the probe by that timeout,
+    /// and the probe is then answered from memory as it is.
+    /// </remarks>
     /// <exception cref="ArgumentException">The probe's length differs from the gallery's, or it is zero or not finite.</exception>
     public GalleryIdentification Identify(float[] probe, int topK = 5)
     {
@@ -466,13 +471,20 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     private void RefreshIfDue()
     {
-        if (_open.RefreshInterval <= TimeSpan.Zero)
+        try
         {
-            Refresh();
-            return;
+            if (_open.RefreshInterval <= TimeSpan.Zero)
+            {
+                Refresh();
+                return;
+            }
+            long last = Interlocked.Read(ref _lastRefresh), now = Environment.TickCount64;
+            if (now - last >= _open.RefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastRefresh, now, last) == last) Refresh();
         }
-        long last = Interlocked.Read(ref _lastRefresh), now = Environment.TickCount64;
-        if (now - last >= _open.RefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastRefresh, now, last) == last) Refresh();
+        catch (LockedException)
+        {
+            // Another writer holds the store past the lock timeout: this probe is answered from memory as it is, a later one refreshes.
+        }
     }
 
     /// <summary>Every subject with its face count and metadata, by id.</summary>

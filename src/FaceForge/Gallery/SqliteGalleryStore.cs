@@ -24,8 +24,9 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
 
     private readonly SqliteConnection _connection;
 
-    // False for a file written before the change log that this process cannot add it to (read-only): it then sees only its own writes.
-    private readonly bool _logged;
+    // False while a file written before the change log lacks it (it could not be added at open: read-only, or busy):
+    // the next write adds it in its own transaction, and each refresh looks for it (another process may have added it).
+    private bool _logged;
 
     private const string ChangesTable = "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)";
 
@@ -164,14 +165,17 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     });
 
     /// <summary>Whether the file has the change log, adding it to a file written before it where the file can be written.</summary>
+    private static bool HasChangeLog(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        if (transaction is not null) command.Transaction = transaction;
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes'";
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
     private static bool AddChangeLog(SqliteConnection connection, string path)
     {
-        bool Has()
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes'";
-            return (long)command.ExecuteScalar()! > 0;
-        }
+        bool Has() => HasChangeLog(connection);
         if (Guard(path, Has)) return true;
         try
         {
@@ -185,7 +189,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         }
         catch (Exception e) when (e is UnauthorizedAccessException or LockedException or IOException)
         {
-            return false; // a read-only or busy file still opens; it follows no other process's writes
+            return false; // a read-only or busy file still opens; the log is added by its next write or found by a refresh
         }
     }
 
@@ -215,6 +219,8 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         var removed = new List<long>();
         var faces = new List<StoredFace>();
         long last = sequence;
+        // A log added since this file was opened holds every change made after it was added: all are after this load.
+        if (!_logged && HasChangeLog(_connection, transaction)) _logged = true;
         if (_logged)
         {
             using (var changes = Command(transaction, "SELECT seq, face_id, added FROM changes WHERE seq > $seq ORDER BY seq", "$seq"))
@@ -412,9 +418,21 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     private T Write<T>(Func<SqliteTransaction, T> work) => Guard(Location, () =>
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        var result = work(transaction);
-        transaction.Commit();
-        return result;
+        bool adding = !_logged && !HasChangeLog(_connection, transaction);
+        if (adding) Execute(_connection, ChangesTable, transaction); // in this write's transaction: rolled back with it
+        bool wasLogged = _logged;
+        _logged = true;
+        try
+        {
+            var result = work(transaction);
+            transaction.Commit();
+            return result;
+        }
+        catch
+        {
+            if (adding) _logged = wasLogged;
+            throw;
+        }
     });
 
     private SqliteCommand Command(SqliteTransaction transaction, string sql, params string[] parameters)

@@ -44,8 +44,8 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
 
     /// <summary>
     /// Every face of every image: detection batched by the detector, all crops embedded in one call. Detections whose
-    /// landmarks no face could have (eyes less than a pixel apart, a point far outside the image: what a detector run
-    /// at a very low confidence threshold finds in noise) are left out, not aligned.
+    /// landmarks no face could have (eyes less than a pixel apart, a point far outside the image, a mirrored or
+    /// collapsed arrangement: what a detector run at a very low confidence threshold finds in noise) are left out, not aligned.
     /// </summary>
     public IReadOnlyList<AnalysedFace>[] AnalyseMany(IReadOnlyList<RgbImage> images)
     {
@@ -85,8 +85,8 @@ public sealed class FacePipeline(IFaceDetector detector, IFaceEmbedder embedder,
         return new FaceVerification(score, t, t is double value ? score > value : null, first, second);
     }
 
-    private static List<DetectedFace> Alignable(IReadOnlyList<DetectedFace> faces, RgbImage image) =>
-        faces.Where(f => f.Landmarks is { } m && Alignment.FaceAligner.Problem(m, image.Width, image.Height) is null).ToList();
+    private List<DetectedFace> Alignable(IReadOnlyList<DetectedFace> faces, RgbImage image) =>
+        faces.Where(f => f.Landmarks is { } m && Alignment.FaceAligner.Problem(m, image.Width, image.Height, embedder.Info.AlignmentTemplate) is null).ToList();
 
     private static AnalysedFace Describe(DetectedFace face, FaceEmbedding embedding)
     {
