@@ -16,6 +16,7 @@ namespace FaceForge.Tests;
 /// The layers and optimizers that replace TorchSharp's where its temporary Scalars could be freed mid-call
 /// (docs/reliability.md): the same arithmetic as TorchSharp's, and used everywhere FaceForge trains.
 /// </summary>
+[Collection(nameof(CollectorHammerCollection))]
 public class ScalarLifetimeTests
 {
     public static TheoryData<string> Optimizers => ["sgd", "sgd-nesterov", "adamw", "adam"];

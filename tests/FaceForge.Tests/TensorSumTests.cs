@@ -13,6 +13,7 @@ namespace FaceForge.Tests;
 /// with young collections about 30 times in 100,000); the networks' forward passes now add through
 /// <see cref="TensorSum"/>, whose Scalar is rooted.
 /// </summary>
+[Collection(nameof(CollectorHammerCollection))]
 public class TensorSumTests(ITestOutputHelper output)
 {
     /// <summary>Calls <paramref name="add"/> while another thread forces collections, <paramref name="calls"/> times (or until the first failure).</summary>
@@ -27,6 +28,11 @@ public class TensorSumTests(ITestOutputHelper output)
     internal static (int Failures, int Calls) Hammer(Action call, int calls, bool untilFirstFailure = false)
     {
         int failures = 0, done = 0;
+        // What earlier tests left for the finaliser (undisposed tensors of whole trainings) is cleared first: run late in
+        // the suite, each young collection below otherwise waited on that backlog, and these tests took minutes, not seconds.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
         // A count, not a duration: on a busy machine a fixed time gave too few calls to mean anything.
         using var stop = new CancellationTokenSource();
         var collector = new Thread(() =>

@@ -164,7 +164,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         return values;
     });
 
-    /// <summary>Whether the file has the change log, adding it to a file written before it where the file can be written.</summary>
+    /// <summary>Whether the file has the change log.</summary>
     private static bool HasChangeLog(SqliteConnection connection, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
@@ -173,6 +173,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         return (long)command.ExecuteScalar()! > 0;
     }
 
+    /// <summary>Whether the file has the change log, adding it to a file written before it where the file can be written now.</summary>
     private static bool AddChangeLog(SqliteConnection connection, string path)
     {
         bool Has() => HasChangeLog(connection);
