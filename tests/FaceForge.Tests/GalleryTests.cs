@@ -347,20 +347,27 @@ public class GalleryTests
         Assert.Equal(second.FaceIds(), reopened.FaceIds());
     }
 
+    /// <summary>A gallery holding "ada" (vector <paramref name="seed"/>, 0) as builds before the change log wrote it: no table changes.</summary>
+    private static string OldFormatGallery(int dim, int seed)
+    {
+        string path = NewPath();
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(seed, 0, dim))]);
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
+        connection.Open();
+        using var drop = connection.CreateCommand();
+        drop.CommandText = "DROP TABLE changes";
+        drop.ExecuteNonQuery();
+        return path;
+    }
+
     [Fact]
     public void AnOldFileOpenedWhileAnotherWriterHoldsItStillFollowsTheLogOnceItExists()
     {
-        string path = NewPath();
         const int dim = 8;
-        using (var gallery = FaceGallery.Create(path, Model(dim)))
-            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(7, 0, dim))]);
+        string path = OldFormatGallery(dim, 7);
         using var holder = new SqliteConnection($"Data Source={path};Pooling=false");
         holder.Open();
-        using (var drop = holder.CreateCommand())
-        {
-            drop.CommandText = "DROP TABLE changes";
-            drop.ExecuteNonQuery();
-        }
         var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero, LockTimeout = TimeSpan.FromSeconds(1) };
         FaceGallery first;
         using (var hold = holder.BeginTransaction(deferred: false))
@@ -383,17 +390,8 @@ public class GalleryTests
     [Fact]
     public void AGalleryFileWithoutTheChangeLogGetsItWhenOpened()
     {
-        string path = NewPath();
         const int dim = 8;
-        using (var gallery = FaceGallery.Create(path, Model(dim)))
-            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(6, 0, dim))]);
-        using (var connection = new SqliteConnection($"Data Source={path};Pooling=false"))
-        {
-            connection.Open();
-            using var drop = connection.CreateCommand();
-            drop.CommandText = "DROP TABLE changes";
-            drop.ExecuteNonQuery();
-        }
+        string path = OldFormatGallery(dim, 6);
         var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero };
         using var first = FaceGallery.Open(path, open);
         using var second = FaceGallery.Open(path, open);
