@@ -47,6 +47,28 @@ public class GalleryPostgresTests(SyntheticFolderFixture data, PostgresServer se
     }
 
     [PostgresFact]
+    public void AReaderWhoseChangeLogWasEmptiedByHandReadsEveryFace()
+    {
+        const int dim = 8;
+        string location = server.ConnectionString("log_emptied");
+        var shared = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero };
+        using var reader = FaceGallery.Create(location, Model(dim), open: shared);
+        reader.Enroll(Enumerable.Range(0, 6).Select(i => new GalleryFace($"s{i % 3}", SyntheticEmbeddings.Vector(3, i, dim))).ToList());
+        reader.Refresh(); // its own six adds come back through the log: it has now seen number 6
+        using var writer = FaceGallery.Open(location, shared);
+        using (var connection = new Npgsql.NpgsqlConnection(location))
+        {
+            connection.Open();
+            using var truncate = new Npgsql.NpgsqlCommand("TRUNCATE gallery_changes RESTART IDENTITY", connection);
+            truncate.ExecuteNonQuery();
+        }
+        // Logged under numbers 1-2, below the reader's 6: read incrementally, the removal would be missed for good.
+        Assert.Equal(2, writer.Remove("s0"));
+        Assert.DoesNotContain("s0", reader.Identify(SyntheticEmbeddings.Vector(3, 0, dim), 5).Matches.Select(m => m.Subject));
+        Assert.Equal(4, reader.Count);
+    }
+
+    [PostgresFact]
     public void MetadataLookupAndRemovalOfOneSubject()
     {
         const int dim = 8;

@@ -356,9 +356,86 @@ public class GalleryTests
         using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
         connection.Open();
         using var drop = connection.CreateCommand();
-        drop.CommandText = "DROP TABLE changes";
+        drop.CommandText = "DROP TABLE changes; DELETE FROM meta WHERE key = 'change_log'";
         drop.ExecuteNonQuery();
         return path;
+    }
+
+    private static void ExecuteOn(string path, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    [Fact]
+    public void AChangeLogDroppedByHandIsMadeAgainAndReadersThenReadEveryFace()
+    {
+        const int dim = 8;
+        string path = NewPath();
+        var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero };
+        using var reader = FaceGallery.Create(path, Model(dim), open: open);
+        reader.Enroll(Enumerable.Range(0, 6).Select(i => new GalleryFace($"s{i % 3}", SyntheticEmbeddings.Vector(9, i, dim))).ToList());
+        reader.Enroll([new GalleryFace("s3", SyntheticEmbeddings.Vector(9, 6, dim))]);
+        reader.Refresh(); // its own adds come back through the log: it has now seen number 7
+        using var writer = FaceGallery.Open(path, open);
+        ExecuteOn(path, "DROP TABLE changes");
+        // The writer's next write makes the log again (it failed with 'no such table' before), numbered from 1 anew...
+        Assert.Equal(2, writer.Remove("s0"));
+        // ...and its later writes take the new numbers past the reader's 7, so the numbers alone cannot tell the reader.
+        writer.Enroll(Enumerable.Range(0, 8).Select(i => new GalleryFace("s4", SyntheticEmbeddings.Vector(9, 10 + i, dim))).ToList());
+        var answer = reader.Identify(SyntheticEmbeddings.Vector(9, 0, dim), 5);
+        Assert.DoesNotContain("s0", answer.Matches.Select(m => m.Subject));
+        Assert.Equal("s4", reader.Identify(SyntheticEmbeddings.Vector(9, 12, dim), 1).Best!.Subject);
+        using var reopened = FaceGallery.Open(path);
+        Assert.Equal(reopened.FaceIds(), reader.FaceIds());
+        Assert.Equal(reopened.FaceIds(), writer.FaceIds());
+    }
+
+    [Theory]
+    [InlineData("DROP TABLE changes; CREATE VIEW changes AS SELECT 1 AS seq, 1 AS face_id, 1 AS added", "is a view, not a table")]
+    [InlineData("DROP TABLE changes; CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL)", "changed by hand")]
+    [InlineData("ALTER TABLE changes ADD COLUMN note TEXT NOT NULL DEFAULT 'x'; CREATE TRIGGER nope BEFORE INSERT ON changes BEGIN SELECT RAISE(ABORT, 'nope'); END", "changed by hand")]
+    public void AChangeLogAlteredByHandIsADamagedGalleryNotAnInternalError(string sql, string expected)
+    {
+        const int dim = 8;
+        string path = NewPath();
+        using (var gallery = FaceGallery.Create(path, Model(dim)))
+            gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(8, 0, dim)), new GalleryFace("bob", SyntheticEmbeddings.Vector(8, 1, dim))]);
+        ExecuteOn(path, sql);
+        // Raw SqliteExceptions before (the CLI's "internal error"); now the gallery's own error, naming the file.
+        var e = Record.Exception(() =>
+        {
+            using var gallery = FaceGallery.Open(path);
+            gallery.Remove("ada");
+        });
+        var invalid = Assert.IsType<InvalidDataException>(e);
+        Assert.Contains(path, invalid.Message);
+        Assert.Contains(expected, invalid.Message);
+    }
+
+    [Fact]
+    public void AStoreLockedPastTheTimeoutIsNotTriedAgainByEveryProbe()
+    {
+        const int dim = 8;
+        string path = NewPath();
+        var open = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero, LockTimeout = TimeSpan.FromSeconds(1) };
+        using var gallery = FaceGallery.Create(path, Model(dim), open: open);
+        gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(5, 0, dim))]);
+        using var holder = new SqliteConnection($"Data Source={path};Pooling=false");
+        holder.Open();
+        using (var exclusive = holder.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE";
+            exclusive.ExecuteNonQuery();
+        }
+        long before = gallery.RefreshAttempts;
+        // The first probe waits out the lock timeout and is answered from memory; the next ones do not wait again
+        // (each waited the timeout before, holding the gallery's lock, so a service answered nothing in the meantime).
+        for (int i = 0; i < 3; i++) Assert.Equal("ada", gallery.Identify(SyntheticEmbeddings.Vector(5, 0, dim), 1).Best!.Subject);
+        Assert.Equal(1, gallery.RefreshAttempts - before);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ internal static class GalleryEnrollSyntheticCommand
         {
             string path = parse.GetValue(gallery)!;
             int dim = parse.GetValue(dimensions), total = parse.GetValue(faces), size = parse.GetValue(batch), s = parse.GetValue(seed);
-            using var opened = File.Exists(path) ? FaceGallery.Open(path) : FaceGallery.Create(path, Model(dim));
+            using var opened = File.Exists(path) || Directory.Exists(path) ? FaceGallery.Open(path) : FaceGallery.Create(path, Model(dim));
             var writer = parse.InvocationConfiguration.Output;
             for (int start = opened.Count; start < total; start += size)
             {

@@ -31,6 +31,12 @@ public sealed class FaceGallery : IDisposable
     private bool _disposed;
     private long _seen;
     private long _lastRefresh;
+    private long _retryAfter;      // Environment.TickCount64 before which no refresh is tried (after the store was locked)
+    private long _lockedRefreshes; // refreshes in a row that found the store locked
+    private long _refreshAttempts;
+
+    /// <summary>Refreshes <see cref="Identify"/> has tried (for tests of the back-off).</summary>
+    internal long RefreshAttempts => Interlocked.Read(ref _refreshAttempts);
 
     private FaceGallery(IGalleryStore store, GalleryOpenOptions open)
     {
@@ -382,8 +388,9 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     /// <remarks>
     /// First applies other processes' changes to the store (at most every <see cref="GalleryOpenOptions.RefreshInterval"/>);
-    /// a store another writer holds past <see cref="GalleryOpenOptions.LockTimeout"/> delays the probe by that timeout,
-    /// and the probe is then answered from memory as it is.
+    /// a store another writer holds past <see cref="GalleryOpenOptions.LockTimeout"/> delays the probe by that timeout
+    /// (and other callers waiting on the gallery), and the probe is then answered from memory as it is; probes after it
+    /// are answered from memory at once for a pause (1 s, doubling with each locked try, at most a minute).
     /// </remarks>
     /// <exception cref="ArgumentException">The probe's length differs from the gallery's, or it is zero or not finite.</exception>
     public GalleryIdentification Identify(float[] probe, int topK = 5)
@@ -446,6 +453,12 @@ public sealed class FaceGallery : IDisposable
         try
         {
             var changes = shared.ChangesSince(_seen);
+            if (changes.Reset)
+            {
+                // Face ids are never reused (AUTOINCREMENT, BIGSERIAL): a face in memory and in the store is the same face.
+                var stored = changes.Added.Select(f => f.Id).ToHashSet();
+                foreach (long id in _idsInOrder.Where(id => !stored.Contains(id)).ToList()) RemoveFromMemory(id);
+            }
             foreach (long id in changes.Removed) RemoveFromMemory(id);
             foreach (var face in changes.Added)
             {
@@ -471,19 +484,31 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     private void RefreshIfDue()
     {
+        long now = Environment.TickCount64;
+        if (now < Interlocked.Read(ref _retryAfter)) return;
         try
         {
             if (_open.RefreshInterval <= TimeSpan.Zero)
             {
+                Interlocked.Increment(ref _refreshAttempts);
                 Refresh();
-                return;
             }
-            long last = Interlocked.Read(ref _lastRefresh), now = Environment.TickCount64;
-            if (now - last >= _open.RefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastRefresh, now, last) == last) Refresh();
+            else
+            {
+                long last = Interlocked.Read(ref _lastRefresh);
+                if (now - last < _open.RefreshInterval.TotalMilliseconds || Interlocked.CompareExchange(ref _lastRefresh, now, last) != last) return;
+                Interlocked.Increment(ref _refreshAttempts);
+                Refresh();
+            }
+            Interlocked.Exchange(ref _lockedRefreshes, 0);
         }
         catch (LockedException)
         {
-            // Another writer holds the store past the lock timeout: this probe is answered from memory as it is, a later one refreshes.
+            // Another writer holds the store past the lock timeout: this probe is answered from memory as it is. Later
+            // probes do not each wait the timeout again (holding the gallery's lock, so other callers too): the next
+            // try comes after a pause that doubles with each failed one, from one second up to a minute.
+            int failed = (int)Math.Min(Interlocked.Increment(ref _lockedRefreshes), 7);
+            Interlocked.Exchange(ref _retryAfter, Environment.TickCount64 + Math.Min(60_000, 1000L << (failed - 1)));
         }
     }
 

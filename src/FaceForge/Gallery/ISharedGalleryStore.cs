@@ -19,4 +19,8 @@ public interface ISharedGalleryStore : IGalleryStore
 /// <param name="Removed">Ids of faces removed.</param>
 /// <param name="Sequence">The last sequence number these changes include.</param>
 /// <param name="Header">The store's header now.</param>
-public sealed record GalleryChanges(IReadOnlyList<StoredFace> Added, IReadOnlyList<long> Removed, long Sequence, GalleryHeader Header);
+/// <param name="Reset">
+/// The log cannot say what changed since the sequence (it was dropped, made again, or numbers lower than the reader's):
+/// <paramref name="Added"/> then holds every face in the store, and a reader drops from memory every face not in it.
+/// </param>
+public sealed record GalleryChanges(IReadOnlyList<StoredFace> Added, IReadOnlyList<long> Removed, long Sequence, GalleryHeader Header, bool Reset = false);

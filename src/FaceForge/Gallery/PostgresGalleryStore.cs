@@ -163,6 +163,19 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         long last = sequence;
         var removed = new List<long>();
         var added = new List<long>();
+        using (var top = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction))
+        {
+            long newest = (long)top.ExecuteScalar()!;
+            if (newest < sequence)
+            {
+                // The log numbers below what this reader saw (emptied and its sequence restarted by hand): every face is read.
+                using var all = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ORDER BY f.id", _connection, transaction);
+                var every = ReadFaceRows(all).ToList();
+                Header = ReadHeader(_connection, Location, transaction);
+                transaction.Commit();
+                return new GalleryChanges(every, [], newest, Header, Reset: true);
+            }
+        }
         using (var changes = new NpgsqlCommand("SELECT seq, face_id, added FROM gallery_changes WHERE seq > $1 ORDER BY seq", _connection, transaction))
         {
             changes.Parameters.Add(new NpgsqlParameter { Value = sequence });

@@ -20,7 +20,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     /// <summary>The schema version this code writes and reads.</summary>
     public const int SchemaVersion = 1;
 
-    private const int SqliteBusy = 5, SqliteLocked = 6, SqliteReadOnly = 8, SqliteCorrupt = 11, SqliteFull = 13, SqliteCantOpen = 14, SqliteNotADatabase = 26;
+    private const int SqliteError = 1, SqliteConstraint = 19, SqliteBusy = 5, SqliteLocked = 6, SqliteReadOnly = 8, SqliteCorrupt = 11, SqliteFull = 13, SqliteCantOpen = 14, SqliteNotADatabase = 26;
 
     private readonly SqliteConnection _connection;
 
@@ -29,6 +29,22 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     private bool _logged;
 
     private const string ChangesTable = "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)";
+
+    // Meta key naming the change log: a new one each time the table is made, so a reader can tell a log dropped and
+    // made again (by hand, or by an older build's file copy) from its own, whose sequence numbers it can trust.
+    private const string ChangeLogKey = "change_log";
+
+    // The change log this store's reads are in step with (null: none, or one made before logs were named).
+    private string? _logId;
+
+    /// <summary>Makes the change log and names it, in <paramref name="transaction"/>; returns its name.</summary>
+    private static string MakeChangeLog(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        string id = Guid.NewGuid().ToString("N");
+        Execute(connection, ChangesTable, transaction);
+        SetMeta(connection, ChangeLogKey, id, transaction);
+        return id;
+    }
 
     private SqliteGalleryStore(string path, SqliteConnection connection, GalleryHeader header, string? created, bool logged)
     {
@@ -90,6 +106,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         path = Path.GetFullPath(path);
         if (Path.GetDirectoryName(path) is { } folder && !Directory.Exists(folder))
             throw new DirectoryNotFoundException($"'{path}': the folder {folder} does not exist; create it first.");
+        if (Directory.Exists(path)) throw new IOException($"'{path}' is a folder; give a file name for the gallery.");
         if (File.Exists(path) && !overwrite) throw new IOException($"'{path}' already exists; a gallery is only replaced when asked to overwrite it.");
         string temporary = $"{path}.{Guid.NewGuid():N}.creating";
         try
@@ -104,7 +121,8 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
                     CREATE TABLE faces (id INTEGER PRIMARY KEY AUTOINCREMENT, subject INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
                         vector BLOB NOT NULL, quality REAL, source TEXT);
                     CREATE INDEX faces_subject ON faces(subject);
-                    """ + ChangesTable, transaction);
+                    """, transaction);
+                MakeChangeLog(connection, transaction);
                 var meta = header.ToMeta();
                 meta["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
                 foreach (var (key, value) in meta) SetMeta(connection, key, value, transaction);
@@ -165,25 +183,31 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     });
 
     /// <summary>Whether the file has the change log.</summary>
-    private static bool HasChangeLog(SqliteConnection connection, SqliteTransaction? transaction = null)
+    /// <exception cref="InvalidDataException">Something else (a view, an index) is named like it.</exception>
+    private static bool HasChangeLog(SqliteConnection connection, string path, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
         if (transaction is not null) command.Transaction = transaction;
-        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes'";
-        return (long)command.ExecuteScalar()! > 0;
+        command.CommandText = "SELECT type FROM sqlite_master WHERE name = 'changes'";
+        return command.ExecuteScalar() switch
+        {
+            null => false,
+            "table" => true,
+            var type => throw new InvalidDataException($"{path}: a damaged FaceForge gallery: its change log 'changes' is a {type}, not a table (was the file edited by hand?)."),
+        };
     }
 
     /// <summary>Whether the file has the change log, adding it to a file written before it where the file can be written now.</summary>
     private static bool AddChangeLog(SqliteConnection connection, string path)
     {
-        bool Has() => HasChangeLog(connection);
+        bool Has() => HasChangeLog(connection, path);
         if (Guard(path, Has)) return true;
         try
         {
             return Guard(path, () =>
             {
                 using var transaction = connection.BeginTransaction(deferred: false);
-                if (!Has()) Execute(connection, ChangesTable, transaction);
+                if (!Has()) MakeChangeLog(connection, transaction);
                 transaction.Commit();
                 return true;
             });
@@ -200,6 +224,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         // One read transaction: the faces and the change sequence they are consistent with.
         using var transaction = Guard(Location, () => _connection.BeginTransaction(deferred: true));
         LoadedSequence = _logged ? Guard(Location, () => LastSequence(transaction)) : 0;
+        _logId = _logged ? Guard(Location, () => ReadMeta(_connection, Location, transaction).GetValueOrDefault(ChangeLogKey)) : null;
         using var command = _connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id";
@@ -220,9 +245,27 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         var removed = new List<long>();
         var faces = new List<StoredFace>();
         long last = sequence;
-        // A log added since this file was opened holds every change made after it was added: all are after this load.
-        if (!_logged && HasChangeLog(_connection, transaction)) _logged = true;
-        if (_logged)
+        bool hasLog = HasChangeLog(_connection, Location, transaction);
+        var meta = ReadMeta(_connection, Location, transaction);
+        string? logId = meta.GetValueOrDefault(ChangeLogKey);
+        bool reset = false;
+        if (!_logged && hasLog)
+        {
+            // A log added since this file was opened holds every change made after it was added: all are after this load.
+            _logged = true;
+            _logId = logId;
+        }
+        else if (_logged && (!hasLog || logId != _logId || LastSequence(transaction) < sequence))
+        {
+            // The log this reader followed is gone, or was made again: what changed since is unknown, so every face is read.
+            reset = true;
+            _logged = hasLog;
+            _logId = hasLog ? logId : null;
+            last = hasLog ? LastSequence(transaction) : 0;
+            using var all = Command(transaction, "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id");
+            faces.AddRange(ReadFaceRows(all));
+        }
+        if (_logged && !reset)
         {
             using (var changes = Command(transaction, "SELECT seq, face_id, added FROM changes WHERE seq > $seq ORDER BY seq", "$seq"))
             {
@@ -242,10 +285,9 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
                 faces.AddRange(ReadFaceRows(command));
             }
         }
-        var meta = ReadMeta(_connection, Location, transaction);
         Header = GalleryHeader.FromMeta(Location, meta);
         transaction.Commit();
-        return new GalleryChanges(faces, removed, last, Header);
+        return new GalleryChanges(faces, removed, last, Header, reset);
     });
 
     private IEnumerable<StoredFace> ReadFaceRows(SqliteCommand command)
@@ -419,9 +461,17 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     private T Write<T>(Func<SqliteTransaction, T> work) => Guard(Location, () =>
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        bool adding = !_logged && !HasChangeLog(_connection, transaction);
-        if (adding) Execute(_connection, ChangesTable, transaction); // in this write's transaction: rolled back with it
+        // Looked for on every write, not only while this store knows none: a log dropped by hand is made again here.
+        bool adding = !HasChangeLog(_connection, Location, transaction);
         bool wasLogged = _logged;
+        string? wasId = _logId;
+        if (adding)
+        {
+            string id = MakeChangeLog(_connection, transaction); // in this write's transaction: rolled back with it
+            // A file without a log until now: this reader's sequence 0 is in step with the new log. A log that vanished
+            // under a reader stays unknown to it, so its next refresh reads every face.
+            if (!_logged) _logId = id;
+        }
         _logged = true;
         try
         {
@@ -431,7 +481,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         }
         catch
         {
-            if (adding) _logged = wasLogged;
+            (_logged, _logId) = (wasLogged, wasId);
             throw;
         }
     });
@@ -496,9 +546,11 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         {
             throw new InvalidDataException($"{path}: not a FaceForge gallery (not a readable SQLite database: {e.Message.TrimEnd('.')}).", e);
         }
-        catch (SqliteException e) when (e.Message.Contains("no such table", StringComparison.Ordinal) || e.Message.Contains("no such column", StringComparison.Ordinal))
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteError or SqliteConstraint)
         {
-            throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery ({e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).TrimEnd('.')}).", e);
+            // FaceForge's statements are fixed: one that fails on the schema (no such table or column, a view in a table's
+            // place, a constraint or trigger it never made) means tables that are not, or no longer, as a gallery has them.
+            throw new InvalidDataException($"{path}: an SQLite database but not a FaceForge gallery, or one whose tables were changed by hand ({e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).TrimEnd('.')}).", e);
         }
     }
 
