@@ -47,10 +47,15 @@ public class GalleryPostgresTests(SyntheticFolderFixture data, PostgresServer se
     }
 
     [PostgresFact]
-    public void AReaderWhoseChangeLogWasEmptiedByHandReadsEveryFace()
+    public void AReaderWhoseChangeLogWasEmptiedByHandReadsEveryFace() => EmptyTheLogUnderAReader(refilledPastTheReader: false);
+
+    [PostgresFact]
+    public void AReaderWhoseChangeLogWasEmptiedAndRefilledPastItsNumberReadsEveryFace() => EmptyTheLogUnderAReader(refilledPastTheReader: true);
+
+    private void EmptyTheLogUnderAReader(bool refilledPastTheReader)
     {
         const int dim = 8;
-        string location = server.ConnectionString("log_emptied");
+        string location = server.ConnectionString(refilledPastTheReader ? "log_refilled" : "log_emptied");
         var shared = new GalleryOpenOptions { RefreshInterval = TimeSpan.Zero };
         using var reader = FaceGallery.Create(location, Model(dim), open: shared);
         reader.Enroll(Enumerable.Range(0, 6).Select(i => new GalleryFace($"s{i % 3}", SyntheticEmbeddings.Vector(3, i, dim))).ToList());
@@ -64,8 +69,10 @@ public class GalleryPostgresTests(SyntheticFolderFixture data, PostgresServer se
         }
         // Logged under numbers 1-2, below the reader's 6: read incrementally, the removal would be missed for good.
         Assert.Equal(2, writer.Remove("s0"));
+        // Numbers past the reader's 6 again: only the row at its number (another one now) tells it.
+        if (refilledPastTheReader) writer.Enroll(Enumerable.Range(0, 8).Select(i => new GalleryFace("s4", SyntheticEmbeddings.Vector(3, 10 + i, dim))).ToList());
         Assert.DoesNotContain("s0", reader.Identify(SyntheticEmbeddings.Vector(3, 0, dim), 5).Matches.Select(m => m.Subject));
-        Assert.Equal(4, reader.Count);
+        Assert.Equal(refilledPastTheReader ? 12 : 4, reader.Count);
     }
 
     [PostgresFact]

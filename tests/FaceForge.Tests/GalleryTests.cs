@@ -370,8 +370,11 @@ public class GalleryTests
         command.ExecuteNonQuery();
     }
 
-    [Fact]
-    public void AChangeLogDroppedByHandIsMadeAgainAndReadersThenReadEveryFace()
+    [Theory]
+    [InlineData("DROP TABLE changes")]
+    // Made again by hand as FaceForge makes it: the log keeps its name (meta change_log) but numbers from 1 anew.
+    [InlineData("DROP TABLE changes; CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)")]
+    public void AChangeLogDroppedByHandIsMadeAgainAndReadersThenReadEveryFace(string sql)
     {
         const int dim = 8;
         string path = NewPath();
@@ -381,8 +384,8 @@ public class GalleryTests
         reader.Enroll([new GalleryFace("s3", SyntheticEmbeddings.Vector(9, 6, dim))]);
         reader.Refresh(); // its own adds come back through the log: it has now seen number 7
         using var writer = FaceGallery.Open(path, open);
-        ExecuteOn(path, "DROP TABLE changes");
-        // The writer's next write makes the log again (it failed with 'no such table' before), numbered from 1 anew...
+        ExecuteOn(path, sql);
+        // The writer's next write makes the log again if it is gone (it failed with 'no such table' before), numbered from 1 anew...
         Assert.Equal(2, writer.Remove("s0"));
         // ...and its later writes take the new numbers past the reader's 7, so the numbers alone cannot tell the reader.
         writer.Enroll(Enumerable.Range(0, 8).Select(i => new GalleryFace("s4", SyntheticEmbeddings.Vector(9, 10 + i, dim))).ToList());

@@ -33,6 +33,19 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     /// <inheritdoc/>
     public long LoadedSequence { get; private set; }
 
+    // The log's row at the sequence this store last read up to: a log emptied by hand and refilled since has, at that
+    // number, another row (or none).
+    private (long Sequence, long FaceId, bool Added)? _lastRow;
+
+    private (long, long, bool)? RowAt(long sequence, NpgsqlTransaction transaction)
+    {
+        if (sequence <= 0) return null;
+        using var command = new NpgsqlCommand("SELECT face_id, added FROM gallery_changes WHERE seq = $1", _connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = sequence });
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (sequence, reader.GetInt64(0), reader.GetBoolean(1)) : null;
+    }
+
     /// <summary>Whether <paramref name="location"/> names a PostgreSQL gallery: a postgres:// or postgresql:// URI, or an Npgsql connection string (Host=…).</summary>
     public static bool IsLocation(string location) =>
         location.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || location.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
@@ -151,6 +164,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         using var transaction = Guard(Location, () => _connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead));
         using (var sequence = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction))
             LoadedSequence = Guard(Location, () => (long)sequence.ExecuteScalar()!);
+        _lastRow = Guard(Location, () => RowAt(LoadedSequence, transaction));
         using var command = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ORDER BY f.id", _connection, transaction);
         foreach (var face in ReadFaceRows(command)) yield return face;
         transaction.Commit();
@@ -166,11 +180,13 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         using (var top = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction))
         {
             long newest = (long)top.ExecuteScalar()!;
-            if (newest < sequence)
+            if (newest < sequence || (sequence > 0 && _lastRow is { } known && known.Sequence == sequence && RowAt(sequence, transaction) != known))
             {
-                // The log numbers below what this reader saw (emptied and its sequence restarted by hand): every face is read.
+                // The log numbers below what this reader saw, or holds another row at its number (emptied and its
+                // sequence restarted by hand): what changed since is unknown, so every face is read.
                 using var all = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ORDER BY f.id", _connection, transaction);
                 var every = ReadFaceRows(all).ToList();
+                _lastRow = RowAt(newest, transaction);
                 Header = ReadHeader(_connection, Location, transaction);
                 transaction.Commit();
                 return new GalleryChanges(every, [], newest, Header, Reset: true);
@@ -193,6 +209,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
             command.Parameters.Add(new NpgsqlParameter { Value = added.ToArray() });
             faces.AddRange(ReadFaceRows(command));
         }
+        _lastRow = RowAt(last, transaction);
         Header = ReadHeader(_connection, Location, transaction);
         transaction.Commit();
         return new GalleryChanges(faces, removed, last, Header);

@@ -37,6 +37,18 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     // The change log this store's reads are in step with (null: none, or one made before logs were named).
     private string? _logId;
 
+    // The log's row at the sequence this store last read up to (face id, added), or null: a table dropped and made
+    // again by hand keeps the log's name, but not, at that number, the same row.
+    private (long Sequence, long FaceId, long Added)? _lastRow;
+
+    private (long, long, long)? RowAt(long sequence, SqliteTransaction transaction)
+    {
+        if (sequence <= 0) return null;
+        using var command = Command(transaction, "SELECT face_id, added FROM changes WHERE seq = $seq", "$seq");
+        using var reader = command.With(sequence).ExecuteReader();
+        return reader.Read() ? (sequence, reader.GetInt64(0), reader.GetInt64(1)) : null;
+    }
+
     /// <summary>Makes the change log and names it, in <paramref name="transaction"/>; returns its name.</summary>
     private static string MakeChangeLog(SqliteConnection connection, SqliteTransaction transaction)
     {
@@ -193,7 +205,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         {
             null => false,
             "table" => true,
-            var type => throw new InvalidDataException($"{path}: a damaged FaceForge gallery: its change log 'changes' is a {type}, not a table (was the file edited by hand?)."),
+            var type => throw new InvalidDataException($"{path}: a damaged FaceForge gallery: its change log 'changes' is {(type is "index" ? "an" : "a")} {type}, not a table (was the file edited by hand?)."),
         };
     }
 
@@ -225,6 +237,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         using var transaction = Guard(Location, () => _connection.BeginTransaction(deferred: true));
         LoadedSequence = _logged ? Guard(Location, () => LastSequence(transaction)) : 0;
         _logId = _logged ? Guard(Location, () => ReadMeta(_connection, Location, transaction).GetValueOrDefault(ChangeLogKey)) : null;
+        _lastRow = _logged ? Guard(Location, () => RowAt(LoadedSequence, transaction)) : null;
         using var command = _connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id";
@@ -255,7 +268,8 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
             _logged = true;
             _logId = logId;
         }
-        else if (_logged && (!hasLog || logId != _logId || LastSequence(transaction) < sequence))
+        else if (_logged && (!hasLog || logId != _logId || LastSequence(transaction) < sequence
+                             || (sequence > 0 && _lastRow is { } known && known.Sequence == sequence && RowAt(sequence, transaction) != known)))
         {
             // The log this reader followed is gone, or was made again: what changed since is unknown, so every face is read.
             reset = true;
@@ -285,6 +299,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
                 faces.AddRange(ReadFaceRows(command));
             }
         }
+        if (_logged) _lastRow = RowAt(last, transaction);
         Header = GalleryHeader.FromMeta(Location, meta);
         transaction.Commit();
         return new GalleryChanges(faces, removed, last, Header, reset);
