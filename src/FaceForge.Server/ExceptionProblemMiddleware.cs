@@ -45,6 +45,13 @@ internal sealed class ExceptionProblemMiddleware(RequestDelegate next, ILogger<E
             log.LogError("gallery storage not writable: {Message}", e.Message);
             await ProblemResponse.WriteAsync(context, 503, "Gallery not writable", "the gallery's storage cannot be written now (read-only or no permission); nothing of this request was written.", retryAfterSeconds: 30);
         }
+        catch (InvalidDataException e)
+        {
+            // Uploads are checked where they are read (400); what reaches here is data the service keeps, such as a
+            // gallery whose tables were changed by hand under it. The path stays in the log, not in the answer.
+            log.LogError("stored data damaged on {Method} {Path} (trace {Trace}): {Message}", context.Request.Method, context.Request.Path, context.TraceIdentifier, e.Message);
+            await ProblemResponse.WriteAsync(context, 500, "Stored data damaged", $"data the service keeps (its gallery, for instance) is damaged or was changed by hand; the log names it under trace id {context.TraceIdentifier}.");
+        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away: nobody is left to answer.

@@ -84,9 +84,16 @@ public class ServeHostTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     [InlineData("Read-only file system : '/srv/g.gallery'", 503)]
     [InlineData(null, 503)]
     [InlineData("disk I/O error", 500)]
+    [InlineData("damaged", 500)]
     public async Task StorageFaultsAnswerWithTheirStatusAndNoServerPath(string? io, int status)
     {
-        Exception fault = io is null ? new UnauthorizedAccessException("/srv/g.gallery: cannot be written") : new IOException(io);
+        Exception fault = io switch
+        {
+            null => new UnauthorizedAccessException("/srv/g.gallery: cannot be written"),
+            // A gallery whose change log was made a view under the service (was "Internal error", no cause).
+            "damaged" => new InvalidDataException("/srv/g.gallery: a damaged FaceForge gallery: its change log 'changes' is a view, not a table"),
+            _ => new IOException(io),
+        };
         var middleware = new ExceptionProblemMiddleware(_ => throw fault, Microsoft.Extensions.Logging.Abstractions.NullLogger<ExceptionProblemMiddleware>.Instance);
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         context.Response.Body = new MemoryStream();
@@ -95,5 +102,6 @@ public class ServeHostTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         string body = System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
         Assert.Contains($"\"status\":{status}", body.Replace(" ", ""));
         Assert.DoesNotContain("/srv", body);
+        if (io == "damaged") Assert.Contains("changed by hand", body);
     }
 }
