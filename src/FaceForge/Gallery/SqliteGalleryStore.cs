@@ -31,7 +31,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     private const string ChangesTable = "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)";
 
     // Meta key naming the change log: a new one each time the table is made, so a reader can tell a log dropped and
-    // made again (by hand, or by an older build's file copy) from its own, whose sequence numbers it can trust.
+    // made again (by hand) from its own, whose sequence numbers it can trust.
     private const string ChangeLogKey = "change_log";
 
     // The change log this store's reads are in step with (null: none, or one made before logs were named).
