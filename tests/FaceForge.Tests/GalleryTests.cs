@@ -353,11 +353,7 @@ public class GalleryTests
         string path = NewPath();
         using (var gallery = FaceGallery.Create(path, Model(dim)))
             gallery.Enroll([new GalleryFace("ada", SyntheticEmbeddings.Vector(seed, 0, dim))]);
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
-        connection.Open();
-        using var drop = connection.CreateCommand();
-        drop.CommandText = "DROP TABLE changes; DELETE FROM meta WHERE key = 'change_log'";
-        drop.ExecuteNonQuery();
+        ExecuteOn(path, "DROP TABLE changes; DELETE FROM meta WHERE key = 'change_log'");
         return path;
     }
 

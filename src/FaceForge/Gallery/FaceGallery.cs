@@ -486,20 +486,15 @@ public sealed class FaceGallery : IDisposable
     {
         long now = Environment.TickCount64;
         if (now < Interlocked.Read(ref _retryAfter)) return;
+        if (_open.RefreshInterval > TimeSpan.Zero)
+        {
+            long last = Interlocked.Read(ref _lastRefresh);
+            if (now - last < _open.RefreshInterval.TotalMilliseconds || Interlocked.CompareExchange(ref _lastRefresh, now, last) != last) return;
+        }
         try
         {
-            if (_open.RefreshInterval <= TimeSpan.Zero)
-            {
-                Interlocked.Increment(ref _refreshAttempts);
-                Refresh();
-            }
-            else
-            {
-                long last = Interlocked.Read(ref _lastRefresh);
-                if (now - last < _open.RefreshInterval.TotalMilliseconds || Interlocked.CompareExchange(ref _lastRefresh, now, last) != last) return;
-                Interlocked.Increment(ref _refreshAttempts);
-                Refresh();
-            }
+            Interlocked.Increment(ref _refreshAttempts);
+            Refresh();
             Interlocked.Exchange(ref _lockedRefreshes, 0);
         }
         catch (LockedException)

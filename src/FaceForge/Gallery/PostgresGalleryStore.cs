@@ -37,6 +37,15 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     // number, another row (or none).
     private (long Sequence, long FaceId, bool Added)? _lastRow;
 
+    // Every face read (ReadFaceRows's columns), before an optional WHERE and the ORDER BY.
+    private const string FaceRows = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ";
+
+    private long LastSequence(NpgsqlTransaction transaction)
+    {
+        using var command = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction);
+        return (long)command.ExecuteScalar()!;
+    }
+
     private (long, long, bool)? RowAt(long sequence, NpgsqlTransaction transaction)
     {
         if (sequence <= 0) return null;
@@ -162,10 +171,9 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
     {
         // One snapshot for the faces and the sequence number they are consistent with.
         using var transaction = Guard(Location, () => _connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead));
-        using (var sequence = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction))
-            LoadedSequence = Guard(Location, () => (long)sequence.ExecuteScalar()!);
+        LoadedSequence = Guard(Location, () => LastSequence(transaction));
         _lastRow = Guard(Location, () => RowAt(LoadedSequence, transaction));
-        using var command = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ORDER BY f.id", _connection, transaction);
+        using var command = new NpgsqlCommand(FaceRows + "ORDER BY f.id", _connection, transaction);
         foreach (var face in ReadFaceRows(command)) yield return face;
         transaction.Commit();
     }
@@ -177,20 +185,17 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         long last = sequence;
         var removed = new List<long>();
         var added = new List<long>();
-        using (var top = new NpgsqlCommand("SELECT COALESCE(MAX(seq), 0) FROM gallery_changes", _connection, transaction))
+        if (sequence > 0 && RowAt(sequence, transaction) != _lastRow)
         {
-            long newest = (long)top.ExecuteScalar()!;
-            if (newest < sequence || (sequence > 0 && _lastRow is { } known && known.Sequence == sequence && RowAt(sequence, transaction) != known))
-            {
-                // The log numbers below what this reader saw, or holds another row at its number (emptied and its
-                // sequence restarted by hand): what changed since is unknown, so every face is read.
-                using var all = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject ORDER BY f.id", _connection, transaction);
-                var every = ReadFaceRows(all).ToList();
-                _lastRow = RowAt(newest, transaction);
-                Header = ReadHeader(_connection, Location, transaction);
-                transaction.Commit();
-                return new GalleryChanges(every, [], newest, Header, Reset: true);
-            }
+            // The row at the reader's number is gone (the log now numbers below it) or another one (emptied, its
+            // sequence restarted by hand and refilled): what changed since is unknown, so every face is read.
+            long newest = LastSequence(transaction);
+            using var all = new NpgsqlCommand(FaceRows + "ORDER BY f.id", _connection, transaction);
+            var every = ReadFaceRows(all).ToList();
+            _lastRow = RowAt(newest, transaction);
+            Header = ReadHeader(_connection, Location, transaction);
+            transaction.Commit();
+            return new GalleryChanges(every, [], newest, Header, Reset: true);
         }
         using (var changes = new NpgsqlCommand("SELECT seq, face_id, added FROM gallery_changes WHERE seq > $1 ORDER BY seq", _connection, transaction))
         {
@@ -205,7 +210,7 @@ public sealed class PostgresGalleryStore : ISharedGalleryStore
         var faces = new List<StoredFace>();
         if (added.Count > 0)
         {
-            using var command = new NpgsqlCommand("SELECT f.id, s.name, f.vector, f.quality, f.source FROM gallery_faces f JOIN gallery_subjects s ON s.id = f.subject WHERE f.id = ANY($1) ORDER BY f.id", _connection, transaction);
+            using var command = new NpgsqlCommand(FaceRows + "WHERE f.id = ANY($1) ORDER BY f.id", _connection, transaction);
             command.Parameters.Add(new NpgsqlParameter { Value = added.ToArray() });
             faces.AddRange(ReadFaceRows(command));
         }

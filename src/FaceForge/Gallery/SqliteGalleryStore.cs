@@ -28,6 +28,9 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
     // the next write adds it in its own transaction, and each refresh looks for it (another process may have added it).
     private bool _logged;
 
+    // Every face read (ReadFaceRows's columns), before an optional WHERE and the ORDER BY.
+    private const string FaceRows = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ";
+
     private const string ChangesTable = "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER NOT NULL, added INTEGER NOT NULL)";
 
     // Meta key naming the change log: a new one each time the table is made, so a reader can tell a log dropped and
@@ -240,7 +243,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
         _lastRow = _logged ? Guard(Location, () => RowAt(LoadedSequence, transaction)) : null;
         using var command = _connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id";
+        command.CommandText = FaceRows + "ORDER BY f.id";
         foreach (var face in ReadFaceRows(command)) yield return face;
         transaction.Commit();
     }
@@ -268,15 +271,15 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
             _logged = true;
             _logId = logId;
         }
-        else if (_logged && (!hasLog || logId != _logId || LastSequence(transaction) < sequence
-                             || (sequence > 0 && _lastRow is { } known && known.Sequence == sequence && RowAt(sequence, transaction) != known)))
+        // The row at the reader's number: gone when the log now numbers below it, another one when it was refilled.
+        else if (_logged && (!hasLog || logId != _logId || (sequence > 0 && RowAt(sequence, transaction) != _lastRow)))
         {
             // The log this reader followed is gone, or was made again: what changed since is unknown, so every face is read.
             reset = true;
             _logged = hasLog;
             _logId = hasLog ? logId : null;
             last = hasLog ? LastSequence(transaction) : 0;
-            using var all = Command(transaction, "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject ORDER BY f.id");
+            using var all = Command(transaction, FaceRows + "ORDER BY f.id");
             faces.AddRange(ReadFaceRows(all));
         }
         if (_logged && !reset)
@@ -293,7 +296,7 @@ public sealed class SqliteGalleryStore : ISharedGalleryStore
             if (last > sequence)
             {
                 // Faces added since and still there (one added and removed since is in neither memory nor the store).
-                using var command = Command(transaction, "SELECT f.id, s.name, f.vector, f.quality, f.source FROM faces f JOIN subjects s ON s.id = f.subject "
+                using var command = Command(transaction, FaceRows
                     + "WHERE f.id IN (SELECT face_id FROM changes WHERE seq > $seq AND added = 1) ORDER BY f.id", "$seq");
                 command.Parameters[0].Value = sequence;
                 faces.AddRange(ReadFaceRows(command));
